@@ -22,13 +22,19 @@ from golive import exceptions
 
 __all__ = [
     "GENESIS",
+    "BlobInfo",
     "Event",
+    "Lease",
     "NewEvent",
     "RunRecord",
     "Store",
     "TokenRecord",
     "canonical_json",
+    "check_head",
     "event_hash",
+    "event_hash_from_json",
+    "resolve_run_prefix",
+    "seal_event",
     "verify_chain",
 ]
 
@@ -130,6 +136,109 @@ def verify_chain(run_id: str, events: Iterable[Event]) -> int:
     return n
 
 
+def event_hash_from_json(
+    run_id: str,
+    seq: int,
+    ts: str,
+    type_: str,
+    step_id: str | None,
+    actor: str | None,
+    data_json: str,
+    prev_hash: str,
+) -> str:
+    """:func:`event_hash` given ``data`` already as :func:`canonical_json` text (saves a second encode).
+
+    ``canonical_json`` of a list is ``[`` + the canonical parts joined by ``,`` + ``]``, so splicing the
+    pre-encoded data in gives byte-identical input to sha256.
+    """
+    parts = [
+        canonical_json(run_id),
+        str(seq),
+        canonical_json(ts),
+        canonical_json(type_),
+        canonical_json(step_id),
+        canonical_json(actor),
+        data_json,
+        canonical_json(prev_hash),
+    ]
+    return hashlib.sha256(("[" + ",".join(parts) + "]").encode("utf-8")).hexdigest()
+
+
+def seal_event(
+    run_id: str,
+    seq: int,
+    ts: str,
+    type_: str,
+    step_id: str | None,
+    actor: str | None,
+    data_json: str,
+    prev_hash: str,
+) -> Event:
+    """Build the stored form of an event: data as it reads back from JSON, and its chained hash."""
+    data = json.loads(data_json)
+    digest = event_hash_from_json(run_id, seq, ts, type_, step_id, actor, data_json, prev_hash)
+    return Event(run_id, seq, ts, type_, step_id, actor, data, prev_hash, digest)
+
+
+def check_head(run_id: str, events: list[Event], head_seq: int, head_hash: str) -> None:
+    """Check that the chain ends where the run's head says it does (catches deleted trailing events).
+
+    The head (last seq and hash) is written in the same transaction as the events, so a truncated log
+    no longer matches it. Call after :func:`verify_chain` on the same events.
+    """
+    last_seq = events[-1].seq if events else 0
+    last_hash = events[-1].hash if events else GENESIS
+    if last_seq < head_seq:
+        raise exceptions.ChainBroken(
+            run_id, last_seq + 1, f"event missing: the run's head says the log ends at seq {head_seq}"
+        )
+    if last_seq > head_seq:
+        raise exceptions.ChainBroken(
+            run_id, head_seq + 1, f"event not recorded in the run's head (head ends at seq {head_seq})"
+        )
+    if last_hash != head_hash:
+        raise exceptions.ChainBroken(run_id, last_seq, "hash differs from the one recorded in the run's head")
+
+
+RUN_PREFIX_CANDIDATES_SHOWN = 10  # how many candidate ids an ambiguous-prefix message names
+
+
+def resolve_run_prefix(prefix: str, matches: list[str]) -> str:
+    """The one run id that ``prefix`` names among ``matches`` (ids starting with it), or an error.
+
+    An exact match wins; several matches raise UsageError naming them; none raises NotFound.
+    """
+    if prefix in matches:
+        return prefix
+    if not matches:
+        raise exceptions.NotFound(f"no run {prefix!r}: list runs with `golive runs`")
+    if len(matches) > 1:
+        shown = ", ".join(sorted(matches)[:RUN_PREFIX_CANDIDATES_SHOWN])
+        raise exceptions.UsageError(
+            f"run id prefix {prefix!r} is ambiguous: it matches {shown}; give more characters"
+        )
+    return matches[0]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """What the store knows of a blob without reading its bytes."""
+
+    digest: str  # sha256 hex
+    size: int  # bytes
+    media_type: str
+    created_at: str  # ISO 8601 UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Ownership of a run by one worker until ``expires_at`` unless renewed."""
+
+    run_id: str
+    owner: str
+    expires_at: float  # seconds since the epoch (UTC), from the store's clock
+
+
 class Store(abc.ABC):
     """Async event store. One instance per process; safe to share between tasks."""
 
@@ -208,3 +317,51 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def find_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    # additions for the CLI, the server and workers (not abstract, so other subclasses keep working) ----
+    async def list_tokens(self) -> list[TokenRecord]:
+        """Every token record (hashes only), oldest first."""
+        raise NotImplementedError
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Mark a token revoked; False when there is no such token."""
+        token = await self.find_token(token_hash)
+        if token is None:
+            return False
+        await self.put_token(
+            TokenRecord(token.token_hash, token.user, token.roles, token.created_at, revoked=True)
+        )
+        return True
+
+    async def blob_info(self, digest: str) -> BlobInfo:
+        """Size and media type of a stored blob, or NotFound."""
+        raise NotImplementedError
+
+    async def schema_version(self) -> int:
+        """The schema version the database is at (0 when empty)."""
+        return 0
+
+    async def migrate(self) -> int:
+        """Apply pending migrations; return the version reached."""
+        return 0
+
+    # run leases: which worker owns a run; another may claim it once the lease expires ----------------
+    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Take the run's lease for ``ttl`` seconds if it is free, expired or already ``owner``'s."""
+        raise NotImplementedError
+
+    async def renew_lease(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Extend ``owner``'s lease by ``ttl`` seconds from now; False if ``owner`` no longer holds it."""
+        raise NotImplementedError
+
+    async def release_lease(self, run_id: str, owner: str) -> None:
+        """Give the lease up (a finished run is then nobody's orphan). No-op unless ``owner`` holds it."""
+        raise NotImplementedError
+
+    async def get_lease(self, run_id: str) -> Lease | None:
+        """The run's lease row, expired or not, or None."""
+        raise NotImplementedError
+
+    async def claim_orphan_run(self, owner: str, ttl: float) -> str | None:
+        """Take over one run whose lease has expired (its worker died); return its id or None."""
+        raise NotImplementedError
