@@ -53,7 +53,9 @@ class Registry:
     def register(self, plugin: type[base.Plugin]) -> type[base.Plugin]:
         """Add a plugin class after checking its shape; usable as a class decorator."""
         if not inspect.isclass(plugin) or not issubclass(plugin, base.Plugin):
-            raise exceptions.PluginError(f"{plugin!r} is not a golive plugin class (subclass golive.plugins.base.Plugin)")
+            raise exceptions.PluginError(
+                f"{plugin!r} is not a golive plugin class (subclass golive.plugins.base.Plugin)"
+            )
         kind = getattr(plugin, "kind", None)
         if kind not in _BASES:
             raise exceptions.PluginError(f"plugin {plugin.__qualname__}: kind {kind!r} is not one of {list(_BASES)}")
@@ -63,9 +65,7 @@ class Registry:
             )
         name = getattr(plugin, "name", None)
         if not isinstance(name, str) or not _NAME.match(name):
-            raise exceptions.PluginError(
-                f"plugin {plugin.__qualname__}: name {name!r} must match {_NAME.pattern}"
-            )
+            raise exceptions.PluginError(f"plugin {plugin.__qualname__}: name {name!r} must match {_NAME.pattern}")
         params = getattr(plugin, "params", None)
         if not (inspect.isclass(params) and issubclass(params, base.Params)):
             raise exceptions.PluginError(

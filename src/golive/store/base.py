@@ -214,9 +214,7 @@ def resolve_run_prefix(prefix: str, matches: list[str]) -> str:
         raise exceptions.NotFound(f"no run {prefix!r}: list runs with `golive runs`")
     if len(matches) > 1:
         shown = ", ".join(sorted(matches)[:RUN_PREFIX_CANDIDATES_SHOWN])
-        raise exceptions.UsageError(
-            f"run id prefix {prefix!r} is ambiguous: it matches {shown}; give more characters"
-        )
+        raise exceptions.UsageError(f"run id prefix {prefix!r} is ambiguous: it matches {shown}; give more characters")
     return matches[0]
 
 
@@ -328,9 +326,7 @@ class Store(abc.ABC):
         token = await self.find_token(token_hash)
         if token is None:
             return False
-        await self.put_token(
-            TokenRecord(token.token_hash, token.user, token.roles, token.created_at, revoked=True)
-        )
+        await self.put_token(TokenRecord(token.token_hash, token.user, token.roles, token.created_at, revoked=True))
         return True
 
     async def blob_info(self, digest: str) -> BlobInfo:

@@ -1,0 +1,56 @@
+"""Helpers shared by the CLI modules: output, key=value parsing, loading runbooks, opening the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, TypeVar
+
+import click
+
+from golive import exceptions
+
+T = TypeVar("T")
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="GOLIVE_DATABASE_URL",
+    default=None,
+    metavar="URL",
+    help="Store: a SQLite path or sqlite:///..., or postgresql://... (default .golive/golive.db).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
+    """Parse repeated ``k=v`` options; a bad one is a usage error naming the option and the fix."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise exceptions.UsageError(f"--{what} {item!r}: write it as NAME=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    import asyncio
+
+    return asyncio.run(factory())
+
+
+def fail(message: str, code: int = 2) -> None:
+    click.echo(f"golive: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,141 @@
+"""``golive validate``, ``golive plan`` and ``golive schema``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from golive import exceptions
+from golive.cli import _common
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
+@_common.json_option
+def validate(files: tuple[str, ...], as_json: bool) -> None:
+    """Check runbook FILES; print every problem as file:line:column: field: message.
+
+    Exit 0 when all are valid, 2 when any is not.
+    """
+    from golive.spec import loader
+
+    results = []
+    ok = True
+    for f in files:
+        try:
+            loaded = loader.load(f)
+            rb = loaded.runbook
+            results.append(
+                {
+                    "file": f,
+                    "valid": True,
+                    "name": rb.name,
+                    "phases": len(rb.phases),
+                    "steps": len(rb.all_steps()),
+                    "digest": loaded.digest,
+                    "problems": [],
+                }
+            )
+        except exceptions.RunbookInvalid as exc:
+            ok = False
+            results.append({"file": f, "valid": False, "problems": [p.as_dict() for p in exc.problems]})
+    if as_json:
+        _common.echo_json({"valid": ok, "files": results})
+    else:
+        for r in results:
+            if r["valid"]:
+                click.echo(f"{r['file']}: valid ({r['name']}: {r['phases']} phases, {r['steps']} steps)")
+            else:
+                for p in r["problems"]:
+                    click.echo(str(exceptions.Problem(**p)))  # type: ignore[arg-type]
+                n = len(r["problems"])
+                click.echo(f"{r['file']}: {n} problem{'s' if n != 1 else ''}", err=True)
+    sys.exit(0 if ok else 2)
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=str))
+@click.option("--var", "vars_", multiple=True, metavar="K=V", help="Override a variable.")
+@click.option("--compare", "compare_run", default=None, metavar="RUN", help="Compare with a rehearsal run.")
+@_common.db_option
+@_common.json_option
+def plan(file: str, vars_: tuple[str, ...], compare_run: str | None, db_url: str | None, as_json: bool) -> None:
+    """Show FILE's phases and steps in order, with T-times, roles, parallel groups and the critical path."""
+    from golive.spec import loader
+    from golive.spec import plan as plan_mod
+
+    loaded = loader.load(file, var_overrides=_common.parse_pairs(vars_, "var"))
+    the_plan = plan_mod.make_plan(loaded.runbook)
+    if compare_run:
+        from golive.cli import plan_compare
+
+        plan_compare.show(loaded, the_plan, compare_run, db_url, as_json)
+        return
+    if as_json:
+        import dataclasses
+
+        _common.echo_json(dataclasses.asdict(the_plan))
+        return
+    _print_plan(loaded.runbook, the_plan)
+
+
+def _print_plan(runbook: object, the_plan: object) -> None:
+    from rich.table import Table
+
+    from golive.spec import durations, models
+    from golive.spec import plan as plan_mod
+
+    assert isinstance(runbook, models.Runbook) and isinstance(the_plan, plan_mod.Plan)
+    con = _common.console()
+    head = f"[bold]{runbook.title or runbook.name}[/bold]"
+    if runbook.service or runbook.environment:
+        head += f"  ({runbook.service} / {runbook.environment})"
+    con.print(head)
+    if runbook.release.tag or runbook.release.sha:
+        con.print(f"release: {runbook.release.tag or ''} {runbook.release.sha or ''}".rstrip())
+    if runbook.t0:
+        con.print(f"T-0: {runbook.t0.isoformat()}")
+    fmt = durations.format_duration
+    for ph in the_plan.phases:
+        at = durations.format_ttime(ph.at) if ph.at is not None else ""
+        table = Table(
+            title=f"{at + ' ' if at else ''}{ph.title}  [dim]({ph.id}, expected {fmt(ph.expected)})[/dim]",
+            title_justify="left",
+            expand=False,
+        )
+        for col in ("at", "step", "kind", "role", "expected", "needs", "start+", "crit"):
+            table.add_column(col)
+        for s in ph.steps:
+            table.add_row(
+                durations.format_ttime(s.at) if s.at is not None else "",
+                f"{s.id}" + (f" [dim]{s.title}[/dim]" if s.title != s.id else ""),
+                s.kind + ("" if s.blocking else " (non-blocking)"),
+                s.role or "",
+                fmt(s.expected) if s.expected is not None else "-",
+                ", ".join(s.needs),
+                fmt(s.earliest_start),
+                "*" if s.on_critical_path else "",
+            )
+        con.print(table)
+        for group in ph.parallel_groups:
+            con.print(f"  parallel: {', '.join(group)}")
+    con.print(f"[bold]critical path[/bold] ({fmt(the_plan.expected)}): {' -> '.join(the_plan.critical_path)}")
+    if the_plan.missing_expected:
+        con.print(f"[dim]{len(the_plan.missing_expected)} step(s) without 'expected' count as 0[/dim]")
+
+
+@click.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+def schema(out: Path | None) -> None:
+    """Print the runbook JSON Schema, including every registered plugin's params."""
+    from golive.spec import schema as schema_mod
+
+    text = json.dumps(schema_mod.runbook_schema(), indent=2)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text)

@@ -1,0 +1,330 @@
+"""Helpers shared by the built-in plugins: durations, expect blocks, redacted results, atomic writes.
+
+The shared HTTP client lives in :mod:`golive.plugins._http`; its factory is re-exported here so the
+engine can make one per run::
+
+    client = _util.make_http_client()
+    ctx = StepContext(params=..., http_pool=lambda: client)
+    ...
+    await client.aclose()
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, PlainSerializer, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
+
+from golive import exceptions, expr, results
+from golive.plugins import base
+from golive.plugins._http import HttpClient, HttpFailure, HttpResponse, TlsOptions, make_http_client
+
+__all__ = [
+    "Duration",
+    "ExpectBase",
+    "HttpClient",
+    "HttpFailure",
+    "HttpResponse",
+    "SecretMissing",
+    "TlsOptions",
+    "atomic_write",
+    "excerpt",
+    "finish",
+    "fmt",
+    "looks_secret",
+    "make_http_client",
+    "parse_duration",
+    "parse_timestamp",
+    "resolve_path",
+]
+
+EXCERPT_CHARS = 2000  # characters of output kept in a result; the evidence store is not a log sink
+
+
+class SecretMissing(exceptions.SecretError):
+    """The secret (or the key inside it) does not exist in its provider."""
+
+
+# ---------------------------------------------------------------------------------------------- durations
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"8h"``, ``"1h30m"``, ``"500ms"``, ``"2d"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration; write one like 30s, 5m or 8h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        try:
+            seconds = float(text)
+        except ValueError:
+            pos = 0
+            seconds = 0.0
+            for m in _DURATION_PART.finditer(text):
+                if m.start() != pos:
+                    break
+                seconds += float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
+                pos = m.end()
+            if pos != len(text) or not text:
+                raise ValueError(f"{value!r} is not a duration; write one like 30s, 5m, 8h or 1h30m") from None
+    else:
+        raise ValueError(f"{value!r} is not a duration; write one like 30s, 5m or 8h")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{value!r} is not a duration: it must be zero or more seconds")
+    return seconds
+
+
+class _DurationSchema:
+    """JSON Schema of a duration: seconds, or a string like ``8h``."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, _schema: core_schema.CoreSchema, _handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*)+$"},
+            ],
+            "description": "seconds, or a duration like 500ms, 30s, 5m, 8h, 1h30m, 2d",
+        }
+
+
+# A duration in seconds (float) that reads `30s`, `5m`, `8h` in a runbook and dumps back as seconds.
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda v: v, return_type=float),
+    _DurationSchema,
+]
+
+
+def fmt_duration(seconds: float) -> str:
+    """A short human duration: 45s, 5m, 8h, 1h30m."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    whole = round(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole >= size and whole % size == 0:
+            return f"{whole // size}{unit}"
+    if whole >= 3600:
+        return f"{whole // 3600}h{(whole % 3600) // 60}m"
+    if whole >= 60:
+        return f"{whole // 60}m{whole % 60}s"
+    return f"{seconds:g}s"
+
+
+# ---------------------------------------------------------------------------------------------- expect
+
+
+class ExpectBase(base.Params):
+    """Base of every ``expect`` block: the structured fields of a plugin, plus ``condition``.
+
+    A plain string in place of the block is shorthand for ``{condition: <string>}``. The condition is
+    compiled when the params are validated (at runbook load), against the names in ``names``.
+    """
+
+    names: ClassVar[frozenset[str]] = frozenset()
+
+    condition: str | None = Field(
+        default=None,
+        description="A condition over the result, e.g. `value < 0.15` or `len(body.items) > 0`; "
+        "JSON paths like `$.status` read the response. See docs/plugins.md for the names.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"condition": data}
+        return data
+
+    @model_validator(mode="after")
+    def _check_condition(self) -> ExpectBase:
+        if self.condition is not None:
+            try:
+                expr.compile_condition(self.condition, self.names)
+            except exceptions.UsageError as exc:
+                # pydantic reports a ValueError with the field path, which the loader maps to line:column.
+                raise ValueError(exc.message) from None
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema = handler.resolve_ref_schema(json_schema)
+        return {
+            "anyOf": [
+                dict(json_schema),
+                {
+                    "type": "string",
+                    "description": "shorthand for {condition: <string>}; names: " + ", ".join(sorted(cls.names)),
+                },
+            ]
+        }
+
+    def check_condition(self, names: Mapping[str, Any]) -> str | None:
+        """``None`` when there is no condition or it holds; otherwise why it does not."""
+        if self.condition is None:
+            return None
+        cond = expr.compile_condition(self.condition, self.names)
+        try:
+            ok = cond.evaluate(names)
+        except expr.ConditionError as exc:
+            return exc.message
+        if ok:
+            return None
+        return f"condition `{self.condition}` is false ({describe_names(cond.names, names)})"
+
+
+def describe_names(used: frozenset[str], names: Mapping[str, Any]) -> str:
+    """``value=0.2, status=503`` for the scalar names a condition used, to say what was seen."""
+    parts = []
+    for n in sorted(used):
+        if n in names:
+            v = names[n]
+            if isinstance(v, int | float | bool | str) or v is None:
+                parts.append(f"{n}={fmt(v)}")
+    return ", ".join(parts) if parts else "seen values are in the details"
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+def fmt(value: Any) -> str:
+    """A value as a summary shows it: strings quoted, JSON literals as JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + (value if len(value) <= 200 else value[:200] + "...") + '"'
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The end of ``text`` (where errors usually are), cut to ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    return f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
+
+
+def _redact_tree(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {(redact(k) if isinstance(k, str) else k): _redact_tree(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_tree(v, redact) for v in value]
+    return value
+
+
+def finish(
+    ctx: base.StepContext,
+    outcome: results.Outcome,
+    summary: str,
+    *,
+    details: Mapping[str, Any] | None = None,
+    output: Any = None,
+    evidence: tuple[results.Evidence, ...] = (),
+) -> results.Result:
+    """Build a Result with every string in it passed through ``ctx.redact``: the one way out."""
+    redact = ctx.redact
+    ev = tuple(
+        results.Evidence(
+            name=e.name,
+            content=redact(e.content.decode("utf-8", "replace")).encode("utf-8"),
+            media_type=e.media_type,
+        )
+        if e.media_type.startswith(("text/", "application/json"))
+        else e
+        for e in evidence
+    )
+    return results.Result(
+        outcome=outcome,
+        summary=redact(summary),
+        details=_redact_tree(dict(details or {}), redact),
+        output=_redact_tree(output, redact),
+        evidence=ev,
+    )
+
+
+_SECRET_NAME = re.compile(
+    r"(secret|token|passw|pwd|passphrase|api[_-]?key|apikey|private|credential|auth|session|cookie|"
+    r"signature|sig$|dsn|database_url|conn(ection)?_?str)",
+    re.IGNORECASE,
+)
+
+
+def looks_secret(name: str) -> bool:
+    """True for names whose value must never be shown (``*_TOKEN``, ``*_API_KEY``, ``DATABASE_URL``...)."""
+    return _SECRET_NAME.search(name) is not None
+
+
+# ---------------------------------------------------------------------------------------------- files and time
+
+
+def resolve_path(ctx: base.StepContext, path: str | Path) -> Path:
+    """A path from a runbook, relative to the run's working directory."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else ctx.workdir / p
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``path`` so readers see the old or the new content, never half of it (temp + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def parse_timestamp(text: str, fmt_: str | None = None, *, assume_utc: bool = True) -> datetime:
+    """A timezone-aware datetime from ISO 8601 (default) or a ``strptime`` format; naive means UTC."""
+    text = text.strip()
+    if fmt_:
+        ts = datetime.strptime(text, fmt_)
+    else:
+        iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+        ts = datetime.fromisoformat(iso.replace(" ", "T", 1) if "T" not in iso else iso)
+    if ts.tzinfo is None:
+        if not assume_utc:
+            raise ValueError(f"timestamp {text!r} has no timezone")
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
+
+
+def secret_text(value: Any) -> str | None:
+    """The plain value of a ``SecretStr`` (or a str) param, for sending; never for showing."""
+    if value is None:
+        return None
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter is not None else str(value)

@@ -1,0 +1,855 @@
+"""Load a runbook file into a validated :class:`~golive.spec.models.Runbook`, or say everything wrong with it.
+
+Every problem found in one pass is reported as ``file:line:column: field.path: message`` with a suggestion
+for near misses. The loader never lets another exception type out: for any input it returns a runbook or
+raises :class:`golive.exceptions.RunbookInvalid` (exit code 2).
+
+Stages: decode (UTF-8) -> compose YAML nodes (libyaml, keeps line:column) -> build plain data with a
+position map -> version check -> shape (pydantic) -> plugin params -> cross-field rules -> references.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from golive import exceptions
+from golive.spec import models, refs
+
+__all__ = ["LoadedRunbook", "load", "load_text", "resolve_vars"]
+
+Loc = tuple[str | int, ...]
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_KEYS = ("secret", "password", "token", "api_key", "apikey", "authorization", "private")
+_VAR_ENV_PREFIX = "GOLIVE_VAR_"
+
+
+@dataclass(frozen=True)
+class LoadedRunbook:
+    """A valid runbook with where it came from."""
+
+    runbook: models.Runbook
+    path: str
+    text: str
+    digest: str  # sha256 of the file bytes
+    vars: dict[str, Any] = field(default_factory=dict)  # resolved: defaults < environment < --var
+
+
+# --- YAML with positions ---------------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, file: str, problems: list[exceptions.Problem]) -> None:
+        self.file = file
+        self.problems = problems
+        self.pos: dict[Loc, tuple[int, int]] = {}
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.pos.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._problem(key_node, loc, "a mapping key must be a plain string")
+                    continue
+                key = str(key_node.value)
+                if key == "<<":
+                    self._problem(key_node, loc, "YAML merge keys ('<<') are not supported; write the fields out")
+                    continue
+                if key in out:
+                    self._problem(
+                        key_node,
+                        (*loc, key),
+                        f"duplicate key {key!r} (the first is at line {self.pos[(*loc, key)][0]})",
+                    )
+                    continue
+                self.pos[(*loc, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                out[key] = self.build(value_node, (*loc, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except Exception as exc:  # libyaml and the constructor raise several types for odd scalars
+            self._problem(node, loc, f"cannot read this value: {exc}")
+            return None
+        return value
+
+    def _problem(self, node: yaml.Node, loc: Loc, message: str) -> None:
+        self.problems.append(
+            exceptions.Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, fmt_loc(loc), message)
+        )
+
+
+def fmt_loc(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def suggest(word: str, options: Iterable[str]) -> str:
+    match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+class _Ctx:
+    def __init__(self, file: str, pos: dict[Loc, tuple[int, int]], problems: list[exceptions.Problem]) -> None:
+        self.file = file
+        self.pos = pos
+        self.problems = problems
+
+    def where(self, loc: Loc) -> tuple[int, int]:
+        probe = tuple(loc)
+        while probe:
+            if probe in self.pos:
+                return self.pos[probe]
+            probe = probe[:-1]
+        return self.pos.get((), (1, 1))
+
+    def add(self, loc: Loc, message: str) -> None:
+        line, col = self.where(loc)
+        self.problems.append(exceptions.Problem(self.file, line, col, fmt_loc(loc), message))
+
+
+def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model class that owns the field at loc (for suggestions)."""
+    import typing
+
+    cur: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(cur, type) and issubclass(cur, BaseModel)):
+            return None
+        fields = {f.alias or n: f for n, f in cur.model_fields.items()}
+        f = fields.get(str(part))
+        if f is None:
+            return cur
+        ann = f.annotation
+        nxt: Any = None
+        stack = [ann]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                nxt = t
+                break
+            args = typing.get_args(t)
+            origin = typing.get_origin(t)
+            if origin is dict and len(args) == 2:
+                stack.append(args[1])
+            else:
+                stack.extend(args)
+        cur = nxt
+    return cur if isinstance(cur, type) and issubclass(cur, BaseModel) else None
+
+
+_UNION_TAGS = re.compile(
+    r"^(int|str|float|bool|none|list\[.*\]|dict\[.*\]|tuple\[.*\]|function-.*|[A-Z][A-Za-z]+|literal\[.*\]|lax-or-strict.*|json-or-python.*)$"
+)
+
+
+def _clean_loc(loc: Loc, data: Any) -> Loc:
+    """Drop pydantic's union-member tags from a location, keeping only real keys and indexes."""
+    out: list[str | int] = []
+    cur = data
+    for part in loc:
+        if isinstance(part, int):
+            if isinstance(cur, list) and part < len(cur):
+                cur = cur[part]
+                out.append(part)
+            continue
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+            out.append(part)
+        elif _UNION_TAGS.match(part):
+            continue
+        else:
+            out.append(part)
+            cur = None
+    return tuple(out)
+
+
+def _pydantic_problems(ctx: _Ctx, exc: ValidationError, data: Any, base: Loc, model: type[BaseModel]) -> None:
+    seen: set[Loc] = set()
+    errors = exc.errors(include_url=False)
+    cleaned = [_clean_loc(tuple(e["loc"]), data) for e in errors]
+    for err, loc in zip(errors, cleaned, strict=True):
+        if err["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o in cleaned):
+            continue  # a list emptied by its own items' errors; those errors say more
+
+        full = (*base, *loc)
+        kind = err["type"]
+        msg = err["msg"]
+        if kind == "extra_forbidden":
+            owner = _model_at(model, loc[:-1])
+            options = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
+            msg = f"unknown field {loc[-1]!r}{suggest(str(loc[-1]), options)}"
+        elif kind in ("enum", "literal_error"):
+            expected = re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", "")))
+            what = "step kind" if loc and loc[-1] == "kind" else f"value for {loc[-1]!r}" if loc else "value"
+            msg = f"unknown {what} {err['input']!r}{suggest(str(err['input']), expected)}; expected one of {', '.join(expected)}"
+        elif kind == "missing":
+            msg = f"missing required field {loc[-1]!r}" if loc else "missing field"
+        elif kind.startswith("value_error"):
+            msg = msg.removeprefix("Value error, ")
+        elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
+            msg = f"id {err['input']!r} must start with a letter and use only letters, digits, '_', '-', '.'"
+        if full in seen and kind not in ("extra_forbidden",):
+            continue
+        seen.add(full)
+        ctx.add(full, msg)
+
+
+# --- vars -----------------------------------------------------------------------------------------
+
+
+def resolve_vars(
+    runbook: models.Runbook,
+    overrides: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Variable values: defaults, then GOLIVE_VAR_<NAME> from the environment, then --var overrides."""
+    values = runbook.var_defaults()
+    env = os.environ if environ is None else environ
+    for name in runbook.vars:
+        key = _VAR_ENV_PREFIX + name.upper().replace("-", "_").replace(".", "_")
+        if key in env:
+            values[name] = env[key]
+    for name, value in (overrides or {}).items():
+        if name not in runbook.vars:
+            raise exceptions.UsageError(
+                f"--var {name}: the runbook declares no variable {name!r}{suggest(name, runbook.vars)}; "
+                f"declared: {', '.join(sorted(runbook.vars)) or 'none'}"
+            )
+        values[name] = value
+    missing = [
+        n for n, v in runbook.vars.items() if isinstance(v, models.Var) and v.required and values.get(n) in (None, "")
+    ]
+    if missing:
+        raise exceptions.UsageError(
+            f"required variable(s) without a value: {', '.join(missing)}; pass --var NAME=VALUE or set "
+            + ", ".join(_VAR_ENV_PREFIX + m.upper() for m in missing)
+        )
+    return values
+
+
+# --- plugin params ----------------------------------------------------------------------------------
+
+
+def _render_vars_only(value: Any, var_values: Mapping[str, Any]) -> Any:
+    def resolve(ref: refs.Ref) -> Any:
+        if ref.root == "vars" and len(ref.parts) == 2 and ref.parts[1] in var_values:
+            v = var_values[ref.parts[1]]
+            return "${{ " + ref.text + " }}" if v is None else v
+        return "${{ " + ref.text + " }}"
+
+    try:
+        return refs.render(value, resolve)
+    except refs.RefError:
+        return value
+
+
+def _check_params(
+    ctx: _Ctx, registry: Any, kind: str, type_name: Any, params: Any, loc: Loc, var_values: Mapping[str, Any]
+) -> None:
+    names = registry.names(kind)
+    if not isinstance(type_name, str):
+        return
+    plugin = registry.get(kind, type_name)
+    label = {
+        "check": "check type",
+        "action": "action type",
+        "metric": "metric source",
+        "flag": "flag provider",
+        "secret": "secret provider",
+    }[kind]
+    if plugin is None:
+        ctx.add(
+            (*loc[:-1], "type" if kind in ("check", "action", "metric", "flag") else "provider"),
+            f"unknown {label} {type_name!r}{suggest(type_name, names)}; available: {', '.join(names) or 'none'}",
+        )
+        return
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        ctx.add(loc, f"must be a mapping of {type_name} params")
+        return
+    rendered = _render_vars_only(params, var_values)
+    try:
+        plugin.params.model_validate(rendered)
+    except ValidationError as exc:
+        sub: list[exceptions.Problem] = []
+        inner = _Ctx(ctx.file, ctx.pos, sub)
+        _pydantic_problems(inner, exc, rendered, loc, plugin.params)
+        for p in sub:
+            # A field that holds a run-time reference (secret, step output) is checked when the step runs.
+            raw = _get(params, tuple(_parse_path(p.path[len(fmt_loc(loc)) :])))
+            if isinstance(raw, str) and "${{" in raw:
+                continue
+            ctx.problems.append(p)
+
+
+def _parse_path(text: str) -> list[str | int]:
+    out: list[str | int] = []
+    for m in re.finditer(r"\.?([^.\[\]]+)|\[(\d+)\]", text):
+        out.append(int(m.group(2)) if m.group(2) is not None else m.group(1))
+    return out
+
+
+def _get(data: Any, loc: Loc) -> Any:
+    cur = data
+    for p in loc:
+        if (isinstance(cur, dict) and p in cur) or (isinstance(cur, list) and isinstance(p, int) and p < len(cur)):
+            cur = cur[p]
+        else:
+            return None
+    return cur
+
+
+# --- cross-field rules ------------------------------------------------------------------------------
+
+
+def _sections(data: dict[str, Any]) -> list[tuple[str, Loc, list[Any]]]:
+    """(section id, loc of its steps list, steps) for phases, rollback and hypercare."""
+    out: list[tuple[str, Loc, list[Any]]] = []
+    for i, ph in enumerate(data.get("phases") or []):
+        if isinstance(ph, dict) and isinstance(ph.get("steps"), list):
+            out.append((str(ph.get("id", f"phases[{i}]")), ("phases", i, "steps"), ph["steps"]))
+    rb = data.get("rollback")
+    if isinstance(rb, dict):
+        for key in ("steps", "confirm"):
+            if isinstance(rb.get(key), list):
+                out.append((f"rollback.{key}" if key == "confirm" else "rollback", ("rollback", key), rb[key]))
+    hc = data.get("hypercare")
+    if isinstance(hc, dict) and isinstance(hc.get("checks"), list):
+        out.append(("hypercare", ("hypercare", "checks"), hc["checks"]))
+    return out
+
+
+def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for m in graph.get(n, []):
+            if state.get(m) == 1:
+                return [*stack[stack.index(m) :], m]
+            if m in graph and state.get(m) is None:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for node in graph:
+        if state.get(node) is None:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Mapping[str, Any]) -> None:
+    roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
+    declared_roles = set(roles or {})
+    vars_ = set(data.get("vars") or {}) if isinstance(data.get("vars"), dict) else set()
+    secrets = data.get("secrets") if isinstance(data.get("secrets"), dict) else {}
+    phases = [p for p in (data.get("phases") or []) if isinstance(p, dict)]
+    phase_ids = [str(p.get("id")) for p in phases if p.get("id") is not None]
+    triggers = (
+        [t for t in (data.get("triggers") or []) if isinstance(t, dict)]
+        if isinstance(data.get("triggers"), list)
+        else []
+    )
+    trigger_ids = {str(t.get("id")) for t in triggers}
+    comms = data.get("comms") if isinstance(data.get("comms"), dict) else {}
+    channel_ids = {"log"} | {str(c.get("id")) for c in (comms or {}).get("channels") or [] if isinstance(c, dict)}
+    signoff = data.get("signoff") if isinstance(data.get("signoff"), dict) else {}
+    area_ids = {str(a.get("id")) for a in (signoff or {}).get("areas") or [] if isinstance(a, dict)}
+    hypercare = data.get("hypercare") if isinstance(data.get("hypercare"), dict) else {}
+    report_ids = {str(r.get("id")) for r in (hypercare or {}).get("reports") or [] if isinstance(r, dict)}
+
+    # step ids, sections, order
+    step_section: dict[str, str] = {}
+    step_order: dict[str, int] = {}
+    section_index = {pid: i for i, pid in enumerate(phase_ids)}
+    seen_phase: dict[str, Loc] = {}
+    for i, ph in enumerate(phases):
+        pid = ph.get("id")
+        if isinstance(pid, str):
+            if pid in seen_phase:
+                ctx.add(("phases", i, "id"), f"duplicate phase id {pid!r} (also phases[{seen_phase[pid][1]}])")
+            seen_phase[pid] = ("phases", i)
+    sections = _sections(data)
+    for sec_id, loc, steps in sections:
+        for j, st in enumerate(steps):
+            if not isinstance(st, dict) or not isinstance(st.get("id"), str):
+                continue
+            sid = st["id"]
+            if sid in step_section:
+                ctx.add((*loc, j, "id"), f"duplicate step id {sid!r} (already used in {step_section[sid]})")
+                continue
+            if sid in seen_phase:
+                ctx.add((*loc, j, "id"), f"step id {sid!r} is also a phase id; ids must be unique")
+            step_section[sid] = sec_id
+            step_order[sid] = section_index.get(sec_id, len(phase_ids) + 1)
+
+    def check_role(loc: Loc, role: Any) -> None:
+        if role is None or not isinstance(role, str):
+            return
+        if role not in declared_roles:
+            ctx.add(loc, f"undeclared role {role!r}{suggest(role, declared_roles)}; declare it under 'roles:'")
+
+    ancestors: dict[str, set[str]] = {}
+    for sec_id, loc, steps in sections:
+        local = {st.get("id"): st for st in steps if isinstance(st, dict) and isinstance(st.get("id"), str)}
+        graph: dict[str, list[str]] = {}
+        for j, st in enumerate(steps):
+            if not isinstance(st, dict):
+                continue
+            sid = st.get("id")
+            sloc = (*loc, j)
+            check_role((*sloc, "role"), st.get("role"))
+            needs = st.get("needs") or []
+            if isinstance(needs, list):
+                graph[str(sid)] = [n for n in needs if isinstance(n, str)]
+                for k, need in enumerate(needs):
+                    if not isinstance(need, str):
+                        continue
+                    if need == sid:
+                        ctx.add((*sloc, "needs", k), f"step {sid!r} needs itself")
+                    elif need not in local:
+                        where = step_section.get(need)
+                        hint = (
+                            f"; {need!r} is in {where!r}, and phases already run in order, so drop it"
+                            if where
+                            else suggest(need, local)
+                        )
+                        ctx.add(
+                            (*sloc, "needs", k),
+                            f"unknown step {need!r} in needs (needs name steps of this phase){hint}",
+                        )
+            kind = st.get("kind")
+            if kind in ("check", "action") and "type" in st:
+                _check_params(ctx, registry, str(kind), st.get("type"), st.get("with"), (*sloc, "with"), var_values)
+            if kind == "decision":
+                for k, req in enumerate(st.get("requires") or []):
+                    if isinstance(req, str) and req not in step_section and req not in seen_phase:
+                        ctx.add(
+                            (*sloc, "requires", k),
+                            f"decision requires unknown step or phase {req!r}{suggest(req, [*step_section, *seen_phase])}",
+                        )
+            if kind == "observe":
+                for k, tid in enumerate(st.get("triggers") or []):
+                    if isinstance(tid, str) and tid not in trigger_ids:
+                        ctx.add((*sloc, "triggers", k), f"unknown trigger {tid!r}{suggest(tid, trigger_ids)}")
+            if kind == "notify":
+                for k, ch in enumerate(st.get("channels") or []):
+                    if isinstance(ch, str) and ch not in channel_ids:
+                        ctx.add((*sloc, "channels", k), f"unknown channel {ch!r}{suggest(ch, channel_ids)}")
+        cycle = _find_cycle(graph)
+        if cycle:
+            first = cycle[0]
+            j = next((j for j, st in enumerate(steps) if isinstance(st, dict) and st.get("id") == first), 0)
+            ctx.add((*loc, j, "needs"), f"cycle in needs: {' -> '.join(cycle)}")
+        else:
+            for sid in graph:
+                acc: set[str] = set()
+                todo = list(graph.get(sid, []))
+                while todo:
+                    n = todo.pop()
+                    if n not in acc:
+                        acc.add(n)
+                        todo.extend(graph.get(n, []))
+                ancestors[sid] = acc
+
+    # roles named elsewhere
+    settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
+    for key in ("waiver_roles", "rollback_roles"):
+        for k, r in enumerate((settings or {}).get(key) or []):
+            check_role(("settings", key, k), r)
+    rb = data.get("rollback") if isinstance(data.get("rollback"), dict) else {}
+    for k, r in enumerate((rb or {}).get("roles") or []):
+        check_role(("rollback", "roles", k), r)
+    for k, a in enumerate((signoff or {}).get("areas") or []):
+        if isinstance(a, dict):
+            check_role(("signoff", "areas", k, "role"), a.get("role"))
+    if isinstance(hypercare, dict):
+        check_role(("hypercare", "role"), hypercare.get("role"))
+
+    # secrets, flags, triggers
+    for name, sec in (secrets or {}).items():
+        if isinstance(sec, dict) and isinstance(sec.get("provider"), str):
+            _check_params(
+                ctx,
+                registry,
+                "secret",
+                sec["provider"],
+                sec.get("options"),
+                ("secrets", name, "options"),
+                var_values,
+            )
+    flags = data.get("flags")
+    if isinstance(flags, dict) and isinstance(flags.get("provider"), dict):
+        prov = flags["provider"]
+        _check_params(
+            ctx,
+            registry,
+            "flag",
+            prov.get("type"),
+            prov.get("with"),
+            ("flags", "provider", "with"),
+            var_values,
+        )
+    for i, trig in enumerate(triggers):
+        src = trig.get("source")
+        if isinstance(src, dict):
+            _check_params(
+                ctx,
+                registry,
+                "metric",
+                src.get("type"),
+                src.get("with"),
+                ("triggers", i, "source", "with"),
+                var_values,
+            )
+        when = trig.get("when")
+        if isinstance(when, str):
+            _check_expression(ctx, ("triggers", i, "when"), when, {"value"})
+    seen_trig: set[str] = set()
+    for i, trig in enumerate(triggers):
+        tid = trig.get("id")
+        if isinstance(tid, str):
+            if tid in seen_trig:
+                ctx.add(("triggers", i, "id"), f"duplicate trigger id {tid!r}")
+            seen_trig.add(tid)
+
+    # comms
+    for k, tier in enumerate((comms or {}).get("cadence") or []):
+        if isinstance(tier, dict):
+            for m, ch in enumerate(tier.get("channels") or []):
+                if isinstance(ch, str) and ch not in channel_ids:
+                    ctx.add(
+                        ("comms", "cadence", k, "channels", m),
+                        f"unknown channel {ch!r}{suggest(ch, channel_ids)}",
+                    )
+    templates = (comms or {}).get("templates")
+    if isinstance(templates, dict):
+        _check_templates(ctx, templates)
+
+    # evidence checklist and completion
+    for i, item in enumerate(data.get("evidence") or []):
+        if isinstance(item, dict):
+            for k, sid in enumerate(item.get("steps") or []):
+                if isinstance(sid, str) and sid not in step_section:
+                    ctx.add(("evidence", i, "steps", k), f"unknown step {sid!r}{suggest(sid, step_section)}")
+    for i, crit in enumerate(data.get("completion") or []):
+        if not isinstance(crit, dict):
+            continue
+        for k, sid in enumerate(crit.get("steps") or []):
+            if isinstance(sid, str) and sid not in step_section and sid not in seen_phase:
+                ctx.add(
+                    ("completion", i, "steps", k),
+                    f"unknown step or phase {sid!r}{suggest(sid, [*step_section, *seen_phase])}",
+                )
+        for k, area in enumerate(crit.get("signoffs") or []):
+            if isinstance(area, str) and area not in area_ids:
+                ctx.add(
+                    ("completion", i, "signoffs", k),
+                    f"unknown sign-off area {area!r}{suggest(area, area_ids)}",
+                )
+        for k, rid in enumerate(crit.get("reports") or []):
+            if isinstance(rid, str) and rid not in report_ids:
+                ctx.add(
+                    ("completion", i, "reports", k),
+                    f"unknown hypercare report {rid!r}{suggest(rid, report_ids)}",
+                )
+
+    # references anywhere in the document
+    for loc, item in refs.scan(data):
+        if isinstance(item, refs.RefError):
+            ctx.add(loc, str(item))
+            continue
+        _check_ref(
+            ctx,
+            loc,
+            item,
+            vars_,
+            set(secrets or {}),
+            step_section,
+            step_order,
+            ancestors,
+            declared_roles,
+            data,
+        )
+
+
+def _check_ref(
+    ctx: _Ctx,
+    loc: Loc,
+    ref: refs.Ref,
+    vars_: set[str],
+    secrets: set[str],
+    step_section: Mapping[str, str],
+    step_order: Mapping[str, int],
+    ancestors: Mapping[str, set[str]],
+    roles: set[str],
+    data: dict[str, Any],
+) -> None:
+    parts = ref.parts
+    shown = "${{ " + ref.text + " }}"
+    if ref.root in ("vars", "secrets", "roles"):
+        pool = {"vars": vars_, "secrets": secrets, "roles": roles}[ref.root]
+        if len(parts) < 2 or parts[1] not in pool:
+            name = parts[1] if len(parts) > 1 else ""
+            ctx.add(
+                loc,
+                f"{shown}: unknown {ref.root[:-1] if ref.root != 'vars' else 'variable'} {name!r}{suggest(name, pool)}",
+            )
+        return
+    if ref.root == "release" and (len(parts) < 2 or parts[1] not in ("tag", "sha", "artifacts", "notes")):
+        ctx.add(loc, f"{shown}: release has tag, sha, artifacts and notes")
+        return
+    if ref.root == "run" and (
+        len(parts) < 2
+        or parts[1] not in ("id", "mode", "started_at", "name", "service", "environment", "status", "reason")
+    ):
+        ctx.add(loc, f"{shown}: run has id, mode, started_at, name, service, environment, status and reason")
+        return
+    if ref.root != "steps":
+        return
+    if len(parts) < 3 or parts[2] not in ("output", "outcome", "inputs", "summary"):
+        ctx.add(
+            loc,
+            f"{shown}: write steps.<id>.output[.path], steps.<id>.outcome, steps.<id>.summary or steps.<id>.inputs.<name>",
+        )
+        return
+    target = parts[1]
+    if target not in step_section:
+        ctx.add(loc, f"{shown}: unknown step {target!r}{suggest(target, step_section)}")
+        return
+    # A step may only read steps that are sure to have run before it.
+    if len(loc) >= 4 and loc[0] in ("phases", "rollback", "hypercare"):
+        user = _get(data, loc[:4] if loc[0] == "phases" else loc[:3])
+        if isinstance(user, dict) and isinstance(user.get("id"), str):
+            uid = user["id"]
+            if uid == target:
+                ctx.add(loc, f"{shown}: a step cannot read its own result")
+            elif step_section.get(uid) == step_section.get(target) and target not in ancestors.get(uid, set()):
+                ctx.add(loc, f"{shown}: step {target!r} runs in the same phase; add it to this step's needs")
+            elif step_order.get(target, 0) > step_order.get(uid, 0):
+                ctx.add(loc, f"{shown}: step {target!r} runs after this one")
+
+
+def _check_expression(ctx: _Ctx, loc: Loc, text: str, names: set[str]) -> None:
+    try:
+        from golive import expr
+    except ImportError:  # pragma: no cover - expr ships with golive
+        return
+    try:
+        expr.compile_condition(text, names=names)
+    except exceptions.UsageError as exc:
+        ctx.add(loc, exc.message)
+    except TypeError:
+        try:
+            expr.compile_condition(text)
+        except exceptions.UsageError as exc:
+            ctx.add(loc, exc.message)
+
+
+def _check_templates(ctx: _Ctx, templates: Mapping[str, Any]) -> None:
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment()
+    for name, text in templates.items():
+        if not isinstance(text, str):
+            ctx.add(("comms", "templates", name), "a template must be a string")
+            continue
+        try:
+            env.parse(text)
+        except TemplateSyntaxError as exc:
+            ctx.add(("comms", "templates", name), f"template syntax error: {exc.message}")
+
+
+# --- entry points -----------------------------------------------------------------------------------
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    var_overrides: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    registry: Any = None,
+) -> LoadedRunbook:
+    """Load and validate a runbook file. Raises RunbookInvalid (every problem) or UsageError."""
+    p = Path(path)
+    name = str(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise exceptions.RunbookInvalid([exceptions.Problem(name, 0, 0, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise exceptions.RunbookInvalid(
+            [exceptions.Problem(name, 0, 0, "", "is a directory, not a runbook file")]
+        ) from None
+    except OSError as exc:
+        raise exceptions.RunbookInvalid([exceptions.Problem(name, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
+    return load_bytes(raw, name, var_overrides=var_overrides, environ=environ, registry=registry)
+
+
+def load_text(text: str, name: str = "<runbook>", **kw: Any) -> LoadedRunbook:
+    return load_bytes(text.encode("utf-8"), name, **kw)
+
+
+def load_bytes(
+    raw: bytes,
+    name: str,
+    *,
+    var_overrides: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    registry: Any = None,
+) -> LoadedRunbook:
+    try:
+        return _load(raw, name, var_overrides, environ, registry)
+    except (exceptions.RunbookInvalid, exceptions.UsageError):
+        raise
+    except RecursionError:
+        raise exceptions.RunbookInvalid([exceptions.Problem(name, 0, 0, "", "nested too deeply to read")]) from None
+    except Exception as exc:  # fail closed with our own error type, whatever the input
+        raise exceptions.RunbookInvalid(
+            [exceptions.Problem(name, 0, 0, "", f"cannot be read as a runbook: {type(exc).__name__}: {exc}")]
+        ) from None
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise exceptions.RunbookInvalid(
+            [
+                exceptions.Problem(
+                    name, line, col, "", f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+                )
+            ]
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise exceptions.RunbookInvalid(
+            [exceptions.Problem(name, line, 1, "", "contains a NUL byte; this is not a text file")]
+        )
+    return text
+
+
+def _load(
+    raw: bytes,
+    name: str,
+    var_overrides: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None,
+    registry: Any,
+) -> LoadedRunbook:
+    text = _decode(raw, name)
+    problems: list[exceptions.Problem] = []
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        raise exceptions.RunbookInvalid(
+            [exceptions.Problem(name, line, col, "", f"YAML syntax error: {exc.problem or exc.context}")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise exceptions.RunbookInvalid([exceptions.Problem(name, 1, 1, "", f"YAML error: {exc}")]) from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise exceptions.RunbookInvalid(
+            [exceptions.Problem(name, 1, 1, "", "the file is empty; a runbook starts with 'golive: 1'")]
+        )
+    if len(nodes) > 1:
+        second = nodes[1].start_mark
+        raise exceptions.RunbookInvalid(
+            [
+                exceptions.Problem(
+                    name,
+                    second.line + 1,
+                    second.column + 1,
+                    "",
+                    "more than one YAML document; put one runbook per file",
+                )
+            ]
+        )
+    builder = _Builder(name, problems)
+    data = builder.build(nodes[0], ())
+    ctx = _Ctx(name, builder.pos, problems)
+    if not isinstance(data, dict):
+        ctx.add((), f"a runbook must be a mapping with 'golive: 1' at the top, not a {type(data).__name__}")
+        raise exceptions.RunbookInvalid(problems)
+    version = data.get("golive")
+    if "golive" not in data:
+        ctx.add((), "missing 'golive: 1' at the top (the runbook format version)")
+        raise exceptions.RunbookInvalid(problems)
+    if version != models.FORMAT_VERSION or isinstance(version, bool):
+        ctx.add(
+            ("golive",),
+            f"unsupported golive format version {version!r}: this golive reads version {models.FORMAT_VERSION}",
+        )
+        raise exceptions.RunbookInvalid(problems)
+
+    runbook: models.Runbook | None = None
+    try:
+        runbook = models.Runbook.model_validate(data)
+    except ValidationError as exc:
+        _pydantic_problems(ctx, exc, data, (), models.Runbook)
+
+    if registry is None:
+        from golive.plugins import registry as registry_mod
+
+        registry = registry_mod.default_registry()
+
+    var_values: dict[str, Any] = {}
+    if runbook is not None:
+        try:
+            var_values = resolve_vars(runbook, var_overrides, environ)
+        except exceptions.UsageError as exc:
+            if var_overrides:
+                raise
+            var_values = runbook.var_defaults()
+            if "required variable" not in exc.message:
+                ctx.add(("vars",), exc.message)
+    else:
+        raw_vars = data.get("vars") if isinstance(data.get("vars"), dict) else {}
+        var_values = {k: (v.get("default") if isinstance(v, dict) else v) for k, v in (raw_vars or {}).items()}
+    _cross_checks(ctx, data, registry, var_values)
+    if problems or runbook is None:
+        raise exceptions.RunbookInvalid(problems or [exceptions.Problem(name, 1, 1, "", "invalid runbook")])
+    return LoadedRunbook(runbook=runbook, path=name, text=text, digest=hashlib.sha256(raw).hexdigest(), vars=var_values)
+
+
+def is_secret_name(name: str) -> bool:
+    low = name.lower()
+    return any(k in low for k in _SAFE_KEYS)

@@ -1,0 +1,488 @@
+"""Runbook format v1: frozen pydantic models.
+
+A runbook is YAML with ``golive: 1`` at the top. The loader (:mod:`golive.spec.loader`) turns it into a
+:class:`Runbook`; these models check the shape of every field, and the loader checks what crosses fields
+(ids, roles, references, plugin params, cycles). Every model forbids unknown keys so that a typo is an
+error with a suggestion, never a silently ignored line.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from golive.spec.durations import Duration, TTime
+
+__all__ = [
+    "Artifact",
+    "CadenceTier",
+    "Channel",
+    "Comms",
+    "CompletionCriterion",
+    "EvidenceItem",
+    "EvidenceSpec",
+    "FlagProviderRef",
+    "FlagsSpec",
+    "HypercareReport",
+    "HypercareSpec",
+    "HypercareTier",
+    "Input",
+    "MetricRef",
+    "Phase",
+    "PluginRef",
+    "Release",
+    "Retries",
+    "Role",
+    "RollbackPlan",
+    "Runbook",
+    "SecretRef",
+    "Settings",
+    "SignoffArea",
+    "SignoffField",
+    "SignoffSpec",
+    "Step",
+    "StepKind",
+    "Trigger",
+    "Var",
+]
+
+FORMAT_VERSION = 1
+ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+Id = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=120)]
+
+
+class Model(BaseModel):
+    """Frozen, keyword-only, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, use_enum_values=False)
+
+
+class StepKind(enum.StrEnum):
+    CHECK = "check"
+    ACTION = "action"
+    MANUAL = "manual"
+    DECISION = "decision"
+    OBSERVE = "observe"
+    NOTIFY = "notify"
+
+
+# --- metadata -----------------------------------------------------------------------------------------
+
+
+class Artifact(Model):
+    """A release artifact pinned by digest."""
+
+    name: str = Field(description="What the artifact is, e.g. 'api-image'.")
+    digest: str = Field(pattern=r"^(sha256|sha512):[0-9a-fA-F]{16,128}$", description="sha256:<hex> of the artifact.")
+    ref: str | None = Field(default=None, description="Where it lives: image reference, path or URL.")
+
+
+class Release(Model):
+    """The release pin: what exactly is going live."""
+
+    tag: str | None = Field(default=None, description="Release tag, e.g. 'v1.4.0'.")
+    sha: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{7,40}$", description="Git commit SHA (7-40 hex).")
+    artifacts: tuple[Artifact, ...] = ()
+    notes: str | None = None
+
+
+class Role(Model):
+    """A role in the cutover; people are assigned at run time."""
+
+    title: str | None = None
+    description: str = ""
+    may: tuple[Literal["decide", "waive", "rollback", "signoff", "confirm-any", "assign"], ...] = Field(
+        default=(), description="Powers beyond confirming the steps that name this role."
+    )
+
+
+class Var(Model):
+    """A variable with a default; overridable with --var k=v or GOLIVE_VAR_<NAME>."""
+
+    default: str | int | float | bool | None = None
+    description: str = ""
+    required: bool = False
+
+
+class SecretRef(Model):
+    """Where a secret lives. The value is resolved at run time and never stored."""
+
+    provider: str = Field(description="Secret provider: env, file, aws-secretsmanager, vault, ...")
+    id: str = Field(description="The secret's id in its provider (name, path or ARN).")
+    key: str | None = Field(default=None, description="A field inside a JSON secret.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Provider options (region, url, ...).")
+    description: str = ""
+
+
+class Settings(Model):
+    """Run-wide settings."""
+
+    concurrency: int = Field(default=8, ge=1, le=1000, description="Steps run at once inside a phase.")
+    default_timeout: Duration = Field(default=300.0, description="Timeout of a step that sets none.")
+    redact_ips: bool = Field(default=False, description="Redact IPv4/IPv6 addresses everywhere.")
+    redact_patterns: tuple[RedactPattern, ...] = ()
+    waiver_roles: tuple[str, ...] = Field(default=(), description="Roles that may waive a step.")
+    rollback_roles: tuple[str, ...] = Field(default=(), description="Roles that may start the rollback.")
+    decision_deadline: Duration | None = Field(default=None, description="Default deadline of decisions.")
+
+
+class RedactPattern(Model):
+    name: str
+    pattern: str
+
+
+# --- steps --------------------------------------------------------------------------------------------
+
+
+class Retries(Model):
+    """Retry with exponential backoff: wait backoff, backoff*factor, ... capped at max_backoff."""
+
+    attempts: int = Field(default=1, ge=1, le=100, description="Total attempts, including the first.")
+    backoff: Duration = 1.0
+    factor: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_backoff: Duration = 60.0
+
+
+class EvidenceSpec(Model):
+    """Evidence a step must hand in or keeps."""
+
+    name: str = Field(description="What the evidence is, e.g. 'Redacted HTTP target config'.")
+    required: bool = Field(default=False, description="A manual step cannot be confirmed without it.")
+    description: str = ""
+
+
+class Input(Model):
+    """A value a person enters when confirming a manual step (e.g. the snapshot id)."""
+
+    id: Id
+    title: str = ""
+    required: bool = True
+    pattern: str | None = Field(default=None, description="A regular expression the value must match.")
+    secret: bool = Field(default=False, description="Redact the value wherever it appears.")
+
+
+class PluginRef(Model):
+    """A plugin of some kind with its params, e.g. a trigger's metric source."""
+
+    type: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+
+
+class MetricRef(PluginRef):
+    """A trigger's metric source: a ``metric`` plugin and its params."""
+
+
+class FlagProviderRef(PluginRef):
+    """The kill-switch flags' provider: a ``flag`` plugin and its params."""
+
+
+class Step(Model):
+    """One step of a phase (or of the rollback plan, or of hypercare)."""
+
+    id: Id
+    title: str = ""
+    kind: StepKind
+    description: str = ""
+    role: str | None = Field(default=None, description="The role that performs or confirms the step.")
+    at: TTime | None = Field(default=None, description="Planned time relative to T-0, e.g. 'T-15m'.")
+    timeout: Duration | None = None
+    retries: Retries | int = Field(default=1, description="Attempts (int) or a retry policy.")
+    expected: Duration | None = Field(default=None, description="Expected duration, for the plan.")
+    needs: tuple[str, ...] = Field(default=(), description="Steps of the same phase that must finish first.")
+    blocking: bool = Field(default=True, description="A failure stops the phase (false: it is a warning).")
+    idempotent: bool = Field(default=False, description="Safe to repeat after a crash left it unknown.")
+    evidence: tuple[EvidenceSpec, ...] = ()
+    refs: tuple[str, ...] = Field(default=(), description="Documents this step follows.")
+
+    # check / action
+    type: str | None = Field(default=None, description="Plugin name for check and action steps.")
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with", description="Plugin params.")
+    # manual
+    instructions: str = ""
+    inputs: tuple[Input, ...] = ()
+    # decision
+    requires: tuple[str, ...] = Field(default=(), description="Steps or phases that must have passed for GO.")
+    statement: str | None = Field(default=None, description="The decision statement template.")
+    deadline: Duration | None = None
+    default: Literal["no-go", "rollback", "hold"] | None = Field(
+        default=None, description="What happens when the deadline passes."
+    )
+    on_no_go: Literal["rollback", "stop"] = "rollback"
+    # observe
+    duration: Duration | None = None
+    triggers: tuple[str, ...] = Field(default=(), description="Trigger ids watched (default: all).")
+    # notify
+    channels: tuple[str, ...] = Field(default=(), description="Channel ids (default: all).")
+    message: str | None = None
+    template: str | None = Field(default=None, description="A comms template name instead of a message.")
+
+    @property
+    def attempts(self) -> int:
+        return self.retries if isinstance(self.retries, int) else self.retries.attempts
+
+    @property
+    def retry_policy(self) -> Retries:
+        return Retries(attempts=self.retries) if isinstance(self.retries, int) else self.retries
+
+    @field_validator("retries")
+    @classmethod
+    def _retries_positive(cls, v: Retries | int) -> Retries | int:
+        if isinstance(v, int) and not 1 <= v <= 100:
+            raise ValueError("retries must be between 1 and 100 attempts")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Step:
+        kind = self.kind
+        if kind in (StepKind.CHECK, StepKind.ACTION) and not self.type:
+            raise ValueError(f"a {kind.value} step needs 'type' (the plugin name, e.g. 'http')")
+        if kind not in (StepKind.CHECK, StepKind.ACTION) and (self.type or self.with_):
+            raise ValueError(f"'type' and 'with' belong to check and action steps, not {kind.value}")
+        if kind is StepKind.OBSERVE and self.duration is None:
+            raise ValueError("an observe step needs 'duration' (e.g. '60m')")
+        if kind is StepKind.NOTIFY and not (self.message or self.template):
+            raise ValueError("a notify step needs 'message' or 'template'")
+        if kind is StepKind.DECISION and not self.role:
+            raise ValueError("a decision step needs 'role' (who decides, e.g. 'ic')")
+        if kind is not StepKind.DECISION and (self.requires or self.statement or self.default):
+            raise ValueError("'requires', 'statement' and 'default' belong to decision steps")
+        if kind is StepKind.MANUAL and not self.role:
+            raise ValueError("a manual step needs 'role' (who confirms it)")
+        return self
+
+
+class Phase(Model):
+    """Steps that run together; a phase starts when every phase before it passed or was waived."""
+
+    id: Id
+    title: str = ""
+    description: str = ""
+    at: TTime | None = None
+    preconditions: tuple[str, ...] = Field(default=(), description="What must hold, in words (shown in plan).")
+    on_failure: Literal["no-go", "rollback", "stop"] = Field(
+        default="no-go", description="Where the run goes when a blocking step fails."
+    )
+    announce: dict[Literal["start", "pass", "fail"], str] = Field(
+        default_factory=dict, description="Comms messages at phase start/pass/fail."
+    )
+    steps: tuple[Step, ...] = Field(min_length=1)
+
+
+# --- triggers, rollback, flags ------------------------------------------------------------------------
+
+
+class Trigger(Model):
+    """A rollback trigger: a condition on a metric, or a signal a person raises (no source)."""
+
+    id: Id
+    title: str = ""
+    source: MetricRef | None = Field(default=None, description="Metric source; none means raised by a person.")
+    when: str | None = Field(default=None, description="Condition on `value`, e.g. 'value > 0.15'.")
+    interval: Duration = 30.0
+    for_: Duration = Field(default=0.0, alias="for", description="How long the breach must be sustained.")
+    no_data: Literal["fail", "ignore", "hold"] = "fail"
+    max_errors: int = Field(default=3, ge=1, description="Consecutive errors before it fails closed.")
+    then: Literal["rollback", "pause", "notify"] = "rollback"
+    severity: Literal["critical", "high", "warning", "info"] = "critical"
+    deadline: Duration | None = Field(default=None, description="For 'pause': how long the IC has.")
+    default: Literal["rollback", "hold", "continue"] = Field(
+        default="rollback", description="For 'pause': what happens at the deadline."
+    )
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _source_needs_when(self) -> Trigger:
+        if self.source is not None and not self.when:
+            raise ValueError("a trigger with a source needs 'when' (e.g. 'value > 0.15')")
+        return self
+
+
+class RollbackPlan(Model):
+    """Rollback steps run in order (fastest lever first), then the confirmation checks."""
+
+    roles: tuple[str, ...] = Field(default=(), description="Roles that may start it by hand.")
+    steps: tuple[Step, ...] = ()
+    confirm: tuple[Step, ...] = ()
+    follow_up: tuple[str, ...] = Field(default=(), description="Post-incident duties, in words.")
+
+
+class FlagsSpec(Model):
+    """Kill-switch flags: their provider and the values that are safe."""
+
+    provider: FlagProviderRef
+    safe: dict[str, Any] = Field(description="Flag name -> safe value, restored on rollback.")
+    descriptions: dict[str, str] = Field(default_factory=dict)
+
+
+# --- comms --------------------------------------------------------------------------------------------
+
+
+class Channel(Model):
+    id: Id
+    url: str = Field(description="An Apprise URL (slack://, msteams://, discord://, mailto://, json://) or log://")
+    required: bool = Field(default=False, description="A failed delivery blocks the cutover.")
+    description: str = ""
+
+
+class CadenceTier(Model):
+    """Status updates every `every`, from `from_` to `until`, relative to a run anchor."""
+
+    name: str = ""
+    anchor: Literal["start", "go"] = Field(default="start", description="Measured from run start or GO.")
+    from_: Duration = Field(default=0.0, alias="from")
+    until: Duration | None = Field(default=None, description="End of the tier (none: until the anchor's end).")
+    every: Duration
+    template: str = "status_update"
+    channels: tuple[str, ...] = ()
+
+
+class Comms(Model):
+    channels: tuple[Channel, ...] = ()
+    templates: dict[str, str] = Field(default_factory=dict, description="Event name -> message template.")
+    cadence: tuple[CadenceTier, ...] = ()
+
+
+# --- hypercare, sign-off, evidence, completion --------------------------------------------------------
+
+
+class HypercareTier(Model):
+    from_: Duration = Field(alias="from")
+    until: Duration
+    every: Duration | None = None
+    times_per_day: int | None = Field(default=None, ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> HypercareTier:
+        if (self.every is None) == (self.times_per_day is None):
+            raise ValueError("a hypercare tier needs exactly one of 'every' or 'times_per_day'")
+        if self.until <= self.from_:
+            raise ValueError("'until' must be after 'from'")
+        return self
+
+
+class HypercareReport(Model):
+    id: Id
+    title: str
+    at: Duration = Field(description="When the report is due, after GO.")
+    includes: tuple[str, ...] = Field(default=("summary", "metrics", "actions"))
+
+
+class HypercareSpec(Model):
+    tiers: tuple[HypercareTier, ...] = ()
+    checks: tuple[Step, ...] = ()
+    reports: tuple[HypercareReport, ...] = ()
+    focus: tuple[str, ...] = ()
+    role: str | None = None
+
+
+class SignoffArea(Model):
+    id: Id
+    title: str = ""
+    role: str | None = Field(default=None, description="The role that signs this area.")
+
+
+class SignoffField(Model):
+    id: Id
+    title: str
+    value: str | None = Field(default=None, description="Template filled from the run, e.g. ${{ release.sha }}.")
+
+
+class SignoffSpec(Model):
+    areas: tuple[SignoffArea, ...] = ()
+    fields: tuple[SignoffField, ...] = ()
+
+
+class EvidenceItem(Model):
+    id: Id
+    title: str
+    steps: tuple[str, ...] = Field(default=(), description="Steps whose evidence satisfies this item.")
+    when: Literal["always", "rollback"] = Field(default="always", description="'rollback': only if one ran.")
+
+
+class CompletionCriterion(Model):
+    id: Id
+    title: str
+    steps: tuple[str, ...] = ()
+    signoffs: tuple[str, ...] = ()
+    reports: tuple[str, ...] = Field(default=(), description="Hypercare reports that must be written.")
+    no_triggers: bool = Field(default=False, description="No rollback trigger fired.")
+    evidence_complete: bool = False
+
+
+# --- the runbook --------------------------------------------------------------------------------------
+
+
+class Runbook(Model):
+    """A go-live runbook, format v1."""
+
+    golive: Literal[1] = Field(description="Format version; must be 1.")
+    name: str = Field(min_length=1)
+    title: str = ""
+    description: str = ""
+    service: str = ""
+    environment: str = ""
+    owner: str = ""
+    release: Release = Field(default_factory=Release)
+    t0: datetime | None = Field(default=None, description="Planned T-0 (ISO 8601 with a timezone).")
+    settings: Settings = Field(default_factory=Settings)
+    roles: dict[Id, Role] = Field(default_factory=dict)
+    vars: dict[Id, Var | str | int | float | bool] = Field(default_factory=dict)
+    secrets: dict[Id, SecretRef] = Field(default_factory=dict)
+    flags: FlagsSpec | None = None
+    phases: tuple[Phase, ...] = Field(min_length=1)
+    triggers: tuple[Trigger, ...] = ()
+    rollback: RollbackPlan = Field(default_factory=RollbackPlan)
+    comms: Comms = Field(default_factory=Comms)
+    hypercare: HypercareSpec = Field(default_factory=HypercareSpec)
+    signoff: SignoffSpec = Field(default_factory=SignoffSpec)
+    evidence: tuple[EvidenceItem, ...] = ()
+    completion: tuple[CompletionCriterion, ...] = ()
+
+    @field_validator("t0")
+    @classmethod
+    def _t0_aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("t0 needs a timezone, e.g. '2026-03-01T10:00:00Z'")
+        return v
+
+    # -- helpers used by the engine, the plan and the reports --
+    def var_defaults(self) -> dict[str, Any]:
+        return {k: (v.default if isinstance(v, Var) else v) for k, v in self.vars.items()}
+
+    def all_steps(self) -> list[tuple[str, Step]]:
+        """Every step with its section: a phase id, 'rollback', 'rollback.confirm' or 'hypercare'."""
+        out: list[tuple[str, Step]] = [(p.id, s) for p in self.phases for s in p.steps]
+        out += [("rollback", s) for s in self.rollback.steps]
+        out += [("rollback.confirm", s) for s in self.rollback.confirm]
+        out += [("hypercare", s) for s in self.hypercare.checks]
+        return out
+
+    def step(self, step_id: str) -> Step | None:
+        for _, s in self.all_steps():
+            if s.id == step_id:
+                return s
+        return None
+
+    def phase(self, phase_id: str) -> Phase | None:
+        return next((p for p in self.phases if p.id == phase_id), None)
+
+    def phase_of(self, step_id: str) -> str | None:
+        return next((sec for sec, s in self.all_steps() if s.id == step_id), None)
+
+    def trigger(self, trigger_id: str) -> Trigger | None:
+        return next((t for t in self.triggers if t.id == trigger_id), None)
+
+    def roles_with(self, power: str) -> set[str]:
+        """Roles holding a power, from role.may and the settings lists."""
+        out = {rid for rid, r in self.roles.items() if power in r.may}
+        if power == "waive":
+            out |= set(self.settings.waiver_roles)
+        if power == "rollback":
+            out |= set(self.settings.rollback_roles) | set(self.rollback.roles)
+        return out
+
+
+Settings.model_rebuild()

@@ -1,0 +1,98 @@
+-- golive store queries (SQLite). Parameters are :named. Loaded by golive/store/sqlfiles.py.
+
+-- name: create_schema_version
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  TEXT NOT NULL
+)
+
+-- name: get_schema_version
+SELECT COALESCE(MAX(version), 0) FROM schema_version
+
+-- name: set_schema_version
+INSERT INTO schema_version (version, name, applied_at) VALUES (:version, :name, :applied_at)
+
+-- name: insert_run
+INSERT INTO runs (run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params)
+VALUES (:run_id, :runbook_name, :runbook_path, :runbook_digest, :runbook_text, :mode, :created_at, :params)
+ON CONFLICT (run_id) DO NOTHING
+
+-- name: get_run
+SELECT run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params
+FROM runs WHERE run_id = :run_id
+
+-- name: find_run_ids_by_prefix
+SELECT run_id FROM runs WHERE substr(run_id, 1, length(:prefix)) = :prefix ORDER BY run_id LIMIT :limit
+
+-- name: list_runs
+SELECT run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params
+FROM runs ORDER BY created_at DESC, rowid DESC LIMIT :limit
+
+-- name: run_tail
+-- The run's recorded head and its actual last event, read inside the write transaction.
+SELECT r.head_seq, r.head_hash, e.seq, e.hash
+FROM runs AS r
+LEFT JOIN events AS e
+    ON e.run_id = r.run_id AND e.seq = (SELECT MAX(seq) FROM events WHERE run_id = r.run_id)
+WHERE r.run_id = :run_id
+
+-- name: run_head
+SELECT head_seq, head_hash FROM runs WHERE run_id = :run_id
+
+-- name: insert_event
+INSERT INTO events (run_id, seq, ts, type, step_id, actor, data, prev_hash, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: update_head
+UPDATE runs SET head_seq = :seq, head_hash = :hash WHERE run_id = :run_id
+
+-- name: select_events
+SELECT run_id, seq, ts, type, step_id, actor, data, prev_hash, hash
+FROM events WHERE run_id = :run_id AND seq > :after_seq ORDER BY seq LIMIT :limit
+
+-- name: last_seq
+SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = :run_id
+
+-- name: put_token
+INSERT INTO tokens (token_hash, user, roles, created_at, revoked)
+VALUES (:token_hash, :user, :roles, :created_at, :revoked)
+ON CONFLICT (token_hash) DO UPDATE SET
+    user = excluded.user, roles = excluded.roles, created_at = excluded.created_at, revoked = excluded.revoked
+
+-- name: find_token
+SELECT token_hash, user, roles, created_at, revoked FROM tokens WHERE token_hash = :token_hash
+
+-- name: list_tokens
+SELECT token_hash, user, roles, created_at, revoked FROM tokens ORDER BY created_at, token_hash
+
+-- name: insert_blob
+INSERT INTO blobs (digest, size, media_type, created_at) VALUES (:digest, :size, :media_type, :created_at)
+ON CONFLICT (digest) DO NOTHING
+
+-- name: get_blob_info
+SELECT digest, size, media_type, created_at FROM blobs WHERE digest = :digest
+
+-- name: acquire_lease
+-- Taken when free, expired, or already ours; RETURNING yields a row only when we hold it afterwards.
+INSERT INTO runs_lease (run_id, owner, expires_at, acquired_at)
+VALUES (:run_id, :owner, :expires_at, :acquired_at)
+ON CONFLICT (run_id) DO UPDATE SET
+    owner = excluded.owner, expires_at = excluded.expires_at, acquired_at = excluded.acquired_at
+    WHERE runs_lease.owner = excluded.owner OR runs_lease.expires_at <= :now
+RETURNING run_id
+
+-- name: renew_lease
+UPDATE runs_lease SET expires_at = :expires_at WHERE run_id = :run_id AND owner = :owner RETURNING run_id
+
+-- name: release_lease
+DELETE FROM runs_lease WHERE run_id = :run_id AND owner = :owner
+
+-- name: get_lease
+SELECT run_id, owner, expires_at FROM runs_lease WHERE run_id = :run_id
+
+-- name: claim_orphan_run
+-- SQLite has one writer at a time (BEGIN IMMEDIATE), so the subquery and the update cannot race.
+UPDATE runs_lease SET owner = :owner, expires_at = :expires_at, acquired_at = :acquired_at
+WHERE run_id = (SELECT run_id FROM runs_lease WHERE expires_at <= :now ORDER BY expires_at, run_id LIMIT 1)
+RETURNING run_id
