@@ -7,6 +7,9 @@ CREATE TABLE IF NOT EXISTS schema_version (
     applied_at  TEXT NOT NULL
 )
 
+-- name: has_schema_version
+SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'
+
 -- name: get_schema_version
 SELECT COALESCE(MAX(version), 0) FROM schema_version
 

@@ -1,0 +1,122 @@
+"""Pieces every store implementation shares (SQLite, PostgreSQL and ``golive.testing.InMemoryStore``).
+
+No driver is imported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from golive import clock as clock_mod
+from golive import exceptions
+from golive.store import base
+
+__all__ = [
+    "PreparedEvent",
+    "check_digest",
+    "prepare_event",
+    "redact_url",
+    "run_from_row",
+    "run_params",
+    "sha256_hex",
+    "token_from_row",
+]
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """A NewEvent with its timestamp fixed and its data encoded once, ready to be sealed by a writer."""
+
+    type: str
+    step_id: str | None
+    actor: str | None
+    data_json: str  # canonical JSON, exactly what is stored and hashed
+    data: dict[str, Any]  # data as it reads back from the store (tuples become lists, ...)
+    ts: str  # ISO 8601 UTC
+
+
+def prepare_event(event: base.NewEvent, clock: clock_mod.Clock) -> PreparedEvent:
+    """Fix the timestamp (the event's own or the clock's) and encode the data; refuse what cannot be stored."""
+    if not isinstance(event.type, str) or not event.type:
+        raise exceptions.UsageError(f"event type must be a non-empty string, got {event.type!r}")
+    when = event.ts if event.ts is not None else clock.now()
+    if when.tzinfo is None:
+        raise exceptions.UsageError(
+            f"event {event.type!r}: ts {when.isoformat()} has no timezone; pass an aware UTC datetime"
+        )
+    try:
+        data_json = base.canonical_json(event.data)
+    except (TypeError, ValueError) as exc:  # circular references, non-string keys of odd types
+        raise exceptions.StoreError(f"event {event.type!r}: data cannot be encoded as JSON: {exc}") from exc
+    data = json.loads(data_json)
+    if not isinstance(data, dict):
+        raise exceptions.UsageError(f"event {event.type!r}: data must be a mapping, got {type(data).__name__}")
+    return PreparedEvent(event.type, event.step_id, event.actor, data_json, data, clock_mod.utc_iso(when))
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_digest(digest: str) -> str:
+    """A blob digest must be 64 lowercase hex characters (it also names a file: no path tricks)."""
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise exceptions.UsageError(f"not a sha256 hex digest: {digest!r} (expected 64 characters 0-9a-f)")
+    return digest
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def run_from_row(row: tuple[Any, ...]) -> base.RunRecord:
+    """RunRecord from (run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params)."""
+    run_id, name, path, digest, text, mode, created_at, params = row
+    return base.RunRecord(
+        run_id=run_id,
+        runbook_name=name,
+        runbook_path=path,
+        runbook_digest=digest,
+        runbook_text=text,
+        mode=mode,
+        created_at=created_at,
+        params=json.loads(params),
+    )
+
+
+def run_params(run: base.RunRecord) -> dict[str, Any]:
+    """The named parameters of the insert_run query."""
+    if not run.run_id:
+        raise exceptions.UsageError("run_id must not be empty")
+    return {
+        "run_id": run.run_id,
+        "runbook_name": run.runbook_name,
+        "runbook_path": run.runbook_path,
+        "runbook_digest": run.runbook_digest,
+        "runbook_text": run.runbook_text,
+        "mode": run.mode,
+        "created_at": run.created_at,
+        "params": base.canonical_json(run.params),
+    }
+
+
+def token_from_row(row: tuple[Any, ...]) -> base.TokenRecord:
+    """TokenRecord from (token_hash, user, roles JSON, created_at, revoked)."""
+    token_hash, user, roles, created_at, revoked = row
+    return base.TokenRecord(token_hash, user, tuple(json.loads(roles)), created_at, bool(revoked))
