@@ -106,7 +106,8 @@ def render(value: Any, resolve: Callable[[Ref], Any]) -> Any:
         if "${{" not in value:
             return value
         m = PATTERN.fullmatch(value.strip())
-        if m:
+        # fullmatch lets the lazy group stretch over '}}:${{', so "${{ a }}:${{ b }}" would match whole.
+        if m and "${{" not in m.group(1):
             return resolve(next(find_refs(value)))
         return PATTERN.sub(lambda mm: _to_text(resolve(next(find_refs(mm.group(0))))), value)
     if isinstance(value, Mapping):
