@@ -1,0 +1,124 @@
+-- golive store queries (PostgreSQL, psycopg 3). Parameters are %(named)s. Loaded by golive/store/sqlfiles.py.
+
+-- name: migration_lock
+-- Concurrent openers migrate one at a time; released at the end of the transaction.
+SELECT pg_advisory_xact_lock(7152604399103751421)
+
+-- name: create_schema_version
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  text NOT NULL
+)
+
+-- name: has_schema_version
+SELECT to_regclass('schema_version') IS NOT NULL
+
+-- name: get_schema_version
+SELECT COALESCE(MAX(version), 0) FROM schema_version
+
+-- name: set_schema_version
+INSERT INTO schema_version (version, name, applied_at) VALUES (%(version)s, %(name)s, %(applied_at)s)
+
+-- name: insert_run
+INSERT INTO runs (run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params)
+VALUES (%(run_id)s, %(runbook_name)s, %(runbook_path)s, %(runbook_digest)s, %(runbook_text)s, %(mode)s,
+        %(created_at)s, %(params)s)
+ON CONFLICT (run_id) DO NOTHING
+
+-- name: get_run
+SELECT run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params
+FROM runs WHERE run_id = %(run_id)s
+
+-- name: find_run_ids_by_prefix
+SELECT run_id FROM runs WHERE starts_with(run_id, %(prefix)s) ORDER BY run_id LIMIT %(limit)s
+
+-- name: list_runs
+SELECT run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params
+FROM runs ORDER BY created_at DESC, created_order DESC LIMIT %(limit)s
+
+-- name: lock_runs
+-- Lock every run of the batch in run_id order (two processes never deadlock) and read their heads.
+SELECT run_id, head_seq, head_hash FROM runs WHERE run_id = ANY(%(run_ids)s) ORDER BY run_id FOR UPDATE
+
+-- name: run_tails
+-- A separate statement after lock_runs, so it reads a snapshot taken after the locks were granted.
+SELECT r.run_id, e.seq, e.hash
+FROM unnest(%(run_ids)s::text[]) AS r (run_id)
+CROSS JOIN LATERAL (
+    SELECT seq, hash FROM events WHERE events.run_id = r.run_id ORDER BY seq DESC LIMIT 1
+) AS e
+
+-- name: run_head
+SELECT head_seq, head_hash FROM runs WHERE run_id = %(run_id)s
+
+-- name: insert_event
+INSERT INTO events (run_id, seq, ts, type, step_id, actor, data, prev_hash, hash)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+
+-- name: update_head
+UPDATE runs SET head_seq = %(seq)s, head_hash = %(hash)s WHERE run_id = %(run_id)s
+
+-- name: notify
+SELECT pg_notify(%(channel)s, %(payload)s)
+
+-- name: select_events
+SELECT run_id, seq, ts, type, step_id, actor, data, prev_hash, hash
+FROM events WHERE run_id = %(run_id)s AND seq > %(after_seq)s ORDER BY seq LIMIT %(limit)s
+
+-- name: last_seq
+SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = %(run_id)s
+
+-- name: put_token
+INSERT INTO tokens (token_hash, "user", roles, created_at, revoked)
+VALUES (%(token_hash)s, %(user)s, %(roles)s, %(created_at)s, %(revoked)s)
+ON CONFLICT (token_hash) DO UPDATE SET
+    "user" = excluded."user", roles = excluded.roles, created_at = excluded.created_at,
+    revoked = excluded.revoked
+
+-- name: find_token
+SELECT token_hash, "user", roles, created_at, revoked FROM tokens WHERE token_hash = %(token_hash)s
+
+-- name: list_tokens
+SELECT token_hash, "user", roles, created_at, revoked FROM tokens ORDER BY created_at, token_hash
+
+-- name: insert_blob
+INSERT INTO blobs (digest, size, media_type, created_at, data)
+VALUES (%(digest)s, %(size)s, %(media_type)s, %(created_at)s, %(data)s)
+ON CONFLICT (digest) DO NOTHING
+
+-- name: get_blob
+SELECT data FROM blobs WHERE digest = %(digest)s
+
+-- name: get_blob_info
+SELECT digest, size, media_type, created_at FROM blobs WHERE digest = %(digest)s
+
+-- name: acquire_lease
+-- Taken when free, expired, or already ours; RETURNING yields a row only when we hold it afterwards.
+INSERT INTO runs_lease (run_id, owner, expires_at, acquired_at)
+VALUES (%(run_id)s, %(owner)s, %(expires_at)s, %(acquired_at)s)
+ON CONFLICT (run_id) DO UPDATE SET
+    owner = excluded.owner, expires_at = excluded.expires_at, acquired_at = excluded.acquired_at
+    WHERE runs_lease.owner = excluded.owner OR runs_lease.expires_at <= %(now)s
+RETURNING run_id
+
+-- name: renew_lease
+UPDATE runs_lease SET expires_at = %(expires_at)s
+WHERE run_id = %(run_id)s AND owner = %(owner)s
+RETURNING run_id
+
+-- name: release_lease
+DELETE FROM runs_lease WHERE run_id = %(run_id)s AND owner = %(owner)s
+
+-- name: get_lease
+SELECT run_id, owner, expires_at FROM runs_lease WHERE run_id = %(run_id)s
+
+-- name: claim_orphan_run
+-- SKIP LOCKED: workers claiming at the same time each get a different orphan, none waits.
+UPDATE runs_lease SET owner = %(owner)s, expires_at = %(expires_at)s, acquired_at = %(acquired_at)s
+WHERE run_id = (
+    SELECT run_id FROM runs_lease WHERE expires_at <= %(now)s
+    ORDER BY expires_at, run_id LIMIT 1
+    FOR UPDATE SKIP LOCKED
+) AND expires_at <= %(now)s
+RETURNING run_id
