@@ -13,6 +13,7 @@ Hierarchy::
     ├── PluginError             a plugin is malformed or failed outside of its own result
     │   └── DuplicatePlugin     a second plugin tried to register a name that is taken
     ├── SecretError             a secret reference could not be resolved
+    ├── DeliveryFailed          a comms message could not reach a channel marked ``required``
     └── EvidenceError           an evidence pack could not be written or read
 
 Every message names the bad value and, where there is one, the fix.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ChainBroken",
+    "DeliveryFailed",
     "DuplicatePlugin",
     "EvidenceError",
     "GoliveError",
@@ -127,3 +129,17 @@ class SecretError(GoliveError):
 
 class EvidenceError(GoliveError):
     """An evidence pack could not be written or read."""
+
+
+class DeliveryFailed(GoliveError):
+    """A message could not be delivered to a required comms channel."""
+
+    def __init__(self, channels: list[str], event: str, errors: list[str]) -> None:
+        self.channels = channels
+        self.event = event
+        self.errors = errors
+        detail = "; ".join(f"{c}: {e}" for c, e in zip(channels, errors, strict=True))
+        super().__init__(
+            f"comms {event!r} was not delivered to required channel(s) {', '.join(channels)} ({detail}); "
+            "fix the channel or mark it `required: false` in the runbook's comms section"
+        )

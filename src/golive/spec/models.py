@@ -338,6 +338,15 @@ class CadenceTier(Model):
     template: str = "status_update"
     channels: tuple[str, ...] = ()
 
+    @model_validator(mode="after")
+    def _positive_window(self) -> CadenceTier:
+        # A zero interval would be an endless burst of updates; an empty window a tier that never speaks.
+        if self.every <= 0:
+            raise ValueError("'every' must be longer than 0s, e.g. '15m'")
+        if self.until is not None and self.until <= self.from_:
+            raise ValueError("'until' must be after 'from'")
+        return self
+
 
 class Comms(Model):
     channels: tuple[Channel, ...] = ()
