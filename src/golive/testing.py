@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from golive import clock as clock_mod
-from golive import exceptions
+from golive import exceptions, results
 from golive.store import base as store_base
 from golive.store import common as store_common
 from golive.store import sqlfiles
 
-__all__ = ["FakeClock", "InMemoryStore"]
+__all__ = ["FakeClock", "FakeMetricSource", "InMemoryStore"]
 
 
 class FakeClock:
@@ -259,3 +259,47 @@ class InMemoryStore(store_base.Store):
         run_id = expired[0][1]
         self._leases[run_id] = store_base.Lease(run_id, owner, now + ttl)
         return run_id
+
+
+class FakeMetricSource:
+    """A metric source for tests: plays a script of readings, then repeats the last one.
+
+    Script items: a float (a value), ``None`` (no data), a :class:`golive.results.MetricReading`, or an
+    exception (raised by ``read``). ``set``/``empty``/``fail``/``raise_`` replace what is read next,
+    forever. It reads without suspending, so evaluations under :class:`FakeClock` happen at the instant
+    they are due. Use ``lambda ref: source.read`` as a trigger's source factory.
+    """
+
+    def __init__(self, script: Iterable[float | None | results.MetricReading | BaseException] = ()) -> None:
+        self._script = list(script)
+        self._current: float | None | results.MetricReading | BaseException = None
+        self.reads = 0
+
+    def set(self, value: float) -> None:
+        """Read this value from now on."""
+        self._script, self._current = [], value
+
+    def empty(self, why: str = "empty result") -> None:
+        """Read no data from now on."""
+        self._script, self._current = [], results.MetricReading.no_data(why)
+
+    def fail(self, why: str) -> None:
+        """Read an error from now on."""
+        self._script, self._current = [], results.MetricReading.failed(why)
+
+    def raise_(self, exc: BaseException) -> None:
+        """Raise this exception from ``read`` from now on."""
+        self._script, self._current = [], exc
+
+    async def read(self, ctx: object = None) -> results.MetricReading:
+        self.reads += 1
+        if self._script:
+            self._current = self._script.pop(0)
+        item = self._current
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, results.MetricReading):
+            return item
+        if item is None:
+            return results.MetricReading.no_data()
+        return results.MetricReading.of(float(item))
