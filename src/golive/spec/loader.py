@@ -31,6 +31,9 @@ Loc = tuple[str | int, ...]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SAFE_KEYS = ("secret", "password", "token", "api_key", "apikey", "authorization", "private")
 _VAR_ENV_PREFIX = "GOLIVE_VAR_"
+# Aliases can make a tiny file expand into billions of values ("billion laughs"); a 2,000-step runbook
+# has about 40,000, so this bound only stops abuse.
+MAX_YAML_VALUES = 500_000  # values built from one file
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,29 @@ class _Builder:
         self.problems = problems
         self.pos: dict[Loc, tuple[int, int]] = {}
         self.constructor = yaml.constructor.SafeConstructor()
+        self.count = 0  # values built so far, bounded by MAX_YAML_VALUES
+        self.open: set[int] = set()  # ids of the collection nodes being built (a recursive alias re-enters one)
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         self.pos.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+        self.count += 1
+        if self.count > MAX_YAML_VALUES:
+            self._problem(
+                node, loc, f"more than {MAX_YAML_VALUES:,} values (aliases expanding?); a runbook is never this big"
+            )
+            raise exceptions.RunbookInvalid(self.problems)
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return self._scalar(node, loc)
+        if id(node) in self.open:
+            self._problem(node, loc, "this alias refers to a value that contains it; write the value out")
+            return None
+        self.open.add(id(node))
+        try:
+            return self._collection(node, loc)
+        finally:
+            self.open.discard(id(node))
+
+    def _collection(self, node: yaml.Node, loc: Loc) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -76,14 +99,15 @@ class _Builder:
                 self.pos[(*loc, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 out[key] = self.build(value_node, (*loc, key))
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+
+    def _scalar(self, node: yaml.Node, loc: Loc) -> Any:
         try:
-            value = self.constructor.construct_object(node, deep=True)
+            return self.constructor.construct_object(node, deep=True)
         except Exception as exc:  # libyaml and the constructor raise several types for odd scalars
-            self._problem(node, loc, f"cannot read this value: {exc}")
+            # A MarkedYAMLError's str() repeats the position as '<unicode string>, line 2'; keep the problem.
+            self._problem(node, loc, f"cannot read this value: {getattr(exc, 'problem', None) or exc}")
             return None
-        return value
 
     def _problem(self, node: yaml.Node, loc: Loc, message: str) -> None:
         self.problems.append(
@@ -107,6 +131,30 @@ def fmt_loc(loc: Iterable[str | int]) -> str:
 def suggest(word: str, options: Iterable[str]) -> str:
     match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _what(value: Any) -> str:
+    """How a YAML value reads to a person: 'a list', 'text', 'a number'."""
+    import datetime
+
+    if value is None:
+        return "nothing (null)"
+    for types, name in (
+        (bool, "a boolean"),
+        (int | float, "a number"),
+        (str, "text"),
+        (list, "a list"),
+        (dict, "a mapping"),
+        (datetime.date, "a date"),
+    ):
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+def _items(value: Any) -> list[Any]:
+    """A list field's items, or none when it is not a list (the shape check already reported that)."""
+    return value if isinstance(value, list) else []
 
 
 class _Ctx:
@@ -178,7 +226,7 @@ def _clean_loc(loc: Loc, data: Any) -> Loc:
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
             out.append(part)
-        elif _UNION_TAGS.match(part):
+        elif part == "[key]" or _UNION_TAGS.match(part):
             continue
         else:
             out.append(part)
@@ -197,7 +245,14 @@ def _pydantic_problems(ctx: _Ctx, exc: ValidationError, data: Any, base: Loc, mo
         full = (*base, *loc)
         kind = err["type"]
         msg = err["msg"]
-        if kind == "extra_forbidden":
+        got = _what(err.get("input"))
+        if "[key]" in err["loc"]:  # the key of a mapping is wrong, not its value
+            if kind == "string_pattern_mismatch":
+                msg = f"name {err['input']!r} must start with a letter and use only letters, digits, '_', '-', '.'"
+            elif kind in ("enum", "literal_error"):
+                expected = re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", "")))
+                msg = f"unknown key {err['input']!r}{suggest(str(err['input']), expected)}; expected one of {', '.join(expected)}"
+        elif kind == "extra_forbidden":
             owner = _model_at(model, loc[:-1])
             options = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
             msg = f"unknown field {loc[-1]!r}{suggest(str(loc[-1]), options)}"
@@ -211,6 +266,14 @@ def _pydantic_problems(ctx: _Ctx, exc: ValidationError, data: Any, base: Loc, mo
             msg = msg.removeprefix("Value error, ")
         elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
             msg = f"id {err['input']!r} must start with a letter and use only letters, digits, '_', '-', '.'"
+        elif kind in ("tuple_type", "list_type"):
+            msg = f"expected a list ('- item' lines or [a, b]), got {got}"
+        elif kind in ("dict_type", "model_type", "model_attributes_type"):
+            msg = f"expected a mapping ('key: value' lines), got {got}"
+        elif kind == "string_type":
+            msg = f"expected text, got {got}" + ("; quote it" if got in ("a number", "a date", "a boolean") else "")
+        elif kind.startswith(("datetime_", "date_")):
+            msg = f"expected an ISO 8601 date-time with a timezone, e.g. '2026-03-01T10:00:00Z', got {err['input']!r}"
         if full in seen and kind not in ("extra_forbidden",):
             continue
         seen.add(full)
@@ -329,7 +392,7 @@ def _get(data: Any, loc: Loc) -> Any:
 def _sections(data: dict[str, Any]) -> list[tuple[str, Loc, list[Any]]]:
     """(section id, loc of its steps list, steps) for phases, rollback and hypercare."""
     out: list[tuple[str, Loc, list[Any]]] = []
-    for i, ph in enumerate(data.get("phases") or []):
+    for i, ph in enumerate(_items(data.get("phases"))):
         if isinstance(ph, dict) and isinstance(ph.get("steps"), list):
             out.append((str(ph.get("id", f"phases[{i}]")), ("phases", i, "steps"), ph["steps"]))
     rb = data.get("rollback")
@@ -374,20 +437,20 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
     declared_roles = set(roles or {})
     vars_ = set(data.get("vars") or {}) if isinstance(data.get("vars"), dict) else set()
     secrets = data.get("secrets") if isinstance(data.get("secrets"), dict) else {}
-    phases = [p for p in (data.get("phases") or []) if isinstance(p, dict)]
+    phases = [p for p in _items(data.get("phases")) if isinstance(p, dict)]
     phase_ids = [str(p.get("id")) for p in phases if p.get("id") is not None]
     triggers = (
-        [t for t in (data.get("triggers") or []) if isinstance(t, dict)]
+        [t for t in _items(data.get("triggers")) if isinstance(t, dict)]
         if isinstance(data.get("triggers"), list)
         else []
     )
     trigger_ids = {str(t.get("id")) for t in triggers}
     comms = data.get("comms") if isinstance(data.get("comms"), dict) else {}
-    channel_ids = {"log"} | {str(c.get("id")) for c in (comms or {}).get("channels") or [] if isinstance(c, dict)}
+    channel_ids = {"log"} | {str(c.get("id")) for c in _items((comms or {}).get("channels")) if isinstance(c, dict)}
     signoff = data.get("signoff") if isinstance(data.get("signoff"), dict) else {}
-    area_ids = {str(a.get("id")) for a in (signoff or {}).get("areas") or [] if isinstance(a, dict)}
+    area_ids = {str(a.get("id")) for a in _items((signoff or {}).get("areas")) if isinstance(a, dict)}
     hypercare = data.get("hypercare") if isinstance(data.get("hypercare"), dict) else {}
-    report_ids = {str(r.get("id")) for r in (hypercare or {}).get("reports") or [] if isinstance(r, dict)}
+    report_ids = {str(r.get("id")) for r in _items((hypercare or {}).get("reports")) if isinstance(r, dict)}
 
     # step ids, sections, order
     step_section: dict[str, str] = {}
@@ -430,7 +493,7 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             sid = st.get("id")
             sloc = (*loc, j)
             check_role((*sloc, "role"), st.get("role"))
-            needs = st.get("needs") or []
+            needs = _items(st.get("needs"))
             if isinstance(needs, list):
                 graph[str(sid)] = [n for n in needs if isinstance(n, str)]
                 for k, need in enumerate(needs):
@@ -453,18 +516,18 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             if kind in ("check", "action") and "type" in st:
                 _check_params(ctx, registry, str(kind), st.get("type"), st.get("with"), (*sloc, "with"), var_values)
             if kind == "decision":
-                for k, req in enumerate(st.get("requires") or []):
+                for k, req in enumerate(_items(st.get("requires"))):
                     if isinstance(req, str) and req not in step_section and req not in seen_phase:
                         ctx.add(
                             (*sloc, "requires", k),
                             f"decision requires unknown step or phase {req!r}{suggest(req, [*step_section, *seen_phase])}",
                         )
             if kind == "observe":
-                for k, tid in enumerate(st.get("triggers") or []):
+                for k, tid in enumerate(_items(st.get("triggers"))):
                     if isinstance(tid, str) and tid not in trigger_ids:
                         ctx.add((*sloc, "triggers", k), f"unknown trigger {tid!r}{suggest(tid, trigger_ids)}")
             if kind == "notify":
-                for k, ch in enumerate(st.get("channels") or []):
+                for k, ch in enumerate(_items(st.get("channels"))):
                     if isinstance(ch, str) and ch not in channel_ids:
                         ctx.add((*sloc, "channels", k), f"unknown channel {ch!r}{suggest(ch, channel_ids)}")
         cycle = _find_cycle(graph)
@@ -486,12 +549,12 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
     # roles named elsewhere
     settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
     for key in ("waiver_roles", "rollback_roles"):
-        for k, r in enumerate((settings or {}).get(key) or []):
+        for k, r in enumerate(_items((settings or {}).get(key))):
             check_role(("settings", key, k), r)
     rb = data.get("rollback") if isinstance(data.get("rollback"), dict) else {}
-    for k, r in enumerate((rb or {}).get("roles") or []):
+    for k, r in enumerate(_items((rb or {}).get("roles"))):
         check_role(("rollback", "roles", k), r)
-    for k, a in enumerate((signoff or {}).get("areas") or []):
+    for k, a in enumerate(_items((signoff or {}).get("areas"))):
         if isinstance(a, dict):
             check_role(("signoff", "areas", k, "role"), a.get("role"))
     if isinstance(hypercare, dict):
@@ -545,9 +608,9 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             seen_trig.add(tid)
 
     # comms
-    for k, tier in enumerate((comms or {}).get("cadence") or []):
+    for k, tier in enumerate(_items((comms or {}).get("cadence"))):
         if isinstance(tier, dict):
-            for m, ch in enumerate(tier.get("channels") or []):
+            for m, ch in enumerate(_items(tier.get("channels"))):
                 if isinstance(ch, str) and ch not in channel_ids:
                     ctx.add(
                         ("comms", "cadence", k, "channels", m),
@@ -558,27 +621,27 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
         _check_templates(ctx, templates)
 
     # evidence checklist and completion
-    for i, item in enumerate(data.get("evidence") or []):
+    for i, item in enumerate(_items(data.get("evidence"))):
         if isinstance(item, dict):
-            for k, sid in enumerate(item.get("steps") or []):
+            for k, sid in enumerate(_items(item.get("steps"))):
                 if isinstance(sid, str) and sid not in step_section:
                     ctx.add(("evidence", i, "steps", k), f"unknown step {sid!r}{suggest(sid, step_section)}")
-    for i, crit in enumerate(data.get("completion") or []):
+    for i, crit in enumerate(_items(data.get("completion"))):
         if not isinstance(crit, dict):
             continue
-        for k, sid in enumerate(crit.get("steps") or []):
+        for k, sid in enumerate(_items(crit.get("steps"))):
             if isinstance(sid, str) and sid not in step_section and sid not in seen_phase:
                 ctx.add(
                     ("completion", i, "steps", k),
                     f"unknown step or phase {sid!r}{suggest(sid, [*step_section, *seen_phase])}",
                 )
-        for k, area in enumerate(crit.get("signoffs") or []):
+        for k, area in enumerate(_items(crit.get("signoffs"))):
             if isinstance(area, str) and area not in area_ids:
                 ctx.add(
                     ("completion", i, "signoffs", k),
                     f"unknown sign-off area {area!r}{suggest(area, area_ids)}",
                 )
-        for k, rid in enumerate(crit.get("reports") or []):
+        for k, rid in enumerate(_items(crit.get("reports"))):
             if isinstance(rid, str) and rid not in report_ids:
                 ctx.add(
                     ("completion", i, "reports", k),
@@ -780,9 +843,14 @@ def _load(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        raise exceptions.RunbookInvalid(
-            [exceptions.Problem(name, line, col, "", f"YAML syntax error: {exc.problem or exc.context}")]
-        ) from None
+        message = f"YAML syntax error: {exc.problem or exc.context}"
+        lines = text.splitlines()
+        if mark and mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t":
+            message = "YAML syntax error: a tab cannot indent YAML; use spaces"
+        elif exc.problem and exc.context and exc.context_mark and exc.context_mark.line != getattr(mark, "line", -1):
+            # The problem is often found at the end of the file; say where the broken construct began.
+            message += f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
+        raise exceptions.RunbookInvalid([exceptions.Problem(name, line, col, "", message)]) from None
     except yaml.YAMLError as exc:
         raise exceptions.RunbookInvalid([exceptions.Problem(name, 1, 1, "", f"YAML error: {exc}")]) from None
     nodes = [n for n in nodes if n is not None]
@@ -807,7 +875,7 @@ def _load(
     data = builder.build(nodes[0], ())
     ctx = _Ctx(name, builder.pos, problems)
     if not isinstance(data, dict):
-        ctx.add((), f"a runbook must be a mapping with 'golive: 1' at the top, not a {type(data).__name__}")
+        ctx.add((), f"a runbook must be a mapping with 'golive: 1' at the top, not {_what(data)}")
         raise exceptions.RunbookInvalid(problems)
     version = data.get("golive")
     if "golive" not in data:
