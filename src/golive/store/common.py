@@ -19,6 +19,7 @@ from golive.store import base
 __all__ = [
     "PreparedEvent",
     "check_digest",
+    "one_line",
     "prepare_event",
     "redact_url",
     "run_from_row",
@@ -59,6 +60,11 @@ def prepare_event(event: base.NewEvent, clock: clock_mod.Clock) -> PreparedEvent
     if not isinstance(data, dict):
         raise exceptions.UsageError(f"event {event.type!r}: data must be a mapping, got {type(data).__name__}")
     return PreparedEvent(event.type, event.step_id, event.actor, data_json, data, clock_mod.utc_iso(when))
+
+
+def one_line(exc: BaseException) -> str:
+    """A driver's message on one line (libpq's span several), for one-line CLI errors."""
+    return " ".join(str(exc).split())
 
 
 def sha256_hex(data: bytes) -> str:

@@ -87,12 +87,17 @@ class PostgresStore(base.Store):
             )
         )
         try:
+            # One direct attempt first: a wrong URL or a stopped server fails at once with the driver's
+            # reason, instead of the pool retrying (and logging) until its timeout.
+            probe = await psycopg.AsyncConnection.connect(self.url, connect_timeout=CONNECT_TIMEOUT)
+            await probe.close()
             await pool.open(wait=True, timeout=POOL_TIMEOUT)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             with contextlib.suppress(Exception):
                 await pool.close()
             raise exceptions.StoreError(
-                f"cannot connect to the PostgreSQL store {common.redact_url(self.url)}: {exc}; "
+                f"cannot connect to the PostgreSQL store {common.redact_url(self.url)}: "
+                f"{common.one_line(exc)}; "
                 "check GOLIVE_DATABASE_URL / --db and that the server is running"
             ) from exc
         self._pool = pool
@@ -124,7 +129,9 @@ class PostgresStore(base.Store):
 
     # plumbing ----------------------------------------------------------------------------------------
     def _error(self, exc: BaseException, what: str) -> exceptions.StoreError:
-        return exceptions.StoreError(f"PostgreSQL store {common.redact_url(self.url)}: {what} failed: {exc}")
+        return exceptions.StoreError(
+            f"PostgreSQL store {common.redact_url(self.url)}: {what} failed: {common.one_line(exc)}"
+        )
 
     async def _with_conn(self, what: str, fn: Callable[[psycopg.AsyncConnection[tuple[Any, ...]]], Awaitable[T]]) -> T:
         """Run ``fn`` on a pooled (autocommit) connection, translating driver errors."""

@@ -481,7 +481,7 @@ class SqliteStore(base.Store):
             hint = f" (another process held the write lock for more than {BUSY_TIMEOUT:g} s)"
         elif isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
             hint = " (the schema is not migrated: run `golive db upgrade`)"
-        err = exceptions.StoreError(f"SQLite store {self.path}: {what} failed: {exc}{hint}")
+        err = exceptions.StoreError(f"SQLite store {self.path}: {what} failed: {common.one_line(exc)}{hint}")
         err.__cause__ = exc
         return err
 
