@@ -1,0 +1,510 @@
+"""Commands on runs: run, resume, status, runs, timeline, and the acts (assign, confirm, decide, waive, resolve,
+rollback, signoff), plus verify. The rules live in :mod:`golive.engine.acts`, shared with the API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from golive import exceptions
+from golive.cli import _common
+
+LEASE_TTL = 15.0  # seconds; the running engine renews its lease well before this
+ROLLBACK_HANDOFF_WAIT = 3.0  # seconds to let a running engine pick up a rollback request
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def _with_store(db_url: str | None, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    from golive.store import open_store
+
+    store = open_store(db_url)
+    await store.open()
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+def _exit_for(status: Any) -> int:
+    from golive.engine.state import RunStatus
+
+    return 0 if status is RunStatus.PASSED else 1
+
+
+async def _drive(store: Any, handle: Any, *, quiet: bool, prompt: bool) -> Any:
+    """Run the engine with a live view; hold the run's lease while doing it."""
+    from golive.engine import runner, summary
+
+    con = _common.console()
+    owner = _owner()
+    if not await store.acquire_lease(handle.run_id, owner, LEASE_TTL):
+        lease = await store.get_lease(handle.run_id)
+        raise exceptions.RuleRefused(
+            f"run {handle.run_id} is being run by {getattr(lease, 'owner', 'another process')}; "
+            "act on it with confirm/decide/rollback, or wait for that process to stop"
+        )
+    live_view: Any = None
+    printed: set[tuple[str, str]] = set()
+
+    def on_change() -> None:
+        if quiet:
+            return
+        data = summary.summarize(handle)
+        if live_view is not None:
+            from golive.cli import views
+
+            live_view.update(views.status_renderable(data))
+            return
+        for ph in data["phases"]:
+            for s in ph["steps"]:
+                key = (s["id"], s["outcome"] or s["status"])
+                if key not in printed and s["status"] in ("done", "waiting", "unknown"):
+                    printed.add(key)
+                    shown = (s["outcome"] or s["status"]).upper()
+                    extra = f" ({s['waiting_for']} by {s['role']})" if s["status"] == "waiting" else ""
+                    con.print(f"{s.get('t') or '':>7} {ph['id']}/{s['id']}: {shown}{extra} {s.get('summary') or ''}")
+        for s in data.get("rollback_steps") or []:
+            key = ("rollback:" + s["id"], s.get("outcome") or s.get("status") or "")
+            if key not in printed and s.get("status") == "done":
+                printed.add(key)
+                con.print(f"        rollback/{s['id']}: {str(s.get('outcome')).upper()} {s.get('summary') or ''}")
+
+    prompter = _terminal_prompter if prompt and runner.is_interactive() else None
+    engine = runner.Engine(handle, prompter=prompter, on_change=on_change)
+
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(LEASE_TTL / 3)
+            await store.renew_lease(handle.run_id, owner, LEASE_TTL)
+
+    beat = asyncio.create_task(heartbeat())
+    try:
+        if not quiet and con.is_terminal:
+            from rich.live import Live
+
+            from golive.cli import views
+
+            with Live(views.status_renderable(summary.summarize(handle)), console=con, refresh_per_second=4) as lv:
+                live_view = lv
+                status = await engine.run()
+        else:
+            status = await engine.run()
+    finally:
+        beat.cancel()
+        await store.release_lease(handle.run_id, owner)
+    if not quiet:
+        data = summary.summarize(handle)
+        con.print(f"run {handle.run_id}: {data['status_label']} ({data['verdict']}) {data['reason']}")
+    return status
+
+
+async def _terminal_prompter(step: Any, handle: Any) -> None:
+    """Ask at the terminal for a manual step (as its role holder) or a decision (as the IC)."""
+    from golive.engine import acts
+
+    loop = asyncio.get_running_loop()
+    holder = handle.state.roles.get(step.role or "")
+    if step.kind.value == "manual":
+        question = f"\n[{step.id}] {step.title or step.id}\n{step.instructions}\nDone? (y = confirm, f = failed)"
+        answer = await loop.run_in_executor(None, lambda: click.prompt(question, type=click.Choice(["y", "f"])))
+        actor = holder or await loop.run_in_executor(None, lambda: click.prompt(f"Your name (role {step.role})"))
+        inputs = {}
+        for inp in step.inputs:
+            inputs[inp.id] = await loop.run_in_executor(
+                None,
+                lambda i=inp: click.prompt(
+                    i.title or i.id, hide_input=i.secret, default="" if not i.required else None
+                ),
+            )
+        reason = ""
+        if answer == "f":
+            reason = await loop.run_in_executor(None, lambda: click.prompt("What went wrong"))
+        await acts.confirm(handle, step.id, actor, inputs=inputs, failed=answer == "f", reason=reason)
+    else:
+        blockers = acts.decision_blockers(handle, step)
+        if blockers:
+            click.echo("GO is not possible: " + "; ".join(blockers))
+        choice = await loop.run_in_executor(
+            None,
+            lambda: click.prompt(
+                f"\n[{step.id}] decision (role {step.role}): go / no-go", type=click.Choice(["go", "no-go"])
+            ),
+        )
+        actor = holder or await loop.run_in_executor(None, lambda: click.prompt("Your name"))
+        reason = await loop.run_in_executor(None, lambda: click.prompt("Reason"))
+        try:
+            await acts.decide(handle, choice, actor, reason, step_id=step.id)
+        except exceptions.RuleRefused as exc:
+            click.echo(f"golive: {exc.message}", err=True)
+
+
+# --- run / resume ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=str))
+@click.option("--mode", type=click.Choice(["live", "rehearsal", "dry-run"]), default="live", show_default=True)
+@click.option("--var", "vars_", multiple=True, metavar="K=V", help="Override a variable (repeatable).")
+@click.option("--role", "roles", multiple=True, metavar="ROLE=NAME", help="Assign a person to a role (repeatable).")
+@click.option("--run-id", default=None, help="Use this run id instead of a generated one.")
+@click.option("--no-prompt", is_flag=True, help="Never prompt; wait for golive confirm/decide from anyone.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
+@_common.db_option
+def run(
+    file: str,
+    mode: str,
+    vars_: tuple[str, ...],
+    roles: tuple[str, ...],
+    run_id: str | None,
+    no_prompt: bool,
+    quiet: bool,
+    db_url: str | None,
+) -> None:
+    """Start a run of FILE and drive it to its end.
+
+    Manual steps and decisions wait for `golive confirm` / `golive decide` (from any terminal), or prompt here
+    when this is an interactive terminal. Exit 0 when the run passed; 1 for NO-GO, failure or rollback.
+    """
+    from golive.engine import runner
+    from golive.spec import loader
+
+    loaded = loader.load(file, var_overrides=_common.parse_pairs(vars_, "var"))
+    role_map = _common.parse_pairs(roles, "role")
+
+    async def go(store: Any) -> Any:
+        handle = await runner.create_run(store, loaded, mode=mode, roles=role_map, run_id=run_id)
+        if not quiet:
+            click.echo(f"run {handle.run_id} started ({mode}); db {store_url(db_url)}")
+        return await _drive(store, handle, quiet=quiet, prompt=not no_prompt)
+
+    status = _common.run_async(lambda: _with_store(db_url, go))
+    sys.exit(_exit_for(status))
+
+
+def store_url(db_url: str | None) -> str:
+    from golive.store import describe_url
+
+    return describe_url(db_url)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--no-prompt", is_flag=True)
+@click.option("--quiet", "-q", is_flag=True)
+@_common.db_option
+def resume(run_id: str, no_prompt: bool, quiet: bool, db_url: str | None) -> None:
+    """Continue RUN from its event log (after a crash, or after waivers on the steps that stopped it)."""
+    from golive.engine import acts
+
+    async def go(store: Any) -> Any:
+        handle = await acts.open_run(store, run_id)
+        return await _drive(store, handle, quiet=quiet, prompt=not no_prompt)
+
+    sys.exit(_exit_for(_common.run_async(lambda: _with_store(db_url, go))))
+
+
+# --- views -------------------------------------------------------------------------------------------
+
+
+async def _latest(store: Any, run_id: str | None) -> str:
+    if run_id:
+        return str((await store.get_run(run_id)).run_id)
+    runs = await store.list_runs(limit=1)
+    if not runs:
+        raise exceptions.NotFound("no runs yet; start one with: golive run FILE")
+    return str(runs[0].run_id)
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@click.option("--follow", "-f", is_flag=True, help="Keep the view live until the run ends.")
+@_common.json_option
+@_common.db_option
+def status(run_id: str | None, follow: bool, as_json: bool, db_url: str | None) -> None:
+    """Show RUN (default: the newest): phases, steps, outcomes, durations, T-minus, waivers, pending acts."""
+    from golive.cli import views
+    from golive.engine import acts, summary
+
+    async def go(store: Any) -> Any:
+        handle = await acts.open_run(store, await _latest(store, run_id))
+        data = summary.summarize(handle)
+        if as_json:
+            _common.echo_json(data)
+            return data
+        con = _common.console()
+        if not follow:
+            con.print(views.status_renderable(data))
+            return data
+        from rich.live import Live
+
+        with Live(views.status_renderable(data), console=con, refresh_per_second=4) as lv:
+            while not handle.state.final:
+                await asyncio.sleep(0.5)
+                await handle.refresh()
+                data = summary.summarize(handle)
+                lv.update(views.status_renderable(data))
+        return data
+
+    _common.run_async(lambda: _with_store(db_url, go))
+
+
+@click.command()
+@_common.json_option
+@click.option("--limit", default=50, show_default=True)
+@_common.db_option
+def runs(as_json: bool, limit: int, db_url: str | None) -> None:
+    """List runs, newest first."""
+    from golive.engine import acts
+
+    async def go(store: Any) -> list[dict[str, Any]]:
+        out = []
+        for rec in await store.list_runs(limit=limit):
+            h = await acts.open_run(store, rec.run_id)
+            out.append(
+                {
+                    "run_id": rec.run_id,
+                    "runbook": rec.runbook_name,
+                    "mode": rec.mode,
+                    "created_at": rec.created_at,
+                    "status": h.state.status.label,
+                    "reason": h.state.reason,
+                }
+            )
+        return out
+
+    rows = _common.run_async(lambda: _with_store(db_url, go))
+    if as_json:
+        _common.echo_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("run", "runbook", "mode", "created", "status", "reason"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["run_id"], r["runbook"], r["mode"], r["created_at"], r["status"], (r["reason"] or "")[:60])
+    _common.console().print(table)
+
+
+@click.command()
+@click.argument("run_id")
+@_common.json_option
+@_common.db_option
+def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
+    """Print RUN's timeline in the scribe's format: T-time, what, PASS/FAIL, UTC timestamp, actor."""
+    from golive.cli import views
+    from golive.engine import acts, summary
+
+    async def go(store: Any) -> list[dict[str, Any]]:
+        h = await acts.open_run(store, run_id)
+        lines = views.timeline_lines(summary.summarize(h))
+        for line in lines:
+            line["t"] = summary.tminus(h, line["at"])
+        return lines
+
+    lines = _common.run_async(lambda: _with_store(db_url, go))
+    if as_json:
+        _common.echo_json(lines)
+        return
+    for line in lines:
+        click.echo(
+            f"{line['t'] or '':>7}  {line['what']}  {line['result']}  {line['at']}  {line['actor'] or ''}".rstrip()
+        )
+
+
+# --- acts --------------------------------------------------------------------------------------------
+
+as_option = click.option("--as", "actor", required=True, metavar="NAME", help="Who is acting (must hold the role).")
+
+
+def _act(db_url: str | None, run_id: str, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    from golive.engine import acts
+
+    async def go(store: Any) -> Any:
+        return await fn(await acts.open_run(store, run_id))
+
+    return _common.run_async(lambda: _with_store(db_url, go))
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("assignments", nargs=-1, required=True, metavar="ROLE=NAME...")
+@as_option
+@_common.db_option
+def assign(run_id: str, assignments: tuple[str, ...], actor: str, db_url: str | None) -> None:
+    """Assign people to roles in RUN."""
+    from golive.engine import acts
+
+    pairs = _common.parse_pairs(assignments, "role")
+
+    async def fn(h: Any) -> None:
+        for role, person in pairs.items():
+            await acts.assign(h, actor, role, person)
+
+    _act(db_url, run_id, fn)
+    click.echo(", ".join(f"{r}={p}" for r, p in pairs.items()) + f" (by {actor})")
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("step_id")
+@as_option
+@click.option("--input", "inputs", multiple=True, metavar="K=V", help="A value the step asks for (repeatable).")
+@click.option("--evidence", "evidence", multiple=True, type=click.Path(path_type=Path), help="An evidence file.")
+@click.option("--fail", "failed", is_flag=True, help="Record the step as failed.")
+@click.option("--reason", default="", help="Why it failed (with --fail).")
+@_common.db_option
+def confirm(
+    run_id: str,
+    step_id: str,
+    actor: str,
+    inputs: tuple[str, ...],
+    evidence: tuple[Path, ...],
+    failed: bool,
+    reason: str,
+    db_url: str | None,
+) -> None:
+    """Confirm (or --fail) the manual STEP of RUN, as the holder of its role."""
+    from golive.engine import acts
+
+    values = _common.parse_pairs(inputs, "input")
+    _act(
+        db_url,
+        run_id,
+        lambda h: acts.confirm(h, step_id, actor, inputs=values, evidence=list(evidence), failed=failed, reason=reason),
+    )
+    click.echo(f"{step_id}: {'FAIL' if failed else 'PASS'} (confirmed by {actor})")
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("decision", type=click.Choice(["go", "no-go"], case_sensitive=False))
+@as_option
+@click.option("--reason", required=True, help="Why.")
+@click.option("--step", "step_id", default=None, help="The decision step (default: the pending one).")
+@_common.db_option
+def decide(run_id: str, decision: str, actor: str, reason: str, step_id: str | None, db_url: str | None) -> None:
+    """Record GO or NO-GO. Refused (exit 1) when ACTOR does not hold the role or a requirement did not pass."""
+    from golive.engine import acts
+
+    statement = _act(db_url, run_id, lambda h: acts.decide(h, decision, actor, reason, step_id=step_id))
+    click.echo(f"{decision.upper()} recorded by {actor}")
+    if statement:
+        click.echo(statement)
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("step_id")
+@as_option
+@click.option("--ticket", required=True, help="The ticket that tracks the waiver.")
+@click.option("--reason", required=True)
+@_common.db_option
+def waive(run_id: str, step_id: str, actor: str, ticket: str, reason: str, db_url: str | None) -> None:
+    """Waive STEP of RUN (only roles the runbook allows); recorded and shown in every status and report."""
+    from golive.engine import acts
+
+    _act(db_url, run_id, lambda h: acts.waive(h, step_id, actor, ticket, reason))
+    click.echo(f"{step_id}: WAIVED by {actor} ({ticket})")
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("step_id")
+@as_option
+@click.option("--outcome", type=click.Choice(["done", "not-done"]), required=True)
+@_common.db_option
+def resolve(run_id: str, step_id: str, actor: str, outcome: str, db_url: str | None) -> None:
+    """Say whether an action left unknown by a crash took effect (done) or not (not-done: it runs again)."""
+    from golive.engine import acts
+
+    _act(db_url, run_id, lambda h: acts.resolve(h, step_id, actor, outcome))
+    click.echo(f"{step_id}: resolved {outcome} by {actor}")
+
+
+@click.command()
+@click.argument("run_id")
+@as_option
+@click.option("--reason", required=True)
+@_common.db_option
+def rollback(run_id: str, actor: str, reason: str, db_url: str | None) -> None:
+    """Start RUN's rollback plan now. The running engine picks it up; if none runs, it runs here."""
+    from golive.engine import acts, runner
+    from golive.engine.state import RunStatus
+
+    async def go(store: Any) -> Any:
+        h = await acts.open_run(store, run_id)
+        await acts.request_rollback(h, actor, reason)
+        click.echo(f"rollback requested by {actor}: {reason}")
+        lease = await store.get_lease(h.run_id)
+        if lease is not None and not getattr(lease, "expired", False):
+            # A live engine owns the run: give it a moment to start the rollback.
+            for _ in range(int(ROLLBACK_HANDOFF_WAIT / 0.2)):
+                await asyncio.sleep(0.2)
+                await h.refresh()
+                if h.state.rollback is not None:
+                    click.echo(f"rollback started by the running engine ({lease.owner})")
+                    return h.state.status
+        owner = _owner()
+        if not await store.acquire_lease(h.run_id, owner, LEASE_TTL):
+            click.echo("the running engine holds the run; it will roll back")
+            return h.state.status
+        try:
+            engine = runner.Engine(h)
+            await engine.rollback(f"{reason}", actor, "person")
+        finally:
+            await store.release_lease(h.run_id, owner)
+        click.echo(f"run {h.run_id}: {h.state.status.label} ({h.state.reason})")
+        return h.state.status
+
+    st = _common.run_async(lambda: _with_store(db_url, go))
+    sys.exit(0 if st in (RunStatus.ROLLED_BACK, RunStatus.ROLLING_BACK) else 1)
+
+
+@click.command()
+@click.argument("run_id")
+@as_option
+@click.option("--area", required=True, help="The sign-off area, e.g. engineering, qa, operations.")
+@click.option("--statement", required=True)
+@_common.db_option
+def signoff(run_id: str, actor: str, area: str, statement: str, db_url: str | None) -> None:
+    """Sign off an area of RUN."""
+    from golive.engine import acts
+
+    _act(db_url, run_id, lambda h: acts.signoff(h, area, actor, statement))
+    click.echo(f"{area}: signed off by {actor}")
+
+
+@click.command()
+@click.argument("run_id")
+@_common.json_option
+@_common.db_option
+def verify(run_id: str, as_json: bool, db_url: str | None) -> None:
+    """Verify RUN's event hash chain; name the first broken event. Exit 1 when it does not verify."""
+
+    async def go(store: Any) -> dict[str, Any]:
+        rec = await store.get_run(run_id)
+        try:
+            n = await store.verify(rec.run_id)
+        except exceptions.ChainBroken as exc:
+            return {"run_id": rec.run_id, "valid": False, "first_broken_seq": exc.seq, "reason": exc.reason}
+        return {"run_id": rec.run_id, "valid": True, "events": n}
+
+    res = _common.run_async(lambda: _with_store(db_url, go))
+    if as_json:
+        _common.echo_json(res)
+    elif res["valid"]:
+        click.echo(f"run {res['run_id']}: chain valid ({res['events']} events)")
+    else:
+        click.echo(f"run {res['run_id']}: chain BROKEN at event {res['first_broken_seq']}: {res['reason']}")
+    sys.exit(0 if res["valid"] else 1)

@@ -1,0 +1,173 @@
+"""Rich renderings of a run: the status table (also the live view of ``golive run``) and the timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from golive.spec import durations
+
+OUTCOME_STYLE = {
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "bold red",
+    "error": "bold red",
+    "skipped": "dim",
+    "waived": "magenta",
+    "waiting": "cyan",
+    "running": "blue",
+    "unknown": "bold magenta",
+}
+
+
+def _fmt_dur(v: Any) -> str:
+    return durations.format_duration(float(v)) if isinstance(v, int | float) else ""
+
+
+def status_renderable(summary: dict[str, Any]) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = []
+    head = Text()
+    head.append(f"{summary['title']} ", style="bold")
+    head.append(f"run {summary['run_id']} ({summary['mode']}) ")
+    label = summary["status_label"]
+    style = (
+        "green" if label in ("PASSED", "COMPLETE") else "red" if label in ("NO-GO", "ROLLED-BACK", "FAILED") else "cyan"
+    )
+    if summary.get("rollback") and not summary["rollback"].get("finished_at"):
+        label = "ROLLING BACK"
+        style = "bold white on red"
+    head.append(label, style=style)
+    if summary.get("reason"):
+        head.append(f"  {summary['reason']}", style="dim")
+    parts.append(head)
+    if summary.get("rollback"):
+        rb = summary["rollback"]
+        parts.append(Text(f"ROLLBACK: {rb.get('reason')} (started by {rb.get('by')})", style="bold red"))
+    roles = ", ".join(f"{r}={v['holder'] or '-'}" for r, v in summary["roles"].items())
+    if roles:
+        parts.append(Text(f"roles: {roles}", style="dim"))
+    table = Table(expand=False, show_lines=False)
+    for col in ("T", "phase / step", "kind", "role", "outcome", "took", "summary"):
+        table.add_column(col, overflow="fold")
+    for ph in summary["phases"]:
+        table.add_row(
+            ph.get("t") or ph.get("planned_at") or "",
+            Text(ph["title"], style="bold"),
+            "",
+            "",
+            Text(ph["outcome"].upper(), style=OUTCOME_STYLE.get(ph["outcome"], "")),
+            "",
+            "",
+        )
+        for s in ph["steps"]:
+            shown = s["outcome"] or s["status"]
+            table.add_row(
+                s.get("t") or s.get("planned_at") or "",
+                f"  {s['id']}",
+                s["kind"],
+                f"{s['role'] or ''}{'=' + s['holder'] if s.get('holder') else ''}",
+                Text(shown.upper(), style=OUTCOME_STYLE.get(shown, "")),
+                _fmt_dur(s.get("duration")),
+                (s.get("summary") or "")[:120],
+            )
+    for s in summary.get("rollback_steps") or []:
+        if s.get("status") not in (None, "pending"):
+            shown = s["outcome"] or s["status"]
+            table.add_row(
+                s.get("t") or "",
+                f"  rollback: {s['id']}",
+                s["kind"],
+                "",
+                Text(shown.upper(), style=OUTCOME_STYLE.get(shown, "")),
+                _fmt_dur(s.get("duration")),
+                (s.get("summary") or "")[:120],
+            )
+    parts.append(table)
+    for p in summary.get("pending") or []:
+        extra = f" deadline {p['deadline']} default {p['default']}" if p.get("deadline") else ""
+        who = p.get("holder") or f"<{p.get('role')} unassigned>"
+        parts.append(Text(f"waiting: {p['id']} ({p['waiting_for']}) for {p.get('role')}={who}{extra}", style="cyan"))
+    for w in summary.get("waivers") or []:
+        parts.append(Text(f"waiver: {w['step']} by {w['by']} ticket {w['ticket']}: {w['reason']}", style="magenta"))
+    if summary.get("decision"):
+        d = summary["decision"]
+        parts.append(
+            Text(f"decision: {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}", style="bold")
+        )
+    missing = [i for i in summary.get("evidence_checklist") or [] if i["status"] == "missing"]
+    if missing:
+        parts.append(Text("evidence missing: " + "; ".join(i["title"] for i in missing), style="yellow"))
+    pending_signoffs = [a for a, v in (summary.get("signoffs") or {}).items() if v.get("status") == "pending"]
+    if pending_signoffs:
+        parts.append(Text("sign-off pending: " + ", ".join(pending_signoffs), style="yellow"))
+    return Group(*parts)
+
+
+def timeline_lines(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scribe's timeline: one line per phase start/end, decision, rollback, with PASS/FAIL, time and actor."""
+    lines: list[dict[str, Any]] = []
+    for ph in summary["phases"]:
+        if ph.get("started_at"):
+            lines.append(
+                {
+                    "t": ph.get("t"),
+                    "what": f"{ph['title']} start",
+                    "result": "",
+                    "at": ph["started_at"],
+                    "actor": "golive",
+                }
+            )
+        for s in ph["steps"]:
+            if s.get("finished_at") and s["kind"] in ("manual", "decision"):
+                result = (s.get("decision") or s["outcome"] or "").upper()
+                lines.append(
+                    {
+                        "t": s.get("t"),
+                        "what": s["title"],
+                        "result": result,
+                        "at": s["finished_at"],
+                        "actor": s.get("actor") or "",
+                    }
+                )
+        if ph.get("finished_at"):
+            end_t = None
+            lines.append(
+                {
+                    "t": end_t or ph.get("t"),
+                    "what": f"{ph['title']} end",
+                    "result": ph["outcome"].upper(),
+                    "at": ph["finished_at"],
+                    "actor": "golive",
+                }
+            )
+    if summary.get("rollback"):
+        rb = summary["rollback"]
+        lines.append(
+            {
+                "t": None,
+                "what": f"Rollback start: {rb.get('reason')}",
+                "result": "",
+                "at": rb.get("started_at"),
+                "actor": rb.get("by"),
+            }
+        )
+        if rb.get("finished_at"):
+            lines.append(
+                {
+                    "t": None,
+                    "what": "Rollback end",
+                    "result": str(rb.get("outcome") or "").upper(),
+                    "at": rb.get("finished_at"),
+                    "actor": "golive",
+                }
+            )
+    for area, v in (summary.get("signoffs") or {}).items():
+        if v.get("at"):
+            lines.append(
+                {"t": None, "what": f"Sign-off {area}", "result": "SIGNED", "at": v["at"], "actor": v.get("by")}
+            )
+    lines.sort(key=lambda x: x["at"] or "")
+    return lines

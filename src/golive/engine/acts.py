@@ -1,0 +1,470 @@
+"""What people do to a run, and the rules that allow or refuse it. The CLI and the API both call these.
+
+Every act is attributed (the event's actor). A refused act is recorded as ``act_refused`` and raises
+:class:`golive.exceptions.RuleRefused` whose message says why. Acts only append events; the process that
+runs the engine (or any later ``golive resume``) reacts to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from golive import exceptions
+from golive.engine import state as state_mod
+from golive.evidence import redact as redact_mod
+from golive.results import Outcome
+from golive.spec import loader, models, refs
+from golive.store import base as store_base
+
+__all__ = [
+    "RunHandle",
+    "assign",
+    "confirm",
+    "decide",
+    "decision_blockers",
+    "open_run",
+    "request_rollback",
+    "resolve",
+    "signoff",
+    "waive",
+]
+
+
+@dataclass
+class RunHandle:
+    """A run as the rules see it: its record, its runbook and its current state."""
+
+    store: store_base.Store
+    record: store_base.RunRecord
+    loaded: loader.LoadedRunbook
+    state: state_mod.RunState
+
+    @property
+    def runbook(self) -> models.Runbook:
+        return self.loaded.runbook
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    def redactor(self) -> redact_mod.Redactor:
+        return make_redactor(self.runbook)
+
+    async def refresh(self) -> None:
+        for ev in await self.store.events(self.run_id, after_seq=self.state.last_seq):
+            self.state.apply(ev)
+
+    async def append(
+        self, type_: str, *, step_id: str | None = None, actor: str | None = None, **data: Any
+    ) -> store_base.Event:
+        ev = await self.store.append(self.run_id, store_base.NewEvent(type_, step_id=step_id, actor=actor, data=data))
+        if ev.seq > self.state.last_seq + 1:
+            # Another process (or task) appended in between: apply those first, in order.
+            for missed in await self.store.events(self.run_id, after_seq=self.state.last_seq):
+                if missed.seq >= ev.seq:
+                    break
+                self.state.apply(missed)
+        self.state.apply(ev)
+        return ev
+
+
+def make_redactor(runbook: models.Runbook) -> redact_mod.Redactor:
+    s = runbook.settings
+    return redact_mod.Redactor(
+        custom_patterns=[(p.name, p.pattern) for p in s.redact_patterns], redact_ips=s.redact_ips
+    )
+
+
+async def open_run(store: store_base.Store, run_id: str) -> RunHandle:
+    """Load a run by id (or unique prefix): record, runbook (from the stored text) and folded state."""
+    record = await store.get_run(run_id)
+    loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={})
+    events = await store.events(record.run_id)
+    return RunHandle(store, record, loaded, state_mod.fold(record.run_id, events, loaded.runbook))
+
+
+async def _refuse(h: RunHandle, act: str, actor: str, why: str, step_id: str | None = None) -> None:
+    await h.append("act_refused", step_id=step_id, actor=actor, act=act, why=why)
+    raise exceptions.RuleRefused(f"{act} refused: {why}")
+
+
+def _check_open(h: RunHandle) -> None:
+    if h.state.final and h.state.status is not state_mod.RunStatus.PASSED:
+        raise exceptions.RuleRefused(f"run {h.run_id} has ended ({h.state.status.label}); nothing more can be done")
+
+
+def _step(h: RunHandle, step_id: str) -> models.Step:
+    step = h.runbook.step(step_id)
+    if step is None:
+        ids = [s.id for _, s in h.runbook.all_steps()]
+        raise exceptions.NotFound(f"run {h.run_id} has no step {step_id!r}{loader.suggest(step_id, ids)}")
+    return step
+
+
+def _holds(h: RunHandle, actor: str, role: str | None) -> bool:
+    return role is not None and h.state.roles.get(role) == actor
+
+
+def _role_hint(h: RunHandle, role: str) -> str:
+    holder = h.state.roles.get(role)
+    if holder is None:
+        return f"role {role!r} is not assigned; assign it with: golive assign {h.run_id} {role}=NAME"
+    return f"role {role!r} is held by {holder}"
+
+
+async def assign(h: RunHandle, actor: str, role: str, person: str) -> None:
+    """Assign a person to a role. A vacant role may be filled by anyone; a held one only by the IC."""
+    if role not in h.runbook.roles:
+        raise exceptions.UsageError(
+            f"the runbook declares no role {role!r}{loader.suggest(role, h.runbook.roles)}; declared: {', '.join(h.runbook.roles)}"
+        )
+    current = h.state.roles.get(role)
+    if current and current != person:
+        assigners = h.runbook.roles_with("assign") | h.runbook.roles_with("decide")
+        if not any(_holds(h, actor, r) for r in assigners) and actor != current:
+            await _refuse(
+                h,
+                "assign",
+                actor,
+                f"role {role!r} is held by {current}; only {current} or a holder of "
+                f"{', '.join(sorted(assigners)) or 'a role with the assign power'} may reassign it",
+            )
+    await h.append("role_assigned", actor=actor, role=role, person=person)
+
+
+async def confirm(
+    h: RunHandle,
+    step_id: str,
+    actor: str,
+    *,
+    inputs: Mapping[str, str] | None = None,
+    evidence: list[Path] | None = None,
+    failed: bool = False,
+    reason: str = "",
+) -> None:
+    """Confirm (or fail) a waiting manual step, as the holder of its role."""
+    _check_open(h)
+    step = _step(h, step_id)
+    if step.kind is not models.StepKind.MANUAL:
+        raise exceptions.UsageError(f"step {step_id!r} is a {step.kind.value} step; only manual steps are confirmed")
+    st = h.state.step(step_id)
+    if st.status != "waiting":
+        what = st.outcome.value if st.outcome else st.status
+        await _refuse(h, "confirm", actor, f"step {step_id!r} is not waiting for confirmation (it is {what})", step_id)
+    assert step.role is not None
+    confirm_any = h.runbook.roles_with("confirm-any")
+    if not _holds(h, actor, step.role) and not any(_holds(h, actor, r) for r in confirm_any):
+        await _refuse(
+            h, "confirm", actor, f"{actor} does not hold role {step.role!r} ({_role_hint(h, step.role)})", step_id
+        )
+    values = dict(inputs or {})
+    if failed and not reason:
+        raise exceptions.UsageError("--fail needs --reason: say what went wrong")
+    if not failed:
+        known = {i.id for i in step.inputs}
+        for name in values:
+            if name not in known:
+                raise exceptions.UsageError(
+                    f"step {step_id!r} has no input {name!r}{loader.suggest(name, known)}; inputs: {', '.join(known) or 'none'}"
+                )
+        for inp in step.inputs:
+            v = values.get(inp.id)
+            if inp.required and not v:
+                raise exceptions.UsageError(f"step {step_id!r} needs --input {inp.id}=VALUE ({inp.title or inp.id})")
+            if v and inp.pattern and not re.fullmatch(inp.pattern, v):
+                raise exceptions.UsageError(f"--input {inp.id}={v!r} does not match {inp.pattern!r}")
+        missing = [e.name for e in step.evidence if e.required]
+        if missing and not evidence:
+            raise exceptions.UsageError(f"step {step_id!r} needs --evidence FILE: {', '.join(missing)}")
+    red = h.redactor()
+    for inp in step.inputs:
+        if inp.secret and values.get(inp.id):
+            red.add_secret(values[inp.id])
+    stored_inputs = {k: red.redact(v) for k, v in values.items()}
+    ev_items = [await store_evidence_file(h.store, red, p) for p in (evidence or [])]
+    await h.append(
+        "step_confirmed",
+        step_id=step_id,
+        actor=actor,
+        inputs=stored_inputs,
+        evidence=ev_items,
+        outcome="fail" if failed else "pass",
+        reason=red.redact(reason),
+    )
+    await h.append(
+        "step_finished",
+        step_id=step_id,
+        actor=actor,
+        outcome="fail" if failed else "pass",
+        summary=red.redact(reason) if failed else f"confirmed by {actor}",
+        output={"inputs": stored_inputs},
+        evidence=[],
+    )
+
+
+async def store_evidence_file(store: store_base.Store, red: redact_mod.Redactor, path: Path) -> dict[str, Any]:
+    """Keep an evidence file as a blob (text is redacted first); return its reference."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise exceptions.UsageError(f"--evidence {path}: cannot read it ({exc.strerror})") from None
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    redacted = False
+    if media.startswith("text/") or media in ("application/json", "application/xml") or _looks_text(data):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            clean = red.redact(text)
+            redacted = clean != text
+            data = clean.encode("utf-8")
+    digest = await store.put_blob(data, media)
+    return {"name": path.name, "sha256": digest, "size": len(data), "media_type": media, "redacted": redacted}
+
+
+def _looks_text(data: bytes) -> bool:
+    head = data[:4096]
+    return b"\x00" not in head and bool(head)
+
+
+def decision_blockers(h: RunHandle, step: models.Step) -> list[str]:
+    """Why GO cannot be recorded now: each required step or phase that did not pass."""
+    out = []
+    dry = h.state.mode == "dry-run"
+    for req in step.requires:
+        outcome = h.state.outcome_of(req)
+        ok = outcome in ("pass", "warn") or (dry and outcome == "skipped")
+        if not ok:
+            kind = "phase" if h.runbook.phase(req) else "step"
+            out.append(f"{kind} {req!r} is {(outcome or 'pending').upper()}")
+    return out
+
+
+def pending_decision(h: RunHandle, step_id: str | None = None) -> models.Step:
+    waiting = [
+        s
+        for _, s in h.runbook.all_steps()
+        if s.kind is models.StepKind.DECISION and h.state.step(s.id).status == "waiting"
+    ]
+    if step_id:
+        step = _step(h, step_id)
+        if step.kind is not models.StepKind.DECISION:
+            raise exceptions.UsageError(f"step {step_id!r} is not a decision step")
+        return step
+    if not waiting:
+        decisions = [s.id for _, s in h.runbook.all_steps() if s.kind is models.StepKind.DECISION]
+        if not decisions:
+            raise exceptions.UsageError(f"run {h.run_id}: the runbook has no decision step")
+        return (
+            _step(h, decisions[0])
+            if len(decisions) == 1
+            else _step(h, next((d for d in decisions if h.state.step(d).status != "done"), decisions[-1]))
+        )
+    return waiting[0]
+
+
+def render_statement(h: RunHandle, step: models.Step, decision: str, reason: str) -> str:
+    if not step.statement:
+        return f"{decision.upper()}: {reason}".strip()
+    text = refs.render(step.statement, lambda r: resolve_ref(h, r))
+    return str(text)
+
+
+def resolve_ref(h: RunHandle, ref: refs.Ref) -> Any:
+    """A reference's value from the run's state (secrets are never rendered into stored text)."""
+    p = ref.parts
+    if ref.root == "vars":
+        return h.state.vars.get(p[1], h.loaded.vars.get(p[1]))
+    if ref.root == "release":
+        return refs.lookup(h.runbook.release.model_dump(mode="json"), p[1:], ref.text)
+    if ref.root == "run":
+        info = {
+            "id": h.run_id,
+            "mode": h.state.mode,
+            "started_at": h.state.created_at,
+            "name": h.runbook.name,
+            "service": h.runbook.service,
+            "environment": h.runbook.environment,
+            "status": h.state.status.label,
+            "reason": h.state.reason,
+        }
+        return info.get(p[1])
+    if ref.root == "roles":
+        return h.state.roles.get(p[1], f"<{p[1]} unassigned>")
+    if ref.root == "steps":
+        st = h.state.step(p[1])
+        if p[2] == "outcome":
+            return st.outcome.value if st.outcome else "pending"
+        if p[2] == "summary":
+            return st.summary
+        if p[2] == "inputs":
+            return refs.lookup(st.inputs, p[3:], ref.text)
+        return refs.lookup(st.output, p[3:], ref.text) if len(p) > 3 else st.output
+    if ref.root == "secrets":
+        return "<secret>"
+    return None
+
+
+async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: str | None = None) -> str:
+    """Record GO or NO-GO on the pending decision. Refused when the actor does not hold the role, or for GO
+    when any requirement did not pass ("Canary FAIL = NO-GO, no exceptions": the IC included)."""
+    _check_open(h)
+    decision = decision.lower().replace("_", "-")
+    if decision not in ("go", "no-go"):
+        raise exceptions.UsageError(f"decision {decision!r}: use go or no-go")
+    if not reason.strip():
+        raise exceptions.UsageError("a decision needs --reason")
+    step = pending_decision(h, step_id)
+    st = h.state.step(step.id)
+    assert step.role is not None
+    if not _holds(h, actor, step.role):
+        await _refuse(
+            h,
+            f"decide {decision}",
+            actor,
+            f"{actor} does not hold role {step.role!r}, the only role that decides ({_role_hint(h, step.role)})",
+            step.id,
+        )
+    if st.status != "waiting":
+        what = (
+            f"already decided ({st.decision or (st.outcome.value if st.outcome else '')})"
+            if st.status == "done"
+            else "not pending yet"
+        )
+        await _refuse(h, f"decide {decision}", actor, f"decision {step.id!r} is {what}", step.id)
+    if decision == "go":
+        blockers = decision_blockers(h, step)
+        if blockers:
+            await _refuse(
+                h, "decide go", actor, "GO requires every required step to pass: " + "; ".join(blockers), step.id
+            )
+    red = h.redactor()
+    statement = (
+        red.redact(render_statement(h, step, decision, reason)) if decision == "go" else red.redact(f"NO-GO: {reason}")
+    )
+    await h.append(
+        "decision_recorded",
+        step_id=step.id,
+        actor=actor,
+        decision=decision,
+        reason=red.redact(reason),
+        statement=statement,
+    )
+    await h.append(
+        "step_finished",
+        step_id=step.id,
+        actor=actor,
+        outcome="pass" if decision == "go" else "fail",
+        summary=f"{decision.upper()} by {actor}: {red.redact(reason)}",
+        output={"decision": decision},
+    )
+    return statement
+
+
+async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str) -> None:
+    """Waive a step, with a ticket and a reason, as a role the runbook allows to waive."""
+    _check_open(h)
+    step = _step(h, step_id)
+    if not ticket.strip() or not reason.strip():
+        raise exceptions.UsageError("a waiver needs --ticket and --reason")
+    allowed = h.runbook.roles_with("waive")
+    if not allowed:
+        await _refuse(h, "waive", actor, "this runbook allows no waivers (settings.waiver_roles is empty)", step_id)
+    if not any(_holds(h, actor, r) for r in allowed):
+        await _refuse(
+            h, "waive", actor, f"{actor} holds none of the roles that may waive: {', '.join(sorted(allowed))}", step_id
+        )
+    if step.kind is models.StepKind.DECISION:
+        await _refuse(h, "waive", actor, "a decision cannot be waived; record GO or NO-GO", step_id)
+    st = h.state.step(step_id)
+    if st.outcome in (Outcome.PASS, Outcome.WAIVED):
+        await _refuse(h, "waive", actor, f"step {step_id!r} already {st.outcome.value}", step_id)
+    red = h.redactor()
+    await h.append(
+        "waiver_recorded", step_id=step_id, actor=actor, ticket=red.redact(ticket), reason=red.redact(reason)
+    )
+    if st.status in ("waiting", "unknown"):
+        await h.append(
+            "step_finished",
+            step_id=step_id,
+            actor=actor,
+            outcome="waived",
+            summary=f"waived by {actor} ({ticket}): {red.redact(reason)}",
+        )
+
+
+async def resolve(h: RunHandle, step_id: str, actor: str, outcome: str) -> None:
+    """Say whether an action left ``unknown`` by a crash took effect (done) or not (not-done: run it again)."""
+    _check_open(h)
+    step = _step(h, step_id)
+    if outcome not in ("done", "not-done"):
+        raise exceptions.UsageError(f"--outcome {outcome!r}: use done or not-done")
+    st = h.state.step(step_id)
+    if st.status != "unknown":
+        await _refuse(h, "resolve", actor, f"step {step_id!r} is not unknown (it is {st.status})", step_id)
+    allowed = {step.role} if step.role else set()
+    allowed |= h.runbook.roles_with("decide")
+    if not any(_holds(h, actor, r) for r in allowed if r):
+        await _refuse(
+            h,
+            "resolve",
+            actor,
+            f"{actor} holds none of: {', '.join(sorted(r for r in allowed if r)) or 'no role is declared for this step'}",
+            step_id,
+        )
+    await h.append("action_resolved", step_id=step_id, actor=actor, outcome=outcome)
+    if outcome == "done":
+        await h.append(
+            "action_finished",
+            step_id=step_id,
+            actor=actor,
+            outcome="pass",
+            summary=f"resolved by {actor}: the action took effect",
+        )
+
+
+async def request_rollback(h: RunHandle, actor: str, reason: str, source: str = "person") -> None:
+    """Ask for the rollback plan to run now, as a role the runbook allows."""
+    if not reason.strip():
+        raise exceptions.UsageError("a rollback needs --reason")
+    if h.state.status in (state_mod.RunStatus.ROLLED_BACK, state_mod.RunStatus.ROLLING_BACK):
+        await _refuse(h, "rollback", actor, f"run is already {h.state.status.label}")
+    if h.state.final and h.state.status is not state_mod.RunStatus.PASSED:
+        await _refuse(h, "rollback", actor, f"run has ended ({h.state.status.label})")
+    allowed = h.runbook.roles_with("rollback") | h.runbook.roles_with("decide")
+    if not any(_holds(h, actor, r) for r in allowed):
+        await _refuse(
+            h,
+            "rollback",
+            actor,
+            f"{actor} holds none of the roles that may start the rollback: {', '.join(sorted(allowed)) or 'none declared'}",
+        )
+    await h.append("rollback_requested", actor=actor, reason=h.redactor().redact(reason), source=source)
+
+
+async def signoff(h: RunHandle, area: str, actor: str, statement: str) -> None:
+    """Sign off an area (engineering, qa, operations, ...)."""
+    areas = {a.id: a for a in h.runbook.signoff.areas}
+    if area not in areas:
+        raise exceptions.UsageError(
+            f"the runbook has no sign-off area {area!r}{loader.suggest(area, areas)}; areas: {', '.join(areas) or 'none'}"
+        )
+    if not statement.strip():
+        raise exceptions.UsageError("a sign-off needs --statement")
+    role = areas[area].role
+    if role and not _holds(h, actor, role):
+        await _refuse(h, "signoff", actor, f"{actor} does not hold role {role!r} ({_role_hint(h, role)})")
+    if area in h.state.signoffs:
+        await _refuse(h, "signoff", actor, f"area {area!r} was already signed by {h.state.signoffs[area]['by']}")
+    await h.append("signoff_recorded", actor=actor, area=area, statement=h.redactor().redact(statement))
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,885 @@
+"""The engine: runs a run's phases and steps from its event log, and resumes from it after a crash.
+
+Rules it keeps:
+
+- Phases run in order; a phase starts only when every phase before it passed or was waived.
+- Inside a phase, steps follow ``needs`` and run in parallel under ``settings.concurrency``.
+- A per-step timeout gives ``error``; retries back off; a blocking fail/error stops the phase and the run goes
+  where the phase's ``on_failure`` says (NO-GO, rollback, stop); a non-blocking failure is a ``warn``.
+- Actions are at most once: ``action_started`` is durable before the side effect, ``action_finished`` after.
+  On resume, an action with a start and no finish is ``unknown``: retried only when ``idempotent``, otherwise
+  the run waits for ``golive resolve``.
+- Manual steps and decisions wait for acts recorded by any process (:mod:`golive.engine.acts`); a decision's
+  deadline applies its default.
+- A rollback (trigger, NO-GO, or a person) runs the flags' safe values first, then the plan's steps in order,
+  then its confirmation checks, and the run ends ROLLED_BACK with the reason and who or what started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets as secrets_mod
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from golive import clock as clock_mod
+from golive import exceptions
+from golive.engine import acts
+from golive.engine.state import FINAL, RunStatus
+from golive.plugins import base as plugin_base
+from golive.plugins import registry as registry_mod
+from golive.results import Evidence, Outcome, Result
+from golive.spec import loader, models, refs
+from golive.store import base as store_base
+
+__all__ = ["Engine", "create_run", "new_run_id"]
+
+POLL_INTERVAL = 0.2  # seconds between looks at the event log for acts from other processes
+RESTORE_FLAGS_STEP = "restore_safe_flags"
+EXCERPT_LIMIT = 4000  # characters of a summary kept in an event
+INTERNAL_ACTOR = "golive"
+
+Prompter = Callable[[models.Step, "acts.RunHandle"], Awaitable[None]]
+
+
+def new_run_id(clock: clock_mod.Clock) -> str:
+    return clock.now().strftime("%Y%m%d-%H%M%S-") + secrets_mod.token_hex(3)
+
+
+def _anchor(runbook: models.Runbook, clock: clock_mod.Clock) -> str:
+    """Wall time of T-0: the runbook's t0, else so that the run starts at its first phase's T-time."""
+    if runbook.t0 is not None:
+        return clock_mod.utc_iso(runbook.t0)
+    first_at = next((p.at for p in runbook.phases if p.at is not None), None)
+    if first_at is None:
+        first_at = next((s.at for p in runbook.phases for s in p.steps if s.at is not None), 0.0)
+    return clock_mod.utc_iso(clock.now() - timedelta(seconds=first_at or 0.0))
+
+
+async def create_run(
+    store: store_base.Store,
+    loaded: loader.LoadedRunbook,
+    *,
+    mode: str = "live",
+    roles: dict[str, str] | None = None,
+    actor: str = INTERNAL_ACTOR,
+    clock: clock_mod.Clock | None = None,
+    run_id: str | None = None,
+) -> acts.RunHandle:
+    """Create a run, record ``run_created`` and the initial role assignments, and return its handle."""
+    clk = clock or store.clock
+    if mode not in ("live", "rehearsal", "dry-run"):
+        raise exceptions.UsageError(f"--mode {mode!r}: use live, rehearsal or dry-run")
+    runbook = loaded.runbook
+    for role in roles or {}:
+        if role not in runbook.roles:
+            raise exceptions.UsageError(
+                f"--role {role}: the runbook declares no role {role!r}{loader.suggest(role, runbook.roles)}; "
+                f"declared: {', '.join(runbook.roles) or 'none'}"
+            )
+    rid = run_id or new_run_id(clk)
+    record = store_base.RunRecord(
+        run_id=rid,
+        runbook_name=runbook.name,
+        runbook_path=loaded.path,
+        runbook_digest=loaded.digest,
+        runbook_text=loaded.text,
+        mode=mode,
+        created_at=clock_mod.utc_iso(clk.now()),
+        params={"vars": {k: str(v) for k, v in loaded.vars.items()}, "roles": dict(roles or {})},
+    )
+    await store.create_run(record)
+    red = acts.make_redactor(runbook)
+    events = [
+        store_base.NewEvent(
+            "run_created",
+            actor=actor,
+            data={
+                "runbook": runbook.name,
+                "digest": loaded.digest,
+                "mode": mode,
+                "vars": red.redact_obj(dict(loaded.vars)),
+                "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
+                "anchor": _anchor(runbook, clk),
+                "release": runbook.release.model_dump(mode="json", exclude_none=True),
+                "sections": {s.id: sec for sec, s in runbook.all_steps()},
+                "phases": [p.id for p in runbook.phases],
+            },
+        )
+    ]
+    events += [
+        store_base.NewEvent("role_assigned", actor=actor, data={"role": r, "person": p})
+        for r, p in (roles or {}).items()
+    ]
+    await store.append_many(rid, events)
+    return await acts.open_run(store, rid)
+
+
+class _Rollback(Exception):
+    """Raised inside the run loop when a rollback must start now."""
+
+    def __init__(self, reason: str, by: str, source: str) -> None:
+        super().__init__(reason)
+        self.reason, self.by, self.source = reason, by, source
+
+
+class Engine:
+    """Runs one run to its end (or to a crash; then ``resume`` runs it again from the log)."""
+
+    def __init__(
+        self,
+        handle: acts.RunHandle,
+        *,
+        clock: clock_mod.Clock | None = None,
+        registry: registry_mod.Registry | None = None,
+        prompter: Prompter | None = None,
+        poll: float = POLL_INTERVAL,
+        on_change: Callable[[], None] | None = None,
+        var_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.h = handle
+        self.store = handle.store
+        self.runbook = handle.runbook
+        self.clock = clock or self.store.clock
+        self.registry = registry or registry_mod.default_registry()
+        self.prompter = prompter
+        self.poll = poll
+        self.on_change = on_change
+        self.redactor = handle.redactor()
+        self.vars = {**handle.loaded.vars, **(handle.record.params.get("vars") or {}), **(var_overrides or {})}
+        self._secret_values: dict[str, str] = {}
+        self._secret_lock = asyncio.Lock()
+        self._http: Any = None
+        self._rollback_wake = asyncio.Event()
+        self._notifier: Any = None
+        self.dry_run = handle.state.mode == "dry-run"
+
+    # -- plumbing --------------------------------------------------------------------------------------
+    async def emit(
+        self, type_: str, *, step_id: str | None = None, actor: str | None = INTERNAL_ACTOR, **data: Any
+    ) -> None:
+        await self.h.append(type_, step_id=step_id, actor=actor, **data)
+        if self.on_change:
+            self.on_change()
+
+    def _pending_rollback(self) -> _Rollback | None:
+        st = self.h.state
+        if st.rollback is None and st.rollback_requests:
+            req = st.rollback_requests[-1]
+            return _Rollback(
+                req.get("reason") or "requested", req.get("by") or "unknown", req.get("source") or "person"
+            )
+        return None
+
+    async def _poller(self) -> None:
+        """Apply acts recorded by other processes; wake the run loop when a rollback is requested."""
+        while True:
+            await asyncio.sleep(self.poll)
+            try:
+                await self.h.refresh()
+            except exceptions.StoreError:
+                continue  # a busy store is retried on the next poll; the run loop sees errors itself
+            if self._pending_rollback() is not None:
+                self._rollback_wake.set()
+            if self.on_change:
+                self.on_change()
+
+    # -- secrets and references ------------------------------------------------------------------------
+    async def secret(self, name: str) -> str:
+        async with self._secret_lock:
+            if name in self._secret_values:
+                return self._secret_values[name]
+            ref = self.runbook.secrets.get(name)
+            if ref is None:
+                raise exceptions.SecretError(f"no secret {name!r} is declared")
+            provider = self.secret_provider(ref.provider, ref.options)
+            try:
+                value = await provider.resolve(ref.id, ref.key)  # type: ignore[attr-defined]
+            except exceptions.GoliveError:
+                raise
+            except Exception as exc:
+                raise exceptions.SecretError(
+                    f"secret {name!r} ({ref.provider}:{ref.id}) could not be resolved: {self.redactor.redact(str(exc))}"
+                ) from None
+            self.redactor.add_secret(value)
+            self._secret_values[name] = value
+            return value
+
+    def secret_provider(self, provider: str, options: Any) -> plugin_base.SecretProvider:
+        cls = self.registry.get("secret", provider)
+        if cls is None:
+            raise exceptions.SecretError(f"unknown secret provider {provider!r}")
+        opts = cls.params.model_validate(dict(options or {}))
+        return cls(opts)  # type: ignore[call-arg,return-value]
+
+    def flag_provider(self, name: str | None = None) -> plugin_base.FlagProvider:
+        spec = self.runbook.flags
+        if spec is None:
+            raise exceptions.UsageError("the runbook declares no flags provider (flags.provider)")
+        cls = self.registry.get("flag", spec.provider.type)
+        if cls is None:
+            raise exceptions.UsageError(f"unknown flag provider {spec.provider.type!r}")
+        params = refs.render(spec.provider.with_, self._sync_resolve)
+        return cls(cls.params.model_validate(params))  # type: ignore[call-arg,return-value]
+
+    def _sync_resolve(self, ref: refs.Ref) -> Any:
+        if ref.root == "vars":
+            return self.vars.get(ref.parts[1])
+        if ref.root == "secrets":
+            if ref.parts[1] not in self._secret_values:
+                raise exceptions.SecretError(f"secret {ref.parts[1]!r} was not resolved")
+            return self._secret_values[ref.parts[1]]
+        if ref.root == "env":
+            import os
+
+            return os.environ.get(ref.parts[1], "")
+        return acts.resolve_ref(self.h, ref)
+
+    async def render(self, value: Any) -> Any:
+        names = {r.parts[1] for _, r in refs.scan(value) if isinstance(r, refs.Ref) and r.root == "secrets"}
+        for n in names:
+            await self.secret(n)
+        return refs.render(value, self._sync_resolve)
+
+    def http_client(self) -> Any:
+        if self._http is None:
+            from golive.plugins import _util
+
+            factory = getattr(_util, "make_http_client", None) or getattr(_util, "shared_http_client", None)
+            if factory is None:
+                import httpx
+
+                self._http = httpx.AsyncClient(timeout=30.0)
+            else:
+                self._http = factory()
+        return self._http
+
+    def step_context(self, step: models.Step, params: Any) -> plugin_base.StepContext:
+        from pathlib import Path
+
+        return plugin_base.StepContext(
+            params=params,
+            step_id=step.id,
+            run_id=self.h.run_id,
+            timeout=step.timeout or self.runbook.settings.default_timeout,
+            dry_run=self.dry_run,
+            clock=self.clock,
+            workdir=Path(self.h.loaded.path).resolve().parent if self.h.loaded.path else Path.cwd(),
+            release=self.runbook.release.model_dump(mode="json", exclude_none=True),
+            http_client=self.http_client,
+            secret=self.secret,
+            secret_provider=self.secret_provider,
+            flag_provider=self.flag_provider,
+            redact=self.redactor.redact,
+            log=lambda s: None,
+        )
+
+    # -- comms -----------------------------------------------------------------------------------------
+    async def notify(self, event: str, **context: Any) -> None:
+        """Send a comms message for an event; never blocks the cutover unless a required channel fails."""
+        if not self.runbook.comms.channels and not self.runbook.comms.templates:
+            return
+        try:
+            from golive.notify import notifier as notifier_mod
+        except ImportError:
+            return
+        if self._notifier is None:
+
+            async def record(payload: dict[str, Any]) -> None:
+                await self.emit("comms_sent", **payload)
+
+            self._notifier = notifier_mod.Notifier(
+                self.runbook.comms, redact=self.redactor.redact, clock=self.clock, record=record
+            )
+        ctx = self.message_context(**context)
+        await self._notifier.notify(event, ctx)
+
+    def message_context(self, **extra: Any) -> dict[str, Any]:
+        st = self.h.state
+        rb = self.runbook
+        return {
+            "run": {"id": self.h.run_id, "mode": st.mode, "status": st.status.label, "name": rb.name},
+            "runbook": {"name": rb.name, "title": rb.title, "service": rb.service, "environment": rb.environment},
+            "release": rb.release.model_dump(mode="json", exclude_none=True),
+            "counts": {
+                "passed": sum(1 for s in st.steps.values() if s.outcome is Outcome.PASS),
+                "failed": sum(1 for s in st.steps.values() if s.outcome in (Outcome.FAIL, Outcome.ERROR)),
+            },
+            **extra,
+        }
+
+    # -- the run ----------------------------------------------------------------------------------------
+    async def run(self) -> RunStatus:
+        """Run (or resume) to the end. Returns the final status (or WAITING if stopped while waiting)."""
+        st = self.h.state
+        if st.final:
+            if not await self._reopen_if_waived():
+                return st.status
+        poller = asyncio.create_task(self._poller())
+        try:
+            return await self._run()
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            if self._http is not None:
+                with contextlib.suppress(Exception):
+                    await self._http.aclose()
+
+    async def _reopen_if_waived(self) -> bool:
+        """A run that stopped on failed blocking steps continues once each of them is waived."""
+        st = self.h.state
+        if st.status not in (RunStatus.NO_GO, RunStatus.FAILED) or st.rollback is not None:
+            return False
+        failed = [s for s in st.steps.values() if s.outcome in (Outcome.FAIL, Outcome.ERROR) and s.section in st.phases]
+        if not failed or any(s.waiver is None for s in failed):
+            return False
+        if any(s.decision == "no-go" for s in st.steps.values()):
+            return False
+        await self.emit(
+            "run_reopened", reason="every failed blocking step is waived: " + ", ".join(s.id for s in failed)
+        )
+        for s in failed:
+            await self.emit(
+                "step_finished",
+                step_id=s.id,
+                outcome="waived",
+                summary=f"waived ({s.waiver['ticket']})",
+                actor=s.waiver.get("by") if s.waiver else None,
+            )
+        for pid, outcome in list(st.phases.items()):
+            if outcome in ("fail", "error"):
+                await self.emit("phase_finished", step_id=pid, outcome="waived")
+        return True
+
+    async def _run(self) -> RunStatus:
+        st = self.h.state
+        if not any(c.get("event") == "run_started" for c in st.comms) and st.last_seq <= 1 + len(st.roles):
+            await self.notify("run_started")
+        try:
+            await self._recover_open_actions()
+            for phase in self.runbook.phases:
+                if st.phases.get(phase.id) in ("pass", "waived", "warn"):
+                    continue
+                self._check_rollback()
+                outcome, no_go = await self.run_phase(phase)
+                self._check_rollback()
+                if no_go is not None:
+                    step, dec = no_go
+                    reason = f"NO-GO by {dec.get('by')}: {dec.get('reason')}"
+                    if step.on_no_go == "rollback" or dec.get("decision") == "rollback":
+                        raise _Rollback(reason, str(dec.get("by")), "decision")
+                    await self.finish(RunStatus.NO_GO, reason)
+                    return st.status
+                if outcome in ("fail", "error"):
+                    failed = [s.id for s in phase.steps if st.step(s.id).outcome in (Outcome.FAIL, Outcome.ERROR)]
+                    reason = f"phase {phase.id!r} failed: {', '.join(failed)}"
+                    if phase.on_failure == "rollback":
+                        raise _Rollback(reason, f"phase:{phase.id}", "phase")
+                    await self.finish(RunStatus.NO_GO if phase.on_failure == "no-go" else RunStatus.FAILED, reason)
+                    return st.status
+                if outcome == "waiting":
+                    return RunStatus.WAITING
+            await self.finish(RunStatus.PASSED, "every phase passed")
+            return st.status
+        except _Rollback as rb:
+            await self.rollback(rb.reason, rb.by, rb.source)
+            return st.status
+
+    def _check_rollback(self) -> None:
+        rb = self._pending_rollback()
+        if rb is not None:
+            raise rb
+
+    async def finish(self, status: RunStatus, reason: str) -> None:
+        if self.h.state.final:
+            return
+        await self.emit("run_finished", status=status.value, reason=reason)
+
+    async def _recover_open_actions(self) -> None:
+        """After a crash: an action with a start and no finish is unknown (retried only if idempotent)."""
+        for sec, step in self.runbook.all_steps():
+            s = self.h.state.step(step.id)
+            if s.action_open and s.status == "running":
+                if step.idempotent:
+                    await self.emit("action_unknown", step_id=step.id, idempotent=True, retry=True)
+                    await self.emit(
+                        "action_resolved", step_id=step.id, outcome="not-done", reason="idempotent: safe to run again"
+                    )
+                else:
+                    await self.emit("action_unknown", step_id=step.id, idempotent=False, retry=False)
+
+    # -- phases and steps --------------------------------------------------------------------------------
+    async def run_phase(self, phase: models.Phase) -> tuple[str, tuple[models.Step, dict[str, Any]] | None]:
+        st = self.h.state
+        if st.phases.get(phase.id) != "running":
+            await self.emit("phase_started", step_id=phase.id, title=phase.title or phase.id)
+            if phase.announce.get("start"):
+                await self.notify(
+                    "phase_started",
+                    phase={"id": phase.id, "title": phase.title or phase.id},
+                    message=phase.announce["start"],
+                )
+        steps = {s.id: s for s in phase.steps}
+        sem = asyncio.Semaphore(self.runbook.settings.concurrency)
+        done: dict[str, asyncio.Event] = {sid: asyncio.Event() for sid in steps}
+        stop = asyncio.Event()
+
+        async def one(step: models.Step) -> None:
+            try:
+                for need in step.needs:
+                    await done[need].wait()
+                if stop.is_set():
+                    return
+                needs_ok = all(st.step(n).outcome is not None and st.step(n).outcome.ok for n in step.needs)  # type: ignore[union-attr]
+                if not needs_ok and st.step(step.id).status != "done":
+                    bad = [n for n in step.needs if not (st.step(n).outcome and st.step(n).outcome.ok)]  # type: ignore[union-attr]
+                    await self.emit(
+                        "step_finished",
+                        step_id=step.id,
+                        outcome="skipped",
+                        summary=f"skipped: needs {', '.join(bad)} did not pass",
+                    )
+                    return
+                if step.kind in (models.StepKind.MANUAL, models.StepKind.DECISION):
+                    await self.run_step(step)  # waiting does not hold a concurrency slot
+                else:
+                    async with sem:
+                        await self.run_step(step)
+                s = st.step(step.id)
+                if step.blocking and s.outcome in (Outcome.FAIL, Outcome.ERROR):
+                    stop.set()
+                if step.kind is models.StepKind.DECISION and s.outcome is Outcome.FAIL:
+                    stop.set()
+            finally:
+                done[step.id].set()
+
+        tasks = [asyncio.create_task(one(s)) for s in phase.steps]
+        rollback_wait = asyncio.create_task(self._rollback_wake.wait())
+        gathered = asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await asyncio.wait({gathered, rollback_wait}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
+        finally:
+            rollback_wait.cancel()
+        if not gathered.done():
+            # A rollback was requested: stop waiting on people and checks; actions in flight finish (shielded).
+            for t in tasks:
+                t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gathered
+            self._check_rollback()
+        for r in gathered.result():
+            if isinstance(r, _Rollback):
+                raise r
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                raise r
+        # Outcome of the phase.
+        no_go = None
+        for s in phase.steps:
+            ss = st.step(s.id)
+            if s.kind is models.StepKind.DECISION and ss.status == "done" and ss.outcome is Outcome.FAIL:
+                dec = st.decision or {"by": ss.actor, "reason": ss.summary, "decision": "no-go"}
+                no_go = (s, dec)
+        blocking_bad = [
+            s.id for s in phase.steps if s.blocking and st.step(s.id).outcome in (Outcome.FAIL, Outcome.ERROR)
+        ]
+        unfinished = [s.id for s in phase.steps if st.step(s.id).status != "done"]
+        if blocking_bad or no_go:
+            outcome = "fail"
+        elif unfinished:
+            return "waiting", None
+        elif any(st.step(s.id).outcome is Outcome.WARN for s in phase.steps):
+            outcome = "warn"
+        else:
+            outcome = "pass"
+        await self.emit(
+            "phase_finished", step_id=phase.id, outcome=outcome, reason=", ".join(blocking_bad) if blocking_bad else ""
+        )
+        title = phase.title or phase.id
+        msg = phase.announce.get("pass" if outcome in ("pass", "warn") else "fail")
+        await self.notify(
+            "phase_passed" if outcome in ("pass", "warn") else "phase_failed",
+            phase={"id": phase.id, "title": title, "outcome": outcome.upper()},
+            message=msg,
+        )
+        return outcome, no_go
+
+    async def run_step(self, step: models.Step) -> None:
+        st = self.h.state
+        s = st.step(step.id)
+        if s.status == "done":
+            return
+        if s.waiver is not None and step.kind is not models.StepKind.DECISION:
+            await self.emit(
+                "step_finished",
+                step_id=step.id,
+                outcome="waived",
+                summary=f"waived by {s.waiver['by']} ({s.waiver['ticket']}): {s.waiver['reason']}",
+            )
+            return
+        kind = step.kind
+        if kind in (models.StepKind.CHECK, models.StepKind.ACTION):
+            await self._run_plugin_step(step)
+        elif kind is models.StepKind.MANUAL:
+            await self._wait_manual(step)
+        elif kind is models.StepKind.DECISION:
+            await self._wait_decision(step)
+        elif kind is models.StepKind.OBSERVE:
+            await self._observe(step)
+        elif kind is models.StepKind.NOTIFY:
+            await self._notify_step(step)
+
+    async def _run_plugin_step(self, step: models.Step) -> None:
+        s = self.h.state.step(step.id)
+        if s.status == "unknown":
+            await self._wait_resolution(step)
+            if self.h.state.step(step.id).status == "done":
+                return
+        kind = "check" if step.kind is models.StepKind.CHECK else "action"
+        assert step.type is not None
+        cls = self.registry.get(kind, step.type)  # type: ignore[arg-type]
+        policy = step.retry_policy
+        attempt = 0
+        started_wall = clock_mod.utc_iso(self.clock.now())
+        t0 = self.clock.monotonic()
+        result: Result
+        while True:
+            attempt += 1
+            if cls is None:
+                result = Result.error(f"unknown {kind} type {step.type!r}")
+                break
+            try:
+                params = cls.params.model_validate(await self.render(step.with_))
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in first["loc"])
+                result = Result.error(f"params: {where}: {self.redactor.redact(first['msg'])}")
+                break
+            except (exceptions.GoliveError, refs.RefError) as exc:
+                result = Result.error(self.redactor.redact(str(exc)))
+                break
+            ctx = self.step_context(step, params)
+            plugin = cls()
+            is_action = kind == "action"
+            dry = self.dry_run and not cls.read_only
+            if dry:
+                assert isinstance(plugin, plugin_base.ActionPlugin)
+                result = Result(
+                    outcome=Outcome.SKIPPED,
+                    summary=self.redactor.redact(f"dry-run: would {plugin.describe(ctx)}"),
+                    details={"dry_run": True},
+                )
+                break
+            if is_action:
+                desc = plugin.describe(ctx) if isinstance(plugin, plugin_base.ActionPlugin) else step.type
+                await self.emit(
+                    "action_started",
+                    step_id=step.id,
+                    attempt=attempt,
+                    describe=self.redactor.redact(desc)[:EXCERPT_LIMIT],
+                )
+            else:
+                await self.emit("step_started", step_id=step.id, attempt=attempt)
+            coro = self._call_plugin(plugin, ctx)
+            result = await (asyncio.shield(coro) if is_action else coro)
+            if result.outcome in (Outcome.FAIL, Outcome.ERROR) and attempt < policy.attempts and not is_action:
+                wait = min(policy.backoff * policy.factor ** (attempt - 1), policy.max_backoff)
+                await self.emit(
+                    "step_retry",
+                    step_id=step.id,
+                    attempt=attempt,
+                    wait=wait,
+                    summary=self.redactor.redact(result.summary)[:EXCERPT_LIMIT],
+                )
+                await self.clock.sleep(wait)
+                continue
+            if (
+                result.outcome in (Outcome.FAIL, Outcome.ERROR)
+                and attempt < policy.attempts
+                and is_action
+                and step.idempotent
+            ):
+                wait = min(policy.backoff * policy.factor ** (attempt - 1), policy.max_backoff)
+                await self.emit(
+                    "action_finished",
+                    step_id=step.id,
+                    outcome=result.outcome.value,
+                    attempt=attempt,
+                    summary=self.redactor.redact(result.summary)[:EXCERPT_LIMIT],
+                    final=False,
+                )
+                await self.emit("step_retry", step_id=step.id, attempt=attempt, wait=wait, summary=result.summary[:200])
+                await self.clock.sleep(wait)
+                continue
+            break
+        await self._record_result(
+            step,
+            result,
+            attempt,
+            started_wall,
+            self.clock.monotonic() - t0,
+            "action_finished"
+            if kind == "action" and not (self.dry_run and cls and not cls.read_only)
+            else "step_finished",
+        )
+
+    async def _call_plugin(self, plugin: Any, ctx: plugin_base.StepContext) -> Result:
+        try:
+            async with asyncio.timeout(ctx.timeout):
+                result = await plugin.run(ctx)
+            if not isinstance(result, Result):
+                return Result.error(f"plugin returned {type(result).__name__}, not a Result")
+            return result
+        except TimeoutError:
+            return Result.error(f"timed out after {ctx.timeout:g}s")
+        except exceptions.GoliveError as exc:
+            return Result.error(self.redactor.redact(exc.message))
+        except Exception as exc:  # a plugin bug or an unexpected failure fails closed
+            return Result.error(self.redactor.redact(f"{type(exc).__name__}: {exc}"))
+
+    async def _record_result(
+        self, step: models.Step, result: Result, attempt: int, started: str, duration: float, event: str
+    ) -> None:
+        outcome = result.outcome
+        summary = result.summary
+        if not step.blocking and outcome in (Outcome.FAIL, Outcome.ERROR):
+            summary = f"{outcome.value} (non-blocking): {summary}"
+            outcome = Outcome.WARN
+        evidence = [await self._store_evidence(e) for e in result.evidence]
+        await self.emit(
+            event,
+            step_id=step.id,
+            outcome=outcome.value,
+            summary=self.redactor.redact(summary)[:EXCERPT_LIMIT],
+            details=self.redactor.redact_obj(result.details),
+            output=self.redactor.redact_obj(result.output),
+            evidence=evidence,
+            duration=round(duration, 6),
+            attempt=attempt,
+            started_at=started,
+        )
+        if outcome in (Outcome.FAIL, Outcome.ERROR):
+            await self.notify(
+                "step_failed",
+                step={
+                    "id": step.id,
+                    "title": step.title or step.id,
+                    "outcome": outcome.value.upper(),
+                    "summary": self.redactor.redact(summary),
+                },
+            )
+
+    async def _store_evidence(self, ev: Evidence) -> dict[str, Any]:
+        data = ev.content
+        if ev.media_type.startswith("text/") or ev.media_type in ("application/json",):
+            with contextlib.suppress(UnicodeDecodeError):
+                data = self.redactor.redact(data.decode("utf-8")).encode("utf-8")
+        digest = await self.store.put_blob(data, ev.media_type)
+        return {"name": ev.name, "sha256": digest, "size": len(data), "media_type": ev.media_type}
+
+    # -- waiting on people ------------------------------------------------------------------------------
+    async def _wait_until_done(self, step_id: str, deadline: float | None = None) -> bool:
+        """Wait for a step to be done by an act from any process. False when the deadline passed first."""
+        s = self.h.state.step(step_id)
+        while s.status != "done":
+            if s.status == "pending" and self.h.state.step(step_id).action_open is False and s.waiting_for is None:
+                return True  # resolved not-done: run it again
+            if deadline is not None and self.clock.monotonic() >= deadline:
+                return False
+            await self.clock.sleep(self.poll)
+            await self.h.refresh()
+            s = self.h.state.step(step_id)
+        return True
+
+    async def _wait_manual(self, step: models.Step) -> None:
+        s = self.h.state.step(step.id)
+        if s.status != "waiting":
+            await self.emit(
+                "step_waiting",
+                step_id=step.id,
+                what="manual",
+                role=step.role,
+                holder=self.h.state.roles.get(step.role or ""),
+                instructions=step.instructions,
+            )
+            await self.notify("manual_waiting", step={"id": step.id, "title": step.title or step.id, "role": step.role})
+        if self.prompter is not None:
+            prompt = asyncio.create_task(self.prompter(step, self.h))
+            waiter = asyncio.create_task(self._wait_until_done(step.id))
+            await asyncio.wait({prompt, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if prompt.done() and prompt.exception() is not None:
+                waiter.cancel()
+                raise prompt.exception()  # type: ignore[misc]
+            await waiter
+            prompt.cancel()
+        else:
+            await self._wait_until_done(step.id)
+
+    async def _wait_resolution(self, step: models.Step) -> None:
+        await self.notify("action_unknown", step={"id": step.id, "title": step.title or step.id})
+        await self._wait_until_done(step.id)
+
+    async def _wait_decision(self, step: models.Step) -> None:
+        st = self.h.state
+        s = st.step(step.id)
+        deadline_s = step.deadline or self.runbook.settings.decision_deadline
+        if s.status != "waiting":
+            blockers = acts.decision_blockers(self.h, step)
+            deadline_at = clock_mod.utc_iso(self.clock.now() + timedelta(seconds=deadline_s)) if deadline_s else None
+            await self.emit(
+                "step_waiting",
+                step_id=step.id,
+                what="decision",
+                role=step.role,
+                holder=st.roles.get(step.role or ""),
+                deadline=deadline_at,
+                default=step.default,
+                blocked_by=blockers,
+                requires=list(step.requires),
+            )
+            await self.notify(
+                "decision_pending",
+                step={"id": step.id, "title": step.title or step.id},
+                blockers=blockers,
+                deadline=deadline_at,
+            )
+        deadline_mono = None
+        s = st.step(step.id)
+        if s.deadline and step.default in ("no-go", "rollback"):
+            from golive.engine.state import parse_ts
+
+            remaining = (parse_ts(s.deadline) - self.clock.now()).total_seconds()  # type: ignore[operator]
+            deadline_mono = self.clock.monotonic() + max(0.0, remaining)
+        if self.prompter is not None:
+            prompt = asyncio.create_task(self.prompter(step, self.h))
+            ok = await self._wait_until_done(step.id, deadline_mono)
+            prompt.cancel()
+        else:
+            ok = await self._wait_until_done(step.id, deadline_mono)
+        if not ok:
+            default = step.default or "no-go"
+            await self.emit(
+                "decision_defaulted",
+                step_id=step.id,
+                default=default,
+                reason=f"no decision by the deadline; default {default}",
+            )
+            await self.emit(
+                "step_finished",
+                step_id=step.id,
+                outcome="fail",
+                summary=f"deadline passed: default {default.upper()}",
+                output={"decision": default},
+            )
+        dec = st.decision or {}
+        if st.step(step.id).outcome is Outcome.PASS:
+            await self.notify("decision_go", decision=dec, statement=dec.get("statement"))
+        else:
+            await self.notify("decision_no_go", decision=dec, reason=dec.get("reason"))
+
+    # -- observe and notify -------------------------------------------------------------------------------
+    async def _observe(self, step: models.Step) -> None:
+        from golive.engine import observing
+
+        await observing.observe_step(self, step)
+
+    async def _notify_step(self, step: models.Step) -> None:
+        started = clock_mod.utc_iso(self.clock.now())
+        t = self.clock.monotonic()
+        await self.emit("step_started", step_id=step.id, attempt=1)
+        message = await self.render(step.message) if step.message else None
+        try:
+            from golive.notify import notifier as notifier_mod  # noqa: F401
+        except ImportError:
+            await self._record_result(
+                step, Result.error("comms are not available in this build"), 1, started, 0.0, "step_finished"
+            )
+            return
+        try:
+            await self.notify(step.template or "custom", message=message, channels=list(step.channels) or None)
+            result = Result.ok("sent")
+        except exceptions.GoliveError as exc:
+            result = Result.fail(self.redactor.redact(exc.message))
+        await self._record_result(step, result, 1, started, self.clock.monotonic() - t, "step_finished")
+
+    # -- rollback ----------------------------------------------------------------------------------------
+    async def rollback(self, reason: str, by: str, source: str) -> None:
+        st = self.h.state
+        if st.rollback is None:
+            await self.emit("rollback_started", reason=reason, by=by, source=source)
+            await self.notify("rollback_triggered", reason=reason, by=by)
+        outcomes: list[Outcome] = []
+        if self.runbook.flags is not None:
+            outcomes.append(await self._restore_flags())
+        for step in (*self.runbook.rollback.steps, *self.runbook.rollback.confirm):
+            if st.step(step.id).status != "done":
+                await self.run_step(step)
+            o = st.step(step.id).outcome
+            outcomes.append(o if o is not None else Outcome.ERROR)
+        ok = all(o.ok for o in outcomes)
+        await self.emit(
+            "rollback_finished",
+            outcome="pass" if ok else "fail",
+            failed=[
+                s.id
+                for s in (*self.runbook.rollback.steps, *self.runbook.rollback.confirm)
+                if not (st.step(s.id).outcome and st.step(s.id).outcome.ok)
+            ],
+        )  # type: ignore[union-attr]
+        await self.notify("rollback_complete", reason=reason, outcome="PASS" if ok else "FAIL")
+        status_reason = f"{reason} (rollback started by {by}{'' if ok else '; some rollback steps failed'})"
+        await self.finish(RunStatus.ROLLED_BACK, status_reason)
+
+    async def _restore_flags(self) -> Outcome:
+        """The fastest lever: set every declared kill-switch flag back to its safe value and read it back."""
+        spec = self.runbook.flags
+        assert spec is not None
+        s = self.h.state.step(RESTORE_FLAGS_STEP)
+        if s.status == "done" and s.outcome is not None:
+            return s.outcome
+        started = clock_mod.utc_iso(self.clock.now())
+        t = self.clock.monotonic()
+        await self.emit(
+            "action_started", step_id=RESTORE_FLAGS_STEP, attempt=1, describe=f"set safe values: {spec.safe}"
+        )
+        seen: dict[str, Any] = {}
+        wrong: list[str] = []
+        try:
+            provider = self.flag_provider()
+            for name, value in spec.safe.items():
+                await provider.set(name, value)
+            for name, value in spec.safe.items():
+                seen[name] = await provider.get(name)
+                if seen[name] != value:
+                    wrong.append(f"{name} is {seen[name]!r}, expected {value!r}")
+            result = (
+                Result.fail("; ".join(wrong), output=seen)
+                if wrong
+                else Result.ok(
+                    "safe values restored and read back: " + ", ".join(f"{k}={v}" for k, v in seen.items()), output=seen
+                )
+            )
+        except Exception as exc:
+            result = Result.error(self.redactor.redact(f"flag provider: {exc}"), output=seen)
+        step = models.Step(
+            id=RESTORE_FLAGS_STEP, kind=models.StepKind.ACTION, type="flag", title="Restore safe flag values"
+        )
+        await self._record_result(step, result, 1, started, self.clock.monotonic() - t, "action_finished")
+        return result.outcome
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def monotonic() -> float:
+    return time.monotonic()
+
+
+__all__ += ["FINAL", "is_interactive"]

@@ -1,0 +1,337 @@
+"""A run's state is a fold over its events. Every view (CLI, API, dashboard, reports) reads this.
+
+Event types (``data`` fields in brackets):
+
+- ``run_created`` [runbook, digest, mode, vars, t0, anchor]          ``run_finished`` [status, reason]
+- ``run_reopened`` [reason]                                         ``role_assigned`` [role, person]
+- ``phase_started`` / ``phase_finished`` [outcome, reason]
+- ``step_started`` [attempt]   ``action_started`` [attempt, describe]   ``step_retry`` [attempt, summary, wait]
+- ``step_finished`` / ``action_finished`` [outcome, summary, details, output, evidence, duration, attempt]
+- ``step_waiting`` [what: manual|decision|resolve, deadline, default, statement, blocked_by]
+- ``step_confirmed`` [outcome, inputs, evidence, reason]           ``action_unknown`` / ``action_resolved`` [outcome]
+- ``decision_recorded`` [decision, reason, statement]             ``decision_defaulted`` [default]
+- ``waiver_recorded`` [ticket, reason]                            ``act_refused`` [act, why]
+- ``trigger_evaluated`` [trigger, status, value, state]            ``trigger_fired`` [trigger, reason, then, severity]
+- ``rollback_requested`` [reason, source]   ``rollback_started`` [reason, by, source]   ``rollback_finished`` [outcome]
+- ``comms_sent`` [channel, event, text, ok, attempts, error]       ``signoff_recorded`` [area, statement]
+- ``hypercare_check`` [slot, outcome]   ``hypercare_report`` [report, summary]   ``evidence_added`` [name, sha256]
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from golive.results import Outcome
+from golive.spec import models
+from golive.store.base import Event
+
+__all__ = ["FINAL", "RunState", "RunStatus", "StepState", "fold"]
+
+
+class RunStatus(enum.StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    WAITING = "waiting"
+    ROLLING_BACK = "rolling_back"
+    PASSED = "passed"
+    NO_GO = "no_go"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", "-").upper()
+
+
+FINAL = frozenset({RunStatus.PASSED, RunStatus.NO_GO, RunStatus.ROLLED_BACK, RunStatus.FAILED})
+
+
+@dataclass
+class StepState:
+    id: str
+    section: str  # phase id, "rollback", "rollback.confirm" or "hypercare"
+    status: str = "pending"  # pending | running | waiting | unknown | done
+    outcome: Outcome | None = None
+    summary: str = ""
+    output: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration: float | None = None
+    actor: str | None = None
+    waiting_for: str | None = None  # manual | decision | resolve
+    deadline: str | None = None
+    default: str | None = None
+    action_open: bool = False  # action_started without action_finished
+    waiver: dict[str, Any] | None = None
+    statement: str | None = None
+    decision: str | None = None
+
+
+@dataclass
+class RunState:
+    run_id: str
+    runbook_name: str = ""
+    mode: str = "live"
+    status: RunStatus = RunStatus.CREATED
+    reason: str = ""
+    created_at: str | None = None
+    finished_at: str | None = None
+    anchor: str | None = None  # the wall time of T-0
+    roles: dict[str, str] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, str] = field(default_factory=dict)  # phase id -> pending|running|pass|fail|error|waived
+    phase_times: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    steps: dict[str, StepState] = field(default_factory=dict)
+    decision: dict[str, Any] | None = None  # the GO/NO-GO decision recorded
+    waivers: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    triggers: dict[str, dict[str, Any]] = field(default_factory=dict)  # trigger id -> last state + history
+    fired: list[dict[str, Any]] = field(default_factory=list)
+    rollback: dict[str, Any] | None = None  # requested/started/finished info
+    rollback_requests: list[dict[str, Any]] = field(default_factory=list)
+    comms: list[dict[str, Any]] = field(default_factory=list)
+    signoffs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hypercare: list[dict[str, Any]] = field(default_factory=list)
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    go_at: str | None = None
+    last_seq: int = 0
+    head_hash: str = ""
+
+    # -- queries ---------------------------------------------------------------------------------------
+    def step(self, step_id: str) -> StepState:
+        st = self.steps.get(step_id)
+        if st is None:
+            st = StepState(step_id, "")
+            self.steps[step_id] = st
+        return st
+
+    def outcome_of(self, step_or_phase: str) -> str | None:
+        if step_or_phase in self.steps and self.steps[step_or_phase].outcome is not None:
+            return self.steps[step_or_phase].outcome.value  # type: ignore[union-attr]
+        return self.phases.get(step_or_phase)
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def waiting(self) -> list[StepState]:
+        return [s for s in self.steps.values() if s.status in ("waiting", "unknown")]
+
+    @property
+    def rolling_back(self) -> bool:
+        return self.status is RunStatus.ROLLING_BACK
+
+    def holders(self, role: str) -> str | None:
+        return self.roles.get(role)
+
+    def roles_of(self, person: str) -> set[str]:
+        return {r for r, p in self.roles.items() if p == person}
+
+    # -- the fold ----------------------------------------------------------------------------------------
+    def apply(self, ev: Event) -> None:
+        if ev.seq <= self.last_seq:
+            return  # already applied (the engine and a poller may both see an event)
+        d = ev.data
+        t = ev.type
+        self.last_seq = ev.seq
+        self.head_hash = ev.hash
+        if t == "run_created":
+            self.runbook_name = d.get("runbook", "")
+            self.mode = d.get("mode", "live")
+            self.vars = dict(d.get("vars") or {})
+            self.created_at = ev.ts
+            self.anchor = d.get("anchor")
+            self.status = RunStatus.RUNNING
+            for sid, section in (d.get("sections") or {}).items():
+                self.steps[sid] = StepState(sid, section)
+            for pid in d.get("phases") or []:
+                self.phases[pid] = "pending"
+        elif t == "role_assigned":
+            if d.get("person"):
+                self.roles[d["role"]] = d["person"]
+            else:
+                self.roles.pop(d["role"], None)
+        elif t == "phase_started":
+            self.phases[ev.step_id or ""] = "running"
+            self.phase_times[ev.step_id or ""] = (ev.ts, None)
+        elif t == "phase_finished":
+            self.phases[ev.step_id or ""] = d.get("outcome", "fail")
+            start = self.phase_times.get(ev.step_id or "", (None, None))[0]
+            self.phase_times[ev.step_id or ""] = (start, ev.ts)
+        elif t in ("step_started", "action_started"):
+            st = self.step(ev.step_id or "")
+            st.status = "running"
+            st.attempts = int(d.get("attempt", st.attempts + 1))
+            st.started_at = st.started_at or ev.ts
+            st.action_open = t == "action_started"
+            st.waiting_for = None
+        elif t == "step_retry":
+            st = self.step(ev.step_id or "")
+            st.summary = d.get("summary", "")
+        elif t in ("step_finished", "action_finished"):
+            st = self.step(ev.step_id or "")
+            st.status = "done"
+            st.action_open = False
+            st.outcome = Outcome(d.get("outcome", "error"))
+            st.summary = d.get("summary", "")
+            st.details = d.get("details") or {}
+            st.output = d.get("output")
+            st.evidence = list(st.evidence) + list(d.get("evidence") or [])
+            st.finished_at = ev.ts
+            st.duration = d.get("duration")
+            st.started_at = d.get("started_at") or st.started_at or ev.ts
+            st.actor = ev.actor or st.actor
+            st.waiting_for = None
+            st.deadline = None
+        elif t == "step_waiting":
+            st = self.step(ev.step_id or "")
+            st.status = "waiting"
+            st.started_at = st.started_at or ev.ts
+            st.waiting_for = d.get("what")
+            st.deadline = d.get("deadline")
+            st.default = d.get("default")
+            st.statement = d.get("statement") or st.statement
+            self.status = RunStatus.WAITING if self.status is RunStatus.RUNNING else self.status
+        elif t == "step_confirmed":
+            st = self.step(ev.step_id or "")
+            st.inputs = dict(d.get("inputs") or {})
+            st.evidence = list(st.evidence) + list(d.get("evidence") or [])
+            st.actor = ev.actor
+        elif t == "action_unknown":
+            st = self.step(ev.step_id or "")
+            st.status = "unknown"
+            st.waiting_for = "resolve"
+        elif t == "action_resolved":
+            st = self.step(ev.step_id or "")
+            if d.get("outcome") == "not-done":
+                st.status = "pending"
+                st.waiting_for = None
+                st.action_open = False
+        elif t == "decision_recorded":
+            st = self.step(ev.step_id or "")
+            st.decision = d.get("decision")
+            st.statement = d.get("statement") or st.statement
+            self.decision = {
+                "decision": d.get("decision"),
+                "by": ev.actor,
+                "at": ev.ts,
+                "reason": d.get("reason"),
+                "statement": d.get("statement"),
+                "step": ev.step_id,
+                "default": False,
+            }
+            if d.get("decision") == "go":
+                self.go_at = ev.ts
+        elif t == "decision_defaulted":
+            self.decision = {
+                "decision": d.get("default"),
+                "by": "deadline",
+                "at": ev.ts,
+                "reason": d.get("reason"),
+                "statement": None,
+                "step": ev.step_id,
+                "default": True,
+            }
+        elif t == "waiver_recorded":
+            w = {"step": ev.step_id, "by": ev.actor, "at": ev.ts, "ticket": d.get("ticket"), "reason": d.get("reason")}
+            self.waivers.append(w)
+            self.step(ev.step_id or "").waiver = w
+        elif t == "act_refused":
+            self.refusals.append(
+                {"act": d.get("act"), "step": ev.step_id, "by": ev.actor, "at": ev.ts, "why": d.get("why")}
+            )
+        elif t == "trigger_evaluated":
+            tr = self.triggers.setdefault(d.get("trigger", ""), {"history": []})
+            tr.update({k: v for k, v in d.items() if k != "trigger"})
+            tr["at"] = ev.ts
+            if d.get("value") is not None:
+                tr["history"] = [*tr["history"][-119:], [ev.ts, d.get("value")]]
+        elif t == "trigger_fired":
+            self.fired.append(
+                {
+                    "trigger": d.get("trigger"),
+                    "at": ev.ts,
+                    "reason": d.get("reason"),
+                    "then": d.get("then"),
+                    "severity": d.get("severity"),
+                    "by": ev.actor,
+                }
+            )
+            tr = self.triggers.setdefault(d.get("trigger", ""), {"history": []})
+            tr["state"] = "firing"
+        elif t == "rollback_requested":
+            self.rollback_requests.append(
+                {"reason": d.get("reason"), "source": d.get("source"), "by": ev.actor, "at": ev.ts}
+            )
+        elif t == "rollback_started":
+            self.rollback = {
+                "reason": d.get("reason"),
+                "by": d.get("by") or ev.actor,
+                "source": d.get("source"),
+                "started_at": ev.ts,
+                "finished_at": None,
+                "outcome": None,
+            }
+            self.status = RunStatus.ROLLING_BACK
+        elif t == "rollback_finished":
+            if self.rollback is not None:
+                self.rollback["finished_at"] = ev.ts
+                self.rollback["outcome"] = d.get("outcome")
+        elif t == "comms_sent":
+            self.comms.append({**d, "at": ev.ts})
+        elif t == "signoff_recorded":
+            self.signoffs[d.get("area", "")] = {"by": ev.actor, "at": ev.ts, "statement": d.get("statement")}
+        elif t == "hypercare_check":
+            self.hypercare.append({**d, "step": ev.step_id, "at": ev.ts})
+        elif t == "hypercare_report":
+            self.reports[d.get("report", "")] = {**d, "at": ev.ts}
+        elif t == "run_finished":
+            self.status = RunStatus(d.get("status", "failed"))
+            self.reason = d.get("reason", "")
+            self.finished_at = ev.ts
+        elif t == "run_reopened":
+            self.status = RunStatus.RUNNING
+            self.reason = ""
+            self.finished_at = None
+        if (
+            t
+            in (
+                "step_finished",
+                "action_finished",
+                "decision_recorded",
+                "step_confirmed",
+                "action_resolved",
+                "decision_defaulted",
+            )
+            and self.status is RunStatus.WAITING
+            and not self.waiting
+        ):
+            self.status = RunStatus.RUNNING
+
+
+def fold(run_id: str, events: Iterable[Event], runbook: models.Runbook | None = None) -> RunState:
+    """Build a run's state from its events (and its runbook, for step sections)."""
+    state = RunState(run_id)
+    if runbook is not None:
+        for section, step in runbook.all_steps():
+            state.steps[step.id] = StepState(step.id, section)
+        for p in runbook.phases:
+            state.phases[p.id] = "pending"
+    for ev in events:
+        state.apply(ev)
+    return state
+
+
+def parse_ts(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))

@@ -1,0 +1,209 @@
+"""A run as plain data: what ``golive status --json``, the API, the dashboard and the reports show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from golive.engine import acts
+from golive.engine.state import RunStatus, parse_ts
+from golive.results import Outcome
+from golive.spec import durations, models
+
+__all__ = ["checklist", "completion", "summarize", "tminus"]
+
+
+def tminus(h: acts.RunHandle, ts: str | None) -> str | None:
+    """The scribe's T-time of a wall time, relative to the run's T-0."""
+    anchor = parse_ts(h.state.anchor)
+    at = parse_ts(ts)
+    if anchor is None or at is None:
+        return None
+    return durations.format_ttime(round((at - anchor).total_seconds() / 60) * 60)
+
+
+def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, Any]:
+    s = h.state.step(step.id)
+    return {
+        "id": step.id,
+        "title": step.title or step.id,
+        "section": section,
+        "kind": step.kind.value,
+        "role": step.role,
+        "holder": h.state.roles.get(step.role or "") if step.role else None,
+        "planned_at": durations.format_ttime(step.at) if step.at is not None else None,
+        "status": s.status,
+        "outcome": s.outcome.value if s.outcome else None,
+        "summary": s.summary,
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+        "t": tminus(h, s.started_at),
+        "duration": s.duration,
+        "expected": step.expected,
+        "attempts": s.attempts,
+        "actor": s.actor,
+        "waiting_for": s.waiting_for,
+        "deadline": s.deadline,
+        "default": s.default,
+        "blocking": step.blocking,
+        "waiver": s.waiver,
+        "evidence": s.evidence,
+        "inputs": s.inputs,
+        "output": s.output,
+        "decision": s.decision,
+        "statement": s.statement,
+    }
+
+
+def checklist(h: acts.RunHandle) -> list[dict[str, Any]]:
+    """Each evidence checklist item and whether its steps' evidence is there."""
+    out = []
+    rolled = h.state.rollback is not None
+    for item in h.runbook.evidence:
+        if item.when == "rollback" and not rolled:
+            out.append({"id": item.id, "title": item.title, "status": "not-applicable", "steps": list(item.steps)})
+            continue
+        have = []
+        missing = []
+        for sid in item.steps:
+            s = h.state.step(sid)
+            if s.outcome in (Outcome.PASS, Outcome.WARN) and (s.evidence or s.output is not None or s.inputs):
+                have.append(sid)
+            else:
+                missing.append(sid)
+        out.append(
+            {
+                "id": item.id,
+                "title": item.title,
+                "status": "missing" if missing else "complete",
+                "steps": list(item.steps),
+                "missing_steps": missing,
+            }
+        )
+    return out
+
+
+def completion(h: acts.RunHandle) -> dict[str, Any]:
+    """Whether the runbook's completion criteria hold, criterion by criterion."""
+    st = h.state
+    items = []
+    for c in h.runbook.completion:
+        why: list[str] = []
+        for sid in c.steps:
+            o = st.outcome_of(sid)
+            if o not in ("pass", "warn"):
+                why.append(f"{sid} is {(o or 'pending').upper()}")
+        for area in c.signoffs:
+            if area not in st.signoffs:
+                why.append(f"sign-off {area} pending")
+        for rid in c.reports:
+            if rid not in st.reports:
+                why.append(f"report {rid} not written")
+        if c.no_triggers and any(f.get("then") == "rollback" for f in st.fired):
+            why.append("a rollback trigger fired")
+        if c.evidence_complete and any(i["status"] == "missing" for i in checklist(h)):
+            why.append("evidence checklist incomplete")
+        items.append({"id": c.id, "title": c.title, "met": not why, "why": why})
+    complete = bool(items) and all(i["met"] for i in items) and st.status is RunStatus.PASSED
+    return {"complete": complete, "criteria": items}
+
+
+def verdict(h: acts.RunHandle) -> str:
+    st = h.state
+    if st.status is RunStatus.ROLLED_BACK or st.rollback is not None:
+        return "ROLLED BACK"
+    if st.decision and st.decision.get("decision") == "go":
+        return "GO"
+    if st.status is RunStatus.NO_GO or (st.decision and st.decision.get("decision") in ("no-go", "rollback")):
+        return "NO-GO"
+    return st.status.label
+
+
+def summarize(h: acts.RunHandle) -> dict[str, Any]:
+    st = h.state
+    rb = h.runbook
+    phases = []
+    for p in rb.phases:
+        start, end = st.phase_times.get(p.id, (None, None))
+        phases.append(
+            {
+                "id": p.id,
+                "title": p.title or p.id,
+                "planned_at": durations.format_ttime(p.at) if p.at is not None else None,
+                "outcome": st.phases.get(p.id, "pending"),
+                "started_at": start,
+                "finished_at": end,
+                "t": tminus(h, start),
+                "steps": [_step_dict(h, p.id, s) for s in p.steps],
+            }
+        )
+    rollback_steps = [_step_dict(h, sec, s) for sec, s in rb.all_steps() if sec.startswith("rollback")]
+    if "restore_safe_flags" in st.steps and st.steps["restore_safe_flags"].status != "pending":
+        s = st.steps["restore_safe_flags"]
+        rollback_steps.insert(
+            0,
+            {
+                "id": s.id,
+                "title": "Restore safe flag values",
+                "section": "rollback",
+                "kind": "action",
+                "outcome": s.outcome.value if s.outcome else None,
+                "summary": s.summary,
+                "status": s.status,
+                "started_at": s.started_at,
+                "finished_at": s.finished_at,
+                "duration": s.duration,
+                "evidence": s.evidence,
+                "t": tminus(h, s.started_at),
+            },
+        )
+    comp = completion(h)
+    return {
+        "run_id": h.run_id,
+        "runbook": rb.name,
+        "title": rb.title or rb.name,
+        "service": rb.service,
+        "environment": rb.environment,
+        "release": rb.release.model_dump(mode="json", exclude_none=True),
+        "digest": h.record.runbook_digest,
+        "mode": st.mode,
+        "status": st.status.value,
+        "status_label": "COMPLETE" if comp["complete"] else st.status.label,
+        "verdict": verdict(h),
+        "reason": st.reason,
+        "created_at": st.created_at,
+        "finished_at": st.finished_at,
+        "anchor": st.anchor,
+        "roles": {
+            r: {"holder": st.roles.get(r), "title": role.title or r, "description": role.description}
+            for r, role in rb.roles.items()
+        },
+        "phases": phases,
+        "rollback": st.rollback,
+        "rollback_steps": rollback_steps,
+        "decision": st.decision,
+        "waivers": st.waivers,
+        "refusals": st.refusals,
+        "pending": [_step_dict(h, s.section, rb.step(s.id)) for s in st.waiting if rb.step(s.id) is not None],
+        "triggers": [
+            {
+                "id": t.id,
+                "title": t.title or t.id,
+                "when": t.when,
+                "then": t.then,
+                "severity": t.severity,
+                **{k: v for k, v in st.triggers.get(t.id, {}).items()},
+            }
+            for t in rb.triggers
+        ],
+        "fired": st.fired,
+        "comms": st.comms,
+        "signoffs": {
+            a.id: st.signoffs.get(a.id, {"status": "pending"}) | {"title": a.title or a.id} for a in rb.signoff.areas
+        },
+        "hypercare": st.hypercare,
+        "reports": st.reports,
+        "evidence_checklist": checklist(h),
+        "completion": comp,
+        "head_hash": st.head_hash,
+        "events": st.last_seq,
+    }
