@@ -47,6 +47,9 @@ def prepare_event(event: base.NewEvent, clock: clock_mod.Clock) -> PreparedEvent
     """Fix the timestamp (the event's own or the clock's) and encode the data; refuse what cannot be stored."""
     if not isinstance(event.type, str) or not event.type:
         raise exceptions.UsageError(f"event type must be a non-empty string, got {event.type!r}")
+    for name, value in (("type", event.type), ("step_id", event.step_id), ("actor", event.actor)):
+        if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL; refuse it everywhere
+            raise exceptions.UsageError(f"event {name} {value!r} contains a NUL character")
     when = event.ts if event.ts is not None else clock.now()
     if when.tzinfo is None:
         raise exceptions.UsageError(
