@@ -236,6 +236,9 @@ def _clean_loc(loc: Loc, data: Any) -> Loc:
 
 def _pydantic_problems(ctx: _Ctx, exc: ValidationError, data: Any, base: Loc, model: type[BaseModel]) -> None:
     seen: set[Loc] = set()
+    # A value the YAML builder already refused (bad tag, recursive alias) reaches pydantic as null; one
+    # problem per field is enough.
+    reported = {p.path for p in ctx.problems}
     errors = exc.errors(include_url=False)
     cleaned = [_clean_loc(tuple(e["loc"]), data) for e in errors]
     for err, loc in zip(errors, cleaned, strict=True):
@@ -274,7 +277,10 @@ def _pydantic_problems(ctx: _Ctx, exc: ValidationError, data: Any, base: Loc, mo
             msg = f"expected text, got {got}" + ("; quote it" if got in ("a number", "a date", "a boolean") else "")
         elif kind.startswith(("datetime_", "date_")):
             msg = f"expected an ISO 8601 date-time with a timezone, e.g. '2026-03-01T10:00:00Z', got {err['input']!r}"
-        if full in seen and kind not in ("extra_forbidden",):
+        elif kind == "too_short":
+            least = err.get("ctx", {}).get("min_length", 1)
+            msg = f"must not be empty: give at least {least} item{'s' if least != 1 else ''}"
+        if (full in seen and kind not in ("extra_forbidden",)) or fmt_loc(full) in reported:
             continue
         seen.add(full)
         ctx.add(full, msg)
