@@ -322,6 +322,29 @@ def parse_timestamp(text: str, fmt_: str | None = None, *, assume_utc: bool = Tr
     return ts.astimezone(UTC)
 
 
+def same(seen: Any, want: Any) -> bool:
+    """JSON equality: ``true`` is not ``1`` and ``"1"`` is not ``1``, but ``1`` equals ``1.0``."""
+    if isinstance(want, bool) or isinstance(seen, bool):
+        return type(seen) is type(want) and seen == want
+    if isinstance(want, int | float) and isinstance(seen, int | float):
+        return float(seen) == float(want)
+    return bool(type(seen) is type(want) and seen == want) or (want is None and seen is None)
+
+
+def compare_paths(doc: Any, expected: Mapping[str, Any]) -> list[str]:
+    """One ``$.status is "degraded", expected "ok"`` line per JSON path whose value differs."""
+    failures = []
+    for path, want in expected.items():
+        try:
+            seen = expr.json_path(doc, path)
+        except expr.ConditionError as exc:
+            failures.append(exc.message)
+            continue
+        if not same(seen, want):
+            failures.append(f"{path} is {fmt(seen)}, expected {fmt(want)}")
+    return failures
+
+
 def secret_text(value: Any) -> str | None:
     """The plain value of a ``SecretStr`` (or a str) param, for sending; never for showing."""
     if value is None:

@@ -28,6 +28,8 @@ from golive import results
 if TYPE_CHECKING:
     import httpx
 
+    from golive.plugins import _http
+
 __all__ = [
     "KINDS",
     "ActionPlugin",
@@ -79,6 +81,9 @@ class StepContext:
     workdir: Path = field(default_factory=Path.cwd)
     release: Mapping[str, Any] = field(default_factory=dict)
     http_client: Callable[[], httpx.AsyncClient] | None = None
+    # The run's pooled client used by the built-in HTTP plugins (aiohttp underneath; see plugins/_http.py).
+    # The engine makes one per run with golive.plugins._util.make_http_client() and closes it at the end.
+    http_pool: Callable[[], _http.HttpClient] | None = None
     secret: Callable[[str], Awaitable[str]] | None = None
     secret_provider: Callable[[str, Mapping[str, Any]], SecretProvider] | None = None
     flag_provider: Callable[[str | None], FlagProvider] | None = None

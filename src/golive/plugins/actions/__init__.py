@@ -1,0 +1,11 @@
+"""Built-in actions (kind ``action``): they change something, and say what they would do in a dry run."""
+
+from __future__ import annotations
+
+from golive.plugins import base
+from golive.plugins.actions.basic import CommandAction, HttpAction, SqlAction, WaitAction
+from golive.plugins.actions.flag import FlagAction
+
+__all__ = ["PLUGINS", "CommandAction", "FlagAction", "HttpAction", "SqlAction", "WaitAction"]
+
+PLUGINS: list[type[base.Plugin]] = [HttpAction, CommandAction, SqlAction, FlagAction, WaitAction]

@@ -1,0 +1,155 @@
+"""Command check: run a program (argv list or shell string) and check exit code and output."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from golive import results
+from golive.plugins import _proc, _util, base
+
+__all__ = ["CommandCheck", "CommandExpect", "CommandParams", "command_result"]
+
+
+def _check_regex(v: str | None) -> str | None:
+    if v is not None:
+        try:
+            re.compile(v, re.MULTILINE)
+        except re.error as exc:
+            raise ValueError(f"regex {v!r} is not valid: {exc}") from None
+    return v
+
+
+class CommandExpect(_util.ExpectBase):
+    """What the command must do. A string is a condition (names: exit_code, stdout, stderr, json,
+    elapsed_ms)."""
+
+    names: ClassVar[frozenset[str]] = frozenset({"exit_code", "stdout", "stderr", "json", "elapsed_ms"})
+
+    exit_code: int | list[int] = Field(default=0, description="Expected exit code, or a list of accepted codes.")
+    stdout: str | None = Field(default=None, description="Regex stdout must contain a match for (multiline).")
+    stderr: str | None = Field(default=None, description="Regex stderr must contain a match for (multiline).")
+    stdout_not: str | None = Field(default=None, description="Regex stdout must NOT match (e.g. `FAIL`).")
+
+    check_regexes = field_validator("stdout", "stderr", "stdout_not")(_check_regex)
+
+
+class CommandParams(base.Params):
+    """A command to run and what it must do."""
+
+    run: str | list[str] = Field(
+        description="An argv list (no shell), or a string run by /bin/sh -c.",
+    )
+    cwd: str | None = Field(default=None, description="Working directory (default: the run's directory).")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    inherit_env: bool = Field(default=True, description="Start from golive's own environment.")
+    stdin: str | None = Field(default=None, description="Text written to the command's standard input.")
+    timeout: _util.Duration | None = Field(
+        default=None, description="Time limit; the process group is killed after it (default: the step's timeout)."
+    )
+    expect: CommandExpect = Field(default_factory=CommandExpect, description="Exit code and output expected.")
+
+    @field_validator("run")
+    @classmethod
+    def _not_empty(cls, v: str | list[str]) -> str | list[str]:
+        if (isinstance(v, str) and not v.strip()) or (isinstance(v, list) and (not v or not v[0])):
+            raise ValueError("the command is empty")
+        return v
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+async def command_result(ctx: base.StepContext, p: CommandParams) -> results.Result:
+    """Run ``p.run`` and judge it against ``p.expect``; shared by the command check and action."""
+    shown = _proc.describe_command(p.run)
+    timeout = p.timeout if p.timeout is not None else ctx.timeout
+    cwd = _util.resolve_path(ctx, p.cwd) if p.cwd else ctx.workdir
+    try:
+        res = await _proc.run_command(
+            p.run, cwd=cwd, env=p.env, inherit_env=p.inherit_env, timeout=timeout, stdin=p.stdin
+        )
+    except _proc.ProcFailure as exc:
+        return _util.finish(ctx, results.Outcome.ERROR, exc.message, details={"command": shown})
+    output: dict[str, Any] = {
+        "exit_code": res.exit_code,
+        "stdout": _util.excerpt(res.stdout),
+        "stderr": _util.excerpt(res.stderr),
+        "elapsed_ms": round(res.elapsed_ms, 1),
+    }
+    details = {"command": shown, "timed_out": res.timed_out, "truncated": res.truncated}
+    log = (
+        f"$ {shown}\n--- exit {res.exit_code} in {res.elapsed_ms:.0f} ms ---\n--- stdout ---\n"
+        f"{_util.excerpt(res.stdout, 20000)}\n--- stderr ---\n{_util.excerpt(res.stderr, 20000)}\n"
+    )
+    evidence = (results.Evidence(name="command.log", content=log.encode()),)
+    if res.timed_out:
+        return _util.finish(
+            ctx,
+            results.Outcome.ERROR,
+            f"command timed out after {timeout:g} s (process group killed)",
+            details=details,
+            output=output,
+            evidence=evidence,
+        )
+    exp = p.expect
+    failures = []
+    codes = exp.exit_code if isinstance(exp.exit_code, list) else [exp.exit_code]
+    if res.exit_code not in codes:
+        tail = _last_line(res.stderr) or _last_line(res.stdout)
+        failures.append(
+            f"exit code {res.exit_code}, expected {' or '.join(map(str, codes))}" + (f" ({tail})" if tail else "")
+        )
+    if exp.stdout is not None and re.search(exp.stdout, res.stdout, re.MULTILINE) is None:
+        failures.append(f"stdout does not match /{exp.stdout}/ (last line: {_last_line(res.stdout)!r})")
+    if exp.stderr is not None and re.search(exp.stderr, res.stderr, re.MULTILINE) is None:
+        failures.append(f"stderr does not match /{exp.stderr}/ (last line: {_last_line(res.stderr)!r})")
+    if exp.stdout_not is not None:
+        bad = re.search(exp.stdout_not, res.stdout, re.MULTILINE)
+        if bad is not None:
+            failures.append(f"stdout matches /{exp.stdout_not}/, expected no match ({bad.group(0)[:100]!r})")
+    doc: Any = None
+    if exp.condition is not None:
+        try:
+            doc = json.loads(res.stdout)
+        except ValueError:
+            doc = None
+        why = exp.check_condition(
+            {
+                "exit_code": res.exit_code,
+                "stdout": res.stdout,
+                "stderr": res.stderr,
+                "json": doc,
+                "elapsed_ms": res.elapsed_ms,
+            }
+        )
+        if why:
+            failures.append(why)
+    if failures:
+        return _util.finish(
+            ctx, results.Outcome.FAIL, "; ".join(failures), details=details, output=output, evidence=evidence
+        )
+    return _util.finish(
+        ctx,
+        results.Outcome.PASS,
+        f"exit code {res.exit_code} in {res.elapsed_ms:.0f} ms",
+        details=details,
+        output=output,
+        evidence=evidence,
+    )
+
+
+class CommandCheck(base.CheckPlugin):
+    """Run a command; pass on the expected exit code and output."""
+
+    name = "command"
+    params = CommandParams
+    description = "Run a command (argv or shell); expect exit code, stdout/stderr regex; killed on timeout."
+
+    async def run(self, ctx: base.StepContext) -> results.Result:
+        return await command_result(ctx, ctx.params)

@@ -1,0 +1,97 @@
+"""SQL check: run a read-only query and compare rows, a scalar or the row count."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from golive import results
+from golive.plugins import _sql, _util, base
+
+__all__ = ["SqlCheck", "SqlExpect", "SqlParams"]
+
+
+class SqlExpect(_util.ExpectBase):
+    """What the query must return. A string is a condition (names: rows, records, row_count, scalar,
+    columns)."""
+
+    names: ClassVar[frozenset[str]] = frozenset({"rows", "records", "row_count", "scalar", "columns"})
+
+    rows: list[list[Any]] | None = Field(default=None, description="The exact rows, as lists of values.")
+    scalar: Any = Field(default=None, description="The value of the first column of the first row.")
+    row_count: int | None = Field(default=None, ge=0, description="The exact number of rows.")
+    min_rows: int | None = Field(default=None, ge=0, description="At least this many rows.")
+    max_rows: int | None = Field(default=None, ge=0, description="At most this many rows.")
+
+
+class SqlParams(base.Params):
+    """A query against a database named by a SQLAlchemy URL."""
+
+    url: str = Field(
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user:${{ secrets.db_password }}@host/db or "
+        "sqlite:///app.db.",
+        min_length=1,
+    )
+    query: str = Field(description="The SQL query (bound parameters as :name).", min_length=1)
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Values for :name parameters.")
+    timeout: _util.Duration | None = Field(default=None, description="Time limit (default: the step's timeout).")
+    expect: SqlExpect = Field(default_factory=SqlExpect, description="Rows, scalar or row count expected.")
+
+
+def _same_rows(seen: list[list[Any]], want: list[list[Any]]) -> bool:
+    return len(seen) == len(want) and all(
+        len(a) == len(b) and all(_util.same(x, y) for x, y in zip(a, b, strict=True))
+        for a, b in zip(seen, want, strict=True)
+    )
+
+
+class SqlCheck(base.CheckPlugin):
+    """Run a query in a transaction that is rolled back, and compare what it returns."""
+
+    name = "sql"
+    params = SqlParams
+    description = "SQL query by SQLAlchemy URL; expect rows, a scalar value or a row count."
+
+    async def run(self, ctx: base.StepContext) -> results.Result:
+        p: SqlParams = ctx.params
+        timeout = p.timeout if p.timeout is not None else ctx.timeout
+        details = {"database": _sql.safe_url(p.url)}
+        try:
+            res = await _sql.execute(p.url, [p.query], p.parameters, timeout=timeout, write=False)
+        except _sql.SqlFailure as exc:
+            return _util.finish(ctx, results.Outcome.ERROR, exc.message, details=details)
+        scalar = res.rows[0][0] if res.rows and res.rows[0] else None
+        output = {"columns": res.columns, "rows": res.rows[:100], "row_count": res.rowcount, "scalar": scalar}
+        exp = p.expect
+        failures = []
+        if exp.row_count is not None and res.rowcount != exp.row_count:
+            failures.append(f"{res.rowcount} rows, expected {exp.row_count}")
+        if exp.min_rows is not None and res.rowcount < exp.min_rows:
+            failures.append(f"{res.rowcount} rows, expected at least {exp.min_rows}")
+        if exp.max_rows is not None and res.rowcount > exp.max_rows:
+            failures.append(f"{res.rowcount} rows, expected at most {exp.max_rows}")
+        if "scalar" in exp.model_fields_set:
+            if not res.rows:
+                failures.append(f"no rows, expected the value {_util.fmt(exp.scalar)}")
+            elif not _util.same(scalar, exp.scalar):
+                failures.append(f"value is {_util.fmt(scalar)}, expected {_util.fmt(exp.scalar)}")
+        if exp.rows is not None and not _same_rows(res.rows, exp.rows):
+            failures.append(f"rows are {_util.fmt(res.rows)}, expected {_util.fmt(exp.rows)}")
+        why = exp.check_condition(
+            {
+                "rows": res.rows,
+                "records": res.records,
+                "row_count": res.rowcount,
+                "scalar": scalar,
+                "columns": res.columns,
+            }
+        )
+        if why:
+            failures.append(why)
+        if failures:
+            return _util.finish(ctx, results.Outcome.FAIL, "; ".join(failures), details=details, output=output)
+        summary = f"{res.rowcount} row{'s' if res.rowcount != 1 else ''}"
+        if "scalar" in exp.model_fields_set:
+            summary = f"value {_util.fmt(scalar)}"
+        return _util.finish(ctx, results.Outcome.PASS, summary, details=details, output=output)
