@@ -10,11 +10,12 @@ from typing import Any
 
 from golive import clock as clock_mod
 from golive import exceptions, results
+from golive.plugins import base as plugins_base
 from golive.store import base as store_base
 from golive.store import common as store_common
 from golive.store import sqlfiles
 
-__all__ = ["FakeClock", "FakeMetricSource", "InMemoryStore"]
+__all__ = ["FakeClock", "FakeMetricSource", "InMemoryStore", "make_ctx"]
 
 
 class FakeClock:
@@ -303,3 +304,55 @@ class FakeMetricSource:
         if item is None:
             return results.MetricReading.no_data()
         return results.MetricReading.of(float(item))
+
+
+def make_ctx(
+    params: Any,
+    *,
+    secrets: dict[str, str] | None = None,
+    flags: Any = None,
+    **kw: Any,
+) -> plugins_base.StepContext:
+    """A :class:`golive.plugins.base.StepContext` for running a plugin directly in a test.
+
+    ``params`` is the plugin's params model instance (``HttpParams(url=...)``). ``secrets`` maps names
+    to values: ``ctx.secret(name)`` returns them and ``ctx.redact`` masks every value as ``***``.
+    ``flags`` is a flag provider (used for every name) or a dict of provider name (``None`` for the
+    default) to provider, for ``ctx.flag_provider``. Any other keyword sets that StepContext field
+    (``clock``, ``workdir``, ``release``, ``http_pool``, ``timeout``, ``secret_provider``...).
+
+    Example::
+
+        result = await HttpCheck().run(make_ctx(HttpParams(url=server.url("/health"))))
+    """
+    known = dict(secrets or {})
+    if known and "redact" not in kw:
+        values = sorted((v for v in known.values() if v), key=len, reverse=True)
+
+        def redact(text: str) -> str:
+            for v in values:
+                text = text.replace(v, "***")
+            return text
+
+        kw["redact"] = redact
+    if known and "secret" not in kw:
+
+        async def secret(name: str) -> str:
+            if name not in known:
+                raise exceptions.SecretError(f"no secret {name!r} in this test context")
+            return known[name]
+
+        kw["secret"] = secret
+    if flags is not None and "flag_provider" not in kw:
+        if isinstance(flags, dict):
+            table = dict(flags)
+
+            def pick(name: str | None) -> Any:
+                if name not in table:
+                    raise exceptions.UsageError(f"no flag provider {name!r} in this test context")
+                return table[name]
+
+            kw["flag_provider"] = pick
+        else:
+            kw["flag_provider"] = lambda name: flags
+    return plugins_base.StepContext(params=params, **kw)
