@@ -1,0 +1,240 @@
+"""Observation windows: run triggers for a duration; pass when no rollback or pause trigger fires.
+
+:func:`observe` is one scheduler loop over all evaluators: it starts each evaluation when it is due (every
+``interval``, on a fixed grid from the window's start; a slot missed because a read was slow is skipped,
+not queued), and it sleeps only until the next thing is due. Reads run concurrently as tasks, so a slow
+source never delays another trigger, and the loop wakes the moment any read completes: a ``rollback`` or
+``pause`` fire returns at once, cancelling the other reads and sleeps. ``notify`` fires are recorded and the
+window goes on.
+
+One loop (rather than one sleeping task per trigger) is also what makes the window exact under
+:class:`golive.testing.FakeClock`, whose ``sleep`` moves time forward: only one sleeper ever waits.
+
+Events: ``on_event`` receives ``{"type": "trigger_fired" | "trigger_evaluated", "data": {...}}`` (data is
+:meth:`golive.watch.triggers.Evaluation.event_data`). Every fire is recorded; evaluations are recorded when
+a trigger's state changes and as periodic samples for the sparkline, both bounded per trigger and window
+(:data:`MAX_SAMPLES`, :data:`MAX_CHANGES`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from golive import clock as clock_mod
+from golive.watch import triggers
+
+__all__ = [
+    "DEFAULT_PAUSE_DEADLINE",
+    "MAX_CHANGES",
+    "MAX_SAMPLES",
+    "MIN_SAMPLE_PERIOD",
+    "ObserveResult",
+    "OnEvent",
+    "observe",
+]
+
+DEFAULT_PAUSE_DEADLINE = 300.0  # seconds; "IC decides within 5 minutes" when neither trigger nor runbook says
+MIN_SAMPLE_PERIOD = 5.0  # seconds between two periodic samples of one trigger, at the least
+MAX_SAMPLES = 360  # periodic samples per trigger and window; the sample period stretches to fit
+MAX_CHANGES = 360  # state-change records per trigger and window; past it, a flapping trigger is only sampled
+
+OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
+
+_THEN_RANK = {"rollback": 0, "pause": 1}  # when two fire in the same instant, the rollback wins
+
+
+class ObserveResult(BaseModel):
+    """How an observation window ended."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    passed: bool  # the whole duration elapsed and no rollback/pause trigger fired
+    outcome: Literal["passed", "fired", "stopped"]
+    started_at: datetime
+    ended_at: datetime
+    elapsed: float  # seconds, monotonic
+    trigger_id: str | None = None  # the rollback/pause trigger that ended the window
+    then: Literal["rollback", "pause"] | None = None
+    reason: str = ""
+    severity: str | None = None
+    fired_at: datetime | None = None
+    deadline_at: datetime | None = None  # pause: when the IC's decision is due
+    default: str | None = None  # pause: what happens at the deadline (rollback | hold | continue)
+    notified: tuple[str, ...] = ()  # notify triggers that fired during the window
+    evaluations: int = 0
+    last: dict[str, triggers.Evaluation] = {}  # the latest evaluation of each trigger
+
+    @property
+    def summary(self) -> str:
+        """One line for the step result."""
+        if self.outcome == "passed":
+            extra = f"; notify: {', '.join(self.notified)}" if self.notified else ""
+            return f"no rollback trigger fired in {self.elapsed:.0f}s ({self.evaluations} evaluations){extra}"
+        if self.outcome == "fired":
+            return f"trigger {self.trigger_id} fired ({self.then}): {self.reason}"
+        return f"observation stopped after {self.elapsed:.0f}s: {self.reason}"
+
+
+class _Recorder:
+    """Decides which evaluations become events, keeping the volume bounded."""
+
+    def __init__(self, on_event: OnEvent, duration: float, clock: clock_mod.Clock) -> None:
+        self._on_event = on_event
+        self._duration = duration
+        self._clock = clock
+        self._last_state: dict[str, triggers.TriggerState] = {}
+        self._last_sample: dict[str, float] = {}
+        self._samples: dict[str, int] = {}
+        self._changes: dict[str, int] = {}
+
+    def _period(self, interval: float) -> float:
+        return max(interval, MIN_SAMPLE_PERIOD, self._duration / MAX_SAMPLES)
+
+    async def record(self, ev: triggers.Evaluation, interval: float) -> None:
+        tid = ev.trigger_id
+        mono = self._clock.monotonic()
+        changed = self._last_state.get(tid) is not ev.state
+        self._last_state[tid] = ev.state
+        if ev.fired:
+            await self._on_event({"type": "trigger_fired", "data": ev.event_data()})
+            self._last_sample[tid] = mono
+            return
+        if changed and self._changes.get(tid, 0) < MAX_CHANGES:
+            self._changes[tid] = self._changes.get(tid, 0) + 1
+        elif tid not in self._last_sample or (
+            mono - self._last_sample[tid] >= self._period(interval) and self._samples.get(tid, 0) < MAX_SAMPLES
+        ):
+            self._samples[tid] = self._samples.get(tid, 0) + 1
+        else:
+            return
+        self._last_sample[tid] = mono
+        await self._on_event({"type": "trigger_evaluated", "data": ev.event_data()})
+
+
+async def observe(
+    duration: float,
+    evaluators: Sequence[triggers.TriggerEvaluator],
+    clock: clock_mod.Clock,
+    on_event: OnEvent,
+    stop: asyncio.Event | None = None,
+    *,
+    default_deadline: float = DEFAULT_PAUSE_DEADLINE,
+) -> ObserveResult:
+    """Run the evaluators for ``duration`` seconds; return when it ends, a rollback/pause fires, or ``stop`` is set.
+
+    Triggers without a source (raised by a person) are not polled; the engine raises them and sets
+    ``stop``. ``default_deadline`` (seconds) is a pause trigger's deadline when it sets none (pass the
+    runbook's ``settings.decision_deadline`` when there is one). Exceptions from ``on_event`` propagate.
+    """
+    if duration <= 0:
+        raise ValueError(f"an observation window needs a positive duration, got {duration!r}s")
+    started_at = clock.now()
+    start = clock.monotonic()
+    end = start + duration
+    polled = [e for e in evaluators if not e.manual]
+    next_due: dict[str, float] = {e.id: start for e in polled}
+    inflight: dict[asyncio.Task[triggers.Evaluation], triggers.TriggerEvaluator] = {}
+    recorder = _Recorder(on_event, duration, clock)
+    notified: list[str] = []
+    last: dict[str, triggers.Evaluation] = {}
+    count = 0
+    stop_task: asyncio.Task[Any] | None = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    sleeper: asyncio.Task[None] | None = None
+
+    def finish(outcome: Literal["passed", "fired", "stopped"], **kw: Any) -> ObserveResult:
+        return ObserveResult(
+            passed=outcome == "passed",
+            outcome=outcome,
+            started_at=started_at,
+            ended_at=clock.now(),
+            elapsed=clock.monotonic() - start,
+            notified=tuple(notified),
+            evaluations=count,
+            last=dict(last),
+            **kw,
+        )
+
+    try:
+        while True:
+            if stop is not None and stop.is_set():
+                return finish("stopped", reason="stopped by the engine")
+            now = clock.monotonic()
+            if now >= end:
+                return finish("passed")
+            busy = set(inflight.values())
+            for e in polled:
+                if e in busy or next_due[e.id] > now:
+                    continue
+                inflight[asyncio.ensure_future(e.evaluate_once())] = e
+                due = next_due[e.id] + e.interval
+                # Behind schedule (a slow read): skip the missed slots rather than firing reads back to back.
+                next_due[e.id] = due if due > now else now + e.interval
+            if inflight:
+                # Let reads that answer without waiting finish before time moves on: under a fake clock
+                # the sleeper below advances time at once, which would misdate what completes after it.
+                await asyncio.sleep(0)
+            if not any(t.done() for t in inflight):
+                wake = min([d for d in next_due.values() if d > now] + [end])
+                sleeper = asyncio.ensure_future(clock.sleep(wake - now))
+                waiting: set[asyncio.Future[Any]] = {*inflight, sleeper}
+                if stop_task is not None:
+                    waiting.add(stop_task)
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if not sleeper.done():
+                    sleeper.cancel()
+            stopping: list[triggers.Evaluation] = []
+            for task in [t for t in inflight if t.done()]:
+                evaluator = inflight.pop(task)
+                ev = task.result()
+                count += 1
+                last[ev.trigger_id] = ev
+                await recorder.record(ev, evaluator.interval)
+                if ev.fired and ev.then == "notify":
+                    notified.append(ev.trigger_id)
+                if ev.stops_observe:
+                    stopping.append(ev)
+            if stopping:
+                ev = min(stopping, key=lambda x: _THEN_RANK.get(x.then, 9))
+                return _fired(finish, ev, evaluators, default_deadline)
+    finally:
+        pending: list[asyncio.Future[Any]] = [*inflight]
+        if sleeper is not None:
+            pending.append(sleeper)
+        if stop_task is not None:
+            pending.append(stop_task)
+        for fut in pending:
+            fut.cancel()
+        for fut in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fut
+
+
+def _fired(
+    finish: Callable[..., ObserveResult],
+    ev: triggers.Evaluation,
+    evaluators: Sequence[triggers.TriggerEvaluator],
+    default_deadline: float,
+) -> ObserveResult:
+    then: Literal["rollback", "pause"] = "rollback" if ev.then == "rollback" else "pause"
+    deadline_at: datetime | None = None
+    default: str | None = None
+    if then == "pause":
+        trig = next(e.trigger for e in evaluators if e.id == ev.trigger_id)
+        deadline_at = ev.ts + timedelta(seconds=trig.deadline if trig.deadline is not None else default_deadline)
+        default = trig.default
+    return finish(
+        "fired",
+        trigger_id=ev.trigger_id,
+        then=then,
+        reason=ev.reason,
+        severity=ev.severity,
+        fired_at=ev.ts,
+        deadline_at=deadline_at,
+        default=default,
+    )
