@@ -1,0 +1,927 @@
+"""Redaction of secrets and personal data in text, bytes, JSON-like objects and streams.
+
+One :class:`Redactor` per run: every event, log line, report and terminal output passes through it, so a
+value gets the same placeholder (``<email:1>``) everywhere in that run, and a different value a different
+one (``<email:2>``).
+
+How it is fast: every rule has a Python regular expression that says exactly what it matches, and the
+same rule (or a cheaper anchor for it) is compiled once, with every other rule, into one Hyperscan
+database. Hyperscan scans the whole input once and reports only end offsets; the exact Python expression
+then runs on the few lines that Hyperscan flagged, and checksums (Luhn, IBAN mod 97) run only on those
+candidates. Without Hyperscan every rule's expression runs over the whole input: the same results, slower.
+
+Kinds (placeholder names): email, phone, card, iban, aws_key, github_token, slack_token, stripe_key,
+api_key, jwt, auth, private_key, ip (only with ``redact_ips``), secret (registered secret values and the
+values of keys that look secret, ``password=...``), and the names of custom patterns.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import ipaddress
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+from urllib.parse import quote, quote_plus
+
+from golive import exceptions
+
+_hs: Any
+try:  # Hyperscan is optional: x86-64 Linux wheels only.
+    _hs = importlib.import_module("hyperscan")
+except ImportError:  # pragma: no cover - exercised on machines without the wheel
+    _hs = None
+
+__all__ = ["HYPERSCAN_AVAILABLE", "KINDS", "Redactor"]
+
+HYPERSCAN_AVAILABLE = _hs is not None
+
+KINDS = (
+    "email",
+    "phone",
+    "card",
+    "iban",
+    "aws_key",
+    "github_token",
+    "slack_token",
+    "stripe_key",
+    "api_key",
+    "jwt",
+    "auth",
+    "private_key",
+    "ip",
+    "secret",
+)
+
+MIN_SECRET_LEN = 4  # characters; a shorter registered value would mask ordinary words everywhere
+MIN_B64_FRAGMENT = 8  # characters; shorter base64 fragments of a secret collide with ordinary text
+STREAM_CHUNK = 4 * 1024 * 1024  # bytes read per step by redact_stream
+MAX_HELD_LINE = 1024 * 1024  # bytes; a line longer than this is cut at whitespace when streaming
+MAX_KEY_BLOCK = 1024 * 1024  # bytes; an unterminated private key block is held back up to this size
+_CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+_Span = tuple[int, int]
+_Refine = Callable[[bytes, "re.Match[bytes]"], "_Span | None"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Validators: run only on candidates, so they may be slow-ish Python.
+
+
+_LUHN_DOUBLED = bytes((2 * d - 9 if d > 4 else 2 * d) for d in range(10))
+
+
+def _luhn_ok(digits: bytes) -> bool:
+    """True when an ASCII digit string passes the Luhn checksum."""
+    kept = digits[-1::-2]
+    doubled = digits[-2::-2]
+    total = sum(kept) - 48 * len(kept) + sum(_LUHN_DOUBLED[c - 48] for c in doubled)
+    return total % 10 == 0
+
+
+_CARD_GROUPS_OK = {(4, 6, 5), (4, 6, 4)}
+
+
+def _issuer_ok(digits: bytes) -> bool:
+    """True when the number starts like a card of a major network and has a length that network uses."""
+    n = len(digits)
+    two, four = int(digits[:2]), int(digits[:4])
+    if digits[0] == 52:  # '4': Visa
+        return n in (13, 16, 19)
+    if 51 <= two <= 55 or 2221 <= four <= 2720:  # Mastercard
+        return n == 16
+    if two in (34, 37):  # American Express
+        return n == 15
+    if two in (30, 36, 38, 39):  # Diners Club
+        return 14 <= n <= 19
+    if 3528 <= four <= 3589:  # JCB
+        return 16 <= n <= 19
+    if four == 6011 or two == 65 or 644 <= int(digits[:3]) <= 649 or two == 62:  # Discover, UnionPay
+        return 16 <= n <= 19
+    return False
+
+
+def _refine_card(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    text = m.group(0)
+    digits = text.translate(None, b" -")
+    if not 13 <= len(digits) <= 19 or not _issuer_ok(digits):
+        return None
+    if len(digits) != len(text):
+        if b" " in text and b"-" in text:
+            return None
+        groups = tuple(len(g) for g in text.replace(b"-", b" ").split(b" "))
+        fours = all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4
+        if not fours and groups not in _CARD_GROUPS_OK:
+            return None
+    if not _luhn_ok(digits):
+        return None
+    return m.span()
+
+
+IBAN_LENGTHS: Mapping[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
+    "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+_IBAN_DIGITS = {ord(ch): str(int(ch, 36)) for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+def iban_valid(compact: str) -> bool:
+    """True when ``compact`` (no spaces) has its country's length and a correct mod-97 checksum."""
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum() or not compact.isascii():
+        return False
+    return int((compact[4:] + compact[:4]).upper().translate(_IBAN_DIGITS)) % 97 == 1
+
+
+def _refine_iban(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    text = m.group(0)
+    want = IBAN_LENGTHS.get(text[:2].decode("ascii"))
+    if want is None:
+        return None
+    end = want  # offset in text just past the want-th character that is not a space
+    space = text.find(b" ")
+    while 0 <= space < end:
+        end += 1
+        space = text.find(b" ", space + 1)
+    if end > len(text):
+        return None
+    after = m.start() + end
+    if after < len(data) and data[after : after + 1].isalnum():
+        return None
+    return (m.start(), after) if iban_valid(text[:end].replace(b" ", b"").decode("ascii")) else None
+
+
+_FILE_TLDS = {b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"css", b"js", b"ts", b"map", b"ico"}
+
+
+def _refine_email(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    tld = m.group(0).rsplit(b".", 1)[-1].lower()
+    return None if tld in _FILE_TLDS else m.span()
+
+
+def _digit_count(text: bytes) -> int:
+    return sum(1 for c in text if 48 <= c <= 57)
+
+
+def _phone_refiner(lo: int, hi: int, group: int | str = 0) -> _Refine:
+    def refine(data: bytes, m: re.Match[bytes]) -> _Span | None:
+        return m.span(group) if lo <= _digit_count(m.group(group)) <= hi else None
+
+    return refine
+
+
+_NOT_SECRET_VALUES = {
+    b"true", b"false", b"null", b"none", b"nil", b"undefined", b"yes", b"n/a", b"redacted", b"hidden",
+    b"masked", b"required", b"optional", b"string", b"changeme", b"xxxx", b"empty", b"unset", b"present",
+    b"missing", b"invalid", b"expired", b"valid", b"set",
+}  # fmt: skip
+
+
+def _refine_context_secret(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    value = m.group("v")
+    low = value.lower()
+    if low in _NOT_SECRET_VALUES or set(value) <= set(b"*xX#.-"):
+        return None
+    if value.startswith((b"/", b"./", b"~/", b"$")):  # a path or a reference, not a value
+        return None
+    return m.span("v")
+
+
+def _refine_openai(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    body = m.group(0)[3:]
+    has_digit = any(48 <= c <= 57 for c in body)
+    has_alpha = any(65 <= c <= 90 or 97 <= c <= 122 for c in body)
+    return m.span() if has_digit and has_alpha else None
+
+
+def _refine_ipv4(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    try:
+        ipaddress.IPv4Address(m.group(0).decode("ascii"))
+    except ValueError:
+        return None
+    return m.span()
+
+
+def _refine_ipv6(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    text = m.group(0).decode("ascii").split("%", 1)[0]
+    if text.count(":") < 2 or not any(c not in ":" for c in text):
+        return None
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return None
+    return m.span()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rules
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    kind: str
+    priority: int  # lower wins when spans of different kinds overlap
+    regex: re.Pattern[bytes] | None  # exact expression; None for a literal
+    hs_pattern: bytes  # what Hyperscan scans for (the expression itself, or a cheaper anchor)
+    hs_flags: int
+    refine: _Refine | None = None
+    multiline: bool = False  # may span lines: re-matched from the flagged line to the end of the input
+    literal: bytes | None = None  # exact bytes (registered secrets): Hyperscan's end offset is enough
+    canonical: bytes | None = None  # the registered value this literal encodes (one placeholder for all)
+
+
+_PREFILTER = 128  # hyperscan.HS_FLAG_PREFILTER, spelled out so the table is built without Hyperscan
+_P = {
+    "private_key": 0,
+    "secret_registered": 1,
+    "aws_key": 2,
+    "github_token": 3,
+    "slack_token": 4,
+    "stripe_key": 5,
+    "jwt": 6,
+    "api_key": 7,
+    "custom": 8,
+    "auth": 9,
+    "secret": 10,
+    "card": 11,
+    "iban": 12,
+    "email": 13,
+    "phone": 14,
+    "ip": 15,
+}
+
+# The value part of ``key=value`` / ``"key": "value"`` / ``key: value``.
+_KV_SEP = rb"(?:\\?[\"'])?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?[\"'])?"
+_SECRET_KEYS = (
+    rb"(?:password|passwd|passphrase|secret|api[_-]?key|apikey|token|private[_-]?key|signing[_-]?key"
+    rb"|credentials?|session[_-]?id)"
+)
+_END = rb"(?![\w-]|[.,:]\d)"  # a number must not go on: ports, decimals, longer ids
+_PHONE_START = rb"(?<![\w+./:#=-])"
+
+
+def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int, _Refine | None, bool]]:
+    """(kind, python pattern, hyperscan anchor or None for the pattern itself, re flags, refine, multiline)."""
+    specs: list[tuple[str, bytes, bytes | None, int, _Refine | None, bool]] = [
+        (
+            "private_key",
+            rb"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+            rb"-----BEGIN[ A-Z0-9]*PRIVATE KEY",
+            re.DOTALL,
+            None,
+            True,
+        ),
+        (
+            "aws_key",
+            rb"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}"
+            rb"(?![A-Za-z0-9])",
+            rb"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|ROA|PKA|SCA)[A-Z0-9]{16}",
+            0,
+            None,
+            False,
+        ),
+        (
+            "aws_key",
+            rb"(?i)(?:aws[\w.-]{0,30}?(?:secret|_sk\b)|secret_?access_?key)[\w.-]{0,30}?"
+            + _KV_SEP
+            + rb"(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
+            rb"(?i)aws[\w.-]{0,30}?(?:secret|_sk)|secret_?access_?key",
+            0,
+            None,
+            False,
+        ),
+        (
+            # A secret key pasted right after its access key id ("AKIA... / wJalr...").
+            "aws_key",
+            rb"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}[^A-Za-z0-9+\r\n]{1,20}(?P<v>[A-Za-z0-9/+]{40})"
+            rb"(?![A-Za-z0-9/+])",
+            rb"A(?:KIA|SIA)[A-Z0-9]{16}[^A-Za-z0-9+\r\n]{1,20}[A-Za-z0-9/+]{40}",
+            0,
+            None,
+            False,
+        ),
+        (
+            "github_token",
+            rb"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,242})"
+            rb"(?![A-Za-z0-9_])",
+            rb"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22}",
+            0,
+            None,
+            False,
+        ),
+        (
+            "slack_token",
+            rb"(?<![\w-])(?:xox[abposre]-[A-Za-z0-9-]{10,250}|xapp-\d-[A-Za-z0-9-]{10,250})",
+            rb"xox[abposre]-[A-Za-z0-9-]{10}|xapp-\d-[A-Za-z0-9-]{10}",
+            0,
+            None,
+            False,
+        ),
+        (
+            "slack_token",
+            rb"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{10,}",
+            rb"hooks\.slack\.com/",
+            0,
+            None,
+            False,
+        ),
+        (
+            "stripe_key",
+            rb"(?<![\w])(?:(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,247}|whsec_[A-Za-z0-9]{20,247})"
+            rb"(?![A-Za-z0-9])",
+            rb"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10}|whsec_[A-Za-z0-9]{20}",
+            0,
+            None,
+            False,
+        ),
+        (
+            "jwt",
+            rb"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*(?![\w-])",
+            rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ",
+            0,
+            None,
+            False,
+        ),
+        (
+            "api_key",
+            rb"(?<![\w-])sk-(?:proj-|svcacct-|admin-|ant-api\d\d-)?[A-Za-z0-9_-]{20,}(?![\w-])",
+            rb"sk-[A-Za-z0-9_-]{20}",
+            0,
+            _refine_openai,
+            False,
+        ),
+        (
+            "auth",
+            rb"(?i)(?<![\w-])(?:proxy-)?authorization"
+            + _KV_SEP
+            + rb"(?:(?:bearer|basic|token|apikey|api-key)[ \t]+(?P<v>[^\s\"',;\\]+)"
+            rb"|(?P<w>(?:digest|aws4-hmac-sha256|ntlm|negotiate|hmac)[ \t][^\"'\r\n\\]+)"
+            rb"|(?!(?:bearer|basic|token)\b)(?P<x>[^\s\"',;\\]{6,}))",
+            rb"(?i)authorization",
+            0,
+            _refine_auth,
+            False,
+        ),
+        (
+            "auth",
+            rb"(?<![\w-])[Bb]earer[ \t]+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)",
+            rb"[Bb]earer[ \t]+[A-Za-z0-9._~+/-]{16}",
+            0,
+            None,
+            False,
+        ),
+        (
+            "secret",
+            rb"(?i)(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?"
+            + _SECRET_KEYS
+            + _KV_SEP
+            + rb"(?P<v>[^\s\"',;&<>{}\[\]()`\\]{4,256})",
+            rb"(?i)" + _SECRET_KEYS + rb"(?:\\?[\"'])?[ \t]*(?:[:=]|=>)",
+            0,
+            _refine_context_secret,
+            False,
+        ),
+        (
+            # Credentials inside a URL: scheme://user:password@host.
+            "secret",
+            rb"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^/\s:@\"']{0,64}:(?P<v>[^@\s/\"']{1,128})@",
+            rb"://[^/\s:@\"']{0,64}:[^@\s/\"']{1,128}@",
+            0,
+            _span_v,
+            False,
+        ),
+        (
+            "card",
+            rb"(?<![\w.,-])(?<!\d[ -])[2-6](?:[ -]?\d){12,18}(?!\w|[ -]\d|[.,]\d)",
+            rb"\b[2-6](?:[ -]?\d){12,18}\b",
+            0,
+            _refine_card,
+            False,
+        ),
+        (
+            "iban",
+            rb"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,32}",
+            rb"[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10}",
+            0,
+            _refine_iban,
+            False,
+        ),
+        (
+            "email",
+            rb"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+            rb"[A-Za-z]{2,24}(?![\w-])",
+            rb"[A-Za-z0-9](?:@|%40)[A-Za-z0-9-]+\.[A-Za-z0-9]",
+            0,
+            _refine_email,
+            False,
+        ),
+        (
+            # International: +44 20 7946 0958, +1 (415) 555-0100, +33 6 12 34 56 78, +4915112345678.
+            "phone",
+            _PHONE_START + rb"\+[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}(?![\w.-]?\d)(?![:,]\d)",
+            rb"\+[1-9]\d{0,2}[ .-]?\(?\d{1,4}\)?[ .-]?\d\d",
+            0,
+            _phone_refiner(8, 15),
+            False,
+        ),
+        (
+            # North America: (415) 555-0100, 415-555-0100, 415.555.0100, 1-800-555-0199.
+            "phone",
+            _PHONE_START + rb"(?:1[ .-])?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}" + _END,
+            None,
+            0,
+            None,
+            False,
+        ),
+        (
+            # UK: 020 7946 0958, 01632 960123, 07700 900123.
+            "phone",
+            _PHONE_START + rb"0(?:\d{4} \d{6}|\d{3} \d{3} \d{4}|\d{2} \d{4} \d{4})" + _END,
+            None,
+            0,
+            None,
+            False,
+        ),
+        (
+            # France: 01 23 45 67 89, 06.12.34.56.78.
+            "phone",
+            _PHONE_START + rb"0[1-9](?:([ .])\d{2})(?:\1\d{2}){3}" + _END,
+            None,
+            0,
+            None,
+            False,
+        ),
+        (
+            # Germany: 030 12345678, 089/1234567.
+            "phone",
+            _PHONE_START + rb"0\d{2,4}[ /]\d{5,8}" + _END,
+            None,
+            0,
+            _phone_refiner(9, 12),
+            False,
+        ),
+        (
+            # Any format after a label: "phone: 5551234567", "Tel. +41 44 668 18 00".
+            "phone",
+            rb"(?i)(?<![\w-])(?:phone|tel|telephone|mobile|cell|fax|whatsapp|sms)(?:[ \t]*(?:no|number|#))?"
+            rb"\.?[ \t]*[:#]?[ \t]*(?P<v>\+?\(?\d[\d ().-]{5,18}\d)(?![\w.-]?\d)",
+            rb"(?i)(?:phone|tel|telephone|mobile|cell|fax|whatsapp|sms)(?:[ \t]*(?:no|number|#))?\.?[ \t]*[:#]?"
+            rb"[ \t]*\+?\(?\d",
+            0,
+            _phone_refiner(7, 15, "v"),
+            False,
+        ),
+    ]
+    if redact_ips:
+        specs += [
+            (
+                "ip",
+                rb"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)",
+                None,
+                0,
+                _refine_ipv4,
+                False,
+            ),
+            (
+                "ip",
+                rb"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})"
+                rb"(?:%[\w.]+)?(?![\w:])",
+                rb"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]{0,4}::",
+                0,
+                _refine_ipv6,
+                False,
+            ),
+        ]
+    return specs
+
+
+def _span_v(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    return m.span("v")
+
+
+def _refine_auth(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    for group in ("v", "w", "x"):
+        if m.group(group) is not None:
+            return m.span(group)
+    return None
+
+
+def _secret_forms(value: str) -> set[bytes]:
+    """The raw bytes of a secret and its common encodings, including base64 at every alignment."""
+    raw = value.encode("utf-8")
+    forms = {raw, quote(value, safe="").encode(), quote_plus(value).encode(), json.dumps(value)[1:-1].encode()}
+    for shift in range(3):
+        # The characters of base64(prefix + raw) that depend on raw alone, for a prefix of any length:
+        # this finds the secret inside a larger encoded blob (e.g. Basic auth of "user:secret").
+        enc = base64.b64encode(b"\0" * shift + raw)
+        first = -(-8 * shift // 6)
+        last = 8 * (shift + len(raw)) // 6
+        fragment = enc[first:last]
+        if len(fragment) >= MIN_B64_FRAGMENT:
+            forms.add(fragment)
+            forms.add(fragment.translate(bytes.maketrans(b"+/", b"-_")))
+    full = base64.b64encode(raw)
+    forms |= {full, base64.urlsafe_b64encode(raw)}
+    return {f for f in forms if len(f) >= MIN_SECRET_LEN}
+
+
+def _hs_escape(literal: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % c for c in literal)
+
+
+def _compile_custom(spec: str | tuple[str, str]) -> tuple[str, re.Pattern[bytes], str]:
+    name, pattern = ("custom", spec) if isinstance(spec, str) else spec
+    if not _CUSTOM_NAME.fullmatch(name):
+        raise exceptions.UsageError(
+            f"custom redaction pattern name {name!r}: use lower-case letters, digits and '_' (at most 32)"
+        )
+    try:
+        regex = re.compile(pattern.encode("utf-8"))
+    except re.error as exc:
+        raise exceptions.UsageError(
+            f"custom redaction pattern {name!r} ({pattern!r}): {exc}; fix the regular expression"
+        ) from exc
+    if regex.fullmatch(b""):
+        raise exceptions.UsageError(
+            f"custom redaction pattern {name!r} ({pattern!r}) matches the empty string; make it match "
+            "at least one character"
+        )
+    return name, regex, pattern
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The compiled state: immutable, swapped whole when secrets are added.
+
+
+class _Engine:
+    """Rules plus their Hyperscan database (or None, then every rule is a Python scan)."""
+
+    def __init__(self, rules: list[_Rule], python_only: list[_Rule]) -> None:
+        self.rules = rules  # index == Hyperscan id
+        self.python_only = python_only  # custom patterns Hyperscan cannot compile
+        self.db: Any = None
+        self.max_multiline_literal = max(
+            (len(r.literal) for r in rules if r.literal is not None and b"\n" in r.literal), default=0
+        )
+        if _hs is not None and rules:
+            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+            db.compile(
+                expressions=[r.hs_pattern for r in rules],
+                ids=list(range(len(rules))),
+                elements=len(rules),
+                flags=[r.hs_flags for r in rules],
+            )
+            self.db = db
+
+
+def _hs_compiles(pattern: bytes, flags: int) -> bool:
+    if _hs is None:
+        return False
+    try:
+        _hs.Database(mode=_hs.HS_MODE_BLOCK).compile(expressions=[pattern], ids=[0], elements=1, flags=[flags])
+    except _hs.error:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Redactor:
+    """Finds secrets and personal data and replaces each with a stable placeholder such as ``<email:1>``.
+
+    Thread-safe: placeholders are shared by all threads; each thread scans with its own scratch space.
+    """
+
+    def __init__(
+        self,
+        custom_patterns: Iterable[str | tuple[str, str]] = (),
+        redact_ips: bool = False,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._numbers: dict[tuple[str, bytes], int] = {}
+        self._counts: dict[str, int] = {}
+        self._secrets: dict[bytes, bytes] = {}  # form -> canonical raw value
+        self._static: list[_Rule] = []
+        self._python_only: list[_Rule] = []
+        for kind, pattern, anchor, flags, refine, multiline in _builtin_specs(redact_ips):
+            regex = re.compile(pattern, flags)
+            if refine is None and "v" in regex.groupindex:
+                refine = _span_v
+            self._static.append(
+                _Rule(
+                    kind=kind,
+                    priority=_P[kind],
+                    regex=regex,
+                    hs_pattern=anchor if anchor is not None else pattern,
+                    hs_flags=_PREFILTER if anchor is None else 0,
+                    refine=refine,
+                    multiline=multiline,
+                )
+            )
+        for spec in custom_patterns:
+            name, regex, _source = _compile_custom(spec)
+            rule = _Rule(
+                kind=name,
+                priority=_P["custom"],
+                regex=regex,
+                hs_pattern=regex.pattern,
+                hs_flags=_PREFILTER,
+                refine=_span_v if "v" in regex.groupindex else None,
+                multiline=True,  # a custom expression may span lines; re-match it from the flagged line on
+            )
+            if _hs_compiles(regex.pattern, _PREFILTER):
+                self._static.append(rule)
+            else:
+                self._python_only.append(rule)
+        self._engine = self._build()
+
+    # -- public API ---------------------------------------------------------------------------------------
+
+    def add_secret(self, value: str) -> None:
+        """Mask this value (and its base64, URL and JSON encodings) wherever it appears from now on.
+
+        Values shorter than four characters are ignored: they would mask ordinary words everywhere.
+        """
+        if len(value.strip()) < MIN_SECRET_LEN:
+            return
+        canonical = value.encode("utf-8")
+        with self._lock:
+            new = {form: canonical for form in _secret_forms(value) if form not in self._secrets}
+            if not new:
+                return
+            self._secrets.update(new)
+            self._engine = self._build()
+
+    def redact(self, text: str) -> str:
+        """The text with every finding replaced by its placeholder."""
+        if not text:
+            return text
+        return self.redact_bytes(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """The bytes (UTF-8 or any ASCII-compatible encoding) with every finding replaced."""
+        if not data:
+            return data
+        out, _open = self._redact(data, self._engine, final=True)
+        return out
+
+    def redact_obj(self, obj: Any) -> Any:
+        """A copy of a JSON-like object (dict, list, tuple, str, numbers) with every string redacted.
+
+        Values under keys that look secret (password, token, secret, api_key, authorization, ...) are
+        replaced whole and registered as secrets, so they are masked elsewhere too. Objects of other types
+        come back as their redacted ``str()``.
+        """
+        return self._walk(obj, False)
+
+    def redact_stream(self, src: BinaryIO, dst: BinaryIO, chunk_size: int = STREAM_CHUNK) -> int:
+        """Redact a binary stream into another, chunk by chunk; returns the number of bytes read.
+
+        Chunks are cut at line ends, so no finding is split; a private key block is held back until its
+        END line (or fails closed past 1 MiB: everything up to the END line is masked).
+        """
+        engine = self._engine
+        held = b""
+        total = 0
+        in_key = False
+        while True:
+            chunk = src.read(chunk_size)
+            final = not chunk
+            total += len(chunk)
+            buf = held + chunk
+            if not buf:
+                break
+            if in_key:
+                buf, in_key = self._continue_key_block(buf, final)
+            if final:
+                out, _ = self._redact(buf, engine, final=True)
+                dst.write(out)
+                break
+            cut = self._stream_cut(buf, engine)
+            out, in_key = self._redact(buf[:cut], engine, final=False)
+            dst.write(out)
+            held = buf[cut:]
+        return total
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _walk(self, obj: Any, secret: bool) -> Any:
+        if isinstance(obj, str):
+            if secret and obj.strip():
+                self.add_secret(obj)
+                return self._placeholder("secret", obj.encode("utf-8", "surrogatepass")).decode()
+            return self.redact(obj)
+        if isinstance(obj, Mapping):
+            return {
+                (self.redact(k) if isinstance(k, str) else k): self._walk(
+                    v, secret or (isinstance(k, str) and _secret_key(k))
+                )
+                for k, v in obj.items()
+            }
+        if isinstance(obj, list):
+            return [self._walk(v, secret) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self._walk(v, secret) for v in obj)
+        if obj is None or isinstance(obj, bool):
+            return obj
+        if isinstance(obj, int | float):
+            return self._placeholder("secret", str(obj).encode()).decode() if secret else obj
+        if isinstance(obj, bytes | bytearray):
+            return self.redact_bytes(bytes(obj))
+        # Anything else is shown as text somewhere: fail closed and hand back its redacted text.
+        return self.redact(str(obj))
+
+    def _build(self) -> _Engine:
+        rules = list(self._static)
+        for form, canonical in sorted(self._secrets.items()):
+            rules.append(
+                _Rule(
+                    kind="secret",
+                    priority=_P["secret_registered"],
+                    regex=None,
+                    hs_pattern=_hs_escape(form),
+                    hs_flags=0,
+                    literal=form,
+                    canonical=canonical,
+                )
+            )
+        return _Engine(rules, self._python_only)
+
+    def _scratch(self, engine: _Engine) -> Any:
+        local = self._local
+        if getattr(local, "engine", None) is not engine:
+            local.scratch = _hs.Scratch(engine.db)
+            local.engine = engine
+        return local.scratch
+
+    def _placeholder(self, kind: str, value: bytes) -> bytes:
+        key = (kind, value)
+        with self._lock:
+            number = self._numbers.get(key)
+            if number is None:
+                number = self._counts.get(kind, 0) + 1
+                self._counts[kind] = number
+                self._numbers[key] = number
+        return b"<%s:%d>" % (kind.encode(), number)
+
+    def _find(self, data: bytes, engine: _Engine) -> list[tuple[int, int, int, str, bytes | None]]:
+        """Every finding as (start, end, priority, kind, canonical value or None)."""
+        found: list[tuple[int, int, int, str, bytes | None]] = []
+        if engine.db is not None:
+            hits: list[tuple[int, int]] = []
+            append = hits.append
+
+            def on_match(rule_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+                append((rule_id, end))
+
+            engine.db.scan(data, match_event_handler=on_match, scratch=self._scratch(engine))
+            by_rule: dict[int, list[int]] = {}
+            for rule_id, end in hits:
+                by_rule.setdefault(rule_id, []).append(end)
+            for rule_id, ends in by_rule.items():
+                rule = engine.rules[rule_id]
+                if rule.literal is not None:
+                    size = len(rule.literal)
+                    found.extend((e - size, e, rule.priority, rule.kind, rule.canonical) for e in ends)
+                elif rule.multiline:
+                    start = data.rfind(b"\n", 0, max(0, min(ends) - 1)) + 1
+                    _search(rule, data, start, len(data), found)
+                else:
+                    # Hyperscan reports in order of end offset, so each flagged line is searched once.
+                    line_end = -1
+                    for end in ends:
+                        if end <= line_end:
+                            continue
+                        line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
+                        line_end = data.find(b"\n", max(0, end - 1))
+                        if line_end < 0:
+                            line_end = len(data)
+                        _search(rule, data, line_start, line_end, found)
+        else:
+            for rule in engine.rules:
+                if rule.literal is not None:
+                    pos = data.find(rule.literal)
+                    while pos >= 0:
+                        found.append((pos, pos + len(rule.literal), rule.priority, rule.kind, rule.canonical))
+                        pos = data.find(rule.literal, pos + 1)
+                else:
+                    _search(rule, data, 0, len(data), found)
+        for rule in engine.python_only:
+            _search(rule, data, 0, len(data), found)
+        return found
+
+    def _redact(self, data: bytes, engine: _Engine, final: bool) -> tuple[bytes, bool]:
+        """Redacted bytes, and whether the data ended inside an unterminated private key block."""
+        found = self._find(data, engine)
+        if not found:
+            return data, False
+        found.sort(key=_span_order)
+        parts: list[bytes] = []
+        pos = 0
+        ends_in_key = False
+        i = 0
+        n = len(found)
+        while i < n:
+            start, end, prio, kind, canonical = found[i]
+            best = (prio, kind, canonical, start, end)
+            canonicals = {canonical}
+            i += 1
+            while i < n and found[i][0] < end:
+                s2, e2, p2, k2, c2 = found[i]
+                if p2 < best[0]:
+                    best = (p2, k2, c2, s2, e2)
+                canonicals.add(c2)
+                end = max(end, e2)
+                i += 1
+            _prio, kind, canonical, b_start, b_end = best
+            value = data[start:end]
+            # One placeholder for every encoding of one registered secret, even when two encodings overlap.
+            if canonical is not None and (len(canonicals) == 1 or (b_start, b_end) == (start, end)):
+                key = canonical
+            else:
+                key = value
+            if kind == "private_key" and not _KEY_END.search(value):
+                ends_in_key = True
+            parts.append(data[pos:start])
+            parts.append(self._placeholder(kind, key))
+            pos = end
+        parts.append(data[pos:])
+        return b"".join(parts), ends_in_key and not final
+
+    def _stream_cut(self, buf: bytes, engine: _Engine) -> int:
+        """Where to cut a streaming buffer so that no finding straddles the cut."""
+        limit = len(buf) - engine.max_multiline_literal
+        cut = buf.rfind(b"\n", 0, max(0, limit)) + 1
+        if cut == 0:
+            if len(buf) < MAX_HELD_LINE:
+                return 0
+            space = max(buf.rfind(b" "), buf.rfind(b"\t"))
+            return space + 1 if space > 0 else len(buf)
+        begin = buf.rfind(b"-----BEGIN", 0, cut)
+        if begin >= 0 and _KEY_BEGIN.match(buf, begin) and not _KEY_END.search(buf, begin, cut):
+            line_start = buf.rfind(b"\n", 0, begin) + 1
+            if len(buf) - line_start <= MAX_KEY_BLOCK:
+                return line_start
+        return cut
+
+    @staticmethod
+    def _continue_key_block(buf: bytes, final: bool) -> tuple[bytes, bool]:
+        """Drop the rest of a private key block whose start was already masked in an earlier chunk."""
+        end = _KEY_END.search(buf)
+        if end is None:
+            return b"", not final
+        return buf[end.end() :], False
+
+
+def _span_order(finding: tuple[int, int, int, str, bytes | None]) -> tuple[int, int]:
+    return finding[0], finding[2]
+
+
+_KEY_BEGIN = re.compile(rb"-----BEGIN[ A-Z0-9]*PRIVATE KEY")
+_KEY_END = re.compile(rb"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def _search(
+    rule: _Rule, data: bytes, pos: int, endpos: int, out: list[tuple[int, int, int, str, bytes | None]]
+) -> None:
+    """Append every finding of ``rule`` in ``data[pos:endpos]`` (context before pos still counts)."""
+    regex = rule.regex
+    assert regex is not None
+    refine = rule.refine
+    search = regex.search
+    m = search(data, pos, endpos)
+    while m is not None:
+        span = refine(data, m) if refine is not None else m.span()
+        if span is None:
+            m = search(data, m.start() + 1, endpos)
+            continue
+        if span[1] > span[0]:
+            out.append((span[0], span[1], rule.priority, rule.kind, None))
+        # An IBAN's expression may run past the IBAN into the next one; go on from the refined end.
+        nxt = span[1] if refine is _refine_iban else m.end()
+        m = search(data, max(nxt, m.start() + 1), endpos)
+
+
+_SECRET_KEY_NAME = re.compile(
+    r"(?:.*[_.\-])?(?:password|passwd|passphrase|pwd|secret|token|api_?key|apikey|authorization|auth"
+    r"|credentials?|private_?key|secret_?key|access_?key|signing_?key|cookie|set_cookie|session_?id"
+    r"|client_?secret|x_api_key|pin|cvv|cvc)"
+)
+
+
+def _secret_key(key: str) -> bool:
+    """True when a mapping key names a secret (``password``, ``GITHUB_TOKEN``, ``x-api-key``, ...)."""
+    return _SECRET_KEY_NAME.fullmatch(key.lower().replace("-", "_")) is not None
