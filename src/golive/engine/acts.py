@@ -255,7 +255,7 @@ def pending_decision(h: RunHandle, step_id: str | None = None) -> models.Step:
     ]
     if step_id:
         step = _step(h, step_id)
-        if step.kind is not models.StepKind.DECISION:
+        if step.kind is not models.StepKind.DECISION and h.state.step(step.id).waiting_for != "pause":
             raise exceptions.UsageError(f"step {step_id!r} is not a decision step")
         return step
     if not waiting:
@@ -312,6 +312,17 @@ def resolve_ref(h: RunHandle, ref: refs.Ref) -> Any:
     return None
 
 
+def decider_role(h: RunHandle, step: models.Step) -> str:
+    """The role that decides a step: its own, else the first role with the decide power (the IC)."""
+    if step.role:
+        return step.role
+    powered = sorted(h.runbook.roles_with("decide"))
+    if powered:
+        return powered[0]
+    decisions = [s.role for _, s in h.runbook.all_steps() if s.kind is models.StepKind.DECISION and s.role]
+    return decisions[0] if decisions else "ic"
+
+
 async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: str | None = None) -> str:
     """Record GO or NO-GO on the pending decision. Refused when the actor does not hold the role, or for GO
     when any requirement did not pass ("Canary FAIL = NO-GO, no exceptions": the IC included)."""
@@ -339,6 +350,12 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
             else "not pending yet"
         )
         await _refuse(h, f"decide {decision}", actor, f"decision {step.id!r} is {what}", step.id)
+    if st.waiting_for == "pause":
+        # A paused observation: GO continues the cutover, NO-GO rolls back.
+        red = h.redactor()
+        await h.append("decision_recorded", step_id=step.id, actor=actor, decision=decision, reason=red.redact(reason),
+                       statement=f"{decision.upper()} after pause: {red.redact(reason)}", pause=True)
+        return f"{decision.upper()} after pause: {red.redact(reason)}"
     if decision == "go":
         blockers = decision_blockers(h, step)
         if blockers:

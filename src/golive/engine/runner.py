@@ -848,25 +848,14 @@ class Engine:
         await self.emit(
             "action_started", step_id=RESTORE_FLAGS_STEP, attempt=1, describe=f"set safe values: {spec.safe}"
         )
-        seen: dict[str, Any] = {}
-        wrong: list[str] = []
-        try:
-            provider = self.flag_provider()
-            for name, value in spec.safe.items():
-                await provider.set(name, value)
-            for name, value in spec.safe.items():
-                seen[name] = await provider.get(name)
-                if seen[name] != value:
-                    wrong.append(f"{name} is {seen[name]!r}, expected {value!r}")
-            result = (
-                Result.fail("; ".join(wrong), output=seen)
-                if wrong
-                else Result.ok(
-                    "safe values restored and read back: " + ", ".join(f"{k}={v}" for k, v in seen.items()), output=seen
-                )
-            )
-        except Exception as exc:
-            result = Result.error(self.redactor.redact(f"flag provider: {exc}"), output=seen)
+        # The same code as a `flag` action step: set each flag, then read it back and compare like for like.
+        cls = self.registry.get("action", "flag")
+        if cls is None:
+            result = Result.error("no flag action plugin is registered")
+        else:
+            params = cls.params.model_validate({"flags": dict(spec.safe)})
+            probe = models.Step(id=RESTORE_FLAGS_STEP, kind=models.StepKind.ACTION, type="flag")
+            result = await self._call_plugin(cls(), self.step_context(probe, params))
         step = models.Step(
             id=RESTORE_FLAGS_STEP, kind=models.StepKind.ACTION, type="flag", title="Restore safe flag values"
         )

@@ -250,8 +250,8 @@ class RunState:
                 {"act": d.get("act"), "step": ev.step_id, "by": ev.actor, "at": ev.ts, "why": d.get("why")}
             )
         elif t == "trigger_evaluated":
-            tr = self.triggers.setdefault(d.get("trigger", ""), {"history": []})
-            tr.update({k: v for k, v in d.items() if k != "trigger"})
+            tr = self.triggers.setdefault(d.get("trigger_id") or d.get("trigger", ""), {"history": []})
+            tr.update({k: v for k, v in d.items() if k not in ("trigger", "trigger_id")})
             tr["at"] = ev.ts
             if d.get("value") is not None:
                 tr["history"] = [*tr["history"][-119:], [ev.ts, d.get("value")]]
@@ -266,7 +266,7 @@ class RunState:
                     "by": ev.actor,
                 }
             )
-            tr = self.triggers.setdefault(d.get("trigger", ""), {"history": []})
+            tr = self.triggers.setdefault(d.get("trigger_id") or d.get("trigger", ""), {"history": []})
             tr["state"] = "firing"
         elif t == "rollback_requested":
             self.rollback_requests.append(

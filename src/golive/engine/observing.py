@@ -1,0 +1,120 @@
+"""Observe steps: watch the runbook's triggers for a duration (the watch library does the evaluating).
+
+A ``rollback`` trigger starts the rollback at once; a ``pause`` trigger makes the step wait for the IC's
+decision (GO continues, NO-GO rolls back) with a deadline and a default; a ``notify`` trigger only informs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from golive import clock as clock_mod
+from golive.plugins import base as plugin_base
+from golive.results import Result
+from golive.spec import models, refs
+from golive.watch import observe as observe_mod
+from golive.watch import triggers as triggers_mod
+
+if TYPE_CHECKING:
+    from golive.engine.runner import Engine
+
+DEFAULT_PAUSE_DEADLINE = 300.0  # seconds: "IC decides within 5 minutes"
+
+
+def evaluators(engine: Engine, trigger_ids: tuple[str, ...] = ()) -> list[triggers_mod.TriggerEvaluator]:
+    """Trigger evaluators reading through the registered metric plugins, with this run's vars and secrets."""
+    wanted = [t for t in engine.runbook.triggers if not trigger_ids or t.id in trigger_ids]
+
+    def context(name: str, params: Any) -> plugin_base.StepContext:
+        step = models.Step(id=f"metric_{name}".replace("-", "_"), kind=models.StepKind.CHECK, type=name)
+        return engine.step_context(step, params)
+
+    factory = triggers_mod.plugin_source_factory(
+        engine.registry, context=context, render=lambda w: refs.render(w, engine._sync_resolve)
+    )
+    return [triggers_mod.TriggerEvaluator(t, factory, engine.clock, redact=engine.redactor.redact) for t in wanted]
+
+
+async def observe_step(engine: Engine, step: models.Step) -> None:
+    from golive.engine.runner import _Rollback
+
+    st = engine.h.state
+    s = st.step(step.id)
+    if s.status == "waiting" and s.waiting_for == "pause":
+        await _wait_pause(engine, step)
+        return
+    started = clock_mod.utc_iso(engine.clock.now())
+    t0 = engine.clock.monotonic()
+    await engine.emit("step_started", step_id=step.id, attempt=1, duration_planned=step.duration)
+    for t in engine.runbook.triggers:  # resolve the secrets the sources need before the window opens
+        if t.source is not None and (not step.triggers or t.id in step.triggers):
+            await engine.render(t.source.with_)
+    evs = evaluators(engine, step.triggers)
+
+    async def on_event(ev: dict[str, Any]) -> None:
+        await engine.emit(ev["type"], step_id=step.id, **ev["data"])
+
+    assert step.duration is not None
+    result = await observe_mod.observe(
+        step.duration,
+        evs,
+        engine.clock,
+        on_event,
+        engine._rollback_wake,
+        default_deadline=engine.runbook.settings.decision_deadline or DEFAULT_PAUSE_DEADLINE,
+    )
+    took = engine.clock.monotonic() - t0
+    if result.outcome == "passed":
+        await engine._record_result(step, Result.ok(result.summary), 1, started, took, "step_finished")
+        return
+    if result.outcome == "stopped":
+        await engine._record_result(step, Result.fail(result.summary), 1, started, took, "step_finished")
+        engine._check_rollback()
+        return
+    trig = engine.runbook.trigger(result.trigger_id or "")
+    title = trig.title if trig and trig.title else result.trigger_id
+    if result.then == "rollback":
+        await engine._record_result(step, Result.fail(result.summary), 1, started, took, "step_finished")
+        raise _Rollback(f"trigger {result.trigger_id} fired ({title}): {result.reason}", f"trigger:{result.trigger_id}",
+                        "trigger")
+    deadline = result.deadline_at or (engine.clock.now() + timedelta(seconds=DEFAULT_PAUSE_DEADLINE))
+    await engine.emit("step_waiting", step_id=step.id, what="pause", trigger=result.trigger_id,
+                      reason=result.reason, deadline=clock_mod.utc_iso(deadline), default=result.default or "rollback")
+    await engine.notify("pause", trigger={"id": result.trigger_id, "title": title, "reason": result.reason},
+                        deadline=clock_mod.utc_iso(deadline), default=result.default)
+    await _wait_pause(engine, step)
+
+
+async def _wait_pause(engine: Engine, step: models.Step) -> None:
+    """Wait for the IC on a paused observation: GO continues, NO-GO rolls back; the deadline applies the default."""
+    from golive.engine.runner import _Rollback
+    from golive.engine.state import parse_ts
+
+    st = engine.h.state
+    s = st.step(step.id)
+    deadline = parse_ts(s.deadline)
+    default = s.default or "rollback"
+    limit = None
+    if deadline is not None and default != "hold":
+        limit = engine.clock.monotonic() + max(0.0, (deadline - engine.clock.now()).total_seconds())
+    while True:
+        dec = st.decision if st.decision and st.decision.get("step") == step.id else None
+        if dec is not None:
+            break
+        if limit is not None and engine.clock.monotonic() >= limit:
+            await engine.emit("decision_defaulted", step_id=step.id, default=default,
+                              reason=f"no decision by the deadline; default {default}")
+            dec = st.decision
+            break
+        engine._check_rollback()
+        await engine.clock.sleep(engine.poll)
+        await engine.h.refresh()
+    choice = (dec or {}).get("decision")
+    if choice in ("go", "continue"):
+        await engine.emit("step_finished", step_id=step.id, outcome="pass", actor=(dec or {}).get("by"),
+                          summary=f"paused by trigger; {choice.upper()} by {(dec or {}).get('by')}")
+        return
+    await engine.emit("step_finished", step_id=step.id, outcome="fail", summary=f"paused by trigger; {str(choice).upper()}")
+    raise _Rollback(f"observation paused and {str(choice).upper()} by {(dec or {}).get('by')}: {(dec or {}).get('reason')}",
+                    str((dec or {}).get("by")), "decision")
