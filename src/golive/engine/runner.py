@@ -281,9 +281,11 @@ class Engine:
         )
 
     # -- comms -----------------------------------------------------------------------------------------
-    async def notify(self, event: str, **context: Any) -> None:
+    async def notify(
+        self, event: str, *, message: str | None = None, channels: list[str] | None = None, **context: Any
+    ) -> None:
         """Send a comms message for an event; never blocks the cutover unless a required channel fails."""
-        if not self.runbook.comms.channels and not self.runbook.comms.templates:
+        if not self.runbook.comms.channels and not self.runbook.comms.templates and message is None:
             return
         try:
             from golive.notify import notifier as notifier_mod
@@ -294,11 +296,18 @@ class Engine:
             async def record(payload: dict[str, Any]) -> None:
                 await self.emit("comms_sent", **payload)
 
+            for ch in self.runbook.comms.channels:  # channel URLs may carry secrets (webhook tokens)
+                await self.render(ch.url)
             self._notifier = notifier_mod.Notifier(
-                self.runbook.comms, redact=self.redactor.redact, clock=self.clock, record=record
+                self.runbook.comms,
+                redact=self.redactor.redact,
+                clock=self.clock,
+                record=record,
+                resolve_url=lambda url: str(refs.render(url, self._sync_resolve)),
             )
         ctx = self.message_context(**context)
-        await self._notifier.notify(event, ctx)
+        announce = message if event.startswith("phase_") else None
+        await self._notifier.notify(event, ctx, channels, None if announce else message, announce=announce)
 
     def message_context(self, **extra: Any) -> dict[str, Any]:
         st = self.h.state
