@@ -14,7 +14,9 @@ them into ``Outcome.ERROR`` results: never a pass.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json as jsonlib
+import os
 import ssl
 import time
 from collections.abc import Mapping
@@ -174,7 +176,8 @@ class HttpClient:
         elif content is not None:
             kwargs["data"] = content.encode() if isinstance(content, str) else content
         if basic_auth is not None:
-            kwargs["auth"] = aiohttp.BasicAuth(basic_auth[0], basic_auth[1])
+            token = base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()).decode("ascii")
+            kwargs["headers"]["Authorization"] = f"Basic {token}"
         started = time.perf_counter()
         try:
             async with session.request(method.upper(), url, **kwargs) as resp:
@@ -207,7 +210,9 @@ class HttpClient:
         except aiohttp.ClientSSLError as exc:
             raise HttpFailure("tls", f"TLS handshake with {_short(url)} failed: {exc}") from None
         except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error.strerror or str(exc.os_error)
+            err = exc.os_error
+            # asyncio's "Connect call failed (...)" hides the reason; the errno names it.
+            reason = os.strerror(err.errno) if err.errno else (err.strerror or str(err))
             raise HttpFailure("connect", f"cannot connect to {exc.host}:{exc.port}: {reason}") from None
         except aiohttp.InvalidURL as exc:
             raise HttpFailure("invalid", f"invalid URL {exc}") from None

@@ -1,0 +1,477 @@
+"""Real services on loopback for integration tests. Reuse these; do not start your own copies.
+
+Fixtures (all bind 127.0.0.1 only, all clean up after themselves):
+
+``http_server``          a threaded HTTP/1.1 server with a routing table (:class:`LoopbackHTTPServer`).
+                         ``http_server.route("/health", json={"status": "ok"})``, then
+                         ``http_server.url("/health")``; ``handle(path, fn)`` for dynamic answers;
+                         ``requests`` records what came in. Unknown paths answer 404.
+``tls_cert``             a self-signed certificate for ``localhost`` and ``127.0.0.1`` valid 30 days
+                         (:class:`TlsCert` with ``cert_file``/``key_file``; the cert is its own CA, so
+                         ``ca_file=tls_cert.cert_file`` makes it trusted).
+``tls_server``           ``http_server``'s twin over HTTPS with ``tls_cert`` (``tls_server.ca_file``).
+``start_tls_server``     factory: ``start_tls_server(make_cert(days=5))`` for other certificates.
+``closed_port``          a loopback port with nothing listening (connection refused).
+``prometheus``           a real Prometheus (session) scraping a local exporter every second
+                         (:class:`PrometheusService`: ``url``, ``exporter.set("name", value)``).
+                         Skipped when the ``prometheus`` binary is absent (scripts/setup installs it).
+``moto_server``          moto's Secrets Manager (and the rest of AWS) in server mode (session);
+                         ``aws_env`` sets fake credentials so boto3 never looks elsewhere.
+``postgres_url``         a throwaway PostgreSQL database (SQLAlchemy URL, ``postgresql+psycopg://``),
+                         dropped after the test. Skipped when the server is not reachable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+LOOPBACK = "127.0.0.1"
+SERVICE_START_TIMEOUT = 30.0  # seconds a service may take to become ready before the test errors
+PG_ADMIN_URL = os.environ.get("GOLIVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = SERVICE_START_TIMEOUT) -> None:
+    """Poll ``predicate`` (bounded in time) until it is true; fail the test with ``what`` if never."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not happen within {timeout:g} s")
+
+
+# ------------------------------------------------------------------------------------------------ HTTP
+
+
+@dataclass
+class Request:
+    """One request the server received."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    """What a route answers."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering
+
+    @classmethod
+    def of_json(cls, doc: Any, status: int = 200, **kw: Any) -> Reply:
+        return cls(status=status, body=json.dumps(doc).encode(), headers={"Content-Type": "application/json"}, **kw)
+
+
+Handler = Callable[[Request], Reply]
+
+
+class LoopbackHTTPServer:
+    """A threaded HTTP/1.1 server on 127.0.0.1 with routes set by the test."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._routes: dict[tuple[str, str], Handler] = {}
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real services and the pooled client use
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # tests read `requests`, not stderr
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                req = Request(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                with outer._lock:
+                    outer.requests.append(req)
+                    handler = outer._routes.get((self.command, parts.path)) or outer._routes.get(("*", parts.path))
+                if handler is None:
+                    reply = Reply.of_json({"error": "not found"}, status=404)
+                else:
+                    try:
+                        reply = handler(req)
+                    except Exception as exc:  # a broken test handler must show up as a 500, not a hang
+                        reply = Reply(status=500, body=f"handler failed: {exc!r}".encode())
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test); nothing to answer
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
+        self._server.daemon_threads = True
+        if ssl_context is not None:
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if ssl_context is not None else "http"
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str = "/") -> str:
+        return f"{self.scheme}://{LOOPBACK}:{self.port}{path}"
+
+    def route(
+        self,
+        path: str,
+        *,
+        method: str = "*",
+        status: int = 200,
+        json: Any = None,
+        body: bytes | str = b"",
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Answer ``path`` with a fixed reply (``json`` wins over ``body``)."""
+        if json is not None:
+            reply = Reply.of_json(json, status=status, delay=delay)
+            reply.headers.update(headers or {})
+        else:
+            raw = body.encode() if isinstance(body, str) else body
+            reply = Reply(status=status, body=raw, headers=dict(headers or {}), delay=delay)
+        self.handle(path, lambda _req: reply, method=method)
+
+    def handle(self, path: str, fn: Handler, *, method: str = "*") -> None:
+        """Answer ``path`` with whatever ``fn(request)`` returns."""
+        with self._lock:
+            self._routes[(method.upper(), path)] = fn
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def http_server() -> Iterator[LoopbackHTTPServer]:
+    server = LoopbackHTTPServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    return free_port()
+
+
+# ------------------------------------------------------------------------------------------------ TLS
+
+
+@dataclass(frozen=True)
+class TlsCert:
+    """A PEM certificate and key on disk."""
+
+    cert_file: str
+    key_file: str
+    not_after: dt.datetime
+
+
+def make_cert(directory: Path, *, days: int = 30, names: tuple[str, ...] = ("localhost",)) -> TlsCert:
+    """A self-signed certificate (its own CA) for ``names`` and 127.0.0.1, valid ``days`` from now."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = dt.datetime.now(dt.UTC)
+    not_after = now + dt.timedelta(days=days)
+    san = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{names[0]}-{days}d-{uuid.uuid4().hex[:6]}"
+    cert_file = directory / f"{stem}.pem"
+    key_file = directory / f"{stem}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return TlsCert(cert_file=str(cert_file), key_file=str(key_file), not_after=not_after)
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> TlsCert:
+    return make_cert(tmp_path_factory.mktemp("tls"), days=30)
+
+
+class LoopbackHTTPSServer(LoopbackHTTPServer):
+    """:class:`LoopbackHTTPServer` over TLS with a given certificate."""
+
+    def __init__(self, cert: TlsCert) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert.cert_file, cert.key_file)
+        self.cert = cert
+        self.ca_file = cert.cert_file
+        super().__init__(ssl_context=context)
+
+
+@pytest.fixture
+def start_tls_server() -> Iterator[Callable[[TlsCert], LoopbackHTTPSServer]]:
+    started: list[LoopbackHTTPSServer] = []
+
+    def start(cert: TlsCert) -> LoopbackHTTPSServer:
+        server = LoopbackHTTPSServer(cert)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.close()
+
+
+@pytest.fixture
+def tls_server(
+    tls_cert: TlsCert, start_tls_server: Callable[[TlsCert], LoopbackHTTPSServer]
+) -> LoopbackHTTPSServer:
+    return start_tls_server(tls_cert)
+
+
+# ------------------------------------------------------------------------------------------------ Prometheus
+
+
+class Exporter:
+    """A /metrics endpoint whose gauges the test sets; Prometheus scrapes it every second."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, float] = {"golive_test_up": 1.0}
+        self._lock = threading.Lock()
+        self.server = LoopbackHTTPServer()
+        self.server.handle("/metrics", self._metrics)
+
+    def set(self, name: str, value: float) -> None:
+        with self._lock:
+            self._values[name] = value
+
+    def _metrics(self, _req: Request) -> Reply:
+        with self._lock:
+            lines = [f"# TYPE {k} gauge\n{k} {v!r}" for k, v in sorted(self._values.items())]
+        return Reply(body=("\n".join(lines) + "\n").encode(), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+@dataclass
+class PrometheusService:
+    """A running Prometheus and the exporter it scrapes."""
+
+    url: str
+    exporter: Exporter
+
+    def query(self, promql: str) -> Any:
+        qs = urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{qs}", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def wait_for(self, promql: str) -> None:
+        """Wait (bounded) until ``promql`` has a sample: exporter values appear after a scrape."""
+
+        def has_data() -> bool:
+            try:
+                return bool(self.query(promql)["data"]["result"])
+            except (OSError, KeyError, ValueError):
+                return False
+
+        wait_until(has_data, f"prometheus data for {promql}")
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusService]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("the prometheus binary is not installed (scripts/setup installs it)")
+    exporter = Exporter()
+    exporter.set("golive_test_error_ratio", 0.05)
+    exporter.set("golive_test_zero", 0.0)
+    work = tmp_path_factory.mktemp("prometheus")
+    config = work / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: golive_test\n    static_configs:\n"
+        f"      - targets: ['{LOOPBACK}:{exporter.server.port}']\n"
+    )
+    port = free_port()
+    log = (work / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    service = PrometheusService(url=f"http://{LOOPBACK}:{port}", exporter=exporter)
+    try:
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited with {proc.returncode}; see {work / 'prometheus.log'}")
+            try:
+                with urllib.request.urlopen(f"{service.url}/-/ready", timeout=1) as resp:
+                    return bool(resp.status == 200)
+            except (OSError, urllib.error.URLError):
+                return False
+
+        wait_until(ready, "prometheus ready")
+        service.wait_for("golive_test_up")
+        yield service
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+        exporter.server.close()
+
+
+# ------------------------------------------------------------------------------------------------ AWS (moto)
+
+
+@dataclass
+class MotoService:
+    """moto in server mode: ``endpoint_url`` for boto3, ``reset()`` to forget every resource."""
+
+    endpoint_url: str
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=5):
+            pass
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoService]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+    server.start()
+    try:
+        yield MotoService(endpoint_url=f"http://{LOOPBACK}:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, moto_server: MotoService) -> MotoService:
+    """Fake credentials and no shared config, so boto3 talks only to moto; moto state reset."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-2")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials-none"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    moto_server.reset()
+    return moto_server
+
+
+# ------------------------------------------------------------------------------------------------ PostgreSQL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database for this test; dropped afterwards."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    name = f"golive_t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        parts = urlsplit(PG_ADMIN_URL)
+        yield f"postgresql+psycopg://{parts.netloc}/{name}"
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
