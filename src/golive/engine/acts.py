@@ -81,10 +81,15 @@ def make_redactor(runbook: models.Runbook) -> redact_mod.Redactor:
     )
 
 
-async def open_run(store: store_base.Store, run_id: str) -> RunHandle:
-    """Load a run by id (or unique prefix): record, runbook (from the stored text) and folded state."""
+async def open_run(store: store_base.Store, run_id: str, loaded: loader.LoadedRunbook | None = None) -> RunHandle:
+    """Load a run by id (or unique prefix): record, runbook (from the stored text) and folded state.
+
+    ``loaded`` (the runbook the run was just created from) saves validating the stored text again, which is
+    most of the cost of starting a large run; it is used only when its digest is the run's.
+    """
     record = await store.get_run(run_id)
-    loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={})
+    if loaded is None or loaded.digest != record.runbook_digest:
+        loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={})
     events = await store.events(record.run_id)
     return RunHandle(store, record, loaded, state_mod.fold(record.run_id, events, loaded.runbook))
 

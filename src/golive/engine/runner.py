@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -118,7 +119,7 @@ async def create_run(
         for r, p in (roles or {}).items()
     ]
     await store.append_many(rid, events)
-    return await acts.open_run(store, rid)
+    return await acts.open_run(store, rid, loaded=loaded)
 
 
 class _Rollback(Exception):
@@ -159,6 +160,7 @@ class Engine:
         self._rollback_wake = asyncio.Event()
         self._notifier: Any = None
         self.dry_run = handle.state.mode == "dry-run"
+        self._workdir_cache: Path | None = None
 
     # -- plumbing --------------------------------------------------------------------------------------
     async def emit(
@@ -260,9 +262,14 @@ class Engine:
                 self._http = factory()
         return self._http
 
-    def step_context(self, step: models.Step, params: Any) -> plugin_base.StepContext:
-        from pathlib import Path
+    def _workdir(self) -> Path:
+        """The runbook's directory, resolved once per run (a path resolve per step is a syscall per step)."""
+        if self._workdir_cache is None:
+            path = self.h.loaded.path
+            self._workdir_cache = Path(path).resolve().parent if path else Path.cwd()
+        return self._workdir_cache
 
+    def step_context(self, step: models.Step, params: Any) -> plugin_base.StepContext:
         return plugin_base.StepContext(
             params=params,
             step_id=step.id,
@@ -270,7 +277,7 @@ class Engine:
             timeout=step.timeout or self.runbook.settings.default_timeout,
             dry_run=self.dry_run,
             clock=self.clock,
-            workdir=Path(self.h.loaded.path).resolve().parent if self.h.loaded.path else Path.cwd(),
+            workdir=self._workdir(),
             release=self.runbook.release.model_dump(mode="json", exclude_none=True),
             http_client=self.http_client,
             secret=self.secret,
@@ -564,7 +571,7 @@ class Engine:
                 result = Result.error(f"unknown {kind} type {step.type!r}")
                 break
             try:
-                params = cls.params.model_validate(await self.render(step.with_))
+                params = cls.params.model_validate(await self.render(step.with_) if step.with_ else {})
             except ValidationError as exc:
                 first = exc.errors(include_url=False)[0]
                 where = ".".join(str(p) for p in first["loc"])

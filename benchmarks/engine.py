@@ -1,0 +1,142 @@
+"""Engine throughput: a 10,000-step runbook of trivial checks, every event durably committed on SQLite.
+
+Run: ``.venv/bin/python benchmarks/engine.py [--steps 10000] [--phases 4] [--concurrency 200] [--profile FILE]``
+
+The runbook has ``--phases`` phases of independent ``noop`` checks (a trivial check registered here, in the
+default registry, so the figure measures the engine and the store, not a plugin). The run goes through the
+in-process API (``create_run`` + ``Engine(handle).run()``) on a fresh SQLite store in a temporary directory
+(WAL, ``synchronous=FULL``: every append is fsynced before it returns). Printed: steps per second over the
+whole run (create to run_finished), events per second, and the process's RSS growth (peak RSS minus RSS
+before the run). Targets: >= 3,000 steps/s and < 100 MB RSS growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from golive import results
+from golive.engine import runner
+from golive.engine.state import RunStatus
+from golive.plugins import base, registry
+from golive.spec import loader
+from golive.store import sqlite
+
+TARGET_STEPS_PER_S = 3000.0  # steps per second
+TARGET_RSS_MB = 100.0  # MB of RSS growth
+
+
+class NoopParams(base.Params):
+    """No parameters: the check does nothing."""
+
+
+class NoopCheck(base.CheckPlugin):
+    """Passes at once; the cheapest possible check, so only the engine is measured."""
+
+    name: ClassVar[str] = "bench-noop"
+    params: ClassVar[type[base.Params]] = NoopParams
+    description: ClassVar[str] = "Passes at once (benchmark only)."
+
+    async def run(self, ctx: base.StepContext) -> results.Result:
+        return results.Result.ok("ok")
+
+
+def runbook_text(steps: int, phases: int, concurrency: int) -> str:
+    lines = ["golive: 1", "name: engine-bench", "settings:", f"  concurrency: {concurrency}", "phases:"]
+    per_phase = steps // phases
+    n = 0
+    for p in range(phases):
+        lines += [f"  - id: p{p}", "    steps:"]
+        count = per_phase if p < phases - 1 else steps - n
+        for _ in range(count):
+            lines.append(f"      - {{id: s{n}, kind: check, type: bench-noop}}")
+            n += 1
+    return "\n".join(lines) + "\n"
+
+
+def rss_mb() -> float:
+    """Current resident set size in MB (from /proc; ru_maxrss is the peak)."""
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * resource.getpagesize() / 1e6
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KiB on Linux
+
+
+async def bench(steps: int, phases: int, concurrency: int) -> dict[str, float]:
+    reg = registry.default_registry()
+    if reg.get("check", NoopCheck.name) is None:
+        reg.register(NoopCheck)
+    text = runbook_text(steps, phases, concurrency)
+    t_load = time.perf_counter()
+    loaded = loader.load_text(text, "engine-bench.yaml", environ={})
+    load_s = time.perf_counter() - t_load
+    with tempfile.TemporaryDirectory() as tmp:
+        store = sqlite.SqliteStore(Path(tmp) / "golive.db")
+        await store.open()
+        try:
+            rss0 = rss_mb()
+            peak0 = peak_rss_mb()
+            t0 = time.perf_counter()
+            handle = await runner.create_run(store, loaded)
+            status = await runner.Engine(handle).run()
+            elapsed = time.perf_counter() - t0
+            events = handle.state.last_seq
+            verified = await store.verify(handle.run_id)
+        finally:
+            await store.close()
+    if status is not RunStatus.PASSED or verified != events:
+        raise SystemExit(f"benchmark run did not pass cleanly: {status}, {verified}/{events} events verified")
+    return {
+        "steps": steps,
+        "events": events,
+        "seconds": elapsed,
+        "load_seconds": load_s,
+        "steps_per_s": steps / elapsed,
+        "events_per_s": events / elapsed,
+        "rss_growth_mb": max(rss_mb() - rss0, peak_rss_mb() - max(peak0, rss0)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=10_000)
+    ap.add_argument("--phases", type=int, default=4)
+    ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--profile", default=None, help="Write cProfile stats here and print the top 25.")
+    args = ap.parse_args()
+    if args.profile:
+        prof = cProfile.Profile()
+        prof.enable()
+        res = asyncio.run(bench(args.steps, args.phases, args.concurrency))
+        prof.disable()
+        prof.dump_stats(args.profile)
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
+    else:
+        res = asyncio.run(bench(args.steps, args.phases, args.concurrency))
+    print(
+        f"engine: {res['steps']:,} steps, {res['events']:,} events in {res['seconds']:.2f} s "
+        f"(runbook load {res['load_seconds']:.2f} s, not counted)"
+    )
+    ok_speed = res["steps_per_s"] >= TARGET_STEPS_PER_S
+    ok_rss = res["rss_growth_mb"] < TARGET_RSS_MB
+    print(
+        f"  {res['steps_per_s']:,.0f} steps/s (target >= {TARGET_STEPS_PER_S:,.0f}: {'met' if ok_speed else 'MISSED'})"
+    )
+    print(f"  {res['events_per_s']:,.0f} events/s, every one committed with fsync")
+    print(f"  RSS growth {res['rss_growth_mb']:.1f} MB (target < {TARGET_RSS_MB:.0f}: {'met' if ok_rss else 'MISSED'})")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
