@@ -1,0 +1,80 @@
+"""``golive evidence ...`` and ``golive keygen``: verify evidence packs and make signing keys.
+
+``evidence pack RUN`` is added to the :func:`evidence` group by the engine side (it needs the store);
+it builds the file list and the manifest and calls :func:`golive.evidence.pack.write_pack`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["evidence", "keygen"]
+
+DEFAULT_KEY_DIR = Path(".golive") / "keys"
+
+
+@click.group()
+def evidence() -> None:
+    """Pack and verify evidence."""
+
+
+@evidence.command("verify")
+@click.argument("pack", type=click.Path(path_type=Path))
+@click.option(
+    "--pubkey",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Public key (.pub from `golive keygen`); with it the pack must carry a valid signature.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(pack: Path, pubkey: Path | None, as_json: bool) -> None:
+    """Check a pack (directory or .zip): every file against checksums.json, and the signature.
+
+    Exit 0 when valid, 1 when not, 2 when the pack or the key cannot be read.
+    """
+    from golive.evidence import pack as pack_mod
+
+    result = pack_mod.verify_pack(pack, pubkey)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo(f"valid: {'yes' if result.valid else 'NO'}")
+        for label, names in (
+            ("missing_files", result.missing_files),
+            ("mismatches", result.mismatches),
+            ("unexpected_files", result.unexpected_files),
+        ):
+            click.echo(f"{label}: {len(names)}")
+            for name in names:
+                click.echo(f"  - {name}")
+        click.echo(f"signature: {result.signature}")
+        for field in ("run_id", "created_at", "file_count", "total_bytes"):
+            if field in result.manifest:
+                click.echo(f"{field}: {result.manifest[field]}")
+        for problem in result.problems:
+            click.echo(f"note: {problem}")
+    if not result.valid:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_KEY_DIR,
+    show_default=True,
+    help="Folder to write golive-evidence.key (mode 0600) and golive-evidence.pub into.",
+)
+def keygen(out_dir: Path) -> None:
+    """Make an ed25519 key pair for signing evidence packs."""
+    from golive.evidence import signing
+
+    private_path, public_path = signing.generate_keypair(out_dir)
+    fp = signing.fingerprint(signing.load_public_key(public_path))
+    click.echo(f"private key: {private_path} (mode 0600; keep it secret, never commit it)")
+    click.echo(f"public key:  {public_path}")
+    click.echo(f"fingerprint: {fp}")

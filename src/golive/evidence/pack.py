@@ -1,0 +1,686 @@
+"""Evidence packs: a directory or a zip file of evidence, with checksums, a manifest and a signature.
+
+Layout (the same in a directory and in a zip)::
+
+    <files...>            the evidence, under the archive names the caller gave
+    checksums.json        {"algorithm": "sha256", "files": {name: {"sha256": hex, "size": bytes}}}
+    manifest.json         the caller's fields (run id, runbook digest, release pin, event chain head, ...)
+                          plus format, format_version, created_at, file_count, total_bytes and
+                          checksums_sha256 (the SHA-256 of checksums.json's bytes)
+    signature.json        optional: ed25519 over the bytes of manifest.json, with the key fingerprint
+
+manifest.json is written canonically (UTF-8 JSON, sorted keys, two-space indent, a final newline) and the
+signature covers exactly its bytes; the manifest pins checksums.json, which pins every file, so one
+signature covers the whole pack.
+
+Speed: every byte of a source file is read once when packing (hashed while it is copied), in 4 MiB
+chunks, with hashing and writing of a chunk overlapped and two files in flight at once; hashlib and file
+I/O release the GIL, so both cores work. Verification hashes two files at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets as _secrets
+import shutil
+import stat
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+
+from golive import clock as clock_mod
+from golive import exceptions
+from golive.evidence import signing
+
+__all__ = [
+    "CHECKSUMS_NAME",
+    "FORMAT",
+    "MANIFEST_NAME",
+    "SIGNATURE_NAME",
+    "PackFile",
+    "PackSummary",
+    "VerifyResult",
+    "canonical_json",
+    "verify_pack",
+    "write_pack",
+]
+
+FORMAT = "golive-evidence"
+FORMAT_VERSION = 1
+CHECKSUMS_NAME = "checksums.json"
+MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "signature.json"
+RESERVED_NAMES = frozenset({CHECKSUMS_NAME, MANIFEST_NAME, SIGNATURE_NAME})
+RESERVED_MANIFEST_KEYS = frozenset(
+    {"format", "format_version", "created_at", "checksums_sha256", "file_count", "total_bytes"}
+)
+CHUNK = 4 * 1024 * 1024  # bytes per read; large enough that per-call overhead vanishes next to hashing
+WORKERS = 2  # files in flight at once: the machines golive targets have two cores or more
+DEFLATE_BELOW = 1024 * 1024  # bytes; larger files are stored: deflate would cost more than it saves
+DEFLATE_LEVEL = 1  # fastest zlib level; evidence is mostly small text
+MAX_META_BYTES = 256 * 1024 * 1024  # bytes; checksums.json for a million files stays well under this
+COMPRESSED_SUFFIXES = frozenset(
+    {".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".br", ".png", ".jpg", ".jpeg", ".gif", ".webp",
+     ".pdf", ".mp4", ".webm", ".woff2", ".jar", ".whl"}
+)  # fmt: skip
+SignatureStatus = Literal["valid", "invalid", "absent", "unverified"]
+
+
+class PackFile(NamedTuple):
+    """One file to pack: its name inside the pack (POSIX, relative) and a source path or the bytes."""
+
+    name: str
+    source: Path | bytes
+
+
+class PackSummary(BaseModel):
+    """What :func:`write_pack` wrote."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path
+    file_count: int
+    total_bytes: int
+    checksums_sha256: str
+    manifest_sha256: str
+    signed: bool
+    key_fingerprint: str | None = None
+
+
+class VerifyResult(BaseModel):
+    """What :func:`verify_pack` found. ``valid`` is the verdict; the lists say why not."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    valid: bool
+    missing_files: tuple[str, ...] = ()
+    mismatches: tuple[str, ...] = ()
+    unexpected_files: tuple[str, ...] = ()
+    signature: SignatureStatus = "absent"
+    manifest: dict[str, Any] = {}
+    problems: tuple[str, ...] = ()  # one sentence per finding, for people
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one byte form golive writes JSON metadata in: UTF-8, sorted keys, two-space indent, newline."""
+    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_pack(
+    out: Path,
+    files: Iterable[PackFile],
+    manifest: Mapping[str, Any],
+    sign_key: Path | None = None,
+    *,
+    clock: clock_mod.Clock | None = None,
+) -> PackSummary:
+    """Write an evidence pack to ``out`` (a new directory, or a file whose name ends in ``.zip``).
+
+    The pack appears whole or not at all: it is written under a temporary name and renamed at the end.
+    """
+    out = Path(out)
+    items = _check_files(list(files))
+    _check_manifest(manifest)
+    key = signing.load_private_key(sign_key) if sign_key is not None else None
+    now = (clock or clock_mod.SystemClock()).now()
+    is_zip = out.suffix.lower() == ".zip"
+    if out.exists() and not (out.is_dir() and not is_zip and not any(out.iterdir())):
+        raise exceptions.EvidenceError(f"{out}: already exists; choose a new path for the evidence pack")
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}-{_secrets.token_hex(4)}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        writer: _Writer = _ZipWriter(tmp, now.timetuple()[:6]) if is_zip else _DirWriter(tmp)
+        with writer:
+            entries = writer.add_files(items)
+            checksums = canonical_json(
+                {
+                    "algorithm": "sha256",
+                    "files": {name: {"sha256": digest, "size": size} for name, (digest, size) in entries.items()},
+                }
+            )
+            total = sum(size for _digest, size in entries.values())
+            full_manifest = dict(manifest)
+            full_manifest.update(
+                format=FORMAT,
+                format_version=FORMAT_VERSION,
+                created_at=clock_mod.utc_iso(now),
+                checksums_sha256=hashlib.sha256(checksums).hexdigest(),
+                file_count=len(entries),
+                total_bytes=total,
+            )
+            manifest_bytes = canonical_json(full_manifest)
+            writer.add_meta(CHECKSUMS_NAME, checksums)
+            writer.add_meta(MANIFEST_NAME, manifest_bytes)
+            fp = None
+            if key is not None:
+                fp = signing.fingerprint(key)
+                signature = {
+                    "algorithm": "ed25519",
+                    "signed_file": MANIFEST_NAME,
+                    "public_key_fingerprint": fp,
+                    "signature": key.sign(manifest_bytes).hex(),
+                }
+                writer.add_meta(SIGNATURE_NAME, canonical_json(signature))
+        os.rename(tmp, out)
+    except OSError as exc:
+        _remove(tmp)
+        raise exceptions.EvidenceError(f"{out}: cannot write the evidence pack: {exc}") from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+    return PackSummary(
+        path=out,
+        file_count=len(entries),
+        total_bytes=total,
+        checksums_sha256=full_manifest["checksums_sha256"],
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        signed=key is not None,
+        key_fingerprint=fp,
+    )
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise exceptions.EvidenceError(f"evidence file name {name!r}: must be a non-empty string")
+    bad = (
+        name.startswith("/") or "\\" in name or "\0" in name or any(part in ("", ".", "..") for part in name.split("/"))
+    )
+    if bad:
+        raise exceptions.EvidenceError(
+            f"evidence file name {name!r}: use a relative POSIX path without '.', '..', '\\' or empty parts"
+        )
+    if name in RESERVED_NAMES:
+        raise exceptions.EvidenceError(f"evidence file name {name!r} is reserved for the pack's own metadata")
+    return name
+
+
+def _check_files(items: list[PackFile]) -> list[PackFile]:
+    names: set[str] = set()
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise exceptions.EvidenceError(f"evidence file {item!r}: expected PackFile(name, source)")
+        name = _check_name(item[0])
+        if name in names:
+            raise exceptions.EvidenceError(f"evidence file name {name!r} appears twice; names must be unique")
+        names.add(name)
+        source = item[1]
+        if isinstance(source, bytes | bytearray | memoryview):
+            continue
+        if not isinstance(source, os.PathLike | str):
+            raise exceptions.EvidenceError(f"evidence file {name!r}: source must be a path or bytes")
+        if not Path(source).is_file():
+            raise exceptions.EvidenceError(f"evidence file {name!r}: source {source} is not a readable file")
+    for name in names:
+        for parent in PurePosixPath(name).parents:
+            if str(parent) in names:
+                raise exceptions.EvidenceError(
+                    f"evidence file names {str(parent)!r} and {name!r} clash: one is a folder of the other"
+                )
+    return [PackFile(item[0], item[1] if isinstance(item[1], bytes) else _as_source(item[1])) for item in items]
+
+
+def _as_source(source: object) -> Path | bytes:
+    if isinstance(source, bytearray | memoryview):
+        return bytes(source)
+    return Path(source)  # type: ignore[arg-type]
+
+
+def _check_manifest(manifest: Mapping[str, Any]) -> None:
+    if not isinstance(manifest, Mapping):
+        raise exceptions.EvidenceError("manifest: expected a mapping of field names to JSON values")
+    clash = sorted(RESERVED_MANIFEST_KEYS & set(manifest))
+    if clash:
+        raise exceptions.EvidenceError(f"manifest fields {clash} are set by golive; rename them")
+    try:
+        canonical_json(dict(manifest))
+    except (TypeError, ValueError) as exc:
+        raise exceptions.EvidenceError(
+            f"manifest: not JSON-serialisable ({exc}); pass str, numbers, lists, dicts"
+        ) from exc
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _hash_copy(read_into: Callable[[memoryview], int], write: Callable[[memoryview], Any]) -> tuple[str, int]:
+    """Stream a source to a sink in CHUNK pieces, hashing each piece while it is written.
+
+    Files of one chunk are hashed inline; from the second chunk on a helper thread hashes chunk k while
+    this thread writes it and reads chunk k+1 into the other buffer.
+    """
+    digest = hashlib.sha256()
+    buffers = (memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK)))
+    n = read_into(buffers[0])
+    if n < CHUNK:
+        chunk = buffers[0][:n]
+        digest.update(chunk)
+        if n:
+            write(chunk)
+        if not n or not read_into(buffers[1]):
+            return digest.hexdigest(), n
+        raise OSError("the source grew while it was being packed")
+    size = 0
+    turn = 0
+    pending: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="golive-hash") as hasher:
+        while True:
+            if pending is not None:
+                pending.result()
+            if not n:
+                break
+            chunk = buffers[turn][:n]
+            pending = hasher.submit(digest.update, chunk)
+            write(chunk)
+            size += n
+            turn ^= 1
+            n = read_into(buffers[turn])
+    return digest.hexdigest(), size
+
+
+class _Writer:
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def add_files(self, items: list[PackFile]) -> dict[str, tuple[str, int]]:
+        raise NotImplementedError
+
+    def add_meta(self, name: str, data: bytes) -> None:
+        raise NotImplementedError
+
+
+class _DirWriter(_Writer):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True)
+
+    def _target(self, name: str) -> Path:
+        target = self.root.joinpath(*name.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def _one(self, item: PackFile) -> tuple[str, int]:
+        target = self._target(item.name)
+        if isinstance(item.source, bytes):
+            target.write_bytes(item.source)
+            return hashlib.sha256(item.source).hexdigest(), len(item.source)
+        with open(item.source, "rb", buffering=0) as src, open(target, "xb", buffering=0) as dst:
+            return _hash_copy(src.readinto, _write_all(dst))
+
+    def add_files(self, items: list[PackFile]) -> dict[str, tuple[str, int]]:
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="golive-pack") as pool:
+            results = list(pool.map(self._one, items))
+        return {item.name: result for item, result in zip(items, results, strict=True)}
+
+    def add_meta(self, name: str, data: bytes) -> None:
+        (self.root / name).write_bytes(data)
+
+
+def _write_all(handle: IO[bytes]) -> Callable[[memoryview], None]:
+    def write(chunk: memoryview) -> None:
+        done = 0
+        while done < len(chunk):
+            n = handle.write(chunk[done:])
+            done += n or 0
+            if not n:
+                raise OSError("short write")
+
+    return write
+
+
+class _ZipWriter(_Writer):
+    def __init__(self, path: Path, date_time: tuple[int, ...]) -> None:
+        self.zf = zipfile.ZipFile(path, "x", allowZip64=True)
+        self.date_time = date_time
+
+    def close(self) -> None:
+        self.zf.close()
+
+    def _info(self, name: str, size: int, compress: bool) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self.date_time)  # type: ignore[arg-type]
+        info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        if compress:
+            # Python 3.13 made the per-member level public; before it, zipfile reads the private name.
+            setattr(info, "compress_level" if sys.version_info >= (3, 13) else "_compresslevel", DEFLATE_LEVEL)
+        info.external_attr = (stat.S_IFREG | 0o644) << 16
+        info.file_size = size
+        return info
+
+    def add_files(self, items: list[PackFile]) -> dict[str, tuple[str, int]]:
+        # One zip stream, so files go in one after another; hashing still overlaps with CRC and writing.
+        entries: dict[str, tuple[str, int]] = {}
+        for item in items:
+            if isinstance(item.source, bytes):
+                data = item.source
+                info = self._info(item.name, len(data), len(data) < DEFLATE_BELOW)
+                self.zf.writestr(info, data)
+                entries[item.name] = (hashlib.sha256(data).hexdigest(), len(data))
+                continue
+            size = item.source.stat().st_size
+            compress = size < DEFLATE_BELOW and item.source.suffix.lower() not in COMPRESSED_SUFFIXES
+            info = self._info(item.name, size, compress)
+            with (
+                open(item.source, "rb", buffering=0) as src,
+                self.zf.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dst,
+            ):
+                entries[item.name] = _hash_copy(src.readinto, dst.write)
+        return entries
+
+    def add_meta(self, name: str, data: bytes) -> None:
+        self.zf.writestr(self._info(name, len(data), True), data)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading and verifying
+
+
+class _Reader:
+    def names(self) -> list[str]:
+        raise NotImplementedError
+
+    def read_meta(self, name: str) -> bytes:
+        raise NotImplementedError
+
+    def hasher(self) -> Callable[[str], tuple[str, int]]:
+        """A function that hashes one member; each worker thread calls this once for its own."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _DirReader(_Reader):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.links: set[str] = set()
+
+    def names(self) -> list[str]:
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            rel = Path(dirpath).relative_to(self.root)
+            for name in filenames:
+                member = (rel / name).as_posix()
+                if (Path(dirpath) / name).is_symlink():
+                    self.links.add(member)
+                found.append(member)
+            for name in dirnames:
+                if (Path(dirpath) / name).is_symlink():
+                    self.links.add((rel / name).as_posix())
+                    found.append((rel / name).as_posix())
+        return found
+
+    def read_meta(self, name: str) -> bytes:
+        path = self.root / name
+        if path.stat().st_size > MAX_META_BYTES:
+            raise ValueError(f"larger than {MAX_META_BYTES} bytes")
+        return path.read_bytes()
+
+    def hasher(self) -> Callable[[str], tuple[str, int]]:
+        buf = memoryview(bytearray(CHUNK))
+
+        def hash_one(name: str) -> tuple[str, int]:
+            if name in self.links:
+                raise ValueError("is a symbolic link; packs hold regular files only")
+            digest = hashlib.sha256()
+            size = 0
+            with open(self.root.joinpath(*name.split("/")), "rb", buffering=0) as handle:
+                while n := handle.readinto(buf):
+                    digest.update(buf[:n])
+                    size += n
+            return digest.hexdigest(), size
+
+        return hash_one
+
+
+class _ZipReader(_Reader):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.zf = zipfile.ZipFile(path)
+        self.duplicates: set[str] = set()
+        self._handles: list[zipfile.ZipFile] = []
+
+    def names(self) -> list[str]:
+        seen: set[str] = set()
+        out = []
+        for info in self.zf.infolist():
+            if info.is_dir():
+                continue
+            if info.filename in seen:
+                self.duplicates.add(info.filename)
+                continue
+            seen.add(info.filename)
+            out.append(info.filename)
+        return out
+
+    def read_meta(self, name: str) -> bytes:
+        if self.zf.getinfo(name).file_size > MAX_META_BYTES:
+            raise ValueError(f"larger than {MAX_META_BYTES} bytes")
+        return self.zf.read(name)
+
+    def hasher(self) -> Callable[[str], tuple[str, int]]:
+        zf = zipfile.ZipFile(self.path)  # one handle per thread: no shared file position
+        self._handles.append(zf)
+
+        def hash_one(name: str) -> tuple[str, int]:
+            if name in self.duplicates:
+                raise ValueError("appears more than once in the zip")
+            digest = hashlib.sha256()
+            size = 0
+            with zf.open(name) as member:  # checks the CRC-32 at the end as well
+                while chunk := member.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+            return digest.hexdigest(), size
+
+        return hash_one
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.close()
+        self.zf.close()
+
+
+@contextmanager
+def _open_pack(path: Path) -> Iterator[_Reader]:
+    if not path.exists():
+        raise exceptions.UsageError(f"{path}: no such evidence pack")
+    reader: _Reader
+    try:
+        if path.is_dir():
+            reader = _DirReader(path)
+        elif zipfile.is_zipfile(path):
+            reader = _ZipReader(path)
+        else:
+            raise exceptions.UsageError(f"{path}: not an evidence pack; give the pack's directory or its .zip file")
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise exceptions.UsageError(f"{path}: cannot read the evidence pack: {exc}") from exc
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+_HASH_ERRORS = (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError)
+
+
+def verify_pack(path: Path, pubkey: Path | None = None) -> VerifyResult:
+    """Check every file of a pack against checksums.json, the manifest against checksums.json, and
+    the signature against ``pubkey`` when one is given.
+
+    Valid means: nothing missing, nothing changed, nothing extra, and a signature that is not invalid
+    (and, when ``pubkey`` is given, one that is present and valid). A path that is not a pack, or a
+    public key that cannot be read, raises :class:`golive.exceptions.UsageError`.
+    """
+    path = Path(path)
+    public_key = signing.load_public_key(pubkey) if pubkey is not None else None
+    missing: list[str] = []
+    mismatches: list[str] = []
+    problems: list[str] = []
+    manifest: dict[str, Any] = {}
+    manifest_bytes: bytes | None = None
+    with _open_pack(path) as reader:
+        try:
+            names = reader.names()
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise exceptions.UsageError(f"{path}: cannot list the evidence pack: {exc}") from exc
+        present = set(names)
+
+        if MANIFEST_NAME in present:
+            try:
+                manifest_bytes = reader.read_meta(MANIFEST_NAME)
+                loaded = json.loads(manifest_bytes)
+                if not isinstance(loaded, dict):
+                    raise ValueError("not a JSON object")
+                manifest = loaded
+            except _HASH_ERRORS as exc:
+                mismatches.append(MANIFEST_NAME)
+                problems.append(f"{MANIFEST_NAME} cannot be read as a JSON object: {exc}")
+        else:
+            missing.append(MANIFEST_NAME)
+            problems.append(f"{MANIFEST_NAME} is missing")
+
+        entries: dict[str, dict[str, Any]] = {}
+        checksums_ok = False
+        if CHECKSUMS_NAME in present:
+            try:
+                checksums_bytes = reader.read_meta(CHECKSUMS_NAME)
+                entries = _parse_checksums(checksums_bytes)
+                checksums_ok = True
+            except _HASH_ERRORS as exc:
+                mismatches.append(CHECKSUMS_NAME)
+                problems.append(f"{CHECKSUMS_NAME} cannot be read: {exc}")
+            if checksums_ok and manifest:
+                want = manifest.get("checksums_sha256")
+                if want != hashlib.sha256(checksums_bytes).hexdigest():
+                    mismatches.append(CHECKSUMS_NAME)
+                    problems.append(f"{CHECKSUMS_NAME} does not match the checksums_sha256 in {MANIFEST_NAME}")
+        else:
+            missing.append(CHECKSUMS_NAME)
+            problems.append(f"{CHECKSUMS_NAME} is missing: no file in the pack can be verified")
+
+        for name in sorted(entries):
+            if name not in present:
+                missing.append(name)
+                problems.append(f"{name} is listed in {CHECKSUMS_NAME} but missing")
+        to_hash = sorted(name for name in entries if name in present)
+        for name, outcome in zip(to_hash, _hash_members(reader, to_hash), strict=True):
+            if isinstance(outcome, str):
+                mismatches.append(name)
+                problems.append(f"{name}: {outcome}")
+                continue
+            digest, size = outcome
+            if digest != entries[name]["sha256"] or size != entries[name]["size"]:
+                mismatches.append(name)
+                problems.append(f"{name}: content differs from its sha256 in {CHECKSUMS_NAME}")
+        unexpected = sorted(present - set(entries) - RESERVED_NAMES) if checksums_ok else []
+        for name in unexpected:
+            problems.append(f"{name} is in the pack but not in {CHECKSUMS_NAME}")
+
+        signature: SignatureStatus = "absent"
+        if SIGNATURE_NAME in present:
+            signature, note = _check_signature(reader, manifest_bytes, public_key)
+            if note:
+                problems.append(note)
+        elif public_key is not None:
+            problems.append(f"a public key was given but the pack has no {SIGNATURE_NAME}")
+
+    valid = not missing and not mismatches and not unexpected and signature != "invalid"
+    if public_key is not None and signature != "valid":
+        valid = False
+    return VerifyResult(
+        valid=valid,
+        missing_files=tuple(missing),
+        mismatches=tuple(dict.fromkeys(mismatches)),
+        unexpected_files=tuple(unexpected),
+        signature=signature,
+        manifest=manifest,
+        problems=tuple(problems),
+    )
+
+
+def _parse_checksums(data: bytes) -> dict[str, dict[str, Any]]:
+    doc = json.loads(data)
+    if not isinstance(doc, dict) or doc.get("algorithm") != "sha256" or not isinstance(doc.get("files"), dict):
+        raise ValueError('expected {"algorithm": "sha256", "files": {...}}')
+    files: dict[str, dict[str, Any]] = doc["files"]
+    for name, entry in files.items():
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("sha256"), str)
+            and isinstance(entry.get("size"), int)
+            and name not in RESERVED_NAMES
+        )
+        if not ok:
+            raise ValueError(f"entry {name!r} is malformed")
+    return files
+
+
+def _hash_members(reader: _Reader, names: list[str]) -> list[tuple[str, int] | str]:
+    """(sha256, size) of each member, or the reason it could not be read, in the order given."""
+    if not names:
+        return []
+    workers = min(WORKERS, len(names))
+    # Each worker pulls the next index from one shared iterator (advancing it is atomic under the GIL),
+    # so a few large files do not leave one worker idle while the other has a queue.
+    order = iter(range(len(names)))
+    results: list[tuple[str, int] | str] = [""] * len(names)
+
+    def work(hash_one: Callable[[str], tuple[str, int]]) -> None:
+        for i in order:
+            try:
+                results[i] = hash_one(names[i])
+            except _HASH_ERRORS as exc:
+                results[i] = f"cannot be read: {exc}"
+
+    hashers = [reader.hasher() for _ in range(workers)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="golive-verify") as pool:
+        for future in [pool.submit(work, h) for h in hashers]:
+            future.result()
+    return results
+
+
+def _check_signature(reader: _Reader, manifest_bytes: bytes | None, public_key: Any) -> tuple[SignatureStatus, str]:
+    try:
+        doc = json.loads(reader.read_meta(SIGNATURE_NAME))
+        signature = bytes.fromhex(doc["signature"])
+        fp = doc["public_key_fingerprint"]
+        if doc.get("algorithm") != "ed25519" or not isinstance(fp, str):
+            raise ValueError("expected algorithm ed25519")
+    except (*_HASH_ERRORS, TypeError) as exc:
+        return "invalid", f"{SIGNATURE_NAME} is malformed: {exc}"
+    if public_key is None:
+        return "unverified", f"signed by {fp}; pass --pubkey to verify the signature"
+    if manifest_bytes is None:
+        return "invalid", f"{SIGNATURE_NAME} is present but {MANIFEST_NAME} cannot be read"
+    if fp != signing.fingerprint(public_key):
+        return "invalid", f"signed by {fp}, not by the given public key {signing.fingerprint(public_key)}"
+    try:
+        public_key.verify(signature, manifest_bytes)
+    except Exception:  # cryptography raises InvalidSignature; any failure is a failed check
+        return "invalid", f"the signature does not match {MANIFEST_NAME}"
+    return "valid", ""
