@@ -198,3 +198,30 @@ async def test_a_zero_duration_is_refused() -> None:
     """An observe window needs a positive duration."""
     with pytest.raises(ValueError, match="positive duration"):
         await observe(0.0, [], FakeClock(), Events())
+
+
+async def test_a_rollback_trigger_still_firing_from_before_ends_the_next_window() -> None:
+    """A breach that began before the window (the trigger already fired) ends the window at once."""
+    clock = FakeClock()
+    src = FakeMetricSource()
+    src.set(0.9)
+    ev = TriggerEvaluator(trig("ledger"), lambda r: src.read, clock)
+    assert (await ev.evaluate_once()).fired
+    events = Events()
+    res = await observe(600.0, [ev], clock, events)
+    assert (res.outcome, res.trigger_id) == ("fired", "ledger")
+    assert res.elapsed == 0.0
+    assert events.of("trigger_evaluated")[-1]["state"] == "firing"
+
+
+async def test_a_reset_trigger_must_breach_for_its_duration_again() -> None:
+    """After reset() (the IC chose to continue) a trigger fires again only once `for` has passed anew."""
+    clock = FakeClock()
+    src = FakeMetricSource()
+    src.set(0.9)
+    ev = TriggerEvaluator(trig("backlog", then="pause", **{"for": "30s"}), lambda r: src.read, clock)
+    first = await observe(600.0, [ev], clock, Events())
+    assert first.elapsed == 30.0
+    ev.reset()
+    second = await observe(600.0, [ev], clock, Events())
+    assert (second.outcome, second.elapsed) == ("fired", 30.0)

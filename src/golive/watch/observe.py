@@ -5,7 +5,10 @@
 not queued), and it sleeps only until the next thing is due. Reads run concurrently as tasks, so a slow
 source never delays another trigger, and the loop wakes the moment any read completes: a ``rollback`` or
 ``pause`` fire returns at once, cancelling the other reads and sleeps. ``notify`` fires are recorded and the
-window goes on.
+window goes on. A rollback or pause trigger that is *still* firing from before the window (it fired in an
+earlier window and the breach goes on) ends the window at its first evaluation too: an ongoing breach
+never lets a window pass. After the IC chose to continue from a pause, the engine calls
+``TriggerEvaluator.reset()`` so the trigger must breach for ``for`` again.
 
 One loop (rather than one sleeping task per trigger) is also what makes the window exact under
 :class:`golive.testing.FakeClock`, whose ``sleep`` moves time forward: only one sleeper ever waits.
@@ -99,7 +102,7 @@ class _Recorder:
     async def record(self, ev: triggers.Evaluation, interval: float) -> None:
         tid = ev.trigger_id
         mono = self._clock.monotonic()
-        changed = self._last_state.get(tid) is not ev.state
+        changed = self._last_state.get(tid) is not ev.state or ev.stops_observe
         self._last_state[tid] = ev.state
         if ev.fired:
             await self._on_event({"type": "trigger_fired", "data": ev.event_data()})

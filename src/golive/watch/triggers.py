@@ -96,8 +96,12 @@ class Evaluation(BaseModel):
 
     @property
     def stops_observe(self) -> bool:
-        """True for a fire whose response is rollback or pause (notify only informs)."""
-        return self.fired and self.then in ("rollback", "pause")
+        """True when a rollback or pause trigger is firing, newly or still (notify only informs).
+
+        Still-firing counts too: a breach that began before an observation window must not let the
+        window pass just because the trigger fired earlier.
+        """
+        return self.state is TriggerState.FIRING and self.then in ("rollback", "pause")
 
     def event_data(self) -> dict[str, Any]:
         """The JSON data of the ``trigger_evaluated`` / ``trigger_fired`` event for this evaluation."""
