@@ -23,6 +23,7 @@ import queue
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's write transa
 MAX_BATCH = 1000  # jobs per group-commit transaction; bounds the wait of the last job in a batch
 FOLLOW_BATCH = 1000  # events fetched per read while following
 BLOB_DIR = "blobs"  # beside the database file
+WAL_SWITCH_RETRY = 0.01  # seconds between attempts to switch a new file to WAL while another process does
 
 
 @dataclass(eq=False, slots=True)
@@ -143,7 +145,7 @@ class SqliteStore(base.Store):
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = self._enable_wal(conn)
             if str(mode).lower() != "wal":
                 raise exceptions.StoreError(
                     f"SQLite store {self.path}: cannot use WAL mode (got {mode!r}); "
@@ -155,6 +157,18 @@ class SqliteStore(base.Store):
             conn.close()
             raise
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch to WAL. Two processes switching a new file at once can get SQLITE_BUSY at once, without
+        the busy handler being consulted, so retry here until the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(WAL_SWITCH_RETRY)
 
     # schema ----------------------------------------------------------------------------------------
     async def schema_version(self) -> int:
@@ -478,7 +492,7 @@ class SqliteStore(base.Store):
     def _error(self, exc: BaseException, what: str) -> exceptions.StoreError:
         hint = ""
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-            hint = f" (another process held the write lock for more than {BUSY_TIMEOUT:g} s)"
+            hint = f" (another process holds the write lock; waited up to {BUSY_TIMEOUT:g} s)"
         elif isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
             hint = " (the schema is not migrated: run `golive db upgrade`)"
         err = exceptions.StoreError(f"SQLite store {self.path}: {what} failed: {common.one_line(exc)}{hint}")
