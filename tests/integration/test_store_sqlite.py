@@ -73,6 +73,17 @@ async def test_edited_event_data_breaks_the_chain_at_that_seq(tmp_path: Path) ->
     assert info.value.seq == 3
 
 
+async def test_event_data_edited_into_invalid_json_breaks_the_chain_at_that_seq(tmp_path: Path) -> None:
+    """Garbage in the data column is a broken chain (a StoreError), never a JSON traceback."""
+    db = tmp_path / "golive.db"
+    await make_run(db, 3)
+    raw(db, f"UPDATE events SET data = '{{not json' WHERE run_id = '{RUN}' AND seq = 2")
+    async with SqliteStore(db) as s:
+        with pytest.raises(exceptions.ChainBroken) as info:
+            await s.verify(RUN)
+    assert info.value.seq == 2
+
+
 async def test_deleted_middle_event_breaks_the_chain_at_that_seq(tmp_path: Path) -> None:
     db = tmp_path / "golive.db"
     await make_run(db, 5)

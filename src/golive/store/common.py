@@ -19,6 +19,7 @@ from golive.store import base
 __all__ = [
     "PreparedEvent",
     "check_digest",
+    "event_from_row",
     "one_line",
     "prepare_event",
     "redact_url",
@@ -94,6 +95,26 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+def event_from_row(row: tuple[Any, ...]) -> base.Event:
+    """Event from (run_id, seq, ts, type, step_id, actor, data JSON, prev_hash, hash).
+
+    Data that is not JSON can only come from editing the database: it is reported as a broken chain.
+    """
+    run_id, seq, ts, type_, step_id, actor, data_json, prev_hash, digest = row
+    try:
+        data = json.loads(data_json)
+    except (TypeError, ValueError) as exc:
+        raise exceptions.ChainBroken(run_id, int(seq), "data is not valid JSON (edited)") from exc
+    return base.Event(run_id, int(seq), ts, type_, step_id, actor, data, prev_hash, digest)
+
+
+def _json_column(value: Any, what: str) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError) as exc:
+        raise exceptions.StoreError(f"{what} is not valid JSON in the store (edited?): {exc}") from exc
+
+
 def run_from_row(row: tuple[Any, ...]) -> base.RunRecord:
     """RunRecord from (run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params)."""
     run_id, name, path, digest, text, mode, created_at, params = row
@@ -105,7 +126,7 @@ def run_from_row(row: tuple[Any, ...]) -> base.RunRecord:
         runbook_text=text,
         mode=mode,
         created_at=created_at,
-        params=json.loads(params),
+        params=_json_column(params, f"run {run_id!r} params"),
     )
 
 
@@ -128,4 +149,5 @@ def run_params(run: base.RunRecord) -> dict[str, Any]:
 def token_from_row(row: tuple[Any, ...]) -> base.TokenRecord:
     """TokenRecord from (token_hash, user, roles JSON, created_at, revoked)."""
     token_hash, user, roles, created_at, revoked = row
-    return base.TokenRecord(token_hash, user, tuple(json.loads(roles)), created_at, bool(revoked))
+    roles_list = _json_column(roles, f"roles of the token of {user!r}")
+    return base.TokenRecord(token_hash, user, tuple(roles_list), created_at, bool(revoked))

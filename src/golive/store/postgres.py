@@ -511,4 +511,4 @@ class PostgresStore(base.Store):
 
 
 def _event(r: tuple[Any, ...]) -> base.Event:
-    return base.Event(r[0], int(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8])
+    return common.event_from_row(r)

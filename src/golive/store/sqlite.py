@@ -261,7 +261,7 @@ class SqliteStore(base.Store):
     async def events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[base.Event]:
         params = {"run_id": run_id, "after_seq": after_seq, "limit": -1 if limit is None else limit}
         rows = await self._read(lambda c: c.execute(self._sql["select_events"], params).fetchall())
-        return [base.Event(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in rows]
+        return [common.event_from_row(r) for r in rows]
 
     async def last_seq(self, run_id: str) -> int:
         return int(await self._read(lambda c: c.execute(self._sql["last_seq"], {"run_id": run_id}).fetchone()[0]))
@@ -282,7 +282,7 @@ class SqliteStore(base.Store):
         head, rows = await self._read(snapshot)
         if head is None:
             raise exceptions.NotFound(f"no run {run_id!r}")
-        evs = [base.Event(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in rows]
+        evs = [common.event_from_row(r) for r in rows]
         count = base.verify_chain(run_id, evs)
         base.check_head(run_id, evs, int(head[0]), str(head[1]))
         return count
