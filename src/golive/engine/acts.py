@@ -243,6 +243,13 @@ def decision_blockers(h: RunHandle, step: models.Step) -> list[str]:
     """Why GO cannot be recorded now: each required step or phase that did not pass."""
     out = []
     dry = h.state.mode == "dry-run"
+    # No GO past a failed phase, whether or not the decision names it.
+    section = h.runbook.phase_of(step.id)
+    for p in h.runbook.phases:
+        if p.id == section:
+            break
+        if h.state.phases.get(p.id) in ("fail", "error") and p.id not in step.requires:
+            out.append(f"phase {p.id!r} is {h.state.phases[p.id].upper()}")
     for req in step.requires:
         outcome = h.state.outcome_of(req)
         ok = outcome in ("pass", "warn") or (dry and outcome == "skipped")
@@ -358,8 +365,15 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
     if st.waiting_for == "pause":
         # A paused observation: GO continues the cutover, NO-GO rolls back.
         red = h.redactor()
-        await h.append("decision_recorded", step_id=step.id, actor=actor, decision=decision, reason=red.redact(reason),
-                       statement=f"{decision.upper()} after pause: {red.redact(reason)}", pause=True)
+        await h.append(
+            "decision_recorded",
+            step_id=step.id,
+            actor=actor,
+            decision=decision,
+            reason=red.redact(reason),
+            statement=f"{decision.upper()} after pause: {red.redact(reason)}",
+            pause=True,
+        )
         return f"{decision.upper()} after pause: {red.redact(reason)}"
     if decision == "go":
         blockers = decision_blockers(h, step)

@@ -76,13 +76,25 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
     title = trig.title if trig and trig.title else result.trigger_id
     if result.then == "rollback":
         await engine._record_result(step, Result.fail(result.summary), 1, started, took, "step_finished")
-        raise _Rollback(f"trigger {result.trigger_id} fired ({title}): {result.reason}", f"trigger:{result.trigger_id}",
-                        "trigger")
+        raise _Rollback(
+            f"trigger {result.trigger_id} fired ({title}): {result.reason}", f"trigger:{result.trigger_id}", "trigger"
+        )
     deadline = result.deadline_at or (engine.clock.now() + timedelta(seconds=DEFAULT_PAUSE_DEADLINE))
-    await engine.emit("step_waiting", step_id=step.id, what="pause", trigger=result.trigger_id,
-                      reason=result.reason, deadline=clock_mod.utc_iso(deadline), default=result.default or "rollback")
-    await engine.notify("pause", trigger={"id": result.trigger_id, "title": title, "reason": result.reason},
-                        deadline=clock_mod.utc_iso(deadline), default=result.default)
+    await engine.emit(
+        "step_waiting",
+        step_id=step.id,
+        what="pause",
+        trigger=result.trigger_id,
+        reason=result.reason,
+        deadline=clock_mod.utc_iso(deadline),
+        default=result.default or "rollback",
+    )
+    await engine.notify(
+        "pause",
+        trigger={"id": result.trigger_id, "title": title, "reason": result.reason},
+        deadline=clock_mod.utc_iso(deadline),
+        default=result.default,
+    )
     await _wait_pause(engine, step)
 
 
@@ -103,8 +115,12 @@ async def _wait_pause(engine: Engine, step: models.Step) -> None:
         if dec is not None:
             break
         if limit is not None and engine.clock.monotonic() >= limit:
-            await engine.emit("decision_defaulted", step_id=step.id, default=default,
-                              reason=f"no decision by the deadline; default {default}")
+            await engine.emit(
+                "decision_defaulted",
+                step_id=step.id,
+                default=default,
+                reason=f"no decision by the deadline; default {default}",
+            )
             dec = st.decision
             break
         engine._check_rollback()
@@ -112,9 +128,19 @@ async def _wait_pause(engine: Engine, step: models.Step) -> None:
         await engine.h.refresh()
     choice = (dec or {}).get("decision")
     if choice in ("go", "continue"):
-        await engine.emit("step_finished", step_id=step.id, outcome="pass", actor=(dec or {}).get("by"),
-                          summary=f"paused by trigger; {choice.upper()} by {(dec or {}).get('by')}")
+        await engine.emit(
+            "step_finished",
+            step_id=step.id,
+            outcome="pass",
+            actor=(dec or {}).get("by"),
+            summary=f"paused by trigger; {choice.upper()} by {(dec or {}).get('by')}",
+        )
         return
-    await engine.emit("step_finished", step_id=step.id, outcome="fail", summary=f"paused by trigger; {str(choice).upper()}")
-    raise _Rollback(f"observation paused and {str(choice).upper()} by {(dec or {}).get('by')}: {(dec or {}).get('reason')}",
-                    str((dec or {}).get("by")), "decision")
+    await engine.emit(
+        "step_finished", step_id=step.id, outcome="fail", summary=f"paused by trigger; {str(choice).upper()}"
+    )
+    raise _Rollback(
+        f"observation paused and {str(choice).upper()} by {(dec or {}).get('by')}: {(dec or {}).get('reason')}",
+        str((dec or {}).get("by")),
+        "decision",
+    )

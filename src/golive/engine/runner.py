@@ -250,16 +250,11 @@ class Engine:
         return refs.render(value, self._sync_resolve)
 
     def http_client(self) -> Any:
+        """The run's one pooled HTTP client, created on first use and closed when the run loop ends."""
         if self._http is None:
-            from golive.plugins import _util
+            from golive.plugins import _http
 
-            factory = getattr(_util, "make_http_client", None) or getattr(_util, "shared_http_client", None)
-            if factory is None:
-                import httpx
-
-                self._http = httpx.AsyncClient(timeout=30.0)
-            else:
-                self._http = factory()
+            self._http = _http.make_http_client()
         return self._http
 
     def _workdir(self) -> Path:
@@ -279,7 +274,7 @@ class Engine:
             clock=self.clock,
             workdir=self._workdir(),
             release=self.runbook.release.model_dump(mode="json", exclude_none=True),
-            http_client=self.http_client,
+            http_pool=self.http_client,
             secret=self.secret,
             secret_provider=self.secret_provider,
             flag_provider=self.flag_provider,
@@ -380,8 +375,19 @@ class Engine:
             await self.notify("run_started")
         try:
             await self._recover_open_actions()
+            jumping = any(
+                st.phases.get(p.id) in ("fail", "error") and p.on_failure == "decide" for p in self.runbook.phases
+            )
             for phase in self.runbook.phases:
-                if st.phases.get(phase.id) in ("pass", "waived", "warn"):
+                if st.phases.get(phase.id) in ("pass", "waived", "warn", "skipped", "fail", "error"):
+                    continue
+                if jumping and not any(s.kind is models.StepKind.DECISION for s in phase.steps):
+                    await self.emit(
+                        "phase_finished",
+                        step_id=phase.id,
+                        outcome="skipped",
+                        reason="an earlier phase failed; going to the decision",
+                    )
                     continue
                 self._check_rollback()
                 outcome, no_go = await self.run_phase(phase)
@@ -398,10 +404,17 @@ class Engine:
                     reason = f"phase {phase.id!r} failed: {', '.join(failed)}"
                     if phase.on_failure == "rollback":
                         raise _Rollback(reason, f"phase:{phase.id}", "phase")
+                    if phase.on_failure == "decide" and not jumping:
+                        jumping = True
+                        continue
                     await self.finish(RunStatus.NO_GO if phase.on_failure == "no-go" else RunStatus.FAILED, reason)
                     return st.status
                 if outcome == "waiting":
                     return RunStatus.WAITING
+            if jumping:
+                failed_phases = [p.id for p in self.runbook.phases if st.phases.get(p.id) in ("fail", "error")]
+                await self.finish(RunStatus.NO_GO, f"phase(s) failed: {', '.join(failed_phases)}")
+                return st.status
             await self.finish(RunStatus.PASSED, "every phase passed")
             return st.status
         except _Rollback as rb:
@@ -451,22 +464,15 @@ class Engine:
             try:
                 for need in step.needs:
                     await done[need].wait()
-                if stop.is_set():
-                    return
-                needs_ok = all(st.step(n).outcome is not None and st.step(n).outcome.ok for n in step.needs)  # type: ignore[union-attr]
-                if not needs_ok and st.step(step.id).status != "done":
-                    bad = [n for n in step.needs if not (st.step(n).outcome and st.step(n).outcome.ok)]  # type: ignore[union-attr]
-                    await self.emit(
-                        "step_finished",
-                        step_id=step.id,
-                        outcome="skipped",
-                        summary=f"skipped: needs {', '.join(bad)} did not pass",
-                    )
+                if await self._skip_if_stopped(step, stop):
                     return
                 if step.kind in (models.StepKind.MANUAL, models.StepKind.DECISION):
                     await self.run_step(step)  # waiting does not hold a concurrency slot
                 else:
                     async with sem:
+                        # A blocking failure may have stopped the phase while this step waited for a slot.
+                        if await self._skip_if_stopped(step, stop):
+                            return
                         await self.run_step(step)
                 s = st.step(step.id)
                 if step.blocking and s.outcome in (Outcome.FAIL, Outcome.ERROR):
@@ -525,6 +531,26 @@ class Engine:
             message=msg,
         )
         return outcome, no_go
+
+    async def _skip_if_stopped(self, step: models.Step, stop: asyncio.Event) -> bool:
+        """Record ``skipped`` (never silently) for a step whose needs did not pass or whose phase stopped."""
+        st = self.h.state
+        if st.step(step.id).status == "done":
+            return False  # run_step returns at once for it
+        bad = [n for n in step.needs if not (st.step(n).outcome and st.step(n).outcome.ok)]  # type: ignore[union-attr]
+        if bad:
+            summary = f"skipped: needs {', '.join(bad)} did not pass"
+        elif stop.is_set():
+            failed = [
+                sid
+                for sid, s in st.steps.items()
+                if s.section == st.steps[step.id].section and s.outcome in (Outcome.FAIL, Outcome.ERROR)
+            ]
+            summary = f"skipped: the phase stopped ({', '.join(failed) or 'a blocking step failed'})"
+        else:
+            return False
+        await self.emit("step_finished", step_id=step.id, outcome="skipped", summary=summary)
+        return True
 
     async def run_step(self, step: models.Step) -> None:
         st = self.h.state

@@ -262,8 +262,12 @@ class Phase(Model):
     description: str = ""
     at: TTime | None = None
     preconditions: tuple[str, ...] = Field(default=(), description="What must hold, in words (shown in plan).")
-    on_failure: Literal["no-go", "rollback", "stop"] = Field(
-        default="no-go", description="Where the run goes when a blocking step fails."
+    on_failure: Literal["no-go", "rollback", "stop", "decide"] = Field(
+        default="no-go",
+        description=(
+            "Where the run goes when a blocking step fails: no-go (end NO-GO), rollback, stop (end FAILED), or "
+            "decide (skip to the next decision, where GO is refused and the IC records the NO-GO)."
+        ),
     )
     announce: dict[Literal["start", "pass", "fail"], str] = Field(
         default_factory=dict, description="Comms messages at phase start/pass/fail."

@@ -6,6 +6,7 @@ An empty answer is ``no_data`` and never 0; NaN is ``no_data``; an unreachable s
 from __future__ import annotations
 
 from golive.plugins import base
+from golive.plugins.metrics.scrape import ScrapeMetric
 from golive.plugins.metrics.sources import (
     CommandMetric,
     HttpJsonMetric,
@@ -14,6 +15,6 @@ from golive.plugins.metrics.sources import (
     SqlMetric,
 )
 
-__all__ = ["PLUGINS", "CommandMetric", "HttpJsonMetric", "LogMetric", "PrometheusMetric", "SqlMetric"]
+__all__ = ["PLUGINS", "CommandMetric", "HttpJsonMetric", "LogMetric", "PrometheusMetric", "ScrapeMetric", "SqlMetric"]
 
-PLUGINS: list[type[base.Plugin]] = [PrometheusMetric, HttpJsonMetric, SqlMetric, LogMetric, CommandMetric]
+PLUGINS: list[type[base.Plugin]] = [PrometheusMetric, HttpJsonMetric, SqlMetric, LogMetric, CommandMetric, ScrapeMetric]
