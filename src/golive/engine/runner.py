@@ -552,22 +552,6 @@ class Engine:
         await self.emit("step_finished", step_id=step.id, outcome="skipped", summary=summary)
         return True
 
-    async def _skip_if_stopped(self, step: models.Step, stop: asyncio.Event) -> bool:
-        """Record ``skipped`` (never silently) for a step whose needs did not pass or whose phase stopped."""
-        st = self.h.state
-        if st.step(step.id).status == "done":
-            return False  # run_step returns at once for it
-        bad = [n for n in step.needs if not (st.step(n).outcome and st.step(n).outcome.ok)]  # type: ignore[union-attr]
-        if bad:
-            summary = f"skipped: needs {', '.join(bad)} did not pass"
-        elif stop.is_set():
-            failed = [sid for sid, s in st.steps.items() if s.section == st.steps[step.id].section and s.outcome in (Outcome.FAIL, Outcome.ERROR)]
-            summary = f"skipped: the phase stopped ({', '.join(failed) or 'a blocking step failed'})"
-        else:
-            return False
-        await self.emit("step_finished", step_id=step.id, outcome="skipped", summary=summary)
-        return True
-
     async def run_step(self, step: models.Step) -> None:
         st = self.h.state
         s = st.step(step.id)
