@@ -238,6 +238,8 @@ class PostgresStore(base.Store):
     async def _append(self, run_id: str, pending: list[common.PreparedEvent]) -> list[base.Event]:
         if self._writer is None:
             raise exceptions.StoreError(f"{self!r} is not open: call `await store.open()` first")
+        if self._writer.done():  # its event loop was torn down under it
+            raise exceptions.StoreError(f"{self!r}: the writer task has stopped; reopen the store")
         job = _Append(asyncio.get_running_loop().create_future(), run_id, pending)
         self._queue.put_nowait(job)
         return await job.future

@@ -486,6 +486,8 @@ class SqliteStore(base.Store):
     async def _submit(self, job: _Job) -> Any:
         if self._writer is None:
             raise exceptions.StoreError(f"{self!r} is not open: call `await store.open()` first")
+        if not self._writer.is_alive():
+            raise exceptions.StoreError(f"{self!r}: the writer thread has stopped; reopen the store")
         self._jobs.put(job)
         return await job.future
 
@@ -527,7 +529,11 @@ class SqliteStore(base.Store):
                 assert connect_error is not None
                 self._deliver([(job, connect_error) for job in batch], set())
                 continue
-            self._process(conn, batch)
+            try:
+                self._process(conn, batch)
+            except Exception as exc:  # a bug here must fail the waiting appends, not strand them
+                # Futures already answered are skipped by _resolve (it runs after earlier answers).
+                self._deliver([(job, self._error(exc, "write")) for job in batch], set())
         if conn is not None:
             conn.close()
 
