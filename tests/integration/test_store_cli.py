@@ -77,3 +77,14 @@ def test_db_upgrade_migrates_a_postgres_database(tmp_path: Path, pg_url: str) ->
     result = golive("db", "upgrade", "--db", pg_url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"schema version before: 0\nschema version after: {LATEST}\n" in result.stdout
+
+
+def test_importing_the_store_package_loads_no_database_driver(tmp_path: Path) -> None:
+    """Drivers load only with the store chosen, so `golive --help` and friends stay fast."""
+    code = (
+        "import sys, golive.store; print(sorted(m for m in ('sqlite3', 'psycopg', 'psycopg_pool') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=CLI_TIMEOUT, check=True
+    )
+    assert result.stdout.strip() == "[]"

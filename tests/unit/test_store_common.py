@@ -186,3 +186,24 @@ def test_malformed_digests_are_refused() -> None:
         with pytest.raises(exceptions.UsageError):
             common.check_digest(bad)
     assert common.check_digest("a" * 64) == "a" * 64
+
+
+def test_public_surface_of_golive_store_is_pinned() -> None:
+    """What the engine, CLI and server may import from golive.store; a change here is an API change."""
+    assert sorted(store.__all__) == sorted(
+        [
+            "DEFAULT_PATH",
+            "ENV_VAR",
+            "BlobInfo",
+            "Event",
+            "Lease",
+            "NewEvent",
+            "RunRecord",
+            "Store",
+            "TokenRecord",
+            "describe_url",
+            "open_store",
+            "resolve_url",
+            "verify_chain",
+        ]
+    )
