@@ -298,3 +298,16 @@ async def test_runbook_default_canary_message_without_announce() -> None:
     await n.announce_phase(phase, "pass")
     assert log.bodies == ["Canary PASS"]
     assert rec.records[0]["event"] == "canary_passed"
+
+
+async def test_background_messages_keep_their_order_per_channel() -> None:
+    """Messages sent with notify_nowait reach a channel in the order they were produced, even when the
+    first one needs retries."""
+    room = MemoryChannel("war-room", fail_first=1)
+    n, rec, _ = _notifier(payments_runbook(), {"war-room": room})
+    rb = payments_runbook()
+    for phase in rb.phases:
+        n.notify_nowait("phase_passed", announce=phase.announce["pass"])
+    await n.drain()
+    assert room.bodies == ["Pre-flight PASS", "Backup PASS", "Deploy+Smoke PASS", "Canary PASS"]
+    assert [r["text"] for r in rec.records] == room.bodies

@@ -123,3 +123,35 @@ def test_counts_split_outcomes() -> None:
         "steps_failed": 2,
         "steps_pending": 1,
     }
+
+
+def test_nested_context_is_flattened_for_templates() -> None:
+    """phase/step/decision/counts/runbook mappings fill the flat variables; outcomes become lower case."""
+    flat = context.normalize(
+        {
+            "phase": {"id": "backup", "title": "Backup", "outcome": "PASS"},
+            "step": {"id": "smoke", "title": "Smoke", "summary": "status 503, expected 200"},
+            "decision": {"decision": "no-go", "by": "alice"},
+            "counts": {"passed": 3, "failed": 1},
+            "runbook": {"name": "payments", "title": "Payments go-live", "environment": "production"},
+        }
+    )
+    assert (flat["phase_title"], flat["outcome"], flat["verdict"]) == ("Backup", "pass", "PASS")
+    assert (flat["step_title"], flat["reason"]) == ("Smoke", "status 503, expected 200")
+    assert (flat["decision"], flat["actor"]) == ("NO-GO", "alice")
+    assert (flat["steps_passed"], flat["steps_failed"]) == (3, 1)
+    assert (flat["runbook"], flat["runbook_title"], flat["environment"]) == (
+        "payments",
+        "Payments go-live",
+        "production",
+    )
+
+
+def test_failed_rollback_is_never_announced_as_complete() -> None:
+    """rollback_complete with outcome FAIL (any case) says the rollback FAILED."""
+    data = _ctx(**context.normalize({"outcome": "FAIL", "reason": "revert-deploy error"}))
+    assert templates.render("rollback_complete", data) == (
+        "Rollback FAILED: revert-deploy error. Restoration is not confirmed; escalate now."
+    )
+    ok = _ctx(**context.normalize({"outcome": "PASS"}))
+    assert templates.render("rollback_complete", ok) == "Rollback complete. Previous release restored."

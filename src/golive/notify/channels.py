@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 DELIVERY_TIMEOUT = 30.0  # seconds one attempt may take before Apprise gives up on it
+# Seconds between two sends to the same channel. Apprise's default is 5.5 s for most services; chat
+# webhooks accept about one message a second (Slack: 1/s, Discord: 5 per 2 s), and during a cutover a
+# checkpoint and the announcement after it should not sit 5 s apart.
+MIN_INTERVAL = 1.0
 MIN_SECRET_PART = 6  # characters; URL path parts shorter than this are hosts' words, not tokens
 _SECRET_KEYS = frozenset({"pass", "password", "token", "key", "apikey", "api_key", "secret", "webhook", "auth"})
 _LOGGER = logging.getLogger("golive.comms")
@@ -126,7 +130,15 @@ def _mask(text: str, secrets: list[str]) -> str:
 class AppriseChannel:
     """A channel for any Apprise URL."""
 
-    def __init__(self, id: str, url: str, *, required: bool = False, timeout: float = DELIVERY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        id: str,
+        url: str,
+        *,
+        required: bool = False,
+        timeout: float = DELIVERY_TIMEOUT,
+        min_interval: float = MIN_INTERVAL,
+    ) -> None:
         import apprise
 
         self._id = id
@@ -142,6 +154,8 @@ class AppriseChannel:
                 "URL; check its syntax at https://github.com/caronc/apprise/wiki (e.g. slack://TokenA/TokenB/TokenC, "
                 "mailto://user:pass@host:587?to=a@example.com, json://host:port/path)"
             )
+        for service in self._apprise:
+            service.request_rate_per_sec = min_interval
 
     @property
     def id(self) -> str:
@@ -271,9 +285,10 @@ def build(
     log_sink: Callable[[str], None] | None = None,
     clock: Clock | None = None,
     timeout: float = DELIVERY_TIMEOUT,
+    min_interval: float = MIN_INTERVAL,
 ) -> Channel:
     """The channel for a runbook's channel declaration. ``resolve_url`` renders ``${{ secrets.x }}`` in it."""
     url = resolve_url(spec.url) if resolve_url else spec.url
     if url.startswith("log://") or url == "log:":
         return LogChannel.from_url(spec.id, url, required=spec.required, sink=log_sink, clock=clock)
-    return AppriseChannel(spec.id, url, required=spec.required, timeout=timeout)
+    return AppriseChannel(spec.id, url, required=spec.required, timeout=timeout, min_interval=min_interval)

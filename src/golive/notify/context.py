@@ -17,7 +17,18 @@ from golive.clock import utc_iso
 from golive.spec import models
 from golive.spec.durations import format_duration, format_ttime
 
-__all__ = ["VARIABLES", "blank", "counts", "elapsed_text", "for_phase", "for_run", "for_step", "is_canary", "verdict"]
+__all__ = [
+    "VARIABLES",
+    "blank",
+    "counts",
+    "elapsed_text",
+    "for_phase",
+    "for_run",
+    "for_step",
+    "is_canary",
+    "normalize",
+    "verdict",
+]
 
 # name -> what it holds. The docs (docs/comms.md) list the same table.
 VARIABLES: Mapping[str, str] = {
@@ -63,13 +74,67 @@ VARIABLES: Mapping[str, str] = {
     "vars": "the run's variables",
     "steps": "a mapping of step id -> {outcome, summary, output, inputs}, when the engine provides it",
     "roles": "a mapping of role -> the person holding it",
+    "role": "the role a waiting step needs",
+    "statement": "the decision statement",
+    "deadline": "when a pending decision or pause defaults, ISO 8601 UTC",
+    "default": "what happens at the deadline (no-go, rollback, hold, continue)",
+    "blockers": "steps or phases that keep GO from being recorded",
+    "trigger": "a mapping: id, title, reason of the trigger that fired",
 }
 
 _ZERO = ("steps_total", "steps_passed", "steps_failed", "steps_pending")
-_MAPPINGS = ("run", "release", "vars", "steps", "roles")
+_MAPPINGS = ("run", "release", "vars", "steps", "roles", "trigger")
 _CANARY = re.compile(r"(?<![a-z0-9])canary(?![a-z0-9])", re.IGNORECASE)
 _PASSING = frozenset({"pass", "warn", "waived"})
 _FAILING = frozenset({"fail", "error"})
+
+
+def normalize(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    """Flatten the nested shapes callers also use into the flat variables: ``phase={id, title, outcome}``,
+    ``step={id, title, outcome, summary, role}``, ``decision={decision, by, reason, statement}``,
+    ``counts={passed, failed}``, ``runbook={name, title, ...}``, ``by=``; outcomes in lower case and the
+    verdict in capitals. A flat variable given explicitly wins over one derived here."""
+    out = dict(ctx)
+    derived: dict[str, Any] = {}
+    phase = ctx.get("phase")
+    if isinstance(phase, Mapping):
+        derived.update(phase_id=phase.get("id"), phase_title=phase.get("title") or phase.get("id"))
+        if phase.get("outcome"):
+            derived["outcome"] = phase["outcome"]
+    step = ctx.get("step")
+    if isinstance(step, Mapping):
+        derived.update(step_id=step.get("id"), step_title=step.get("title") or step.get("id"))
+        for src, dst in (("outcome", "outcome"), ("summary", "reason"), ("role", "role")):
+            if step.get(src):
+                derived[dst] = step[src]
+    decision = ctx.get("decision")
+    if isinstance(decision, Mapping):
+        value = str(decision.get("decision") or "")
+        derived["decision"] = {"go": "GO", "no-go": "NO-GO", "no_go": "NO-GO"}.get(value.lower(), value.upper() or None)
+        for src, dst in (("by", "actor"), ("reason", "reason"), ("statement", "statement")):
+            if decision.get(src):
+                derived[dst] = decision[src]
+    counts_ = ctx.get("counts")
+    if isinstance(counts_, Mapping):
+        for k in ("total", "passed", "failed", "pending"):
+            if k in counts_:
+                derived[f"steps_{k}"] = counts_[k]
+    runbook = ctx.get("runbook")
+    if isinstance(runbook, Mapping):
+        derived.update(runbook=runbook.get("name"), runbook_title=runbook.get("title") or runbook.get("name"))
+        for k in ("service", "environment", "owner"):
+            if runbook.get(k):
+                derived[k] = runbook[k]
+    if ctx.get("by") and not ctx.get("actor"):
+        derived["actor"] = ctx["by"]
+    for k, v in derived.items():
+        given = ctx.get(k)
+        if given is None or isinstance(given, Mapping):  # absent, or the nested form being flattened
+            out[k] = v
+    if isinstance(out.get("outcome"), str):
+        out["outcome"] = out["outcome"].lower()
+        out["verdict"] = out["outcome"].upper()
+    return out
 
 
 def blank() -> dict[str, Any]:

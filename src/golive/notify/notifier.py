@@ -56,13 +56,15 @@ class Notifier:
         log_sink: Callable[[str], None] | None = None,
         retry: models.Retries = DEFAULT_RETRY,
         timeout: float = _ch.DELIVERY_TIMEOUT,
+        min_interval: float = _ch.MIN_INTERVAL,
     ) -> None:
         """Build every declared channel now, so a bad URL stops the run before it starts.
 
         ``base``: run-wide context (:func:`golive.notify.context.for_run`). ``t0``: the run's T-0, for
         ``t_minus``. ``channel_objects``: channels to use instead of building them (tests, custom code).
         ``resolve_url``: renders ``${{ secrets.x }}`` in channel URLs. ``log_sink``: where ``log://``
-        lines go (the run's log) when the URL names no file.
+        lines go (the run's log) when the URL names no file. ``min_interval``: seconds between two sends
+        to one Apprise channel.
         """
         self.comms = comms
         self._redact = redact
@@ -85,9 +87,17 @@ class Notifier:
                 self._channels[spec.id] = overrides.pop(spec.id)
             else:
                 self._channels[spec.id] = _ch.build(
-                    spec, resolve_url=resolve_url, log_sink=log_sink, clock=clock, timeout=timeout
+                    spec,
+                    resolve_url=resolve_url,
+                    log_sink=log_sink,
+                    clock=clock,
+                    timeout=timeout,
+                    min_interval=min_interval,
                 )
         self._channels.update(overrides)
+        # One message at a time per channel, first come first served (asyncio.Lock is FIFO), so messages
+        # sent in the background still arrive in the order the run produced them.
+        self._locks = {cid: asyncio.Lock() for cid in self._channels}
         declared = [c.id for c in comms.channels]
         self.default_channels: tuple[str, ...] = tuple(declared) if declared else (_ch.BUILTIN_LOG.id,)
 
@@ -290,13 +300,15 @@ class Notifier:
         data["now"] = utc_iso(now)
         if self._t0 is not None:
             data["t_minus"] = format_ttime((now - self._t0).total_seconds())
-        data.update(ctx or {})
+        data.update(context.normalize(ctx or {}))
         data["event"] = event
-        if data.get("outcome") and not data.get("verdict"):
-            data["verdict"] = context.verdict(str(data["outcome"]))
         return data
 
     async def _deliver(self, ch: _ch.Channel, title: str, body: str) -> _ch.Delivery:
+        async with self._locks[ch.id]:
+            return await self._deliver_now(ch, title, body)
+
+    async def _deliver_now(self, ch: _ch.Channel, title: str, body: str) -> _ch.Delivery:
         start = self.clock.monotonic()
         delay = float(self._retry.backoff)
         attempt = 0

@@ -43,6 +43,10 @@ EVENTS = (
     "step_failed",
     "decision_go",
     "decision_no_go",
+    "decision_pending",
+    "manual_waiting",
+    "action_unknown",
+    "pause",
     "rollback_triggered",
     "rollback_complete",
     "status_update",
@@ -63,6 +67,20 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     "step_failed": "{{ step_title }} {{ verdict or 'FAIL' }}{% if reason %}: {{ reason }}{% endif %}",
     "decision_go": "GO decision made. System live. Hypercare started.",
     "decision_no_go": "NO-GO decision made.{% if reason %} Reason: {{ reason }}.{% endif %}",
+    "decision_pending": (
+        "GO/NO-GO pending: {{ step_title }}{% if deadline %}, deadline {{ deadline }}{% endif %}."
+        "{% if blockers %} GO is blocked by: {{ blockers | join(', ') }}.{% endif %}"
+    ),
+    "manual_waiting": "Waiting for {{ role or 'a person' }} to confirm: {{ step_title }}.",
+    "action_unknown": (
+        "{{ step_title }}: the action's result is unknown after a restart; a person must check it and resolve it."
+    ),
+    "pause": (
+        "Trigger {{ trigger.get('title') or trigger.get('id') or 'unknown' }} breached"
+        "{% if trigger.get('reason') %}: {{ trigger.get('reason') }}{% endif %}."
+        " IC decision needed{% if deadline %} by {{ deadline }}{% endif %}"
+        "{% if default %} (default: {{ default }}){% endif %}."
+    ),
     "rollback_triggered": "Rollback triggered. Reason: {{ reason or 'not given' }}. Restoration in progress.",
     "rollback_complete": (
         "{% if outcome in ('fail', 'error') %}Rollback FAILED{% if reason %}: {{ reason }}{% endif %}."
