@@ -88,7 +88,8 @@ async def raw_httpx(url: str, n: int) -> float:
 
         async def one() -> None:
             r = await client.get(url)
-            assert r.status_code == 200 and r.json() == {"status": "ok"}
+            assert r.status_code == 200
+            assert r.json() == {"status": "ok"}
 
         started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(n)))
@@ -103,7 +104,8 @@ async def raw_aiohttp(url: str, n: int) -> float:
         async def one() -> None:
             async with session.get(url) as r:
                 body = await r.read()
-                assert r.status == 200 and json.loads(body) == {"status": "ok"}
+                assert r.status == 200
+                assert json.loads(body) == {"status": "ok"}
 
         started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(n)))

@@ -144,7 +144,7 @@ _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
 _DOLLAR_PATH = re.compile(r"""\$(?:\.[A-Za-z_][A-Za-z0-9_-]*|\[(?:\d+|\*|'[^']*'|"[^"]*")\])*""")
 
 
-class _Eval(simpleeval.SimpleEval):  # type: ignore[misc]  # simpleeval ships no type hints
+class _Eval(simpleeval.EvalWithCompoundTypes):  # type: ignore[misc]  # simpleeval ships no type hints
     """simpleeval with dict keys before dict methods: ``body.items`` is the key ``items``."""
 
     def _eval_attribute(self, node: ast.Attribute) -> Any:

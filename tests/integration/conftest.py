@@ -308,9 +308,7 @@ def start_tls_server() -> Iterator[Callable[[TlsCert], LoopbackHTTPSServer]]:
 
 
 @pytest.fixture
-def tls_server(
-    tls_cert: TlsCert, start_tls_server: Callable[[TlsCert], LoopbackHTTPSServer]
-) -> LoopbackHTTPSServer:
+def tls_server(tls_cert: TlsCert, start_tls_server: Callable[[TlsCert], LoopbackHTTPSServer]) -> LoopbackHTTPSServer:
     return start_tls_server(tls_cert)
 
 

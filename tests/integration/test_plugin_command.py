@@ -19,16 +19,14 @@ from golive.testing import make_ctx
 SECRET = "hunter2-very-secret"
 
 
-async def run(tmp_path: Path, **params: object) -> object:
-    return await CommandCheck().run(make_ctx(CommandParams(**params), workdir=tmp_path, secrets={"s": SECRET}))
-
-
 async def test_command_check_passes_on_exit_0_and_stdout_match(tmp_path: Path) -> None:
     """The seed's preflight: `overall_status PASS` on stdout with exit 0 passes."""
     result = await CommandCheck().run(
         make_ctx(
-            CommandParams(run="echo 'overall_status PASS'; echo 'bot_agent_id_secret_present=true'",
-                          expect={"stdout": "^overall_status PASS$"}),
+            CommandParams(
+                run="echo 'overall_status PASS'; echo 'bot_agent_id_secret_present=true'",
+                expect={"stdout": "^overall_status PASS$"},
+            ),
             workdir=tmp_path,
         )
     )
@@ -53,6 +51,21 @@ async def test_command_check_argv_runs_without_a_shell(tmp_path: Path) -> None:
     assert result.outcome is Outcome.PASS, result.summary
 
 
+def still_alive(pid: int, wait: float = 5.0) -> bool:
+    """True if ``pid`` is still running after ``wait`` seconds (a zombie counts as dead)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (ProcessLookupError, FileNotFoundError):
+            return False
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        time.sleep(0.05)
+    return True
+
+
 async def test_command_check_timeout_kills_the_process_group(tmp_path: Path) -> None:
     """On timeout the check is an ERROR and the shell's child (a sleep) is killed too."""
     pidfile = tmp_path / "child.pid"
@@ -60,19 +73,7 @@ async def test_command_check_timeout_kills_the_process_group(tmp_path: Path) -> 
     result = await CommandCheck().run(make_ctx(p, workdir=tmp_path))
     assert result.outcome is Outcome.ERROR
     assert "timed out after 0.5 s" in result.summary
-    child = int(pidfile.read_text())
-    deadline = time.monotonic() + 5
-    alive = True
-    while alive and time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-            with open(f"/proc/{child}/stat") as fh:
-                alive = fh.read().split()[2] != "Z"  # a zombie waiting for init is dead enough
-        except (ProcessLookupError, FileNotFoundError):
-            alive = False
-        if alive:
-            time.sleep(0.05)
-    assert not alive, "the background child outlived the timeout"
+    assert not still_alive(int(pidfile.read_text())), "the background child outlived the timeout"
 
 
 async def test_command_check_output_is_redacted(tmp_path: Path) -> None:
@@ -114,7 +115,8 @@ async def test_command_action_runs_and_describes(tmp_path: Path) -> None:
 async def test_command_metric_parses_stdout(tmp_path: Path) -> None:
     """The command metric source reads the number a command prints."""
     reading = await CommandMetric().read(make_ctx(CommandMetricParams(run="echo 0.031"), workdir=tmp_path))
-    assert reading.status == "ok" and reading.value == pytest.approx(0.031)
+    assert reading.status == "ok"
+    assert reading.value == pytest.approx(0.031)
 
 
 async def test_command_metric_empty_stdout_is_no_data(tmp_path: Path) -> None:
@@ -145,7 +147,8 @@ async def test_env_check_never_shows_secret_looking_values(monkeypatch: pytest.M
     result = await EnvCheck().run(make_ctx(p))
     assert result.outcome is Outcome.FAIL
     dumped = result.model_dump_json()
-    assert "sk-live-abc" not in dumped and "sk-live-xyz" not in dumped
+    assert "sk-live-abc" not in dumped
+    assert "sk-live-xyz" not in dumped
 
 
 async def test_env_check_present_and_absent(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,5 +156,6 @@ async def test_env_check_present_and_absent(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("GOLIVE_TEST_NOPE", raising=False)
     missing = await EnvCheck().run(make_ctx(EnvParams(name="GOLIVE_TEST_NOPE")))
     absent = await EnvCheck().run(make_ctx(EnvParams(name="GOLIVE_TEST_NOPE", state="absent")))
-    assert missing.outcome is Outcome.FAIL and "not set" in missing.summary
+    assert missing.outcome is Outcome.FAIL
+    assert "not set" in missing.summary
     assert absent.outcome is Outcome.PASS

@@ -53,7 +53,8 @@ async def test_file_check_missing_file_fails(tmp_path: Path) -> None:
     """A file that does not exist fails; `exists: false` passes for it."""
     missing = await FileCheck().run(make_ctx(FileParams(path="nope"), workdir=tmp_path))
     absent = await FileCheck().run(make_ctx(FileParams(path="nope", exists=False), workdir=tmp_path))
-    assert missing.outcome is Outcome.FAIL and "does not exist" in missing.summary
+    assert missing.outcome is Outcome.FAIL
+    assert "does not exist" in missing.summary
     assert absent.outcome is Outcome.PASS
 
 
@@ -146,7 +147,12 @@ async def test_log_check_finds_the_last_match_across_read_blocks(tmp_path: Path)
     filler = [f"{iso(NOW - timedelta(hours=2))} DEBUG " + "x" * 100 for _ in range(3000)]
     write_log(
         log,
-        [f"{iso(NOW - timedelta(hours=3))} refresh ok", *filler, f"{iso(NOW - timedelta(hours=1))} refresh ok", *filler],
+        [
+            f"{iso(NOW - timedelta(hours=3))} refresh ok",
+            *filler,
+            f"{iso(NOW - timedelta(hours=1))} refresh ok",
+            *filler,
+        ],
     )
     p = LogParams(path=str(log), pattern="refresh ok", within="8h")
     result = await LogCheck().run(make_ctx(p, clock=FakeClock(NOW)))
@@ -165,11 +171,14 @@ async def test_log_metric_counts_matches_in_the_window(tmp_path: Path) -> None:
             f"{iso(NOW - timedelta(minutes=1))} ERROR 429 from richpanel",
         ],
     )
-    count = await LogMetric().read(make_ctx(LogMetricParams(path=str(log), pattern="429", window="5m"), clock=FakeClock(NOW)))
+    count = await LogMetric().read(
+        make_ctx(LogMetricParams(path=str(log), pattern="429", window="5m"), clock=FakeClock(NOW))
+    )
     rate = await LogMetric().read(
         make_ctx(LogMetricParams(path=str(log), pattern="429", window="5m", mode="rate"), clock=FakeClock(NOW))
     )
-    assert count.status == "ok" and count.value == 2.0
+    assert count.status == "ok"
+    assert count.value == 2.0
     assert rate.value == 0.4  # per minute
 
 
@@ -177,5 +186,7 @@ async def test_log_metric_silent_log_is_no_data(tmp_path: Path) -> None:
     """No line at all inside the window is no data, not 0."""
     log = tmp_path / "app.log"
     write_log(log, [f"{iso(NOW - timedelta(hours=1))} ERROR 429"])
-    reading = await LogMetric().read(make_ctx(LogMetricParams(path=str(log), pattern="429", window="5m"), clock=FakeClock(NOW)))
+    reading = await LogMetric().read(
+        make_ctx(LogMetricParams(path=str(log), pattern="429", window="5m"), clock=FakeClock(NOW))
+    )
     assert reading.status == "no_data"

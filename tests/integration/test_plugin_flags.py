@@ -20,6 +20,10 @@ from golive.testing import make_ctx
 from .conftest import LoopbackHTTPServer, Reply, Request
 
 
+def temp_files(directory: Path) -> list[Path]:
+    return [p for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
 async def test_dotenv_flags_set_keeps_other_lines(tmp_path: Path) -> None:
     """dotenv: setting a flag rewrites its line only; comments and other lines stay."""
     f = tmp_path / "prod.env"
@@ -28,7 +32,7 @@ async def test_dotenv_flags_set_keeps_other_lines(tmp_path: Path) -> None:
     await flags.set("ORDER_STATUS_OUTBOUND_ENABLED", False)
     assert await flags.get("ORDER_STATUS_OUTBOUND_ENABLED") == "false"
     assert f.read_text() == "# prod flags\nORDER_STATUS_OUTBOUND_ENABLED=false\nREGION=us-east-2\n"
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")], "temp file left behind"
+    assert not temp_files(tmp_path), "temp file left behind"
 
 
 async def test_json_and_yaml_flags_use_dotted_paths(tmp_path: Path) -> None:
@@ -164,7 +168,9 @@ async def test_flag_action_sets_and_reads_back(
     """The flag action sets each flag through the provider and passes when read-back agrees."""
     server, envs = unleash
     provider = UnleashFlags(UnleashOptions(url=server.url(""), environment="production", token="admin-token"))
-    ctx = make_ctx(FlagActionParams(flags={"order-status-outbound": False}, provider="unleash"), flags={"unleash": provider})
+    ctx = make_ctx(
+        FlagActionParams(flags={"order-status-outbound": False}, provider="unleash"), flags={"unleash": provider}
+    )
     result = await FlagAction().run(ctx)
     assert result.outcome is Outcome.PASS, result.summary
     assert result.output["flags"]["order-status-outbound"] == {"before": True, "wanted": False, "after": False}

@@ -161,7 +161,8 @@ async def test_http_check_uses_the_run_pool_when_given(http_server: LoopbackHTTP
         ctx = make_ctx(HttpParams(url=http_server.url("/health")), http_pool=lambda: client)
         first = await HttpCheck().run(ctx)
         second = await HttpCheck().run(ctx)
-    assert first.outcome is Outcome.PASS and second.outcome is Outcome.PASS
+    assert first.outcome is Outcome.PASS
+    assert second.outcome is Outcome.PASS
 
 
 def _graphql(req: Request) -> Reply:
@@ -208,20 +209,26 @@ def test_http_action_describe_names_the_call_without_secrets() -> None:
     p = HttpActionParams(url="https://api.example.com/rules/1?token=abc", bearer=TOKEN, json={"paused": False})
     text = HttpAction().describe(make_ctx(p))
     assert text.startswith("would send POST https://api.example.com/rules/1")
-    assert TOKEN not in text and "abc" not in text
+    assert TOKEN not in text
+    assert "abc" not in text
 
 
 async def test_http_json_metric_reads_the_number_at_a_path(http_server: LoopbackHTTPServer) -> None:
     """The http-json source reads `$.queue.backlog`."""
     http_server.route("/stats", json={"queue": {"backlog": 17}})
-    reading = await HttpJsonMetric().read(make_ctx(HttpJsonMetricParams(url=http_server.url("/stats"), path="$.queue.backlog")))
-    assert reading.status == "ok" and reading.value == 17.0
+    reading = await HttpJsonMetric().read(
+        make_ctx(HttpJsonMetricParams(url=http_server.url("/stats"), path="$.queue.backlog"))
+    )
+    assert reading.status == "ok"
+    assert reading.value == 17.0
 
 
 async def test_http_json_metric_missing_path_is_no_data(http_server: LoopbackHTTPServer) -> None:
     """A path that is not in the answer is no data, not 0."""
     http_server.route("/stats", json={"queue": {}})
-    reading = await HttpJsonMetric().read(make_ctx(HttpJsonMetricParams(url=http_server.url("/stats"), path="$.queue.backlog")))
+    reading = await HttpJsonMetric().read(
+        make_ctx(HttpJsonMetricParams(url=http_server.url("/stats"), path="$.queue.backlog"))
+    )
     assert reading.status == "no_data"
 
 
@@ -229,6 +236,8 @@ async def test_http_json_metric_missing_path_is_no_data(http_server: LoopbackHTT
 async def test_http_json_metric_http_error_is_an_error(http_server: LoopbackHTTPServer, status: int) -> None:
     """A non-2xx answer is an error reading."""
     http_server.route("/stats", status=status, json={"queue": {"backlog": 1}})
-    reading = await HttpJsonMetric().read(make_ctx(HttpJsonMetricParams(url=http_server.url("/stats"), path="$.queue.backlog")))
+    reading = await HttpJsonMetric().read(
+        make_ctx(HttpJsonMetricParams(url=http_server.url("/stats"), path="$.queue.backlog"))
+    )
     assert reading.status == "error"
     assert str(status) in (reading.error or "")

@@ -25,8 +25,12 @@ def sqlite_url(tmp_path: Path) -> str:
 
 async def test_sql_check_scalar_passes(sqlite_url: str) -> None:
     """`scalar: 2` passes when the query returns 2."""
-    p = SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox WHERE state = :s", parameters={"s": "sent"},
-                  expect={"scalar": 2})
+    p = SqlParams(
+        url=sqlite_url,
+        query="SELECT count(*) FROM outbox WHERE state = :s",
+        parameters={"s": "sent"},
+        expect={"scalar": 2},
+    )
     result = await SqlCheck().run(make_ctx(p))
     assert result.outcome is Outcome.PASS, result.summary
     assert result.output["scalar"] == 2
@@ -42,8 +46,11 @@ async def test_sql_check_scalar_fail_says_seen_and_expected(sqlite_url: str) -> 
 
 async def test_sql_check_rows_and_row_count(sqlite_url: str) -> None:
     """Exact rows and a row count are compared."""
-    p = SqlParams(url=sqlite_url, query="SELECT id, state FROM outbox ORDER BY id",
-                  expect={"rows": [[1, "sent"], [2, "pending"], [3, "sent"]], "row_count": 3})
+    p = SqlParams(
+        url=sqlite_url,
+        query="SELECT id, state FROM outbox ORDER BY id",
+        expect={"rows": [[1, "sent"], [2, "pending"], [3, "sent"]], "row_count": 3},
+    )
     result = await SqlCheck().run(make_ctx(p))
     assert result.outcome is Outcome.PASS, result.summary
 
@@ -75,7 +82,9 @@ async def test_sql_check_is_rolled_back(sqlite_url: str) -> None:
     """A check never commits, even if its query writes."""
     p = SqlParams(url=sqlite_url, query="DELETE FROM outbox")
     await SqlCheck().run(make_ctx(p))
-    count = await SqlCheck().run(make_ctx(SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox", expect={"scalar": 3})))
+    count = await SqlCheck().run(
+        make_ctx(SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox", expect={"scalar": 3}))
+    )
     assert count.outcome is Outcome.PASS, count.summary
 
 
@@ -83,9 +92,13 @@ async def test_sql_action_commits(sqlite_url: str) -> None:
     """The SQL action commits its statements."""
     p = SqlActionParams(url=sqlite_url, sql="UPDATE outbox SET state = 'sent' WHERE state = 'pending'")
     result = await SqlAction().run(make_ctx(p))
-    assert result.outcome is Outcome.PASS and result.output["row_count"] == 1
-    check = await SqlCheck().run(make_ctx(SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox WHERE state='sent'",
-                                                    expect={"scalar": 3})))
+    assert result.outcome is Outcome.PASS
+    assert result.output["row_count"] == 1
+    check = await SqlCheck().run(
+        make_ctx(
+            SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox WHERE state='sent'", expect={"scalar": 3})
+        )
+    )
     assert check.outcome is Outcome.PASS
 
 
@@ -93,8 +106,11 @@ async def test_sql_action_wrong_row_count_rolls_back(sqlite_url: str) -> None:
     """`expect_row_count` that does not match fails and changes nothing."""
     p = SqlActionParams(url=sqlite_url, sql="DELETE FROM outbox", expect_row_count=1)
     result = await SqlAction().run(make_ctx(p))
-    assert result.outcome is Outcome.FAIL and "3 rows affected, expected 1" in result.summary
-    check = await SqlCheck().run(make_ctx(SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox", expect={"scalar": 3})))
+    assert result.outcome is Outcome.FAIL
+    assert "3 rows affected, expected 1" in result.summary
+    check = await SqlCheck().run(
+        make_ctx(SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox", expect={"scalar": 3}))
+    )
     assert check.outcome is Outcome.PASS
 
 
@@ -102,7 +118,8 @@ def test_sql_action_describe_hides_the_password() -> None:
     """The dry-run text names the database without its password."""
     p = SqlActionParams(url="postgresql+psycopg://app:pa55word@db/prod", sql="UPDATE flags SET on = false")
     text = SqlAction().describe(make_ctx(p))
-    assert "pa55word" not in text and "UPDATE flags SET on = false" in text
+    assert "pa55word" not in text
+    assert "UPDATE flags SET on = false" in text
 
 
 async def test_sql_metric_scalar_and_no_rows(sqlite_url: str) -> None:
@@ -111,7 +128,8 @@ async def test_sql_metric_scalar_and_no_rows(sqlite_url: str) -> None:
     none = await SqlMetric().read(make_ctx(SqlMetricParams(url=sqlite_url, query="SELECT id FROM outbox WHERE 0")))
     null = await SqlMetric().read(make_ctx(SqlMetricParams(url=sqlite_url, query="SELECT max(id) FROM outbox WHERE 0")))
     assert ok.value == 3.0
-    assert none.status == "no_data" and null.status == "no_data"
+    assert none.status == "no_data"
+    assert null.status == "no_data"
 
 
 @pytest.mark.postgres
@@ -119,8 +137,10 @@ async def test_sql_plugins_on_postgresql(postgres_url: str) -> None:
     """Action, check and metric work against PostgreSQL through psycopg's async driver."""
     setup = SqlActionParams(
         url=postgres_url,
-        sql=["CREATE TABLE ledger (id serial PRIMARY KEY, amount numeric(10,2))",
-             "INSERT INTO ledger (amount) VALUES (10.50), (-10.50)"],
+        sql=[
+            "CREATE TABLE ledger (id serial PRIMARY KEY, amount numeric(10,2))",
+            "INSERT INTO ledger (amount) VALUES (10.50), (-10.50)",
+        ],
     )
     assert (await SqlAction().run(make_ctx(setup))).outcome is Outcome.PASS
     check = SqlParams(url=postgres_url, query="SELECT sum(amount) FROM ledger", expect={"scalar": 0})
