@@ -253,6 +253,11 @@ def decision_blockers(h: RunHandle, step: models.Step) -> list[str]:
     for req in step.requires:
         outcome = h.state.outcome_of(req)
         ok = outcome in ("pass", "warn") or (dry and outcome == "skipped")
+        down = h.state.steps[req].downgraded_from if req in h.state.steps else None
+        if ok and down:
+            # A required step that failed is a blocker even when it was non-blocking for its phase.
+            out.append(f"step {req!r} is {down.upper()} (non-blocking, recorded as WARN)")
+            continue
         if not ok:
             kind = "phase" if h.runbook.phase(req) else "step"
             out.append(f"{kind} {req!r} is {(outcome or 'pending').upper()}")

@@ -690,12 +690,15 @@ class Engine:
     ) -> None:
         outcome = result.outcome
         summary = result.summary
+        extra: dict[str, Any] = {}
         if not step.blocking and outcome in (Outcome.FAIL, Outcome.ERROR):
             summary = f"{outcome.value} (non-blocking): {summary}"
+            extra["downgraded_from"] = outcome.value  # a decision that requires this step still sees the failure
             outcome = Outcome.WARN
         evidence = [await self._store_evidence(e) for e in result.evidence]
         await self.emit(
             event,
+            **extra,
             step_id=step.id,
             outcome=outcome.value,
             summary=self.redactor.redact(summary)[:EXCERPT_LIMIT],

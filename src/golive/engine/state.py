@@ -73,6 +73,7 @@ class StepState:
     waiver: dict[str, Any] | None = None
     statement: str | None = None
     decision: str | None = None
+    downgraded_from: str | None = None  # fail|error of a non-blocking step recorded as warn
 
 
 @dataclass
@@ -188,6 +189,7 @@ class RunState:
             st.evidence = list(st.evidence) + list(d.get("evidence") or [])
             st.finished_at = ev.ts
             st.duration = d.get("duration")
+            st.downgraded_from = d.get("downgraded_from")
             st.started_at = d.get("started_at") or st.started_at or ev.ts
             st.actor = ev.actor or st.actor
             st.waiting_for = None
