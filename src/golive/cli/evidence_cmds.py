@@ -7,6 +7,7 @@ it builds the file list and the manifest and calls :func:`golive.evidence.pack.w
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -57,7 +58,8 @@ def verify(pack: Path, pubkey: Path | None, as_json: bool) -> None:
         for problem in result.problems:
             click.echo(f"note: {problem}")
     if not result.valid:
-        raise click.exceptions.Exit(1)
+        # SystemExit rather than click's Exit: `python -m golive` does not pass main()'s return value on.
+        sys.exit(1)
 
 
 @click.command()

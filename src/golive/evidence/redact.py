@@ -378,7 +378,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             rb"(?<![\w-])[Bb]earer[ \t]+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)",
             rb"[Bb]earer[ \t]+[A-Za-z0-9._~+/-]{16}",
             0,
-            None,
+            _refine_bearer,
             False,
         ),
         (
@@ -508,6 +508,11 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
 
 def _span_v(data: bytes, m: re.Match[bytes]) -> _Span | None:
     return m.span("v")
+
+
+def _refine_bearer(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    # Tokens carry digits; "Bearer password_changed=true" in prose does not.
+    return m.span("v") if any(48 <= c <= 57 for c in m.group("v")) else None
 
 
 def _refine_auth(data: bytes, m: re.Match[bytes]) -> _Span | None:
@@ -642,7 +647,9 @@ class Redactor:
                 refine=_span_v if "v" in regex.groupindex else None,
                 multiline=True,  # a custom expression may span lines; re-match it from the flagged line on
             )
-            if _hs_compiles(regex.pattern, _PREFILTER):
+            # ``{,n}`` means {0,n} to Python but a literal to PCRE-style Hyperscan: a prefilter that
+            # could miss what Python would match must not be used.
+            if b"{," not in regex.pattern and _hs_compiles(regex.pattern, _PREFILTER):
                 self._static.append(rule)
             else:
                 self._python_only.append(rule)
@@ -675,8 +682,7 @@ class Redactor:
         """The bytes (UTF-8 or any ASCII-compatible encoding) with every finding replaced."""
         if not data:
             return data
-        out, _open = self._redact(data, self._engine, final=True)
-        return out
+        return self._redact(data, self._engine)
 
     def redact_obj(self, obj: Any) -> Any:
         """A copy of a JSON-like object (dict, list, tuple, str, numbers) with every string redacted.
@@ -690,31 +696,38 @@ class Redactor:
     def redact_stream(self, src: BinaryIO, dst: BinaryIO, chunk_size: int = STREAM_CHUNK) -> int:
         """Redact a binary stream into another, chunk by chunk; returns the number of bytes read.
 
-        Chunks are cut at line ends, so no finding is split; a private key block is held back until its
-        END line (or fails closed past 1 MiB: everything up to the END line is masked).
+        Findings are made over everything buffered, and only text before a line end that no finding
+        crosses is written; the rest waits for more input. A private key block is therefore held until
+        its END line; past 1 MiB without one it fails closed and masks everything up to the END line.
         """
-        engine = self._engine
         held = b""
         total = 0
-        in_key = False
+        skipping_key = False
         while True:
             chunk = src.read(chunk_size)
             final = not chunk
             total += len(chunk)
             buf = held + chunk
-            if not buf:
-                break
-            if in_key:
-                buf, in_key = self._continue_key_block(buf, final)
+            held = b""
+            if skipping_key:
+                buf, skipping_key = self._continue_key_block(buf, final)
             if final:
-                out, _ = self._redact(buf, engine, final=True)
-                dst.write(out)
-                break
-            cut = self._stream_cut(buf, engine)
-            out, in_key = self._redact(buf[:cut], engine, final=False)
-            dst.write(out)
+                if buf:
+                    dst.write(self._redact(buf, self._engine))
+                return total
+            if not buf:
+                continue
+            engine = self._engine
+            found = self._find(buf, engine)
+            cut = self._stream_cut(buf, found, engine)
+            if cut == 0:
+                held = buf
+                continue
+            dst.write(self._apply(buf, [f for f in found if f[1] <= cut], cut))
+            skipping_key = cut == len(buf) and any(
+                f[3] == "private_key" and f[1] == cut and not _KEY_END.search(buf, f[0], f[1]) for f in found
+            )
             held = buf[cut:]
-        return total
 
     # -- internals ----------------------------------------------------------------------------------------
 
@@ -823,15 +836,17 @@ class Redactor:
             _search(rule, data, 0, len(data), found)
         return found
 
-    def _redact(self, data: bytes, engine: _Engine, final: bool) -> tuple[bytes, bool]:
-        """Redacted bytes, and whether the data ended inside an unterminated private key block."""
-        found = self._find(data, engine)
+    def _redact(self, data: bytes, engine: _Engine) -> bytes:
+        return self._apply(data, self._find(data, engine), len(data))
+
+    def _apply(self, data: bytes, found: list[tuple[int, int, int, str, bytes | None]], upto: int) -> bytes:
+        """``data[:upto]`` with the findings (all ending at or before ``upto``) replaced; overlapping
+        findings merge into one placeholder of the highest-priority kind among them."""
         if not found:
-            return data, False
+            return data[:upto]
         found.sort(key=_span_order)
         parts: list[bytes] = []
         pos = 0
-        ends_in_key = False
         i = 0
         n = len(found)
         while i < n:
@@ -853,28 +868,31 @@ class Redactor:
                 key = canonical
             else:
                 key = value
-            if kind == "private_key" and not _KEY_END.search(value):
-                ends_in_key = True
             parts.append(data[pos:start])
             parts.append(self._placeholder(kind, key))
             pos = end
-        parts.append(data[pos:])
-        return b"".join(parts), ends_in_key and not final
+        parts.append(data[pos:upto])
+        return b"".join(parts)
 
-    def _stream_cut(self, buf: bytes, engine: _Engine) -> int:
-        """Where to cut a streaming buffer so that no finding straddles the cut."""
+    @staticmethod
+    def _stream_cut(buf: bytes, found: list[tuple[int, int, int, str, bytes | None]], engine: _Engine) -> int:
+        """Where to cut a streaming buffer: a line start that no finding crosses (0: wait for more)."""
+        # A registered secret with a newline may start in the last L bytes and end in the next chunk.
         limit = len(buf) - engine.max_multiline_literal
         cut = buf.rfind(b"\n", 0, max(0, limit)) + 1
-        if cut == 0:
-            if len(buf) < MAX_HELD_LINE:
-                return 0
-            space = max(buf.rfind(b" "), buf.rfind(b"\t"))
-            return space + 1 if space > 0 else len(buf)
-        begin = buf.rfind(b"-----BEGIN", 0, cut)
-        if begin >= 0 and _KEY_BEGIN.match(buf, begin) and not _KEY_END.search(buf, begin, cut):
-            line_start = buf.rfind(b"\n", 0, begin) + 1
-            if len(buf) - line_start <= MAX_KEY_BLOCK:
-                return line_start
+        if cut == 0 and len(buf) > MAX_HELD_LINE:
+            cut = max(buf.rfind(b" "), buf.rfind(b"\t")) + 1  # one huge line: cut at whitespace
+        moved = True
+        while moved and cut > 0:
+            moved = False
+            for start, end, *_rest in found:
+                if start < cut < end or (start < cut and end == len(buf)):
+                    # A finding that crosses the cut, or may go on past the buffer (an unterminated
+                    # key block): keep its whole line for the next round.
+                    cut = buf.rfind(b"\n", 0, start) + 1
+                    moved = True
+        if cut == 0 and len(buf) > MAX_HELD_LINE + MAX_KEY_BLOCK:
+            return len(buf)  # held long enough: fail closed rather than buffer without bound
         return cut
 
     @staticmethod
