@@ -166,8 +166,8 @@ scrape_configs:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    """One Prometheus shared by the tests that only read (each test uses its own series)."""
+def app_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """One Prometheus for this module (each test reads its own series); the conftest `prometheus` serves gauges only, these tests need counters and rate()."""
     with run_prometheus(tmp_path_factory.mktemp("prometheus")) as prom:
         yield prom
 
@@ -235,8 +235,9 @@ async def _until(predicate: Any, what: str, bound: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_error_rate_trigger_fires_after_the_error_rate_rises(prometheus: Prometheus) -> None:
+async def test_error_rate_trigger_fires_after_the_error_rate_rises(app_prometheus: Prometheus) -> None:
     """Healthy traffic keeps the trigger ok; once the app serves 50% 5xx the rollback trigger fires."""
+    prometheus = app_prometheus
     state = prometheus.app
     source = Counting()
     ev = TriggerEvaluator(trigger(prometheus.url, ERROR_RATE), source, clock_mod.SystemClock())
@@ -258,8 +259,9 @@ async def test_error_rate_trigger_fires_after_the_error_rate_rises(prometheus: P
     assert [e["data"]["trigger_id"] for e in events if e["type"] == "trigger_fired"] == ["payout-5xx"]
 
 
-async def test_range_query_trigger_reads_the_error_rate(prometheus: Prometheus) -> None:
+async def test_range_query_trigger_reads_the_error_rate(app_prometheus: Prometheus) -> None:
     """A range query (max over 10s) gives a value the trigger compares; healthy traffic is ok."""
+    prometheus = app_prometheus
     t = trigger(prometheus.url, STEADY_RATE)
     t = t.model_copy(
         update={
@@ -282,8 +284,9 @@ async def test_range_query_trigger_reads_the_error_rate(prometheus: Prometheus) 
     assert (e.status, e.state, e.value) == ("ok", TriggerState.OK, 0.0)
 
 
-async def test_empty_result_is_no_data_and_fails_under_no_data_fail(prometheus: Prometheus) -> None:
+async def test_empty_result_is_no_data_and_fails_under_no_data_fail(app_prometheus: Prometheus) -> None:
     """A query with no series is no data (not 0): no_data: fail fires, no_data: ignore does not."""
+    prometheus = app_prometheus
     failing = TriggerEvaluator(
         trigger(prometheus.url, MISSING, no_data="fail"), plugin_source_factory(), clock_mod.SystemClock()
     )
@@ -297,8 +300,9 @@ async def test_empty_result_is_no_data_and_fails_under_no_data_fail(prometheus: 
     assert (e2.status, e2.state, e2.fired) == ("no_data", TriggerState.NO_DATA, False)
 
 
-async def test_nan_rate_is_no_data(prometheus: Prometheus) -> None:
+async def test_nan_rate_is_no_data(app_prometheus: Prometheus) -> None:
     """0/0 (a rate with no traffic) is NaN, which is no data: held under no_data: hold, fired under fail."""
+    prometheus = app_prometheus
     held = TriggerEvaluator(
         trigger(prometheus.url, IDLE_RATE, no_data="hold"), plugin_source_factory(), clock_mod.SystemClock()
     )

@@ -224,7 +224,7 @@ async def test_a_report_that_cannot_be_written_alerts_and_is_retried() -> None:
     clock.advance(60)
     second = await runner.tick()
     assert second.reports == ["control-24h"]
-    assert [r["report_id"] for r in h.of("hypercare_report")] == ["control-24h"]
+    assert [r["report"] for r in h.of("hypercare_report")] == ["control-24h"]
 
 
 async def test_the_control_report_lists_triggers_fired_metrics_and_actions_from_the_run() -> None:

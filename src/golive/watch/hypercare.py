@@ -26,8 +26,8 @@ Events (``record`` receives ``{"type": ..., "data": {...}}``)::
 
     hypercare_check   {slot, check_id, outcome, summary, ts}
     hypercare_missed  {slot, check_ids}
-    hypercare_alert   {kind: check_failed | slot_missed | report_failed, message, slot?, check_id?, report_id?}
-    hypercare_report  {report_id, title, due_at, written_at, status}
+    hypercare_alert   {kind: check_failed | slot_missed | report_failed, message, slot?, check_id?, report?}
+    hypercare_report  {report, title, due_at, written_at, status, summary}
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ class HypercareRunner:
             elif kind == "hypercare_missed":
                 self.missed[_parse(data["slot"])] = tuple(data.get("check_ids") or ())
             elif kind == "hypercare_report":
-                self.written.add(str(data["report_id"]))
+                self.written.add(str(data["report"]))
 
     # -- scheduling --
     def current_slot(self, now: datetime) -> datetime | None:
@@ -319,7 +319,7 @@ class HypercareRunner:
                     "type": "hypercare_alert",
                     "data": {
                         "kind": "report_failed",
-                        "report_id": report.id,
+                        "report": report.id,
                         "message": f"hypercare report {report.id} could not be written: {type(exc).__name__}: {exc}",
                     },
                 }
@@ -332,11 +332,12 @@ class HypercareRunner:
             {
                 "type": "hypercare_report",
                 "data": {
-                    "report_id": report.id,
+                    "report": report.id,
                     "title": report.title,
                     "due_at": _iso(due),
                     "written_at": summary["written_at"],
                     "status": summary["status"],
+                    "summary": summary,
                 },
             }
         )

@@ -107,6 +107,7 @@ class Evaluation(BaseModel):
         """The JSON data of the ``trigger_evaluated`` / ``trigger_fired`` event for this evaluation."""
         return {
             "trigger_id": self.trigger_id,
+            "trigger": self.trigger_id,  # the name the engine's state fold reads for fired triggers
             "ts": clock_mod.utc_iso(self.ts),
             "status": self.status,
             "value": self.value,

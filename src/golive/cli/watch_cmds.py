@@ -1,0 +1,414 @@
+"""``golive watch`` (triggers live), ``golive hypercare`` (checks on their schedule) and ``golive flags``.
+
+``watch`` reads the run's trigger events (what the running engine's observe steps recorded); it never
+evaluates a trigger itself, so what it shows is what the run saw. ``hypercare`` runs the runbook's
+hypercare checks through the same plugins and context as the engine and records results, alerts and
+reports as events of the run. ``flags`` reads each kill-switch flag through the runbook's flag provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from golive import exceptions
+from golive.cli import _common
+
+__all__ = ["flags", "hypercare", "sparkline", "watch"]
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 30  # points shown per trigger
+WATCH_REFRESH = 1.0  # seconds between two reads of the event log in the live view
+HYPERCARE_ACTOR = "hypercare"
+
+STATE_STYLE = {
+    "ok": "green",
+    "pending": "yellow",
+    "firing": "bold white on red",
+    "no_data": "magenta",
+    "held": "magenta",
+    "error": "bold red",
+    "-": "dim",
+}
+
+
+def sparkline(values: Sequence[float | None], width: int = SPARK_WIDTH) -> str:
+    """Unicode blocks for the last ``width`` values, scaled min..max; a gap (no data) is a space."""
+    tail = list(values)[-width:]
+    nums = [v for v in tail if v is not None and math.isfinite(v)]
+    if not nums:
+        return " " * len(tail)
+    lo, hi = min(nums), max(nums)
+    span = hi - lo
+    out = []
+    for v in tail:
+        if v is None or not math.isfinite(v):
+            out.append(" ")
+        elif span == 0:
+            out.append(SPARK_BLOCKS[0])
+        else:
+            out.append(SPARK_BLOCKS[min(len(SPARK_BLOCKS) - 1, int((v - lo) / span * len(SPARK_BLOCKS)))])
+    return "".join(out)
+
+
+async def _with_store(db_url: str | None, fn: Any) -> Any:
+    from golive.store import open_store
+
+    store = open_store(db_url)
+    await store.open()
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+async def _run_id(store: Any, run_id: str | None) -> str:
+    if run_id:
+        return str((await store.get_run(run_id)).run_id)
+    runs = await store.list_runs(limit=1)
+    if not runs:
+        raise exceptions.NotFound("no runs yet; start one with: golive run FILE")
+    return str(runs[0].run_id)
+
+
+# --- watch --------------------------------------------------------------------------------------------
+
+
+def trigger_rows(handle: Any) -> list[dict[str, Any]]:
+    """One row per trigger of the run's runbook, from the folded trigger events."""
+    rows = []
+    for t in handle.runbook.triggers:
+        seen = handle.state.triggers.get(t.id) or {}
+        history = [v for _, v in seen.get("history") or []]
+        rows.append(
+            {
+                "id": t.id,
+                "title": t.title or t.id,
+                "source": t.source.type if t.source else "manual",
+                "when": t.when or "raised by a person",
+                "interval": t.interval,
+                "then": t.then,
+                "severity": t.severity,
+                "state": seen.get("state") or "-",
+                "value": seen.get("value"),
+                "reason": seen.get("reason") or "",
+                "at": seen.get("ts") or seen.get("at"),
+                "history": history,
+            }
+        )
+    return rows
+
+
+def watch_renderable(handle: Any) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    st = handle.state
+    head = Text()
+    head.append(f"{handle.runbook.title or handle.runbook.name} ", style="bold")
+    head.append(f"run {handle.run_id} ")
+    head.append(st.status.label, style="bold red" if st.status.value in ("rolling_back", "rolled_back") else "cyan")
+    table = Table(expand=False)
+    for col in ("trigger", "value", "threshold", "state", "then", "sparkline", "last"):
+        table.add_column(col, overflow="fold")
+    for row in trigger_rows(handle):
+        value = "-" if row["value"] is None else f"{row['value']:.6g}"
+        table.add_row(
+            Text(row["title"], style="bold") if row["title"] != row["id"] else row["id"],
+            value,
+            row["when"],
+            Text(row["state"], style=STATE_STYLE.get(row["state"], "")),
+            f"{row['then']} ({row['severity']})",
+            sparkline(row["history"]),
+            (row["at"] or "")[11:19],
+        )
+    parts: list[Any] = [head, table]
+    for fired in st.fired[-5:]:
+        parts.append(
+            Text(f"FIRED {fired.get('at', '')[:19]} {fired.get('trigger')}: {fired.get('reason')}", style="bold red")
+        )
+    return Group(*parts)
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@click.option("--once", is_flag=True, help="Print one snapshot and exit.")
+@_common.json_option
+@_common.db_option
+def watch(run_id: str | None, once: bool, as_json: bool, db_url: str | None) -> None:
+    """Show each trigger of RUN (default: the newest) live: value, threshold, state, sparkline."""
+    from golive.engine import acts
+
+    async def go(store: Any) -> None:
+        handle = await acts.open_run(store, await _run_id(store, run_id))
+        if as_json:
+            _common.echo_json(
+                {
+                    "run_id": handle.run_id,
+                    "status": handle.state.status.value,
+                    "triggers": trigger_rows(handle),
+                    "fired": handle.state.fired,
+                }
+            )
+            return
+        con = _common.console()
+        if once or handle.state.final:
+            con.print(watch_renderable(handle))
+            return
+        from rich.live import Live
+
+        with Live(watch_renderable(handle), console=con, refresh_per_second=4) as live:
+            while not handle.state.final:
+                await asyncio.sleep(WATCH_REFRESH)
+                await handle.refresh()
+                live.update(watch_renderable(handle))
+
+    _common.run_async(lambda: _with_store(db_url, go))
+
+
+# --- hypercare ----------------------------------------------------------------------------------------
+
+
+def _report_markdown(report: Any, summary: dict[str, Any]) -> str:
+    lines = [
+        f"# {report.title}",
+        "",
+        f"- Status: **{summary['status'].upper()}**",
+        f"- Window: {summary['window']['from']} to {summary['window']['until']}",
+        f"- Written: {summary['written_at']}",
+        f"- Slots: {summary['slots']['run']} run of {summary['slots']['scheduled']} scheduled, "
+        f"{summary['slots']['missed']} missed",
+    ]
+    if summary.get("focus"):
+        lines.append(f"- Focus: {', '.join(summary['focus'])}")
+    lines += [
+        "",
+        "## Summary",
+        "",
+        "| check | runs | pass | warn | fail | error | last |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for cid, c in summary["checks"].items():
+        lines.append(
+            f"| {cid} | {c['runs']} | {c['pass']} | {c['warn']} | {c['fail']} | {c['error']} | {c['last'] or '-'} |"
+        )
+    if summary["failures"]:
+        lines += ["", "### Failures", ""]
+        lines += [f"- {f['slot']} {f['check_id']}: {f['outcome'].upper()} {f['summary']}" for f in summary["failures"]]
+    if summary["missed"]:
+        lines += ["", "### Missed slots", ""]
+        lines += [f"- {m['slot']}: {', '.join(m['check_ids'])}" for m in summary["missed"]]
+    if "metrics" in report.includes:
+        lines += ["", "## Metrics", ""]
+        if summary["metrics"]:
+            lines += ["| trigger | samples | min | max | last |", "| --- | ---: | ---: | ---: | ---: |"]
+            for tid, m in summary["metrics"].items():
+                lines.append(f"| {tid} | {m['samples']} | {m['min']:.6g} | {m['max']:.6g} | {m['last']:.6g} |")
+        else:
+            lines.append("No trigger samples in the window.")
+        lines += ["", "### Triggers fired", ""]
+        lines += [f"- {t['at']} {t['trigger_id']} ({t['then']}): {t['reason']}" for t in summary["triggers_fired"]] or [
+            "None."
+        ]
+    if "actions" in report.includes:
+        lines += ["", "## Actions", ""]
+        lines += [
+            f"- {a['at']} {a['step_id']}: {str(a['outcome']).upper()} {a['summary']}" for a in summary["actions"]
+        ] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: Any) -> Any:
+    """A HypercareRunner for a run, with the engine's plugins and context, restored from the run's events."""
+    from golive import clock as clock_mod
+    from golive.engine import acts, runner
+    from golive.engine.state import parse_ts
+    from golive.results import Result
+    from golive.spec import models
+    from golive.watch import hypercare as hc
+
+    handle = await acts.open_run(store, run_id)
+    spec = handle.runbook.hypercare
+    if not spec.tiers and not spec.reports:
+        raise exceptions.UsageError(
+            f"run {run_id}: the runbook has no hypercare (hypercare.tiers and hypercare.reports are empty)"
+        )
+    go = parse_ts(handle.state.go_at)
+    if go is None:
+        raise exceptions.UsageError(
+            f"run {run_id} has no GO decision yet; hypercare starts at GO (record it with: golive decide {run_id} go)"
+        )
+    engine = runner.Engine(handle)
+    clock = engine.clock or clock_mod.SystemClock()
+    target = out_dir or Path(".golive") / "reports" / run_id
+
+    async def run_check(step: models.Step) -> Result:
+        if step.kind is not models.StepKind.CHECK or step.type is None:
+            return Result.error(f"hypercare runs check steps; {step.id} is a {step.kind.value} step")
+        cls = engine.registry.get("check", step.type)
+        if cls is None:
+            return Result.error(f"unknown check type {step.type!r}")
+        params = cls.params.model_validate(await engine.render(step.with_) if step.with_ else {})
+        result = await cls().run(engine.step_context(step, params))  # type: ignore[attr-defined]
+        if not isinstance(result, Result):
+            return Result.error(f"check {step.type!r} returned {type(result).__name__}, not a Result")
+        return result.model_copy(update={"summary": engine.redactor.redact(result.summary)})
+
+    async def record(event: dict[str, Any]) -> None:
+        data = event["data"]
+        await handle.append(event["type"], step_id=data.get("check_id"), actor=HYPERCARE_ACTOR, **data)
+        if event["type"] == "hypercare_alert":
+            echo(f"ALERT {data.get('message')}")
+            try:
+                await engine.notify("hypercare_alert", message=data.get("message"), **data)
+            except exceptions.GoliveError as exc:
+                echo(f"alert not sent: {exc.message}")
+        elif event["type"] == "hypercare_check":
+            echo(f"{data['slot'][:16]} {data['check_id']}: {data['outcome'].upper()} {data.get('summary', '')}")
+
+    async def write_report(report: models.HypercareReport, summary: dict[str, Any]) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{report.id}.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        (target / f"{report.id}.md").write_text(_report_markdown(report, summary))
+        echo(f"report {report.id} written to {target / (report.id + '.md')} ({summary['status'].upper()})")
+
+    async def events() -> list[dict[str, Any]]:
+        return [e.as_dict() for e in await store.events(run_id)]
+
+    hc_runner = hc.HypercareRunner(spec, go, clock, run_check, record, write_report, events_source=events)
+    hc_runner.restore(await events())
+    return hc_runner
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@click.option("--tick", is_flag=True, help="Run what is due now and exit (for cron); exit 1 on a failure.")
+@click.option(
+    "--until", "until", default=None, metavar="ISO", help="Stop at this UTC time (default: end of hypercare)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where reports go (default .golive/reports/RUN).",
+)
+@_common.json_option
+@_common.db_option
+def hypercare(
+    run_id: str | None, tick: bool, until: str | None, out_dir: Path | None, as_json: bool, db_url: str | None
+) -> None:
+    """Run RUN's hypercare checks on their schedule (tiers from GO), write the control reports, alert on failures."""
+    until_at: datetime | None = None
+    if until:
+        try:
+            until_at = datetime.fromisoformat(until.replace("Z", "+00:00"))
+        except ValueError:
+            raise exceptions.UsageError(
+                f"--until {until!r}: write an ISO 8601 time, e.g. 2026-03-04T10:00:00Z"
+            ) from None
+        if until_at.tzinfo is None:
+            raise exceptions.UsageError(f"--until {until!r} needs a timezone, e.g. 2026-03-04T10:00:00Z")
+    con = _common.console(stderr=as_json)
+
+    async def go(store: Any) -> int:
+        rid = await _run_id(store, run_id)
+        r = await hypercare_runner(store, rid, out_dir, lambda s: con.print(s, markup=False))
+        if tick:
+            result = await r.tick()
+            if as_json:
+                _common.echo_json(
+                    {
+                        "run_id": rid,
+                        "slot": result.slot,
+                        "ok": result.ok,
+                        "checks": [
+                            {"check_id": c.check_id, "outcome": c.outcome.value, "summary": c.summary}
+                            for c in result.checks
+                        ],
+                        "missed": result.missed,
+                        "reports": result.reports,
+                        "report_failures": result.report_failures,
+                        "next": r.next_wake(r.clock.now()),
+                    }
+                )
+            elif result.slot is None and not result.reports:
+                con.print(f"nothing due yet; the first hypercare tick is at {r.ticks[0] if r.ticks else '-'}")
+            return 0 if result.ok else 1
+        con.print(f"hypercare of run {rid}: {len(r.ticks)} ticks from GO {r.go_time:%Y-%m-%d %H:%M} UTC to {r.end}")
+        await r.run_forever(until=until_at)
+        failed = any(not rec.outcome.ok for rec in r.history) or bool(r.missed)
+        return 1 if failed else 0
+
+    code = _common.run_async(lambda: _with_store(db_url, go))
+    raise SystemExit(code)
+
+
+# --- flags --------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@_common.json_option
+@_common.db_option
+def flags(run_id: str | None, as_json: bool, db_url: str | None) -> None:
+    """Show RUN's kill-switch flags as the provider reports them, against their safe values."""
+    from golive.engine import acts, runner
+
+    async def go(store: Any) -> int:
+        handle = await acts.open_run(store, await _run_id(store, run_id))
+        spec = handle.runbook.flags
+        if spec is None:
+            raise exceptions.UsageError(
+                f"run {handle.run_id}: the runbook declares no flags (flags.provider, flags.safe)"
+            )
+        engine = runner.Engine(handle)
+        provider = engine.flag_provider()
+        rows = []
+        for name, safe in spec.safe.items():
+            try:
+                current = await provider.get(name)
+                error = None
+            except Exception as exc:  # an unreadable flag is shown as such, never as safe
+                current, error = None, engine.redactor.redact(f"{type(exc).__name__}: {exc}")
+            state = "error" if error else "safe" if current == safe else "not safe"
+            rows.append(
+                {
+                    "flag": name,
+                    "current": current,
+                    "safe": safe,
+                    "state": state,
+                    "error": error,
+                    "description": spec.descriptions.get(name, ""),
+                }
+            )
+        if as_json:
+            _common.echo_json({"run_id": handle.run_id, "provider": spec.provider.type, "flags": rows})
+        else:
+            from rich.table import Table
+            from rich.text import Text
+
+            table = Table(title=f"flags of run {handle.run_id} ({spec.provider.type})")
+            for col in ("flag", "current", "safe", "state", "description"):
+                table.add_column(col, overflow="fold")
+            for row in rows:
+                style = {"safe": "green", "not safe": "yellow", "error": "bold red"}[row["state"]]
+                table.add_row(
+                    row["flag"],
+                    row["error"] or json.dumps(row["current"]),
+                    json.dumps(row["safe"]),
+                    Text(row["state"], style=style),
+                    row["description"],
+                )
+            _common.console().print(table)
+        return 1 if any(r["state"] == "error" for r in rows) else 0
+
+    raise SystemExit(_common.run_async(lambda: _with_store(db_url, go)))
