@@ -41,13 +41,39 @@ def _exit_for(status: Any) -> int:
     return 0 if status is RunStatus.PASSED else 1
 
 
+def _dead_local_owner(owner: str) -> bool:
+    """True when a lease owner (``host:pid``) is a process of this host that no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, under another user
+    return False
+
+
+async def _take_lease(store: Any, run_id: str, owner: str) -> bool:
+    """Take the run's lease; a lease left by a crashed process of this host is taken over at once."""
+    if await store.acquire_lease(run_id, owner, LEASE_TTL):
+        return True
+    lease = await store.get_lease(run_id)
+    if lease is None or not _dead_local_owner(lease.owner):
+        return False
+    # The process that ran it died (kill -9, OOM): resume now rather than when its lease expires.
+    await store.release_lease(run_id, lease.owner)
+    return bool(await store.acquire_lease(run_id, owner, LEASE_TTL))
+
+
 async def _drive(store: Any, handle: Any, *, quiet: bool, prompt: bool) -> Any:
     """Run the engine with a live view; hold the run's lease while doing it."""
     from golive.engine import runner, summary
 
     con = _common.console()
     owner = _owner()
-    if not await store.acquire_lease(handle.run_id, owner, LEASE_TTL):
+    if not await _take_lease(store, handle.run_id, owner):
         lease = await store.get_lease(handle.run_id)
         raise exceptions.RuleRefused(
             f"run {handle.run_id} is being run by {getattr(lease, 'owner', 'another process')}; "
@@ -308,6 +334,17 @@ def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
     async def go(store: Any) -> list[dict[str, Any]]:
         h = await acts.open_run(store, run_id)
         lines = views.timeline_lines(summary.summarize(h))
+        for w in h.state.waivers:  # the scribe notes every waiver: what, ticket and reason, who
+            lines.append(
+                {
+                    "t": None,
+                    "what": f"Waiver {w['step']} ({w['ticket']}): {w['reason']}",
+                    "result": "WAIVED",
+                    "at": w["at"],
+                    "actor": w["by"],
+                }
+            )
+        lines.sort(key=lambda x: x["at"] or "")
         for line in lines:
             line["t"] = summary.tminus(h, line["at"])
         return lines
@@ -447,7 +484,11 @@ def rollback(run_id: str, actor: str, reason: str, db_url: str | None) -> None:
         await acts.request_rollback(h, actor, reason)
         click.echo(f"rollback requested by {actor}: {reason}")
         lease = await store.get_lease(h.run_id)
-        if lease is not None and not getattr(lease, "expired", False):
+        if (
+            lease is not None
+            and lease.expires_at > store.clock.now().timestamp()
+            and not _dead_local_owner(lease.owner)
+        ):
             # A live engine owns the run: give it a moment to start the rollback.
             for _ in range(int(ROLLBACK_HANDOFF_WAIT / 0.2)):
                 await asyncio.sleep(0.2)
@@ -456,7 +497,7 @@ def rollback(run_id: str, actor: str, reason: str, db_url: str | None) -> None:
                     click.echo(f"rollback started by the running engine ({lease.owner})")
                     return h.state.status
         owner = _owner()
-        if not await store.acquire_lease(h.run_id, owner, LEASE_TTL):
+        if not await _take_lease(store, h.run_id, owner):
             click.echo("the running engine holds the run; it will roll back")
             return h.state.status
         try:
