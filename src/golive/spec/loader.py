@@ -499,6 +499,11 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             sid = st.get("id")
             sloc = (*loc, j)
             check_role((*sloc, "role"), st.get("role"))
+            if "every" in st and sec_id != "hypercare":
+                ctx.add(
+                    (*sloc, "every"),
+                    "'every' belongs to hypercare checks; a step of a phase or of the rollback runs once",
+                )
             needs = _items(st.get("needs"))
             if isinstance(needs, list):
                 graph[str(sid)] = [n for n in needs if isinstance(n, str)]

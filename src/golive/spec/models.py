@@ -218,6 +218,12 @@ class Step(Model):
     channels: tuple[str, ...] = Field(default=(), description="Channel ids (default: all).")
     message: str | None = None
     template: str | None = Field(default=None, description="A comms template name instead of a message.")
+    # hypercare checks: a check with its own cadence (the payments seed's stuck-job detector every 30m and
+    # its daily reconciliation report) runs on that grid from GO instead of at every tier tick.
+    every: Duration | None = Field(
+        default=None,
+        description="Hypercare checks only: run every this long after GO (e.g. '30m', '24h') instead of at each tier tick.",
+    )
 
     @property
     def attempts(self) -> int:
