@@ -611,10 +611,16 @@ class Engine:
             is_action = kind == "action"
             dry = self.dry_run and not cls.read_only
             if dry:
-                assert isinstance(plugin, plugin_base.ActionPlugin)
+                # Only plugins that declare read_only run in a dry run; the rest say what they would do.
+                would = (
+                    plugin.describe(ctx)
+                    if isinstance(plugin, plugin_base.ActionPlugin)
+                    else f"run the {kind} {step.type!r}, which is not read-only"
+                )
                 result = Result(
                     outcome=Outcome.SKIPPED,
-                    summary=self.redactor.redact(f"dry-run: would {plugin.describe(ctx)}"),
+                    # Built-in describe() texts already start with "would"; others get it here.
+                    summary=self.redactor.redact(f"dry-run: {would if would.startswith('would ') else 'would ' + would}"),
                     details={"dry_run": True},
                 )
                 break
