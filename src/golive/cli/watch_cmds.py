@@ -177,6 +177,12 @@ def watch(run_id: str | None, once: bool, as_json: bool, db_url: str | None) -> 
 # --- hypercare ----------------------------------------------------------------------------------------
 
 
+def _iso(ts: datetime | None) -> str | None:
+    from golive import clock as clock_mod
+
+    return clock_mod.utc_iso(ts) if ts is not None else None
+
+
 def _report_markdown(report: Any, summary: dict[str, Any]) -> str:
     lines = [
         f"# {report.title}",
@@ -267,10 +273,11 @@ async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: 
         await handle.append(event["type"], step_id=data.get("check_id"), actor=HYPERCARE_ACTOR, **data)
         if event["type"] == "hypercare_alert":
             echo(f"ALERT {data.get('message')}")
+            context = {k: v for k, v in data.items() if k != "message"}
             try:
-                await engine.notify("hypercare_alert", message=data.get("message"), **data)
-            except exceptions.GoliveError as exc:
-                echo(f"alert not sent: {exc.message}")
+                await engine.notify("hypercare_alert", message=data.get("message"), **context)
+            except Exception as exc:  # the alert is in the event log already; a channel failure is reported
+                echo(f"alert not sent: {engine.redactor.redact(str(exc))}")
         elif event["type"] == "hypercare_check":
             echo(f"{data['slot'][:16]} {data['check_id']}: {data['outcome'].upper()} {data.get('summary', '')}")
 
@@ -328,20 +335,21 @@ def hypercare(
                 _common.echo_json(
                     {
                         "run_id": rid,
-                        "slot": result.slot,
+                        "slot": _iso(result.slot),
                         "ok": result.ok,
                         "checks": [
                             {"check_id": c.check_id, "outcome": c.outcome.value, "summary": c.summary}
                             for c in result.checks
                         ],
-                        "missed": result.missed,
+                        "missed": [_iso(t) for t in result.missed],
                         "reports": result.reports,
                         "report_failures": result.report_failures,
-                        "next": r.next_wake(r.clock.now()),
+                        "next": _iso(r.next_wake(r.clock.now())),
                     }
                 )
-            elif result.slot is None and not result.reports:
-                con.print(f"nothing due yet; the first hypercare tick is at {r.ticks[0] if r.ticks else '-'}")
+            elif not result.checks and not result.reports and not result.missed:
+                nxt = r.next_wake(r.clock.now())
+                con.print(f"nothing due now; next at {_iso(nxt) or 'never (hypercare is over)'}")
             return 0 if result.ok else 1
         con.print(f"hypercare of run {rid}: {len(r.ticks)} ticks from GO {r.go_time:%Y-%m-%d %H:%M} UTC to {r.end}")
         await r.run_forever(until=until_at)
