@@ -1,0 +1,183 @@
+"""``golive serve`` (the war-room API and dashboard) and ``golive token`` (create, list, revoke API tokens)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import click
+
+from golive import exceptions
+from golive.cli import _common
+
+__all__ = ["serve", "token"]
+
+_TICKET_IN_QUERY = re.compile(r"([?&]ticket=)[^&\s]+")
+
+
+class _RedactTickets(logging.Filter):
+    """Access log lines carry the request path with its query; SSE tickets there are masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TICKET_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    envvar="GOLIVE_SERVER_CONFIG",
+    help="YAML/JSON: tokens, cors_origins, auth_failures, start_roles, read_only_roles, runbook_dir.",
+)
+@click.option(
+    "--runbook-dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Where runs may be started from (overrides the config).",
+)
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
+@_common.db_option
+def serve(
+    host: str, port: int, config_path: str | None, runbook_dir: str | None, log_level: str, db_url: str | None
+) -> None:
+    """Serve the war-room REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and the live dashboard (/).
+
+    Tokens come from `golive token create` (kept hashed in the store), the config file and
+    $GOLIVE_API_TOKEN_MAP_JSON. Without a token only /health answers.
+    """
+    import uvicorn
+
+    from golive.server import app as app_mod
+    from golive.server import config as config_mod
+    from golive.store import describe_url, open_store
+
+    cfg = config_mod.load_config(config_path)
+    if runbook_dir is not None:
+        cfg = cfg.model_copy(update={"runbook_dir": __import__("pathlib").Path(runbook_dir).resolve()})
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        click.echo(
+            f"golive: serving on {host}: put TLS in front of it (a reverse proxy); bearer tokens travel in headers",
+            err=True,
+        )
+    store = open_store(db_url)
+    application = app_mod.create_app(store, cfg)
+    logging.getLogger("uvicorn.access").addFilter(_RedactTickets())
+    n = len(cfg.token_hashes)
+    click.echo(
+        f"golive serve: http://{host}:{port}/ (store {describe_url(db_url)}; {n} token(s) from config/env"
+        " + tokens in the store)",
+        err=True,
+    )
+    uvicorn.run(application, host=host, port=port, log_level=log_level, lifespan="on", server_header=False)
+
+
+@click.group()
+def token() -> None:
+    """Manage API tokens (stored as sha256 hashes; a token is shown once, when it is made)."""
+
+
+def _roles(value: str) -> tuple[str, ...]:
+    roles = tuple(r.strip() for r in value.split(",") if r.strip())
+    for r in roles:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", r):
+            raise exceptions.UsageError(f"--roles: {r!r} is not a role name (letters, digits, _ . -)")
+    return roles
+
+
+async def _with_store(db_url: str | None, fn: Any) -> Any:
+    from golive.store import open_store
+
+    store = open_store(db_url)
+    await store.open()
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+@token.command("create")
+@click.option("--user", required=True, help="Who the token speaks for: the actor of every act made with it.")
+@click.option("--roles", default="", help="Server roles, comma-separated (e.g. ic,observer; admin may start runs).")
+@_common.json_option
+@_common.db_option
+def token_create(user: str, roles: str, as_json: bool, db_url: str | None) -> None:
+    """Make a token for USER and print it once (only its sha256 is stored)."""
+    from golive.server import auth
+
+    if not user.strip():
+        raise exceptions.UsageError("--user must not be empty")
+    role_list = _roles(roles)
+    made, record = _common.run_async(
+        lambda: _with_store(db_url, lambda s: auth.create_token(s, user.strip(), role_list))
+    )
+    if as_json:
+        _common.echo_json(
+            {"token": made, "sha256": record.token_hash, "user": record.user, "roles": list(record.roles)}
+        )
+        return
+    click.echo(made)
+    click.echo(
+        f"token for {record.user} (roles: {', '.join(record.roles) or 'none'}); sha256 {record.token_hash[:12]}…. "
+        "It is not shown again.",
+        err=True,
+    )
+
+
+@token.command("list")
+@_common.json_option
+@_common.db_option
+def token_list(as_json: bool, db_url: str | None) -> None:
+    """List tokens in the store (hash prefix, user, roles, created, revoked); never the tokens."""
+    records = _common.run_async(lambda: _with_store(db_url, lambda s: s.list_tokens()))
+    rows = [
+        {
+            "sha256": r.token_hash[:12],
+            "user": r.user,
+            "roles": list(r.roles),
+            "created_at": r.created_at,
+            "revoked": r.revoked,
+        }
+        for r in records
+    ]
+    if as_json:
+        _common.echo_json(rows)
+        return
+    if not rows:
+        click.echo("no tokens in the store; make one with: golive token create --user NAME --roles ROLE,...")
+        return
+    for r in rows:
+        state = "REVOKED" if r["revoked"] else "active"
+        click.echo(f"{r['sha256']}  {r['user']:<20} {','.join(r['roles']):<24} {r['created_at']}  {state}")
+
+
+@token.command("revoke")
+@click.argument("sha256_prefix")
+@_common.db_option
+def token_revoke(sha256_prefix: str, db_url: str | None) -> None:
+    """Revoke the token whose sha256 starts with SHA256_PREFIX (as shown by `golive token list`)."""
+    prefix = sha256_prefix.lower()
+    if len(prefix) < 8 or not re.fullmatch(r"[0-9a-f]+", prefix):
+        raise exceptions.UsageError("give at least 8 hex digits of the token's sha256 (see `golive token list`)")
+
+    async def go(store: Any) -> str:
+        matches = [r for r in await store.list_tokens() if r.token_hash.startswith(prefix)]
+        if not matches:
+            raise exceptions.NotFound(f"no token whose sha256 starts with {prefix}")
+        if len(matches) > 1:
+            raise exceptions.UsageError(f"{prefix} matches {len(matches)} tokens; give more digits")
+        await store.revoke_token(matches[0].token_hash)
+        return f"{matches[0].token_hash[:12]} ({matches[0].user})"
+
+    which = _common.run_async(lambda: _with_store(db_url, go))
+    click.echo(f"revoked {which}")
+    sys.exit(0)

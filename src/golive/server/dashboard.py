@@ -1,0 +1,264 @@
+"""The war-room dashboard: server-rendered HTML (Jinja2), one small script and one stylesheet, no CDN.
+
+Pages (``/``, ``/runs/{id}``) are shells with a login form and no run data. The script keeps the token in
+sessionStorage, fetches the HTML fragments below ``/ui`` with it, and on each event from the run's SSE stream
+fetches the run fragment again and swaps only the panels that changed. Everything a person reads is rendered
+here, once, on the server; buttons for acts are shown to the people the run's state names (the holder of
+the decision's role sees GO/NO-GO), and the server still checks every act with the shared rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from golive.engine import acts
+from golive.engine.state import parse_ts
+from golive.server import auth
+from golive.spec import models
+
+__all__ = ["CSP", "fragment", "page_routes", "render_run", "render_runs", "sparkline"]
+
+# No inline script or style anywhere: every script and stylesheet comes from /static on this server.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SPARK_WIDTH = 120  # px
+SPARK_HEIGHT = 28  # px
+SPARK_POINTS = 60  # most recent values drawn
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("golive.server", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    # Lenient: summaries leave optional keys out (a release without a tag), and a missing key reads as empty.
+    undefined=jinja2.Undefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _asset_version() -> str:
+    """A digest of the static files, appended to their URLs so a new build is never served from cache."""
+    h = hashlib.sha256()
+    for p in sorted(STATIC_DIR.glob("*")):
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+ASSET_VERSION = _asset_version()
+
+
+def sparkline(history: Any, width: int = SPARK_WIDTH, height: int = SPARK_HEIGHT, label: str = "") -> Markup:
+    """An inline SVG polyline of a trigger's recent numeric values (empty when fewer than two)."""
+    values: list[float] = []
+    for item in history or []:
+        v = item[1] if isinstance(item, list | tuple) and len(item) >= 2 else item
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            values.append(float(v))
+    values = values[-SPARK_POINTS:]
+    if len(values) < 2:
+        return Markup('<span class="spark-empty">no data yet</span>')
+    lo, hi = min(values), max(values)
+    span = hi - lo or 1.0
+    pad = 2.0
+    step = (width - 2 * pad) / (len(values) - 1)
+    points = " ".join(
+        f"{pad + i * step:.1f},{height - pad - (v - lo) / span * (height - 2 * pad):.1f}" for i, v in enumerate(values)
+    )
+    last_x, last_y = points.rsplit(" ", 1)[-1].split(",")
+    title = escape(f"{label}: last {values[-1]:g}, min {lo:g}, max {hi:g}")
+    return Markup(
+        f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{title}"><title>{title}</title>'
+        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/>'
+        f'<circle cx="{last_x}" cy="{last_y}" r="2" fill="currentColor"/></svg>'
+    )
+
+
+def _clock(ts: str | None) -> str:
+    """HH:MM:SS UTC of a stored timestamp, for tables where the date is the run's date."""
+    at = parse_ts(ts)
+    return at.strftime("%H:%M:%S") if at else ""
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _badge(value: Any) -> str:
+    return str(value or "pending").lower().replace("_", "-")
+
+
+_env.filters["clock"] = _clock
+_env.filters["duration"] = _duration
+_env.filters["badge"] = _badge
+_env.globals["sparkline"] = sparkline
+_env.globals["asset_version"] = ASSET_VERSION
+
+
+def fragment(html: str) -> HTMLResponse:
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+def render_runs(rows: list[dict[str, Any]], principal: auth.Principal) -> str:
+    return _env.get_template("runs.html").render(runs=rows, viewer=principal)
+
+
+def _decision_view(
+    h: acts.RunHandle, step: models.Step, data: dict[str, Any], principal: auth.Principal
+) -> dict[str, Any]:
+    s = h.state.step(step.id)
+    holder = h.state.roles.get(step.role or "")
+    return {
+        "id": step.id,
+        "title": step.title or step.id,
+        "role": step.role,
+        "holder": holder,
+        "deadline": s.deadline,
+        "default": s.default or step.default,
+        "statement": step.statement,
+        "requires": list(step.requires),
+        # The same function the rule uses, so the button and the rule can never disagree.
+        "blockers": acts.decision_blockers(h, step),
+        "mine": principal.can_act and holder == principal.user,
+    }
+
+
+def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principal) -> str:
+    """The run's panels for this viewer."""
+    rb = h.runbook
+    decisions = []
+    manual = []
+    unknown = []
+    for item in data["pending"]:
+        step = rb.step(item["id"])
+        if step is None:
+            continue
+        if item["waiting_for"] == "decision" and step.kind is models.StepKind.DECISION:
+            decisions.append(_decision_view(h, step, data, principal))
+        elif item["waiting_for"] == "manual":
+            manual.append(
+                {
+                    **item,
+                    "instructions": step.instructions,
+                    "inputs": [i.model_dump() for i in step.inputs],
+                    "needs_evidence": [e.name for e in step.evidence if e.required],
+                    "mine": principal.can_act and item.get("holder") == principal.user,
+                }
+            )
+        else:
+            unknown.append({**item, "mine": principal.can_act and item.get("holder") == principal.user})
+    held = {r for r, p in h.state.roles.items() if p == principal.user}
+    area_roles = {a.id: a.role for a in rb.signoff.areas}
+    signoffs = [
+        {
+            "id": area,
+            **info,
+            "role": area_roles.get(area),
+            "holder": h.state.roles.get(area_roles.get(area) or "") if area_roles.get(area) else None,
+            "mine": principal.can_act
+            and info.get("status") == "pending"
+            and (area_roles.get(area) is None or h.state.roles.get(area_roles.get(area) or "") == principal.user),
+        }
+        for area, info in data["signoffs"].items()
+    ]
+    evidence = []
+    for ph in data["phases"]:
+        for s in ph["steps"]:
+            for item in s.get("evidence") or []:
+                if isinstance(item, dict) and item.get("sha256"):
+                    evidence.append({**item, "step": s["id"]})
+    for s in data["rollback_steps"]:
+        for item in s.get("evidence") or []:
+            if isinstance(item, dict) and item.get("sha256"):
+                evidence.append({**item, "step": s["id"]})
+    timeline = []
+    for ph in data["phases"]:
+        timeline.append(
+            {"kind": "phase", "title": ph["title"], "planned": ph["planned_at"], "t": ph["t"], "outcome": ph["outcome"]}
+        )
+        for s in ph["steps"]:
+            if s.get("planned_at") or s["kind"] in ("decision",):
+                timeline.append(
+                    {
+                        "kind": s["kind"],
+                        "title": s["title"],
+                        "planned": s.get("planned_at"),
+                        "t": s.get("t"),
+                        "outcome": s.get("decision") or s.get("outcome") or s.get("status"),
+                    }
+                )
+    if data["rollback"]:
+        rbk = data["rollback"]
+        timeline.append(
+            {
+                "kind": "rollback",
+                "title": f"Rollback: {rbk.get('reason') or ''}",
+                "planned": None,
+                "t": _tminus(h, rbk.get("started_at")),
+                "outcome": rbk.get("outcome") or "running",
+            }
+        )
+    rolling = data["status"] in ("rolling_back", "rolled_back")
+    final = data["status"] in ("passed", "no_go", "rolled_back", "failed")
+    return _env.get_template("run.html").render(
+        run=data,
+        viewer=principal,
+        held=sorted(held),
+        decisions=decisions,
+        manual=manual,
+        unknown=unknown,
+        signoffs=signoffs,
+        evidence=evidence,
+        timeline=timeline,
+        can_rollback=principal.can_act and bool(held) and not rolling and not (final and data["status"] != "passed"),
+        can_assign=principal.can_act,
+        role_names=sorted(rb.roles),
+    )
+
+
+def _tminus(h: acts.RunHandle, ts: str | None) -> str | None:
+    from golive.engine import summary
+
+    return summary.tminus(h, ts)
+
+
+# --- pages (shells: no run data) ----------------------------------------------------------------------------
+
+
+def _page(request: Request, page: str, run_id: str = "") -> Response:
+    html = _env.get_template("page.html").render(page=page, run_id=run_id, now=datetime.now().year)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+async def runs_page(request: Request) -> Response:
+    return _page(request, "runs")
+
+
+async def run_page(request: Request) -> Response:
+    return _page(request, "run", str(request.path_params["run_id"]))
+
+
+def page_routes(version: str) -> list[BaseRoute]:
+    return [
+        Route("/", runs_page, methods=["GET"], name="page_runs"),
+        Route("/runs/{run_id}", run_page, methods=["GET"], name="page_run"),
+    ]

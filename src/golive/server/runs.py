@@ -1,0 +1,304 @@
+"""Runs as the server holds them: cached views, acts through the shared rules, and engines in the background.
+
+The server never decides whether an act is allowed: it calls :mod:`golive.engine.acts` (the same functions
+as the CLI) with the token's user as the actor, and turns the refusal into 403. A run started through the API
+is driven by :class:`golive.engine.runner.Engine` in this process, under the run's lease, as ``golive run``
+does; a run whose owner died is taken over when ``resume_orphans`` is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from golive import exceptions
+from golive.engine import acts, runner, summary
+from golive.spec import loader
+from golive.store import base as store_base
+
+__all__ = ["RunService", "RunView"]
+
+log = logging.getLogger("golive.server")
+
+T = TypeVar("T")
+
+LEASE_TTL = 15.0  # seconds; the engine's heartbeat renews the lease every third of this
+ORPHAN_POLL = 10.0  # seconds between looks for runs whose owner stopped renewing its lease
+VIEW_CACHE_MAX = 64  # runs whose folded state the server keeps in memory at most
+ROLLBACK_HANDOFF_WAIT = 3.0  # seconds a live engine elsewhere gets to pick up a rollback request
+RUNBOOK_SUFFIXES = (".yaml", ".yml")
+RUNBOOK_LIST_MAX = 500  # files listed from runbook_dir at most
+
+
+@dataclass
+class RunView:
+    """A run's handle kept warm, with its summary cached by the last event seq it reflects."""
+
+    handle: acts.RunHandle
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    summary_seq: int = -1
+    summary: dict[str, Any] | None = None
+    summary_json: bytes = b""
+
+    def current(self) -> tuple[dict[str, Any], bytes]:
+        """The summary for the state as it is now (recomputed only when an event arrived)."""
+        seq = self.handle.state.last_seq
+        if self.summary is None or self.summary_seq != seq:
+            data = summary.summarize(self.handle)
+            self.summary = data
+            self.summary_json = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+            self.summary_seq = seq
+        return self.summary, self.summary_json
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:serve"
+
+
+class RunService:
+    """Everything the API does to runs, over one store."""
+
+    def __init__(self, store: store_base.Store, runbook_dir: Path) -> None:
+        self.store = store
+        self.runbook_dir = runbook_dir
+        self.owner = _owner()
+        self._views: OrderedDict[str, RunView] = OrderedDict()
+        self._opening: dict[str, asyncio.Future[RunView]] = {}
+        self._engines: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- views ---------------------------------------------------------------------------------------
+    async def resolve(self, run_id: str) -> str:
+        """The full id of a run named by its id or a unique prefix (NotFound otherwise)."""
+        if run_id in self._views:
+            return run_id
+        return (await self.store.get_run(run_id)).run_id
+
+    async def view(self, run_id: str, refresh: bool = True) -> RunView:
+        """The run's cached view, brought up to date with the log."""
+        rid = await self.resolve(run_id)
+        v = self._views.get(rid)
+        if v is None:
+            fut = self._opening.get(rid)
+            if fut is None:
+                fut = asyncio.get_running_loop().create_future()
+                self._opening[rid] = fut
+                try:
+                    v = RunView(await acts.open_run(self.store, rid))
+                except BaseException as exc:
+                    fut.set_exception(exc)
+                    fut.exception()  # retrieved here so a lone opener does not log "never retrieved"
+                    raise
+                finally:
+                    self._opening.pop(rid, None)
+                fut.set_result(v)
+                self._views[rid] = v
+                while len(self._views) > VIEW_CACHE_MAX:
+                    self._views.popitem(last=False)
+                return v
+            v = await asyncio.shield(fut)
+        self._views.move_to_end(rid)
+        if refresh:
+            await v.handle.refresh()
+        return v
+
+    async def head(self, run_id: str) -> int:
+        return (await self.view(run_id)).handle.state.last_seq
+
+    def apply(self, ev: store_base.Event) -> None:
+        """Apply an event seen by a live follower to the cached view (in order only; gaps wait for refresh)."""
+        v = self._views.get(ev.run_id)
+        if v is not None and ev.seq == v.handle.state.last_seq + 1:
+            v.handle.state.apply(ev)
+
+    async def summary(self, run_id: str) -> tuple[dict[str, Any], bytes]:
+        v = await self.view(run_id)
+        return v.current()
+
+    async def list_runs(self, limit: int) -> list[dict[str, Any]]:
+        out = []
+        for rec in await self.store.list_runs(limit=limit):
+            try:
+                data, _ = await self.summary(rec.run_id)
+            except exceptions.GoliveError as exc:
+                # A run whose stored runbook no longer loads is still listed, with why.
+                out.append(
+                    {
+                        "run_id": rec.run_id,
+                        "runbook": rec.runbook_name,
+                        "title": rec.runbook_name,
+                        "mode": rec.mode,
+                        "created_at": rec.created_at,
+                        "status": "unreadable",
+                        "verdict": "UNKNOWN",
+                        "reason": exc.message.splitlines()[0],
+                    }
+                )
+                continue
+            out.append(
+                {
+                    "run_id": rec.run_id,
+                    "runbook": rec.runbook_name,
+                    "title": data["title"],
+                    "mode": rec.mode,
+                    "created_at": rec.created_at,
+                    "status": data["status_label"],
+                    "verdict": data["verdict"],
+                    "reason": data["reason"] or "",
+                }
+            )
+        return out
+
+    # -- acts ------------------------------------------------------------------------------------------
+    async def act(self, run_id: str, fn: Callable[[acts.RunHandle], Awaitable[T]]) -> tuple[T, RunView]:
+        """Run one act on the run's fresh state; acts on one run are serialised inside this process."""
+        v = await self.view(run_id, refresh=False)
+        async with v.lock:
+            await v.handle.refresh()
+            result = await fn(v.handle)
+        return result, v
+
+    async def request_rollback(self, run_id: str, actor: str, reason: str) -> tuple[str, RunView]:
+        """Ask for the rollback (the rules in acts decide); make sure an engine carries it out."""
+        _, v = await self.act(run_id, lambda h: acts.request_rollback(h, actor, reason))
+        rid = v.handle.run_id
+        task = self._engines.get(rid)
+        if task is not None and not task.done():
+            return "the run's engine in this server is rolling back", v
+        lease = await self.store.get_lease(rid)
+        now = self.store.clock.now().timestamp()
+        if lease is not None and lease.expires_at > now and lease.owner != self.owner:
+            return f"the run's engine ({lease.owner}) will roll back", v
+        if not await self.store.acquire_lease(rid, self.owner, LEASE_TTL):
+            return "another process took the run; it will roll back", v
+
+        async def go() -> None:
+            handle = await acts.open_run(self.store, rid)
+            await runner.Engine(handle).rollback(reason, actor, "person")
+
+        self._spawn_driven(rid, go)
+        return "rollback started by this server", v
+
+    # -- runs ------------------------------------------------------------------------------------------
+    def runbook_path(self, name: str) -> Path:
+        """A runbook file under runbook_dir; anything outside it is refused."""
+        root = self.runbook_dir.resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root):
+            raise exceptions.UsageError(f"runbook {name!r} is outside the server's runbook_dir; give a path inside it")
+        if not path.is_file():
+            raise exceptions.NotFound(
+                f"no runbook file {name!r} under the server's runbook_dir (GET /api/v1/runbooks lists them)"
+            )
+        return path
+
+    async def list_runbooks(self) -> tuple[list[dict[str, str]], list[str]]:
+        root = self.runbook_dir.resolve()
+
+        def scan() -> tuple[list[dict[str, str]], list[str]]:
+            found: list[dict[str, str]] = []
+            problems: list[str] = []
+            files = sorted(p for p in root.rglob("*") if p.suffix in RUNBOOK_SUFFIXES and p.is_file())
+            for p in files[:RUNBOOK_LIST_MAX]:
+                rel = str(p.relative_to(root))
+                try:
+                    loaded = loader.load(p, environ={})
+                except exceptions.RunbookInvalid:
+                    continue  # not every YAML file is a runbook; the UI lists runbooks only
+                except exceptions.GoliveError as exc:
+                    problems.append(f"{rel}: {exc.message.splitlines()[0]}")
+                    continue
+                rb = loaded.runbook
+                found.append({"path": rel, "name": rb.name, "title": rb.title or rb.name})
+            return found, problems
+
+        return await asyncio.to_thread(scan)
+
+    async def start(
+        self, runbook: str, *, mode: str, vars_: dict[str, str], roles: dict[str, str], run_id: str | None, actor: str
+    ) -> str:
+        """Create a run and drive it in the background; return its id."""
+        path = self.runbook_path(runbook)
+        loaded = await asyncio.to_thread(loader.load, path, var_overrides=vars_)
+        handle = await runner.create_run(self.store, loaded, mode=mode, roles=roles, actor=actor, run_id=run_id)
+        rid = handle.run_id
+        if not await self.store.acquire_lease(rid, self.owner, LEASE_TTL):
+            raise exceptions.RuleRefused(f"run {rid} was taken by another process before it started")
+        self._spawn_driven(rid, lambda: self._run_engine(handle))
+        return rid
+
+    async def _run_engine(self, handle: acts.RunHandle) -> None:
+        status = await runner.Engine(handle).run()
+        log.info("run %s: engine stopped (%s)", handle.run_id, status.label)
+
+    def _spawn_driven(self, run_id: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run ``body`` while holding (and renewing) the run's lease, which the caller has acquired."""
+
+        async def driven() -> None:
+            beat = asyncio.create_task(self._heartbeat(run_id))
+            try:
+                await body()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The run stays resumable from its log; the lease is released so another process may.
+                log.exception("run %s: engine failed", run_id)
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
+                with contextlib.suppress(exceptions.StoreError):
+                    await asyncio.shield(self.store.release_lease(run_id, self.owner))
+                self._engines.pop(run_id, None)
+
+        task = asyncio.create_task(driven(), name=f"golive-engine-{run_id}")
+        self._engines[run_id] = task
+
+    async def _heartbeat(self, run_id: str) -> None:
+        while True:
+            await asyncio.sleep(LEASE_TTL / 3)
+            try:
+                if not await self.store.renew_lease(run_id, self.owner, LEASE_TTL):
+                    log.error("run %s: lost its lease; another process may now drive it", run_id)
+            except exceptions.StoreError as exc:
+                log.warning("run %s: lease renewal failed: %s", run_id, exc.message)
+
+    async def adopt_orphans(self) -> None:
+        """Forever: take over runs whose owner stopped renewing its lease, and resume them here."""
+        while True:
+            try:
+                rid = await self.store.claim_orphan_run(self.owner, LEASE_TTL)
+            except (exceptions.StoreError, NotImplementedError) as exc:
+                log.warning("looking for orphaned runs: %s", getattr(exc, "message", exc))
+                rid = None
+            if rid is None or rid in self._engines:
+                await asyncio.sleep(ORPHAN_POLL)
+                continue
+            log.info("run %s: its owner stopped; resuming it here", rid)
+
+            async def resume(rid: str = rid) -> None:
+                await self._run_engine(await acts.open_run(self.store, rid))
+
+            self._spawn_driven(rid, resume)
+
+    def engine_running(self, run_id: str) -> bool:
+        task = self._engines.get(run_id)
+        return task is not None and not task.done()
+
+    async def close(self) -> None:
+        """Stop engines (their runs stay resumable from the log) and release their leases."""
+        tasks = list(self._engines.values()) + list(self._background)
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t

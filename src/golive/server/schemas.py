@@ -1,0 +1,262 @@
+"""The API's request and response bodies. The OpenAPI document is generated from these models.
+
+Responses that carry a run (``RunSummary``) are what :func:`golive.engine.summary.summarize` returns; the
+integration tests validate real summaries against these models, so the document cannot drift from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ActResult",
+    "AssignRequest",
+    "ConfirmRequest",
+    "DecideRequest",
+    "ErrorBody",
+    "EventOut",
+    "Health",
+    "Me",
+    "ResolveRequest",
+    "RollbackRequest",
+    "RunList",
+    "RunListItem",
+    "RunSummary",
+    "RunbookList",
+    "SignoffRequest",
+    "StartRunRequest",
+    "StartRunResult",
+    "Ticket",
+    "VerifyResult",
+    "WaiveRequest",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- requests ------------------------------------------------------------------------------------------
+
+
+class StartRunRequest(_Model):
+    """Start a run of a runbook file found under the server's ``runbook_dir``."""
+
+    runbook: str = Field(min_length=1, description="Path of the runbook file, relative to the server's runbook_dir.")
+    mode: Literal["live", "rehearsal", "dry-run"] = "live"
+    vars: dict[str, str] = Field(default_factory=dict, description="Variable overrides (like --var K=V).")
+    roles: dict[str, str] = Field(default_factory=dict, description="Role -> person, assigned at start.")
+    run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class AssignRequest(_Model):
+    """Assign people to runbook roles; the caller is the actor."""
+
+    roles: dict[str, str] = Field(min_length=1, description="Role -> person.")
+
+
+class ConfirmRequest(_Model):
+    """Confirm (or fail) a waiting manual step. Send multipart/form-data instead to attach evidence files:
+    fields ``inputs`` (a JSON object), ``failed`` (true/false), ``reason``, and files ``evidence``."""
+
+    inputs: dict[str, str] = Field(default_factory=dict)
+    failed: bool = False
+    reason: str = ""
+
+
+class DecideRequest(_Model):
+    decision: Literal["go", "no-go"]
+    reason: str = Field(min_length=1)
+    step: str | None = Field(default=None, description="The decision step (default: the pending one).")
+
+
+class WaiveRequest(_Model):
+    ticket: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class ResolveRequest(_Model):
+    outcome: Literal["done", "not-done"]
+
+
+class RollbackRequest(_Model):
+    reason: str = Field(min_length=1)
+
+
+class SignoffRequest(_Model):
+    area: str = Field(min_length=1)
+    statement: str = Field(min_length=1)
+
+
+# --- responses -----------------------------------------------------------------------------------------
+
+
+class ErrorBody(_Model):
+    error: str = Field(description="unauthorized | forbidden | not_found | invalid | refused | rate_limited | ...")
+    message: str
+    problems: list[dict[str, Any]] | None = Field(default=None, description="Every problem of an invalid runbook.")
+
+
+class Health(_Model):
+    status: Literal["ok"]
+    version: str
+
+
+class Me(_Model):
+    user: str
+    roles: list[str]
+    can_act: bool
+    can_start: bool
+
+
+class RunListItem(_Model):
+    run_id: str
+    runbook: str
+    title: str
+    mode: str
+    created_at: str
+    status: str
+    verdict: str
+    reason: str
+
+
+class RunList(_Model):
+    runs: list[RunListItem]
+
+
+class RunbookFile(_Model):
+    path: str
+    name: str
+    title: str
+
+
+class RunbookList(_Model):
+    runbooks: list[RunbookFile]
+    problems: list[str] = Field(default_factory=list, description="Files under runbook_dir that did not load.")
+
+
+class StartRunResult(_Model):
+    run_id: str
+    url: str
+
+
+class ActResult(_Model):
+    run_id: str
+    act: str
+    actor: str
+    seq: int = Field(description="The run's last event after the act.")
+    message: str
+    statement: str | None = None
+
+
+class VerifyResult(_Model):
+    run_id: str
+    valid: bool
+    events: int | None = Field(description="Events checked (when valid).")
+    first_broken_seq: int | None = Field(description="The first event that breaks the chain (when not valid).")
+    reason: str | None
+
+
+class Ticket(_Model):
+    ticket: str
+    expires_in: float = Field(description="Seconds the ticket may be used to open the stream.")
+    url: str = Field(description="The stream URL with the ticket, for EventSource.")
+
+
+class EventOut(_Model):
+    """One event as sent on the SSE stream (``data:``); ``id:`` is its seq."""
+
+    run_id: str
+    seq: int
+    ts: str
+    type: str
+    step_id: str | None
+    actor: str | None
+    data: dict[str, Any]
+
+
+class RoleOut(_Model):
+    holder: str | None
+    title: str
+    description: str
+
+
+class StepOut(_Model):
+    id: str
+    title: str
+    section: str
+    kind: str
+    role: str | None = None
+    holder: str | None = None
+    planned_at: str | None = None
+    status: str
+    outcome: str | None
+    summary: str
+    started_at: str | None
+    finished_at: str | None
+    t: str | None
+    duration: float | None
+    expected: float | None = None
+    attempts: int = 0
+    actor: str | None = None
+    waiting_for: str | None = None
+    deadline: str | None = None
+    default: str | None = None
+    blocking: bool = True
+    waiver: dict[str, Any] | None = None
+    evidence: list[dict[str, Any]]
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    output: Any = None
+    decision: str | None = None
+    statement: str | None = None
+
+
+class PhaseOut(_Model):
+    id: str
+    title: str
+    planned_at: str | None
+    outcome: str
+    started_at: str | None
+    finished_at: str | None
+    t: str | None
+    steps: list[StepOut]
+
+
+class RunSummary(_Model):
+    """A run as plain data: the same object ``golive status --json`` prints."""
+
+    run_id: str
+    runbook: str
+    title: str
+    service: str
+    environment: str
+    release: dict[str, Any]
+    digest: str
+    mode: str
+    status: str
+    status_label: str
+    verdict: str
+    reason: str
+    created_at: str | None
+    finished_at: str | None
+    anchor: str | None
+    roles: dict[str, RoleOut]
+    phases: list[PhaseOut]
+    rollback: dict[str, Any] | None
+    rollback_steps: list[StepOut]
+    decision: dict[str, Any] | None
+    waivers: list[dict[str, Any]]
+    refusals: list[dict[str, Any]]
+    pending: list[StepOut]
+    triggers: list[dict[str, Any]]
+    fired: list[dict[str, Any]]
+    comms: list[dict[str, Any]]
+    signoffs: dict[str, dict[str, Any]]
+    hypercare: list[dict[str, Any]]
+    reports: dict[str, dict[str, Any]]
+    evidence_checklist: list[dict[str, Any]]
+    completion: dict[str, Any]
+    head_hash: str
+    events: int
