@@ -279,3 +279,46 @@ def test_go_time_must_be_aware() -> None:
     """A naive GO time is refused (all times are UTC)."""
     with pytest.raises(ValueError, match="timezone-aware"):
         HypercareRunner(seed_spec(), GO.replace(tzinfo=None), FakeClock(), None, None, None)  # type: ignore[arg-type]
+
+
+def test_a_check_with_its_own_every_runs_on_its_own_grid_until_the_end() -> None:
+    """A check with `every: 24h` runs at 0h, 24h, 48h and the closing 72h; one with 30m runs 145 times."""
+    spec = seed_spec(
+        checks=[
+            {"id": "daily-recon", "kind": "check", "type": "command", "every": "24h", "with": {"run": "x"}},
+            {"id": "stuck-jobs", "kind": "check", "type": "command", "every": "30m", "with": {"run": "x"}},
+        ]
+    )
+    runner = HypercareRunner(spec, GO, FakeClock(GO), None, None, None)  # type: ignore[arg-type]
+    assert hours(runner.check_ticks["daily-recon"]) == [0.0, 24.0, 48.0, 72.0]
+    assert len(runner.check_ticks["stuck-jobs"]) == 145
+
+
+async def test_simulated_72_hours_with_own_cadences_and_a_manual_check() -> None:
+    """Each check runs exactly on its own schedule; a manual check is never run and is listed in the report."""
+    spec = seed_spec(
+        checks=[
+            {"id": "daily-recon", "kind": "check", "type": "command", "every": "24h", "with": {"run": "x"}},
+            {"id": "error-rate", "kind": "check", "type": "http", "with": {"url": "http://127.0.0.1/health"}},
+            {"id": "ledger-recon", "kind": "manual", "role": "payments-owner"},
+        ]
+    )
+    clock = FakeClock(GO)
+    h = Harness(clock)
+    runner = h.runner(spec)
+    await runner.run_forever()
+    assert [at for cid, at in h.runs if cid == "daily-recon"] == runner.check_ticks["daily-recon"]
+    assert [at for cid, at in h.runs if cid == "error-rate"] == schedule(spec.tiers, GO)
+    assert not any(cid == "ledger-recon" for cid, _ in h.runs)
+    summary = h.reports[0][2]
+    assert summary["manual_checks"] == ["ledger-recon"]
+    assert summary["checks"]["daily-recon"] == {
+        "scheduled": 2,
+        "runs": 2,
+        "pass": 2,
+        "warn": 0,
+        "fail": 0,
+        "error": 0,
+        "last": "pass",
+    }
+    assert h.of("hypercare_missed") == []

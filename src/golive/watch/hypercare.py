@@ -8,12 +8,20 @@ Schedule (:func:`schedule`)
     millisecond) and sorted. The payments seed's tiers (0-6h every 30m, 6-24h hourly, 24-72h 3x daily)
     give 12 + 18 + 6 + 1 = 37 ticks.
 
+Per-check cadence (:func:`check_schedule`)
+    A check with its own ``every`` (the seed's stuck-job detector every 30m, the daily reconciliation every
+    24h) runs on that grid from GO, by the same rule: ``[0, end)`` plus the closing tick at the end of
+    hypercare (the largest tier ``until``). A check without ``every`` runs at every tier tick. Only
+    ``check`` steps are run; ``manual`` hypercare steps are a person's (``golive confirm``) and are listed,
+    not run, in the reports.
+
 Slots
-    A tick is a slot; each check runs at most once per slot. When :meth:`HypercareRunner.tick` runs, the
-    current slot is the latest tick at or before now; its checks that are not done yet run (concurrently),
-    each result is recorded, and a failure or error also records an alert. Earlier slots whose checks never
-    ran (golive was down, cron was late) are not run late -- a check now is a check now -- but recorded as
-    missed, with an alert, and count against the control reports. A second tick at the same time does
+    A tick is a slot; each check runs at most once per slot of its schedule. When
+    :meth:`HypercareRunner.tick` runs, each check's current slot is the latest tick of its schedule at or
+    before now; the checks whose current slot is not done yet run (concurrently), each result is recorded,
+    and a failure or error also records an alert. Earlier slots whose checks never ran (golive was down,
+    cron was late) are not run late -- a check now is a check now -- but recorded as missed, with an
+    alert, and count against the control reports. A second tick at the same time does
     nothing; after a restart, :meth:`HypercareRunner.restore` rebuilds the done slots, missed slots and
     written reports from the run's events.
 
@@ -49,6 +57,7 @@ __all__ = [
     "CheckRecord",
     "HypercareRunner",
     "TickResult",
+    "check_schedule",
     "control_summary",
     "schedule",
 ]
@@ -91,6 +100,24 @@ def schedule(tiers: Sequence[models.HypercareTier], start: datetime) -> list[dat
             k += 1
     if tiers:
         offsets.add(round(max(t.until for t in tiers) * _MS))
+    return [start + timedelta(milliseconds=ms) for ms in sorted(offsets)]
+
+
+def check_schedule(check: models.Step, tiers: Sequence[models.HypercareTier], start: datetime) -> list[datetime]:
+    """A hypercare check's ticks: its own ``every`` grid up to the end of the tiers, else the tier ticks."""
+    if check.every is None:
+        return schedule(tiers, start)
+    if not tiers:
+        return []
+    if check.every <= 0:
+        raise ValueError(f"hypercare check {check.id}: 'every' must be positive")
+    end = max(t.until for t in tiers)
+    offsets: set[int] = set()
+    k = 0
+    while k * check.every < end - 1e-6:
+        offsets.add(round(k * check.every * _MS))
+        k += 1
+    offsets.add(round(end * _MS))
     return [start + timedelta(milliseconds=ms) for ms in sorted(offsets)]
 
 
@@ -145,10 +172,15 @@ class HypercareRunner:
         self._record = record
         self._write_report = write_report
         self._events_source = events_source
-        self.ticks = schedule(spec.tiers, go_time)
+        self.checks = [c for c in spec.checks if c.kind is models.StepKind.CHECK]
+        self.manual = [c.id for c in spec.checks if c.kind is not models.StepKind.CHECK]
+        self.check_ticks = {c.id: check_schedule(c, spec.tiers, go_time) for c in self.checks}
+        self.ticks = sorted(
+            {t for ticks in self.check_ticks.values() for t in ticks} | set(schedule(spec.tiers, go_time))
+        )
         self.history: list[CheckRecord] = []
         self.done: set[tuple[str, datetime]] = set()  # (check id, slot)
-        self.missed: dict[datetime, tuple[str, ...]] = {}
+        self.missed: dict[datetime, tuple[str, ...]] = {}  # slot -> checks that did not run in it
         self.written: set[str] = set()
         self._report_failed_at: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
@@ -178,19 +210,15 @@ class HypercareRunner:
                     self.done.add((rec.check_id, slot))
                     self.history.append(rec)
             elif kind == "hypercare_missed":
-                self.missed[_parse(data["slot"])] = tuple(data.get("check_ids") or ())
+                slot = _parse(data["slot"])
+                self.missed[slot] = tuple(dict.fromkeys((*self.missed.get(slot, ()), *(data.get("check_ids") or ()))))
             elif kind == "hypercare_report":
                 self.written.add(str(data["report"]))
 
     # -- scheduling --
-    def current_slot(self, now: datetime) -> datetime | None:
-        """The latest tick at or before ``now``."""
-        slot = None
-        for t in self.ticks:
-            if t > now:
-                break
-            slot = t
-        return slot
+    def current_slot(self, now: datetime, check_id: str | None = None) -> datetime | None:
+        """The latest tick at or before ``now`` (of one check's schedule, or of any)."""
+        return _latest(self.check_ticks[check_id] if check_id is not None else self.ticks, now)
 
     def next_wake(self, now: datetime) -> datetime | None:
         """When something is next due after ``now``: a tick, a report, or a retry of a failed report."""
@@ -214,62 +242,65 @@ class HypercareRunner:
         """Run what is due at ``now`` (default: the clock): the current slot's checks, missed slots, reports."""
         async with self._lock:
             now = now or self.clock.now()
-            slot = self.current_slot(now)
-            result = TickResult(slot=slot)
-            check_ids = [c.id for c in self.spec.checks]
-            for t in self.ticks:
-                if slot is None or t >= slot:
-                    break
-                undone = tuple(cid for cid in check_ids if (cid, t) not in self.done)
-                if undone and t not in self.missed:
-                    self.missed[t] = undone
-                    result.missed.append(t)
-                    await self._record(
-                        {"type": "hypercare_missed", "data": {"slot": _iso(t), "check_ids": list(undone)}}
-                    )
+            result = TickResult(slot=self.current_slot(now))
+            missed: dict[datetime, list[str]] = {}
+            due: list[tuple[models.Step, datetime]] = []
+            for check in self.checks:
+                slot = self.current_slot(now, check.id)
+                if slot is None:
+                    continue
+                for t in self.check_ticks[check.id]:
+                    if t >= slot:
+                        break
+                    if (check.id, t) not in self.done and check.id not in self.missed.get(t, ()):
+                        missed.setdefault(t, []).append(check.id)
+                if (check.id, slot) not in self.done:
+                    due.append((check, slot))
+            for t, ids in sorted(missed.items()):
+                self.missed[t] = (*self.missed.get(t, ()), *ids)
+                result.missed.append(t)
+                await self._record({"type": "hypercare_missed", "data": {"slot": _iso(t), "check_ids": ids}})
+                await self._record(
+                    {
+                        "type": "hypercare_alert",
+                        "data": {
+                            "kind": "slot_missed",
+                            "slot": _iso(t),
+                            "message": f"hypercare slot {_iso(t)} was missed: {', '.join(ids)} did not run",
+                        },
+                    }
+                )
+            outcomes = await asyncio.gather(*(self._one_check(c) for c, _ in due))
+            for (check, slot), (outcome, summary) in zip(due, outcomes, strict=True):
+                rec = CheckRecord(check.id, slot, outcome, summary, self.clock.now())
+                self.done.add((check.id, slot))
+                self.history.append(rec)
+                result.checks.append(rec)
+                await self._record(
+                    {
+                        "type": "hypercare_check",
+                        "data": {
+                            "slot": _iso(slot),
+                            "check_id": check.id,
+                            "outcome": outcome.value,
+                            "summary": summary,
+                            "ts": _iso(rec.ts),
+                        },
+                    }
+                )
+                if results.gates(outcome):
                     await self._record(
                         {
                             "type": "hypercare_alert",
                             "data": {
-                                "kind": "slot_missed",
-                                "slot": _iso(t),
-                                "message": f"hypercare slot {_iso(t)} was missed: {', '.join(undone)} did not run",
-                            },
-                        }
-                    )
-            if slot is not None:
-                due = [c for c in self.spec.checks if (c.id, slot) not in self.done]
-                outcomes = await asyncio.gather(*(self._one_check(c) for c in due))
-                for check, (outcome, summary) in zip(due, outcomes, strict=True):
-                    rec = CheckRecord(check.id, slot, outcome, summary, self.clock.now())
-                    self.done.add((check.id, slot))
-                    self.history.append(rec)
-                    result.checks.append(rec)
-                    await self._record(
-                        {
-                            "type": "hypercare_check",
-                            "data": {
+                                "kind": "check_failed",
                                 "slot": _iso(slot),
                                 "check_id": check.id,
                                 "outcome": outcome.value,
-                                "summary": summary,
-                                "ts": _iso(rec.ts),
+                                "message": f"hypercare check {check.id} {outcome.value}: {summary}",
                             },
                         }
                     )
-                    if results.gates(outcome):
-                        await self._record(
-                            {
-                                "type": "hypercare_alert",
-                                "data": {
-                                    "kind": "check_failed",
-                                    "slot": _iso(slot),
-                                    "check_id": check.id,
-                                    "outcome": outcome.value,
-                                    "message": f"hypercare check {check.id} {outcome.value}: {summary}",
-                                },
-                            }
-                        )
             for report in self.spec.reports:
                 if report.id in self.written or self._due(report) > now:
                     continue
@@ -307,6 +338,7 @@ class HypercareRunner:
                 self.ticks,
                 self.missed,
                 events,
+                check_ticks=self.check_ticks,
             )
             await self._write_report(report, summary)
         except asyncio.CancelledError:
@@ -368,12 +400,24 @@ def control_summary(
     ticks: Sequence[datetime],
     missed: Mapping[datetime, Sequence[str]],
     events: Sequence[Mapping[str, Any]] = (),
+    *,
+    check_ticks: Mapping[str, Sequence[datetime]] | None = None,
 ) -> dict[str, Any]:
     """The control report's content for the window [GO, due]: checks, failures, missed slots, metrics,
     triggers fired and actions (from the run's events), and a pass/fail status."""
     in_window = [r for r in history if go_time <= r.slot <= due]
     checks: dict[str, dict[str, Any]] = {
-        c.id: {"runs": 0, "pass": 0, "warn": 0, "fail": 0, "error": 0, "last": None} for c in spec.checks
+        c.id: {
+            "scheduled": len([t for t in (check_ticks or {}).get(c.id, ticks) if go_time <= t <= due]),
+            "runs": 0,
+            "pass": 0,
+            "warn": 0,
+            "fail": 0,
+            "error": 0,
+            "last": None,
+        }
+        for c in spec.checks
+        if c.kind is models.StepKind.CHECK
     }
     failures: list[dict[str, Any]] = []
     for rec in sorted(in_window, key=lambda r: (r.slot, r.check_id)):
@@ -452,12 +496,22 @@ def control_summary(
         "role": spec.role,
         "slots": {"scheduled": len(scheduled), "run": len(slots_run), "missed": len(missed_rows)},
         "checks": checks,
+        "manual_checks": [c.id for c in spec.checks if c.kind is not models.StepKind.CHECK],
         "failures": failures,
         "missed": missed_rows,
         "metrics": metrics,
         "triggers_fired": triggers_fired,
         "actions": actions,
     }
+
+
+def _latest(ticks: Sequence[datetime], now: datetime) -> datetime | None:
+    slot = None
+    for t in ticks:
+        if t > now:
+            break
+        slot = t
+    return slot
 
 
 def _iso(ts: datetime) -> str:
