@@ -283,33 +283,75 @@ class Engine:
         )
 
     # -- comms -----------------------------------------------------------------------------------------
-    async def notify(
-        self, event: str, *, message: str | None = None, channels: list[str] | None = None, **context: Any
-    ) -> None:
-        """Send a comms message for an event; never blocks the cutover unless a required channel fails."""
-        if not self.runbook.comms.channels and not self.runbook.comms.templates and message is None:
-            return
-        try:
-            from golive.notify import notifier as notifier_mod
-        except ImportError:
-            return
+    async def notifier(self) -> Any:
+        """The run's notifier, made on first use (channel URLs may carry secrets: they are registered)."""
         if self._notifier is None:
+            from golive.engine.state import parse_ts
+            from golive.notify import context as context_mod
+            from golive.notify import notifier as notifier_mod
 
             async def record(payload: dict[str, Any]) -> None:
                 await self.emit("comms_sent", **payload)
 
-            for ch in self.runbook.comms.channels:  # channel URLs may carry secrets (webhook tokens)
+            for ch in self.runbook.comms.channels:
                 await self.render(ch.url)
             self._notifier = notifier_mod.Notifier(
                 self.runbook.comms,
                 redact=self.redactor.redact,
                 clock=self.clock,
                 record=record,
+                base=context_mod.for_run(
+                    self.runbook,
+                    run_id=self.h.run_id,
+                    mode=self.h.state.mode,
+                    started_at=parse_ts(self.h.state.created_at),
+                    vars=self.vars,
+                ),
+                t0=parse_ts(self.h.state.anchor),
                 resolve_url=lambda url: str(refs.render(url, self._sync_resolve)),
             )
-        ctx = self.message_context(**context)
-        announce = message if event.startswith("phase_") else None
-        await self._notifier.notify(event, ctx, channels, None if announce else message, announce=announce)
+            for secret in self._notifier.secrets():
+                self.redactor.add_secret(secret)
+            self._notifier.restore(self.h.state.comms)
+        return self._notifier
+
+    async def notify(
+        self, event: str, *, message: str | None = None, channels: list[str] | None = None, **context: Any
+    ) -> None:
+        """Send a comms message for an event. A failed delivery is recorded and never blocks the cutover,
+        unless the channel is required (then DeliveryFailed propagates to the step that sent it)."""
+        n = await self.notifier()
+        await n.notify(event, self.message_context(**context), channels, message)
+
+    async def announce_phase(self, phase: models.Phase, stage: str, **context: Any) -> None:
+        n = await self.notifier()
+        await n.announce_phase(phase, stage, self.message_context(**context))  # type: ignore[arg-type]
+
+    def _cadence_context(self) -> dict[str, Any]:
+        st = self.h.state
+        current = next((p for p, o in st.phases.items() if o == "running"), None)
+        pending = [p for p, o in st.phases.items() if o == "pending"]
+        return self.message_context(
+            current_phase=current,
+            next_checkpoint=pending[0] if pending else None,
+            steps_passed=sum(1 for s in st.steps.values() if s.outcome is Outcome.PASS),
+            steps_failed=sum(1 for s in st.steps.values() if s.outcome in (Outcome.FAIL, Outcome.ERROR)),
+            steps_pending=sum(1 for s in st.steps.values() if s.status != "done" and s.section in st.phases),
+        )
+
+    async def _run_cadence(self) -> None:
+        """Status updates on the runbook's cadence tiers, from the run's current state."""
+        from golive.engine.state import parse_ts
+        from golive.notify import cadence
+
+        n = await self.notifier()
+        st = self.h.state
+
+        def anchors() -> Any:
+            start = parse_ts(st.created_at) or self.clock.now()
+            return cadence.Anchors(start=start, go=parse_ts(st.go_at), end=parse_ts(st.finished_at))
+
+        await n.run_cadence(anchors=anchors, ctx=self._cadence_context, stop=lambda: st.final)
 
     def message_context(self, **extra: Any) -> dict[str, Any]:
         st = self.h.state
@@ -333,12 +375,17 @@ class Engine:
             if not await self._reopen_if_waived():
                 return st.status
         poller = asyncio.create_task(self._poller())
+        updates = asyncio.create_task(self._run_cadence())
         try:
             return await self._run()
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in (poller, updates):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, exceptions.GoliveError):
+                    await task
+            if self._notifier is not None:
+                with contextlib.suppress(exceptions.GoliveError):
+                    await self._notifier.drain()
             if self._http is not None:
                 with contextlib.suppress(Exception):
                     await self._http.aclose()
@@ -450,11 +497,7 @@ class Engine:
         if st.phases.get(phase.id) != "running":
             await self.emit("phase_started", step_id=phase.id, title=phase.title or phase.id)
             if phase.announce.get("start"):
-                await self.notify(
-                    "phase_started",
-                    phase={"id": phase.id, "title": phase.title or phase.id},
-                    message=phase.announce["start"],
-                )
+                await self.announce_phase(phase, "start")
         steps = {s.id: s for s in phase.steps}
         sem = asyncio.Semaphore(self.runbook.settings.concurrency)
         done: dict[str, asyncio.Event] = {sid: asyncio.Event() for sid in steps}
@@ -523,12 +566,8 @@ class Engine:
         await self.emit(
             "phase_finished", step_id=phase.id, outcome=outcome, reason=", ".join(blocking_bad) if blocking_bad else ""
         )
-        title = phase.title or phase.id
-        msg = phase.announce.get("pass" if outcome in ("pass", "warn") else "fail")
-        await self.notify(
-            "phase_passed" if outcome in ("pass", "warn") else "phase_failed",
-            phase={"id": phase.id, "title": title, "outcome": outcome.upper()},
-            message=msg,
+        await self.announce_phase(
+            phase, "pass" if outcome in ("pass", "warn") else "fail", reason=", ".join(blocking_bad)
         )
         return outcome, no_go
 
@@ -620,7 +659,9 @@ class Engine:
                 result = Result(
                     outcome=Outcome.SKIPPED,
                     # Built-in describe() texts already start with "would"; others get it here.
-                    summary=self.redactor.redact(f"dry-run: {would if would.startswith('would ') else 'would ' + would}"),
+                    summary=self.redactor.redact(
+                        f"dry-run: {would if would.startswith('would ') else 'would ' + would}"
+                    ),
                     details={"dry_run": True},
                 )
                 break
@@ -830,9 +871,11 @@ class Engine:
             )
         dec = st.decision or {}
         if st.step(step.id).outcome is Outcome.PASS:
-            await self.notify("decision_go", decision=dec, statement=dec.get("statement"))
+            await self.notify(
+                "decision_go", actor=dec.get("by"), reason=dec.get("reason"), statement=dec.get("statement")
+            )
         else:
-            await self.notify("decision_no_go", decision=dec, reason=dec.get("reason"))
+            await self.notify("decision_no_go", actor=dec.get("by"), reason=dec.get("reason"))
 
     # -- observe and notify -------------------------------------------------------------------------------
     async def _observe(self, step: models.Step) -> None:
@@ -844,17 +887,16 @@ class Engine:
         started = clock_mod.utc_iso(self.clock.now())
         t = self.clock.monotonic()
         await self.emit("step_started", step_id=step.id, attempt=1)
-        message = await self.render(step.message) if step.message else None
         try:
-            from golive.notify import notifier as notifier_mod  # noqa: F401
-        except ImportError:
-            await self._record_result(
-                step, Result.error("comms are not available in this build"), 1, started, 0.0, "step_finished"
+            rendered = step.model_copy(update={"message": await self.render(step.message)}) if step.message else step
+            n = await self.notifier()
+            deliveries = await n.notify_step(rendered, self.message_context())
+            failed = [d for d in deliveries if not d.ok]
+            result = (
+                Result(outcome=Outcome.WARN, summary=f"sent; {len(failed)} channel(s) failed (not required)")
+                if failed
+                else Result.ok(f"sent to {len(deliveries)} channel(s)")
             )
-            return
-        try:
-            await self.notify(step.template or "custom", message=message, channels=list(step.channels) or None)
-            result = Result.ok("sent")
         except exceptions.GoliveError as exc:
             result = Result.fail(self.redactor.redact(exc.message))
         await self._record_result(step, result, 1, started, self.clock.monotonic() - t, "step_finished")
@@ -864,7 +906,7 @@ class Engine:
         st = self.h.state
         if st.rollback is None:
             await self.emit("rollback_started", reason=reason, by=by, source=source)
-            await self.notify("rollback_triggered", reason=reason, by=by)
+            await self.notify("rollback_triggered", reason=reason, actor=by)
         outcomes: list[Outcome] = []
         if self.runbook.flags is not None:
             outcomes.append(await self._restore_flags())
@@ -883,7 +925,7 @@ class Engine:
                 if not (st.step(s.id).outcome and st.step(s.id).outcome.ok)
             ],
         )  # type: ignore[union-attr]
-        await self.notify("rollback_complete", reason=reason, outcome="PASS" if ok else "FAIL")
+        await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
         status_reason = f"{reason} (rollback started by {by}{'' if ok else '; some rollback steps failed'})"
         await self.finish(RunStatus.ROLLED_BACK, status_reason)
 

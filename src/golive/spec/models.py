@@ -267,6 +267,11 @@ class Phase(Model):
     title: str = ""
     description: str = ""
     at: TTime | None = None
+    canary: bool | None = Field(
+        default=None,
+        description="This phase is the canary (comms send canary_passed/canary_failed). Unset: guessed from "
+        "the word 'canary' in its id or title.",
+    )
     preconditions: tuple[str, ...] = Field(default=(), description="What must hold, in words (shown in plan).")
     on_failure: Literal["no-go", "rollback", "stop", "decide"] = Field(
         default="no-go",
