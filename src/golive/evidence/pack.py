@@ -27,6 +27,7 @@ import secrets as _secrets
 import shutil
 import stat
 import sys
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -67,6 +68,7 @@ CHUNK = 4 * 1024 * 1024  # bytes per read; large enough that per-call overhead v
 WORKERS = 2  # files in flight at once: the machines golive targets have two cores or more
 DEFLATE_BELOW = 1024 * 1024  # bytes; larger files are stored: deflate would cost more than it saves
 DEFLATE_LEVEL = 1  # fastest zlib level; evidence is mostly small text
+LOOKAHEAD = 32  # small zip members prepared ahead of the writer (each under DEFLATE_BELOW: <= 32 MiB)
 MAX_META_BYTES = 256 * 1024 * 1024  # bytes; checksums.json for a million files stays well under this
 COMPRESSED_SUFFIXES = frozenset(
     {".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".br", ".png", ".jpg", ".jpeg", ".gif", ".webp",
@@ -269,7 +271,7 @@ def _hash_copy(read_into: Callable[[memoryview], int], write: Callable[[memoryvi
     this thread writes it and reads chunk k+1 into the other buffer.
     """
     digest = hashlib.sha256()
-    buffers = (memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK)))
+    buffers = _buffers()
     n = read_into(buffers[0])
     if n < CHUNK:
         chunk = buffers[0][:n]
@@ -295,6 +297,46 @@ def _hash_copy(read_into: Callable[[memoryview], int], write: Callable[[memoryvi
             turn ^= 1
             n = read_into(buffers[turn])
     return digest.hexdigest(), size
+
+
+_local = threading.local()
+
+
+def _buffers() -> tuple[memoryview, memoryview]:
+    """Two CHUNK-sized buffers owned by the calling thread, allocated once: evidence is often thousands
+    of small files, and zeroing fresh megabytes for each would cost more than hashing them."""
+    buffers: tuple[memoryview, memoryview] | None = getattr(_local, "buffers", None)
+    if buffers is None or len(buffers[0]) != CHUNK:
+        buffers = (memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK)))
+        _local.buffers = buffers
+    return buffers
+
+
+class _Prepared(NamedTuple):
+    """A small member read, hashed and (when it pays) deflated ahead of being appended."""
+
+    data: bytes
+    size: int
+    sha256: str
+    crc: int
+    deflated: bytes | None  # raw deflate stream, or None to store the data as it is
+
+
+def _prepare(item: PackFile) -> _Prepared:
+    data = item.source if isinstance(item.source, bytes) else item.source.read_bytes()
+    deflated = None
+    if PurePosixPath(item.name).suffix.lower() not in COMPRESSED_SUFFIXES and data:
+        compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)  # raw deflate, as zip wants it
+        deflated = compressor.compress(data) + compressor.flush()
+        if len(deflated) >= len(data):
+            deflated = None
+    return _Prepared(data, len(data), hashlib.sha256(data).hexdigest(), zlib.crc32(data), deflated)
+
+
+# The zipfile internals _ZipWriter._append relies on; without them it falls back to writestr.
+_RAW_APPEND = all(hasattr(zipfile.ZipFile, name) for name in ("_writecheck", "writestr")) and hasattr(
+    zipfile.ZipInfo, "FileHeader"
+)
 
 
 class _Writer:
@@ -371,25 +413,60 @@ class _ZipWriter(_Writer):
         info.file_size = size
         return info
 
+    def _small(self, item: PackFile) -> bool:
+        if isinstance(item.source, bytes):
+            return len(item.source) < DEFLATE_BELOW
+        return item.source.stat().st_size < DEFLATE_BELOW
+
     def add_files(self, items: list[PackFile]) -> dict[str, tuple[str, int]]:
-        # One zip stream, so files go in one after another; hashing still overlaps with CRC and writing.
+        # One zip stream, so members are appended one after another in order. Small files (most
+        # evidence) are read, hashed and deflated ahead on worker threads, since deflate is the slow
+        # part; large files are stored and streamed here, hashed while they are written.
         entries: dict[str, tuple[str, int]] = {}
-        for item in items:
-            if isinstance(item.source, bytes):
-                data = item.source
-                info = self._info(item.name, len(data), len(data) < DEFLATE_BELOW)
-                self.zf.writestr(info, data)
-                entries[item.name] = (hashlib.sha256(data).hexdigest(), len(data))
-                continue
-            size = item.source.stat().st_size
-            compress = size < DEFLATE_BELOW and item.source.suffix.lower() not in COMPRESSED_SUFFIXES
-            info = self._info(item.name, size, compress)
-            with (
-                open(item.source, "rb", buffering=0) as src,
-                self.zf.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dst,
-            ):
-                entries[item.name] = _hash_copy(src.readinto, dst.write)
+        small = [self._small(item) for item in items]
+        pending: dict[int, Future[_Prepared]] = {}
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="golive-zip") as pool:
+            ahead = 0
+            for i, item in enumerate(items):
+                while ahead < len(items) and ahead < i + LOOKAHEAD:
+                    if small[ahead]:
+                        pending[ahead] = pool.submit(_prepare, items[ahead])
+                    ahead += 1
+                if small[i]:
+                    prepared = pending.pop(i).result()
+                    self._append(item.name, prepared)
+                    entries[item.name] = (prepared.sha256, prepared.size)
+                    continue
+                assert isinstance(item.source, Path)
+                size = item.source.stat().st_size
+                info = self._info(item.name, size, False)
+                with (
+                    open(item.source, "rb", buffering=0) as src,
+                    self.zf.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dst,
+                ):
+                    entries[item.name] = _hash_copy(src.readinto, dst.write)
         return entries
+
+    def _append(self, name: str, prepared: _Prepared) -> None:
+        info = self._info(name, prepared.size, prepared.deflated is not None)
+        if prepared.deflated is None or not _RAW_APPEND:
+            self.zf.writestr(info, prepared.data)
+            return
+        # zipfile has no public call to add data deflated elsewhere; this is what its own writer does
+        # for a seekable file (ZipFile._open_to_write and _ZipWriteFile.close), for a member under 4 GiB.
+        zf: Any = self.zf
+        info.CRC = prepared.crc
+        info.compress_size = len(prepared.deflated)
+        info.flag_bits = 0
+        zf.fp.seek(zf.start_dir)
+        info.header_offset = zf.fp.tell()
+        zf._writecheck(info)
+        zf._didModify = True
+        zf.fp.write(info.FileHeader(False))
+        zf.fp.write(prepared.deflated)
+        zf.start_dir = zf.fp.tell()
+        zf.filelist.append(info)
+        zf.NameToInfo[info.filename] = info
 
     def add_meta(self, name: str, data: bytes) -> None:
         self.zf.writestr(self._info(name, len(data), True), data)
@@ -441,9 +518,8 @@ class _DirReader(_Reader):
         return path.read_bytes()
 
     def hasher(self) -> Callable[[str], tuple[str, int]]:
-        buf = memoryview(bytearray(CHUNK))
-
         def hash_one(name: str) -> tuple[str, int]:
+            buf = _buffers()[0]
             if name in self.links:
                 raise ValueError("is a symbolic link; packs hold regular files only")
             digest = hashlib.sha256()
