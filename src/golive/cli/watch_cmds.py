@@ -20,13 +20,14 @@ import click
 
 from golive import exceptions
 from golive.cli import _common
+from golive.watch import service
 
 __all__ = ["flags", "hypercare", "sparkline", "watch"]
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 30  # points shown per trigger
 WATCH_REFRESH = 1.0  # seconds between two reads of the event log in the live view
-HYPERCARE_ACTOR = "hypercare"
+hypercare_runner = service.hypercare_runner  # the service behind `golive hypercare`
 
 STATE_STYLE = {
     "ok": "green",
@@ -183,118 +184,6 @@ def _iso(ts: datetime | None) -> str | None:
     return clock_mod.utc_iso(ts) if ts is not None else None
 
 
-def _report_markdown(report: Any, summary: dict[str, Any]) -> str:
-    lines = [
-        f"# {report.title}",
-        "",
-        f"- Status: **{summary['status'].upper()}**",
-        f"- Window: {summary['window']['from']} to {summary['window']['until']}",
-        f"- Written: {summary['written_at']}",
-        f"- Slots: {summary['slots']['run']} run of {summary['slots']['scheduled']} scheduled, "
-        f"{summary['slots']['missed']} missed",
-    ]
-    if summary.get("focus"):
-        lines.append(f"- Focus: {', '.join(summary['focus'])}")
-    lines += [
-        "",
-        "## Summary",
-        "",
-        "| check | runs | pass | warn | fail | error | last |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for cid, c in summary["checks"].items():
-        lines.append(
-            f"| {cid} | {c['runs']} | {c['pass']} | {c['warn']} | {c['fail']} | {c['error']} | {c['last'] or '-'} |"
-        )
-    if summary["failures"]:
-        lines += ["", "### Failures", ""]
-        lines += [f"- {f['slot']} {f['check_id']}: {f['outcome'].upper()} {f['summary']}" for f in summary["failures"]]
-    if summary["missed"]:
-        lines += ["", "### Missed slots", ""]
-        lines += [f"- {m['slot']}: {', '.join(m['check_ids'])}" for m in summary["missed"]]
-    if "metrics" in report.includes:
-        lines += ["", "## Metrics", ""]
-        if summary["metrics"]:
-            lines += ["| trigger | samples | min | max | last |", "| --- | ---: | ---: | ---: | ---: |"]
-            for tid, m in summary["metrics"].items():
-                lines.append(f"| {tid} | {m['samples']} | {m['min']:.6g} | {m['max']:.6g} | {m['last']:.6g} |")
-        else:
-            lines.append("No trigger samples in the window.")
-        lines += ["", "### Triggers fired", ""]
-        lines += [f"- {t['at']} {t['trigger_id']} ({t['then']}): {t['reason']}" for t in summary["triggers_fired"]] or [
-            "None."
-        ]
-    if "actions" in report.includes:
-        lines += ["", "## Actions", ""]
-        lines += [
-            f"- {a['at']} {a['step_id']}: {str(a['outcome']).upper()} {a['summary']}" for a in summary["actions"]
-        ] or ["None."]
-    return "\n".join(lines) + "\n"
-
-
-async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: Any) -> Any:
-    """A HypercareRunner for a run, with the engine's plugins and context, restored from the run's events."""
-    from golive import clock as clock_mod
-    from golive.engine import acts, runner
-    from golive.engine.state import parse_ts
-    from golive.results import Result
-    from golive.spec import models
-    from golive.watch import hypercare as hc
-
-    handle = await acts.open_run(store, run_id)
-    spec = handle.runbook.hypercare
-    if not spec.tiers and not spec.reports:
-        raise exceptions.UsageError(
-            f"run {run_id}: the runbook has no hypercare (hypercare.tiers and hypercare.reports are empty)"
-        )
-    go = parse_ts(handle.state.go_at)
-    if go is None:
-        raise exceptions.UsageError(
-            f"run {run_id} has no GO decision yet; hypercare starts at GO (record it with: golive decide {run_id} go)"
-        )
-    engine = runner.Engine(handle)
-    clock = engine.clock or clock_mod.SystemClock()
-    target = out_dir or Path(".golive") / "reports" / run_id
-
-    async def run_check(step: models.Step) -> Result:
-        if step.kind is not models.StepKind.CHECK or step.type is None:
-            return Result.error(f"hypercare runs check steps; {step.id} is a {step.kind.value} step")
-        cls = engine.registry.get("check", step.type)
-        if cls is None:
-            return Result.error(f"unknown check type {step.type!r}")
-        params = cls.params.model_validate(await engine.render(step.with_) if step.with_ else {})
-        result = await cls().run(engine.step_context(step, params))  # type: ignore[attr-defined]
-        if not isinstance(result, Result):
-            return Result.error(f"check {step.type!r} returned {type(result).__name__}, not a Result")
-        return result.model_copy(update={"summary": engine.redactor.redact(result.summary)})
-
-    async def record(event: dict[str, Any]) -> None:
-        data = event["data"]
-        await handle.append(event["type"], step_id=data.get("check_id"), actor=HYPERCARE_ACTOR, **data)
-        if event["type"] == "hypercare_alert":
-            echo(f"ALERT {data.get('message')}")
-            context = {k: v for k, v in data.items() if k != "message"}
-            try:
-                await engine.notify("hypercare_alert", message=data.get("message"), **context)
-            except Exception as exc:  # the alert is in the event log already; a channel failure is reported
-                echo(f"alert not sent: {engine.redactor.redact(str(exc))}")
-        elif event["type"] == "hypercare_check":
-            echo(f"{data['slot'][:16]} {data['check_id']}: {data['outcome'].upper()} {data.get('summary', '')}")
-
-    async def write_report(report: models.HypercareReport, summary: dict[str, Any]) -> None:
-        target.mkdir(parents=True, exist_ok=True)
-        (target / f"{report.id}.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        (target / f"{report.id}.md").write_text(_report_markdown(report, summary))
-        echo(f"report {report.id} written to {target / (report.id + '.md')} ({summary['status'].upper()})")
-
-    async def events() -> list[dict[str, Any]]:
-        return [e.as_dict() for e in await store.events(run_id)]
-
-    hc_runner = hc.HypercareRunner(spec, go, clock, run_check, record, write_report, events_source=events)
-    hc_runner.restore(await events())
-    return hc_runner
-
-
 @click.command()
 @click.argument("run_id", required=False)
 @click.option("--tick", is_flag=True, help="Run what is due now and exit (for cron); exit 1 on a failure.")
@@ -328,7 +217,13 @@ def hypercare(
 
     async def go(store: Any) -> int:
         rid = await _run_id(store, run_id)
-        r = await hypercare_runner(store, rid, out_dir, lambda s: con.print(s, markup=False))
+        r = await service.hypercare_runner(store, rid, out_dir, lambda s: con.print(s, markup=False))
+        try:
+            return await _drive_hypercare(r, rid)
+        finally:
+            await r.engine.aclose()
+
+    async def _drive_hypercare(r: Any, rid: str) -> int:
         if tick:
             result = await r.tick()
             if as_json:

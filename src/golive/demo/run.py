@@ -146,7 +146,7 @@ async def run_demo(
                         await ic
                 await handle.refresh()
                 if handle.state.status.value == "passed":
-                    await _hypercare(store, handle)
+                    await _hypercare(store, handle, workdir)
                     await acts.signoff(handle, "engineering", DEMO_IC, "demo: cutover complete, hypercare clean")
             result = DemoResult(
                 run_id=handle.run_id,
@@ -163,15 +163,12 @@ async def run_demo(
     return result
 
 
-async def _hypercare(store: Any, handle: Any) -> None:
+async def _hypercare(store: Any, handle: Any, workdir: Path) -> None:
     """A short hypercare on the demo's compressed schedule, through the same code as `golive hypercare`."""
-    try:
-        from golive.watch import service as hypercare_service
-    except ImportError:
-        return
-    run = getattr(hypercare_service, "run_hypercare", None)
-    if run is not None:
-        await run(store, handle.run_id)
+    from golive.watch import service
+
+    await service.run_hypercare(store, handle.run_id, workdir / "hypercare")
+    await handle.refresh()
 
 
 async def _outputs(store: Any, handle: Any, result: DemoResult) -> None:

@@ -249,6 +249,13 @@ class Engine:
             await self.secret(n)
         return refs.render(value, self._sync_resolve)
 
+    async def aclose(self) -> None:
+        """Close what the engine opened for plugins (the pooled HTTP client)."""
+        if self._http is not None:
+            http, self._http = self._http, None
+            with contextlib.suppress(Exception):
+                await http.aclose()
+
     def http_client(self) -> Any:
         """The run's one pooled HTTP client, created on first use and closed when the run loop ends."""
         if self._http is None:
@@ -386,9 +393,7 @@ class Engine:
             if self._notifier is not None:
                 with contextlib.suppress(exceptions.GoliveError):
                     await self._notifier.drain()
-            if self._http is not None:
-                with contextlib.suppress(Exception):
-                    await self._http.aclose()
+            await self.aclose()
 
     async def _reopen_if_waived(self) -> bool:
         """A run that stopped on failed blocking steps continues once each of them is waived."""
@@ -482,13 +487,16 @@ class Engine:
         """After a crash: an action with a start and no finish is unknown (retried only if idempotent)."""
         for sec, step in self.runbook.all_steps():
             s = self.h.state.step(step.id)
-            if s.action_open and s.status == "running":
+            # "unknown" too: a crash between action_unknown and action_resolved must not leave an idempotent
+            # action waiting for a person.
+            if s.action_open and s.status in ("running", "unknown"):
                 if step.idempotent:
-                    await self.emit("action_unknown", step_id=step.id, idempotent=True, retry=True)
+                    if s.status == "running":
+                        await self.emit("action_unknown", step_id=step.id, idempotent=True, retry=True)
                     await self.emit(
                         "action_resolved", step_id=step.id, outcome="not-done", reason="idempotent: safe to run again"
                     )
-                else:
+                elif s.status == "running":
                     await self.emit("action_unknown", step_id=step.id, idempotent=False, retry=False)
 
     # -- phases and steps --------------------------------------------------------------------------------
@@ -616,6 +624,42 @@ class Engine:
         elif kind is models.StepKind.NOTIFY:
             await self._notify_step(step)
 
+    async def _params(self, cls: type[plugin_base.Plugin], step: models.Step) -> Any:
+        """The step's params rendered (vars, secrets, earlier outputs) and validated, or an error Result."""
+        try:
+            return cls.params.model_validate(await self.render(step.with_) if step.with_ else {})
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return Result.error(f"params: {where}: {self.redactor.redact(first['msg'])}")
+        except (exceptions.GoliveError, refs.RefError) as exc:
+            return Result.error(self.redactor.redact(str(exc)))
+
+    async def check_result(self, step: models.Step) -> Result:
+        """Run a check step outside the phase flow (hypercare): same params, timeout, retries and redaction,
+        no step events (the caller records the result)."""
+        if step.kind is not models.StepKind.CHECK or step.type is None:
+            return Result.error(f"{step.id} is a {step.kind.value} step; only check steps run here")
+        cls = self.registry.get("check", step.type)
+        if cls is None:
+            return Result.error(f"unknown check type {step.type!r}")
+        policy = step.retry_policy
+        for attempt in range(1, policy.attempts + 1):
+            prepared = await self._params(cls, step)
+            if isinstance(prepared, Result):
+                return prepared
+            result = await self._call_plugin(cls(), self.step_context(step, prepared))
+            if result.outcome not in (Outcome.FAIL, Outcome.ERROR) or attempt == policy.attempts:
+                break
+            await self.clock.sleep(min(policy.backoff * policy.factor ** (attempt - 1), policy.max_backoff))
+        return result.model_copy(
+            update={
+                "summary": self.redactor.redact(result.summary),
+                "details": self.redactor.redact_obj(result.details),
+                "output": self.redactor.redact_obj(result.output),
+            }
+        )
+
     async def _run_plugin_step(self, step: models.Step) -> None:
         s = self.h.state.step(step.id)
         if s.status == "unknown":
@@ -635,16 +679,11 @@ class Engine:
             if cls is None:
                 result = Result.error(f"unknown {kind} type {step.type!r}")
                 break
-            try:
-                params = cls.params.model_validate(await self.render(step.with_) if step.with_ else {})
-            except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                result = Result.error(f"params: {where}: {self.redactor.redact(first['msg'])}")
+            prepared = await self._params(cls, step)
+            if isinstance(prepared, Result):
+                result = prepared
                 break
-            except (exceptions.GoliveError, refs.RefError) as exc:
-                result = Result.error(self.redactor.redact(str(exc)))
-                break
+            params = prepared
             ctx = self.step_context(step, params)
             plugin = cls()
             is_action = kind == "action"

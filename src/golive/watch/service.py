@@ -1,0 +1,142 @@
+"""Hypercare for a run: a HypercareRunner wired to the engine's check path, the event log, reports and comms.
+
+Used by ``golive hypercare`` (long-running or ``--tick`` for cron) and by ``golive demo``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from golive import exceptions
+
+__all__ = ["HYPERCARE_ACTOR", "hypercare_runner", "run_hypercare"]
+
+HYPERCARE_ACTOR = "hypercare"
+
+
+def _report_markdown(report: Any, summary: dict[str, Any]) -> str:
+    lines = [
+        f"# {report.title}",
+        "",
+        f"- Status: **{summary['status'].upper()}**",
+        f"- Window: {summary['window']['from']} to {summary['window']['until']}",
+        f"- Written: {summary['written_at']}",
+        f"- Slots: {summary['slots']['run']} run of {summary['slots']['scheduled']} scheduled, "
+        f"{summary['slots']['missed']} missed",
+    ]
+    if summary.get("focus"):
+        lines.append(f"- Focus: {', '.join(summary['focus'])}")
+    lines += [
+        "",
+        "## Summary",
+        "",
+        "| check | runs | pass | warn | fail | error | last |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for cid, c in summary["checks"].items():
+        lines.append(
+            f"| {cid} | {c['runs']} | {c['pass']} | {c['warn']} | {c['fail']} | {c['error']} | {c['last'] or '-'} |"
+        )
+    if summary["failures"]:
+        lines += ["", "### Failures", ""]
+        lines += [f"- {f['slot']} {f['check_id']}: {f['outcome'].upper()} {f['summary']}" for f in summary["failures"]]
+    if summary["missed"]:
+        lines += ["", "### Missed slots", ""]
+        lines += [f"- {m['slot']}: {', '.join(m['check_ids'])}" for m in summary["missed"]]
+    if "metrics" in report.includes:
+        lines += ["", "## Metrics", ""]
+        if summary["metrics"]:
+            lines += ["| trigger | samples | min | max | last |", "| --- | ---: | ---: | ---: | ---: |"]
+            for tid, m in summary["metrics"].items():
+                lines.append(f"| {tid} | {m['samples']} | {m['min']:.6g} | {m['max']:.6g} | {m['last']:.6g} |")
+        else:
+            lines.append("No trigger samples in the window.")
+        lines += ["", "### Triggers fired", ""]
+        lines += [f"- {t['at']} {t['trigger_id']} ({t['then']}): {t['reason']}" for t in summary["triggers_fired"]] or [
+            "None."
+        ]
+    if "actions" in report.includes:
+        lines += ["", "## Actions", ""]
+        lines += [
+            f"- {a['at']} {a['step_id']}: {str(a['outcome']).upper()} {a['summary']}" for a in summary["actions"]
+        ] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: Callable[[str], None]) -> Any:
+    """A HypercareRunner for a run, with the engine's plugins and context, restored from the run's events."""
+    from golive import clock as clock_mod
+    from golive.engine import acts, runner
+    from golive.engine.state import parse_ts
+    from golive.results import Result
+    from golive.spec import models
+    from golive.watch import hypercare as hc
+
+    handle = await acts.open_run(store, run_id)
+    spec = handle.runbook.hypercare
+    if not spec.tiers and not spec.reports:
+        raise exceptions.UsageError(
+            f"run {run_id}: the runbook has no hypercare (hypercare.tiers and hypercare.reports are empty)"
+        )
+    go = parse_ts(handle.state.go_at)
+    if go is None:
+        raise exceptions.UsageError(
+            f"run {run_id} has no GO decision yet; hypercare starts at GO (record it with: golive decide {run_id} go)"
+        )
+    engine = runner.Engine(handle)
+    clock = engine.clock or clock_mod.SystemClock()
+    target = out_dir or Path(".golive") / "reports" / run_id
+
+    async def run_check(step: models.Step) -> Result:
+        return await engine.check_result(step)
+
+    async def record(event: dict[str, Any]) -> None:
+        data = event["data"]
+        await handle.append(event["type"], step_id=data.get("check_id"), actor=HYPERCARE_ACTOR, **data)
+        if event["type"] == "hypercare_alert":
+            echo(f"ALERT {data.get('message')}")
+            context = {k: v for k, v in data.items() if k != "message"}
+            try:
+                await engine.notify("hypercare_alert", message=data.get("message"), **context)
+            except Exception as exc:  # the alert is in the event log already; a channel failure is reported
+                echo(f"alert not sent: {engine.redactor.redact(str(exc))}")
+        elif event["type"] == "hypercare_check":
+            echo(f"{data['slot'][:16]} {data['check_id']}: {data['outcome'].upper()} {data.get('summary', '')}")
+
+    async def write_report(report: models.HypercareReport, summary: dict[str, Any]) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{report.id}.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        (target / f"{report.id}.md").write_text(_report_markdown(report, summary))
+        echo(f"report {report.id} written to {target / (report.id + '.md')} ({summary['status'].upper()})")
+        try:
+            await engine.notify(
+                "hypercare_report",
+                report_title=report.title,
+                summary=summary.get("status"),
+                report_path=str(target / f"{report.id}.md"),
+            )
+        except Exception as exc:  # the report is written and recorded; a channel failure is reported
+            echo(f"report announcement not sent: {engine.redactor.redact(str(exc))}")
+
+    async def events() -> list[dict[str, Any]]:
+        return [e.as_dict() for e in await store.events(run_id)]
+
+    hc_runner = hc.HypercareRunner(spec, go, clock, run_check, record, write_report, events_source=events)
+    hc_runner.restore(await events())
+    hc_runner.engine = engine  # type: ignore[attr-defined]  # closed by run_hypercare / the CLI when done
+    return hc_runner
+
+
+async def run_hypercare(
+    store: Any, run_id: str, out_dir: Path | None = None, echo: Callable[[str], None] = lambda s: None
+) -> Any:
+    """Run a run's whole hypercare schedule to its end (reports written, results recorded)."""
+    runner = await hypercare_runner(store, run_id, out_dir, echo)
+    try:
+        await runner.run_forever()
+    finally:
+        await runner.engine.aclose()
+    return runner
