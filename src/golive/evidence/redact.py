@@ -569,16 +569,12 @@ def _compile_custom(spec: str | tuple[str, str]) -> tuple[str, re.Pattern[bytes]
 # The compiled state: immutable, swapped whole when secrets are added.
 
 
-class _Engine:
-    """Rules plus their Hyperscan database (or None, then every rule is a Python scan)."""
+class _Compiled:
+    """Rules and their Hyperscan database (None without Hyperscan: then each rule is a Python scan)."""
 
-    def __init__(self, rules: list[_Rule], python_only: list[_Rule]) -> None:
+    def __init__(self, rules: list[_Rule]) -> None:
         self.rules = rules  # index == Hyperscan id
-        self.python_only = python_only  # custom patterns Hyperscan cannot compile
         self.db: Any = None
-        self.max_multiline_literal = max(
-            (len(r.literal) for r in rules if r.literal is not None and b"\n" in r.literal), default=0
-        )
         if _hs is not None and rules:
             db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
             db.compile(
@@ -588,6 +584,70 @@ class _Engine:
                 flags=[r.hs_flags for r in rules],
             )
             self.db = db
+
+
+@dataclass(frozen=True, slots=True)
+class _Engine:
+    """What one scan uses: the shared pattern rules, this redactor's secrets, and rules only ``re`` runs."""
+
+    static: _Compiled
+    python_only: tuple[_Rule, ...]
+    secrets: _Compiled
+    max_multiline_literal: int  # bytes; a stream keeps this much back so a secret is never cut
+
+
+_CustomSpec = tuple[tuple[str, str], ...]
+_STATIC_CACHE: dict[tuple[bool, bool, _CustomSpec], tuple[_Compiled, tuple[_Rule, ...]]] = {}
+_STATIC_LOCK = threading.Lock()
+_STATIC_CACHE_SIZE = 32  # distinct (redact_ips, custom patterns) sets kept compiled per process
+
+
+def _static_rules(redact_ips: bool, customs: _CustomSpec) -> tuple[_Compiled, tuple[_Rule, ...]]:
+    """The compiled pattern rules for these options, compiled once per process (it takes ~80 ms)."""
+    key = (redact_ips, _hs is not None, customs)
+    with _STATIC_LOCK:
+        cached = _STATIC_CACHE.get(key)
+        if cached is not None:
+            return cached
+        rules: list[_Rule] = []
+        python_only: list[_Rule] = []
+        for kind, pattern, anchor, flags, refine, multiline in _builtin_specs(redact_ips):
+            regex = re.compile(pattern, flags)
+            if refine is None and "v" in regex.groupindex:
+                refine = _span_v
+            rules.append(
+                _Rule(
+                    kind=kind,
+                    priority=_P[kind],
+                    regex=regex,
+                    hs_pattern=anchor if anchor is not None else pattern,
+                    hs_flags=_PREFILTER if anchor is None else 0,
+                    refine=refine,
+                    multiline=multiline,
+                )
+            )
+        for name, source in customs:
+            regex = re.compile(source.encode("utf-8"))
+            rule = _Rule(
+                kind=name,
+                priority=_P["custom"],
+                regex=regex,
+                hs_pattern=regex.pattern,
+                hs_flags=_PREFILTER,
+                refine=_span_v if "v" in regex.groupindex else None,
+                multiline=True,  # a custom expression may span lines; re-match it from the flagged line on
+            )
+            # ``{,n}`` means {0,n} to Python but a literal to PCRE-style Hyperscan: a prefilter that
+            # could miss what Python would match must not be used.
+            if b"{," not in regex.pattern and _hs_compiles(regex.pattern, _PREFILTER):
+                rules.append(rule)
+            else:
+                python_only.append(rule)
+        result = (_Compiled(rules), tuple(python_only))
+        if len(_STATIC_CACHE) >= _STATIC_CACHE_SIZE:
+            _STATIC_CACHE.pop(next(iter(_STATIC_CACHE)))
+        _STATIC_CACHE[key] = result
+        return result
 
 
 def _hs_compiles(pattern: bytes, flags: int) -> bool:
@@ -619,40 +679,11 @@ class Redactor:
         self._numbers: dict[tuple[str, bytes], int] = {}
         self._counts: dict[str, int] = {}
         self._secrets: dict[bytes, bytes] = {}  # form -> canonical raw value
-        self._static: list[_Rule] = []
-        self._python_only: list[_Rule] = []
-        for kind, pattern, anchor, flags, refine, multiline in _builtin_specs(redact_ips):
-            regex = re.compile(pattern, flags)
-            if refine is None and "v" in regex.groupindex:
-                refine = _span_v
-            self._static.append(
-                _Rule(
-                    kind=kind,
-                    priority=_P[kind],
-                    regex=regex,
-                    hs_pattern=anchor if anchor is not None else pattern,
-                    hs_flags=_PREFILTER if anchor is None else 0,
-                    refine=refine,
-                    multiline=multiline,
-                )
-            )
+        customs: list[tuple[str, str]] = []
         for spec in custom_patterns:
-            name, regex, _source = _compile_custom(spec)
-            rule = _Rule(
-                kind=name,
-                priority=_P["custom"],
-                regex=regex,
-                hs_pattern=regex.pattern,
-                hs_flags=_PREFILTER,
-                refine=_span_v if "v" in regex.groupindex else None,
-                multiline=True,  # a custom expression may span lines; re-match it from the flagged line on
-            )
-            # ``{,n}`` means {0,n} to Python but a literal to PCRE-style Hyperscan: a prefilter that
-            # could miss what Python would match must not be used.
-            if b"{," not in regex.pattern and _hs_compiles(regex.pattern, _PREFILTER):
-                self._static.append(rule)
-            else:
-                self._python_only.append(rule)
+            name, _regex, source = _compile_custom(spec)  # refuses a bad pattern here, by name
+            customs.append((name, source))
+        self._static, self._python_only = _static_rules(redact_ips, tuple(customs))
         self._engine = self._build()
 
     # -- public API ---------------------------------------------------------------------------------------
@@ -758,27 +789,28 @@ class Redactor:
         return self.redact(str(obj))
 
     def _build(self) -> _Engine:
-        rules = list(self._static)
-        for form, canonical in sorted(self._secrets.items()):
-            rules.append(
-                _Rule(
-                    kind="secret",
-                    priority=_P["secret_registered"],
-                    regex=None,
-                    hs_pattern=_hs_escape(form),
-                    hs_flags=0,
-                    literal=form,
-                    canonical=canonical,
-                )
+        literals = [
+            _Rule(
+                kind="secret",
+                priority=_P["secret_registered"],
+                regex=None,
+                hs_pattern=_hs_escape(form),
+                hs_flags=0,
+                literal=form,
+                canonical=canonical,
             )
-        return _Engine(rules, self._python_only)
+            for form, canonical in sorted(self._secrets.items())
+        ]
+        longest = max((len(r.literal or b"") for r in literals if b"\n" in (r.literal or b"")), default=0)
+        return _Engine(self._static, self._python_only, _Compiled(literals), longest)
 
-    def _scratch(self, engine: _Engine) -> Any:
-        local = self._local
-        if getattr(local, "engine", None) is not engine:
-            local.scratch = _hs.Scratch(engine.db)
-            local.engine = engine
-        return local.scratch
+    def _scratch(self, compiled: _Compiled, slot: str) -> Any:
+        """This thread's scratch space for a database (Hyperscan scratch must not be shared)."""
+        held: tuple[_Compiled, Any] | None = getattr(self._local, slot, None)
+        if held is None or held[0] is not compiled:
+            held = (compiled, _hs.Scratch(compiled.db))
+            setattr(self._local, slot, held)
+        return held[1]
 
     def _placeholder(self, kind: str, value: bytes) -> bytes:
         key = (kind, value)
@@ -793,38 +825,11 @@ class Redactor:
     def _find(self, data: bytes, engine: _Engine) -> list[tuple[int, int, int, str, bytes | None]]:
         """Every finding as (start, end, priority, kind, canonical value or None)."""
         found: list[tuple[int, int, int, str, bytes | None]] = []
-        if engine.db is not None:
-            hits: list[tuple[int, int]] = []
-            append = hits.append
-
-            def on_match(rule_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-                append((rule_id, end))
-
-            engine.db.scan(data, match_event_handler=on_match, scratch=self._scratch(engine))
-            by_rule: dict[int, list[int]] = {}
-            for rule_id, end in hits:
-                by_rule.setdefault(rule_id, []).append(end)
-            for rule_id, ends in by_rule.items():
-                rule = engine.rules[rule_id]
-                if rule.literal is not None:
-                    size = len(rule.literal)
-                    found.extend((e - size, e, rule.priority, rule.kind, rule.canonical) for e in ends)
-                elif rule.multiline:
-                    start = data.rfind(b"\n", 0, max(0, min(ends) - 1)) + 1
-                    _search(rule, data, start, len(data), found)
-                else:
-                    # Hyperscan reports in order of end offset, so each flagged line is searched once.
-                    line_end = -1
-                    for end in ends:
-                        if end <= line_end:
-                            continue
-                        line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
-                        line_end = data.find(b"\n", max(0, end - 1))
-                        if line_end < 0:
-                            line_end = len(data)
-                        _search(rule, data, line_start, line_end, found)
-        else:
-            for rule in engine.rules:
+        for compiled, slot in ((engine.static, "static"), (engine.secrets, "secrets")):
+            if compiled.db is not None:
+                self._find_hyperscan(data, compiled, slot, found)
+                continue
+            for rule in compiled.rules:
                 if rule.literal is not None:
                     pos = data.find(rule.literal)
                     while pos >= 0:
@@ -835,6 +840,39 @@ class Redactor:
         for rule in engine.python_only:
             _search(rule, data, 0, len(data), found)
         return found
+
+    def _find_hyperscan(
+        self, data: bytes, compiled: _Compiled, slot: str, found: list[tuple[int, int, int, str, bytes | None]]
+    ) -> None:
+        hits: list[tuple[int, int]] = []
+        append = hits.append
+
+        def on_match(rule_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            append((rule_id, end))
+
+        compiled.db.scan(data, match_event_handler=on_match, scratch=self._scratch(compiled, slot))
+        by_rule: dict[int, list[int]] = {}
+        for rule_id, end in hits:
+            by_rule.setdefault(rule_id, []).append(end)
+        for rule_id, ends in by_rule.items():
+            rule = compiled.rules[rule_id]
+            if rule.literal is not None:
+                size = len(rule.literal)
+                found.extend((e - size, e, rule.priority, rule.kind, rule.canonical) for e in ends)
+            elif rule.multiline:
+                start = data.rfind(b"\n", 0, max(0, min(ends) - 1)) + 1
+                _search(rule, data, start, len(data), found)
+            else:
+                # Hyperscan reports in order of end offset, so each flagged line is searched once.
+                line_end = -1
+                for end in ends:
+                    if end <= line_end:
+                        continue
+                    line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
+                    line_end = data.find(b"\n", max(0, end - 1))
+                    if line_end < 0:
+                        line_end = len(data)
+                    _search(rule, data, line_start, line_end, found)
 
     def _redact(self, data: bytes, engine: _Engine) -> bytes:
         return self._apply(data, self._find(data, engine), len(data))
