@@ -14,6 +14,7 @@ from golive.cli import _common
 
 __all__ = ["serve", "token"]
 
+GRACEFUL_SHUTDOWN = 5  # seconds
 _TICKET_IN_QUERY = re.compile(r"([?&]ticket=)[^&\s]+")
 
 
@@ -78,7 +79,16 @@ def serve(
         " + tokens in the store)",
         err=True,
     )
-    uvicorn.run(application, host=host, port=port, log_level=log_level, lifespan="on", server_header=False)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        server_header=False,
+        # Open dashboards hold SSE streams forever; give them this long, then stop anyway.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+    )
 
 
 @click.group()

@@ -86,6 +86,7 @@ def build_document(endpoints: Sequence[Endpoint], version: str) -> dict[str, Any
         for m in (ep.body, ep.response):
             if m is not None and m not in models:
                 models.append(m)
+
     def mode(model: type[BaseModel]) -> Literal["validation", "serialization"]:
         # Request bodies are documented as validated (what a client may send), the rest as serialized.
         return "validation" if any(ep.body is model for ep in endpoints) else "serialization"

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,7 @@ VIEW_CACHE_MAX = 64  # runs whose folded state the server keeps in memory at mos
 ROLLBACK_HANDOFF_WAIT = 3.0  # seconds a live engine elsewhere gets to pick up a rollback request
 RUNBOOK_SUFFIXES = (".yaml", ".yml")
 RUNBOOK_LIST_MAX = 500  # files listed from runbook_dir at most
+_RUNBOOK_MARK = re.compile(r"^golive\s*:", re.MULTILINE)
 
 
 @dataclass
@@ -212,8 +214,12 @@ class RunService:
                 rel = str(p.relative_to(root))
                 try:
                     loaded = loader.load(p, environ={})
-                except exceptions.RunbookInvalid:
-                    continue  # not every YAML file is a runbook; the UI lists runbooks only
+                except exceptions.RunbookInvalid as exc:
+                    # Not every YAML file is a runbook; one that says it is (golive: 1) is reported.
+                    with contextlib.suppress(OSError, UnicodeDecodeError):
+                        if _RUNBOOK_MARK.search(p.read_text(encoding="utf-8")):
+                            problems.append(f"{rel}: {exc.problems[0].message if exc.problems else exc.message}")
+                    continue
                 except exceptions.GoliveError as exc:
                     problems.append(f"{rel}: {exc.message.splitlines()[0]}")
                     continue
