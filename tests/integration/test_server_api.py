@@ -289,7 +289,8 @@ def test_store_token_from_the_cli_works_until_revoked(api: Api, db_path: Path) -
     # database in this process would drop the in-process server's POSIX locks.)
     with contextlib.closing(sqlite3.connect(db_path)) as db:
         rows = db.execute("SELECT * FROM tokens").fetchall()
-    assert rows and info["token"] not in repr(rows)
+    assert rows
+    assert info["token"] not in repr(rows)
     assert info["sha256"] == config_mod.hash_token(info["token"]) in repr(rows)
     headers = {"Authorization": f"Bearer {info['token']}"}
     assert api.http.get("/api/v1/me", headers=headers).json()["user"] == "frank"
@@ -361,7 +362,8 @@ def test_runbooks_lists_loadable_files(api: Api) -> None:
     assert set(found) == {"matrix.yaml", "canary.yaml"}
     assert found["matrix.yaml"]["title"] == "Matrix cutover"
     problems = api.get("/api/v1/runbooks").json()["problems"]
-    assert len(problems) == 1 and problems[0].startswith("broken.yaml:")
+    assert len(problems) == 1
+    assert problems[0].startswith("broken.yaml:")
 
 
 def test_unknown_run_and_step_are_404(api: Api) -> None:
@@ -413,7 +415,8 @@ def test_go_after_a_failed_canary_is_403_with_the_reason(api: Api) -> None:
     )
     r = api.post(f"/api/v1/runs/{rid}/decide", {"decision": "go", "reason": "ship it"}, "ic")
     assert r.status_code == 403
-    assert "canary" in r.json()["message"] and "FAIL" in r.json()["message"]
+    assert "canary" in r.json()["message"]
+    assert "FAIL" in r.json()["message"]
     ok = api.post(f"/api/v1/runs/{rid}/decide", {"decision": "no-go", "reason": "canary failed"}, "ic")
     assert ok.status_code == 200
     api.wait(rid, lambda d: d["verdict"] == "NO-GO", "NO-GO verdict")
@@ -508,14 +511,18 @@ def test_reports_and_evidence_pack_download_or_say_not_available(api: Api) -> No
     assert api.get(f"/api/v1/runs/{rid}/report.pdf").status_code == 404
     html = api.get(f"/api/v1/runs/{rid}/report.html")
     if importlib.util.find_spec("golive.report.html") is None:
-        assert html.status_code == 501 and "not available" in html.json()["message"]
+        assert html.status_code == 501
+        assert "not available" in html.json()["message"]
     else:
-        assert html.status_code == 200 and "<html" in html.text.lower()
+        assert html.status_code == 200
+        assert "<html" in html.text.lower()
     pack = api.get(f"/api/v1/runs/{rid}/evidence.zip")
     if importlib.util.find_spec("golive.evidence.runpack") is None:
-        assert pack.status_code == 501 and "not available" in pack.json()["message"]
+        assert pack.status_code == 501
+        assert "not available" in pack.json()["message"]
     else:
-        assert pack.status_code == 200 and pack.content[:2] == b"PK"
+        assert pack.status_code == 200
+        assert pack.content[:2] == b"PK"
 
 
 # --- the role matrix -------------------------------------------------------------------------------------
@@ -549,7 +556,8 @@ def test_role_matrix(api: Api, act: str, role: str) -> None:
         assert r.status_code == 403, (act, role, r.status_code, r.text)
         assert r.json()["error"] == "refused"
         refusals = api.summary(rid)["refusals"]
-        assert refusals and refusals[-1]["by"] == user
+        assert refusals
+        assert refusals[-1]["by"] == user
 
 
 @pytest.mark.parametrize("act", list(ACTS))
@@ -653,14 +661,16 @@ def test_dashboard_fragment_shows_go_no_go_only_to_the_ic(api: Api) -> None:
     rid = api.start()
     api.ready(rid)
     ic = api.get(f"/ui/runs/{rid}", "ic").text
-    assert 'data-testid="go"' in ic and 'data-testid="no-go"' in ic
+    assert 'data-testid="go"' in ic
+    assert 'data-testid="no-go"' in ic
     for who in ("ops", "viewer", "admin"):
         page = api.get(f"/ui/runs/{rid}", who).text
         assert 'data-testid="go"' not in page, who
         assert "Waiting for alice to decide" in page
     assert 'data-testid="confirm-drain"' in api.get(f"/ui/runs/{rid}", "ops").text
     runs = api.get("/ui/runs", "viewer").text
-    assert rid in runs and "Start a run" not in runs
+    assert rid in runs
+    assert "Start a run" not in runs
     assert "Start a run" in api.get("/ui/runs", "admin").text
 
 
@@ -671,6 +681,7 @@ def test_pages_are_shells_without_run_data(api: Api) -> None:
     page = api.http.get(f"/runs/{rid}")
     assert page.status_code == 200
     assert "login-form" in page.text
-    assert "Drain the queue" not in page.text and "alice" not in page.text
+    assert "Drain the queue" not in page.text
+    assert "alice" not in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert api.http.get("/static/app.js").status_code == 200

@@ -27,7 +27,7 @@ __all__ = ["LiveServer"]
 
 START_TIMEOUT = 20.0  # seconds the server may take to start listening
 STOP_TIMEOUT = 20.0  # seconds it may take to stop
-GRACEFUL = 2.0  # seconds open streams (dashboards) get to finish before the server closes them
+GRACEFUL = 2  # seconds open streams (dashboards) get to finish before the server closes them
 
 
 class LiveServer:
