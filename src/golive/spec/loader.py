@@ -29,6 +29,9 @@ __all__ = ["LoadedRunbook", "load", "load_text", "resolve_vars"]
 
 Loc = tuple[str | int, ...]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 _SAFE_KEYS = ("secret", "password", "token", "api_key", "apikey", "authorization", "private")
 _VAR_ENV_PREFIX = "GOLIVE_VAR_"
 # Aliases can make a tiny file expand into billions of values ("billion laughs"); a 2,000-step runbook
@@ -102,6 +105,8 @@ class _Builder:
         return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
 
     def _scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        if node.tag == _STR_TAG:  # most values; what SafeConstructor.construct_yaml_str returns
+            return node.value
         try:
             return self.constructor.construct_object(node, deep=True)
         except Exception as exc:  # libyaml and the constructor raise several types for odd scalars

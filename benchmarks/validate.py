@@ -1,0 +1,114 @@
+"""How long `golive validate` takes on a 2,000-step runbook (target: under 0.5 s).
+
+Generates a runbook of 2,000 steps in 20 phases (HTTP checks with references, manual steps with inputs,
+command actions, needs chains), then times:
+
+- ``golive validate FILE`` in a subprocess (cold interpreter, what a person waits for), best of 5;
+- :func:`golive.spec.loader.load` in this process (the loader alone, warm), best of 5.
+
+Run: ``.venv/bin/python benchmarks/validate.py [--steps 2000] [--repeat 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = 0.5  # seconds, subprocess validate of 2,000 steps
+PHASES = 20
+
+
+def make_runbook(steps: int) -> str:
+    """A valid runbook of ``steps`` steps that exercises references, plugin params and needs."""
+    per_phase = max(1, steps // PHASES)
+    out = [
+        "golive: 1",
+        "name: bench",
+        "roles:",
+        "  ic: {may: [decide, rollback]}",
+        "  ops: {}",
+        "vars:",
+        "  base_url: https://api.example.com",
+        "secrets:",
+        "  token: {provider: env, id: BENCH_TOKEN}",
+        "triggers:",
+        "  - {id: errors, title: errors, then: rollback}",
+        "phases:",
+    ]
+    n = 0
+    for p in range(PHASES):
+        out += [f"  - id: phase-{p}", f"    at: T-{PHASES - p}m", "    steps:"]
+        for i in range(per_phase):
+            if n >= steps:
+                break
+            sid = f"s{p}-{i}"
+            needs = f", needs: [s{p}-{i - 1}]" if i % 4 else ""
+            kind = i % 3
+            if kind == 0:
+                out.append(
+                    f"      - {{id: {sid}, kind: check, type: http, expected: 2s{needs}, with: "
+                    f'{{url: "${{{{ vars.base_url }}}}/health/{n}", bearer: "${{{{ secrets.token }}}}", '
+                    f'expect: {{status: 200, json: {{"$.status": ok}}}}}}}}'
+                )
+            elif kind == 1:
+                out.append(
+                    f"      - {{id: {sid}, kind: manual, role: ops, expected: 1m{needs}, "
+                    f"inputs: [{{id: ref, title: Ref}}], instructions: Confirm item {n}.}}"
+                )
+            else:
+                out.append(
+                    f"      - {{id: {sid}, kind: action, type: command, expected: 5s{needs}, "
+                    f"with: {{run: [echo, step-{n}], expect: {{exit_code: 0}}}}}}"
+                )
+            n += 1
+    return "\n".join(out) + "\n"
+
+
+def best(times: list[float]) -> str:
+    return f"best {min(times) * 1000:.0f} ms, median {sorted(times)[len(times) // 2] * 1000:.0f} ms"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    golive = str(Path(sys.executable).with_name("golive"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.yaml"
+        path.write_text(make_runbook(args.steps), encoding="utf-8")
+        size = path.stat().st_size
+
+        from golive.spec import loader
+
+        loaded = loader.load(path, environ={})
+        count = len(loaded.runbook.all_steps())
+        print(f"runbook: {count} steps in {len(loaded.runbook.phases)} phases, {size / 1024:.0f} KiB")
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOLIVE_")}
+        sub: list[float] = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            proc = subprocess.run([golive, "validate", str(path)], env=env, capture_output=True, check=False)
+            sub.append(time.perf_counter() - t)
+            if proc.returncode != 0:
+                print(proc.stdout.decode(), proc.stderr.decode())
+                return 1
+        inproc: list[float] = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            loader.load(path, environ={})
+            inproc.append(time.perf_counter() - t)
+    verdict = "meets" if min(sub) < TARGET else "MISSES"
+    print(f"golive validate (subprocess, cold): {best(sub)}  [{verdict} the {TARGET * 1000:.0f} ms target]")
+    print(f"loader.load (in process, warm):     {best(inproc)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
