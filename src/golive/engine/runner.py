@@ -45,6 +45,9 @@ POLL_INTERVAL = 0.2  # seconds between looks at the event log for acts from othe
 RESTORE_FLAGS_STEP = "restore_safe_flags"
 EXCERPT_LIMIT = 4000  # characters of a summary kept in an event
 INTERNAL_ACTOR = "golive"
+# Secret providers that read this machine only (no network): their secrets are registered with the redactor
+# before a phase starts even when no step of it references them, since a command inherits the environment.
+LOCAL_SECRET_PROVIDERS = frozenset({"env", "file"})
 
 Prompter = Callable[[models.Step, "acts.RunHandle"], Awaitable[None]]
 
@@ -506,6 +509,7 @@ class Engine:
             await self.emit("phase_started", step_id=phase.id, title=phase.title or phase.id)
             if phase.announce.get("start"):
                 await self.announce_phase(phase, "start")
+        await self._register_secrets(phase)
         steps = {s.id: s for s in phase.steps}
         sem = asyncio.Semaphore(self.runbook.settings.concurrency)
         done: dict[str, asyncio.Event] = {sid: asyncio.Event() for sid in steps}
@@ -546,6 +550,7 @@ class Engine:
                 t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gathered
+            await self.abandon(phase.steps)
             self._check_rollback()
         for r in gathered.result():
             if isinstance(r, _Rollback):
@@ -578,6 +583,32 @@ class Engine:
             phase, "pass" if outcome in ("pass", "warn") else "fail", reason=", ".join(blocking_bad)
         )
         return outcome, no_go
+
+    async def _register_secrets(self, phase: models.Phase) -> None:
+        """Resolve, before any step of the phase starts, the secrets its steps reference and those of the local
+        providers (env, file). Steps run concurrently: one that prints a secret (a command echoing a variable,
+        a service echoing a token) must not finish before the step that references it registered it with the
+        redactor. A secret that cannot be resolved is left to the step that needs it, which reports it."""
+        names = {n for n, ref in self.runbook.secrets.items() if ref.provider in LOCAL_SECRET_PROVIDERS}
+        for step in phase.steps:
+            for _, ref in refs.scan((step.with_, step.message)):
+                if isinstance(ref, refs.Ref) and ref.root == "secrets" and len(ref.parts) > 1:
+                    names.add(ref.parts[1])
+        for name in sorted(names - self._secret_values.keys()):
+            if name in self.runbook.secrets:
+                with contextlib.suppress(exceptions.GoliveError):
+                    await self.secret(name)
+
+    async def abandon(self, steps: tuple[models.Step, ...] | list[models.Step]) -> None:
+        """Record the steps a rollback interrupted (watching, waiting on a person) as skipped with the reason,
+        so no view shows them running or waiting forever. An action in flight is left open: whether it took
+        effect is unknown, and resume says so."""
+        rb = self._pending_rollback()
+        why = f"abandoned: the rollback was started by {rb.by} ({rb.reason})" if rb else "abandoned: the rollback started"
+        for step in steps:
+            s = self.h.state.step(step.id)
+            if s.status in ("running", "waiting") and not s.action_open:
+                await self.emit("step_finished", step_id=step.id, outcome="skipped", summary=self.redactor.redact(why))
 
     async def _skip_if_stopped(self, step: models.Step, stop: asyncio.Event) -> bool:
         """Record ``skipped`` (never silently) for a step whose needs did not pass or whose phase stopped."""
