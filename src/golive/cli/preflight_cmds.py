@@ -13,6 +13,7 @@ from golive.cli import _common
 
 DEFAULT_CONCURRENCY = 50  # checks at once: high, but bounded
 DEFAULT_CHECK_TIMEOUT = 30.0  # seconds, for checks that set no timeout of their own
+PROGRESS_INTERVAL = 0.1  # seconds between progress bar updates (a count over the checks, not per event)
 
 
 def _pick_phase(runbook: Any, name: str | None) -> Any:
@@ -35,11 +36,42 @@ def _pick_phase(runbook: Any, name: str | None) -> Any:
     raise exceptions.UsageError("the runbook has no phase with checks; name one with --phase")
 
 
+def _with_headlines(steps: list[dict[str, Any]], runbook: Any) -> list[dict[str, Any]]:
+    """Each step dict with its plugin ``type`` and, when the plugin class names them, its ``headline`` keys."""
+    from golive.plugins import registry as registry_mod
+
+    reg = registry_mod.default_registry()
+    out = []
+    for s in steps:
+        step = runbook.step(s["id"])
+        typ = getattr(step, "type", None)
+        extra: dict[str, Any] = {"type": typ}
+        if typ and s.get("kind") in ("check", "action"):
+            cls = reg.get(s["kind"], typ)
+            headline = getattr(cls, "headline", None)
+            if headline:
+                extra["headline"] = list(headline)
+        out.append({**s, **extra})
+    return out
+
+
 async def run_preflight(
-    loaded: Any, phase_name: str | None, concurrency: int, timeout: float, progress: Any = None
+    loaded: Any,
+    phase_name: str | None,
+    concurrency: int,
+    timeout: float,  # noqa: ASYNC109 -- each check's default time limit, not a deadline for this call
+    progress: Any = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
-    """Run a phase's checks concurrently in an ephemeral run; return (summary, checks, phase)."""
+    """Run a phase's checks concurrently in an ephemeral in-memory run; return (summary, checks, phase).
+
+    ``progress(n)`` (optional) is called with the number of checks that finished since the last call.
+    The summary's ``status_label`` and ``verdict`` are the pre-flight's overall status (PASS or FAIL).
+    """
+    import asyncio
+    import dataclasses
+
     from golive.engine import runner, summary
+    from golive.report import formats
     from golive.spec import models
     from golive.testing import InMemoryStore
 
@@ -53,37 +85,56 @@ async def run_preflight(
     checks = tuple(s.model_copy(update={"needs": tuple(n for n in s.needs if n in ids)}) for s in checks)
     only = phase.model_copy(update={"steps": checks})
     settings = runbook.settings.model_copy(update={"concurrency": concurrency, "default_timeout": timeout})
-    rb = runbook.model_copy(update={"settings": settings})
+    # A pre-flight is a read-only look: it sends no comms (no war-room messages for a local check).
+    rb = runbook.model_copy(
+        update={
+            "settings": settings,
+            "comms": models.Comms(),
+            "phases": tuple(only if p.id == phase.id else p for p in runbook.phases),
+        }
+    )
     store = InMemoryStore()
     await store.open()
-    handle = await runner.create_run(store, loaded, mode="live")
-    handle.loaded = type(loaded)(runbook=rb, path=loaded.path, text=loaded.text, digest=loaded.digest, vars=loaded.vars)
+    handle = await runner.create_run(store, dataclasses.replace(loaded, runbook=rb), mode="live")
+    engine = runner.Engine(handle)
 
-    done = 0
+    async def report_progress() -> None:
+        done = 0
+        while True:
+            now = sum(1 for s in checks if handle.state.step(s.id).status == "done")
+            if now != done:
+                progress(now - done)
+                done = now
+            await asyncio.sleep(PROGRESS_INTERVAL)
 
-    def on_change() -> None:
-        nonlocal done
-        if progress is None:
-            return
-        now = sum(1 for s in checks if handle.state.step(s.id).status == "done")
-        if now != done:
-            progress(now - done)
-            done = now
-
-    engine = runner.Engine(handle, on_change=on_change)
-    engine.runbook = rb
+    ticker = asyncio.create_task(report_progress()) if progress is not None else None
     try:
         await engine.run_phase(only)
     finally:
+        if ticker is not None:
+            ticker.cancel()
         if engine._http is not None:
             await engine._http.aclose()
+    if progress is not None:
+        progress(sum(1 for s in checks if handle.state.step(s.id).status == "done"))  # the rest, at once
     data = summary.summarize(handle)
-    data["created_at"] = handle.state.created_at
-    data["finished_at"] = handle.state.phase_times.get(phase.id, (None, None))[1]
     ph = next(p for p in data["phases"] if p["id"] == phase.id)
     steps = [{**s, "phase": phase.id, "phase_title": ph["title"]} for s in ph["steps"] if s["id"] in ids]
-    data["status"] = "passed"
+    steps = _with_headlines(steps, rb)
+    data["finished_at"] = ph["finished_at"]
+    data["status"] = "passed"  # the ephemeral run itself never fails; overall_status says how the checks went
+    overall = formats.overall_status(data, steps)
+    data["status_label"] = data["verdict"] = overall
+    data["preflight"] = {"phase": phase.id, "title": ph["title"], "concurrency": concurrency, "timeout": timeout}
     return data, steps, phase
+
+
+def _write(path: Path, text: str, option: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise exceptions.UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
 
 
 @click.command()
@@ -117,7 +168,10 @@ def preflight(
         timeout = durations.parse_duration(timeout_)
     except ValueError as exc:
         raise exceptions.UsageError(f"--timeout: {exc}") from None
+    if timeout <= 0:
+        raise exceptions.UsageError(f"--timeout {timeout_}: must be more than 0, e.g. 30s")
     loaded = loader.load(file, var_overrides=_common.parse_pairs(vars_, "var"))
+    _pick_phase(loaded.runbook, phase_name)  # an unknown --phase is bad input: exit 2 before anything runs
     con = _common.console(stderr=True)
 
     async def go() -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
@@ -134,30 +188,33 @@ def preflight(
             transient=True,
         ) as prog:
             phase = _pick_phase(loaded.runbook, phase_name)
-            task = prog.add_task(f"pre-flight {phase.id}", total=sum(1 for s in phase.steps if s.kind.value == "check"))
+            total = sum(1 for s in phase.steps if s.kind.value == "check")
+            task = prog.add_task(f"pre-flight {escape(phase.id)}", total=total)
             return await run_preflight(
                 loaded, phase_name, concurrency, timeout, progress=lambda n: prog.advance(task, n)
             )
 
+    from rich.markup import escape
+
     data, steps, phase = _common.run_async(go)
-    status = formats.overall_status(data, steps)
-    outputs = {out_json: "json", out_md: "md", out_junit: "junit"}
-    for path, fmt in outputs.items():
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+    status = data["status_label"]
+    outputs = ((out_json, "json", "--out-json"), (out_md, "md", "--out-md"), (out_junit, "junit", "--out-junit"))
+    for path, fmt, option in outputs:
+        if path is None:
+            continue
+        if fmt == "md":
+            text = formats.to_markdown(data, steps, title=f"Pre-flight: {data['title']} / {phase.title or phase.id}")
+        else:
             text = formats.render(fmt, data, steps)
-            if fmt == "md":
-                text = formats.to_markdown(
-                    data, steps, title=f"Pre-flight: {data['title']} / {phase.title or phase.id}"
-                )
-            path.write_text(text, encoding="utf-8")
+        _write(path, text, option)
     if not quiet:
         out = _common.console()
         out.print(f"overall_status {status}")
         for s in steps:
             outcome = (s.get("outcome") or "missing").upper()
             style = "green" if outcome in ("PASS", "WARN") else "red"
-            out.print(f"[{style}]{s['id']} {outcome}[/{style}] {s.get('summary') or ''}", highlight=False)
+            line = f"[{style}]{escape(s['id'])} {outcome}[/{style}] {escape(s.get('summary') or '')}"
+            out.print(line.rstrip(), highlight=False, soft_wrap=True)
     sys.exit(0 if status == "PASS" else 1)
 
 
@@ -182,7 +239,7 @@ def report(run_id: str, fmt: str, out: Path | None, db_url: str | None) -> None:
                 from golive.report import html
 
                 return await html.render_run(h, data)
-            return formats.render(fmt, data)
+            return formats.render(fmt, data, _with_headlines(formats.checks_of(data), h.runbook))
         finally:
             await store.close()
 

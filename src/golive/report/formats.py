@@ -13,11 +13,22 @@ from collections.abc import Iterable
 from typing import Any
 from xml.etree import ElementTree as ET
 
-__all__ = ["FORMATS", "checks_of", "overall_status", "render", "to_json", "to_junit", "to_markdown"]
+__all__ = [
+    "FORMATS",
+    "checks_of",
+    "headline_keys",
+    "overall_status",
+    "proof_line",
+    "render",
+    "to_json",
+    "to_junit",
+    "to_markdown",
+]
 
 FORMATS = ("json", "md", "junit")
 OK = ("pass", "warn", "waived", "skipped")
 MAX_KV = 4  # output values shown per line in Markdown
+SUMMARY_CHARS = 300  # characters of a summary on a Markdown proof line
 
 
 def checks_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -45,20 +56,96 @@ def overall_status(summary: dict[str, Any], steps: Iterable[dict[str, Any]] | No
     return "PASS" if all((s.get("outcome") or "") in OK for s in steps) else "FAIL"
 
 
-def _kv(output: Any) -> str:
+# Output keys that carry a check's headline value, most telling first: the numbers the built-in plugins
+# report (log age, certificate days, metric value, exit code, status...). A plugin class may name its own
+# with a ``headline = ("key", ...)`` attribute; the CLI passes those in the step's ``headline``.
+HEADLINE_KEYS = (
+    "last_success_age_hours",
+    "days_remaining",
+    "value",
+    "scalar",
+    "row_count",
+    "exit_code",
+    "status",
+    "present",
+    "exists",
+    "age_seconds",
+    "bytes",
+    "connect_ms",
+    "latency_ms",
+    "elapsed_ms",
+    "sha",
+    "tag",
+    "decision",
+)
+# Output keys never shown as k=v: process streams, bodies, documents and log lines are evidence, not a
+# headline (and are long); they stay in the JSON report.
+NOISE_KEYS = frozenset(
+    {
+        "stdout",
+        "stderr",
+        "line",
+        "body",
+        "text",
+        "json",
+        "data",
+        "headers",
+        "rows",
+        "columns",
+        "names",
+        "subject",
+        "issuer",
+        "addresses",
+        "points",
+        "evidence",
+    }
+)
+MAX_VALUE_CHARS = 40  # a string output longer than this is not a headline
+
+
+def _fmt_value(v: Any) -> str | None:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return str(round(v, 4) if isinstance(v, float) else v)
+    if isinstance(v, str) and v and len(v) <= MAX_VALUE_CHARS and "\n" not in v:
+        return json.dumps(v) if any(c.isspace() or c in '"=' for c in v) else v
+    return None
+
+
+def headline_keys(output: Any, preferred: Iterable[str] | None = None) -> list[str]:
+    """The output keys shown on a check's proof line: the plugin's own headline keys when it names them, else
+    the known headline keys present, else any short scalar that is not noise."""
     if not isinstance(output, dict):
-        return ""
+        return []
+    if preferred:
+        keys = [k for k in preferred if k in output]
+        if keys:
+            return keys[:MAX_KV]
+    keys = [k for k in HEADLINE_KEYS if k in output and _fmt_value(output[k]) is not None]
+    if not keys:
+        keys = [k for k in output if k not in NOISE_KEYS and _fmt_value(output[k]) is not None]
+    return keys[:MAX_KV]
+
+
+def _kv(output: Any, preferred: Iterable[str] | None = None) -> str:
     pairs = []
-    for k, v in output.items():
-        if isinstance(v, bool):
-            pairs.append(f"{k}={'true' if v else 'false'}")
-        elif isinstance(v, int | float):
-            pairs.append(f"{k}={round(v, 4) if isinstance(v, float) else v}")
-        elif isinstance(v, str) and v and len(v) <= 40 and "\n" not in v:
-            pairs.append(f"{k}={v}")
-        if len(pairs) >= MAX_KV:
-            break
+    for k in headline_keys(output, preferred):
+        shown = _fmt_value(output[k])
+        if shown is not None:
+            pairs.append(f"{k}={shown}")
     return " ".join(pairs)
+
+
+def proof_line(step: dict[str, Any]) -> str:
+    """One check as a proof line: ``<id> <OUTCOME> k=v ...``; a check that did not pass adds ``-- <summary>``
+    (what was expected against what was seen), and one without headline values shows its summary."""
+    outcome = (step.get("outcome") or "missing").upper()
+    kv = _kv(step.get("output"), step.get("headline"))
+    summary = " ".join((step.get("summary") or "").split())[:SUMMARY_CHARS]
+    failed = outcome not in ("PASS", "WARN") and summary
+    detail = (f"{kv} -- {summary}" if kv else summary) if failed else (kv or summary)
+    return f"{step['id']} {outcome} {detail}".rstrip()
 
 
 def to_json(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) -> str:
@@ -75,6 +162,7 @@ def to_json(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) 
         "reason": summary.get("reason"),
         "started_at": summary.get("created_at"),
         "finished_at": summary.get("finished_at"),
+        **({"preflight": summary["preflight"]} if summary.get("preflight") else {}),
         "decision": summary.get("decision"),
         "waivers": summary.get("waivers"),
         "rollback": summary.get("rollback"),
@@ -116,10 +204,7 @@ def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = No
             f"release `{rel.get('tag') or ''}{' ' if rel.get('tag') and rel.get('sha') else ''}{rel.get('sha') or ''}`"
         )
     lines += [", ".join(meta), "", "```text", f"overall_status {overall_status(summary, steps)}"]
-    for s in steps:
-        outcome = (s.get("outcome") or "missing").upper()
-        detail = _kv(s.get("output")) or (s.get("summary") or "").replace("\n", " ")[:160]
-        lines.append(f"{s['id']} {outcome} {detail}".rstrip())
+    lines += [proof_line(s) for s in steps]
     lines += ["```", ""]
     if summary.get("decision"):
         d = summary["decision"]
