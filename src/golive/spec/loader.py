@@ -390,10 +390,13 @@ def _parse_path(text: str) -> list[str | int]:
 def _get(data: Any, loc: Loc) -> Any:
     cur = data
     for p in loc:
-        if (isinstance(cur, dict) and p in cur) or (isinstance(cur, list) and isinstance(p, int) and p < len(cur)):
+        if isinstance(cur, dict) and p in cur:
             cur = cur[p]
-        else:
-            return None
+            continue
+        if isinstance(cur, list) and isinstance(p, int) and p < len(cur):
+            cur = cur[p]
+            continue
+        return None
     return cur
 
 
@@ -522,7 +525,7 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
                         hint = (
                             f"; {need!r} is in {where!r}, and phases already run in order, so drop it"
                             if where
-                            else suggest(need, local)
+                            else suggest(need, [str(k) for k in local])
                         )
                         ctx.add(
                             (*sloc, "needs", k),
