@@ -203,9 +203,14 @@ class Engine:
             ref = self.runbook.secrets.get(name)
             if ref is None:
                 raise exceptions.SecretError(f"no secret {name!r} is declared")
-            provider = self.secret_provider(ref.provider, ref.options)
             try:
-                value = await provider.resolve(ref.id, ref.key)  # type: ignore[attr-defined]
+                # A declaration may take its id and options from vars (`region: "${{ vars.aws_region }}"`).
+                secret_id, options = refs.render((ref.id, ref.options), self._sync_resolve)
+            except refs.RefError as exc:
+                raise exceptions.SecretError(f"secret {name!r}: {exc}") from None
+            provider = self.secret_provider(ref.provider, options)
+            try:
+                value = await provider.resolve(secret_id, ref.key)  # type: ignore[attr-defined]
             except exceptions.GoliveError:
                 raise
             except Exception as exc:
