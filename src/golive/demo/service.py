@@ -26,9 +26,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_FLAGS", "FAULTS", "DemoService"]
+__all__ = ["DEFAULT_FLAGS", "FAULTS", "ROUTES", "DemoService"]
 
 FAULTS = ("none", "canary", "observe")
+# Every counted route is exported from the start at 0, as Prometheus client libraries do for known label
+# values: a series that appears only with its first error makes rate() and a scrape ratio see no data.
+ROUTES = ("orders", "canary")
 DEFAULT_FLAGS: dict[str, Any] = {"automation_enabled": False, "safe_mode": True, "outbound_enabled": False}
 
 
@@ -38,8 +41,8 @@ class _State:
     version: str = "v1"
     previous: str | None = None
     fault: str = "none"
-    requests: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROUTES, 0))
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROUTES, 0))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def flags(self) -> dict[str, Any]:
@@ -72,8 +75,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not length:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return {}
+        if length <= 0:
             return {}
         try:
             data = json.loads(self.rfile.read(length))
@@ -115,8 +121,6 @@ class _Handler(BaseHTTPRequestHandler):
                     "# TYPE demo_http_errors_total counter",
                     *(f'demo_http_errors_total{{route="{r}"}} {n}' for r, n in sorted(st.errors.items())),
                 ]
-                if not st.errors:
-                    lines.append('demo_http_errors_total{route="orders"} 0')
             self._send(200, ("\n".join(lines) + "\n").encode(), "text/plain; version=0.0.4")
         else:
             self._send(404, {"error": "not found"})
@@ -166,7 +170,8 @@ class DemoService:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}"
 
     def start(self) -> DemoService:
         self._thread.start()
