@@ -21,7 +21,6 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +139,11 @@ def runbook(tmp_path: Path, echo: LoopbackHTTPServer, closed_port: int, token: s
                         "id": "graphql-error-quotes-it",
                         "kind": "check",
                         "type": "graphql",
-                        "with": {"url": echo.url("/graphql"), "query": "{ shop { name } }", "bearer": "${{ secrets.token }}"},
+                        "with": {
+                            "url": echo.url("/graphql"),
+                            "query": "{ shop { name } }",
+                            "bearer": "${{ secrets.token }}",
+                        },
                     },
                     {
                         "id": "refused-with-secret-in-url",
@@ -190,9 +193,7 @@ def leak_env(monkeypatch: pytest.MonkeyPatch, token: str) -> dict[str, str]:
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [GOLIVE, *args], env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False
-    )
+    return subprocess.run([GOLIVE, *args], env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False)
 
 
 class RecordingStore(testing.InMemoryStore):
@@ -206,10 +207,10 @@ class RecordingStore(testing.InMemoryStore):
 
 
 @pytest.fixture
-def recording_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RecordingStore]]:
+def recording_store(monkeypatch: pytest.MonkeyPatch) -> type[RecordingStore]:
     RecordingStore.made = []
     monkeypatch.setattr(testing, "InMemoryStore", RecordingStore)
-    yield RecordingStore
+    return RecordingStore
 
 
 async def test_no_event_of_the_preflight_run_holds_the_secret(

@@ -31,9 +31,9 @@ def write(tmp_path: Path, phases: list[dict[str, Any]], name: str = "pf") -> loa
 
 
 async def run(
-    loaded: loader.LoadedRunbook, phase: str | None = None, concurrency: int = 50, timeout: float = DEFAULT_TIMEOUT
+    loaded: loader.LoadedRunbook, phase: str | None = None, concurrency: int = 50, per_check: float = DEFAULT_TIMEOUT
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    data, steps, _ = await preflight_cmds.run_preflight(loaded, phase, concurrency, timeout)
+    data, steps, _ = await preflight_cmds.run_preflight(loaded, phase, concurrency, per_check)
     return data, {s["id"]: s for s in steps}
 
 
@@ -64,7 +64,12 @@ async def test_wrong_status_fails_and_says_expected_and_seen(tmp_path: Path, htt
     http_server.route("/ok", json={"status": "ok"})
     loaded = write(
         tmp_path,
-        [{"id": "preflight", "steps": [http_check("api", http_server.url("/health")), http_check("ok", http_server.url("/ok"))]}],
+        [
+            {
+                "id": "preflight",
+                "steps": [http_check("api", http_server.url("/health")), http_check("ok", http_server.url("/ok"))],
+            }
+        ],
     )
     data, steps = await run(loaded)
     assert data["status_label"] == "FAIL"
@@ -79,7 +84,8 @@ async def test_wrong_json_value_fails_and_says_expected_and_seen(
     """A JSON path with another value is FAIL with `$.status is "degraded", expected "ok"`."""
     http_server.route("/health", json={"status": "degraded"})
     loaded = write(
-        tmp_path, [{"id": "preflight", "steps": [http_check("api", http_server.url("/health"), json={"$.status": "ok"})]}]
+        tmp_path,
+        [{"id": "preflight", "steps": [http_check("api", http_server.url("/health"), json={"$.status": "ok"})]}],
     )
     data, steps = await run(loaded)
     assert data["status_label"] == "FAIL"
@@ -91,7 +97,7 @@ async def test_a_check_over_the_default_timeout_is_an_error(tmp_path: Path, http
     """A check that sets no timeout gets the pre-flight's; running over it is ERROR, never a pass."""
     http_server.route("/slow", json={"status": "ok"}, delay=3.0)
     loaded = write(tmp_path, [{"id": "preflight", "steps": [http_check("slow", http_server.url("/slow"))]}])
-    data, steps = await run(loaded, timeout=1.0)
+    data, steps = await run(loaded, per_check=1.0)
     assert steps["slow"]["outcome"] == "error"
     assert "timed out" in steps["slow"]["summary"]
     assert data["status_label"] == "FAIL"
@@ -173,7 +179,12 @@ async def test_phase_is_chosen_by_id_or_title(tmp_path: Path, http_server: Loopb
     loaded = write(tmp_path, phases_with_preflight(http_server.url("/health")))
     data, steps = await run(loaded, phase=name)
     assert list(steps) == ["smoke-api"]
-    assert data["preflight"] == {"phase": "smoke", "title": "Smoke tests", "concurrency": 50, "timeout": DEFAULT_TIMEOUT}
+    assert data["preflight"] == {
+        "phase": "smoke",
+        "title": "Smoke tests",
+        "concurrency": 50,
+        "timeout": DEFAULT_TIMEOUT,
+    }
 
 
 async def test_unknown_phase_is_a_usage_error_with_a_suggestion(tmp_path: Path) -> None:
@@ -200,7 +211,7 @@ async def test_comms_are_not_sent_by_a_preflight(tmp_path: Path, http_server: Lo
             {
                 "golive": 1,
                 "name": "comms",
-                "comms": {"channels": [{"id": "war-room", "url": "json://127.0.0.1:%d/hook" % http_server.port}]},
+                "comms": {"channels": [{"id": "war-room", "url": f"json://127.0.0.1:{http_server.port}/hook"}]},
                 "phases": [
                     {
                         "id": "preflight",
@@ -211,6 +222,6 @@ async def test_comms_are_not_sent_by_a_preflight(tmp_path: Path, http_server: Lo
             }
         )
     )
-    data, steps = await run(loader.load(str(path)))
+    _, steps = await run(loader.load(str(path)))
     assert steps["api"]["outcome"] == "fail"
     assert [r.path for r in http_server.requests] == ["/health"]

@@ -230,7 +230,10 @@ def test_seed_001_preflight_fails_closed_on_a_missing_flag_and_secret(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     block = (tmp_path / "preflight.md").read_text().split("```text\n", 1)[1].split("```", 1)[0].splitlines()
     assert block[0] == "overall_status FAIL"
-    assert 'env_richpanel_outbound_disabled FAIL present=false -- RICHPANEL_OUTBOUND_ENABLED is not set, expected "false"' in block
+    assert (
+        'env_richpanel_outbound_disabled FAIL present=false -- RICHPANEL_OUTBOUND_ENABLED is not set, expected "false"'
+        in block
+    )
     missing = next(line for line in block if line.startswith("sm_openai_api_key "))
     assert missing.startswith("sm_openai_api_key FAIL present=false -- secret"), missing
     assert "rp-mw/prod/openai/api_key" in missing
