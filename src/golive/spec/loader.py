@@ -373,10 +373,15 @@ def _check_params(
         inner = _Ctx(ctx.file, ctx.pos, sub)
         _pydantic_problems(inner, exc, rendered, loc, plugin.params)
         for p in sub:
-            # A field that holds a run-time reference (secret, step output) is checked when the step runs.
-            raw = _get(params, tuple(_parse_path(p.path[len(fmt_loc(loc)) :])))
-            if isinstance(raw, str) and "${{" in raw:
+            sub_loc = tuple(_parse_path(p.path[len(fmt_loc(loc)) :]))
+            # A field that still holds a reference once variables are filled in (a secret, a step's output, a
+            # variable without a value) is checked when the step runs; one made of variables is checked now.
+            after = _get(rendered, sub_loc)
+            if isinstance(after, str) and "${{" in after:
                 continue
+            raw = _get(params, sub_loc)
+            if isinstance(raw, str) and "${{" in raw:
+                p = exceptions.Problem(p.file, p.line, p.column, p.path, f"{p.message} (from {raw.strip()})")
             ctx.problems.append(p)
 
 

@@ -1,0 +1,141 @@
+"""Loading a valid runbook: variables, digests, every problem in one pass, plugin params with references."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from golive import exceptions
+from golive.spec import loader
+
+BASE = """\
+golive: 1
+name: t
+roles:
+  ops: {}
+vars:
+  base-url: https://api.example.com
+  region: {default: us-east-2}
+  token_ttl: {default: 5s}
+  previous_tag: {required: true}
+secrets:
+  token: {provider: env, id: T_TOKEN}
+phases:
+  - id: p
+    steps:
+      - id: health
+        kind: check
+        type: http
+        with:
+          url: "${{ vars.base-url }}/health"
+          timeout: "${{ vars.token_ttl }}"
+          bearer: "${{ secrets.token }}"
+"""
+
+
+def test_vars_precedence_default_then_environment_then_override() -> None:
+    """Defaults < GOLIVE_VAR_<NAME> (dashes and dots become underscores) < --var."""
+    rb = loader.load_text(BASE, environ={}).runbook
+    values = loader.resolve_vars(
+        rb,
+        overrides={"region": "eu-west-1", "previous_tag": "v1"},
+        environ={"GOLIVE_VAR_BASE_URL": "https://staging.example.com", "GOLIVE_VAR_REGION": "us-west-2"},
+    )
+    assert values["base-url"] == "https://staging.example.com"
+    assert values["region"] == "eu-west-1"
+    assert values["token_ttl"] == "5s"
+
+
+def test_override_of_an_undeclared_variable_names_the_declared_ones() -> None:
+    """--var for a name the runbook does not declare is a usage error with a suggestion."""
+    rb = loader.load_text(BASE, environ={}).runbook
+    with pytest.raises(exceptions.UsageError, match=r"no variable 'regoin' \(did you mean 'region'\?\)"):
+        loader.resolve_vars(rb, overrides={"regoin": "x"}, environ={})
+
+
+def test_required_variable_without_value_is_a_usage_error_at_run_time_only() -> None:
+    """validate accepts the file; resolving its variables for a run asks for the missing one."""
+    rb = loader.load_text(BASE, environ={}).runbook
+    with pytest.raises(exceptions.UsageError, match="GOLIVE_VAR_PREVIOUS_TAG"):
+        loader.resolve_vars(rb, environ={})
+
+
+def test_loaded_runbook_keeps_path_text_digest_and_vars(tmp_path: Path) -> None:
+    """LoadedRunbook carries the file name, its text, the sha256 of its bytes and the resolved vars."""
+    path = tmp_path / "rb.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    loaded = loader.load(path, var_overrides={"previous_tag": "v1"}, environ={})
+    assert loaded.path == str(path)
+    assert loaded.text == BASE
+    assert loaded.digest == hashlib.sha256(BASE.encode()).hexdigest()
+    assert loaded.vars["previous_tag"] == "v1"
+
+
+def test_byte_order_mark_is_accepted() -> None:
+    """A UTF-8 BOM (some Windows editors write one) is not a problem."""
+    loaded = loader.load_bytes(b"\xef\xbb\xbf" + BASE.encode(), "bom.yaml", environ={})
+    assert loaded.runbook.name == "t"
+
+
+def test_every_problem_is_reported_in_one_pass() -> None:
+    """Three faults in three places give three problems, sorted by line."""
+    text = BASE.replace("kind: check", "kind: check\n        timout: 5m").replace(
+        "https://api.example.com\n", "https://api.example.com\n  bad var: 1\n"
+    )
+    text += "      - {id: a, kind: manual, role: deployer}\n"
+    with pytest.raises(exceptions.RunbookInvalid) as info:
+        loader.load_text(text, "multi.yaml", environ={})
+    paths = [p.path for p in info.value.problems]
+    assert paths == ["vars.bad var", "phases[0].steps[0].timout", "phases[0].steps[1].role"]
+    assert [p.line for p in info.value.problems] == sorted(p.line for p in info.value.problems)
+
+
+def test_plugin_params_are_checked_with_variables_filled_in() -> None:
+    """A variable used in a typed plugin param is validated with its value: a bad one is reported there."""
+    text = BASE.replace("token_ttl: {default: 5s}", "token_ttl: {default: 5 minutes}")
+    with pytest.raises(exceptions.RunbookInvalid) as info:
+        loader.load_text(text, "params.yaml", environ={})
+    (problem,) = info.value.problems
+    assert problem.path == "phases[0].steps[0].with.timeout"
+    assert "5 minutes" in problem.message
+
+
+def test_run_time_references_in_typed_params_wait_for_the_run() -> None:
+    """A param holding a secret or an earlier step's output is only known at run time; loading accepts it."""
+    text = BASE + (
+        "      - id: port-open\n"
+        "        kind: check\n"
+        "        type: tcp\n"
+        "        needs: [health]\n"
+        "        with: {host: db.example.com, port: '${{ steps.health.output.json.port }}'}\n"
+    )
+    loaded = loader.load_text(text, environ={})
+    assert loaded.runbook.step("port-open") is not None
+
+
+def test_missing_file_and_directory_are_refused_with_a_message(tmp_path: Path) -> None:
+    """A path that is not a readable file gives RunbookInvalid naming it, not an OSError."""
+    with pytest.raises(exceptions.RunbookInvalid, match="no such file"):
+        loader.load(tmp_path / "nope.yaml")
+    with pytest.raises(exceptions.RunbookInvalid, match="is a directory"):
+        loader.load(tmp_path)
+
+
+def test_file_level_problem_prints_without_line() -> None:
+    """A problem about the whole file (line 0) prints as 'file: message'."""
+    problem = exceptions.Problem("rb.yaml", 0, 0, "", "no such file")
+    assert str(problem) == "rb.yaml: no such file"
+    assert str(exceptions.Problem("rb.yaml", 3, 5, "name", "x")) == "rb.yaml:3:5: name: x"
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    """Aliases that would expand into millions of values are refused once the bound is passed."""
+    lines = ["golive: 1", "name: x", 'a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    prev = "a"
+    for name in "bcdefgh":
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
+        prev = name
+    with pytest.raises(exceptions.RunbookInvalid, match="more than 500,000 values"):
+        loader.load_text("\n".join(lines) + "\n", "bomb.yaml", environ={})
