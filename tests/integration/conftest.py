@@ -473,3 +473,198 @@ def postgres_url() -> Iterator[str]:
         with contextlib.suppress(psycopg.Error):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+# ------------------------------------------------------------------------------------------------ Prometheus
+# scraping an app whose traffic the test controls (counters, so rate() and 0/0 work as in production)
+
+APP_RPS = 200.0  # requests per second each simulated service serves
+
+
+class TrafficApp:
+    """A simulated app: per service, request counters (``code`` 200 and 500) grow at APP_RPS; the test
+    sets a service's error fraction. ``idle_requests_total``/``idle_errors_total`` never grow (0/0 = NaN)."""
+
+    def __init__(self) -> None:
+        self._fractions: dict[str, float] = {}
+        self._counts: dict[tuple[str, str], float] = {}
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+        self.server = LoopbackHTTPServer()
+        self.server.handle("/metrics", self._metrics)
+
+    def set_error_fraction(self, service: str, fraction: float) -> None:
+        """From now on, ``fraction`` of the service's requests answer 500 (a new service starts at 0)."""
+        with self._lock:
+            self._advance()
+            self._fractions[service] = fraction
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        n = (now - self._last) * APP_RPS
+        self._last = now
+        for service, fraction in self._fractions.items():
+            for code, share in (("200", 1 - fraction), ("500", fraction)):
+                self._counts[service, code] = self._counts.get((service, code), 0.0) + n * share
+
+    def _metrics(self, _req: Request) -> Reply:
+        with self._lock:
+            self._advance()
+            lines = ["# TYPE app_requests_total counter"]
+            lines += [f'app_requests_total{{service="{s}",code="{c}"}} {v:.3f}' for (s, c), v in self._counts.items()]
+            lines += ["# TYPE idle_requests_total counter", "idle_requests_total 0"]
+            lines += ["# TYPE idle_errors_total counter", "idle_errors_total 0"]
+        return Reply(body=("\n".join(lines) + "\n").encode(), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+def error_rate_query(service: str, window: str = "5s") -> str:
+    """PromQL: the service's share of 5xx answers over ``window`` (needs a scrape interval well below it)."""
+    return (
+        f'sum(rate(app_requests_total{{service="{service}",code=~"5.."}}[{window}]))'
+        f' / sum(rate(app_requests_total{{service="{service}"}}[{window}]))'
+    )
+
+
+@dataclass
+class PrometheusProcess:
+    """A Prometheus of its own (``url``) scraping a :class:`TrafficApp` (``app``) every second."""
+
+    url: str
+    app: TrafficApp
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def query(self, promql: str) -> Any:
+        qs = urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{qs}", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def wait_for(self, promql: str) -> None:
+        """Wait (bounded) until ``promql`` gives a sample."""
+
+        def has_data() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"prometheus exited {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                return bool(self.query(promql)["data"]["result"])
+            except (OSError, KeyError, ValueError):
+                return False
+
+        wait_until(has_data, f"prometheus data for {promql}")
+
+    def stop(self) -> None:
+        """Stop Prometheus (SIGTERM, then SIGKILL); the URL then refuses connections."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def start_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., PrometheusProcess]]:
+    """Factory: ``start_prometheus(services=("payout",))`` starts a Prometheus of the caller's own on a free
+    loopback port, scraping a fresh :class:`TrafficApp` every second, and returns once each named service's
+    error rate has a value (:func:`error_rate_query`). Everything started is stopped at the end of the
+    session (or earlier with ``stop()``). Skipped when the ``prometheus`` binary is absent."""
+    binary = shutil.which("prometheus")
+    started: list[PrometheusProcess] = []
+
+    def start(services: tuple[str, ...] = ("payout",)) -> PrometheusProcess:
+        if binary is None:
+            pytest.skip("the prometheus binary is not installed (scripts/setup installs the Debian package)")
+        app = TrafficApp()
+        for s in services:
+            app.set_error_fraction(s, 0.0)
+        work = tmp_path_factory.mktemp("prometheus-app")
+        config = work / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: app\n    static_configs:\n"
+            f"      - targets: ['{LOOPBACK}:{app.server.port}']\n"
+        )
+        port = free_port()
+        log = work / "prometheus.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={work / 'data'}",
+                    f"--web.listen-address={LOOPBACK}:{port}",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        prom = PrometheusProcess(f"http://{LOOPBACK}:{port}", app, proc, log)
+        started.append(prom)
+        for s in services:
+            prom.wait_for(error_rate_query(s))
+        return prom
+
+    try:
+        yield start
+    finally:
+        for prom in started:
+            prom.stop()
+            prom.app.server.close()
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+# a test controls, with no service behind them (the `fake` metric source, for FakeClock runs of the engine)
+
+
+@dataclass
+class FakeMetrics:
+    """A trigger with ``source: {type: fake, with: {name: N}}`` reads ``fake_metrics[N]``, a
+    :class:`golive.testing.FakeMetricSource` (reading 0.0 until the test says otherwise)."""
+
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        from golive.testing import FakeMetricSource
+
+        return self.sources.setdefault(name, FakeMetricSource([0.0]))
+
+
+_FAKE_METRICS: list[FakeMetrics] = [FakeMetrics()]  # the current test's sources
+
+
+def _fake_metric_source() -> type[Any]:
+    from pydantic import Field
+
+    from golive import results
+    from golive.plugins import base
+
+    class FakeParams(base.Params):
+        name: str = Field(description="Which FakeMetricSource of the test to read.")
+
+    class FakeSource(base.MetricSource):
+        name = "fake"
+        params = FakeParams
+        description = "Reads a FakeMetricSource the test controls (tests only)."
+
+        async def read(self, ctx: base.StepContext) -> results.MetricReading:
+            reading: results.MetricReading = await _FAKE_METRICS[0][ctx.params.name].read()
+            return reading
+
+    return FakeSource
+
+
+@pytest.fixture
+def fake_metrics() -> Iterator[FakeMetrics]:
+    """Registers the ``fake`` metric source in the default registry for this test (so runbooks using it
+    load in the engine and in every handle the test opens), with this test's own sources; removed after,
+    so later tests (the schema's, the docs') see only the real plugins."""
+    from golive.plugins import registry as registry_mod
+
+    reg = registry_mod.default_registry()
+    reg.register(_fake_metric_source())
+    _FAKE_METRICS[0] = FakeMetrics()
+    try:
+        yield _FAKE_METRICS[0]
+    finally:
+        _FAKE_METRICS[0] = FakeMetrics()
+        reg._plugins.pop(("metric", "fake"), None)  # the Registry has no public unregister; tests only

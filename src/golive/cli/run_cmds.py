@@ -473,15 +473,19 @@ def resolve(run_id: str, step_id: str, actor: str, outcome: str, db_url: str | N
 @click.argument("run_id")
 @as_option
 @click.option("--reason", required=True)
+@click.option("--trigger", "trigger_id", default=None, metavar="ID", help="Raise this trigger (one without a source).")
 @_common.db_option
-def rollback(run_id: str, actor: str, reason: str, db_url: str | None) -> None:
-    """Start RUN's rollback plan now. The running engine picks it up; if none runs, it runs here."""
+def rollback(run_id: str, actor: str, reason: str, trigger_id: str | None, db_url: str | None) -> None:
+    """Start RUN's rollback plan now. The running engine picks it up; if none runs, it runs here.
+
+    Exit 0 once the rollback is requested and started (or, run here, finished with every step passing);
+    1 when refused or when a rollback step failed."""
     from golive.engine import acts, runner
     from golive.engine.state import RunStatus
 
-    async def go(store: Any) -> Any:
+    async def go(store: Any) -> bool:
         h = await acts.open_run(store, run_id)
-        await acts.request_rollback(h, actor, reason)
+        await acts.request_rollback(h, actor, reason, trigger=trigger_id)
         click.echo(f"rollback requested by {actor}: {reason}")
         lease = await store.get_lease(h.run_id)
         if (
@@ -495,21 +499,20 @@ def rollback(run_id: str, actor: str, reason: str, db_url: str | None) -> None:
                 await h.refresh()
                 if h.state.rollback is not None:
                     click.echo(f"rollback started by the running engine ({lease.owner})")
-                    return h.state.status
+                    return True
         owner = _owner()
         if not await _take_lease(store, h.run_id, owner):
-            click.echo("the running engine holds the run; it will roll back")
-            return h.state.status
+            # Recorded: the engine that holds the run starts it when its current action returns.
+            click.echo("the running engine holds the run; it starts the rollback as soon as it can")
+            return True
         try:
-            engine = runner.Engine(h)
-            await engine.rollback(f"{reason}", actor, "person")
+            status = await runner.Engine(h).rollback_requested()
         finally:
             await store.release_lease(h.run_id, owner)
         click.echo(f"run {h.run_id}: {h.state.status.label} ({h.state.reason})")
-        return h.state.status
+        return status is RunStatus.ROLLED_BACK and (h.state.rollback or {}).get("outcome") == "pass"
 
-    st = _common.run_async(lambda: _with_store(db_url, go))
-    sys.exit(0 if st in (RunStatus.ROLLED_BACK, RunStatus.ROLLING_BACK) else 1)
+    sys.exit(0 if _common.run_async(lambda: _with_store(db_url, go)) else 1)
 
 
 @click.command()

@@ -268,7 +268,8 @@ def pending_decision(h: RunHandle, step_id: str | None = None) -> models.Step:
     waiting = [
         s
         for _, s in h.runbook.all_steps()
-        if s.kind is models.StepKind.DECISION and h.state.step(s.id).status == "waiting"
+        if (s.kind is models.StepKind.DECISION or h.state.step(s.id).waiting_for == "pause")
+        and h.state.step(s.id).status == "waiting"
     ]
     if step_id:
         step = _step(h, step_id)
@@ -351,15 +352,28 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
         raise exceptions.UsageError("a decision needs --reason")
     step = pending_decision(h, step_id)
     st = h.state.step(step.id)
-    assert step.role is not None
-    if not _holds(h, actor, step.role):
-        await _refuse(
-            h,
-            f"decide {decision}",
-            actor,
-            f"{actor} does not hold role {step.role!r}, the only role that decides ({_role_hint(h, step.role)})",
-            step.id,
-        )
+    if step.kind is not models.StepKind.DECISION:
+        # A paused observe step: the IC answers (the decide power), whoever watches the window.
+        deciders = h.runbook.roles_with("decide") or {decider_role(h, step)}
+        if not any(_holds(h, actor, r) for r in deciders):
+            await _refuse(
+                h,
+                f"decide {decision}",
+                actor,
+                f"{actor} holds none of the roles that decide a pause: "
+                + "; ".join(_role_hint(h, r) for r in sorted(deciders)),
+                step.id,
+            )
+    else:
+        assert step.role is not None
+        if not _holds(h, actor, step.role):
+            await _refuse(
+                h,
+                f"decide {decision}",
+                actor,
+                f"{actor} does not hold role {step.role!r}, the only role that decides ({_role_hint(h, step.role)})",
+                step.id,
+            )
     if st.status != "waiting":
         what = (
             f"already decided ({st.decision or (st.outcome.value if st.outcome else '')})"
@@ -471,10 +485,26 @@ async def resolve(h: RunHandle, step_id: str, actor: str, outcome: str) -> None:
         )
 
 
-async def request_rollback(h: RunHandle, actor: str, reason: str, source: str = "person") -> None:
-    """Ask for the rollback plan to run now, as a role the runbook allows."""
+async def request_rollback(
+    h: RunHandle, actor: str, reason: str, source: str = "person", *, trigger: str | None = None
+) -> None:
+    """Ask for the rollback plan to run now, as a role the runbook allows.
+
+    ``trigger`` names a trigger a person raises (one without a source, ``then: rollback``, e.g. the
+    payments matrix's "Migration failure"): its fire is recorded and the rollback is attributed to it
+    (``trigger:<id>``), with the person in the reason.
+    """
     if not reason.strip():
         raise exceptions.UsageError("a rollback needs --reason")
+    trig = None
+    if trigger is not None:
+        trig = h.runbook.trigger(trigger)
+        raisable = [t.id for t in h.runbook.triggers if t.source is None and t.then == "rollback"]
+        if trig is None or trig.source is not None or trig.then != "rollback":
+            raise exceptions.UsageError(
+                f"--trigger {trigger}: not a rollback trigger raised by a person"
+                f"{loader.suggest(trigger, raisable)}; such triggers: {', '.join(raisable) or 'none'}"
+            )
     if h.state.status in (state_mod.RunStatus.ROLLED_BACK, state_mod.RunStatus.ROLLING_BACK):
         await _refuse(h, "rollback", actor, f"run is already {h.state.status.label}")
     if h.state.final and h.state.status is not state_mod.RunStatus.PASSED:
@@ -487,7 +517,22 @@ async def request_rollback(h: RunHandle, actor: str, reason: str, source: str = 
             actor,
             f"{actor} holds none of the roles that may start the rollback: {', '.join(sorted(allowed)) or 'none declared'}",
         )
-    await h.append("rollback_requested", actor=actor, reason=h.redactor().redact(reason), source=source)
+    red = h.redactor()
+    if trig is not None:
+        await h.append(
+            "trigger_fired",
+            actor=actor,
+            trigger=trig.id,
+            trigger_id=trig.id,
+            reason=f"raised by {actor}: {red.redact(reason)}",
+            then=trig.then,
+            severity=trig.severity,
+            status="manual",
+            fired=True,
+        )
+        await h.append("rollback_requested", actor=actor, reason=red.redact(reason), source="trigger", trigger=trig.id)
+        return
+    await h.append("rollback_requested", actor=actor, reason=red.redact(reason), source=source)
 
 
 async def signoff(h: RunHandle, area: str, actor: str, statement: str) -> None:

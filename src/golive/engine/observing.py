@@ -37,82 +37,110 @@ def evaluators(engine: Engine, trigger_ids: tuple[str, ...] = ()) -> list[trigge
 
 
 async def observe_step(engine: Engine, step: models.Step) -> None:
+    """Watch the step's triggers for its duration. After a pause and the IC's GO (or a ``continue``
+    default), the evaluators are reset and the rest of the window is watched: a GO never passes a window
+    that was not watched for its whole duration."""
     from golive.engine.runner import _Rollback
+    from golive.engine.state import parse_ts
 
+    assert step.duration is not None
     st = engine.h.state
     s = st.step(step.id)
+    evs: list[triggers_mod.TriggerEvaluator] | None = None
     if s.status == "waiting" and s.waiting_for == "pause":
-        await _wait_pause(engine, step)
-        return
-    started = clock_mod.utc_iso(engine.clock.now())
-    t0 = engine.clock.monotonic()
-    await engine.emit("step_started", step_id=step.id, attempt=1, duration_planned=step.duration)
+        remaining = await _wait_pause(engine, step)  # resumed while paused: the IC's answer comes first
+    else:
+        await engine.emit("step_started", step_id=step.id, attempt=1, duration_planned=step.duration)
+        remaining = step.duration
     for t in engine.runbook.triggers:  # resolve the secrets the sources need before the window opens
         if t.source is not None and (not step.triggers or t.id in step.triggers):
             await engine.render(t.source.with_)
-    evs = evaluators(engine, step.triggers)
 
     async def on_event(ev: dict[str, Any]) -> None:
         await engine.emit(ev["type"], step_id=step.id, **ev["data"])
 
-    assert step.duration is not None
-    result = await observe_mod.observe(
-        step.duration,
-        evs,
-        engine.clock,
-        on_event,
-        engine._rollback_wake,
-        default_deadline=engine.runbook.settings.decision_deadline or DEFAULT_PAUSE_DEADLINE,
-    )
-    took = engine.clock.monotonic() - t0
-    if result.outcome == "passed":
-        await engine._record_result(step, Result.ok(result.summary), 1, started, took, "step_finished")
-        return
-    if result.outcome == "stopped":
-        await engine._record_result(step, Result.fail(result.summary), 1, started, took, "step_finished")
-        engine._check_rollback()
-        return
-    trig = engine.runbook.trigger(result.trigger_id or "")
-    title = trig.title if trig and trig.title else result.trigger_id
-    if result.then == "rollback":
-        await engine._record_result(step, Result.fail(result.summary), 1, started, took, "step_finished")
-        raise _Rollback(
-            f"trigger {result.trigger_id} fired ({title}): {result.reason}", f"trigger:{result.trigger_id}", "trigger"
+    watched = step.duration - remaining
+    pauses: list[str] = []
+    while True:
+        if evs is None:
+            evs = evaluators(engine, step.triggers)
+        else:
+            for ev in evs:  # the IC chose to go on: a trigger must breach (for `for`) again to fire again
+                ev.reset()
+        result = None
+        if remaining > 0:
+            result = await observe_mod.observe(
+                remaining,
+                evs,
+                engine.clock,
+                on_event,
+                engine._rollback_wake,
+                default_deadline=engine.runbook.settings.decision_deadline or DEFAULT_PAUSE_DEADLINE,
+            )
+            watched += result.elapsed
+        started = st.step(step.id).started_at
+        began = parse_ts(started)
+        took = (engine.clock.now() - began).total_seconds() if began else watched
+        if result is None or result.outcome == "passed":
+            summary = result.summary if result is not None else f"watched {watched:.0f}s"
+            if pauses:
+                summary = f"{summary}; watched {watched:.0f}s of {step.duration:.0f}s in all ({'; '.join(pauses)})"
+            await engine._record_result(step, Result.ok(summary), 1, started or "", took, "step_finished")
+            return
+        if result.outcome == "stopped":  # a rollback was asked for while watching
+            await engine.abandon([step])
+            engine._check_rollback()
+            return
+        trig = engine.runbook.trigger(result.trigger_id or "")
+        title = trig.title if trig and trig.title else result.trigger_id
+        if result.then == "rollback":
+            await engine._record_result(step, Result.fail(result.summary), 1, started or "", took, "step_finished")
+            raise _Rollback(
+                f"trigger {result.trigger_id} fired ({title}): {result.reason}",
+                f"trigger:{result.trigger_id}",
+                "trigger",
+            )
+        remaining = max(0.0, step.duration - watched)
+        deadline = result.deadline_at or (engine.clock.now() + timedelta(seconds=DEFAULT_PAUSE_DEADLINE))
+        await engine.emit(
+            "step_waiting",
+            step_id=step.id,
+            what="pause",
+            trigger=result.trigger_id,
+            reason=result.reason,
+            deadline=clock_mod.utc_iso(deadline),
+            default=result.default or "rollback",
+            remaining=round(remaining, 3),
         )
-    deadline = result.deadline_at or (engine.clock.now() + timedelta(seconds=DEFAULT_PAUSE_DEADLINE))
-    await engine.emit(
-        "step_waiting",
-        step_id=step.id,
-        what="pause",
-        trigger=result.trigger_id,
-        reason=result.reason,
-        deadline=clock_mod.utc_iso(deadline),
-        default=result.default or "rollback",
-    )
-    await engine.notify(
-        "pause",
-        trigger={"id": result.trigger_id, "title": title, "reason": result.reason},
-        deadline=clock_mod.utc_iso(deadline),
-        default=result.default,
-    )
-    await _wait_pause(engine, step)
+        await engine.notify(
+            "pause",
+            trigger={"id": result.trigger_id, "title": title, "reason": result.reason},
+            deadline=clock_mod.utc_iso(deadline),
+            default=result.default,
+        )
+        remaining = await _wait_pause(engine, step)
+        dec = st.decision or {}
+        pauses.append(f"paused by {result.trigger_id}; {str(dec.get('decision')).upper()} by {dec.get('by')}")
 
 
-async def _wait_pause(engine: Engine, step: models.Step) -> None:
-    """Wait for the IC on a paused observation: GO continues, NO-GO rolls back; the deadline applies the default."""
+async def _wait_pause(engine: Engine, step: models.Step) -> float:
+    """Wait for the IC on a paused observation. GO (or a ``continue`` default) returns the seconds of the
+    window still to watch; NO-GO (or a ``rollback`` default) rolls back; ``hold`` waits on."""
     from golive.engine.runner import _Rollback
     from golive.engine.state import parse_ts
 
+    assert step.duration is not None
     st = engine.h.state
     s = st.step(step.id)
     deadline = parse_ts(s.deadline)
     default = s.default or "rollback"
+    remaining = s.remaining if s.remaining is not None else step.duration
     limit = None
     if deadline is not None and default != "hold":
         limit = engine.clock.monotonic() + max(0.0, (deadline - engine.clock.now()).total_seconds())
     while True:
-        dec = st.decision if st.decision and st.decision.get("step") == step.id else None
-        if dec is not None:
+        if st.step(step.id).decision is not None:  # this pause's answer (the fold clears it at each pause)
+            dec = st.decision
             break
         if limit is not None and engine.clock.monotonic() >= limit:
             await engine.emit(
@@ -127,20 +155,23 @@ async def _wait_pause(engine: Engine, step: models.Step) -> None:
         await engine.clock.sleep(engine.poll)
         await engine.h.refresh()
     choice = (dec or {}).get("decision")
+    who = (dec or {}).get("by")
     if choice in ("go", "continue"):
         await engine.emit(
-            "step_finished",
+            "step_started",
             step_id=step.id,
-            outcome="pass",
-            actor=(dec or {}).get("by"),
-            summary=f"paused by trigger; {choice.upper()} by {(dec or {}).get('by')}",
+            attempt=1,
+            actor=who,
+            resumed=True,
+            remaining=round(remaining, 3),
+            summary=f"paused by trigger; {str(choice).upper()} by {who}: watching the remaining {remaining:.0f}s",
         )
-        return
+        return remaining
     await engine.emit(
-        "step_finished", step_id=step.id, outcome="fail", summary=f"paused by trigger; {str(choice).upper()}"
+        "step_finished", step_id=step.id, outcome="fail", summary=f"paused by trigger; {str(choice).upper()} by {who}"
     )
     raise _Rollback(
-        f"observation paused and {str(choice).upper()} by {(dec or {}).get('by')}: {(dec or {}).get('reason')}",
-        str((dec or {}).get("by")),
+        f"observation paused and {str(choice).upper()} by {who}: {(dec or {}).get('reason')}",
+        str(who),
         "decision",
     )

@@ -177,6 +177,11 @@ class Engine:
         st = self.h.state
         if st.rollback is None and st.rollback_requests:
             req = st.rollback_requests[-1]
+            if req.get("trigger"):  # a trigger a person raised: the rollback is the trigger's, the reason names them
+                tid = req["trigger"]
+                return _Rollback(
+                    f"trigger {tid} raised by {req.get('by')}: {req.get('reason')}", f"trigger:{tid}", "trigger"
+                )
             return _Rollback(
                 req.get("reason") or "requested", req.get("by") or "unknown", req.get("source") or "person"
             )
@@ -360,6 +365,8 @@ class Engine:
         from golive.notify import cadence
 
         n = await self.notifier()
+        if not n.tiers:  # no cadence: the loop would only spin (and on a FakeClock push time forward)
+            return
         st = self.h.state
 
         def anchors() -> Any:
@@ -435,6 +442,8 @@ class Engine:
             await self.notify("run_started")
         try:
             await self._recover_open_actions()
+            if st.rollback is not None:  # resumed mid-rollback: finish the rollback, never go on with the cutover
+                raise _Rollback(st.rollback["reason"], st.rollback["by"], st.rollback["source"])
             jumping = any(
                 st.phases.get(p.id) in ("fail", "error") and p.on_failure == "decide" for p in self.runbook.phases
             )
@@ -485,6 +494,22 @@ class Engine:
         rb = self._pending_rollback()
         if rb is not None:
             raise rb
+
+    async def rollback_requested(self) -> RunStatus:
+        """Run the rollback a person asked for, here (``golive rollback`` when no engine holds the run): the
+        steps left waiting or watching are recorded as abandoned, then the plan runs as in :meth:`rollback`."""
+        rb = self._pending_rollback()
+        if rb is None:
+            return self.h.state.status
+        try:
+            await self.abandon([s for p in self.runbook.phases for s in p.steps])
+            await self.rollback(rb.reason, rb.by, rb.source)
+        finally:
+            if self._notifier is not None:
+                with contextlib.suppress(exceptions.GoliveError):
+                    await self._notifier.drain()
+            await self.aclose()
+        return self.h.state.status
 
     async def finish(self, status: RunStatus, reason: str) -> None:
         if self.h.state.final:
@@ -609,7 +634,7 @@ class Engine:
         so no view shows them running or waiting forever. An action in flight is left open: whether it took
         effect is unknown, and resume says so."""
         rb = self._pending_rollback()
-        why = f"abandoned: the rollback was started by {rb.by} ({rb.reason})" if rb else "abandoned: the rollback started"
+        why = f"abandoned: the rollback was started by {rb.by} ({rb.reason})" if rb else "abandoned: a rollback"
         for step in steps:
             s = self.h.state.step(step.id)
             if s.status in ("running", "waiting") and not s.action_open:

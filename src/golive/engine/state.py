@@ -74,6 +74,7 @@ class StepState:
     statement: str | None = None
     decision: str | None = None
     downgraded_from: str | None = None  # fail|error of a non-blocking step recorded as warn
+    remaining: float | None = None  # a paused observe step: seconds of its window still to watch
 
 
 @dataclass
@@ -175,6 +176,8 @@ class RunState:
             st.started_at = st.started_at or ev.ts
             st.action_open = t == "action_started"
             st.waiting_for = None
+            if d.get("resumed"):  # an observe step watching again after a pause: that deadline is over
+                st.deadline = None
         elif t == "step_retry":
             st = self.step(ev.step_id or "")
             st.summary = d.get("summary", "")
@@ -202,6 +205,9 @@ class RunState:
             st.deadline = d.get("deadline")
             st.default = d.get("default")
             st.statement = d.get("statement") or st.statement
+            if d.get("what") == "pause":  # a new pause of an observe step waits for a new answer
+                st.decision = None
+                st.remaining = d.get("remaining")
             self.status = RunStatus.WAITING if self.status is RunStatus.RUNNING else self.status
         elif t == "step_confirmed":
             st = self.step(ev.step_id or "")
@@ -231,9 +237,12 @@ class RunState:
                 "step": ev.step_id,
                 "default": False,
             }
-            if d.get("decision") == "go":
+            if d.get("decision") == "go" and not d.get("pause"):  # GO after a pause is not the go-live's GO
                 self.go_at = ev.ts
         elif t == "decision_defaulted":
+            st = self.step(ev.step_id or "")
+            if st.waiting_for == "pause":
+                st.decision = d.get("default")
             self.decision = {
                 "decision": d.get("default"),
                 "by": "deadline",
@@ -272,7 +281,13 @@ class RunState:
             tr["state"] = "firing"
         elif t == "rollback_requested":
             self.rollback_requests.append(
-                {"reason": d.get("reason"), "source": d.get("source"), "by": ev.actor, "at": ev.ts}
+                {
+                    "reason": d.get("reason"),
+                    "source": d.get("source"),
+                    "by": ev.actor,
+                    "at": ev.ts,
+                    "trigger": d.get("trigger"),
+                }
             )
         elif t == "rollback_started":
             self.rollback = {
