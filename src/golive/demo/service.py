@@ -32,6 +32,7 @@ FAULTS = ("none", "canary", "observe")
 # Every counted route is exported from the start at 0, as Prometheus client libraries do for known label
 # values: a series that appears only with its first error makes rate() and a scrape ratio see no data.
 ROUTES = ("orders", "canary")
+STOP_POLL = 0.05  # seconds; how often the server loop checks for stop(), so the demo and tests end promptly
 DEFAULT_FLAGS: dict[str, Any] = {"automation_enabled": False, "safe_mode": True, "outbound_enabled": False}
 
 
@@ -165,7 +166,9 @@ class DemoService:
         handler = type("DemoHandler", (_Handler,), {"state": self.state})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="golive-demo", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL}, name="golive-demo", daemon=True
+        )
 
     @property
     def url(self) -> str:
