@@ -225,7 +225,9 @@ def test_runs_killed_at_twenty_points_resume_to_the_same_outcomes_without_repeat
 def _unknown_runbook(tmp_path: Path, *, idempotent: bool) -> str:
     text = (RUNBOOKS / "unknown.yaml").read_text()
     if idempotent:
-        text = text.replace("        type: command\n        with:", "        type: command\n        idempotent: true\n        with:", 1)
+        text = text.replace(
+            "        type: command\n        with:", "        type: command\n        idempotent: true\n        with:", 1
+        )
     path = tmp_path / ("idempotent.yaml" if idempotent else "unknown.yaml")
     path.write_text(text)
     return str(path)
@@ -281,7 +283,8 @@ def test_an_action_killed_in_flight_waits_for_resolve_and_runs_again_only_if_not
         assert [t for _, t, s, _ in db.events("u1") if s == "deploy"].count("action_started") == 1
         assert resume.poll() is None  # still waiting for a person
         refused = golive("resolve", "u1", "deploy", "--as", "mallory", "--outcome", answer, env=env)
-        assert refused.returncode == 1 and "mallory holds none of: ic" in refused.stderr
+        assert refused.returncode == 1
+        assert "mallory holds none of: ic" in refused.stderr
         ok = golive("resolve", "u1", "deploy", "--as", "ian", "--outcome", answer, env=env)
         assert ok.returncode == 0, ok.stderr
         assert resume.wait(timeout=STEP_LIMIT) == 0, resume.communicate()

@@ -116,16 +116,15 @@ async def test_roles_are_given_at_start_and_later_with_assign(store: sqlite.Sqli
     assert (last.type, last.actor, last.data) == ("role_assigned", "alice", {"role": "dba", "person": "bob"})
 
 
-async def test_a_held_role_is_not_taken_by_someone_without_the_power(
-    store: sqlite.SqliteStore, tmp_path: Path
-) -> None:
+async def test_a_held_role_is_not_taken_by_someone_without_the_power(store: sqlite.SqliteStore, tmp_path: Path) -> None:
     """mallory cannot reassign the dba role held by bob: refused, recorded as act_refused."""
     h = await runner.create_run(store, gated(tmp_path), roles=ROLES)
     with pytest.raises(exceptions.RuleRefused, match="held by bob"):
         await acts.assign(h, "mallory", "dba", "mallory")
     h = await acts.open_run(store, h.run_id)
     assert h.state.roles["dba"] == "bob"
-    assert h.state.refusals[-1]["by"] == "mallory" and h.state.refusals[-1]["act"] == "assign"
+    assert h.state.refusals[-1]["by"] == "mallory"
+    assert h.state.refusals[-1]["act"] == "assign"
 
 
 async def test_an_undeclared_role_at_start_is_invalid_input(store: sqlite.SqliteStore, tmp_path: Path) -> None:
@@ -146,7 +145,7 @@ async def test_a_manual_step_waits_for_its_role_holder_and_refuses_anyone_else(
     try:
         h = await r.waiting("snapshot")
         assert h.state.status is RunStatus.WAITING
-        with pytest.raises(exceptions.RuleRefused, match="carol does not hold role 'dba'.*held by bob"):
+        with pytest.raises(exceptions.RuleRefused, match=r"carol does not hold role 'dba'.*held by bob"):
             await acts.confirm(h, "snapshot", "carol", inputs={"snapshot_id": "snap-1"})
         refused = await r.events("act_refused")
         assert [(e.actor, e.step_id, e.data["act"]) for e in refused] == [("carol", "snapshot", "confirm")]
@@ -154,8 +153,10 @@ async def test_a_manual_step_waits_for_its_role_holder_and_refuses_anyone_else(
         await confirm_snapshot(r)
         h = await r.until("snapshot done", lambda s: s.step("snapshot").status == "done")
         snap = h.state.step("snapshot")
-        assert snap.outcome is not None and snap.outcome.value == "pass"
-        assert snap.actor == "bob" and snap.inputs == {"snapshot_id": "snap-42"}
+        assert snap.outcome is not None
+        assert snap.outcome.value == "pass"
+        assert snap.actor == "bob"
+        assert snap.inputs == {"snapshot_id": "snap-42"}
     finally:
         await cancel(r)
 
@@ -186,7 +187,9 @@ async def test_a_manual_step_confirmed_as_failed_with_evidence_fails_the_phase(
     assert await r.finished() is RunStatus.NO_GO
     h = await r.view()
     snap = h.state.step("snapshot")
-    assert snap.outcome is not None and snap.outcome.value == "fail" and snap.summary == "snapshot failed"
+    assert snap.outcome is not None
+    assert snap.outcome.value == "fail"
+    assert snap.summary == "snapshot failed"
     assert await store.get_blob(snap.evidence[0]["sha256"]) == b"snapshot API answered 500\n"
     assert h.state.phases.get("canary") == "pending"
 
@@ -216,10 +219,11 @@ async def test_a_decision_by_someone_without_the_role_is_refused(store: sqlite.S
     try:
         await confirm_snapshot(r)
         h = await r.waiting("go")
-        with pytest.raises(exceptions.RuleRefused, match="bob does not hold role 'ic'.*held by alice"):
+        with pytest.raises(exceptions.RuleRefused, match=r"bob does not hold role 'ic'.*held by alice"):
             await acts.decide(h, "go", "bob", "looks fine")
         refused = await r.events("act_refused")
-        assert refused[-1].actor == "bob" and refused[-1].data["act"] == "decide go"
+        assert refused[-1].actor == "bob"
+        assert refused[-1].data["act"] == "decide go"
         assert (await r.view()).state.step("go").status == "waiting"
     finally:
         await cancel(r)
@@ -239,7 +243,8 @@ async def test_go_after_a_failed_canary_is_refused_even_for_the_ic(store: sqlite
     assert await r.finished() is RunStatus.NO_GO
     assert not (tmp_path / "flip.log").exists()
     h = await r.view()
-    assert h.state.decision is not None and h.state.decision["decision"] == "no-go"
+    assert h.state.decision is not None
+    assert h.state.decision["decision"] == "no-go"
 
 
 async def test_a_pending_decision_takes_its_default_when_the_deadline_passes(
@@ -252,13 +257,16 @@ async def test_a_pending_decision_takes_its_default_when_the_deadline_passes(
     await confirm_snapshot(r)
     assert await r.finished() is RunStatus.NO_GO
     [waiting] = [e for e in await r.events("step_waiting") if e.step_id == "go"]
-    assert waiting.data["default"] == "no-go" and waiting.data["deadline"] is not None
+    assert waiting.data["default"] == "no-go"
+    assert waiting.data["deadline"] is not None
     [defaulted] = await r.events("decision_defaulted")
     assert defaulted.data["default"] == "no-go"
     h = await r.view()
-    assert h.state.decision is not None and h.state.decision["by"] == "deadline"
+    assert h.state.decision is not None
+    assert h.state.decision["by"] == "deadline"
     go = h.state.step("go")
-    assert go.outcome is not None and go.outcome.value == "fail"
+    assert go.outcome is not None
+    assert go.outcome.value == "fail"
     assert clock.monotonic() >= 300.0  # the fake clock moved past the deadline; no real five minutes passed
 
 
@@ -276,7 +284,8 @@ async def test_a_no_go_decision_with_on_no_go_rollback_rolls_back(store: sqlite.
     await acts.decide(await r.waiting("go"), "no-go", "alice", "not today")
     assert await r.finished() is RunStatus.ROLLED_BACK
     h = await r.view()
-    assert h.state.rollback is not None and h.state.rollback["by"] == "alice"
+    assert h.state.rollback is not None
+    assert h.state.rollback["by"] == "alice"
 
 
 # --- waivers -----------------------------------------------------------------------------------------------
@@ -302,13 +311,15 @@ async def test_a_waiver_by_qa_is_recorded_and_shown_in_the_status(store: sqlite.
         await acts.waive(await r.waiting("snapshot"), "snapshot", "quinn", "CHG-1234", "snapshot taken by the vendor")
         h = await r.waiting("go")
         snap = h.state.step("snapshot")
-        assert snap.outcome is not None and snap.outcome.value == "waived"
+        assert snap.outcome is not None
+        assert snap.outcome.value == "waived"
         data = summary.summarize(h)
         assert [(w["step"], w["by"], w["ticket"], w["reason"]) for w in data["waivers"]] == [
             ("snapshot", "quinn", "CHG-1234", "snapshot taken by the vendor")
         ]
         step = next(s for s in data["phases"][0]["steps"] if s["id"] == "snapshot")
-        assert step["outcome"] == "waived" and step["waiver"]["ticket"] == "CHG-1234"
+        assert step["outcome"] == "waived"
+        assert step["waiver"]["ticket"] == "CHG-1234"
         [w] = await r.events("waiver_recorded")
         assert w.actor == "quinn"
     finally:

@@ -7,6 +7,7 @@ marker files the steps write; nothing here asserts how fast anything is.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,8 @@ async def test_independent_steps_run_at_the_same_time(store: sqlite.SqliteStore,
     started before either finished."""
     h, _ = await run(store, load("parallel.yaml", tmp_path))
     evs = await events(store, h)
-    assert outcomes(h)["left"] == "pass" and outcomes(h)["right"] == "pass"
+    assert outcomes(h)["left"] == "pass"
+    assert outcomes(h)["right"] == "pass"
     first_finish = min(seq(evs, "step_finished", "left"), seq(evs, "step_finished", "right"))
     assert seq(evs, "step_started", "left") < first_finish
     assert seq(evs, "step_started", "right") < first_finish
@@ -114,7 +116,7 @@ async def test_the_concurrency_limit_holds_steps_back(store: sqlite.SqliteStore,
     evs = await events(store, h)
     assert status is RunStatus.PASSED
     spans = sorted((seq(evs, "step_started", s), seq(evs, "step_finished", s)) for s in ("one", "two", "three"))
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end < start, f"steps overlapped: {spans}"
 
 
@@ -134,7 +136,8 @@ async def test_a_step_past_its_timeout_is_an_error_and_on_failure_stop_fails_the
     """timeout 300ms on `sleep 20`: outcome error (never pass), the run ends FAILED (on_failure: stop)."""
     h, status = await run(store, load("timeout.yaml", tmp_path))
     slow = h.state.steps["slow"]
-    assert slow.outcome is not None and slow.outcome.value == "error"
+    assert slow.outcome is not None
+    assert slow.outcome.value == "error"
     assert "timed out" in slow.summary
     assert status is RunStatus.FAILED
     assert h.state.reason == "phase 'only' failed: slow"
@@ -147,7 +150,8 @@ async def test_retries_back_off_with_growing_waits(store: sqlite.SqliteStore, tm
     retries = [e for e in evs if e.type == "step_retry" and e.step_id == "flaky"]
     assert [e.data["wait"] for e in retries] == [0.05, 0.1]
     assert [e.data["attempt"] for e in retries] == [1, 2]
-    assert h.state.steps["flaky"].outcome is not None and h.state.steps["flaky"].outcome.value == "pass"
+    assert h.state.steps["flaky"].outcome is not None
+    assert h.state.steps["flaky"].outcome.value == "pass"
     assert h.state.steps["flaky"].attempts == 3
     assert (tmp_path / "flaky.count").read_text().strip() == "3"
 
@@ -156,7 +160,8 @@ async def test_a_non_blocking_failure_is_a_warn(store: sqlite.SqliteStore, tmp_p
     """'soft' (blocking: false) exits 3: outcome warn, and the summary says it failed."""
     h, _ = await run(store, load("failing.yaml", tmp_path))
     soft = h.state.steps["soft"]
-    assert soft.outcome is not None and soft.outcome.value == "warn"
+    assert soft.outcome is not None
+    assert soft.outcome.value == "warn"
     assert soft.summary.startswith("fail (non-blocking):")
 
 
@@ -180,8 +185,10 @@ async def test_on_failure_rollback_runs_the_rollback_plan_and_ends_rolled_back(
     h, status = await run(store, loaded)
     assert status is RunStatus.ROLLED_BACK
     assert (tmp_path / "undo.log").read_text() == "undo\n"
-    assert outcomes(h)["undo"] == "pass" and outcomes(h)["undone"] == "pass"
-    assert h.state.rollback is not None and h.state.rollback["outcome"] == "pass"
+    assert outcomes(h)["undo"] == "pass"
+    assert outcomes(h)["undone"] == "pass"
+    assert h.state.rollback is not None
+    assert h.state.rollback["outcome"] == "pass"
     assert "phase 'pre' failed: hard" in h.state.reason
     assert not (tmp_path / "unreached.log").exists()
 
