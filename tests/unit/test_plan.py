@@ -107,3 +107,27 @@ def test_a_phase_of_one_chain_has_no_parallel_group() -> None:
     assert phase.parallel_groups == ()
     assert phase.critical_path == ("a", "b", "c")
     assert phase.expected == 3 * MINUTE
+
+
+def test_observe_window_counts_as_its_expected_duration() -> None:
+    """An observe step without `expected` lasts its `duration` in the plan (a 60m window is 60m)."""
+    rb = models.Runbook.model_validate(
+        {
+            "golive": 1,
+            "name": "observe",
+            "roles": {"ops": {}},
+            "phases": [
+                {
+                    "id": "watch",
+                    "steps": [
+                        _manual("deploy", "10m"),
+                        {"id": "observe", "kind": "observe", "duration": "60m", "needs": ["deploy"]},
+                    ],
+                }
+            ],
+        }
+    )
+    plan = plan_mod.make_plan(rb)
+    assert plan.expected == 70 * MINUTE
+    assert plan.critical_path == ("deploy", "observe")
+    assert plan.missing_expected == ()

@@ -50,6 +50,15 @@ class Plan:
     missing_expected: tuple[str, ...] = field(default=())  # steps without `expected` (counted as 0)
 
 
+def _expected(step: models.Step) -> float | None:
+    """A step's expected duration: its ``expected``, else an observe step's window (its length is known)."""
+    if step.expected is not None:
+        return step.expected
+    if step.kind is models.StepKind.OBSERVE:
+        return step.duration
+    return None
+
+
 def _phase_plan(phase: models.Phase) -> PhasePlan:
     steps = {s.id: s for s in phase.steps}
     finish: dict[str, float] = {}
@@ -72,7 +81,7 @@ def _phase_plan(phase: models.Phase) -> PhasePlan:
         start[sid] = best
         level[sid] = lvl
         prev[sid] = best_from
-        finish[sid] = best + (s.expected or 0.0)
+        finish[sid] = best + (_expected(s) or 0.0)
         return finish[sid]
 
     for sid in steps:
@@ -97,7 +106,7 @@ def _phase_plan(phase: models.Phase) -> PhasePlan:
             kind=s.kind.value,
             role=s.role,
             at=s.at,
-            expected=s.expected,
+            expected=_expected(s),
             needs=s.needs,
             level=level[s.id],
             earliest_start=start[s.id],
@@ -111,7 +120,7 @@ def _phase_plan(phase: models.Phase) -> PhasePlan:
 
 def make_plan(runbook: models.Runbook) -> Plan:
     phases = tuple(_phase_plan(p) for p in runbook.phases)
-    missing = tuple(s.id for p in runbook.phases for s in p.steps if s.expected is None)
+    missing = tuple(s.id for p in runbook.phases for s in p.steps if _expected(s) is None)
     return Plan(
         name=runbook.name,
         t0=runbook.t0.isoformat() if runbook.t0 else None,
