@@ -222,6 +222,7 @@ class Step(Model):
     # its daily reconciliation report) runs on that grid from GO instead of at every tier tick.
     every: Duration | None = Field(
         default=None,
+        gt=0,
         description="Hypercare checks only: run every this long after GO (e.g. '30m', '24h') instead of at each tier tick.",
     )
 
