@@ -229,3 +229,23 @@ async def test_every_event_of_a_run_is_attributed_and_the_chain_verifies(
     evs = await events(store, h)
     assert all(e.actor for e in evs)
     assert await store.verify(h.run_id) == len(evs)
+
+
+async def test_a_run_stopped_by_a_failed_step_continues_once_it_is_waived(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    """NO-GO on 'hard'; the IC waives it with a ticket; resuming reopens the run: 'hard' is waived, phase
+    'pre' is waived, phase 'post' runs and the run passes."""
+    loaded = load(
+        "failing.yaml", tmp_path, replace=("ic: {may: [decide, rollback]}", "ic: {may: [decide, rollback, waive]}")
+    )
+    h, status = await run(store, loaded, roles={"ic": "alice"})
+    assert status is RunStatus.NO_GO
+    await acts.waive(await acts.open_run(store, h.run_id), "hard", "alice", "CHG-77", "known issue, fixed tomorrow")
+    h = await acts.open_run(store, h.run_id)
+    status = await runner.Engine(h, poll=FAST_POLL).run()
+    assert status is RunStatus.PASSED
+    assert outcomes(h)["hard"] == "waived"
+    assert h.state.phases["pre"] == "waived"
+    assert (tmp_path / "unreached.log").read_text() == "ran\n"
+    assert [e.type for e in await events(store, h)].count("run_reopened") == 1

@@ -425,7 +425,10 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
 
 async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str) -> None:
     """Waive a step, with a ticket and a reason, as a role the runbook allows to waive."""
-    _check_open(h)
+    st_ = h.state
+    stopped_on_failure = st_.status in (state_mod.RunStatus.NO_GO, state_mod.RunStatus.FAILED) and st_.rollback is None
+    if not stopped_on_failure:
+        _check_open(h)  # a run stopped by failed steps stays open to waivers: `golive resume` then continues it
     step = _step(h, step_id)
     if not ticket.strip() or not reason.strip():
         raise exceptions.UsageError("a waiver needs --ticket and --reason")
