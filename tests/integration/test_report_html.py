@@ -8,13 +8,15 @@ decides GO and waives the manual step, as a person would through ``golive decide
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import html as html_lib
 import re
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -27,6 +29,7 @@ from golive.store import sqlite
 
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
 IC = "Ines Commander"
+T = TypeVar("T")
 HOSTILE = "<script>alert('x')</script>"
 HOSTILE_REASON = '<img src="https://evil.example/x.png" onerror="alert(1)"> & more'
 
@@ -185,12 +188,22 @@ async def _make(tmp: Path, metric: str, watch: str) -> Made:
         await store.close()
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end on a fresh loop in a thread of its own.
+
+    Sync tests that drive their own loop keep working when the session has a loop running on the main
+    thread (Playwright's sync API keeps one for the whole session once the browser tier has started it).
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
     """One GO run (a 1 s watch) and one rolled-back run (its 20 s watch ends when the trigger fires, ~1 s)."""
     made = {
-        "go": asyncio.run(_make(tmp_path_factory.mktemp("go"), "flat", "1s")),
-        "rolled_back": asyncio.run(_make(tmp_path_factory.mktemp("rb"), "rising", "20s")),
+        "go": _run(_make(tmp_path_factory.mktemp("go"), "flat", "1s")),
+        "rolled_back": _run(_make(tmp_path_factory.mktemp("rb"), "rising", "20s")),
     }
     assert made["go"].data["verdict"] == "GO", made["go"].data["reason"]
     assert made["rolled_back"].data["verdict"] == "ROLLED BACK", made["rolled_back"].data["reason"]
@@ -254,14 +267,14 @@ def test_timeline_axis_is_in_t_time(runs: dict[str, Made]) -> None:
 def test_trigger_chart_draws_the_series_and_the_threshold_parsed_from_when(runs: dict[str, Made]) -> None:
     """The error-rate chart has a threshold line labelled from `value > 0.25` and the recorded values as points."""
     page = runs["rolled_back"].page
-    m = re.search(r'<svg class="metric"[^>]*data-trigger="error_rate".*?</svg>', page, flags=re.S)
+    m = re.search(r'<svg class="metric mc-wide"[^>]*data-trigger="error_rate".*?</svg>', page, flags=re.S)
     assert m
     chart = m.group(0)
     assert 'class="threshold"' in chart
     assert "threshold &gt; 0.25" in chart
     assert chart.count('class="pt') >= 2
     assert 'class="pt breach"' in chart  # the values past 0.25 are marked
-    traffic = re.search(r'<svg class="metric"[^>]*data-trigger="traffic".*?</svg>', page, flags=re.S)
+    traffic = re.search(r'<svg class="metric mc-wide"[^>]*data-trigger="traffic".*?</svg>', page, flags=re.S)
     assert traffic
     assert "threshold &lt; 5" in traffic.group(0)
 
@@ -274,19 +287,23 @@ def test_evidence_lists_each_blob_with_its_sha256_checked_against_the_store(runs
     assert re.search(rf"{digest} verified re-hashed from the store: matches", _text(made.page))
 
 
-async def test_evidence_whose_blob_is_not_in_the_store_is_flagged_missing(tmp_path: Path) -> None:
+def test_evidence_whose_blob_is_not_in_the_store_is_flagged_missing(tmp_path: Path) -> None:
     """An evidence entry naming a sha256 the store does not hold is shown as missing, never as verified."""
-    store = sqlite.SqliteStore(tmp_path / "golive.db")
-    await store.open()
-    try:
-        loaded = loader.load_text(RUNBOOK, "report.yaml", var_overrides={"dir": str(tmp_path)}, environ={})
-        h = await runner.create_run(store, loaded, roles={"ic": IC})
-        data = summary.summarize(h)
-        step = data["phases"][1]["steps"][0]
-        step.update(started_at=data["created_at"], evidence=[{"name": "gone.log", "sha256": "0" * 64, "size": 3}])
-        page = await html.render_run(h, data)
-    finally:
-        await store.close()
+
+    async def go() -> str:
+        store = sqlite.SqliteStore(tmp_path / "golive.db")
+        await store.open()
+        try:
+            loaded = loader.load_text(RUNBOOK, "report.yaml", var_overrides={"dir": str(tmp_path)}, environ={})
+            h = await runner.create_run(store, loaded, roles={"ic": IC})
+            data = summary.summarize(h)
+            step = data["phases"][1]["steps"][0]
+            step.update(started_at=data["created_at"], evidence=[{"name": "gone.log", "sha256": "0" * 64, "size": 3}])
+            return await html.render_run(h, data)
+        finally:
+            await store.close()
+
+    page = _run(go())
     assert re.search(r"0{64} missing not in the store", _text(page))
     assert "verified re-hashed" not in page
 
@@ -350,16 +367,20 @@ def test_render_is_pure_and_reachable_through_the_format_switch(runs: dict[str, 
     assert html.render(data) == html.render(data) == formats.render("html", data)
 
 
-async def test_a_run_that_has_not_started_renders_without_a_timeline(tmp_path: Path) -> None:
+def test_a_run_that_has_not_started_renders_without_a_timeline(tmp_path: Path) -> None:
     """A just-created run (no step started) still renders, saying so, with its verdict as the run status."""
-    store = sqlite.SqliteStore(tmp_path / "golive.db")
-    await store.open()
-    try:
-        loaded = loader.load_text(RUNBOOK, "report.yaml", var_overrides={"dir": str(tmp_path)}, environ={})
-        h = await runner.create_run(store, loaded, roles={"ic": IC})
-        page = await html.render_run(h)
-    finally:
-        await store.close()
+
+    async def go() -> str:
+        store = sqlite.SqliteStore(tmp_path / "golive.db")
+        await store.open()
+        try:
+            loaded = loader.load_text(RUNBOOK, "report.yaml", var_overrides={"dir": str(tmp_path)}, environ={})
+            h = await runner.create_run(store, loaded, roles={"ic": IC})
+            return await html.render_run(h)
+        finally:
+            await store.close()
+
+    page = _run(go())
     assert 'id="verdict">RUNNING<' in page
     assert "No step has started yet." in page
     assert "Operator ops unassigned" in _text(page)

@@ -35,17 +35,28 @@ MAX_SERIES_POINTS = 600  # points per metric chart; longer series are thinned ke
 MAX_REHASH_BYTES = 64 * 1024 * 1024  # bytes; a larger evidence blob is reported as stored, not re-hashed
 SUMMARY_CHARS = 400  # characters of a step summary shown before the cell scrolls
 
-# Metric chart geometry, in SVG user units.
-MC_WIDTH = 480
-MC_HEIGHT = 200
-MC_LEFT = 46  # y-axis labels
-MC_RIGHT = 16
-MC_TOP = 18
-MC_BOTTOM = 30  # x-axis labels
+
+@dataclass(frozen=True)
+class _ChartLayout:
+    """Metric chart geometry in SVG user units: ``wide`` for laptops and print, ``narrow`` for phones."""
+
+    name: str
+    width: float
+    height: float
+    left: float  # room for the y-axis labels
+    right: float
+    top: float
+    bottom: float  # room for the x-axis labels
+    xticks: int  # about how many time ticks
+
+
+CHART_WIDE = _ChartLayout("wide", 480, 200, 46, 16, 18, 30, 4)
+CHART_NARROW = _ChartLayout("narrow", 340, 210, 40, 10, 18, 30, 3)
 
 # Tick steps for a time axis, in seconds: the 1-2-5 decades below one second, then clock-friendly steps.
 TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
+EDGE = 30  # user units: an axis label closer than this to either end of its axis is aligned to that end
 OUTCOMES = ("pass", "warn", "fail", "error", "waived", "skipped")
 VERDICT_CLASS = {"GO": "go", "NO-GO": "nogo", "ROLLED BACK": "rolledback"}
 
@@ -341,7 +352,13 @@ class _Axis:
         sub_second = tuple(s for s in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5))
         step = _nice_step(span, target, sub_second + TIME_STEPS)
         decimals = 0 if step >= 1 else max(1, math.ceil(-math.log10(step) - 1e-9))
-        return [{"x": self.x(v), "label": self.label(v, decimals)} for v in _ticks(self.lo, self.hi, step)]
+        out = []
+        for v in _ticks(self.lo, self.hi, step):
+            x = self.x(v)
+            # A label at the very edge would be clipped by the SVG box: pin it to the side it is near.
+            anchor = "start" if x - self.x0 < EDGE else "end" if self.x1 - x < EDGE else "middle"
+            out.append({"x": x, "label": self.label(v, decimals), "anchor": anchor})
+        return out
 
 
 def _reference(summary: dict[str, Any], starts: list[datetime]) -> tuple[datetime | None, bool]:
@@ -563,7 +580,7 @@ def _breached(value: float, thresholds: list[tuple[str, float]]) -> bool:
     return any(checks[op](value, num) for op, num in thresholds)
 
 
-def _metric_chart(trigger: dict[str, Any], ref: datetime | None, has_anchor: bool) -> dict[str, Any]:
+def _metric_chart(trigger: dict[str, Any], ref: datetime | None, has_anchor: bool, lay: _ChartLayout) -> dict[str, Any]:
     thresholds = parse_thresholds(trigger.get("when"))
     raw_points = []
     for p in trigger.get("history") or []:
@@ -572,8 +589,9 @@ def _metric_chart(trigger: dict[str, Any], ref: datetime | None, has_anchor: boo
     gaps = [(_ts(g[0]), str(g[1])) for g in trigger.get("gaps") or [] if isinstance(g, list | tuple) and _ts(g[0])]
     fired = [f for f in trigger.get("fired_list") or [] if _ts(f.get("at"))]
     chart: dict[str, Any] = {
-        "width": MC_WIDTH,
-        "height": MC_HEIGHT,
+        "layout": lay.name,
+        "width": lay.width,
+        "height": lay.height,
         "thresholds": [{"op": op, "value": _num(v)} for op, v in thresholds],
         "points_count": len(raw_points),
         "gaps_count": len(gaps),
@@ -586,7 +604,7 @@ def _metric_chart(trigger: dict[str, Any], ref: datetime | None, has_anchor: boo
     if ref is None:
         ref, has_anchor = min(known_times), False
     secs = [(t - ref).total_seconds() for t in known_times]
-    axis = _Axis(ref, has_anchor, min(secs), max(secs), MC_LEFT, MC_WIDTH - MC_RIGHT)
+    axis = _Axis(ref, has_anchor, min(secs), max(secs), lay.left, lay.width - lay.right)
     values = [v for _, v in raw_points] + [v for _, v in thresholds]
     lo, hi = min(values), max(values)
     if min(v for _, v in raw_points) >= 0 and lo >= 0:
@@ -600,7 +618,7 @@ def _metric_chart(trigger: dict[str, Any], ref: datetime | None, has_anchor: boo
     hi = math.ceil(hi / y_step - 1e-9) * y_step
     if hi == lo:
         hi = lo + y_step
-    y0, y1 = MC_HEIGHT - MC_BOTTOM, MC_TOP
+    y0, y1 = lay.height - lay.bottom, lay.top
 
     def y(v: float) -> float:
         return round(y0 - (v - lo) / (hi - lo) * (y0 - y1), 2)
@@ -630,15 +648,15 @@ def _metric_chart(trigger: dict[str, Any], ref: datetime | None, has_anchor: boo
     chart.update(
         {
             "empty": False,
-            "x0": MC_LEFT,
-            "x1": MC_WIDTH - MC_RIGHT,
+            "x0": lay.left,
+            "x1": lay.width - lay.right,
             "y0": y0,
             "y1": y1,
             "points": pts,
             "path": " ".join(f"{p['x']},{p['y']}" for p in pts),
             "lines": lines,
             "yticks": [{"y": y(v), "label": _num(v)} for v in _ticks(lo, hi, y_step)],
-            "xticks": axis.ticks(4),
+            "xticks": axis.ticks(lay.xticks),
             "gaps": [
                 {"x": axis.x((t - ref).total_seconds()), "tip": f"{why} at {_clock(t.isoformat())}"}
                 for t, why in gaps
@@ -720,7 +738,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
                     "title": s.get("title") or s.get("id"),
                     "kind": s.get("kind") or "",
                     "planned": s.get("planned_at") or "",
-                    "t": tt(s.get("started_at")) or _clock(s.get("started_at")),
+                    "t": tt(s.get("started_at")) or _clock(s.get("started_at"))[11:19],  # no T-0: the time of day
                     "duration": _duration(s.get("duration")),
                     "expected": _duration(s.get("expected")),
                     "outcome": _outcome(s),
@@ -768,7 +786,8 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
                 "value": _num(t["value"]) if isinstance(t.get("value"), int | float) else "",
                 "reason": t.get("reason") or "",
                 "fired": [{"at": _clock(f.get("at")), "t": tt(f.get("at")), "reason": f.get("reason")} for f in fired],
-                "chart": _metric_chart({**t, "fired_list": fired}, ref, has_anchor),
+                "chart": _metric_chart({**t, "fired_list": fired}, ref, has_anchor, CHART_WIDE),
+                "chart_narrow": _metric_chart({**t, "fired_list": fired}, ref, has_anchor, CHART_NARROW),
             }
         )
 
