@@ -539,6 +539,12 @@ class PrometheusProcess:
         with urllib.request.urlopen(f"{self.url}/api/v1/query?{qs}", timeout=5) as resp:
             return json.loads(resp.read())
 
+    @staticmethod
+    def error_rate(service: str, window: str = "5s") -> str:
+        """PromQL of the service's 5xx share (:func:`error_rate_query`), for test modules (which cannot import
+        conftest)."""
+        return error_rate_query(service, window)
+
     def wait_for(self, promql: str) -> None:
         """Wait (bounded) until ``promql`` gives a sample."""
 

@@ -116,7 +116,12 @@ def watch_renderable(handle: Any) -> Any:
     head = Text()
     head.append(f"{handle.runbook.title or handle.runbook.name} ", style="bold")
     head.append(f"run {handle.run_id} ")
-    head.append(st.status.label, style="bold red" if st.status.value in ("rolling_back", "rolled_back") else "cyan")
+    rb = st.rollback
+    rolling = rb is not None and not rb.get("finished_at")
+    label = "ROLLING BACK" if rolling else st.status.label  # the same words as `golive status`
+    head.append(label, style="bold white on red" if rolling else "bold red" if rb else "cyan")
+    if st.reason:
+        head.append(f"  {st.reason}", style="dim")
     table = Table(expand=False)
     for col in ("trigger", "value", "threshold", "state", "then", "sparkline", "last"):
         table.add_column(col, overflow="fold")
@@ -131,7 +136,17 @@ def watch_renderable(handle: Any) -> Any:
             sparkline(row["history"]),
             (row["at"] or "")[11:19],
         )
-    parts: list[Any] = [head, table]
+    parts: list[Any] = [head]
+    if rb is not None:
+        done = [
+            f"{sid} {s.outcome.value.upper()}"
+            for sid, s in st.steps.items()
+            if (s.section.startswith("rollback") or sid == "restore_safe_flags") and s.outcome is not None
+        ]
+        parts.append(Text(f"ROLLBACK: {rb.get('reason')} (started by {rb.get('by')})", style="bold red"))
+        if done:
+            parts.append(Text("rollback steps: " + ", ".join(done), style="red"))
+    parts.append(table)
     for fired in st.fired[-5:]:
         parts.append(
             Text(f"FIRED {fired.get('at', '')[:19]} {fired.get('trigger')}: {fired.get('reason')}", style="bold red")
@@ -155,6 +170,8 @@ def watch(run_id: str | None, once: bool, as_json: bool, db_url: str | None) -> 
                 {
                     "run_id": handle.run_id,
                     "status": handle.state.status.value,
+                    "reason": handle.state.reason,
+                    "rollback": handle.state.rollback,
                     "triggers": trigger_rows(handle),
                     "fired": handle.state.fired,
                 }
@@ -265,6 +282,7 @@ def hypercare(
 def flags(run_id: str | None, as_json: bool, db_url: str | None) -> None:
     """Show RUN's kill-switch flags as the provider reports them, against their safe values."""
     from golive.engine import acts, runner
+    from golive.plugins.actions import flag as flag_action
 
     async def go(store: Any) -> int:
         handle = await acts.open_run(store, await _run_id(store, run_id))
@@ -282,7 +300,8 @@ def flags(run_id: str | None, as_json: bool, db_url: str | None) -> None:
                 error = None
             except Exception as exc:  # an unreadable flag is shown as such, never as safe
                 current, error = None, engine.redactor.redact(f"{type(exc).__name__}: {exc}")
-            state = "error" if error else "safe" if current == safe else "not safe"
+            # Like for like, as the flag action reads back: a dotenv provider gives "false" for false.
+            state = "error" if error else "safe" if flag_action.flag_equal(safe, current) else "not safe"
             rows.append(
                 {
                     "flag": name,

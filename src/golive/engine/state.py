@@ -278,6 +278,11 @@ class RunState:
                 }
             )
             tr = self.triggers.setdefault(d.get("trigger_id") or d.get("trigger", ""), {"history": []})
+            # The firing reading is the latest one: views show its value and reason, not the one before.
+            tr.update({k: v for k, v in d.items() if k not in ("trigger", "trigger_id", "history")})
+            tr["at"] = ev.ts
+            if d.get("value") is not None:
+                tr["history"] = [*tr["history"][-119:], [ev.ts, d.get("value")]]
             tr["state"] = "firing"
         elif t == "rollback_requested":
             self.rollback_requests.append(
