@@ -15,15 +15,15 @@ import decimal
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from typing import TYPE_CHECKING, Any
 
 from golive import exceptions
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+# SQLAlchemy is imported where it is used: loading the plugin registry (every CLI command, every pre-flight)
+# must not pay its ~0.15 s import when no step talks to a database.
 
 __all__ = ["SqlFailure", "SqlResult", "async_url", "execute", "safe_url"]
 
@@ -50,6 +50,9 @@ class SqlResult:
 
 def safe_url(url: str) -> str:
     """The URL with its password masked, for summaries and dry runs."""
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.engine import make_url
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (sa_exc.ArgumentError, ValueError):
@@ -62,6 +65,8 @@ _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "psycopg"}
 
 def async_url(url: str) -> sa.URL | None:
     """The URL for the async engine, or None when the dialect has no async driver here."""
+    from sqlalchemy.engine import make_url
+
     u = make_url(url)
     backend, _, driver = u.drivername.partition("+")
     if driver in ("aiosqlite", "asyncpg", "psycopg", "aiomysql", "asyncmy", "psycopg_async"):
@@ -101,6 +106,8 @@ def _collect(result: sa.CursorResult[Any], fetch: bool) -> SqlResult:
 
 
 def _describe_error(exc: Exception, url: str) -> str:
+    from sqlalchemy import exc as sa_exc
+
     if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
         text = str(exc.orig).strip().splitlines()
         reason = text[0] if text else type(exc.orig).__name__
@@ -119,6 +126,8 @@ async def execute(
     write: bool = False,
 ) -> SqlResult:
     """Run statements in one transaction (committed when ``write``) and return the last one's result."""
+    from sqlalchemy import exc as sa_exc
+
     try:
         aurl = async_url(url)
     except sa_exc.ArgumentError as exc:
@@ -138,6 +147,10 @@ async def execute(
 
 
 async def _run_async(url: sa.URL, statements: Sequence[str], params: dict[str, Any], write: bool) -> SqlResult:
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
@@ -155,6 +168,9 @@ async def _run_async(url: sa.URL, statements: Sequence[str], params: dict[str, A
 
 
 def _run_sync(url: str, statements: Sequence[str], params: dict[str, Any], write: bool) -> SqlResult:
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:

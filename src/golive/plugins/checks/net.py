@@ -10,14 +10,15 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 from pydantic import Field
 
 from golive import results
 from golive.plugins import _util, base
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = ["DnsCheck", "DnsParams", "TcpCheck", "TcpParams", "TlsCheck", "TlsParams", "hostname_matches"]
 
@@ -198,12 +199,17 @@ class TlsCheck(base.CheckPlugin):
                 await writer.wait_closed()
         if not der:
             return _util.finish(ctx, results.Outcome.ERROR, f"{where} sent no certificate")
+        from cryptography import x509  # here, not at import: only TLS checks need it (~40 ms)
+
         cert = x509.load_der_x509_certificate(der)
         return self._judge(ctx, p, cert, sni, version)
 
     def _judge(
         self, ctx: base.StepContext, p: TlsParams, cert: x509.Certificate, sni: str, version: str | None
     ) -> results.Result:
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
         now: datetime = ctx.clock.now()
         not_after = cert.not_valid_after_utc
         days_left = (not_after - now).total_seconds() / 86400.0
