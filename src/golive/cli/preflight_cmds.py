@@ -96,7 +96,19 @@ async def run_preflight(
     store = InMemoryStore()
     await store.open()
     handle = await runner.create_run(store, dataclasses.replace(loaded, runbook=rb), mode="live")
-    engine = runner.Engine(handle)
+
+    class PreflightEngine(runner.Engine):
+        """The real engine without comms: no notifier is made (nor its channel libraries imported)."""
+
+        async def notify(
+            self, event: str, *, message: str | None = None, channels: list[str] | None = None, **context: Any
+        ) -> None:
+            return None
+
+        async def announce_phase(self, phase: models.Phase, stage: str, **context: Any) -> None:
+            return None
+
+    engine = PreflightEngine(handle)
 
     async def report_progress() -> None:
         done = 0
