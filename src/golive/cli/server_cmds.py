@@ -14,7 +14,6 @@ from golive.cli import _common
 
 __all__ = ["serve", "token"]
 
-GRACEFUL_SHUTDOWN = 5  # seconds
 _TICKET_IN_QUERY = re.compile(r"([?&]ticket=)[^&\s]+")
 
 
@@ -56,10 +55,9 @@ def serve(
     Tokens come from `golive token create` (kept hashed in the store), the config file and
     $GOLIVE_API_TOKEN_MAP_JSON. Without a token only /health answers.
     """
-    import uvicorn
-
     from golive.server import app as app_mod
     from golive.server import config as config_mod
+    from golive.server import serving
     from golive.store import describe_url, open_store
 
     cfg = config_mod.load_config(config_path)
@@ -79,16 +77,7 @@ def serve(
         " + tokens in the store)",
         err=True,
     )
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        log_level=log_level,
-        lifespan="on",
-        server_header=False,
-        # Open dashboards hold SSE streams forever; give them this long, then stop anyway.
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
-    )
+    serving.Server(serving.config(application, host, port, log_level=log_level)).run()
 
 
 @click.group()

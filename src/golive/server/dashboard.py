@@ -148,7 +148,11 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principa
     decisions = []
     manual = []
     unknown = []
-    for item in data["pending"]:
+    rolling = data["status"] in ("rolling_back", "rolled_back")
+    final = data["status"] in ("passed", "no_go", "rolled_back", "failed")
+    # Once the run has ended or is rolling back, nobody is waited for any more (the engine stopped waiting).
+    pending = [] if rolling or final else data["pending"]
+    for item in pending:
         step = rb.step(item["id"])
         if step is None:
             continue
@@ -217,8 +221,6 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principa
                 "outcome": rbk.get("outcome") or "running",
             }
         )
-    rolling = data["status"] in ("rolling_back", "rolled_back")
-    final = data["status"] in ("passed", "no_go", "rolled_back", "failed")
     return _env.get_template("run.html").render(
         run=data,
         viewer=principal,
@@ -231,6 +233,7 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principa
         timeline=timeline,
         can_rollback=principal.can_act and bool(held) and not rolling and not (final and data["status"] != "passed"),
         can_assign=principal.can_act,
+        ended=rolling or final,
         role_names=sorted(rb.roles),
     )
 

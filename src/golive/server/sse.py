@@ -32,6 +32,7 @@ KEEPALIVE = 15.0  # seconds between comment lines on an idle stream (keeps proxi
 RETRY_MS = 2000  # what EventSource waits before reconnecting, in milliseconds
 FOLLOW_RETRY = 1.0  # seconds before a failed follower reads the store again
 _RESYNC = object()
+_CLOSE = object()
 
 
 def format_event(ev: store_base.Event) -> bytes:
@@ -76,6 +77,7 @@ class Hub:
         self._head = head
         self._on_event = on_event
         self._channels: dict[str, _Channel] = {}
+        self._closing = False
 
     def viewers(self, run_id: str) -> int:
         ch = self._channels.get(run_id)
@@ -112,6 +114,8 @@ class Hub:
         self, run_id: str, after_seq: int, keepalive: float = KEEPALIVE
     ) -> AsyncIterator[store_base.Event | None]:
         """Events of ``run_id`` after ``after_seq``, then live ones; None now and then on an idle stream."""
+        if self._closing:
+            return
         q: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE_MAX)
         ch = self._channels.get(run_id)
         if ch is None:
@@ -133,6 +137,8 @@ class Hub:
                 except TimeoutError:
                     yield None
                     continue
+                if item is _CLOSE:
+                    return
                 if item is _RESYNC or item.seq > last + 1:
                     for ev in await self.store.events(run_id, after_seq=last):
                         last = ev.seq
@@ -148,6 +154,15 @@ class Hub:
                 del self._channels[run_id]
                 if ch.task is not None:
                     ch.task.cancel()
+
+    def shutdown(self) -> None:
+        """End every stream now (the server is stopping): browsers reconnect to whichever server is up."""
+        self._closing = True
+        for ch in self._channels.values():
+            for q in list(ch.queues):
+                while not q.empty():
+                    q.get_nowait()
+                q.put_nowait(_CLOSE)
 
     async def close(self) -> None:
         tasks = [ch.task for ch in self._channels.values() if ch.task is not None]

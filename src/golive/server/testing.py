@@ -17,10 +17,9 @@ import time
 from types import TracebackType
 from typing import Any
 
-import uvicorn
-
 from golive.server import app as app_mod
 from golive.server import config as config_mod
+from golive.server import serving
 from golive.store import open_store
 
 __all__ = ["LiveServer"]
@@ -41,7 +40,7 @@ class LiveServer:
         self.host = host
         self._port = port
         self.app = app_mod.create_app(open_store(store_url), self.cfg)
-        self._server: uvicorn.Server | None = None
+        self._server: serving.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.port = 0
@@ -51,16 +50,10 @@ class LiveServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> LiveServer:
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self._port,
-            log_level="warning",
-            lifespan="on",
-            access_log=False,
-            timeout_graceful_shutdown=GRACEFUL,
+        config = serving.config(
+            self.app, self.host, self._port, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACEFUL
         )
-        server = uvicorn.Server(config)
+        server = serving.Server(config)
         self._server = server
 
         def run() -> None:
