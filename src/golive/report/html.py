@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -196,9 +196,10 @@ def _ts(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # golive writes UTC; never mix naive
 
 
 def _clock(value: Any) -> str:
@@ -249,14 +250,18 @@ def _duration(seconds: Any) -> str:
 def _size(n: Any) -> str:
     if not isinstance(n, int) or isinstance(n, bool):
         return ""
-    if n < 1024:
-        return f"{n} B"
-    for unit in ("KiB", "MiB", "GiB"):
-        n_f = n / 1024
-        if n_f < 1024 or unit == "GiB":
-            return f"{n_f:.1f} {unit}"
-        n = int(n_f)
-    return f"{n} B"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _between(start: Any, end: Any) -> float | None:
+    """Seconds from one timestamp to another, or None when either is missing."""
+    a, b = _ts(start), _ts(end)
+    return (b - a).total_seconds() if a is not None and b is not None else None
 
 
 def _num(v: float) -> str:
@@ -717,11 +722,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
             "t": tt(rb.get("started_at")),
             "finished_at": _clock(rb.get("finished_at")),
             "outcome": str(rb.get("outcome") or "running"),
-            "took": _duration(
-                (_ts(rb.get("finished_at")) - _ts(rb.get("started_at"))).total_seconds()  # type: ignore[operator]
-                if _ts(rb.get("finished_at")) and _ts(rb.get("started_at"))
-                else None
-            ),
+            "took": _duration(_between(rb.get("started_at"), rb.get("finished_at"))),
         }
 
     step_rows: list[dict[str, Any]] = []
@@ -817,7 +818,6 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         ", ".join(f"{k}: {v}" for k, v in a.items()) if isinstance(a, dict) else str(a)
         for a in rel.get("artifacts") or []
     ]
-    started, finished = _ts(summary.get("created_at")), _ts(summary.get("finished_at"))
     return {
         "title": summary.get("title") or summary.get("runbook") or "golive run",
         "run_id": summary.get("run_id") or "",
@@ -831,7 +831,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         "reason": summary.get("reason") or "",
         "started": _clock(summary.get("created_at")),
         "finished": _clock(summary.get("finished_at")) or "not finished",
-        "elapsed": _duration((finished - started).total_seconds()) if started and finished else "",
+        "elapsed": _duration(_between(summary.get("created_at"), summary.get("finished_at"))),
         "anchor": _clock(summary.get("anchor")),
         "release": {
             "tag": rel.get("tag") or "",
