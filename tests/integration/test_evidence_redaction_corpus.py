@@ -55,14 +55,17 @@ def load_corpus() -> tuple[str, list[tuple[int, int, int, str, str]], list[str]]
     return text, labels, secrets
 
 
-def score(redact_ips: bool) -> Score:
+def score(redact_ips: bool, redactor_text: list[str] | None = None) -> Score:
     text, labels, secrets = load_corpus()
     if not redact_ips:
         labels = [lab for lab in labels if lab[3] != "ip"]
     redactor = redact.Redactor(redact_ips=redact_ips)
     for value in secrets:
         redactor.add_secret(value)
-    spans = replaced_spans(text, redactor.redact(text))
+    output = redactor.redact(text)
+    if redactor_text is not None:
+        redactor_text.append(output)
+    spans = replaced_spans(text, output)
     covered = bytearray(len(text))
     for start, end in spans:
         covered[start:end] = b"\x01" * (end - start)
@@ -100,3 +103,14 @@ def test_corpus_recall_and_precision(redact_ips: bool) -> None:
         print("  false positive:", item)
     assert result.recall >= RECALL_FLOOR, result.missed
     assert result.precision >= PRECISION_FLOOR, result.false_positives
+
+
+def test_fallback_engine_redacts_the_corpus_identically(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Hyperscan, the plain ``re`` engine produces exactly the same output on the corpus."""
+    if not redact.HYPERSCAN_AVAILABLE:
+        pytest.skip("hyperscan is not importable here; only the fallback runs")
+    outputs: list[str] = []
+    score(True, outputs)
+    monkeypatch.setattr(redact, "_hs", None)
+    score(True, outputs)
+    assert outputs[0] == outputs[1]
