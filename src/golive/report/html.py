@@ -58,6 +58,7 @@ TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 108
 
 EDGE = 30  # user units: an axis label closer than this to either end of its axis is aligned to that end
 OUTCOMES = ("pass", "warn", "fail", "error", "waived", "skipped")
+FINAL_STATUSES = ("passed", "no_go", "rolled_back", "failed")  # golive.engine.state.FINAL, as summary values
 VERDICT_CLASS = {"GO": "go", "NO-GO": "nogo", "ROLLED BACK": "rolledback"}
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -391,12 +392,16 @@ def _step_span(step: dict[str, Any], end_of_run: datetime | None) -> tuple[datet
 def _groups(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Phases in order, then the rollback steps that ran, each with its steps."""
     groups = []
+    final = summary.get("status") in FINAL_STATUSES
     for ph in summary.get("phases") or []:
+        outcome = ph.get("outcome") or "pending"
+        if final and outcome == "running":
+            outcome = "stopped"  # the run ended (a rollback, a NO-GO) while this phase was still running
         groups.append(
             {
                 "id": ph.get("id"),
                 "title": ph.get("title") or ph.get("id"),
-                "outcome": ph.get("outcome") or "pending",
+                "outcome": outcome,
                 "planned_at": ph.get("planned_at"),
                 "started_at": ph.get("started_at"),
                 "finished_at": ph.get("finished_at"),
