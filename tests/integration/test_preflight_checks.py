@@ -225,3 +225,26 @@ async def test_comms_are_not_sent_by_a_preflight(tmp_path: Path, http_server: Lo
     _, steps = await run(loader.load(str(path)))
     assert steps["api"]["outcome"] == "fail"
     assert [r.path for r in http_server.requests] == ["/health"]
+
+
+async def test_a_failure_does_not_stop_the_other_checks(tmp_path: Path, http_server: LoopbackHTTPServer) -> None:
+    """Unlike a run, a pre-flight runs and reports every check after one fails; only a check that needs the
+    failed one is skipped (and says why)."""
+    http_server.route("/health", json={"status": "ok"})
+    steps = [
+        {
+            "id": "flag",
+            "kind": "check",
+            "type": "env",
+            "with": {"name": "GOLIVE_SURELY_UNSET_FLAG", "state": "present"},
+        },
+        *(http_check(f"api{i}", http_server.url("/health")) for i in range(5)),
+        {**http_check("after-flag", http_server.url("/health")), "needs": ["flag"]},
+    ]
+    data, got = await run(write(tmp_path, [{"id": "preflight", "steps": steps}]))
+    assert data["status_label"] == "FAIL"
+    assert got["flag"]["outcome"] == "fail"
+    assert [got[f"api{i}"]["outcome"] for i in range(5)] == ["pass"] * 5
+    assert len(http_server.requests) == 5
+    assert got["after-flag"]["outcome"] == "skipped"
+    assert got["after-flag"]["summary"] == "skipped: needs flag did not pass"

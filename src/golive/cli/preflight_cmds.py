@@ -98,7 +98,14 @@ async def run_preflight(
     handle = await runner.create_run(store, dataclasses.replace(loaded, runbook=rb), mode="live")
 
     class PreflightEngine(runner.Engine):
-        """The real engine without comms: no notifier is made (nor its channel libraries imported)."""
+        """The real engine, except that every check runs and no comms are sent.
+
+        A run stops a phase at its first blocking failure; a pre-flight reports every check, so a check is
+        skipped only when a check it needs did not pass. No notifier is made (nor its libraries imported).
+        """
+
+        async def _skip_if_stopped(self, step: models.Step, stop: asyncio.Event) -> bool:
+            return await super()._skip_if_stopped(step, asyncio.Event())  # an event never set: needs only
 
         async def notify(
             self, event: str, *, message: str | None = None, channels: list[str] | None = None, **context: Any
