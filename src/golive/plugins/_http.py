@@ -21,11 +21,13 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 
 from golive import exceptions
+
+if TYPE_CHECKING:  # aiohttp costs ~90 ms to import: only runs that send requests pay it
+    import aiohttp
 
 __all__ = [
     "HTTP_MAX_CONNECTIONS",
@@ -119,6 +121,8 @@ class HttpClient:
             self._session = None
 
     def _get_session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._closed:
             raise HttpFailure("invalid", "the run's HTTP client is closed")
         if self._session is None:
@@ -162,6 +166,8 @@ class HttpClient:
         follow_redirects: bool = True,
     ) -> HttpResponse:
         """Send one request and read the whole response; :class:`HttpFailure` if there is none."""
+        import aiohttp
+
         session = self._get_session()
         kwargs: dict[str, Any] = {
             "headers": dict(headers or {}),

@@ -51,7 +51,8 @@ KINDS: tuple[PluginKind, ...] = ("check", "action", "secret", "flag", "metric")
 class Params(BaseModel):
     """Base of every plugin's params model: frozen, keyword-only, unknown keys refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # defer_build: a params model builds its validator when first used, so loading the registry stays cheap.
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class Plugin(abc.ABC):
