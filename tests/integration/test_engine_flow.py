@@ -249,3 +249,26 @@ async def test_a_run_stopped_by_a_failed_step_continues_once_it_is_waived(
     assert h.state.phases["pre"] == "waived"
     assert (tmp_path / "unreached.log").read_text() == "ran\n"
     assert [e.type for e in await events(store, h)].count("run_reopened") == 1
+
+
+async def test_a_blocking_failure_stops_waiting_for_a_manual_step_of_the_same_phase(
+    store: sqlite.SqliteStore,
+) -> None:
+    """The phase fails while its manual step waits for a person: the step is skipped (the phase stopped)
+    and the run ends NO-GO without anyone having to confirm a step of a failed phase."""
+    text = """
+golive: 1
+name: stop-manual
+roles: {ops: {}}
+phases:
+  - id: only
+    steps:
+      - {id: banner, kind: manual, role: ops, instructions: Put the maintenance banner up.}
+      - {id: bad, kind: check, type: command, with: {run: "sleep 0.2; exit 1"}}
+"""
+    h, status = await run(store, loader.load_text(text, "stop-manual.yaml", environ={}), roles={"ops": "olga"})
+    assert status is RunStatus.NO_GO
+    assert outcomes(h) == {"banner": "skipped", "bad": "fail"}
+    assert h.state.steps["banner"].summary == "skipped: the phase stopped (bad)"
+    evs = await events(store, h)
+    assert seq(evs, "step_waiting", "banner") < seq(evs, "step_finished", "banner")

@@ -545,14 +545,36 @@ class Engine:
         done: dict[str, asyncio.Event] = {sid: asyncio.Event() for sid in steps}
         stop = asyncio.Event()
 
+        task_of: dict[str, asyncio.Task[None]] = {}
+        let_go: set[str] = set()  # manual steps no longer waited for because the phase stopped
+
+        def stop_phase() -> None:
+            stop.set()
+            # Nobody has to confirm a step of a phase that already failed: stop waiting, so the run goes on
+            # to where on_failure says (decisions keep waiting: the IC's NO-GO or the deadline decide).
+            for sid, task in task_of.items():
+                if steps[sid].kind is models.StepKind.MANUAL and st.step(sid).status == "waiting" and not task.done():
+                    let_go.add(sid)
+                    task.cancel()
+
         async def one(step: models.Step) -> None:
             try:
                 for need in step.needs:
                     await done[need].wait()
                 if await self._skip_if_stopped(step, stop):
                     return
-                if step.kind in (models.StepKind.MANUAL, models.StepKind.DECISION):
-                    await self.run_step(step)  # waiting does not hold a concurrency slot
+                if step.kind is models.StepKind.MANUAL:
+                    try:
+                        await self.run_step(step)  # waiting does not hold a concurrency slot
+                    except asyncio.CancelledError:
+                        if step.id not in let_go:
+                            raise
+                        await self.h.refresh()  # a confirmation may have landed meanwhile
+                        if st.step(step.id).status != "done":
+                            await self._skip_if_stopped(step, stop)
+                        return
+                elif step.kind is models.StepKind.DECISION:
+                    await self.run_step(step)
                 else:
                     async with sem:
                         # A blocking failure may have stopped the phase while this step waited for a slot.
@@ -561,13 +583,14 @@ class Engine:
                         await self.run_step(step)
                 s = st.step(step.id)
                 if step.blocking and s.outcome in (Outcome.FAIL, Outcome.ERROR):
-                    stop.set()
+                    stop_phase()
                 if step.kind is models.StepKind.DECISION and s.outcome is Outcome.FAIL:
-                    stop.set()
+                    stop_phase()
             finally:
                 done[step.id].set()
 
         tasks = [asyncio.create_task(one(s)) for s in phase.steps]
+        task_of.update({s.id: t for s, t in zip(phase.steps, tasks, strict=True)})
         rollback_wait = asyncio.create_task(self._rollback_wake.wait())
         gathered = asyncio.gather(*tasks, return_exceptions=True)
         try:
