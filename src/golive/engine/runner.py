@@ -798,8 +798,20 @@ class Engine:
                 )
             else:
                 await self.emit("step_started", step_id=step.id, attempt=attempt)
-            coro = self._call_plugin(plugin, ctx)
-            result = await (asyncio.shield(coro) if is_action else coro)
+            if is_action:
+                # At most once, and never left open: a rollback that cancels this step waits for the side
+                # effect to finish and records it before the cancellation goes on.
+                inner = asyncio.ensure_future(self._call_plugin(plugin, ctx))
+                try:
+                    result = await asyncio.shield(inner)
+                except asyncio.CancelledError:
+                    result = await inner
+                    await self._record_result(
+                        step, result, attempt, started_wall, self.clock.monotonic() - t0, "action_finished"
+                    )
+                    raise
+            else:
+                result = await self._call_plugin(plugin, ctx)
             if result.outcome in (Outcome.FAIL, Outcome.ERROR) and attempt < policy.attempts and not is_action:
                 wait = min(policy.backoff * policy.factor ** (attempt - 1), policy.max_backoff)
                 await self.emit(
