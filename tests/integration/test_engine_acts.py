@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -376,3 +377,23 @@ async def test_go_is_refused_when_a_required_non_blocking_canary_failed(store: s
         await acts.decide(h, "go", "alice", "warn is fine")
     await acts.decide(await r.view(), "no-go", "alice", "canary failed")
     assert await r.finished() is RunStatus.NO_GO
+
+
+@pytest.mark.parametrize(("resumed_after", "fake_wait"), [(200.0, 100.0), (400.0, 0.0)])
+async def test_a_decision_deadline_survives_a_crash(
+    store: sqlite.SqliteStore, tmp_path: Path, resumed_after: float, fake_wait: float
+) -> None:
+    """The engine dies while the decision waits (deadline 5m); resumed 200 s later it waits only the 100 s
+    left, resumed 400 s later it applies the default at once; the decision is asked for once."""
+    r = await start(store, gated(tmp_path))
+    await confirm_snapshot(r)
+    await r.waiting("go")
+    await cancel(r)  # the process died
+    [waiting] = [e for e in await r.events("step_waiting") if e.step_id == "go"]
+    deadline = datetime.fromisoformat(waiting.data["deadline"].replace("Z", "+00:00"))
+    clock = FakeClock(deadline - timedelta(seconds=300) + timedelta(seconds=resumed_after))
+    status = await runner.Engine(await r.view(), clock=clock, poll=1.0).run()
+    assert status is RunStatus.NO_GO
+    assert fake_wait <= clock.monotonic() <= fake_wait + 2.0  # fake seconds waited after the resume
+    assert len([e for e in await r.events("step_waiting") if e.step_id == "go"]) == 1
+    assert [e.data["default"] for e in await r.events("decision_defaulted")] == ["no-go"]
