@@ -349,3 +349,47 @@ def test_plan_compare_shows_plan_against_a_rehearsal(env: dict[str, str], tmp_pa
     assert slow["late"] is True
     missing = golive(env, "plan", book, "--var", f"dir={tmp_path}", "--compare", "no-such-run")
     assert missing.returncode == 2
+
+
+# --- rollback ----------------------------------------------------------------------------------------------
+
+
+def test_a_rollback_asked_from_another_terminal_is_run_by_the_running_engine(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """bob may not start the rollback (exit 1); alice's request is picked up by the running engine, which
+    runs the plan and exits 1 with the run ROLLED-BACK, started by alice."""
+    proc = gated(env, tmp_path, "rb1", *ROLES)
+    try:
+        wait_for(env, "rb1", proc, "step_waiting", "snapshot")
+        refused = golive(env, "rollback", "rb1", "--as", "bob", "--reason", "nervous")
+        assert refused.returncode == 1
+        assert "bob holds none of the roles that may start the rollback" in refused.stderr
+        ok = golive(env, "rollback", "rb1", "--as", "alice", "--reason", "error rate 4%")
+        assert ok.returncode == 0, ok.stderr
+        assert "rollback started by the running engine" in ok.stdout
+        code, _, _ = finish(proc)
+        assert code == 1
+    finally:
+        stop(proc)
+    data = status_json(env, "rb1")
+    assert data["status"] == "rolled_back"
+    assert data["rollback"]["by"] == "alice"
+    assert "error rate 4%" in data["reason"]
+    assert (tmp_path / "unflip.log").read_text() == "unflip\n"
+
+
+def test_a_rollback_of_a_run_whose_process_died_runs_in_the_rollback_command(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The run's process was killed (its lease is left behind): `golive rollback` runs the plan itself."""
+    proc = gated(env, tmp_path, "rb2", *ROLES)
+    try:
+        wait_for(env, "rb2", proc, "step_waiting", "snapshot")
+    finally:
+        proc.kill()
+        proc.communicate()
+    res = golive(env, "rollback", "rb2", "--as", "alice", "--reason", "abandon")
+    assert res.returncode == 0, res.stderr
+    assert status_json(env, "rb2")["status"] == "rolled_back"
+    assert (tmp_path / "unflip.log").read_text() == "unflip\n"
