@@ -272,3 +272,54 @@ phases:
     assert h.state.steps["banner"].summary == "skipped: the phase stopped (bad)"
     evs = await events(store, h)
     assert seq(evs, "step_waiting", "banner") < seq(evs, "step_finished", "banner")
+
+
+RETRIED_ACTION = """
+golive: 1
+name: retried-action
+vars: {dir: {required: true}}
+phases:
+  - id: only
+    steps:
+      - id: push
+        kind: action
+        type: command
+        idempotent: true
+        retries: {attempts: 3, backoff: 50ms}
+        with:
+          cwd: "${{ vars.dir }}"
+          run: "echo x >> push.count; [ $(wc -l < push.count) -ge 2 ]"
+"""
+
+
+async def test_an_idempotent_action_is_retried_after_a_failed_attempt(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    """The first attempt fails, the second passes: the failed attempt is recorded (final: false) and the
+    step ends pass."""
+    loaded = loader.load_text(RETRIED_ACTION, "retried.yaml", var_overrides={"dir": str(tmp_path)}, environ={})
+    h, status = await run(store, loaded)
+    assert status is RunStatus.PASSED
+    finished = [e.data for e in await events(store, h) if e.type == "action_finished"]
+    assert [(d["outcome"], d.get("final", True)) for d in finished] == [("fail", False), ("pass", True)]
+    assert (tmp_path / "push.count").read_text() == "x\nx\n"
+
+
+async def test_a_crash_during_a_retry_back_off_does_not_make_the_failed_attempt_final(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    """The process died after a failed attempt of an idempotent action (action_finished final: false, then
+    step_retry): the resumed run tries again instead of ending on that attempt."""
+    loaded = loader.load_text(RETRIED_ACTION, "retried.yaml", var_overrides={"dir": str(tmp_path)}, environ={})
+    (tmp_path / "push.count").write_text("x\n")  # what the first, failed attempt left behind
+    h = await runner.create_run(store, loaded)
+    await h.append("phase_started", step_id="only", actor="golive")
+    await h.append("action_started", step_id="push", actor="golive", attempt=1, describe="push")
+    await h.append("action_finished", step_id="push", actor="golive", outcome="fail", attempt=1, final=False)
+    await h.append("step_retry", step_id="push", actor="golive", attempt=1, wait=0.05, summary="exit code 1")
+    assert h.state.steps["push"].status != "done"
+    h = await acts.open_run(store, h.run_id)
+    status = await runner.Engine(h, poll=FAST_POLL).run()
+    assert status is RunStatus.PASSED
+    assert outcomes(h)["push"] == "pass"
+    assert (tmp_path / "push.count").read_text() == "x\nx\n"

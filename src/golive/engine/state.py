@@ -181,6 +181,13 @@ class RunState:
         elif t == "step_retry":
             st = self.step(ev.step_id or "")
             st.summary = d.get("summary", "")
+        elif t == "action_finished" and d.get("final") is False:
+            # One failed attempt of an action that will be retried: not the step's result. After a crash in
+            # the back-off the step is still to be done (idempotent: run again), never ended on this attempt.
+            st = self.step(ev.step_id or "")
+            st.status = "running"
+            st.action_open = False
+            st.summary = d.get("summary", "")
         elif t in ("step_finished", "action_finished"):
             st = self.step(ev.step_id or "")
             st.status = "done"
