@@ -149,6 +149,7 @@ def test_a_run_that_does_not_pass_exits_1(
         (["resume", "no-such-run", "--no-prompt"], "no run 'no-such-run'"),
         (["confirm", "no-such-run", "s", "--as", "x"], "no run 'no-such-run'"),
         (["timeline", "no-such-run"], "no run 'no-such-run'"),
+        (["run", "{serial}", "--run-id", "taken"], "a run with this id already exists"),
         (["verify", "no-such-run"], "no run 'no-such-run'"),
     ],
 )
@@ -158,7 +159,9 @@ def test_invalid_input_exits_2_with_a_message_and_no_traceback(
     """A bad runbook, a bad --var or --role, a bad mode and an unknown run id all exit 2 with one message."""
     bad = tmp_path / "bad.yaml"
     bad.write_text("golive: 1\nname: bad\nphases: 3\n")
-    argv = [a.format(bad=bad, book=RUNBOOKS / "gated.yaml") for a in args]
+    if "taken" in args:
+        golive(env, "run", str(RUNBOOKS / "serial.yaml"), "--no-prompt", "-q", "--run-id", "taken")
+    argv = [a.format(bad=bad, book=RUNBOOKS / "gated.yaml", serial=RUNBOOKS / "serial.yaml") for a in args]
     res = golive(env, *argv)
     assert res.returncode == 2, res.stdout + res.stderr
     assert message in res.stderr

@@ -208,6 +208,16 @@ def run(
     role_map = _common.parse_pairs(roles, "role")
 
     async def go(store: Any) -> Any:
+        if run_id is not None:
+            try:
+                existing = (await store.get_run(run_id)).run_id
+            except (exceptions.NotFound, exceptions.UsageError):  # none, or only a prefix of several
+                existing = None
+            if existing == run_id:
+                raise exceptions.UsageError(
+                    f"--run-id {run_id}: a run with this id already exists; choose another id, "
+                    f"or continue it with: golive resume {run_id}"
+                )
         handle = await runner.create_run(store, loaded, mode=mode, roles=role_map, run_id=run_id)
         if not quiet:
             click.echo(f"run {handle.run_id} started ({mode}); db {store_url(db_url)}")
