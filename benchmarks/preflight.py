@@ -7,7 +7,8 @@ with N `http` checks (`expect: {status: 200, json: {$.status: ok}}`) and times, 
 - subprocess: `golive preflight FILE --concurrency N --quiet --out-json F` end to end, interpreter start,
   imports, runbook load, the checks, the report and exit included (peak RSS of the child);
 - in-process: `golive.cli.preflight_cmds.run_preflight` on an already-loaded runbook, which is the engine's
-  share (peak RSS of this process).
+  share (peak RSS of this process);
+- floor: the same requests from a plain asyncio script (streams, no framework) in its own interpreter.
 
 Every run must end with overall_status PASS and N passed checks, or the benchmark stops. Prints best and
 median of --repeat runs.
@@ -74,6 +75,34 @@ asyncio.run(main())
 """
 
 
+# The floor: the same N requests with nothing but asyncio streams (one connection each, status and body
+# checked), as a script in its own interpreter. No framework, no engine, no report.
+FLOOR = r"""
+import asyncio, json, sys
+HOST, PORT, N = "127.0.0.1", int(sys.argv[1]), int(sys.argv[2])
+REQ = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+async def one():
+    r, w = await asyncio.open_connection(HOST, PORT)
+    w.write(REQ)
+    head = await r.readuntil(b"\r\n\r\n")
+    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    body = await r.readexactly(length)
+    w.close()
+    assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == {"status": "ok"}
+async def main():
+    await asyncio.gather(*(one() for _ in range(N)))
+asyncio.run(main())
+"""
+
+
+def run_floor(url: str, n: int) -> float:
+    """Wall time (s) of the plain-asyncio script for n requests, interpreter start included."""
+    port = url.split(":")[2].split("/")[0]
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR, port, str(n)], check=True, timeout=RUN_TIMEOUT)
+    return time.perf_counter() - started
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,8 +148,11 @@ def run_subprocess(runbook: Path, out: Path, n: int) -> tuple[float, float]:
     """Wall time (s) and peak RSS (MiB) of one `golive preflight` child process."""
     out.unlink(missing_ok=True)
     args = [GOLIVE, "preflight", str(runbook), "--concurrency", str(n), "--quiet", "--out-json", str(out)]
+    # As installed: bytecode cached (a development shell may set PYTHONDONTWRITEBYTECODE, which would make every
+    # run compile golive's modules from source again).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         _, rusage = _wait4(proc, RUN_TIMEOUT)
     finally:
@@ -161,7 +193,7 @@ async def run_in_process(runbook: Path, n: int) -> float:
 
 
 def show(label: str, n: int, times: list[float], extra: str = "") -> None:
-    target = TARGETS.get(n)
+    target = TARGETS.get(n) if label != "floor" else None
     verdict = "" if target is None else (" (target met)" if min(times) <= target else f" (target {target:g} s MISSED)")
     print(
         f"{label:12s} {n:5d} checks: best {min(times):.3f} s, median {statistics.median(times):.3f} s "
@@ -175,6 +207,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per size and mode (best and median shown)")
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     ap.add_argument("--mode", choices=["both", "subprocess", "in-process"], default="both")
+    ap.add_argument("--no-floor", action="store_true", help="skip the plain-asyncio floor rows")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one in-process run per size")
     args = ap.parse_args()
     proc, url = start_server()
@@ -183,6 +216,8 @@ def main() -> None:
             work = Path(tmp)
             for n in args.sizes:
                 runbook = write_runbook(work, url, n)
+                if not args.no_floor:
+                    show("floor", n, [run_floor(url, n) for _ in range(args.repeat)], " (plain asyncio script)")
                 if args.mode in ("both", "subprocess"):
                     runs = [run_subprocess(runbook, work / "out.json", n) for _ in range(args.repeat)]
                     rss = max(r for _, r in runs)

@@ -41,9 +41,10 @@ def _with_headlines(steps: list[dict[str, Any]], runbook: Any) -> list[dict[str,
     from golive.plugins import registry as registry_mod
 
     reg = registry_mod.default_registry()
+    by_id = {step.id: step for _, step in runbook.all_steps()}  # one pass: runbook.step() is a linear search
     out = []
     for s in steps:
-        step = runbook.step(s["id"])
+        step = by_id.get(s["id"])
         typ = getattr(step, "type", None)
         extra: dict[str, Any] = {"type": typ}
         if typ and s.get("kind") in ("check", "action"):
@@ -191,11 +192,12 @@ def preflight(
         raise exceptions.UsageError(f"--timeout {timeout_}: must be more than 0, e.g. 30s")
     loaded = loader.load(file, var_overrides=_common.parse_pairs(vars_, "var"))
     _pick_phase(loaded.runbook, phase_name)  # an unknown --phase is bad input: exit 2 before anything runs
-    con = _common.console(stderr=True)
+    con = None if quiet else _common.console(stderr=True)  # --quiet never imports rich
 
     async def go() -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
-        if quiet or not con.is_terminal:
+        if con is None or not con.is_terminal:
             return await run_preflight(loaded, phase_name, concurrency, timeout)
+        from rich.markup import escape as esc
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         with Progress(
@@ -208,12 +210,10 @@ def preflight(
         ) as prog:
             phase = _pick_phase(loaded.runbook, phase_name)
             total = sum(1 for s in phase.steps if s.kind.value == "check")
-            task = prog.add_task(f"pre-flight {escape(phase.id)}", total=total)
+            task = prog.add_task(f"pre-flight {esc(phase.id)}", total=total)
             return await run_preflight(
                 loaded, phase_name, concurrency, timeout, progress=lambda n: prog.advance(task, n)
             )
-
-    from rich.markup import escape
 
     data, steps, phase = _common.run_async(go)
     status = data["status_label"]
@@ -227,6 +227,8 @@ def preflight(
             text = formats.render(fmt, data, steps)
         _write(path, text, option)
     if not quiet:
+        from rich.markup import escape
+
         out = _common.console()
         out.print(f"overall_status {status}")
         for s in steps:
