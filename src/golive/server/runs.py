@@ -41,6 +41,47 @@ RUNBOOK_LIST_MAX = 500  # files listed from runbook_dir at most
 _RUNBOOK_MARK = re.compile(r"^golive\s*:", re.MULTILINE)
 
 
+class Coalescer:
+    """Share one call of ``fn`` among concurrent callers, without ever answering from the past.
+
+    A caller that arrives while a call runs waits for the *next* call, which starts after that one ends
+    and so after the caller arrived. When a hundred dashboards refetch a run after the same event, the
+    store is read about twice, not a hundred times, and each of them still sees every event committed
+    before it asked.
+    """
+
+    def __init__(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._fn = fn
+        self._current: asyncio.Future[None] | None = None
+        self._next: asyncio.Future[None] | None = None
+
+    async def __call__(self) -> None:
+        if self._current is None:
+            self._current = asyncio.ensure_future(self._run_current())
+            await asyncio.shield(self._current)
+            return
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._run_next(self._current))
+        await asyncio.shield(self._next)
+
+    async def _run_current(self) -> None:
+        try:
+            await self._fn()
+        finally:
+            self._current = None
+
+    async def _run_next(self, previous: asyncio.Future[None]) -> None:
+        await asyncio.wait([previous])  # its outcome belongs to its own callers
+        me: asyncio.Future[None] | None = self._next
+        self._next = None
+        self._current = me
+        try:
+            await self._fn()
+        finally:
+            if self._current is me:
+                self._current = None
+
+
 @dataclass
 class RunView:
     """A run's handle kept warm, with its summary cached by the last event seq it reflects."""
@@ -50,6 +91,10 @@ class RunView:
     summary_seq: int = -1
     summary: dict[str, Any] | None = None
     summary_json: bytes = b""
+    refresh: Coalescer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refresh = Coalescer(self.handle.refresh)
 
     def current(self) -> tuple[dict[str, Any], bytes]:
         """The summary for the state as it is now (recomputed only when an event arrived)."""
@@ -110,7 +155,7 @@ class RunService:
             v = await asyncio.shield(fut)
         self._views.move_to_end(rid)
         if refresh:
-            await v.handle.refresh()
+            await v.refresh()
         return v
 
     async def head(self, run_id: str) -> int:
@@ -165,7 +210,7 @@ class RunService:
         """Run one act on the run's fresh state; acts on one run are serialised inside this process."""
         v = await self.view(run_id, refresh=False)
         async with v.lock:
-            await v.handle.refresh()
+            await v.refresh()
             result = await fn(v.handle)
         return result, v
 
