@@ -685,3 +685,52 @@ def test_pages_are_shells_without_run_data(api: Api) -> None:
     assert "alice" not in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert api.http.get("/static/app.js").status_code == 200
+
+
+# --- runs nobody drives ---------------------------------------------------------------------------------------
+
+
+async def _create_undriven(db_path: Path, runbook: Path, lease_owner: str | None = None) -> str:
+    """A run written straight to the store (as `golive run` would), with no engine behind it."""
+    from golive.engine import runner
+    from golive.spec import loader
+    from golive.store import open_store
+
+    store = open_store(str(db_path))
+    await store.open()
+    try:
+        h = await runner.create_run(store, loader.load(runbook), mode="rehearsal", roles=HOLDERS)
+        if lease_owner is not None:
+            assert await store.acquire_lease(h.run_id, lease_owner, 0.01)
+        return h.run_id
+    finally:
+        await store.close()
+
+
+def test_rollback_of_a_run_nobody_drives_is_carried_out_by_the_server(
+    api: Api, db_path: Path, runbook_dir: Path
+) -> None:
+    """With no engine holding the run, the server takes the lease and runs the rollback itself."""
+    import asyncio
+
+    rid = asyncio.run(_create_undriven(db_path, runbook_dir / "matrix.yaml"))
+    r = api.post(f"/api/v1/runs/{rid}/rollback", {"reason": "abandoned"}, "ic")
+    assert r.status_code == 202, r.text
+    assert "started by this server" in r.json()["message"]
+    data = api.wait(rid, lambda d: d["status"] == "rolled_back", "rolled back by the server")
+    assert data["rollback"]["by"] == "alice"
+
+
+def test_server_resumes_a_run_whose_owner_died(db_path: Path, runbook_dir: Path) -> None:
+    """A run whose lease expired (its process died) is taken over and driven on by the server."""
+    import asyncio
+
+    rid = asyncio.run(_create_undriven(db_path, runbook_dir / "matrix.yaml", lease_owner="dead-host:1:run"))
+    time.sleep(0.05)  # let the 10 ms lease expire
+    with LiveServer(str(db_path), _config(runbook_dir)) as srv:
+        client = Api(srv.url)
+        try:
+            data = client.ready(rid)
+        finally:
+            client.http.close()
+    assert data["phases"][0]["steps"][0]["outcome"] == "pass"
