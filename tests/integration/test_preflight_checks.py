@@ -13,6 +13,7 @@ import pytest
 
 from golive import exceptions
 from golive.cli import preflight_cmds
+from golive.report import formats
 from golive.spec import loader
 
 from .conftest import LoopbackHTTPServer, Reply, Request
@@ -248,3 +249,24 @@ async def test_a_failure_does_not_stop_the_other_checks(tmp_path: Path, http_ser
     assert len(http_server.requests) == 5
     assert got["after-flag"]["outcome"] == "skipped"
     assert got["after-flag"]["summary"] == "skipped: needs flag did not pass"
+
+
+async def test_run_level_sections_are_left_out_of_a_preflight(tmp_path: Path, http_server: LoopbackHTTPServer) -> None:
+    """The runbook's evidence checklist (and sign-offs, decision) belong to a run: a pre-flight's report does
+    not list them as missing."""
+    http_server.route("/health", json={"status": "ok"})
+    path = tmp_path / "evidence.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "golive": 1,
+                "name": "evidence",
+                "evidence": [{"id": "proof", "title": "Deploy log", "steps": ["api"]}],
+                "phases": [{"id": "preflight", "steps": [http_check("api", http_server.url("/health"))]}],
+            }
+        )
+    )
+    data, _ = await run(loader.load(str(path)))
+    assert data["status_label"] == "PASS"
+    assert data["evidence_checklist"] == []
+    assert "Evidence checklist" not in formats.to_markdown(data)

@@ -142,6 +142,9 @@ async def run_preflight(
     steps = [{**s, "phase": phase.id, "phase_title": ph["title"]} for s in ph["steps"] if s["id"] in ids]
     steps = _with_headlines(steps, rb)
     data["finished_at"] = ph["finished_at"]
+    # What a whole run records (evidence checklist, sign-offs, decision, completion) says nothing about a
+    # pre-flight: shown, it would list the runbook's evidence as "missing".
+    data.update(evidence_checklist=[], signoffs={}, decision=None, waivers=[], rollback=None, completion=None)
     data["status"] = "passed"  # the ephemeral run itself never fails; overall_status says how the checks went
     overall = formats.overall_status(data, steps)
     data["status_label"] = data["verdict"] = overall
