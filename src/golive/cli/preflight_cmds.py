@@ -12,6 +12,7 @@ from golive import exceptions
 from golive.cli import _common
 
 DEFAULT_CONCURRENCY = 50  # checks at once: high, but bounded
+MAX_CONCURRENCY = 5000  # checks at once, at most (each holds a socket; the default fd limit is often 1024+)
 DEFAULT_CHECK_TIMEOUT = 30.0  # seconds, for checks that set no timeout of their own
 PROGRESS_INTERVAL = 0.1  # seconds between progress bar updates (a count over the checks, not per event)
 
@@ -163,15 +164,29 @@ def _write(path: Path, text: str, option: str) -> None:
 @click.command()
 @click.argument("file", type=click.Path(path_type=str))
 @click.option("--phase", "phase_name", default=None, help="The phase whose checks run (default: the pre-flight).")
-@click.option("--var", "vars_", multiple=True, metavar="K=V")
-@click.option("--out-json", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--out-md", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--out-junit", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--concurrency", default=DEFAULT_CONCURRENCY, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--var", "vars_", multiple=True, metavar="K=V", help="Override a variable (repeatable).")
 @click.option(
-    "--timeout", "timeout_", default="30s", show_default=True, help="Per-check timeout when a check sets none."
+    "--out-json", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON report."
 )
-@click.option("--quiet", "-q", is_flag=True)
+@click.option(
+    "--out-md", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the Markdown proof."
+)
+@click.option("--out-junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JUnit XML.")
+@click.option(
+    "--concurrency",
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    help="Checks at once.",
+)
+@click.option(
+    "--timeout",
+    "timeout_",
+    default=f"{DEFAULT_CHECK_TIMEOUT:g}s",
+    show_default=True,
+    help="Per-check timeout when a check sets none.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing; the exit code and the files say it.")
 def preflight(
     file: str,
     phase_name: str | None,
