@@ -1,0 +1,366 @@
+"""The evidence pack of a run: its events, timeline, reports, runbook and every evidence blob, checksummed.
+
+Layout (a directory, or a zip when ``out`` ends in ``.zip``; see :mod:`golive.evidence.pack`)::
+
+    events.jsonl          every event as stored (already redacted), one canonical JSON object a line
+    timeline.json         the scribe's timeline lines, and phases/steps with their T-times
+    summary.json          the run summary (what `golive status --json` prints)
+    report.json           the JSON report         report.md    the Markdown report
+    junit.xml             the JUnit report        report.html  the HTML report
+    runbook.yaml          the runbook text the run ran (secrets are references in it, never values)
+    evidence.json         one entry per evidence file: path, step, name, sha256, size, media type, event
+    evidence/<step>/<name>  the evidence blobs referenced by the events
+    checksums.json  manifest.json  [signature.json]
+
+The chain of events is verified first: a run whose chain is broken is not packed. Blobs are streamed
+from the store's files when it keeps them on disk (SQLite) and fetched one at a time otherwise, so a
+gigabyte of evidence is never held in memory; each packed blob is checked against its sha256 name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from golive import clock as clock_mod
+from golive import exceptions
+from golive.engine import acts, summary
+from golive.engine import state as state_mod
+from golive.evidence import pack
+from golive.spec import loader
+from golive.store import base as store_base
+
+__all__ = ["EVIDENCE_DIR", "RunPackSummary", "evidence_refs", "pack_run", "safe_name"]
+
+EVIDENCE_DIR = "evidence"
+EVIDENCE_INDEX = "evidence.json"
+STAGE_ABOVE = 1024 * 1024  # bytes; a blob fetched as bytes and larger than this is staged to a temp file
+MAX_NAME = 120  # characters of one sanitised path part
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+class RunPackSummary(pack.PackSummary):
+    """What :func:`pack_run` wrote: the pack summary, plus the run's facts from the manifest."""
+
+    run_id: str
+    head_hash: str
+    head_seq: int
+    evidence_files: int
+    manifest: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EvidenceRef:
+    """One evidence blob an event refers to, and the name it gets in the pack."""
+
+    path: str  # evidence/<step>/<name>
+    step_id: str
+    name: str
+    sha256: str
+    size: int | None
+    media_type: str | None
+    redacted: bool | None
+    seq: int
+    event: str
+
+
+def safe_name(text: str, fallback: str = "file") -> str:
+    """One path part that is safe in a pack and on any filesystem: letters, digits, ``._+-`` only."""
+    cleaned = _UNSAFE.sub("_", text).strip("._") or fallback
+    if len(cleaned) > MAX_NAME:
+        stem, dot, ext = cleaned.rpartition(".")
+        keep = f".{ext}" if dot and stem and len(ext) <= 16 else ""
+        cleaned = cleaned[: MAX_NAME - len(keep)] + keep
+    return cleaned
+
+
+def _entries(ev: store_base.Event) -> Iterator[dict[str, Any]]:
+    """The evidence entries of an event: its ``evidence`` list (step results, confirmations) or, for
+    ``evidence_added``, the event's own data. Other ``sha256`` values (a file check's digest) are not blobs."""
+    if ev.type == "evidence_added":
+        yield ev.data
+        return
+    items = ev.data.get("evidence")
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict):
+                yield item
+
+
+def evidence_refs(events: list[store_base.Event]) -> list[EvidenceRef]:
+    """Every evidence blob the events refer to, once per step, with a unique sanitised path.
+
+    The same blob under the same step is packed once; a second file of the same name in a step (a retry's
+    log) gets its digest's first 12 characters added to the name.
+    """
+    out: list[EvidenceRef] = []
+    seen: set[tuple[str, str]] = set()
+    paths: set[str] = set()
+    for ev in events:
+        for item in _entries(ev):
+            digest = item.get("sha256")
+            if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+                raise exceptions.EvidenceError(
+                    f"run {ev.run_id}: event {ev.seq} ({ev.type}) names evidence with an invalid sha256 {digest!r}"
+                )
+            step = safe_name(ev.step_id or "run", "run")
+            if (step, digest) in seen:
+                continue
+            seen.add((step, digest))
+            raw_name = str(item.get("name") or digest[:12])
+            name = safe_name(PurePosixPath(raw_name.replace("\\", "/")).name, digest[:12])
+            path = f"{EVIDENCE_DIR}/{step}/{name}"
+            if path in paths:
+                stem, dot, ext = name.rpartition(".")
+                name = f"{stem}-{digest[:12]}.{ext}" if dot and stem else f"{name}-{digest[:12]}"
+                path = f"{EVIDENCE_DIR}/{step}/{name}"
+            paths.add(path)
+            size = item.get("size")
+            redacted = item.get("redacted")
+            out.append(
+                EvidenceRef(
+                    path=path,
+                    step_id=ev.step_id or "",
+                    name=raw_name,
+                    sha256=digest,
+                    size=size if isinstance(size, int) else None,
+                    media_type=str(item["media_type"]) if item.get("media_type") else None,
+                    redacted=redacted if isinstance(redacted, bool) else None,
+                    seq=ev.seq,
+                    event=ev.type,
+                )
+            )
+    return out
+
+
+def _jsonl(events: list[store_base.Event]) -> bytes:
+    # The canonical form the hashes are computed over: each line's hash can be recomputed from it.
+    return "".join(store_base.canonical_json(ev.as_dict()) + "\n" for ev in events).encode("utf-8")
+
+
+def _json(doc: Any) -> bytes:
+    return (json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+
+
+def timeline(h: acts.RunHandle, data: dict[str, Any]) -> dict[str, Any]:
+    """The scribe's timeline (what `golive timeline --json` prints) and each phase and step with its T-times."""
+    from golive.cli import views
+
+    lines = views.timeline_lines(data)
+    for w in h.state.waivers:  # the scribe notes every waiver: what, ticket and reason, who
+        lines.append(
+            {
+                "t": None,
+                "what": f"Waiver {w['step']} ({w['ticket']}): {w['reason']}",
+                "result": "WAIVED",
+                "at": w["at"],
+                "actor": w["by"],
+            }
+        )
+    lines.sort(key=lambda x: x["at"] or "")
+    for line in lines:
+        line["t"] = summary.tminus(h, line["at"])
+
+    def step_view(s: dict[str, Any]) -> dict[str, Any]:
+        keys = ("id", "title", "kind", "role", "actor", "planned_at", "t", "started_at", "finished_at")
+        return {
+            **{k: s.get(k) for k in keys},
+            "t_end": summary.tminus(h, s.get("finished_at")),
+            "duration": s.get("duration"),
+            "expected": s.get("expected"),
+            "outcome": s.get("outcome"),
+            "status": s.get("status"),
+        }
+
+    return {
+        "run_id": data["run_id"],
+        "anchor": data.get("anchor"),
+        "lines": lines,
+        "phases": [
+            {
+                "id": ph["id"],
+                "title": ph["title"],
+                "planned_at": ph.get("planned_at"),
+                "t": ph.get("t"),
+                "t_end": summary.tminus(h, ph.get("finished_at")),
+                "started_at": ph.get("started_at"),
+                "finished_at": ph.get("finished_at"),
+                "outcome": ph.get("outcome"),
+                "steps": [step_view(s) for s in ph["steps"]],
+            }
+            for ph in data["phases"]
+        ],
+        "rollback_steps": [step_view(s) for s in data.get("rollback_steps") or [] if s.get("status") != "pending"],
+    }
+
+
+def _release_pin(release: dict[str, Any]) -> str | None:
+    tag, sha = release.get("tag"), release.get("sha")
+    if tag and sha:
+        return f"{tag}@{sha}"
+    return tag or sha or None
+
+
+async def _blob_source(store: store_base.Store, ref: EvidenceRef, stage: Path) -> Path | bytes:
+    """Where the pack reads a blob from: the store's own file, or its bytes (staged to a file when large)."""
+    try:
+        try:
+            local = await store.blob_file(ref.sha256)
+        except NotImplementedError:
+            local = None
+        if local is not None:
+            return local
+        data = await store.get_blob(ref.sha256)
+    except exceptions.NotFound:
+        raise exceptions.EvidenceError(
+            f"evidence {ref.name!r} of step {ref.step_id or '-'} (event {ref.seq}, sha256 {ref.sha256}) "
+            "is not in the store; the pack would be incomplete, so none was written"
+        ) from None
+    except exceptions.StoreError as exc:
+        raise exceptions.EvidenceError(
+            f"evidence {ref.name!r} of step {ref.step_id or '-'} (event {ref.seq}) cannot be read: {exc.message}"
+        ) from None
+    if len(data) <= STAGE_ABOVE:
+        return data
+    staged = stage / ref.sha256
+    if not staged.exists():
+        await asyncio.to_thread(staged.write_bytes, data)
+    return staged
+
+
+def _read_checksums(out: Path) -> dict[str, Any]:
+    if out.is_dir():
+        raw = (out / pack.CHECKSUMS_NAME).read_bytes()
+    else:
+        with zipfile.ZipFile(out) as zf:
+            raw = zf.read(pack.CHECKSUMS_NAME)
+    files: dict[str, Any] = json.loads(raw)["files"]
+    return files
+
+
+def _discard(out: Path) -> None:
+    if out.is_dir():
+        shutil.rmtree(out, ignore_errors=True)
+    else:
+        out.unlink(missing_ok=True)
+
+
+async def pack_run(
+    store: store_base.Store,
+    run_id: str,
+    out: Path,
+    *,
+    sign_key: Path | None = None,
+    clock: clock_mod.Clock | None = None,
+) -> RunPackSummary:
+    """Write the evidence pack of ``run_id`` (a unique prefix is fine) to ``out`` (a new directory or a .zip).
+
+    Raises EvidenceError (exit 1) when the run's event chain is broken (naming the first bad event) or an
+    evidence blob is missing or damaged; NotFound when there is no such run; UsageError for a bad key.
+    """
+    out = Path(out)
+    if out.exists() and not (out.is_dir() and out.suffix.lower() != ".zip" and not any(out.iterdir())):
+        raise exceptions.EvidenceError(f"{out}: already exists; choose a new path for the evidence pack")
+    record = await store.get_run(run_id)
+    rid = record.run_id
+    try:
+        await store.verify(rid)  # the store's own check: hashes, seq, and the head it recorded
+        events = await store.events(rid)
+        # Events appended after that check (a run still going) are checked here, as packed.
+        store_base.verify_chain(rid, events)
+    except exceptions.ChainBroken as exc:
+        raise exceptions.EvidenceError(
+            f"run {rid}: not packed: event {exc.seq} breaks the chain ({exc.reason}); `golive verify {rid}` shows it"
+        ) from exc
+    if not events:
+        raise exceptions.EvidenceError(f"run {rid}: not packed: it has no events")
+    head = events[-1]
+    loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={})
+    # The state of exactly the events packed (open_run would read the log again, maybe longer by now).
+    h = acts.RunHandle(store, record, loaded, state_mod.fold(rid, events, loaded.runbook))
+    data = summary.summarize(h)
+
+    from golive.report import formats, html
+
+    page = await html.render_run(h, data)
+    suffix = Path(record.runbook_path).suffix.lower()
+    runbook_name = "runbook" + (suffix if suffix in (".yaml", ".yml", ".json") else ".yaml")
+    refs = evidence_refs(events)
+    index = [
+        {
+            "path": r.path,
+            "step_id": r.step_id,
+            "name": r.name,
+            "sha256": r.sha256,
+            "size": r.size,
+            "media_type": r.media_type,
+            "redacted": r.redacted,
+            "event_seq": r.seq,
+            "event_type": r.event,
+        }
+        for r in refs
+    ]
+    files = [
+        pack.PackFile("events.jsonl", _jsonl(events)),
+        pack.PackFile("timeline.json", _json(timeline(h, data))),
+        pack.PackFile("summary.json", _json(data)),
+        pack.PackFile("report.json", formats.to_json(data).encode("utf-8")),
+        pack.PackFile("report.md", formats.to_markdown(data).encode("utf-8")),
+        pack.PackFile("junit.xml", formats.to_junit(data).encode("utf-8")),
+        pack.PackFile("report.html", page.encode("utf-8")),
+        pack.PackFile(runbook_name, record.runbook_text.encode("utf-8")),
+        pack.PackFile(EVIDENCE_INDEX, _json(index)),
+    ]
+    release = dict(data.get("release") or {})
+    manifest = {
+        "run_id": rid,
+        "runbook": record.runbook_name,
+        "runbook_digest": record.runbook_digest,
+        "runbook_file": runbook_name,
+        "release": release,
+        "release_pin": _release_pin(release),
+        "mode": record.mode,
+        "head_hash": head.hash,
+        "head_seq": head.seq,
+        "chain_verified": True,
+        "status": data["status"],
+        "status_label": data["status_label"],
+        "verdict": data["verdict"],
+        "complete": bool(data["completion"]["complete"]),
+        "run_created_at": data.get("created_at"),
+        "run_finished_at": data.get("finished_at"),
+        "evidence_files": len(refs),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".golive-stage-", dir=out.parent) as stage_dir:
+        stage = Path(stage_dir)
+        for r in refs:
+            files.append(pack.PackFile(r.path, await _blob_source(store, r, stage)))
+        written = await asyncio.to_thread(pack.write_pack, out, files, manifest, sign_key, clock=clock)
+    # Each blob was hashed while it was copied: its digest in checksums.json must be its name in the store.
+    listed = await asyncio.to_thread(_read_checksums, out)
+    damaged = [r for r in refs if listed.get(r.path, {}).get("sha256") != r.sha256]
+    if damaged:
+        await asyncio.to_thread(_discard, out)
+        first = damaged[0]
+        raise exceptions.EvidenceError(
+            f"evidence {first.path} (event {first.seq}) does not hash to its sha256 {first.sha256}: the store's copy "
+            f"is damaged; no pack was written ({len(damaged)} damaged blob(s))"
+        )
+    return RunPackSummary(
+        **written.model_dump(),
+        run_id=rid,
+        head_hash=head.hash,
+        head_seq=head.seq,
+        evidence_files=len(refs),
+        manifest=manifest,
+    )
