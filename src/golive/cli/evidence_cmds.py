@@ -1,7 +1,7 @@
 """``golive evidence ...`` and ``golive keygen``: verify evidence packs and make signing keys.
 
-``evidence pack RUN`` is added to the :func:`evidence` group by the engine side (it needs the store);
-it builds the file list and the manifest and calls :func:`golive.evidence.pack.write_pack`.
+``evidence pack RUN`` packs a stored run through :func:`golive.evidence.runpack.pack_run`, which builds
+the file list and the manifest and calls :func:`golive.evidence.pack.write_pack`.
 """
 
 from __future__ import annotations
@@ -60,6 +60,62 @@ def verify(pack: Path, pubkey: Path | None, as_json: bool) -> None:
     if not result.valid:
         # SystemExit rather than click's Exit: `python -m golive` does not pass main()'s return value on.
         sys.exit(1)
+
+
+@evidence.command("pack")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A new directory, or a file ending in .zip (default: evidence-RUN.zip here).",
+)
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="KEY",
+    help="Sign the manifest with this ed25519 private key (from `golive keygen`).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.option(
+    "--db",
+    "db_url",
+    envvar="GOLIVE_DATABASE_URL",
+    default=None,
+    metavar="URL",
+    help="Store: a SQLite path or sqlite:///..., or postgresql://... (default .golive/golive.db).",
+)
+def pack_cmd(run_id: str, out: Path | None, sign_key: Path | None, as_json: bool, db_url: str | None) -> None:
+    """Write RUN's evidence pack: events, timeline, reports, runbook, evidence files, checksums, manifest.
+
+    Refused (exit 1) when the run's event chain is broken or an evidence file is missing from the store.
+    """
+    import asyncio
+
+    from golive.evidence import runpack
+    from golive.store import open_store
+
+    async def go() -> runpack.RunPackSummary:
+        store = open_store(db_url)
+        await store.open()
+        try:
+            rid = (await store.get_run(run_id)).run_id
+            return await runpack.pack_run(store, rid, out or Path(f"evidence-{rid}.zip"), sign_key=sign_key)
+        finally:
+            await store.close()
+
+    done = asyncio.run(go())
+    if as_json:
+        click.echo(json.dumps(done.model_dump(mode="json"), indent=2, sort_keys=True))
+        return
+    click.echo(f"wrote {done.path}")
+    click.echo(f"files: {done.file_count} ({done.evidence_files} evidence), {done.total_bytes} bytes")
+    click.echo(f"run: {done.run_id} ({done.manifest.get('status_label')}, {done.manifest.get('verdict')})")
+    click.echo(f"head_hash: {done.head_hash} (event {done.head_seq})")
+    click.echo(f"signed: {done.key_fingerprint}" if done.signed else "signed: no")
+    click.echo(f"check it with: golive evidence verify {done.path}" + (" --pubkey KEY.pub" if done.signed else ""))
 
 
 @click.command()

@@ -66,7 +66,15 @@ def checklist(h: acts.RunHandle) -> list[dict[str, Any]]:
         missing = []
         for sid in item.steps:
             s = h.state.step(sid)
-            if s.outcome in (Outcome.PASS, Outcome.WARN) and (s.evidence or s.output is not None or s.inputs):
+            spec = h.runbook.step(sid)
+            # A step that declares evidence (a screenshot, a log) proves the item only with a file handed in;
+            # a confirmation alone is not that evidence.
+            has = (
+                bool(s.evidence)
+                if spec is not None and spec.evidence
+                else bool(s.evidence or s.output is not None or s.inputs)
+            )
+            if s.outcome in (Outcome.PASS, Outcome.WARN) and has:
                 have.append(sid)
             else:
                 missing.append(sid)

@@ -15,6 +15,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from golive import clock as clock_mod
@@ -332,6 +333,12 @@ class Store(abc.ABC):
     async def blob_info(self, digest: str) -> BlobInfo:
         """Size and media type of a stored blob, or NotFound."""
         raise NotImplementedError
+
+    async def blob_file(self, digest: str) -> Path | None:
+        """The local file that holds a blob's bytes, for streaming a large blob without loading it, or None
+        when this store keeps blobs elsewhere (use :meth:`get_blob`). The file is not re-hashed here: a
+        reader that streams it hashes what it reads. NotFound when there is no such blob."""
+        return None
 
     async def schema_version(self) -> int:
         """The schema version the database is at (0 when empty)."""

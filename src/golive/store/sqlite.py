@@ -369,6 +369,17 @@ class SqliteStore(base.Store):
             raise exceptions.StoreError(f"blob {digest} is damaged: its file {path} hashes to {actual}")
         return data
 
+    async def blob_file(self, digest: str) -> Path | None:
+        """The blob's file under ``blobs/``; NotFound, or StoreError when it is recorded but the file is gone."""
+        common.check_digest(digest)
+        info = await self._blob_row(digest)
+        path = self._blob_path(digest)
+        if not await asyncio.to_thread(path.is_file):
+            if info is None:
+                raise exceptions.NotFound(f"no blob {digest}")
+            raise exceptions.StoreError(f"blob {digest} is recorded but its file {path} is missing")
+        return path
+
     async def blob_info(self, digest: str) -> base.BlobInfo:
         common.check_digest(digest)
         info = await self._blob_row(digest)
