@@ -190,3 +190,26 @@ class DemoService:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m golive.demo.service``: serve the demo service in the foreground, to run its runbook by hand."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m golive.demo.service", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8080, help="loopback port (0: any free one; default 8080)")
+    parser.add_argument("--flags", type=Path, default=Path("demo-flags.json"), help="the flags file")
+    parser.add_argument("--fault", choices=FAULTS, default="none")
+    args = parser.parse_args(argv)
+    with DemoService(args.flags.resolve(), fault=args.fault, port=args.port) as svc:
+        print(f"demo service on {svc.url} (flags in {args.flags.resolve()}); Ctrl-C stops it", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
