@@ -493,8 +493,8 @@ async def ui_runs(call: Call) -> Response:
 async def ui_run(call: Call) -> Response:
     assert call.principal is not None
     v = await call.state.service.view(call.path("run_id"))
-    data, _ = v.current()
-    return dashboard.fragment(dashboard.render_run(v.handle, data, call.principal))
+    viewer = dashboard.Perspective.of(v.handle, call.principal)
+    return dashboard.fragment(v.fragment(viewer, lambda data: dashboard.render_run(v.handle, data, viewer)))
 
 
 # --- the endpoint table --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ the decision's role sees GO/NO-GO), and the server still checks every act with t
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from golive.engine.state import parse_ts
 from golive.server import auth
 from golive.spec import models
 
-__all__ = ["CSP", "fragment", "page_routes", "render_run", "render_runs", "sparkline"]
+__all__ = ["CSP", "Perspective", "fragment", "page_routes", "render_run", "render_runs", "sparkline"]
 
 # No inline script or style anywhere: every script and stylesheet comes from /static on this server.
 CSP = (
@@ -122,28 +123,41 @@ def render_runs(rows: list[dict[str, Any]], principal: auth.Principal) -> str:
     return _env.get_template("runs.html").render(runs=rows, viewer=principal)
 
 
-def _decision_view(
-    h: acts.RunHandle, step: models.Step, data: dict[str, Any], principal: auth.Principal
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Perspective:
+    """All that makes one viewer's run fragment differ from another's: whether the token may act, and
+    which runbook roles the user holds in this run. Viewers with the same perspective share one render."""
+
+    can_act: bool
+    held: frozenset[str]
+
+    @classmethod
+    def of(cls, h: acts.RunHandle, principal: auth.Principal) -> Perspective:
+        return cls(principal.can_act, frozenset(r for r, p in h.state.roles.items() if p == principal.user))
+
+    def holds(self, role: str | None) -> bool:
+        return self.can_act and role is not None and role in self.held
+
+
+def _decision_view(h: acts.RunHandle, step: models.Step, viewer: Perspective) -> dict[str, Any]:
     s = h.state.step(step.id)
-    holder = h.state.roles.get(step.role or "")
     return {
         "id": step.id,
         "title": step.title or step.id,
         "role": step.role,
-        "holder": holder,
+        "holder": h.state.roles.get(step.role or ""),
         "deadline": s.deadline,
         "default": s.default or step.default,
         "statement": step.statement,
         "requires": list(step.requires),
         # The same function the rule uses, so the button and the rule can never disagree.
         "blockers": acts.decision_blockers(h, step),
-        "mine": principal.can_act and holder == principal.user,
+        "mine": viewer.holds(step.role),
     }
 
 
-def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principal) -> str:
-    """The run's panels for this viewer."""
+def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> str:
+    """The run's panels as ``viewer`` sees them."""
     rb = h.runbook
     decisions = []
     manual = []
@@ -157,7 +171,7 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principa
         if step is None:
             continue
         if item["waiting_for"] == "decision" and step.kind is models.StepKind.DECISION:
-            decisions.append(_decision_view(h, step, data, principal))
+            decisions.append(_decision_view(h, step, viewer))
         elif item["waiting_for"] == "manual":
             manual.append(
                 {
@@ -165,12 +179,11 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principa
                     "instructions": step.instructions,
                     "inputs": [i.model_dump() for i in step.inputs],
                     "needs_evidence": [e.name for e in step.evidence if e.required],
-                    "mine": principal.can_act and item.get("holder") == principal.user,
+                    "mine": viewer.holds(step.role),
                 }
             )
         else:
-            unknown.append({**item, "mine": principal.can_act and item.get("holder") == principal.user})
-    held = {r for r, p in h.state.roles.items() if p == principal.user}
+            unknown.append({**item, "mine": viewer.holds(step.role)})
     area_roles = {a.id: a.role for a in rb.signoff.areas}
     signoffs = [
         {
@@ -178,9 +191,8 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principa
             **info,
             "role": area_roles.get(area),
             "holder": h.state.roles.get(area_roles.get(area) or "") if area_roles.get(area) else None,
-            "mine": principal.can_act
-            and info.get("status") == "pending"
-            and (area_roles.get(area) is None or h.state.roles.get(area_roles.get(area) or "") == principal.user),
+            "mine": info.get("status") == "pending"
+            and (viewer.can_act if area_roles.get(area) is None else viewer.holds(area_roles.get(area))),
         }
         for area, info in data["signoffs"].items()
     ]
@@ -223,16 +235,19 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], principal: auth.Principa
         )
     return _env.get_template("run.html").render(
         run=data,
-        viewer=principal,
-        held=sorted(held),
+        viewer=viewer,
+        held=sorted(viewer.held),
         decisions=decisions,
         manual=manual,
         unknown=unknown,
         signoffs=signoffs,
         evidence=evidence,
         timeline=timeline,
-        can_rollback=principal.can_act and bool(held) and not rolling and not (final and data["status"] != "passed"),
-        can_assign=principal.can_act,
+        can_rollback=viewer.can_act
+        and bool(viewer.held)
+        and not rolling
+        and not (final and data["status"] != "passed"),
+        can_assign=viewer.can_act,
         ended=rolling or final,
         role_names=sorted(rb.roles),
     )

@@ -38,6 +38,7 @@ VIEW_CACHE_MAX = 64  # runs whose folded state the server keeps in memory at mos
 ROLLBACK_HANDOFF_WAIT = 3.0  # seconds a live engine elsewhere gets to pick up a rollback request
 RUNBOOK_SUFFIXES = (".yaml", ".yml")
 RUNBOOK_LIST_MAX = 500  # files listed from runbook_dir at most
+FRAGMENT_CACHE_MAX = 64  # viewer perspectives whose rendered fragment is kept per run
 _RUNBOOK_MARK = re.compile(r"^golive\s*:", re.MULTILINE)
 
 
@@ -92,6 +93,8 @@ class RunView:
     summary: dict[str, Any] | None = None
     summary_json: bytes = b""
     refresh: Coalescer = field(init=False)
+    # Rendered dashboard fragments of the current summary, by viewer perspective (cleared on each event).
+    fragments: dict[Any, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.refresh = Coalescer(self.handle.refresh)
@@ -104,7 +107,18 @@ class RunView:
             self.summary = data
             self.summary_json = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
             self.summary_seq = seq
+            self.fragments.clear()
         return self.summary, self.summary_json
+
+    def fragment(self, key: Any, render: Callable[[dict[str, Any]], str]) -> str:
+        """The dashboard fragment for ``key`` (a viewer perspective), rendered once per event."""
+        data, _ = self.current()
+        html = self.fragments.get(key)
+        if html is None:
+            if len(self.fragments) >= FRAGMENT_CACHE_MAX:
+                self.fragments.clear()
+            html = self.fragments[key] = render(data)
+        return html
 
 
 def _owner() -> str:
