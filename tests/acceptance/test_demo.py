@@ -105,10 +105,12 @@ def step_of(data: dict[str, Any], step_id: str) -> dict[str, Any]:
 
 def say(request: pytest.FixtureRequest, text: str) -> None:
     """Print a figure on the terminal, past pytest's capture."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.ensure_newline()
-        reporter.write_line(text)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        print(text)
+        return
+    with capture.global_and_fixture_disabled():
+        print(f"\n{text}")
 
 
 def demo_in_checkout(request: pytest.FixtureRequest, tmp: Path, *args: str) -> Demo:
