@@ -7,6 +7,7 @@ runs the engine (or any later ``golive resume``) reacts to them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 import re
@@ -79,6 +80,28 @@ def make_redactor(runbook: models.Runbook) -> redact_mod.Redactor:
     return redact_mod.Redactor(
         custom_patterns=[(p.name, p.pattern) for p in s.redact_patterns], redact_ips=s.redact_ips
     )
+
+
+async def act_redactor(h: RunHandle) -> redact_mod.Redactor:
+    """The run's redactor, with the values of its local secrets (``env`` and ``file`` providers) registered.
+
+    What a person types (an input, a reason) or uploads (an evidence file) may hold such a secret, and this
+    process (``golive confirm``, the API) can read it as the engine does; a secret it cannot resolve here is
+    left out. Remote providers are not asked: an act must not wait on a vault.
+    """
+    from golive.engine import runner  # runner imports this module
+
+    local = [n for n, ref in h.runbook.secrets.items() if ref.provider in runner.LOCAL_SECRET_PROVIDERS]
+    if not local:
+        return h.redactor()
+    engine = runner.Engine(h)
+    try:
+        for name in local:
+            with contextlib.suppress(exceptions.GoliveError):
+                await engine.secret(name)
+    finally:
+        await engine.aclose()
+    return engine.redactor
 
 
 async def open_run(store: store_base.Store, run_id: str, loaded: loader.LoadedRunbook | None = None) -> RunHandle:
@@ -187,7 +210,7 @@ async def confirm(
         missing = [e.name for e in step.evidence if e.required]
         if missing and not evidence:
             raise exceptions.UsageError(f"step {step_id!r} needs --evidence FILE: {', '.join(missing)}")
-    red = h.redactor()
+    red = await act_redactor(h)
     for inp in step.inputs:
         if inp.secret and values.get(inp.id):
             red.add_secret(values[inp.id])
@@ -383,7 +406,7 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
         await _refuse(h, f"decide {decision}", actor, f"decision {step.id!r} is {what}", step.id)
     if st.waiting_for == "pause":
         # A paused observation: GO continues the cutover, NO-GO rolls back.
-        red = h.redactor()
+        red = await act_redactor(h)
         await h.append(
             "decision_recorded",
             step_id=step.id,
@@ -400,7 +423,7 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
             await _refuse(
                 h, "decide go", actor, "GO requires every required step to pass: " + "; ".join(blockers), step.id
             )
-    red = h.redactor()
+    red = await act_redactor(h)
     statement = (
         red.redact(render_statement(h, step, decision, reason)) if decision == "go" else red.redact(f"NO-GO: {reason}")
     )
@@ -444,7 +467,7 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
     st = h.state.step(step_id)
     if st.outcome in (Outcome.PASS, Outcome.WAIVED):
         await _refuse(h, "waive", actor, f"step {step_id!r} already {st.outcome.value}", step_id)
-    red = h.redactor()
+    red = await act_redactor(h)
     await h.append(
         "waiver_recorded", step_id=step_id, actor=actor, ticket=red.redact(ticket), reason=red.redact(reason)
     )
@@ -520,7 +543,7 @@ async def request_rollback(
             actor,
             f"{actor} holds none of the roles that may start the rollback: {', '.join(sorted(allowed)) or 'none declared'}",
         )
-    red = h.redactor()
+    red = await act_redactor(h)
     if trig is not None:
         await h.append(
             "trigger_fired",
@@ -552,7 +575,7 @@ async def signoff(h: RunHandle, area: str, actor: str, statement: str) -> None:
         await _refuse(h, "signoff", actor, f"{actor} does not hold role {role!r} ({_role_hint(h, role)})")
     if area in h.state.signoffs:
         await _refuse(h, "signoff", actor, f"area {area!r} was already signed by {h.state.signoffs[area]['by']}")
-    await h.append("signoff_recorded", actor=actor, area=area, statement=h.redactor().redact(statement))
+    await h.append("signoff_recorded", actor=actor, area=area, statement=(await act_redactor(h)).redact(statement))
 
 
 def content_digest(data: bytes) -> str:

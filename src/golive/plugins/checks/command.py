@@ -61,6 +61,7 @@ class CommandParams(base.Params):
 
 
 def _last_line(text: str) -> str:
+    # ``text`` is already redacted: cutting first could leave half a secret that no rule recognises.
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1][:300] if lines else ""
 
@@ -76,16 +77,19 @@ async def command_result(ctx: base.StepContext, p: CommandParams) -> results.Res
         )
     except _proc.ProcFailure as exc:
         return _util.finish(ctx, results.Outcome.ERROR, exc.message, details={"command": shown})
+    # What is shown (excerpts, the log, the last line in a summary) is cut from redacted text, never cut first:
+    # a secret cut in half is no longer recognised. Expectations still match the raw output.
+    shown_out, shown_err = ctx.redact(res.stdout), ctx.redact(res.stderr)
     output: dict[str, Any] = {
         "exit_code": res.exit_code,
-        "stdout": _util.excerpt(res.stdout),
-        "stderr": _util.excerpt(res.stderr),
+        "stdout": _util.excerpt(shown_out),
+        "stderr": _util.excerpt(shown_err),
         "elapsed_ms": round(res.elapsed_ms, 1),
     }
     details = {"command": shown, "timed_out": res.timed_out, "truncated": res.truncated}
     log = (
         f"$ {shown}\n--- exit {res.exit_code} in {res.elapsed_ms:.0f} ms ---\n--- stdout ---\n"
-        f"{_util.excerpt(res.stdout, 20000)}\n--- stderr ---\n{_util.excerpt(res.stderr, 20000)}\n"
+        f"{_util.excerpt(shown_out, 20000)}\n--- stderr ---\n{_util.excerpt(shown_err, 20000)}\n"
     )
     evidence = (results.Evidence(name="command.log", content=log.encode()),)
     if res.timed_out:
@@ -101,18 +105,20 @@ async def command_result(ctx: base.StepContext, p: CommandParams) -> results.Res
     failures = []
     codes = exp.exit_code if isinstance(exp.exit_code, list) else [exp.exit_code]
     if res.exit_code not in codes:
-        tail = _last_line(res.stderr) or _last_line(res.stdout)
+        tail = _last_line(shown_err) or _last_line(shown_out)
         failures.append(
             f"exit code {res.exit_code}, expected {' or '.join(map(str, codes))}" + (f" ({tail})" if tail else "")
         )
     if exp.stdout is not None and re.search(exp.stdout, res.stdout, re.MULTILINE) is None:
-        failures.append(f"stdout does not match /{exp.stdout}/ (last line: {_last_line(res.stdout)!r})")
+        failures.append(f"stdout does not match /{exp.stdout}/ (last line: {_last_line(shown_out)!r})")
     if exp.stderr is not None and re.search(exp.stderr, res.stderr, re.MULTILINE) is None:
-        failures.append(f"stderr does not match /{exp.stderr}/ (last line: {_last_line(res.stderr)!r})")
+        failures.append(f"stderr does not match /{exp.stderr}/ (last line: {_last_line(shown_err)!r})")
     if exp.stdout_not is not None:
         bad = re.search(exp.stdout_not, res.stdout, re.MULTILINE)
         if bad is not None:
-            failures.append(f"stdout matches /{exp.stdout_not}/, expected no match ({bad.group(0)[:100]!r})")
+            failures.append(
+                f"stdout matches /{exp.stdout_not}/, expected no match ({ctx.redact(bad.group(0))[:100]!r})"
+            )
     doc: Any = None
     if exp.condition is not None:
         try:

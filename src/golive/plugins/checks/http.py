@@ -13,6 +13,7 @@ from golive.plugins import _http, _request, _util, base
 __all__ = ["GraphqlCheck", "GraphqlParams", "HttpCheck", "HttpExpect", "HttpParams"]
 
 BODY_EXCERPT_CHARS = 500  # characters of the response body kept in details
+REDACT_MARGIN = 512  # characters past a cut that are redacted with it, so a value across the cut is still found
 OUTPUT_JSON_MAX_BYTES = 64 * 1024  # bytes; larger JSON bodies are not copied into the step output
 
 
@@ -132,7 +133,8 @@ def response_result(
         "url": p.url.split("?", 1)[0],
         "status": resp.status,
         "latency_ms": round(resp.elapsed_ms, 1),
-        "body_excerpt": resp.text()[:BODY_EXCERPT_CHARS],
+        # Redacted before it is cut: half a card number or token is no longer recognised by any rule.
+        "body_excerpt": ctx.redact(resp.text()[: BODY_EXCERPT_CHARS + REDACT_MARGIN])[:BODY_EXCERPT_CHARS],
     }
     summary = "; ".join(failures) if failures else f"status {resp.status} in {resp.elapsed_ms:.0f} ms"
     return _util.finish(ctx, outcome, summary, details=details, output=output)
