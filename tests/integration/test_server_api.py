@@ -734,3 +734,18 @@ def test_server_resumes_a_run_whose_owner_died(db_path: Path, runbook_dir: Path)
         finally:
             client.http.close()
     assert data["phases"][0]["steps"][0]["outcome"] == "pass"
+
+
+def test_uploaded_evidence_names_lose_paths_and_header_breaking_characters(api: Api) -> None:
+    """An upload named with a path or shell characters is stored under its plain base name, served with a safe header."""
+    rid = api.start()
+    api.ready(rid)
+    files = {"evidence": ("../../etc/cron; rm -rf.txt", b"drained\n", "text/plain")}
+    r = api.http.post(
+        f"/api/v1/runs/{rid}/steps/drain/confirm", data={"failed": "false"}, files=files, headers=api.h("ops")
+    )
+    assert r.status_code == 200, r.text
+    (item,) = next(s for s in api.summary(rid)["phases"][0]["steps"] if s["id"] == "drain")["evidence"]
+    assert item["name"] == "cron_rm_-rf.txt"
+    served = api.get(f"/api/v1/runs/{rid}/blobs/{item['sha256']}")
+    assert served.headers["content-disposition"] == 'attachment; filename="cron_rm_-rf.txt"'

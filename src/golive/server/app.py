@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -234,7 +235,7 @@ async def _read_confirm_form(call: Call) -> schemas.ConfirmRequest:
         for item in form.getlist("evidence"):
             if isinstance(item, str):
                 continue
-            name = Path(item.filename or "evidence").name or "evidence"
+            name = _safe_name(item.filename or "")
             target = tmp / name
             n = 1
             while target.exists():
@@ -246,6 +247,15 @@ async def _read_confirm_form(call: Call) -> schemas.ConfirmRequest:
         return body
     finally:
         await form.close()
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def _safe_name(name: str, default: str = "evidence") -> str:
+    """A file name safe on disk and in a Content-Disposition header: no path, no quotes, no control bytes."""
+    base = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip("._")
+    return base[:120] or default
 
 
 def _route_handler(ep: openapi.Endpoint) -> Callable[[Request], Any]:
@@ -458,14 +468,18 @@ async def report(call: Call) -> Response:
     fmt = call.path("fmt")
     v = await call.state.service.view(call.path("run_id"))
     data, media, filename = await exports.report(v.handle, fmt)
-    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{_safe_name(filename)}"'}
+    )
 
 
 async def evidence_pack(call: Call) -> Response:
     v = await call.state.service.view(call.path("run_id"))
     data, filename = await exports.evidence_pack(v.handle)
     return Response(
-        data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{_safe_name(filename)}"'},
     )
 
 
@@ -476,7 +490,7 @@ async def blob(call: Call) -> Response:
     if item is None:
         raise exceptions.NotFound(f"run {v.handle.run_id} has no evidence with sha256 {digest}")
     data = await call.state.store.get_blob(digest)
-    name = Path(str(item.get("name") or digest)).name.replace('"', "")
+    name = _safe_name(str(item.get("name") or ""), digest)
     return Response(
         data,
         media_type=str(item.get("media_type") or "application/octet-stream"),
@@ -810,7 +824,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route(ep.path, _route_handler(ep), methods=[ep.method], name=ep.name) for ep in state.endpoints
     ]
-    routes += dashboard.page_routes(state.version)
+    routes += dashboard.page_routes()
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"))
     middleware = [Middleware(SecurityHeaders)]
     if cfg.cors_origins:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +262,7 @@ def _tminus(h: acts.RunHandle, ts: str | None) -> str | None:
 
 
 def _page(request: Request, page: str, run_id: str = "") -> Response:
-    html = _env.get_template("page.html").render(page=page, run_id=run_id, now=datetime.now().year)
+    html = _env.get_template("page.html").render(page=page, run_id=run_id)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
@@ -275,7 +274,7 @@ async def run_page(request: Request) -> Response:
     return _page(request, "run", str(request.path_params["run_id"]))
 
 
-def page_routes(version: str) -> list[BaseRoute]:
+def page_routes() -> list[BaseRoute]:
     return [
         Route("/", runs_page, methods=["GET"], name="page_runs"),
         Route("/runs/{run_id}", run_page, methods=["GET"], name="page_run"),
