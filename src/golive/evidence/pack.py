@@ -21,6 +21,7 @@ I/O release the GIL, so both cores work. Verification hashes two files at a time
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import secrets as _secrets
@@ -67,7 +68,7 @@ RESERVED_MANIFEST_KEYS = frozenset(
 CHUNK = 4 * 1024 * 1024  # bytes per read; large enough that per-call overhead vanishes next to hashing
 WORKERS = 2  # files in flight at once: the machines golive targets have two cores or more
 DEFLATE_BELOW = 1024 * 1024  # bytes; larger files are stored: deflate would cost more than it saves
-DEFLATE_LEVEL = 1  # fastest zlib level; evidence is mostly small text
+DEFLATE_LEVEL = 1  # fastest deflate level; evidence is mostly small text
 LOOKAHEAD = 32  # small zip members prepared ahead of the writer (each under DEFLATE_BELOW: <= 32 MiB)
 MAX_META_BYTES = 256 * 1024 * 1024  # bytes; checksums.json for a million files stays well under this
 COMPRESSED_SUFFIXES = frozenset(
@@ -312,6 +313,17 @@ def _buffers() -> tuple[memoryview, memoryview]:
     return buffers
 
 
+def _deflate_module() -> Any:
+    """zlib-ng when installed (about twice as fast at level 1, same deflate format), else zlib."""
+    try:
+        return importlib.import_module("zlib_ng.zlib_ng")
+    except ImportError:  # pragma: no cover - zlib-ng is a dependency; this keeps odd platforms working
+        return zlib
+
+
+_DEFLATE = _deflate_module()
+
+
 class _Prepared(NamedTuple):
     """A small member read, hashed and (when it pays) deflated ahead of being appended."""
 
@@ -326,7 +338,7 @@ def _prepare(item: PackFile) -> _Prepared:
     data = item.source if isinstance(item.source, bytes) else item.source.read_bytes()
     deflated = None
     if PurePosixPath(item.name).suffix.lower() not in COMPRESSED_SUFFIXES and data:
-        compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)  # raw deflate, as zip wants it
+        compressor = _DEFLATE.compressobj(DEFLATE_LEVEL, _DEFLATE.DEFLATED, -15)  # raw deflate, as zip wants
         deflated = compressor.compress(data) + compressor.flush()
         if len(deflated) >= len(data):
             deflated = None
