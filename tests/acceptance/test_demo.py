@@ -268,6 +268,57 @@ def test_fault_canary_records_no_go_by_the_demo_ic(canary: Demo) -> None:
     assert {k: flags[k] for k in SAFE_FLAGS} == SAFE_FLAGS
 
 
+# --- the exit status is not a rubber stamp; --prometheus ------------------------------------------------------
+
+
+def test_demo_exits_1_when_the_scenario_does_not_end_as_it_should(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A default demo whose canary cannot pass (a runbook expecting another status) ends NO-GO, and the demo
+    says the scenario should have ended COMPLETE and exits 1."""
+    book = tmp_path / "strict-canary.yaml"
+    text = (ROOT / "examples" / "demo-cutover.yaml").read_text(encoding="utf-8")
+    marker = 'expect: {status: 200, json: {"$.ok": true, "$.ledger": settled}}'
+    assert marker in text
+    book.write_text(text.replace(marker, 'expect: {status: 201, json: {"$.ok": true, "$.ledger": settled}}'))
+    demo = demo_in_checkout(request, tmp_path, "--runbook", str(book))
+    assert demo.returncode == 1, demo.out
+    assert "scenario 'none': NO-GO, but it should end COMPLETE" in demo.out
+    assert status_json(demo)["status"] == "no_go"
+
+
+@pytest.mark.prometheus
+def test_demo_with_prometheus_rolls_back_on_promql_triggers(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """`golive demo --prometheus --fault observe` runs the Prometheus runbook (its pre-flight sees Prometheus
+    scraping the service), the PromQL trigger fires and the run ends ROLLED-BACK with the flags safe."""
+    if shutil.which("prometheus") is None:
+        pytest.skip("the prometheus binary is not installed (scripts/setup installs it)")
+    demo = demo_in_checkout(request, tmp_path, "--prometheus", "--fault", "observe")
+    assert demo.returncode == 0, demo.out
+    assert "triggers read Prometheus" in demo.out
+    data = status_json(demo)
+    assert data["runbook"] == "demo-cutover-prometheus"
+    assert step_of(data, "prometheus_scraping")["outcome"] == "pass"
+    assert data["status"] == "rolled_back"
+    assert data["rollback"]["by"] == "trigger:order_errors"
+    flags = json.loads((demo.workdir / "demo-flags.json").read_text(encoding="utf-8"))
+    assert {k: flags[k] for k in SAFE_FLAGS} == SAFE_FLAGS
+    assert (demo.workdir / "prometheus.log").stat().st_size > 0
+
+
+def test_demo_prometheus_on_without_the_binary_exits_2(tmp_path: Path) -> None:
+    """`--prometheus` (on) where no prometheus is on PATH is a usage error (exit 2) naming the fix; no run."""
+    env = clean_env()
+    env["PATH"] = str(Path(GOLIVE).parent)  # golive itself, and nothing else
+    demo = run_demo(
+        [GOLIVE, "demo", "--prometheus"], tmp_path / "g.db", tmp_path / "d", cwd=tmp_path, env=env, limit=CLI_LIMIT
+    )
+    assert demo.returncode == 2, demo.out
+    assert "prometheus binary is not on PATH" in demo.out
+    assert "Traceback" not in demo.out
+    assert not (tmp_path / "d").exists()
+
+
 # --- scripts/demo in a fresh clone -----------------------------------------------------------------------------
 
 

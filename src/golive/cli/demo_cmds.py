@@ -44,7 +44,7 @@ from golive.cli import _common
     help="Start a throwaway Prometheus scraping the service and point the triggers at it (--prometheus alone: "
     "on; auto: only when the prometheus binary is on PATH). off: the triggers read /metrics directly.",
 )
-@click.option("--quiet", "-q", is_flag=True)
+@click.option("--quiet", "-q", is_flag=True, help="No live view; print only the summary at the end.")
 @_common.db_option
 def demo(
     fault: str, workdir: Path | None, runbook: Path | None, prometheus: str, quiet: bool, db_url: str | None
@@ -52,8 +52,8 @@ def demo(
     """Start the demo service on a free loopback port and cut it over with the demo runbook.
 
     The incident commander is an automated stand-in, labelled "demo-ic (automated)" in every record.
-    Exit 0 when the run ends as the chosen scenario should (PASSED, NO-GO for --fault canary,
-    ROLLED BACK for --fault observe) and every output was written; 1 otherwise.
+    Exit 0 when the run ends as the chosen scenario should (COMPLETE, NO-GO for --fault canary,
+    ROLLED-BACK for --fault observe) and every output was written; 1 otherwise.
     """
     from rich.markup import escape as esc
 
@@ -92,7 +92,8 @@ def demo(
             echo=echo,
         )
     )
-    expected = {"none": ("PASSED", "COMPLETE"), "canary": ("NO-GO",), "observe": ("ROLLED-BACK",)}[fault]
+    # COMPLETE, not just PASSED: the default scenario includes hypercare's passing report and the sign-off.
+    expected = {"none": ("COMPLETE",), "canary": ("NO-GO",), "observe": ("ROLLED-BACK",)}[fault]
     ok = result.status in expected and not result.problems
 
     def say(text: str) -> None:

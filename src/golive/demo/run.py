@@ -168,15 +168,20 @@ async def run_demo(
                         await ic
                 await handle.refresh()
                 hypercare_failed: list[str] = []
+                spec = handle.runbook.hypercare
                 if handle.state.status.value == "passed":
-                    await _hypercare(store, handle, workdir, echo or (lambda _line: None))
-                    hypercare_failed = [
-                        f"hypercare report {rid} is {str(r.get('status')).upper()} (see {workdir / 'hypercare'})"
-                        for rid, r in (summary.summarize(handle).get("reports") or {}).items()
-                        if r.get("status") != "pass"
-                    ]
-                    if not hypercare_failed:  # the stand-in signs off only what it can say is true
-                        await acts.signoff(handle, "engineering", DEMO_IC, "demo: cutover complete, hypercare clean")
+                    if spec.tiers or spec.reports:
+                        await _hypercare(store, handle, workdir, echo or (lambda _line: None))
+                        hypercare_failed = [
+                            f"hypercare report {rid} is {str(r.get('status')).upper()} (see {workdir / 'hypercare'})"
+                            for rid, r in (summary.summarize(handle).get("reports") or {}).items()
+                            if r.get("status") != "pass"
+                        ]
+                    if not hypercare_failed:  # the stand-ins sign off only what they can say is true
+                        for area in handle.runbook.signoff.areas:
+                            who = DEMO_PEOPLE.get(area.role or "ic")
+                            if who is not None:
+                                await acts.signoff(handle, area.id, who, "demo: cutover complete, hypercare clean")
             result = DemoResult(
                 run_id=handle.run_id,
                 status=summary.summarize(handle)["status_label"],
