@@ -422,3 +422,25 @@ def test_evidence_names_are_sanitised_and_deduplicated() -> None:
         "evidence/run/run_level.txt",
         f"evidence/x/{b[:12]}",
     ]
+
+
+async def test_a_run_whose_generated_files_are_over_a_mebibyte_packs_to_a_valid_zip(tmp_path: Path) -> None:
+    """A long event log (events.jsonl over 1 MiB, held in memory) packs into a zip that verifies."""
+    store = testing.InMemoryStore()
+    await store.open()
+    loaded = loader.load_text(RUNBOOK.replace("runpack-test", "long-run"), "long.yaml", environ={})
+    handle = await runner.create_run(store, loaded, run_id="long")
+    await store.append_many(
+        "long",
+        [
+            store_base.NewEvent("step_retry", step_id="prod_green", data={"attempt": 1, "summary": f"{i} " + "x" * 400})
+            for i in range(3000)
+        ],
+    )
+    await handle.refresh()
+    out = tmp_path / "long.zip"
+    done = await runpack.pack_run(store, "long", out)
+    assert done.head_seq > 3000
+    with zipfile.ZipFile(out) as zf:
+        assert zf.getinfo("events.jsonl").file_size > 1024 * 1024
+    assert pack.verify_pack(out).valid

@@ -337,7 +337,8 @@ class _Prepared(NamedTuple):
 def _prepare(item: PackFile) -> _Prepared:
     data = item.source if isinstance(item.source, bytes) else item.source.read_bytes()
     deflated = None
-    if PurePosixPath(item.name).suffix.lower() not in COMPRESSED_SUFFIXES and data:
+    compressible = PurePosixPath(item.name).suffix.lower() not in COMPRESSED_SUFFIXES
+    if compressible and 0 < len(data) < DEFLATE_BELOW:
         compressor = _DEFLATE.compressobj(DEFLATE_LEVEL, _DEFLATE.DEFLATED, -15)  # raw deflate, as zip wants
         deflated = compressor.compress(data) + compressor.flush()
         if len(deflated) >= len(data):
@@ -427,7 +428,7 @@ class _ZipWriter(_Writer):
 
     def _small(self, item: PackFile) -> bool:
         if isinstance(item.source, bytes):
-            return len(item.source) < DEFLATE_BELOW
+            return True  # already in memory (any size): prepared ahead like a small file, never streamed
         return item.source.stat().st_size < DEFLATE_BELOW
 
     def add_files(self, items: list[PackFile]) -> dict[str, tuple[str, int]]:
