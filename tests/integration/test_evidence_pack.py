@@ -142,6 +142,18 @@ def test_zip_pack_without_the_fast_append_path_is_the_same(
         assert zf.read("events.jsonl") == b'{"seq": 1}\n{"seq": 2}\n'
 
 
+@pytest.mark.parametrize("form", FORMS)
+def test_large_in_memory_member_is_packed(tmp_path: Path, form: str) -> None:
+    """Bytes of 1 MiB and more (a rendered report, say) pack and verify like a file; zip stores them."""
+    data = b"report line\n" * 200_000
+    out = make(tmp_path, form, [pack.PackFile("report.html", data)])
+    assert pack.verify_pack(out).valid
+    if form == "zip":
+        with zipfile.ZipFile(out) as zf:
+            assert zf.getinfo("report.html").compress_type == zipfile.ZIP_STORED
+            assert zf.read("report.html") == data
+
+
 def test_zip_stores_compressed_and_large_files_and_deflates_small_text(
     tmp_path: Path, sources: list[pack.PackFile]
 ) -> None:
