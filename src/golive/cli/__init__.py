@@ -81,11 +81,14 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (commands that end early call sys.exit themselves)."""
     from golive import exceptions
 
     try:
-        return cli.main(args=argv, prog_name="golive", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="golive", standalone_mode=False)
+        # Non-standalone click returns the callback's value, or the code of a ctx.exit(); only ints are codes.
+        return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except exceptions.GoliveError as exc:
         click.echo(f"golive: {exc.message}" if "\n" not in exc.message else exc.message, err=True)
         sys.exit(exc.exit_code)
