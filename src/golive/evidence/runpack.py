@@ -210,25 +210,33 @@ def _release_pin(release: dict[str, Any]) -> str | None:
     return tag or sha or None
 
 
-async def _blob_source(store: store_base.Store, ref: EvidenceRef, stage: Path) -> Path | bytes:
-    """Where the pack reads a blob from: the store's own file, or its bytes (staged to a file when large)."""
-    try:
-        try:
-            local = await store.blob_file(ref.sha256)
-        except NotImplementedError:
-            local = None
-        if local is not None:
-            return local
-        data = await store.get_blob(ref.sha256)
-    except exceptions.NotFound:
-        raise exceptions.EvidenceError(
+def _unreadable(ref: EvidenceRef, exc: exceptions.GoliveError) -> exceptions.EvidenceError:
+    if isinstance(exc, exceptions.NotFound):
+        return exceptions.EvidenceError(
             f"evidence {ref.name!r} of step {ref.step_id or '-'} (event {ref.seq}, sha256 {ref.sha256}) "
             "is not in the store; the pack would be incomplete, so none was written"
-        ) from None
-    except exceptions.StoreError as exc:
-        raise exceptions.EvidenceError(
-            f"evidence {ref.name!r} of step {ref.step_id or '-'} (event {ref.seq}) cannot be read: {exc.message}"
-        ) from None
+        )
+    return exceptions.EvidenceError(
+        f"evidence {ref.name!r} of step {ref.step_id or '-'} (event {ref.seq}) cannot be read: {exc.message}"
+    )
+
+
+async def _local_file(store: store_base.Store, ref: EvidenceRef) -> Path | None:
+    """The store's own file of a blob (streamed into the pack), or None when the store hands out bytes."""
+    try:
+        return await store.blob_file(ref.sha256)
+    except NotImplementedError:
+        return None
+    except (exceptions.NotFound, exceptions.StoreError) as exc:
+        raise _unreadable(ref, exc) from None
+
+
+async def _fetched(store: store_base.Store, ref: EvidenceRef, stage: Path) -> Path | bytes:
+    """A blob's bytes from the store (re-hashed there), staged to a file when large: one blob in memory."""
+    try:
+        data = await store.get_blob(ref.sha256)
+    except (exceptions.NotFound, exceptions.StoreError) as exc:
+        raise _unreadable(ref, exc) from None
     if len(data) <= STAGE_ABOVE:
         return data
     staged = stage / ref.sha256
@@ -343,8 +351,10 @@ async def pack_run(
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".golive-stage-", dir=out.parent) as stage_dir:
         stage = Path(stage_dir)
-        for r in refs:
-            files.append(pack.PackFile(r.path, await _blob_source(store, r, stage)))
+        # The lookups overlap (thousands of small blobs would otherwise wait on one round trip each).
+        local = await asyncio.gather(*(_local_file(store, r) for r in refs))
+        for r, path in zip(refs, local, strict=True):
+            files.append(pack.PackFile(r.path, path if path is not None else await _fetched(store, r, stage)))
         written = await asyncio.to_thread(pack.write_pack, out, files, manifest, sign_key, clock=clock)
     # Each blob was hashed while it was copied: its digest in checksums.json must be its name in the store.
     listed = await asyncio.to_thread(_read_checksums, out)
