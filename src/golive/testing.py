@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
-import dataclasses
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -297,9 +297,9 @@ class FakeMetricSource:
     they are due. Use ``lambda ref: source.read`` as a trigger's source factory.
     """
 
-    def __init__(self, script: Iterable[float | None | results.MetricReading | BaseException] = ()) -> None:
+    def __init__(self, script: Iterable[float | results.MetricReading | BaseException | None] = ()) -> None:
         self._script = list(script)
-        self._current: float | None | results.MetricReading | BaseException = None
+        self._current: float | results.MetricReading | BaseException | None = None
         self.reads = 0
 
     def set(self, value: float) -> None:

@@ -144,14 +144,13 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
         question = f"\n[{step.id}] {step.title or step.id}\n{step.instructions}\nDone? (y = confirm, f = failed)"
         answer = await loop.run_in_executor(None, lambda: click.prompt(question, type=click.Choice(["y", "f"])))
         actor = holder or await loop.run_in_executor(None, lambda: click.prompt(f"Your name (role {step.role})"))
-        inputs = {}
+        inputs: dict[str, str] = {}
+
+        def ask(i: Any) -> str:
+            return str(click.prompt(i.title or i.id, hide_input=i.secret, default="" if not i.required else None))
+
         for inp in step.inputs:
-            inputs[inp.id] = await loop.run_in_executor(
-                None,
-                lambda i=inp: click.prompt(
-                    i.title or i.id, hide_input=i.secret, default="" if not i.required else None
-                ),
-            )
+            inputs[inp.id] = await loop.run_in_executor(None, ask, inp)
         reason = ""
         if answer == "f":
             reason = await loop.run_in_executor(None, lambda: click.prompt("What went wrong"))

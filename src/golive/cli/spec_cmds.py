@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -49,9 +50,10 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
             if r["valid"]:
                 click.echo(f"{r['file']}: valid ({r['name']}: {r['phases']} phases, {r['steps']} steps)")
             else:
-                for p in r["problems"]:
-                    click.echo(str(exceptions.Problem(**p)))  # type: ignore[arg-type]
-                n = len(r["problems"])
+                problems: list[dict[str, Any]] = r["problems"]  # type: ignore[assignment]
+                for p in problems:
+                    click.echo(str(exceptions.Problem(**p)))
+                n = len(problems)
                 click.echo(f"{r['file']}: {n} problem{'s' if n != 1 else ''}", err=True)
     sys.exit(0 if ok else 2)
 
@@ -88,7 +90,8 @@ def _print_plan(runbook: object, the_plan: object) -> None:
     from golive.spec import durations, models
     from golive.spec import plan as plan_mod
 
-    assert isinstance(runbook, models.Runbook) and isinstance(the_plan, plan_mod.Plan)
+    assert isinstance(runbook, models.Runbook)
+    assert isinstance(the_plan, plan_mod.Plan)
     con = _common.console()
     head = f"[bold]{runbook.title or runbook.name}[/bold]"
     if runbook.service or runbook.environment:

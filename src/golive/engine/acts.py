@@ -7,6 +7,7 @@ runs the engine (or any later ``golive resume``) reacts to them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import mimetypes
@@ -239,7 +240,7 @@ async def confirm(
 async def store_evidence_file(store: store_base.Store, red: redact_mod.Redactor, path: Path) -> dict[str, Any]:
     """Keep an evidence file as a blob (text is redacted first); return its reference."""
     try:
-        data = path.read_bytes()
+        data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
         raise exceptions.UsageError(f"--evidence {path}: cannot read it ({exc.strerror})") from None
     media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

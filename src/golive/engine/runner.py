@@ -215,7 +215,7 @@ class Engine:
                 raise exceptions.SecretError(f"secret {name!r}: {exc}") from None
             provider = self.secret_provider(ref.provider, options)
             try:
-                value = await provider.resolve(secret_id, ref.key)  # type: ignore[attr-defined]
+                value = await provider.resolve(secret_id, ref.key)
             except exceptions.GoliveError:
                 raise
             except Exception as exc:
@@ -345,7 +345,7 @@ class Engine:
 
     async def announce_phase(self, phase: models.Phase, stage: str, **context: Any) -> None:
         n = await self.notifier()
-        await n.announce_phase(phase, stage, self.message_context(**context))  # type: ignore[arg-type]
+        await n.announce_phase(phase, stage, self.message_context(**context))
 
     def _cadence_context(self) -> dict[str, Any]:
         st = self.h.state
@@ -393,9 +393,8 @@ class Engine:
     async def run(self) -> RunStatus:
         """Run (or resume) to the end. Returns the final status (or WAITING if stopped while waiting)."""
         st = self.h.state
-        if st.final:
-            if not await self._reopen_if_waived():
-                return st.status
+        if st.final and not await self._reopen_if_waived():
+            return st.status
         poller = asyncio.create_task(self._poller())
         updates = asyncio.create_task(self._run_cadence())
         try:
@@ -428,7 +427,7 @@ class Engine:
                 "step_finished",
                 step_id=s.id,
                 outcome="waived",
-                summary=f"waived ({s.waiver['ticket']})",
+                summary=f"waived ({(s.waiver or {}).get('ticket')})",
                 actor=s.waiver.get("by") if s.waiver else None,
             )
         for pid, outcome in list(st.phases.items()):
@@ -518,7 +517,7 @@ class Engine:
 
     async def _recover_open_actions(self) -> None:
         """After a crash: an action with a start and no finish is unknown (retried only if idempotent)."""
-        for sec, step in self.runbook.all_steps():
+        for _, step in self.runbook.all_steps():
             s = self.h.state.step(step.id)
             # "unknown" too: a crash between action_unknown and action_resolved must not leave an idempotent
             # action waiting for a person.
@@ -594,7 +593,8 @@ class Engine:
         rollback_wait = asyncio.create_task(self._rollback_wake.wait())
         gathered = asyncio.gather(*tasks, return_exceptions=True)
         try:
-            await asyncio.wait({gathered, rollback_wait}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
+            waitables: set[asyncio.Future[Any]] = {gathered, rollback_wait}
+            await asyncio.wait(waitables, return_when=asyncio.FIRST_COMPLETED)
         finally:
             rollback_wait.cancel()
         if not gathered.done():
@@ -937,12 +937,12 @@ class Engine:
             )
             await self.notify("manual_waiting", step={"id": step.id, "title": step.title or step.id, "role": step.role})
         if self.prompter is not None:
-            prompt = asyncio.create_task(self.prompter(step, self.h))
-            waiter = asyncio.create_task(self._wait_until_done(step.id))
+            prompt: asyncio.Future[None] = asyncio.ensure_future(self.prompter(step, self.h))
+            waiter: asyncio.Future[Any] = asyncio.ensure_future(self._wait_until_done(step.id))
             await asyncio.wait({prompt, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if prompt.done() and prompt.exception() is not None:
+            if prompt.done() and (error := prompt.exception()) is not None:
                 waiter.cancel()
-                raise prompt.exception()  # type: ignore[misc]
+                raise error
             await waiter
             prompt.cancel()
         else:
@@ -984,7 +984,7 @@ class Engine:
             remaining = (parse_ts(s.deadline) - self.clock.now()).total_seconds()  # type: ignore[operator]
             deadline_mono = self.clock.monotonic() + max(0.0, remaining)
         if self.prompter is not None:
-            prompt = asyncio.create_task(self.prompter(step, self.h))
+            prompt: asyncio.Future[None] = asyncio.ensure_future(self.prompter(step, self.h))
             ok = await self._wait_until_done(step.id, deadline_mono)
             prompt.cancel()
         else:
@@ -1042,6 +1042,11 @@ class Engine:
         if st.rollback is None:
             await self.emit("rollback_started", reason=reason, by=by, source=source)
             await self.notify("rollback_triggered", reason=reason, actor=by)
+        for pid, phase_outcome in list(st.phases.items()):
+            if phase_outcome == "running":  # the phase the rollback interrupted ends here, failed
+                await self.emit(
+                    "phase_finished", step_id=pid, outcome="fail", reason=f"interrupted by rollback: {reason}"
+                )
         outcomes: list[Outcome] = []
         if self.runbook.flags is not None:
             outcomes.append(await self._restore_flags())
@@ -1057,9 +1062,9 @@ class Engine:
             failed=[
                 s.id
                 for s in (*self.runbook.rollback.steps, *self.runbook.rollback.confirm)
-                if not (st.step(s.id).outcome and st.step(s.id).outcome.ok)
+                if not _ok(st.step(s.id).outcome)
             ],
-        )  # type: ignore[union-attr]
+        )
         await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
         status_reason = f"{reason} (rollback started by {by}{'' if ok else '; some rollback steps failed'})"
         await self.finish(RunStatus.ROLLED_BACK, status_reason)
@@ -1089,6 +1094,10 @@ class Engine:
         )
         await self._record_result(step, result, 1, started, self.clock.monotonic() - t, "action_finished")
         return result.outcome
+
+
+def _ok(outcome: Outcome | None) -> bool:
+    return outcome is not None and outcome.ok
 
 
 def is_interactive() -> bool:

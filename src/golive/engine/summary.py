@@ -106,6 +106,8 @@ def completion(h: acts.RunHandle) -> dict[str, Any]:
         for rid in c.reports:
             if rid not in st.reports:
                 why.append(f"report {rid} not written")
+            elif str(st.reports[rid].get("status", "")).lower() in ("fail", "error"):
+                why.append(f"report {rid} is {str(st.reports[rid].get('status')).upper()}")
         if c.no_triggers and any(f.get("then") == "rollback" for f in st.fired):
             why.append("a rollback trigger fired")
         if c.evidence_complete and any(i["status"] == "missing" for i in checklist(h)):
@@ -191,7 +193,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "decision": st.decision,
         "waivers": st.waivers,
         "refusals": st.refusals,
-        "pending": [_step_dict(h, s.section, rb.step(s.id)) for s in st.waiting if rb.step(s.id) is not None],
+        "pending": [_step_dict(h, s.section, step) for s in st.waiting if (step := rb.step(s.id)) is not None],
         "triggers": [
             {
                 "id": t.id,

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-
 from golive import exceptions
 
 if TYPE_CHECKING:  # aiohttp costs ~90 ms to import: only runs that send requests pay it
