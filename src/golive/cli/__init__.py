@@ -7,6 +7,7 @@ and its exit code (2 for bad input, 1 for a failure or a refusal); no input give
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -60,6 +61,10 @@ class LazyGroup(click.Group):
         if spec is None:
             return None
         module = importlib.import_module(spec[0])
+        # Imports are done (main() paused the collector for them): move what they made out of the
+        # collector's sight, then turn it back on for the command itself.
+        gc.freeze()
+        gc.enable()
         cmd = getattr(module, spec[1])
         if not isinstance(cmd, click.Command):
             raise TypeError(f"{spec[0]}.{spec[1]} is not a click command")
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (commands that end early call sys.exit themselves)."""
     from golive import exceptions
 
+    # Start-up imports create many long-lived objects; collecting while they load only costs time.
+    gc.disable()
     try:
         rv = cli.main(args=argv, prog_name="golive", standalone_mode=False)
         # Non-standalone click returns the callback's value, or the code of a ctx.exit(); only ints are codes.

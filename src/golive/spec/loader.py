@@ -11,6 +11,7 @@ position map -> version check -> shape (pydantic) -> plugin params -> cross-fiel
 from __future__ import annotations
 
 import difflib
+import gc
 import hashlib
 import os
 import re
@@ -817,6 +818,11 @@ def load_bytes(
     environ: Mapping[str, str] | None = None,
     registry: Any = None,
 ) -> LoadedRunbook:
+    # Loading builds tens of thousands of short-lived acyclic objects (YAML nodes, dicts, models); the cyclic
+    # garbage collector would scan them again and again for nothing: with it paused, a 2,000-step runbook
+    # loads in about a third of the time. The input size bounds the memory, and it is re-enabled after.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         return _load(raw, name, var_overrides, environ, registry)
     except (exceptions.RunbookInvalid, exceptions.UsageError):
@@ -827,6 +833,9 @@ def load_bytes(
         raise exceptions.RunbookInvalid(
             [exceptions.Problem(name, 0, 0, "", f"cannot be read as a runbook: {type(exc).__name__}: {exc}")]
         ) from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def _decode(raw: bytes, name: str) -> str:
