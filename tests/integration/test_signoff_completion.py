@@ -141,7 +141,8 @@ def test_a_checklist_item_is_missing_until_its_steps_evidence_exists(run: Run) -
 
 
 def test_a_step_that_declares_evidence_confirmed_without_a_file_leaves_its_item_missing(tmp_path: Path) -> None:
-    """Confirming the backup without --evidence passes the step but not the checklist item; status says so."""
+    """Confirming the backup without --evidence passes the step but not the checklist item; status and the
+    Markdown report say which item is missing."""
     run = asyncio.run(drive(tmp_path, with_evidence=False))
     data = run.status()
     assert items(data["evidence_checklist"])["backup_proof"] == "missing"
@@ -149,6 +150,9 @@ def test_a_step_that_declares_evidence_confirmed_without_a_file_leaves_its_item_
     assert why["evidence"] == ["evidence checklist incomplete"]
     text = run.cli("status", run.run_id)
     assert "evidence missing: Backup proof" in text.stdout
+    md = run.cli("report", run.run_id, "--format", "md").stdout
+    assert "- [ ] Backup proof (missing)" in md
+    assert "- [x] Preflight JSON/MD showing prod green (complete)" in md
 
 
 def test_status_text_and_json_show_every_unsigned_area_pending(run: Run) -> None:
