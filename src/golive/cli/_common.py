@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -54,3 +54,25 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 def fail(message: str, code: int = 2) -> None:
     click.echo(f"golive: {message}", err=True)
     sys.exit(code)
+
+
+async def with_store(db_url: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the store named by --db (or the default), run ``fn(store)``, and close the store."""
+    from golive.store import open_store
+
+    store = open_store(db_url)
+    await store.open()
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+async def latest_run_id(store: Any, run_id: str | None) -> str:
+    """The run id for RUN (a unique prefix is fine), or the newest run when none is given."""
+    if run_id:
+        return str((await store.get_run(run_id)).run_id)
+    runs = await store.list_runs(limit=1)
+    if not runs:
+        raise exceptions.NotFound("no runs yet; start one with: golive run FILE")
+    return str(runs[0].run_id)

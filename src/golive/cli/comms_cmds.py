@@ -24,7 +24,7 @@ def comms(run_id: str | None, upcoming: int, as_json: bool, db_url: str | None) 
         from golive.engine import acts, summary
         from golive.notify import overview
 
-        run = await _latest(store, run_id)
+        run = await _common.latest_run_id(store, run_id)
         h = await acts.open_run(store, run)
         st = h.state
         data = overview.overview(
@@ -56,17 +56,6 @@ def comms(run_id: str | None, upcoming: int, as_json: bool, db_url: str | None) 
         _common.echo_json(data)
         return
     _common.console().print(_renderable(data))
-
-
-async def _latest(store: Any, run_id: str | None) -> str:
-    from golive import exceptions
-
-    if run_id:
-        return str((await store.get_run(run_id)).run_id)
-    runs = await store.list_runs(limit=1)
-    if not runs:
-        raise exceptions.NotFound("no runs yet; start one with: golive run FILE")
-    return str(runs[0].run_id)
 
 
 def _renderable(data: dict[str, Any]) -> Any:

@@ -24,17 +24,6 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def _with_store(db_url: str | None, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-    from golive.store import open_store
-
-    store = open_store(db_url)
-    await store.open()
-    try:
-        return await fn(store)
-    finally:
-        await store.close()
-
-
 def _exit_for(status: Any) -> int:
     from golive.engine.state import RunStatus
 
@@ -222,7 +211,7 @@ def run(
             click.echo(f"run {handle.run_id} started ({mode}); db {store_url(db_url)}")
         return await _drive(store, handle, quiet=quiet, prompt=not no_prompt)
 
-    status = _common.run_async(lambda: _with_store(db_url, go))
+    status = _common.run_async(lambda: _common.with_store(db_url, go))
     sys.exit(_exit_for(status))
 
 
@@ -245,19 +234,10 @@ def resume(run_id: str, no_prompt: bool, quiet: bool, db_url: str | None) -> Non
         handle = await acts.open_run(store, run_id)
         return await _drive(store, handle, quiet=quiet, prompt=not no_prompt)
 
-    sys.exit(_exit_for(_common.run_async(lambda: _with_store(db_url, go))))
+    sys.exit(_exit_for(_common.run_async(lambda: _common.with_store(db_url, go))))
 
 
 # --- views -------------------------------------------------------------------------------------------
-
-
-async def _latest(store: Any, run_id: str | None) -> str:
-    if run_id:
-        return str((await store.get_run(run_id)).run_id)
-    runs = await store.list_runs(limit=1)
-    if not runs:
-        raise exceptions.NotFound("no runs yet; start one with: golive run FILE")
-    return str(runs[0].run_id)
 
 
 @click.command()
@@ -271,7 +251,7 @@ def status(run_id: str | None, follow: bool, as_json: bool, db_url: str | None) 
     from golive.engine import acts, summary
 
     async def go(store: Any) -> Any:
-        handle = await acts.open_run(store, await _latest(store, run_id))
+        handle = await acts.open_run(store, await _common.latest_run_id(store, run_id))
         data = summary.summarize(handle)
         if as_json:
             _common.echo_json(data)
@@ -290,7 +270,7 @@ def status(run_id: str | None, follow: bool, as_json: bool, db_url: str | None) 
                 lv.update(views.status_renderable(data))
         return data
 
-    _common.run_async(lambda: _with_store(db_url, go))
+    _common.run_async(lambda: _common.with_store(db_url, go))
 
 
 @click.command()
@@ -317,7 +297,7 @@ def runs(as_json: bool, limit: int, db_url: str | None) -> None:
             )
         return out
 
-    rows = _common.run_async(lambda: _with_store(db_url, go))
+    rows = _common.run_async(lambda: _common.with_store(db_url, go))
     if as_json:
         _common.echo_json(rows)
         return
@@ -358,7 +338,7 @@ def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
             line["t"] = summary.tminus(h, line["at"])
         return lines
 
-    lines = _common.run_async(lambda: _with_store(db_url, go))
+    lines = _common.run_async(lambda: _common.with_store(db_url, go))
     if as_json:
         _common.echo_json(lines)
         return
@@ -379,7 +359,7 @@ def _act(db_url: str | None, run_id: str, fn: Callable[[Any], Awaitable[Any]]) -
     async def go(store: Any) -> Any:
         return await fn(await acts.open_run(store, run_id))
 
-    return _common.run_async(lambda: _with_store(db_url, go))
+    return _common.run_async(lambda: _common.with_store(db_url, go))
 
 
 @click.command()
@@ -521,7 +501,7 @@ def rollback(run_id: str, actor: str, reason: str, trigger_id: str | None, db_ur
         click.echo(f"run {h.run_id}: {h.state.status.label} ({h.state.reason})")
         return status is RunStatus.ROLLED_BACK and (h.state.rollback or {}).get("outcome") == "pass"
 
-    sys.exit(0 if _common.run_async(lambda: _with_store(db_url, go)) else 1)
+    sys.exit(0 if _common.run_async(lambda: _common.with_store(db_url, go)) else 1)
 
 
 @click.command()
@@ -553,7 +533,7 @@ def verify(run_id: str, as_json: bool, db_url: str | None) -> None:
             return {"run_id": rec.run_id, "valid": False, "first_broken_seq": exc.seq, "reason": exc.reason}
         return {"run_id": rec.run_id, "valid": True, "events": n}
 
-    res = _common.run_async(lambda: _with_store(db_url, go))
+    res = _common.run_async(lambda: _common.with_store(db_url, go))
     if as_json:
         _common.echo_json(res)
     elif res["valid"]:

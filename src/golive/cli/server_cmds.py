@@ -93,17 +93,6 @@ def _roles(value: str) -> tuple[str, ...]:
     return roles
 
 
-async def _with_store(db_url: str | None, fn: Any) -> Any:
-    from golive.store import open_store
-
-    store = open_store(db_url)
-    await store.open()
-    try:
-        return await fn(store)
-    finally:
-        await store.close()
-
-
 @token.command("create")
 @click.option("--user", required=True, help="Who the token speaks for: the actor of every act made with it.")
 @click.option("--roles", default="", help="Server roles, comma-separated (e.g. ic,observer; admin may start runs).")
@@ -117,7 +106,7 @@ def token_create(user: str, roles: str, as_json: bool, db_url: str | None) -> No
         raise exceptions.UsageError("--user must not be empty")
     role_list = _roles(roles)
     made, record = _common.run_async(
-        lambda: _with_store(db_url, lambda s: auth.create_token(s, user.strip(), role_list))
+        lambda: _common.with_store(db_url, lambda s: auth.create_token(s, user.strip(), role_list))
     )
     if as_json:
         _common.echo_json(
@@ -137,7 +126,7 @@ def token_create(user: str, roles: str, as_json: bool, db_url: str | None) -> No
 @_common.db_option
 def token_list(as_json: bool, db_url: str | None) -> None:
     """List tokens in the store (hash prefix, user, roles, created, revoked); never the tokens."""
-    records = _common.run_async(lambda: _with_store(db_url, lambda s: s.list_tokens()))
+    records = _common.run_async(lambda: _common.with_store(db_url, lambda s: s.list_tokens()))
     rows = [
         {
             "sha256": r.token_hash[:12],
@@ -177,6 +166,6 @@ def token_revoke(sha256_prefix: str, db_url: str | None) -> None:
         await store.revoke_token(matches[0].token_hash)
         return f"{matches[0].token_hash[:12]} ({matches[0].user})"
 
-    which = _common.run_async(lambda: _with_store(db_url, go))
+    which = _common.run_async(lambda: _common.with_store(db_url, go))
     click.echo(f"revoked {which}")
     sys.exit(0)

@@ -59,26 +59,6 @@ def sparkline(values: Sequence[float | None], width: int = SPARK_WIDTH) -> str:
     return "".join(out)
 
 
-async def _with_store(db_url: str | None, fn: Any) -> Any:
-    from golive.store import open_store
-
-    store = open_store(db_url)
-    await store.open()
-    try:
-        return await fn(store)
-    finally:
-        await store.close()
-
-
-async def _run_id(store: Any, run_id: str | None) -> str:
-    if run_id:
-        return str((await store.get_run(run_id)).run_id)
-    runs = await store.list_runs(limit=1)
-    if not runs:
-        raise exceptions.NotFound("no runs yet; start one with: golive run FILE")
-    return str(runs[0].run_id)
-
-
 # --- watch --------------------------------------------------------------------------------------------
 
 
@@ -164,7 +144,7 @@ def watch(run_id: str | None, once: bool, as_json: bool, db_url: str | None) -> 
     from golive.engine import acts
 
     async def go(store: Any) -> None:
-        handle = await acts.open_run(store, await _run_id(store, run_id))
+        handle = await acts.open_run(store, await _common.latest_run_id(store, run_id))
         if as_json:
             _common.echo_json(
                 {
@@ -189,7 +169,7 @@ def watch(run_id: str | None, once: bool, as_json: bool, db_url: str | None) -> 
                 await handle.refresh()
                 live.update(watch_renderable(handle))
 
-    _common.run_async(lambda: _with_store(db_url, go))
+    _common.run_async(lambda: _common.with_store(db_url, go))
 
 
 # --- hypercare ----------------------------------------------------------------------------------------
@@ -233,7 +213,7 @@ def hypercare(
     con = _common.console(stderr=as_json)
 
     async def go(store: Any) -> int:
-        rid = await _run_id(store, run_id)
+        rid = await _common.latest_run_id(store, run_id)
         r = await service.hypercare_runner(store, rid, out_dir, lambda s: con.print(s, markup=False))
         try:
             return await _drive_hypercare(r, rid)
@@ -268,7 +248,7 @@ def hypercare(
         failed = any(not rec.outcome.ok for rec in r.history) or bool(r.missed)
         return 1 if failed else 0
 
-    code = _common.run_async(lambda: _with_store(db_url, go))
+    code = _common.run_async(lambda: _common.with_store(db_url, go))
     raise SystemExit(code)
 
 
@@ -285,7 +265,7 @@ def flags(run_id: str | None, as_json: bool, db_url: str | None) -> None:
     from golive.plugins.actions import flag as flag_action
 
     async def go(store: Any) -> int:
-        handle = await acts.open_run(store, await _run_id(store, run_id))
+        handle = await acts.open_run(store, await _common.latest_run_id(store, run_id))
         spec = handle.runbook.flags
         if spec is None:
             raise exceptions.UsageError(
@@ -333,4 +313,4 @@ def flags(run_id: str | None, as_json: bool, db_url: str | None) -> None:
             _common.console().print(table)
         return 1 if any(r["state"] == "error" for r in rows) else 0
 
-    raise SystemExit(_common.run_async(lambda: _with_store(db_url, go)))
+    raise SystemExit(_common.run_async(lambda: _common.with_store(db_url, go)))
