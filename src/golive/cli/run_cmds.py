@@ -317,25 +317,11 @@ def runs(as_json: bool, limit: int, db_url: str | None) -> None:
 @_common.db_option
 def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
     """Print RUN's timeline in the scribe's format: T-time, what, PASS/FAIL, UTC timestamp, actor."""
-    from golive.cli import views
     from golive.engine import acts, summary
 
     async def go(store: Any) -> list[dict[str, Any]]:
         h = await acts.open_run(store, run_id)
-        lines = views.timeline_lines(summary.summarize(h))
-        for w in h.state.waivers:  # the scribe notes every waiver: what, ticket and reason, who
-            lines.append(
-                {
-                    "t": None,
-                    "what": f"Waiver {w['step']} ({w['ticket']}): {w['reason']}",
-                    "result": "WAIVED",
-                    "at": w["at"],
-                    "actor": w["by"],
-                }
-            )
-        lines.sort(key=lambda x: x["at"] or "")
-        for line in lines:
-            line["t"] = summary.tminus(h, line["at"])
+        lines = summary.timeline(h)
         return lines
 
     lines = _common.run_async(lambda: _common.with_store(db_url, go))

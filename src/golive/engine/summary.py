@@ -9,7 +9,7 @@ from golive.engine.state import RunStatus, parse_ts
 from golive.results import Outcome
 from golive.spec import durations, models
 
-__all__ = ["checklist", "completion", "summarize", "tminus"]
+__all__ = ["checklist", "completion", "summarize", "timeline", "tminus"]
 
 
 def tminus(h: acts.RunHandle, ts: str | None) -> str | None:
@@ -217,3 +217,84 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "head_hash": st.head_hash,
         "events": st.last_seq,
     }
+
+
+def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The scribe's timeline: a line per phase start and end, decision, waiver, rollback and sign-off, each with
+    its T-time, PASS/FAIL, UTC timestamp and actor (what `golive timeline` prints and the evidence pack keeps)."""
+    summary = summary if summary is not None else summarize(h)
+    lines: list[dict[str, Any]] = []
+    for ph in summary["phases"]:
+        if ph.get("started_at"):
+            lines.append(
+                {
+                    "t": ph.get("t"),
+                    "what": f"{ph['title']} start",
+                    "result": "",
+                    "at": ph["started_at"],
+                    "actor": "golive",
+                }
+            )
+        for s in ph["steps"]:
+            if s.get("finished_at") and s["kind"] in ("manual", "decision"):
+                result = (s.get("decision") or s["outcome"] or "").upper()
+                lines.append(
+                    {
+                        "t": s.get("t"),
+                        "what": s["title"],
+                        "result": result,
+                        "at": s["finished_at"],
+                        "actor": s.get("actor") or "",
+                    }
+                )
+        if ph.get("finished_at"):
+            end_t = None
+            lines.append(
+                {
+                    "t": end_t or ph.get("t"),
+                    "what": f"{ph['title']} end",
+                    "result": ph["outcome"].upper(),
+                    "at": ph["finished_at"],
+                    "actor": "golive",
+                }
+            )
+    if summary.get("rollback"):
+        rb = summary["rollback"]
+        lines.append(
+            {
+                "t": None,
+                "what": f"Rollback start: {rb.get('reason')}",
+                "result": "",
+                "at": rb.get("started_at"),
+                "actor": rb.get("by"),
+            }
+        )
+        if rb.get("finished_at"):
+            lines.append(
+                {
+                    "t": None,
+                    "what": "Rollback end",
+                    "result": str(rb.get("outcome") or "").upper(),
+                    "at": rb.get("finished_at"),
+                    "actor": "golive",
+                }
+            )
+    for area, v in (summary.get("signoffs") or {}).items():
+        if v.get("at"):
+            lines.append(
+                {"t": None, "what": f"Sign-off {area}", "result": "SIGNED", "at": v["at"], "actor": v.get("by")}
+            )
+    for w in h.state.waivers:  # the scribe notes every waiver: what, ticket and reason, who
+        lines.append(
+            {
+                "t": None,
+                "what": f"Waiver {w['step']} ({w['ticket']}): {w['reason']}",
+                "result": "WAIVED",
+                "at": w["at"],
+                "actor": w["by"],
+            }
+        )
+    lines.sort(key=lambda x: x["at"] or "")
+    for line in lines:
+        line["t"] = tminus(h, line["at"])
+    return lines

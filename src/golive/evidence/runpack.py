@@ -153,22 +153,7 @@ def _json(doc: Any) -> bytes:
 
 def timeline(h: acts.RunHandle, data: dict[str, Any]) -> dict[str, Any]:
     """The scribe's timeline (what `golive timeline --json` prints) and each phase and step with its T-times."""
-    from golive.cli import views
-
-    lines = views.timeline_lines(data)
-    for w in h.state.waivers:  # the scribe notes every waiver: what, ticket and reason, who
-        lines.append(
-            {
-                "t": None,
-                "what": f"Waiver {w['step']} ({w['ticket']}): {w['reason']}",
-                "result": "WAIVED",
-                "at": w["at"],
-                "actor": w["by"],
-            }
-        )
-    lines.sort(key=lambda x: x["at"] or "")
-    for line in lines:
-        line["t"] = summary.tminus(h, line["at"])
+    lines = summary.timeline(h, data)
 
     def step_view(s: dict[str, Any]) -> dict[str, Any]:
         keys = ("id", "title", "kind", "role", "actor", "planned_at", "t", "started_at", "finished_at")
@@ -299,7 +284,7 @@ async def pack_run(
 
     from golive.report import formats, html
 
-    page = await html.render_run(h, data)
+    page = await html.render_run(h, data, rehash_evidence=False)
     suffix = Path(record.runbook_path).suffix.lower()
     runbook_name = "runbook" + (suffix if suffix in (".yaml", ".yml", ".json") else ".yaml")
     refs = evidence_refs(events)
