@@ -56,7 +56,9 @@ async def _take_lease(store: Any, run_id: str, owner: str) -> bool:
     return bool(await store.acquire_lease(run_id, owner, LEASE_TTL))
 
 
-async def _drive(store: Any, handle: Any, *, quiet: bool, prompt: bool) -> Any:
+async def _drive(
+    store: Any, handle: Any, *, quiet: bool, prompt: bool, var_overrides: dict[str, str] | None = None
+) -> Any:
     """Run the engine with a live view; hold the run's lease while doing it."""
     from golive.engine import runner, summary
 
@@ -95,7 +97,7 @@ async def _drive(store: Any, handle: Any, *, quiet: bool, prompt: bool) -> Any:
                 con.print(f"        rollback/{s['id']}: {str(s.get('outcome')).upper()} {s.get('summary') or ''}")
 
     prompter = _terminal_prompter if prompt and runner.is_interactive() else None
-    engine = runner.Engine(handle, prompter=prompter, on_change=on_change)
+    engine = runner.Engine(handle, prompter=prompter, on_change=on_change, var_overrides=var_overrides)
 
     async def heartbeat() -> None:
         while True:
@@ -225,14 +227,26 @@ def store_url(db_url: str | None) -> str:
 @click.argument("run_id")
 @click.option("--no-prompt", is_flag=True)
 @click.option("--quiet", "-q", is_flag=True)
+@click.option(
+    "--var",
+    "vars_",
+    multiple=True,
+    metavar="K=V",
+    help="Give again a variable whose value held a secret or personal data (it was not stored).",
+)
 @_common.db_option
-def resume(run_id: str, no_prompt: bool, quiet: bool, db_url: str | None) -> None:
+def resume(run_id: str, no_prompt: bool, quiet: bool, vars_: tuple[str, ...], db_url: str | None) -> None:
     """Continue RUN from its event log (after a crash, or after waivers on the steps that stopped it)."""
     from golive.engine import acts
 
+    overrides = _common.parse_pairs(vars_, "var")
+
     async def go(store: Any) -> Any:
         handle = await acts.open_run(store, run_id)
-        return await _drive(store, handle, quiet=quiet, prompt=not no_prompt)
+        unknown = [k for k in overrides if k not in handle.runbook.vars]
+        if unknown:
+            raise exceptions.UsageError(f"--var {unknown[0]}: the runbook declares no such variable")
+        return await _drive(store, handle, quiet=quiet, prompt=not no_prompt, var_overrides=overrides)
 
     sys.exit(_exit_for(_common.run_async(lambda: _common.with_store(db_url, go))))
 

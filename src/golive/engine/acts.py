@@ -46,6 +46,9 @@ class RunHandle:
     record: store_base.RunRecord
     loaded: loader.LoadedRunbook
     state: state_mod.RunState
+    # Variable values as given when the run was created, in the creating process only: the store keeps
+    # them redacted, and a value that held a secret or personal data is withheld from it entirely.
+    raw_vars: dict[str, Any] | None = None
 
     @property
     def runbook(self) -> models.Runbook:

@@ -88,6 +88,17 @@ async def create_run(
                 f"declared: {', '.join(runbook.roles) or 'none'}"
             )
     rid = run_id or new_run_id(clk)
+    # Variables reach the store redacted; one whose value held a secret or personal data is withheld and
+    # must be given again (--var or GOLIVE_VAR_<NAME>) to resume the run in another process.
+    var_redactor = acts.make_redactor(runbook)
+    stored_vars: dict[str, str] = {}
+    withheld: list[str] = []
+    for k, v in loaded.vars.items():
+        text = "" if v is None else str(v)
+        clean = var_redactor.redact(text)
+        stored_vars[k] = clean
+        if clean != text:
+            withheld.append(k)
     record = store_base.RunRecord(
         run_id=rid,
         runbook_name=runbook.name,
@@ -96,7 +107,7 @@ async def create_run(
         runbook_text=loaded.text,
         mode=mode,
         created_at=clock_mod.utc_iso(clk.now()),
-        params={"vars": {k: str(v) for k, v in loaded.vars.items()}, "roles": dict(roles or {})},
+        params={"vars": stored_vars, "vars_withheld": withheld, "roles": dict(roles or {})},
     )
     await store.create_run(record)
     red = acts.make_redactor(runbook)
@@ -122,7 +133,9 @@ async def create_run(
         for r, p in (roles or {}).items()
     ]
     await store.append_many(rid, events)
-    return await acts.open_run(store, rid, loaded=loaded)
+    handle = await acts.open_run(store, rid, loaded=loaded)
+    handle.raw_vars = dict(loaded.vars)
+    return handle
 
 
 class _Rollback(Exception):
@@ -156,7 +169,22 @@ class Engine:
         self.poll = poll
         self.on_change = on_change
         self.redactor = handle.redactor()
-        self.vars = {**handle.loaded.vars, **(handle.record.params.get("vars") or {}), **(var_overrides or {})}
+        self.vars = {**handle.loaded.vars, **(handle.record.params.get("vars") or {})}
+        self._withheld: set[str] = set()
+        if handle.raw_vars is not None:
+            self.vars.update(handle.raw_vars)
+        else:
+            import os
+
+            for name in handle.record.params.get("vars_withheld") or []:
+                env_key = "GOLIVE_VAR_" + name.upper().replace("-", "_").replace(".", "_")
+                if env_key in os.environ:
+                    self.vars[name] = os.environ[env_key]
+                else:
+                    self._withheld.add(name)
+        for name, value in (var_overrides or {}).items():
+            self.vars[name] = value
+            self._withheld.discard(name)
         self._secret_values: dict[str, str] = {}
         self._secret_lock = asyncio.Lock()
         self._http: Any = None
@@ -244,6 +272,12 @@ class Engine:
         return cls(cls.params.model_validate(params))  # type: ignore[call-arg,return-value]
 
     def _sync_resolve(self, ref: refs.Ref) -> Any:
+        if ref.root == "vars" and ref.parts[1] in self._withheld:
+            name = ref.parts[1]
+            raise exceptions.SecretError(
+                f"variable {name!r} held a secret or personal data, so it was not stored with the run; "
+                f"resume with --var {name}=VALUE (or GOLIVE_VAR_{name.upper()})"
+            )
         if ref.root == "vars":
             return self.vars.get(ref.parts[1])
         if ref.root == "secrets":
