@@ -109,3 +109,15 @@ def test_invalid_json_path_is_a_usage_error() -> None:
     """A path that does not parse is refused at load time."""
     with pytest.raises(exceptions.UsageError, match="JSON path"):
         expr.compile_path("$.a[")
+
+
+def test_a_cut_summary_never_keeps_half_a_token() -> None:
+    """fmt() and excerpt() drop the partial token at a cut, so half a key id never survives redaction."""
+    from golive.plugins import _util
+
+    key = "AKIA" + "Q" * 16
+    shown = _util.fmt("x" * 190 + " " + key)
+    assert "AKIA" not in shown
+    assert shown.endswith('..."')
+    tail = _util.excerpt(key + " then the end of the output", limit=20)
+    assert "QQQ" not in tail

@@ -207,6 +207,20 @@ def describe_names(used: frozenset[str], names: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- results
 
 
+# A run of characters that tokens, keys and addresses are made of: a cut inside one leaves a fragment that no
+# redaction rule recognises (half an AWS key id), so a cut never keeps a partial run at its edge.
+_TOKEN_EDGE_END = re.compile(r"[\w.@+/=:-]+$")
+_TOKEN_EDGE_START = re.compile(r"^[\w.@+/=:-]+")
+FMT_CHARS = 200  # characters of a value shown in a summary
+
+
+def cut_head(text: str, limit: int) -> str:
+    """The first ``limit`` characters, without a partial token at the cut."""
+    if len(text) <= limit:
+        return text
+    return _TOKEN_EDGE_END.sub("", text[:limit]) + "..."
+
+
 def fmt(value: Any) -> str:
     """A value as a summary shows it: strings quoted, JSON literals as JSON."""
     if value is None:
@@ -214,18 +228,18 @@ def fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + (value if len(value) <= 200 else value[:200] + "...") + '"'
+        return '"' + cut_head(value, FMT_CHARS) + '"'
     if isinstance(value, float):
         return f"{value:.6g}"
-    text = repr(value)
-    return text if len(text) <= 200 else text[:200] + "..."
+    return cut_head(repr(value), FMT_CHARS)
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """The end of ``text`` (where errors usually are), cut to ``limit`` characters."""
     if len(text) <= limit:
         return text
-    return f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
+    tail = _TOKEN_EDGE_START.sub("", text[-limit:])  # no partial token at the cut
+    return f"[... {len(text) - len(tail)} characters cut ...]\n" + tail
 
 
 def _redact_tree(value: Any, redact: Callable[[str], str]) -> Any:

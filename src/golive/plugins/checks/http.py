@@ -93,7 +93,11 @@ def evaluate_response(
         if needs_json:
             if status_ok:
                 # A body that should be JSON and is not is an error of the service, not a verdict.
-                return results.Outcome.ERROR, [f"{exc}; body starts {_util.fmt(resp.text()[:80])}"], None
+                return (
+                    results.Outcome.ERROR,
+                    [f"{exc}; body starts {_util.fmt(_util.cut_head(ctx.redact(resp.text()), 80))}"],
+                    None,
+                )
             return results.Outcome.FAIL, failures, None
     if exp.json_paths and parsed:
         failures.extend(_util.compare_paths(doc, exp.json_paths))

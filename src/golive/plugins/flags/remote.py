@@ -37,7 +37,7 @@ async def _call(
         except _http.HttpFailure as exc:
             raise exceptions.PluginError(exc.message) from None
     if resp.status not in ok:
-        body = resp.text().strip().replace("\n", " ")[:200]
+        body = _util.cut_head(resp.text().strip().replace("\n", " "), 200)  # the engine redacts the message
         raise exceptions.PluginError(
             f"{method} {url.split('?', 1)[0]} answered status {resp.status}, expected {' or '.join(map(str, ok))}"
             + (f": {body}" if body else "")

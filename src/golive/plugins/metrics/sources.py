@@ -226,7 +226,7 @@ class CommandMetric(base.MetricSource):
             return Reading.failed(f"command timed out after {timeout:g} s")
         if res.exit_code != 0:
             tail = res.stderr.strip().splitlines()[-1:] or [""]
-            return Reading.failed(ctx.redact(f"command exited {res.exit_code}: {tail[0][:200]}"))
+            return Reading.failed(f"command exited {res.exit_code}: {_util.cut_head(ctx.redact(tail[0]), 200)}")
         text = res.stdout.strip()
         if p.regex is not None:
             m = re.search(p.regex, res.stdout)
