@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +18,49 @@ DEFAULT_CHECK_TIMEOUT = 30.0  # seconds, for checks that set no timeout of their
 PROGRESS_INTERVAL = 0.1  # seconds between progress bar updates (a count over the checks, not per event)
 
 
-def _pick_phase(runbook: Any, name: str | None) -> Any:
+def _pick_phases(runbook: Any, names: str | Sequence[str] | None) -> Any:
+    """The phase whose checks run: the named one(s) merged into one, else every pre-flight phase merged
+    (a runbook may split its pre-flight into preflight-env, preflight-secrets, ...), else the first phase
+    with checks. The merged phase keeps the first one's id, so reports and events name a real phase."""
     from golive.spec import loader, models
 
-    if name:
-        for p in runbook.phases:
-            if name in (p.id, p.title):
-                return p
-        ids = [p.id for p in runbook.phases]
-        raise exceptions.UsageError(
-            f"--phase {name!r}: no such phase{loader.suggest(name, ids)}; phases: {', '.join(ids)}"
-        )
+    wanted = [names] if isinstance(names, str) else list(names or [])
+    picked: list[Any] = []
+    for name in wanted:
+        match = next((p for p in runbook.phases if name in (p.id, p.title)), None)
+        if match is None:
+            ids = [p.id for p in runbook.phases]
+            raise exceptions.UsageError(
+                f"--phase {name!r}: no such phase{loader.suggest(name, ids)}; phases: {', '.join(ids)}"
+            )
+        if match not in picked:
+            picked.append(match)
+    if not picked:
+        picked = [p for p in runbook.phases if "preflight" in p.id.replace("-", "").replace("_", "").lower()]
+    if not picked:
+        picked = [p for p in runbook.phases if any(s.kind is models.StepKind.CHECK for s in p.steps)][:1]
+    if not picked:
+        raise exceptions.UsageError("the runbook has no phase with checks; name one with --phase")
+    if len(picked) == 1:
+        return picked[0]
+    return picked[0].model_copy(
+        update={
+            "title": " + ".join(p.title or p.id for p in picked),
+            "steps": tuple(s for p in picked for s in p.steps),
+        }
+    )
+
+
+def _drop_merged(runbook: Any, merged: Any) -> tuple[Any, ...]:
+    """The runbook's phases with the merged phase in the first one's place and the others it took in removed."""
+    taken = {s.id for s in merged.steps}
+    out = []
     for p in runbook.phases:
-        if "preflight" in p.id.replace("-", "").replace("_", "").lower():
-            return p
-    for p in runbook.phases:
-        if any(s.kind is models.StepKind.CHECK for s in p.steps):
-            return p
-    raise exceptions.UsageError("the runbook has no phase with checks; name one with --phase")
+        if p.id == merged.id:
+            out.append(merged)
+        elif not any(s.id in taken for s in p.steps):
+            out.append(p)
+    return tuple(out)
 
 
 def _with_headlines(steps: list[dict[str, Any]], runbook: Any) -> list[dict[str, Any]]:
@@ -59,7 +85,7 @@ def _with_headlines(steps: list[dict[str, Any]], runbook: Any) -> list[dict[str,
 
 async def run_preflight(
     loaded: Any,
-    phase_name: str | None,
+    phase_name: str | Sequence[str] | None,
     concurrency: int,
     timeout: float,  # noqa: ASYNC109 -- each check's default time limit, not a deadline for this call
     progress: Any = None,
@@ -78,7 +104,7 @@ async def run_preflight(
     from golive.testing import InMemoryStore
 
     runbook = loaded.runbook
-    phase = _pick_phase(runbook, phase_name)
+    phase = _pick_phases(runbook, phase_name)
     checks = tuple(s for s in phase.steps if s.kind is models.StepKind.CHECK)
     if not checks:
         raise exceptions.UsageError(f"phase {phase.id!r} has no check steps")
@@ -92,7 +118,7 @@ async def run_preflight(
         update={
             "settings": settings,
             "comms": models.Comms(),
-            "phases": tuple(only if p.id == phase.id else p for p in runbook.phases),
+            "phases": _drop_merged(runbook, only),
         }
     )
     store = InMemoryStore()
@@ -163,7 +189,12 @@ def _write(path: Path, text: str, option: str) -> None:
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=str))
-@click.option("--phase", "phase_name", default=None, help="The phase whose checks run (default: the pre-flight).")
+@click.option(
+    "--phase",
+    "phase_name",
+    multiple=True,
+    help="A phase whose checks run (repeatable; default: every pre-flight phase).",
+)
 @click.option("--var", "vars_", multiple=True, metavar="K=V", help="Override a variable (repeatable).")
 @click.option(
     "--out-json", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON report."
@@ -189,7 +220,7 @@ def _write(path: Path, text: str, option: str) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing; the exit code and the files say it.")
 def preflight(
     file: str,
-    phase_name: str | None,
+    phase_name: tuple[str, ...],
     vars_: tuple[str, ...],
     out_json: Path | None,
     out_md: Path | None,
@@ -209,7 +240,7 @@ def preflight(
     if timeout <= 0:
         raise exceptions.UsageError(f"--timeout {timeout_}: must be more than 0, e.g. 30s")
     loaded = loader.load(file, var_overrides=_common.parse_pairs(vars_, "var"))
-    _pick_phase(loaded.runbook, phase_name)  # an unknown --phase is bad input: exit 2 before anything runs
+    _pick_phases(loaded.runbook, phase_name)  # an unknown --phase is bad input: exit 2 before anything runs
     con = None if quiet else _common.console(stderr=True)  # --quiet never imports rich
 
     async def go() -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
@@ -226,7 +257,7 @@ def preflight(
             console=con,
             transient=True,
         ) as prog:
-            phase = _pick_phase(loaded.runbook, phase_name)
+            phase = _pick_phases(loaded.runbook, phase_name)
             total = sum(1 for s in phase.steps if s.kind.value == "check")
             task = prog.add_task(f"pre-flight {esc(phase.id)}", total=total)
             return await run_preflight(
