@@ -483,6 +483,23 @@ class Engine:
             for phase in self.runbook.phases:
                 if st.phases.get(phase.id) in ("pass", "waived", "warn", "skipped", "fail", "error"):
                     continue
+                if phase.if_ and st.phases.get(phase.id) == "pending":
+                    holds = self.condition_holds(phase.if_)
+                    if holds is not True:
+                        why = f"`{phase.if_}` is false" if holds is False else f"`{phase.if_}` failed: {holds}"
+                        for s in phase.steps:
+                            await self.emit(
+                                "step_finished",
+                                step_id=s.id,
+                                outcome="skipped" if holds is False else "error",
+                                summary=f"phase skipped: {why}",
+                            )
+                        if holds is False:
+                            await self.emit("phase_finished", step_id=phase.id, outcome="skipped", reason=why)
+                            continue
+                        await self.emit("phase_finished", step_id=phase.id, outcome="error", reason=why)
+                        await self.finish(RunStatus.FAILED, f"phase {phase.id!r}: {why}")
+                        return st.status
                 if jumping and not any(s.kind is models.StepKind.DECISION for s in phase.steps):
                     await self.emit(
                         "phase_finished",
@@ -717,10 +734,51 @@ class Engine:
         await self.emit("step_finished", step_id=step.id, outcome="skipped", summary=summary)
         return True
 
+    def condition_holds(self, text: str) -> bool | str:
+        """Evaluate a step's or a phase's ``if:``; True/False, or the error text (which fails closed)."""
+        from golive import expr
+
+        steps = {
+            sid: {
+                "outcome": s.outcome.value if s.outcome else None,
+                "output": s.output,
+                "inputs": s.inputs,
+                "summary": s.summary,
+                "status": s.status,
+            }
+            for sid, s in self.h.state.steps.items()
+        }
+        try:
+            return bool(expr.compile_condition(text).evaluate({"vars": dict(self.vars), "steps": steps}))
+        except exceptions.GoliveError as exc:
+            return self.redactor.redact(exc.message)
+
+    async def _skipped_by_condition(self, step: models.Step) -> bool:
+        """Record a step whose ``if:`` is false as skipped; one whose ``if:`` cannot be evaluated as error."""
+        if not step.if_:
+            return False
+        holds = self.condition_holds(step.if_)
+        if holds is True:
+            return False
+        if holds is False:
+            await self.emit(
+                "step_finished", step_id=step.id, outcome="skipped", summary=f"skipped: `{step.if_}` is false"
+            )
+        else:
+            await self.emit(
+                "step_finished",
+                step_id=step.id,
+                outcome="error",
+                summary=f"`{step.if_}` could not be evaluated: {holds}",
+            )
+        return True
+
     async def run_step(self, step: models.Step) -> None:
         st = self.h.state
         s = st.step(step.id)
         if s.status == "done":
+            return
+        if await self._skipped_by_condition(step):
             return
         if s.waiver is not None and step.kind is not models.StepKind.DECISION:
             await self.emit(

@@ -35,6 +35,7 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 _SAFE_KEYS = ("secret", "password", "token", "api_key", "apikey", "authorization", "private")
 _VAR_ENV_PREFIX = "GOLIVE_VAR_"
+CONDITION_NAMES = frozenset({"vars", "steps"})  # what a step's or a phase's `if:` may read
 # Aliases can make a tiny file expand into billions of values ("billion laughs"); a 2,000-step runbook
 # has about 40,000, so this bound only stops abuse.
 MAX_YAML_VALUES = 500_000  # values built from one file
@@ -537,6 +538,8 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
                             (*sloc, "needs", k),
                             f"unknown step {need!r} in needs (needs name steps of this phase){hint}",
                         )
+            if isinstance(st.get("if"), str):
+                _check_expression(ctx, (*sloc, "if"), st["if"], CONDITION_NAMES)
             kind = st.get("kind")
             if kind in ("check", "action") and "type" in st:
                 _check_params(ctx, registry, str(kind), st.get("type"), st.get("with"), (*sloc, "with"), var_values)
@@ -570,6 +573,10 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
                         acc.add(n)
                         todo.extend(graph.get(n, []))
                 ancestors[sid] = acc
+
+    for i, ph in enumerate(phases):
+        if isinstance(ph.get("if"), str):
+            _check_expression(ctx, ("phases", i, "if"), ph["if"], CONDITION_NAMES)
 
     # roles named elsewhere
     settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
@@ -749,7 +756,7 @@ def _check_ref(
                 ctx.add(loc, f"{shown}: step {target!r} runs after this one")
 
 
-def _check_expression(ctx: _Ctx, loc: Loc, text: str, names: set[str]) -> None:
+def _check_expression(ctx: _Ctx, loc: Loc, text: str, names: Iterable[str]) -> None:
     try:
         from golive import expr
     except ImportError:  # pragma: no cover - expr ships with golive

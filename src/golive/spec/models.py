@@ -193,6 +193,12 @@ class Step(Model):
     expected: Duration | None = Field(default=None, description="Expected duration, for the plan.")
     needs: tuple[str, ...] = Field(default=(), description="Steps of the same phase that must finish first.")
     blocking: bool = Field(default=True, description="A failure stops the phase (false: it is a warning).")
+    if_: str | None = Field(
+        default=None,
+        alias="if",
+        description="Run only when this condition holds (names: vars, steps), e.g. "
+        "\"steps.restore_choice.inputs.strategy == 'snapshot'\"; otherwise the step is recorded as skipped.",
+    )
     idempotent: bool = Field(default=False, description="Safe to repeat after a crash left it unknown.")
     evidence: tuple[EvidenceSpec, ...] = ()
     refs: tuple[str, ...] = Field(default=(), description="Documents this step follows.")
@@ -274,6 +280,12 @@ class Phase(Model):
         "the word 'canary' in its id or title.",
     )
     preconditions: tuple[str, ...] = Field(default=(), description="What must hold, in words (shown in plan).")
+    if_: str | None = Field(
+        default=None,
+        alias="if",
+        description="Run the phase only when this condition holds (names: vars, steps), e.g. "
+        "'vars.enable_tier2 == \"yes\"'; otherwise it and its steps are recorded as skipped.",
+    )
     on_failure: Literal["no-go", "rollback", "stop", "decide"] = Field(
         default="no-go",
         description=(
