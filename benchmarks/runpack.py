@@ -72,10 +72,8 @@ async def generate(db: Path, total_mb: float, n_events: int) -> tuple[str, int, 
 
 def _pack_child(db: str, run_id: str, out: str) -> None:
     """In a child process: pack and print wall seconds and peak RSS."""
-    from golive.evidence import runpack
+    from golive.evidence import pack, runpack
     from golive.store import sqlite
-
-    from golive.evidence import pack
 
     async def go() -> tuple[float, float]:
         store = sqlite.SqliteStore(db)

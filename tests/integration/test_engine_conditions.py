@@ -89,7 +89,9 @@ async def test_a_var_turns_the_phase_on(tmp_path: Path) -> None:
 
 async def test_a_condition_that_cannot_be_evaluated_fails_closed(tmp_path: Path) -> None:
     """Reading a key that is not there is an error, never a silent skip or a pass."""
-    text = RUNBOOK.replace("contains(steps.choose.output.stdout, 'migration-rollback')", "steps.choose.output.nope == 1")
+    text = RUNBOOK.replace(
+        "contains(steps.choose.output.stdout, 'migration-rollback')", "steps.choose.output.nope == 1"
+    )
     h = await _run(tmp_path, text)
     assert h.state.step("rollback_migration").outcome is not None
     assert h.state.step("rollback_migration").outcome.value == "error"
@@ -99,7 +101,7 @@ async def test_a_condition_that_cannot_be_evaluated_fails_closed(tmp_path: Path)
 def test_a_malformed_condition_is_a_load_error_naming_the_field(tmp_path: Path) -> None:
     """`if:` is checked when the runbook loads: file:line:col and the field path."""
     rb = tmp_path / "rb.yaml"
-    rb.write_text(RUNBOOK.replace("if: \"vars.enable_tier2 == 'yes'\"", "if: \"vars.enable_tier2 ==\""), "utf-8")
+    rb.write_text(RUNBOOK.replace("if: \"vars.enable_tier2 == 'yes'\"", 'if: "vars.enable_tier2 =="'), "utf-8")
     with pytest.raises(exceptions.RunbookInvalid) as err:
         loader.load(rb, environ={})
     assert "phases[1].if" in str(err.value)

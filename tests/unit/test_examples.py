@@ -493,7 +493,7 @@ def test_payments_rollback_plan_order() -> None:
 
 
 def test_payments_rollback_runs_only_the_db_branch_the_owner_chose() -> None:
-    """"Restore DB snapshot (if data corruption suspect) OR rollback migration (if safe)": one `if:` each."""
+    """ "Restore DB snapshot (if data corruption suspect) OR rollback migration (if safe)": one `if:` each."""
     rb = _load(SEED_EXAMPLES["003"])
     assert "restore-snapshot" in (_step(rb, "restore-snapshot").if_ or "")
     assert "rollback-migration" in (_step(rb, "rollback-migration").if_ or "")
