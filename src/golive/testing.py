@@ -6,7 +6,8 @@ import asyncio
 import dataclasses
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,14 @@ from golive.store import base as store_base
 from golive.store import common as store_common
 from golive.store import sqlfiles
 
-__all__ = ["FakeClock", "FakeMetricSource", "InMemoryStore", "make_ctx"]
+__all__ = [
+    "FakeClock",
+    "FakeMetricSource",
+    "InMemoryStore",
+    "RunningEngine",
+    "make_ctx",
+    "start_engine",
+]
 
 
 class FakeClock:
@@ -382,3 +390,66 @@ def make_ctx(
         else:
             kw["flag_provider"] = lambda name: flags
     return plugins_base.StepContext(params=params, **kw)
+
+
+ENGINE_WAIT_LIMIT = 30.0  # seconds RunningEngine.until waits for a state before it fails
+ENGINE_FAST_POLL = 0.02  # seconds between the engine's looks at the log in tests
+
+
+class RunningEngine:
+    """A run driven by an engine task; people act through fresh handles, as from another terminal.
+
+    For tests of a runbook's rules: start it with :func:`start_engine`, wait with :meth:`until`, act with
+    :mod:`golive.engine.acts` on :meth:`view`, and read the outcome with :meth:`finished`.
+    """
+
+    def __init__(self, store: store_base.Store, handle: Any, task: asyncio.Task[Any]) -> None:
+        self.store, self.handle, self.task = store, handle, task
+
+    @property
+    def run_id(self) -> str:
+        return str(self.handle.run_id)
+
+    async def view(self) -> Any:
+        """A fresh handle, as `golive confirm` / `golive decide` would open."""
+        from golive.engine import acts
+
+        return await acts.open_run(self.store, self.run_id)
+
+    async def until(self, what: str, pred: Callable[[Any], bool], limit: float = ENGINE_WAIT_LIMIT) -> Any:
+        """The first fresh handle whose state satisfies ``pred``; an engine crash or the time limit fails."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.task.done():
+                self.task.result()  # surface an engine crash
+            h = await self.view()
+            if pred(h.state):
+                return h
+            await asyncio.sleep(ENGINE_FAST_POLL)
+        raise AssertionError(f"run never reached: {what}")
+
+    async def waiting(self, step_id: str) -> Any:
+        return await self.until(f"{step_id} waiting", lambda s: s.step(step_id).status == "waiting")
+
+    async def finished(self, limit: float = ENGINE_WAIT_LIMIT) -> Any:
+        """The run's final status."""
+        return await asyncio.wait_for(self.task, limit)
+
+    async def events(self, type_: str | None = None) -> list[store_base.Event]:
+        return [e for e in await self.store.events(self.run_id) if type_ is None or e.type == type_]
+
+
+async def start_engine(
+    store: store_base.Store,
+    loaded: Any,
+    *,
+    roles: dict[str, str] | None = None,
+    clock: Any = None,
+    poll: float = ENGINE_FAST_POLL,
+) -> RunningEngine:
+    """Create a run of ``loaded`` and drive it with an engine in a background task."""
+    from golive.engine import runner
+
+    handle = await runner.create_run(store, loaded, roles=roles)
+    engine = runner.Engine(handle, poll=poll, clock=clock)
+    return RunningEngine(store, handle, asyncio.create_task(engine.run()))

@@ -38,7 +38,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,6 +46,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from golive.store import sqlite
 
 LOOPBACK = "127.0.0.1"
 SERVICE_START_TIMEOUT = 30.0  # seconds a service may take to become ready before the test errors
@@ -674,3 +676,14 @@ def fake_metrics() -> Iterator[FakeMetrics]:
     finally:
         _FAKE_METRICS[0] = FakeMetrics()
         reg._plugins.pop(("metric", "fake"), None)  # the Registry has no public unregister; tests only
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[sqlite.SqliteStore]:
+    """A real SQLite event store in the test's own directory (engine, rollback and observe tests)."""
+    s = sqlite.SqliteStore(tmp_path / "db" / "golive.db")
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()

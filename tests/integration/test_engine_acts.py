@@ -5,8 +5,6 @@ they would from another terminal."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,11 +13,11 @@ import pytest
 
 from golive import exceptions
 from golive.engine import acts, runner, summary
-from golive.engine.state import RunState, RunStatus
+from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
-from golive.testing import FakeClock
+from golive.testing import FakeClock, RunningEngine, start_engine
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "runbooks"
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
@@ -28,54 +26,8 @@ ROLES = {"ic": "alice", "dba": "bob", "qa": "quinn"}
 STATEMENT = "GO for engine-gated v1.2.3: snapshot snap-42, IC alice"
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[sqlite.SqliteStore]:
-    s = sqlite.SqliteStore(tmp_path / "db" / "golive.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
 def gated(tmp_path: Path, **vars_: str) -> loader.LoadedRunbook:
     return loader.load(RUNBOOKS / "gated.yaml", var_overrides={"dir": str(tmp_path), **vars_}, environ={})
-
-
-class Running:
-    """A run driven by an engine task, plus what a person at another terminal sees and does."""
-
-    def __init__(self, store: store_base.Store, handle: acts.RunHandle, task: asyncio.Task[RunStatus]) -> None:
-        self.store, self.handle, self.task = store, handle, task
-
-    @property
-    def run_id(self) -> str:
-        return self.handle.run_id
-
-    async def view(self) -> acts.RunHandle:
-        """A fresh handle, as `golive confirm` / `golive decide` would open."""
-        return await acts.open_run(self.store, self.run_id)
-
-    async def until(self, what: str, pred: Callable[[RunState], bool]) -> acts.RunHandle:
-        limit = time.monotonic() + WAIT_LIMIT
-        while time.monotonic() < limit:
-            if self.task.done():
-                self.task.result()  # surface an engine crash
-            h = await self.view()
-            if pred(h.state):
-                return h
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"run never reached: {what}")
-
-    async def waiting(self, step_id: str) -> acts.RunHandle:
-        return await self.until(f"{step_id} waiting", lambda s: s.step(step_id).status == "waiting")
-
-    async def finished(self) -> RunStatus:
-        return await asyncio.wait_for(self.task, WAIT_LIMIT)
-
-    async def events(self, type_: str | None = None) -> list[store_base.Event]:
-        evs = await self.store.events(self.run_id)
-        return [e for e in evs if type_ is None or e.type == type_]
 
 
 async def start(
@@ -85,17 +37,15 @@ async def start(
     roles: dict[str, str] | None = None,
     clock: Any = None,
     poll: float = FAST_POLL,
-) -> Running:
-    handle = await runner.create_run(store, loaded, roles=ROLES if roles is None else roles)
-    engine = runner.Engine(handle, poll=poll, clock=clock)
-    return Running(store, handle, asyncio.create_task(engine.run()))
+) -> RunningEngine:
+    return await start_engine(store, loaded, roles=ROLES if roles is None else roles, clock=clock, poll=poll)
 
 
-async def confirm_snapshot(r: Running) -> None:
+async def confirm_snapshot(r: RunningEngine) -> None:
     await acts.confirm(await r.waiting("snapshot"), "snapshot", "bob", inputs={"snapshot_id": "snap-42"})
 
 
-async def cancel(r: Running) -> None:
+async def cancel(r: RunningEngine) -> None:
     """Stop the engine task once no command is in flight (a killed command's pipes are then already closed)."""
     await r.until("no step running", lambda s: not any(x.status == "running" for x in s.steps.values()))
     r.task.cancel()

@@ -8,11 +8,8 @@ marker files the steps write; nothing here asserts how fast anything is.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from golive.engine import acts, runner
 from golive.engine.state import RunStatus
@@ -22,16 +19,6 @@ from golive.store import sqlite
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "runbooks"
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[sqlite.SqliteStore]:
-    s = sqlite.SqliteStore(tmp_path / "db" / "golive.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def load(name: str, tmp_path: Path, *, replace: tuple[str, str] | None = None, **vars_: str) -> loader.LoadedRunbook:

@@ -3,11 +3,8 @@ and rehearsal (durations recorded and compared with the plan)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import ClassVar
-
-import pytest
 
 from golive import results
 from golive.cli import plan_compare
@@ -19,16 +16,6 @@ from golive.spec import plan as plan_mod
 from golive.store import sqlite
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "runbooks"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[sqlite.SqliteStore]:
-    s = sqlite.SqliteStore(tmp_path / "db" / "golive.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def modes(tmp_path: Path) -> loader.LoadedRunbook:

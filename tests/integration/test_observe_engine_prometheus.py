@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +61,6 @@ rollback:
 @pytest.fixture(scope="module")
 def prom(start_prometheus: Callable[..., Any]) -> Any:
     return start_prometheus(services=("payout",))
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[sqlite.SqliteStore]:
-    s = sqlite.SqliteStore(tmp_path / "db" / "golive.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def start(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +77,6 @@ def runbook(tmp_path: Path, window: str) -> loader.LoadedRunbook:
     return loader.load_text(
         json.dumps(doc), str(tmp_path / "runbook.yaml"), var_overrides={"dir": str(tmp_path)}, environ={}
     )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[sqlite.SqliteStore]:
-    s = sqlite.SqliteStore(tmp_path / "db" / "golive.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def test_the_example_has_every_row_of_the_matrix_with_its_response() -> None:

@@ -8,9 +8,6 @@ no real five minutes); anyone without the decide power is refused.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,12 +15,12 @@ from typing import Any
 import pytest
 
 from golive import exceptions
-from golive.engine import acts, runner, summary
+from golive.engine import acts, summary
 from golive.engine.state import RunState, RunStatus, parse_ts
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
-from golive.testing import FakeClock
+from golive.testing import FakeClock, RunningEngine, start_engine
 
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
 WAIT_LIMIT = 30.0  # seconds a test waits for the run to reach a state before it fails
@@ -66,59 +63,24 @@ rollback:
 ROLES = {"ic": "alice", "observer": "otto"}
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[sqlite.SqliteStore]:
-    s = sqlite.SqliteStore(tmp_path / "db" / "golive.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
 def load(tmp_path: Path, text: str = RUNBOOK) -> loader.LoadedRunbook:
     return loader.load_text(text, str(tmp_path / "runbook.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
 
 
-class Running:
-    def __init__(self, store: store_base.Store, handle: acts.RunHandle, task: asyncio.Task[RunStatus]) -> None:
-        self.store, self.handle, self.task = store, handle, task
+async def paused(r: RunningEngine, count: int = 1) -> acts.RunHandle:
+    """Until the window waits on its ``count``-th pause."""
 
-    async def view(self) -> acts.RunHandle:
-        return await acts.open_run(self.store, self.handle.run_id)
+    def pred(s: RunState) -> bool:
+        return s.step("window").waiting_for == "pause" and len(s.fired) >= count
 
-    async def until(self, what: str, pred: Callable[[RunState], bool]) -> acts.RunHandle:
-        limit = time.monotonic() + WAIT_LIMIT
-        while time.monotonic() < limit:
-            if self.task.done():
-                self.task.result()  # surface an engine crash
-            h = await self.view()
-            if pred(h.state):
-                return h
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"run never reached: {what}")
-
-    async def paused(self, count: int = 1) -> acts.RunHandle:
-        """Until the window waits on its ``count``-th pause."""
-
-        def pred(s: RunState) -> bool:
-            return s.step("window").waiting_for == "pause" and len(s.fired) >= count
-
-        return await self.until(f"pause {count}", pred)
-
-    async def finished(self) -> RunStatus:
-        return await asyncio.wait_for(self.task, WAIT_LIMIT)
-
-    async def events(self, type_: str | None = None) -> list[store_base.Event]:
-        return [e for e in await self.store.events(self.handle.run_id) if type_ is None or e.type == type_]
+    handle: acts.RunHandle = await r.until(f"pause {count}", pred)
+    return handle
 
 
 async def start(
     store: store_base.Store, loaded: loader.LoadedRunbook, *, clock: Any = None, poll: float = FAST_POLL
-) -> Running:
-    handle = await runner.create_run(store, loaded, roles=ROLES)
-    engine = runner.Engine(handle, poll=poll, clock=clock)
-    return Running(store, handle, asyncio.create_task(engine.run()))
+) -> RunningEngine:
+    return await start_engine(store, loaded, roles=ROLES, clock=clock, poll=poll)
 
 
 async def test_a_pause_trigger_makes_a_pending_decision_with_a_deadline_and_a_default(
@@ -128,7 +90,7 @@ async def test_a_pause_trigger_makes_a_pending_decision_with_a_deadline_and_a_de
     the run is WAITING and `status --json` lists it as pending."""
     fake_metrics["failure-rate"].set(0.4)
     r = await start(store, load(tmp_path))
-    h = await r.paused()
+    h = await paused(r)
     [fired] = await r.events("trigger_fired")
     [waiting] = [e for e in await r.events("step_waiting") if e.step_id == "window"]
     assert (waiting.data["what"], waiting.data["trigger"], waiting.data["default"]) == (
@@ -170,7 +132,7 @@ async def test_no_go_by_the_ic_rolls_back(store: sqlite.SqliteStore, tmp_path: P
     """NO-GO on a pause fails the window and runs the rollback plan, started by the IC, with the reason."""
     fake_metrics["failure-rate"].set(0.4)
     r = await start(store, load(tmp_path))
-    h = await r.paused()
+    h = await paused(r)
     await acts.decide(h, "no-go", "alice", "failure rate is real")
     assert await r.finished() is RunStatus.ROLLED_BACK
     h = await r.view()
@@ -189,7 +151,7 @@ async def test_someone_without_the_decide_power_is_refused(
     """The observer cannot answer a pause: RuleRefused, recorded as act_refused; the pause still waits."""
     fake_metrics["failure-rate"].set(0.4)
     r = await start(store, load(tmp_path))
-    h = await r.paused()
+    h = await paused(r)
     with pytest.raises(exceptions.RuleRefused, match="otto holds none of the roles that decide a pause"):
         await acts.decide(h, "go", "otto", "looks fine to me")
     [refused] = await r.events("act_refused")
@@ -207,7 +169,7 @@ async def test_go_by_the_ic_watches_the_rest_of_the_window_and_then_passes(
     after the decision, the window passes, and the run goes on to PASSED."""
     fake_metrics["failure-rate"].set(0.4)
     r = await start(store, load(tmp_path))
-    h = await r.paused()
+    h = await paused(r)
     fake_metrics["failure-rate"].set(0.02)
     await acts.decide(h, "go", "alice", "a known partner outage, not us")
     assert await r.finished() is RunStatus.PASSED
@@ -231,7 +193,7 @@ async def test_after_go_a_rollback_trigger_in_the_rest_of_the_window_still_rolls
     """The window is still watched after GO: a 5xx burst in the remaining time rolls back."""
     fake_metrics["failure-rate"].set(0.4)
     r = await start(store, load(tmp_path))
-    h = await r.paused()
+    h = await paused(r)
     fake_metrics["failure-rate"].set(0.02)
     fake_metrics["errors"].set(3.0)
     await acts.decide(h, "go", "alice", "go on")
@@ -249,8 +211,8 @@ async def test_after_go_the_pause_trigger_is_re_armed_and_pauses_again(
     pending decision is made (the first answer does not count for it), and NO-GO then rolls back."""
     fake_metrics["failure-rate"].set(0.4)
     r = await start(store, load(tmp_path))
-    await acts.decide(await r.paused(), "go", "alice", "give it a minute")
-    h = await r.paused(count=2)
+    await acts.decide(await paused(r), "go", "alice", "give it a minute")
+    h = await paused(r, count=2)
     assert [e.data["what"] for e in await r.events("step_waiting")] == ["pause", "pause"]
     await acts.decide(h, "no-go", "alice", "still failing")
     assert await r.finished() is RunStatus.ROLLED_BACK

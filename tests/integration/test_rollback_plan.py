@@ -8,10 +8,7 @@ values, lists included.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +16,11 @@ import pytest
 
 from golive import exceptions
 from golive.engine import acts, runner
-from golive.engine.state import RunState, RunStatus
+from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
+from golive.testing import RunningEngine, start_engine
 
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
 WAIT_LIMIT = 30.0  # seconds a test waits for the run to reach a state before it fails
@@ -101,52 +99,13 @@ ROLES = {"ic": "alice", "release-manager": "rita", "observer": "otto"}
 SAFE = {"automation_enabled": False, "safe_mode": True, "templates": {"whitelist": []}}
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[sqlite.SqliteStore]:
-    s = sqlite.SqliteStore(tmp_path / "db" / "golive.db")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
 def load(tmp_path: Path, text: str = RUNBOOK) -> loader.LoadedRunbook:
     (tmp_path / "flags.json").write_text("{}")
     return loader.load_text(text, str(tmp_path / "runbook.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
 
 
-class Running:
-    """A run driven by an engine task; acts come through fresh handles, as from another terminal."""
-
-    def __init__(self, store: store_base.Store, handle: acts.RunHandle, task: asyncio.Task[RunStatus]) -> None:
-        self.store, self.handle, self.task = store, handle, task
-
-    async def view(self) -> acts.RunHandle:
-        return await acts.open_run(self.store, self.handle.run_id)
-
-    async def until(self, what: str, pred: Callable[[RunState], bool]) -> acts.RunHandle:
-        limit = time.monotonic() + WAIT_LIMIT
-        while time.monotonic() < limit:
-            if self.task.done():
-                self.task.result()  # surface an engine crash
-            h = await self.view()
-            if pred(h.state):
-                return h
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"run never reached: {what}")
-
-    async def finished(self) -> RunStatus:
-        return await asyncio.wait_for(self.task, WAIT_LIMIT)
-
-    async def events(self) -> list[store_base.Event]:
-        return list(await self.store.events(self.handle.run_id))
-
-
-async def start(store: store_base.Store, loaded: loader.LoadedRunbook, roles: dict[str, str] = ROLES) -> Running:
-    handle = await runner.create_run(store, loaded, roles=roles)
-    engine = runner.Engine(handle, poll=FAST_POLL)
-    return Running(store, handle, asyncio.create_task(engine.run()))
+async def start(store: store_base.Store, loaded: loader.LoadedRunbook, roles: dict[str, str] = ROLES) -> RunningEngine:
+    return await start_engine(store, loaded, roles=roles, poll=FAST_POLL)
 
 
 def flags(tmp_path: Path) -> Any:
