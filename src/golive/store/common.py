@@ -151,3 +151,21 @@ def token_from_row(row: tuple[Any, ...]) -> base.TokenRecord:
     token_hash, user, roles, created_at, revoked = row
     roles_list = _json_column(roles, f"roles of the token of {user!r}")
     return base.TokenRecord(token_hash, user, tuple(roles_list), created_at, bool(revoked))
+
+
+class BatchingStore(base.Store):
+    """A store whose writer commits queued events in batches: ``append`` and ``append_many`` prepare the
+    events here once, and the implementation's ``_append`` hands them to its writer and awaits the commit."""
+
+    async def append(self, run_id: str, event: base.NewEvent) -> base.Event:
+        """Append one event; returns once its transaction has committed."""
+        return (await self._append(run_id, [prepare_event(event, self.clock)]))[0]
+
+    async def append_many(self, run_id: str, events: list[base.NewEvent]) -> list[base.Event]:
+        """Append several events atomically, with consecutive seqs (all or none are stored)."""
+        if not events:
+            return []
+        return await self._append(run_id, [prepare_event(e, self.clock) for e in events])
+
+    async def _append(self, run_id: str, pending: list[PreparedEvent]) -> list[base.Event]:
+        raise NotImplementedError

@@ -51,7 +51,7 @@ class _Append:
     pending: list[common.PreparedEvent] = field(default_factory=list)
 
 
-class PostgresStore(base.Store):
+class PostgresStore(common.BatchingStore):
     """Event store in a PostgreSQL database; many processes may share it."""
 
     def __init__(self, url: str, clock: clock_mod.Clock | None = None, *, migrate: bool = True) -> None:
@@ -225,16 +225,6 @@ class PostgresStore(base.Store):
         return [common.run_from_row(r) for r in await self._fetchall("list_runs", {"limit": limit})]
 
     # events ------------------------------------------------------------------------------------------
-    async def append(self, run_id: str, event: base.NewEvent) -> base.Event:
-        """Append one event; returns once its transaction has committed."""
-        return (await self._append(run_id, [common.prepare_event(event, self.clock)]))[0]
-
-    async def append_many(self, run_id: str, events: list[base.NewEvent]) -> list[base.Event]:
-        """Append several events atomically, with consecutive seqs (all or none are stored)."""
-        if not events:
-            return []
-        return await self._append(run_id, [common.prepare_event(e, self.clock) for e in events])
-
     async def _append(self, run_id: str, pending: list[common.PreparedEvent]) -> list[base.Event]:
         if self._writer is None:
             raise exceptions.StoreError(f"{self!r} is not open: call `await store.open()` first")

@@ -81,7 +81,7 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-class SqliteStore(base.Store):
+class SqliteStore(common.BatchingStore):
     """Event store in a SQLite file (WAL, synchronous=FULL, foreign keys), blobs in ``<dir>/blobs``."""
 
     def __init__(
@@ -242,16 +242,6 @@ class SqliteStore(base.Store):
         return [common.run_from_row(r) for r in rows]
 
     # events ------------------------------------------------------------------------------------------
-    async def append(self, run_id: str, event: base.NewEvent) -> base.Event:
-        """Append one event; returns once it is committed and fsynced."""
-        return (await self._append(run_id, [common.prepare_event(event, self.clock)]))[0]
-
-    async def append_many(self, run_id: str, events: list[base.NewEvent]) -> list[base.Event]:
-        """Append several events atomically, with consecutive seqs (all or none are stored)."""
-        if not events:
-            return []
-        return await self._append(run_id, [common.prepare_event(e, self.clock) for e in events])
-
     async def _append(self, run_id: str, pending: list[common.PreparedEvent]) -> list[base.Event]:
         loop = asyncio.get_running_loop()
         job = _Job(loop, loop.create_future(), run_id=run_id, pending=pending)
