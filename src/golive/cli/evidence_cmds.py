@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from golive.cli import _common
+
 __all__ = ["evidence", "keygen"]
 
 DEFAULT_KEY_DIR = Path(".golive") / "keys"
@@ -79,14 +81,7 @@ def verify(pack: Path, pubkey: Path | None, as_json: bool) -> None:
     help="Sign the manifest with this ed25519 private key (from `golive keygen`).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
-@click.option(
-    "--db",
-    "db_url",
-    envvar="GOLIVE_DATABASE_URL",
-    default=None,
-    metavar="URL",
-    help="Store: a SQLite path or sqlite:///..., or postgresql://... (default .golive/golive.db).",
-)
+@_common.db_option
 def pack_cmd(run_id: str, out: Path | None, sign_key: Path | None, as_json: bool, db_url: str | None) -> None:
     """Write RUN's evidence pack: events, timeline, reports, runbook, evidence files, checksums, manifest.
 
