@@ -459,18 +459,47 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, moto_server: MotoSe
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh, empty database for this test; dropped afterwards."""
+    """A fresh, empty database for this test, as a SQLAlchemy URL (postgresql+psycopg://); dropped afterwards."""
+    with throwaway_database("golive_t") as url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty database for this test (postgresql:// URL); dropped afterwards."""
+    with throwaway_database("golive_t") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_module_database() -> Iterator[str]:
+    """One throwaway database for a test module (postgresql:// URL); dropped after the module."""
+    with throwaway_database("golive_m") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_session_database() -> Iterator[str]:
+    """One throwaway database for the session (postgresql:// URL); dropped at the end."""
+    with throwaway_database("golive_s") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """Create a database with a unique name on the local server, yield its URL, drop it after; skip the test
+    when the server cannot be reached."""
     import psycopg
 
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"golive_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         admin.execute(f'CREATE DATABASE "{name}"')
         parts = urlsplit(PG_ADMIN_URL)
-        yield f"postgresql+psycopg://{parts.netloc}/{name}"
+        yield f"postgresql://{parts.netloc}/{name}"
     finally:
         with contextlib.suppress(psycopg.Error):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

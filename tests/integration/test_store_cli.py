@@ -5,17 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from golive.store import sqlfiles
 
 LATEST = sqlfiles.load_migrations("sqlite")[-1].version
-PG_ADMIN_URL = os.environ.get("GOLIVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CLI_TIMEOUT = 60.0  # seconds one CLI call may take
 
 
@@ -57,24 +53,9 @@ def test_db_upgrade_with_a_bad_scheme_exits_2_with_the_fix(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"golive_store_cli_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.mark.postgres
-def test_db_upgrade_migrates_a_postgres_database(tmp_path: Path, pg_url: str) -> None:
-    result = golive("db", "upgrade", "--db", pg_url, cwd=tmp_path)
+def test_db_upgrade_migrates_a_postgres_database(tmp_path: Path, postgres_database: str) -> None:
+    result = golive("db", "upgrade", "--db", postgres_database, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"schema version before: 0\nschema version after: {LATEST}\n" in result.stdout
 

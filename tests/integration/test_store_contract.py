@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -22,31 +20,10 @@ from golive.store.base import NewEvent, RunRecord, Store, TokenRecord
 from golive.store.postgres import PostgresStore
 from golive.store.sqlite import SqliteStore
 
-PG_ADMIN_URL = os.environ.get("GOLIVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LATEST_VERSION = sqlfiles.load_migrations("sqlite")[-1].version
 FOLLOW_DEADLINE = 30.0  # seconds a follow test waits before failing (never reached when it works)
 
 MakeStore = Callable[[], Awaitable[Store]]
-
-
-def _url_for(admin_url: str, dbname: str) -> str:
-    return admin_url.rsplit("/", 1)[0] + "/" + dbname
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A throwaway PostgreSQL database for this session; dropped afterwards."""
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"golive_store_contract_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield _url_for(PG_ADMIN_URL, name)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _reset_schema(url: str) -> None:
@@ -69,7 +46,7 @@ async def make_store(
     opened: list[Store] = []
     memory = testing.InMemoryStore(clock)
     if request.param == "postgres":
-        url = request.getfixturevalue("pg_database")
+        url = request.getfixturevalue("postgres_session_database")
         _reset_schema(url)
 
     async def make() -> Store:

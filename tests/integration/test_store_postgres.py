@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -19,7 +17,6 @@ from golive.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres
 
-PG_ADMIN_URL = os.environ.get("GOLIVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RUN = "20260301-2200-cutover"
 DEADLINE = 30.0  # seconds any wait in these tests may take before the test fails
 CHILD_TIMEOUT = 120.0  # seconds a child process may take
@@ -29,29 +26,13 @@ def run_record(run_id: str = RUN) -> RunRecord:
     return RunRecord(run_id, "cutover", "cutover.yaml", "ab" * 32, "golive: 1\n", "live", "2026-03-01T22:00:00.000000Z")
 
 
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """A throwaway database for this module (unique name), dropped afterwards."""
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"golive_store_pg_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
-def url(pg_database: str) -> str:
+def url(postgres_module_database: str) -> str:
     """The throwaway database, emptied: every test starts from no schema at all."""
-    with psycopg.connect(pg_database, autocommit=True) as conn:
+    with psycopg.connect(postgres_module_database, autocommit=True) as conn:
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
-    return pg_database
+    return postgres_module_database
 
 
 @pytest.fixture
