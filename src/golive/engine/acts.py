@@ -21,7 +21,7 @@ from golive import exceptions
 from golive.engine import state as state_mod
 from golive.evidence import redact as redact_mod
 from golive.results import Outcome
-from golive.spec import loader, models, refs
+from golive.spec import durations, loader, models, refs
 from golive.store import base as store_base
 
 __all__ = [
@@ -108,6 +108,19 @@ async def act_redactor(h: RunHandle) -> redact_mod.Redactor:
     return engine.redactor
 
 
+def stored_var_overrides(record: store_base.RunRecord) -> dict[str, Any]:
+    """The typed-literal vars a run started with (a duration or a threshold taken from a var shapes the
+    runbook), so that the stored text reads as the run's runbook again; withheld values are left out."""
+    withheld = set(record.params.get("vars_withheld") or [])
+    stored = record.params.get("vars") or {}
+    return {
+        k: v
+        for k, v in stored.items()
+        if k not in withheld
+        and (isinstance(v, bool | int | float) or (isinstance(v, str) and re.fullmatch(durations.DURATION_PATTERN, v)))
+    }
+
+
 async def open_run(store: store_base.Store, run_id: str, loaded: loader.LoadedRunbook | None = None) -> RunHandle:
     """Load a run by id (or unique prefix): record, runbook (from the stored text) and folded state.
 
@@ -116,7 +129,9 @@ async def open_run(store: store_base.Store, run_id: str, loaded: loader.LoadedRu
     """
     record = await store.get_run(run_id)
     if loaded is None or loaded.digest != record.runbook_digest:
-        loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={})
+        loaded = loader.load_text(
+            record.runbook_text, record.runbook_path, environ={}, var_overrides=stored_var_overrides(record)
+        )
     events = await store.events(record.run_id)
     return RunHandle(store, record, loaded, state_mod.fold(record.run_id, events, loaded.runbook))
 

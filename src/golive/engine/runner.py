@@ -36,7 +36,7 @@ from golive.engine.state import FINAL, RunStatus
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
 from golive.results import Evidence, Outcome, Result
-from golive.spec import loader, models, refs
+from golive.spec import loader, models, refs, vartypes
 from golive.store import base as store_base
 
 __all__ = ["Engine", "create_run", "new_run_id"]
@@ -91,12 +91,12 @@ async def create_run(
     # Variables reach the store redacted; one whose value held a secret or personal data is withheld and
     # must be given again (--var or GOLIVE_VAR_<NAME>) to resume the run in another process.
     var_redactor = acts.make_redactor(runbook)
-    stored_vars: dict[str, str] = {}
     withheld: list[str] = []
+    stored_vars: dict[str, Any] = {}  # typed: a bool var stays a bool when the run is resumed elsewhere
     for k, v in loaded.vars.items():
         text = "" if v is None else str(v)
         clean = var_redactor.redact(text)
-        stored_vars[k] = clean
+        stored_vars[k] = v if clean == text and isinstance(v, bool | int | float) else clean
         if clean != text:
             withheld.append(k)
     record = store_base.RunRecord(
@@ -107,7 +107,12 @@ async def create_run(
         runbook_text=loaded.text,
         mode=mode,
         created_at=clock_mod.utc_iso(clk.now()),
-        params={"vars": stored_vars, "vars_withheld": withheld, "roles": dict(roles or {})},
+        params={
+            "vars": stored_vars,
+            "vars_withheld": withheld,
+            "var_sources": dict(loaded.var_sources),
+            "roles": dict(roles or {}),
+        },
     )
     await store.create_run(record)
     red = acts.make_redactor(runbook)
@@ -120,6 +125,10 @@ async def create_run(
                 "digest": loaded.digest,
                 "mode": mode,
                 "vars": red.redact_obj(dict(loaded.vars)),
+                # Where each value came from, and which vars hold code by declaration (type: sql): a person
+                # reading the record sees who set the SQL that ran.
+                "var_sources": dict(loaded.var_sources),
+                "code_vars": list(runbook.code_vars()),
                 "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
                 "anchor": _anchor(runbook, clk),
                 "release": runbook.release.model_dump(mode="json", exclude_none=True),
@@ -183,8 +192,19 @@ class Engine:
                 else:
                     self._withheld.add(name)
         for name, value in (var_overrides or {}).items():
+            if name in self.runbook.vars and self.runbook.var_type(name) in vartypes.CODE_TYPES:
+                raise exceptions.UsageError(
+                    f"--var {name}: variable {name!r} is declared 'type: {self.runbook.var_type(name)}' (it holds "
+                    "code), so it is set only by the runbook or when the run starts, never later"
+                )
             self.vars[name] = value
             self._withheld.discard(name)
+        for name in list(self.vars):
+            if name in self.runbook.vars and name not in self._withheld and self.vars[name] not in (None, ""):
+                try:
+                    self.vars[name] = vartypes.coerce(name, self.runbook.var_type(name), self.vars[name])
+                except ValueError as exc:
+                    raise exceptions.UsageError(f"--var {name}: {exc}") from None
         self._secret_values: dict[str, str] = {}
         self._secret_lock = asyncio.Lock()
         self._http: Any = None

@@ -277,7 +277,9 @@ async def pack_run(
     if not events:
         raise exceptions.EvidenceError(f"run {rid}: not packed: it has no events")
     head = events[-1]
-    loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={})
+    loaded = loader.load_text(
+        record.runbook_text, record.runbook_path, environ={}, var_overrides=acts.stored_var_overrides(record)
+    )
     # The state of exactly the events packed (open_run would read the log again, maybe longer by now).
     h = acts.RunHandle(store, record, loaded, state_mod.fold(rid, events, loaded.runbook))
     data = summary.summarize(h)

@@ -289,7 +289,7 @@ class RunService:
         return await asyncio.to_thread(scan)
 
     async def start(
-        self, runbook: str, *, mode: str, vars_: dict[str, str], roles: dict[str, str], run_id: str | None, actor: str
+        self, runbook: str, *, mode: str, vars_: dict[str, Any], roles: dict[str, str], run_id: str | None, actor: str
     ) -> str:
         """Create a run and drive it in the background; return its id."""
         path = self.runbook_path(runbook)

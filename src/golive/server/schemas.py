@@ -46,7 +46,11 @@ class StartRunRequest(_Model):
 
     runbook: str = Field(min_length=1, description="Path of the runbook file, relative to the server's runbook_dir.")
     mode: Literal["live", "rehearsal", "dry-run"] = "live"
-    vars: dict[str, str] = Field(default_factory=dict, description="Variable overrides (like --var K=V).")
+    vars: dict[str, str | bool | int | float] = Field(
+        default_factory=dict,
+        description="Variable overrides (like --var K=V), coerced to each var's declared type; a value that "
+        "does not fit is refused (400).",
+    )
     roles: dict[str, str] = Field(default_factory=dict, description="Role -> person, assigned at start.")
     run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 

@@ -24,9 +24,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from golive import exceptions
-from golive.spec import models, refs
+from golive.spec import durations, models, refs, vartypes
 
-__all__ = ["LoadedRunbook", "load", "load_text", "resolve_vars"]
+__all__ = ["LoadedRunbook", "load", "load_text", "resolve_vars", "resolve_vars_with_sources", "var_env_key"]
 
 Loc = tuple[str | int, ...]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,6 +50,7 @@ class LoadedRunbook:
     text: str
     digest: str  # sha256 of the file bytes
     vars: dict[str, Any] = field(default_factory=dict)  # resolved: defaults < environment < --var
+    var_sources: dict[str, str] = field(default_factory=dict)  # name -> runbook | environment | start
 
 
 # --- YAML with positions ---------------------------------------------------------------------------
@@ -298,16 +299,36 @@ def _pydantic_problems(ctx: _Ctx, exc: ValidationError, data: Any, base: Loc, mo
 
 def resolve_vars(
     runbook: models.Runbook,
-    overrides: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Variable values: defaults, then GOLIVE_VAR_<NAME> from the environment, then --var overrides."""
+    """Variable values: defaults, then GOLIVE_VAR_<NAME> from the environment, then --var overrides.
+
+    Each value is coerced to its var's type (:mod:`golive.spec.vartypes`); a value that does not fit is a
+    UsageError naming the var and the fix.
+    """
+    return resolve_vars_with_sources(runbook, overrides, environ)[0]
+
+
+def resolve_vars_with_sources(
+    runbook: models.Runbook,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`resolve_vars` and where each value came from: ``runbook``, ``environment`` or ``start``."""
     values = runbook.var_defaults()
+    sources = dict.fromkeys(values, "runbook")
     env = os.environ if environ is None else environ
     for name in runbook.vars:
-        key = _VAR_ENV_PREFIX + name.upper().replace("-", "_").replace(".", "_")
+        key = var_env_key(name)
         if key in env:
+            if runbook.var_type(name) in vartypes.CODE_TYPES:
+                raise exceptions.UsageError(
+                    f"{key}: variable {name!r} is declared 'type: {runbook.var_type(name)}' (it holds code), so "
+                    f"it is taken only from the runbook or from --var when the run starts; unset {key}"
+                )
             values[name] = env[key]
+            sources[name] = "environment"
     for name, value in (overrides or {}).items():
         if name not in runbook.vars:
             raise exceptions.UsageError(
@@ -315,15 +336,154 @@ def resolve_vars(
                 f"declared: {', '.join(sorted(runbook.vars)) or 'none'}"
             )
         values[name] = value
+        sources[name] = "start"
     missing = [
         n for n, v in runbook.vars.items() if isinstance(v, models.Var) and v.required and values.get(n) in (None, "")
     ]
     if missing:
         raise exceptions.UsageError(
             f"required variable(s) without a value: {', '.join(missing)}; pass --var NAME=VALUE or set "
-            + ", ".join(_VAR_ENV_PREFIX + m.upper() for m in missing)
+            + ", ".join(var_env_key(m) for m in missing)
         )
-    return values
+    for name, value in list(values.items()):
+        if value == "" and sources[name] == "runbook":
+            continue  # an empty default is "not set"; required vars were checked above
+        try:
+            values[name] = vartypes.coerce(name, runbook.var_type(name), value)
+        except ValueError as exc:
+            flag = {"start": f"--var {name}", "environment": var_env_key(name)}.get(sources[name], f"vars.{name}")
+            raise exceptions.UsageError(f"{flag}: {exc}") from None
+    return values, sources
+
+
+def var_env_key(name: str) -> str:
+    """The environment variable that sets a var: GOLIVE_VAR_<NAME>."""
+    return _VAR_ENV_PREFIX + name.upper().replace("-", "_").replace(".", "_")
+
+
+# Fields of the runbook itself (not plugin params) that may take a typed var: durations, thresholds, counts.
+LITERAL_FIELDS = frozenset(
+    {
+        "duration",
+        "timeout",
+        "expected",
+        "deadline",
+        "every",
+        "interval",
+        "for",
+        "retries",
+        "attempts",
+        "backoff",
+        "max_backoff",
+        "factor",
+        "concurrency",
+        "default_timeout",
+        "decision_deadline",
+        "min_coverage",
+        "max_errors",
+        "from",
+        "until",
+        "times_per_day",
+    }
+)
+_EXACT_VAR = re.compile(r"^\s*\$\{\{\s*vars\.([A-Za-z][A-Za-z0-9_.-]*)\s*\}\}\s*$")
+_VAR_IN_TEXT = re.compile(r"\$\{\{\s*vars\.([A-Za-z][A-Za-z0-9_.-]*)\s*\}\}")
+
+
+def _raw_var_types(data: Mapping[str, Any]) -> dict[str, str]:
+    raw = data.get("vars")
+    out: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        return out
+    for name, v in raw.items():
+        if isinstance(v, dict):
+            t = v.get("type")
+            out[name] = t if isinstance(t, str) and t in vartypes.TYPES else vartypes.infer(v.get("default"))
+        else:
+            out[name] = vartypes.infer(v)
+    return out
+
+
+def _literal_var_values(
+    data: Mapping[str, Any], overrides: Mapping[str, Any] | None, environ: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """The values of literal-typed vars (bool, int, number, duration), as far as they can be read now."""
+    raw = data.get("vars")
+    if not isinstance(raw, dict):
+        return {}
+    env = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    for name, type_ in _raw_var_types(data).items():
+        if type_ not in vartypes.LITERAL_TYPES:
+            continue
+        v = raw[name]
+        value = v.get("default") if isinstance(v, dict) else v
+        if var_env_key(name) in env:
+            value = env[var_env_key(name)]
+        if overrides and name in overrides:
+            value = overrides[name]
+        try:
+            out[name] = vartypes.coerce(name, type_, value)  # type: ignore[arg-type]  # checked: in TYPES
+        except ValueError as exc:
+            if overrides and name in overrides:
+                raise exceptions.UsageError(f"--var {name}: {exc}") from None
+            continue  # resolve_vars reports it with the environment variable or the default that set it
+    return out
+
+
+def _fill_literal_vars(ctx: _Ctx, data: Any, values: Mapping[str, Any], types: Mapping[str, str], loc: Loc) -> None:
+    """Put typed vars into the runbook's own duration, threshold and count fields (not into plugin params).
+
+    ``duration: "${{ vars.observe_for }}"`` takes the var's value when its type is duration, int, number or
+    bool; a trigger's ``when`` may compare with one (``value > ${{ vars.max_error_rate }}``). Any other var
+    there is refused with the fix: such a field holds a number, never text that could be code.
+    """
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            _fill_literal_vars(ctx, item, values, types, (*loc, i))
+        return
+    if not isinstance(data, dict):
+        return
+    for key, value in list(data.items()):
+        if key == "with" or key == "vars":
+            continue  # plugin params are rendered when the step runs; vars are the source
+        here = (*loc, key)
+        if isinstance(value, dict | list):
+            _fill_literal_vars(ctx, value, values, types, here)
+            continue
+        if not isinstance(value, str) or "${{" not in value:
+            continue
+        if key in LITERAL_FIELDS:
+            m = _EXACT_VAR.match(value)
+            name = m.group(1) if m else None
+            if name is None or types.get(name) not in vartypes.LITERAL_TYPES:
+                ctx.add(
+                    here,
+                    f"{key!r} takes a duration or a number; a var there must be the whole value and declared "
+                    f"'type: duration', 'int' or 'number' (got {value.strip()!r})",
+                )
+            elif name in values:
+                data[key] = values[name]
+        elif key == "when" and len(loc) >= 2 and loc[0] == "triggers":
+
+            def literal(m: re.Match[str]) -> str:
+                name = m.group(1)
+                if types.get(name) not in vartypes.LITERAL_TYPES or name not in values:
+                    return m.group(0)  # refused below
+                v = values[name]
+                if types[name] == "duration":
+                    v = durations.parse_duration(v)
+                return repr(v)
+
+            filled = _VAR_IN_TEXT.sub(literal, value)
+            if "${{" in filled:
+                ctx.add(
+                    here,
+                    "a trigger's 'when' may use only vars declared 'type: int', 'number', 'duration' or 'bool' "
+                    "(a threshold); declare the var so",
+                )
+            else:
+                data[key] = filled
 
 
 # --- plugin params ----------------------------------------------------------------------------------
@@ -793,7 +953,7 @@ def _check_templates(ctx: _Ctx, templates: Mapping[str, Any]) -> None:
 def load(
     path: str | os.PathLike[str],
     *,
-    var_overrides: Mapping[str, str] | None = None,
+    var_overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     registry: Any = None,
 ) -> LoadedRunbook:
@@ -821,7 +981,7 @@ def load_bytes(
     raw: bytes,
     name: str,
     *,
-    var_overrides: Mapping[str, str] | None = None,
+    var_overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     registry: Any = None,
 ) -> LoadedRunbook:
@@ -872,7 +1032,7 @@ def _decode(raw: bytes, name: str) -> str:
 def _load(
     raw: bytes,
     name: str,
-    var_overrides: Mapping[str, str] | None,
+    var_overrides: Mapping[str, Any] | None,
     environ: Mapping[str, str] | None,
     registry: Any,
 ) -> LoadedRunbook:
@@ -929,6 +1089,10 @@ def _load(
         raise exceptions.RunbookInvalid(problems)
 
     runbook: models.Runbook | None = None
+    # Typed vars may stand in the runbook's own durations, thresholds and counts: filled in before the shape
+    # check so that they are checked as the values they become (in place: only known typed vars are filled).
+    if "${{" in text:
+        _fill_literal_vars(ctx, data, _literal_var_values(data, var_overrides, environ), _raw_var_types(data), ())
     try:
         runbook = models.Runbook.model_validate(data)
     except ValidationError as exc:
@@ -940,9 +1104,10 @@ def _load(
         registry = registry_mod.default_registry()
 
     var_values: dict[str, Any] = {}
+    var_sources: dict[str, str] = {}
     if runbook is not None:
         try:
-            var_values = resolve_vars(runbook, var_overrides, environ)
+            var_values, var_sources = resolve_vars_with_sources(runbook, var_overrides, environ)
         except exceptions.UsageError as exc:
             if var_overrides:
                 raise
@@ -955,7 +1120,14 @@ def _load(
     _cross_checks(ctx, data, registry, var_values)
     if problems or runbook is None:
         raise exceptions.RunbookInvalid(problems or [exceptions.Problem(name, 1, 1, "", "invalid runbook")])
-    return LoadedRunbook(runbook=runbook, path=name, text=text, digest=hashlib.sha256(raw).hexdigest(), vars=var_values)
+    return LoadedRunbook(
+        runbook=runbook,
+        path=name,
+        text=text,
+        digest=hashlib.sha256(raw).hexdigest(),
+        vars=var_values,
+        var_sources=var_sources,
+    )
 
 
 def is_secret_name(name: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from golive.spec import vartypes
 from golive.spec.durations import Duration, TTime
 
 __all__ = [
@@ -105,6 +106,25 @@ class Var(Model):
     default: str | int | float | bool | None = None
     description: str = ""
     required: bool = False
+    type: vartypes.VarType | None = Field(
+        default=None,
+        description="string, bool, int, number, duration, url or sql (a query run on purpose; settable only by "
+        "the runbook or whoever starts the run). Unset: the type of the default.",
+    )
+
+    @property
+    def kind(self) -> vartypes.VarType:
+        """The declared type, or the one its default implies."""
+        return self.type or vartypes.infer(self.default)
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> Var:
+        if self.default is not None and not (self.default == "" and self.kind != "sql"):
+            try:
+                vartypes.coerce("default", self.kind, self.default)
+            except ValueError as exc:
+                raise ValueError(f"the default does not fit 'type: {self.kind}': {exc}") from None
+        return self
 
 
 class SecretRef(Model):
@@ -488,6 +508,15 @@ class Runbook(Model):
     # -- helpers used by the engine, the plan and the reports --
     def var_defaults(self) -> dict[str, Any]:
         return {k: (v.default if isinstance(v, Var) else v) for k, v in self.vars.items()}
+
+    def var_type(self, name: str) -> vartypes.VarType:
+        """A declared var's type (a bare value's type is its own)."""
+        v = self.vars[name]
+        return v.kind if isinstance(v, Var) else vartypes.infer(v)
+
+    def code_vars(self) -> tuple[str, ...]:
+        """Vars declared to hold code (``type: sql``)."""
+        return tuple(n for n in self.vars if self.var_type(n) in vartypes.CODE_TYPES)
 
     def all_steps(self) -> list[tuple[str, Step]]:
         """Every step with its section: a phase id, 'rollback', 'rollback.confirm' or 'hypercare'."""
