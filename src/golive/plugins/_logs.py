@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from golive.plugins import _util, base
+from golive.spec import codecheck
 
 __all__ = ["ISO_TIMESTAMP", "LogSourceParams", "find_timestamp", "reverse_lines"]
 
@@ -52,11 +53,18 @@ class LogSourceParams(base.Params):
 
     path: str | None = Field(default=None, description="Log file to read (from the end).")
     command: str | list[str] | None = Field(
-        default=None, description="Or: a command whose stdout is the log (e.g. `aws logs tail ...`)."
+        default=None,
+        description="Or: a command whose stdout is the log (e.g. `aws logs tail ...`).",
+        json_schema_extra=codecheck.code_field("argv"),
     )
-    pattern: str = Field(description="Regex a line must match, e.g. `token refresh succeeded`.", min_length=1)
+    pattern: str = Field(
+        description="Regex a line must match, e.g. `token refresh succeeded`.",
+        min_length=1,
+        json_schema_extra=codecheck.code_field("regex"),
+    )
     timestamp_regex: str = Field(
         default=ISO_TIMESTAMP,
+        json_schema_extra=codecheck.code_field("regex"),
         description="Regex that finds the timestamp in a line; its group `ts` (or the whole match) is parsed.",
     )
     timestamp_format: str | None = Field(

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr
 
 from golive import results
 from golive.plugins import _http, _request, _util, base
+from golive.spec import codecheck
 
 __all__ = ["Aggregation", "PromQueryParams", "query"]
 
@@ -27,7 +28,11 @@ class PromQueryParams(base.Params):
     """A PromQL query: instant, or over a range with an aggregation."""
 
     url: str = Field(description="Prometheus base URL, e.g. http://prometheus:9090.", min_length=1)
-    query: str = Field(description="PromQL expression; it must give one series (aggregate in PromQL).", min_length=1)
+    query: str = Field(
+        description="PromQL expression; it must give one series (aggregate in PromQL).",
+        min_length=1,
+        json_schema_extra=codecheck.code_field("promql"),
+    )
     range: _util.Duration | None = Field(
         default=None, description="Query this far back (a range query) and aggregate, e.g. 10m."
     )

@@ -27,6 +27,7 @@ from pydantic_core import core_schema
 from golive import exceptions, expr, results
 from golive.plugins import base
 from golive.plugins._http import HttpClient, HttpFailure, HttpResponse, TlsOptions, make_http_client
+from golive.spec import codecheck
 
 __all__ = [
     "Duration",
@@ -144,6 +145,7 @@ class ExpectBase(base.Params):
         default=None,
         description="A condition over the result, e.g. `value < 0.15` or `len(body.items) > 0`; "
         "JSON paths like `$.status` read the response. See docs/plugins.md for the names.",
+        json_schema_extra=codecheck.code_field("condition"),
     )
 
     @model_validator(mode="before")
@@ -153,11 +155,20 @@ class ExpectBase(base.Params):
             return {"condition": data}
         return data
 
+    values: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Named values the condition reads, e.g. {account: "${{ vars.account_id }}"} for '
+        "`json.Account == account`: a templated value reaches a condition only this way, as data.",
+    )
+
     @model_validator(mode="after")
     def _check_condition(self) -> ExpectBase:
+        clash = sorted(set(self.values) & self.names)
+        if clash:
+            raise ValueError(f"values {', '.join(clash)}: these names are the result's; choose other names")
         if self.condition is not None:
             try:
-                expr.compile_condition(self.condition, self.names)
+                expr.compile_condition(self.condition, self.names | set(self.values))
             except exceptions.UsageError as exc:
                 # pydantic reports a ValueError with the field path, which the loader maps to line:column.
                 raise ValueError(exc.message) from None
@@ -183,7 +194,8 @@ class ExpectBase(base.Params):
         """``None`` when there is no condition or it holds; otherwise why it does not."""
         if self.condition is None:
             return None
-        cond = expr.compile_condition(self.condition, self.names)
+        cond = expr.compile_condition(self.condition, self.names | set(self.values))
+        names = {**self.values, **names}
         try:
             ok = cond.evaluate(names)
         except expr.ConditionError as exc:

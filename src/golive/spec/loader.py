@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from golive import exceptions
-from golive.spec import durations, models, refs, vartypes
+from golive.spec import codecheck, durations, models, refs, vartypes
 
 __all__ = ["LoadedRunbook", "load", "load_text", "resolve_vars", "resolve_vars_with_sources", "var_env_key"]
 
@@ -170,6 +170,7 @@ class _Ctx:
         self.file = file
         self.pos = pos
         self.problems = problems
+        self.var_types: Mapping[str, str] = {}  # declared (or implied) type of each var
 
     def where(self, loc: Loc) -> tuple[int, int]:
         probe = tuple(loc)
@@ -527,6 +528,9 @@ def _check_params(
     if not isinstance(params, dict):
         ctx.add(loc, f"must be a mapping of {type_name} params")
         return
+    # Values are data, never code: a reference inside shell, SQL, PromQL, a JSON path, a condition or a regex.
+    for where, message in codecheck.problems(plugin.params, params, ctx.var_types, loc):
+        ctx.add(where, message)
     rendered = _render_vars_only(params, var_values)
     try:
         plugin.params.model_validate(rendered)
@@ -614,6 +618,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
 
 
 def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Mapping[str, Any]) -> None:
+    ctx.var_types = _raw_var_types(data)
     roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
     declared_roles = set(roles or {})
     vars_ = set(data.get("vars") or {}) if isinstance(data.get("vars"), dict) else set()

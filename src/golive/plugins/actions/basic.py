@@ -11,6 +11,7 @@ from golive import results
 from golive.plugins import _http, _proc, _request, _sql, _util, base
 from golive.plugins.checks import command as command_check
 from golive.plugins.checks import http as http_check
+from golive.spec import codecheck
 
 __all__ = [
     "CommandAction",
@@ -80,7 +81,10 @@ class SqlActionParams(base.Params):
     """Statements run in one transaction, committed only if all succeed."""
 
     url: str = Field(description="SQLAlchemy URL of the database.", min_length=1)
-    sql: str | list[str] = Field(description="A statement, or a list run in order in one transaction.")
+    sql: str | list[str] = Field(
+        description="A statement, or a list run in order in one transaction (values go in `parameters`).",
+        json_schema_extra=codecheck.code_field("sql"),
+    )
     parameters: dict[str, Any] = Field(default_factory=dict, description="Values for :name parameters.")
     expect_row_count: int | None = Field(
         default=None, ge=0, description="Rows the last statement must affect (else the transaction rolls back)."

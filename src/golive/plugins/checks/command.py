@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from golive import results
 from golive.plugins import _proc, _util, base
+from golive.spec import codecheck
 
 __all__ = ["CommandCheck", "CommandExpect", "CommandParams", "command_result"]
 
@@ -30,9 +31,21 @@ class CommandExpect(_util.ExpectBase):
     names: ClassVar[frozenset[str]] = frozenset({"exit_code", "stdout", "stderr", "json", "elapsed_ms"})
 
     exit_code: int | list[int] = Field(default=0, description="Expected exit code, or a list of accepted codes.")
-    stdout: str | None = Field(default=None, description="Regex stdout must contain a match for (multiline).")
-    stderr: str | None = Field(default=None, description="Regex stderr must contain a match for (multiline).")
-    stdout_not: str | None = Field(default=None, description="Regex stdout must NOT match (e.g. `FAIL`).")
+    stdout: str | None = Field(
+        default=None,
+        description="Regex stdout must contain a match for (multiline).",
+        json_schema_extra=codecheck.code_field("regex"),
+    )
+    stderr: str | None = Field(
+        default=None,
+        description="Regex stderr must contain a match for (multiline).",
+        json_schema_extra=codecheck.code_field("regex"),
+    )
+    stdout_not: str | None = Field(
+        default=None,
+        description="Regex stdout must NOT match (e.g. `FAIL`).",
+        json_schema_extra=codecheck.code_field("regex"),
+    )
 
     check_regexes = field_validator("stdout", "stderr", "stdout_not")(_check_regex)
 
@@ -41,12 +54,18 @@ class CommandParams(base.Params):
     """A command to run and what it must do."""
 
     run: str | list[str] = Field(
-        description="An argv list (no shell), or a string run by /bin/sh -c.",
+        description="An argv list (no shell), or a string run by /bin/sh -c. `${{ }}` may not stand in the "
+        "string form or in an interpreter's -c text: pass values through `env`.",
+        json_schema_extra=codecheck.code_field("argv"),
     )
     cwd: str | None = Field(default=None, description="Working directory (default: the run's directory).")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     inherit_env: bool = Field(default=True, description="Start from golive's own environment.")
-    stdin: str | None = Field(default=None, description="Text written to the command's standard input.")
+    stdin: str | None = Field(
+        default=None,
+        description="Text written to the command's standard input.",
+        json_schema_extra=codecheck.code_field("stdin"),
+    )
     timeout: _util.Duration | None = Field(
         default=None, description="Time limit; the process group is killed after it (default: the step's timeout)."
     )

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from golive import results
 from golive.plugins import _http, _request, _util, base
+from golive.spec import codecheck
 
 __all__ = ["GraphqlCheck", "GraphqlParams", "HttpCheck", "HttpExpect", "HttpParams"]
 
@@ -27,13 +28,18 @@ class HttpExpect(_util.ExpectBase):
     headers: dict[str, str] = Field(
         default_factory=dict,
         description="Response headers (case-insensitive names) whose values must match these regular expressions.",
+        json_schema_extra=codecheck.code_field("regex"),
     )
     json_paths: dict[str, Any] = Field(
         default_factory=dict,
         alias="json",
         description='JSON path -> expected value, e.g. {"$.status": "ok", "$.items[0].id": 7}.',
     )
-    body: str | None = Field(default=None, description="Regular expression the body must contain a match for.")
+    body: str | None = Field(
+        default=None,
+        description="Regular expression the body must contain a match for.",
+        json_schema_extra=codecheck.code_field("regex"),
+    )
     max_latency_ms: float | None = Field(default=None, gt=0, description="Latency budget in milliseconds.")
 
     @field_validator("json_paths")
@@ -185,7 +191,11 @@ class GraphqlParams(base.Params):
     """A GraphQL query over HTTP POST."""
 
     url: str = Field(description="GraphQL endpoint URL.", min_length=1)
-    query: str = Field(description="The GraphQL query document.", min_length=1)
+    query: str = Field(
+        description="The GraphQL query document (values go in `variables`).",
+        min_length=1,
+        json_schema_extra=codecheck.code_field("graphql"),
+    )
     variables: dict[str, Any] = Field(default_factory=dict, description="Query variables.")
     operation_name: str | None = Field(default=None, description="Operation to run, if the document has several.")
     headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")

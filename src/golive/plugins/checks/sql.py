@@ -8,6 +8,7 @@ from pydantic import Field
 
 from golive import results
 from golive.plugins import _sql, _util, base
+from golive.spec import codecheck
 
 __all__ = ["SqlCheck", "SqlExpect", "SqlParams"]
 
@@ -33,7 +34,12 @@ class SqlParams(base.Params):
         "sqlite:///app.db.",
         min_length=1,
     )
-    query: str = Field(description="The SQL query (bound parameters as :name).", min_length=1)
+    query: str = Field(
+        description="The SQL query (bound parameters as :name; a whole query may come from a var declared "
+        "`type: sql`).",
+        min_length=1,
+        json_schema_extra=codecheck.code_field("sql"),
+    )
     parameters: dict[str, Any] = Field(default_factory=dict, description="Values for :name parameters.")
     timeout: _util.Duration | None = Field(default=None, description="Time limit (default: the step's timeout).")
     expect: SqlExpect = Field(default_factory=SqlExpect, description="Rows, scalar or row count expected.")

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from golive import expr, results
 from golive.plugins import _http, _logs, _proc, _prom, _request, _sql, _util, base
+from golive.spec import codecheck
 
 __all__ = [
     "CommandMetric",
@@ -63,7 +64,9 @@ class PrometheusMetric(base.MetricSource):
 class HttpJsonMetricParams(_request.HttpRequestParams):
     """An HTTP endpoint that answers JSON with a number in it."""
 
-    path: str = Field(description="JSON path of the number, e.g. $.queue.backlog.")
+    path: str = Field(
+        description="JSON path of the number, e.g. $.queue.backlog.", json_schema_extra=codecheck.code_field("jmespath")
+    )
 
     @field_validator("path")
     @classmethod
@@ -98,7 +101,11 @@ class SqlMetricParams(base.Params):
     """A query whose first column of the first row is the number."""
 
     url: str = Field(description="SQLAlchemy URL of the database.", min_length=1)
-    query: str = Field(description="SQL query giving one number, e.g. SELECT count(*) FROM outbox WHERE ...")
+    query: str = Field(
+        description="SQL query giving one number, e.g. SELECT count(*) FROM outbox WHERE ... (values go in "
+        "`parameters`; a whole query may come from a var declared `type: sql`).",
+        json_schema_extra=codecheck.code_field("sql"),
+    )
     parameters: dict[str, Any] = Field(default_factory=dict, description="Values for :name parameters.")
     timeout: _util.Duration | None = Field(default=None, description="Time limit (default: the step's timeout).")
 
@@ -198,9 +205,14 @@ def _count(
 class CommandMetricParams(base.Params):
     """A command that prints a number."""
 
-    run: str | list[str] = Field(description="An argv list, or a string run by /bin/sh -c.")
+    run: str | list[str] = Field(
+        description="An argv list, or a string run by /bin/sh -c (values go in `env`).",
+        json_schema_extra=codecheck.code_field("argv"),
+    )
     regex: str | None = Field(
-        default=None, description="Regex that finds the number in stdout (group 1, else the whole match)."
+        default=None,
+        description="Regex that finds the number in stdout (group 1, else the whole match).",
+        json_schema_extra=codecheck.code_field("regex"),
     )
     cwd: str | None = Field(default=None, description="Working directory.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
