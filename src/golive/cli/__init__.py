@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("golive.cli.spec_cmds", "validate", "Check runbook files and report every problem."),
     "plan": ("golive.cli.spec_cmds", "plan", "Show phases, steps, T-times, parallelism and the critical path."),
+    "import": ("golive.cli.import_cmds", "import_", "Import a Markdown runbook as a draft runbook that validates."),
     "schema": ("golive.cli.spec_cmds", "schema", "Print the runbook JSON Schema (with every plugin's params)."),
     "run": ("golive.cli.run_cmds", "run", "Start a run of a runbook."),
     "resume": ("golive.cli.run_cmds", "resume", "Continue a run from its event log after a crash."),
