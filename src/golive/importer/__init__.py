@@ -17,7 +17,7 @@ import yaml
 from golive import exceptions
 from golive.importer import document, draft
 
-__all__ = ["ImportReport", "ImportResult", "MAX_BYTES", "MAX_STEPS", "import_markdown"]
+__all__ = ["MAX_BYTES", "MAX_STEPS", "ImportReport", "ImportResult", "import_markdown"]
 
 MAX_BYTES = 4 * 1024 * 1024  # a runbook is a few hundred lines; this only stops abuse
 MAX_STEPS = 5000  # the loader's tested scale is 2,000-step runbooks; more is a document to split
@@ -103,7 +103,11 @@ def _decode(raw: bytes, name: str) -> str:
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         raise exceptions.RunbookInvalid(
-            [exceptions.Problem(name, line, col, "", f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")]
+            [
+                exceptions.Problem(
+                    name, line, col, "", f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+                )
+            ]
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -125,11 +129,13 @@ def _unaccounted(d: draft.Draft) -> None:
     if not runs:
         return
     role = d.ensure_default_role()
-    ph = {"id": d.new_id("unrecognised", "phase"), "title": "Text the import did not recognise", "steps": []}
+    steps: list[dict[str, Any]] = []
+    ph: dict[str, Any] = {"id": d.new_id("unrecognised", "phase"), "title": "Text the import did not recognise"}
+    ph["steps"] = steps
     for run in runs:
         text = "\n".join(d.lines[i - 1].strip() for i in run)
         sid = d.new_id("review " + text[:40], "review")
-        ph["steps"].append(
+        steps.append(
             {"id": sid, "title": draft.short(text, 80), "kind": "manual", "role": role, "instructions": text[:4000]}
         )
         d.todo(sid, run[0], "text not recognised; translate it or delete this step")
@@ -154,18 +160,23 @@ _Dumper.add_representer(str, _str_presenter)
 
 def _clean(text: str) -> str:
     """No control characters in YAML text (they are not printable, and block scalars refuse them)."""
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\ufeff]", " ", text).rstrip() if "\n" in text else re.sub(
-        r"[\x00-\x1f\x7f\u2028\u2029\ufeff]", " ", text
+    return (
+        re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\ufeff]", " ", text).rstrip()
+        if "\n" in text
+        else re.sub(r"[\x00-\x1f\x7f\u2028\u2029\ufeff]", " ", text)
     )
 
 
-def _sanitize(value: Any) -> Any:
+_PROSE_KEYS = frozenset({"title", "description", "instructions", "statement", "name"})
+
+
+def _sanitize(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
-        return _clean(value)
+        return _clean(draft.scrub(value) if key in _PROSE_KEYS else value)
     if isinstance(value, dict):
-        return {k: _sanitize(v) for k, v in value.items()}
+        return {k: _sanitize(v, k if isinstance(k, str) else "") for k, v in value.items()}
     if isinstance(value, list):
-        return [_sanitize(v) for v in value]
+        return [_sanitize(v, key) for v in value]
     return value
 
 

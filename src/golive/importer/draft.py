@@ -156,6 +156,25 @@ def title_of(inl: Inline) -> str:
     return short(inl.text.rstrip("."), 80)
 
 
+_CRED_PATTERNS = (
+    (re.compile(r"\b(Bearer|Basic|Token)\s+(?!<)[^\s\"']+", re.I), r"\1 ***"),
+    (re.compile(r"://[^/\s:@]+:[^@\s/]+@"), "://***:***@"),
+    (
+        re.compile(
+            r"\b([A-Za-z_][A-Za-z0-9_]*(?:TOKEN|SECRET|PASSWORD|KEY|token|secret|password|key)[A-Za-z0-9_]*)=(\S+)"
+        ),
+        r"\1=***",
+    ),
+)
+
+
+def scrub(text: str) -> str:
+    """Credentials written in the document (a bearer token, a URL's password, TOKEN=...) as ***."""
+    for pat, rep in _CRED_PATTERNS:
+        text = pat.sub(rep, text)
+    return text
+
+
 def is_secret(name: str) -> bool:
     low = name.lower()
     return any(w in low for w in _SECRET_WORDS) or low in ("database_url", "db_url") or low.endswith("_key")
@@ -206,18 +225,22 @@ class Draft:
     captures: dict[str, str] = field(default_factory=dict)  # shell NAME -> ${{ steps.x.output.json.f }}
     raw_values: dict[str, str] = field(default_factory=dict)  # env NAME -> value as written
     ids: set[str] = field(default_factory=set)
+    id_next: dict[str, int] = field(default_factory=dict)
     decision_role: str | None = None
     default_role: str | None = None
     n_todos: int = 0
+    flags_line: int = 0
+    comms_line: int = 0
 
     # -- ids, accounting, TODOs --
 
     def new_id(self, text: str, fallback: str = "step") -> str:
         base = slug(text, fallback)
-        sid, k = base, 2
+        sid, k = base, self.id_next.get(base, 2)
         while sid in self.ids:
             sid = f"{base}-{k}"
             k += 1
+        self.id_next[base] = k
         self.ids.add(sid)
         return sid
 
@@ -555,8 +578,9 @@ def _add_step(d: Draft, ctx: Ctx, step: dict[str, Any], first: int, last: int) -
         where = f"phases.{ph['id']}"
     if where.startswith("phases.") and step.get("with"):
         blob = json.dumps(step["with"])
-        ids = {s["id"] for s in ctx.phase["steps"]} if ctx.phase else set()
-        needs = sorted({m for m in re.findall(r"steps\.([A-Za-z][A-Za-z0-9_.-]*?)\.output", blob) if m in ids})
+        refs = set(re.findall(r"steps\.([A-Za-z][A-Za-z0-9_.-]*?)\.output", blob))
+        ids = {s["id"] for s in ctx.phase["steps"]} if ctx.phase and refs else set()
+        needs = sorted(refs & ids)
         if needs:
             step["needs"] = needs
     kind = step["kind"] + (f" {step['type']}" if step.get("type") else "")
@@ -567,7 +591,9 @@ def _add_step(d: Draft, ctx: Ctx, step: dict[str, Any], first: int, last: int) -
     return step
 
 
-def _manual(d: Draft, ctx: Ctx, title: str, text: str, first: int, last: int, todo: str | None = None) -> dict[str, Any]:
+def _manual(
+    d: Draft, ctx: Ctx, title: str, text: str, first: int, last: int, todo: str | None = None
+) -> dict[str, Any]:
     role = d.role_for(text) or d.role_for(ctx.section.title) or d.ensure_default_role()
     step: dict[str, Any] = {"id": d.new_id(title), "title": title, "kind": "manual", "role": role}
     step["instructions"] = text
@@ -609,7 +635,7 @@ def _label_mode(text: str) -> str | None:
         return None
     if low.startswith(("expected", "expect", "acceptance", "*acceptance")):
         return "expect"
-    if low.startswith("set ") and "config" in low or "flag" in low:
+    if (low.startswith("set ") and "config" in low) or "flag" in low:
         return "flags"
     if low.startswith("if "):
         return "if"
@@ -814,12 +840,13 @@ def _step_item(d: Draft, it: Item, ctx: Ctx, title: str, prefix: str) -> None:
     label_only = bool(inl.lead_bold) and strip_label(text) == strip_label(inl.lead_bold or "")
     label_only = label_only or text.rstrip().endswith(":")
     # GO / NO-GO
-    if re.search(r"\bdecision\b", low) and any(
-        "go" in _item_text(it).lower().split() or "no-go" in _item_text(it).lower() for _ in [0]
+    if (
+        re.search(r"\bdecision\b", low)
+        and any("go" in _item_text(it).lower().split() or "no-go" in _item_text(it).lower() for _ in [0])
+        and "go" in _item_text(it).lower()
     ):
-        if "go" in _item_text(it).lower():
-            _decision(d, ctx, _item_text(it), it.first, it.last, statement=None)
-            return
+        _decision(d, ctx, _item_text(it), it.first, it.last, statement=None)
+        return
     lead_cmds = [c for c in inl.codes if shell.looks_like_command(c)]
     if "secret" in low and nested and all(_is_secret_path_list(b) for b in nested):
         for b in nested:
@@ -908,12 +935,17 @@ def _is_expectation_text(text: str) -> bool:
 
 
 def _kind_for(title: str, argv: list[str]) -> str:
-    words = " ".join([title, *argv[:4]]).lower()
-    if any(w in words for w in _CHANGE):
-        if not any(w in title.lower() for w in ("verify", "check", "confirm")):
-            return "action"
-    script = (_script_name(argv) or (argv[1] if len(argv) > 1 else argv[0] if argv else "")).lower()
-    if any(w in script for w in _READ_ONLY) or any(w in title.lower().split() for w in ("verify", "check", "confirm")):
+    """check (read-only, runs in a dry run) or action (only described in a dry run): action when unsure."""
+    low_title = title.lower()
+    if any(re.search(r"\b" + w, low_title) for w in _CHANGE) and not re.search(r"\b(verify|check|confirm)", low_title):
+        return "action"
+    words = [w.lower() for w in argv[1:5]]
+    if any(w in _READ_ONLY for w in words):
+        return "check"
+    if any(c in w for w in words for c in _CHANGE):
+        return "action"
+    script = (_script_name(argv) or "").lower()
+    if any(w in script for w in _READ_ONLY) or re.search(r"\b(verify|check|confirm)", low_title):
         return "check"
     return "action"
 
@@ -962,7 +994,7 @@ def _command_step(
             return _sql_step(d, ctx, title, sql, _psql_url(d, cmd.argv), first, last)
     env = {k: d.value_ref(k, v) for k, v in cmd.env.items()}
     run = [_argv_word(d, w) for w in cmd.argv]
-    kind = _kind_for(title, cmd.argv)
+    kind = _kind_for(title.replace(code or "", " ") if code else title, cmd.argv)
     withp: dict[str, Any] = {"run": run}
     if env:
         withp["env"] = env
@@ -1059,7 +1091,9 @@ def _curl_step(
             d.captures[cmd.capture] = "${{ steps." + step["id"] + ".output.json." + cmd.capture_field + " }}"
             placed["with"].setdefault("expect", {})["condition"] = f"contains(json, '{cmd.capture_field}')"
         else:
-            d.todo(step["id"], first, f"the output was kept in ${cmd.capture}; refer to it as steps.{step['id']}.output")
+            d.todo(
+                step["id"], first, f"the output was kept in ${cmd.capture}; refer to it as steps.{step['id']}.output"
+            )
     if req.unknown:
         d.todo(step["id"], first, f"curl options not translated: {' '.join(req.unknown)}")
     _prose_expectations(d, placed, context_text, first)
@@ -1079,7 +1113,7 @@ def _psql_sql(argv: list[str]) -> str | None:
 
 def _psql_url(d: Draft, argv: list[str]) -> str:
     for w in argv[1:]:
-        if "://" in w or "=" in w and "host" in w:
+        if "://" in w or ("=" in w and "host" in w):
             return d.secret("psql_database_url", "libpq connection string (the document's psql target)")
     return d.secret("database_url")
 
@@ -1155,6 +1189,7 @@ def _flag_sets(inl: Inline, ctx: Ctx) -> list[tuple[str, Any]]:
 
 def _flag_step(d: Draft, ctx: Ctx, title: str, inl: Inline, first: int, last: int) -> dict[str, Any]:
     flags = dict(_flag_sets(inl, ctx))
+    d.flags_line = d.flags_line or first
     for k, v in flags.items():
         d.flags_used.setdefault(k, v)
     step: dict[str, Any] = {
@@ -1257,7 +1292,7 @@ def _observe_or_focus(d: Draft, it: Item, ctx: Ctx) -> None:
     sec = ctx.section.title
     if target is None or target.get("kind") != "observe":
         m = re.search(r"\bfor\s+" + _DUR, sec, re.I)
-        if m and ctx.phase is None or (m and not any(s.get("kind") == "observe" for s in _phase(d, ctx)["steps"])):
+        if (m and ctx.phase is None) or (m and not any(s.get("kind") == "observe" for s in _phase(d, ctx)["steps"])):
             assert m is not None
             target = _observe(d, ctx, strip_label(sec), sec, duration(m.group(1), m.group(2)), it.first, it.last)
     if target is not None:
@@ -1356,9 +1391,10 @@ def _fence(d: Draft, f: Fence, ctx: Ctx, title: str | None) -> None:
     if info in ("sql", "postgresql", "pgsql"):
         _sql_step(d, ctx, base_title, f.content, d.secret("database_url"), f.first, f.last)
         return
-    if info in ("text", "txt", "json", "yaml", "yml", "output", "console", "log", "") and not any(
-        shell.looks_like_command(c[2]) for c in shell.join_continuations(f.content)
-    ):
+    shell_fence = info in ("bash", "sh", "shell", "zsh", "console", "terminal", "shell-session") or (
+        info == "" and any(shell.looks_like_command(c[2]) for c in shell.join_continuations(f.content))
+    )
+    if not shell_fence:
         # sample output: an expectation of the last command, else text
         if ctx.last_exec is not None and ctx.last_exec.get("type") == "command":
             lines = [ln.strip() for ln in f.content.splitlines() if ln.strip()]
@@ -1381,8 +1417,6 @@ def _fence(d: Draft, f: Fence, ctx: Ctx, title: str | None) -> None:
             d.mark(first, last, "field", "comment in a code fence (description)")
             continue
         t = base_title if k == 0 else f"{base_title} ({k + 1})"
-        if len(cmds) > 1:
-            t = short(f"{base_title}: {text}", 80) if k > 0 else base_title
         _command_step(d, ctx, t, text, first, last, text)
 
 
@@ -1409,12 +1443,19 @@ def _table(d: Draft, t: Table, ctx: Ctx) -> None:
     if c_step is None and c_cmd is None:
         for line, cells in t.rows:
             text = " | ".join(c.text for c in cells)
-            _manual(d, ctx, short(cells[0].text if cells else "Row", 60) or "Row", text, line, line,
-                    todo="table row not understood (its header names no step or command column)")
+            _manual(
+                d,
+                ctx,
+                short(cells[0].text if cells else "Row", 60) or "Row",
+                text,
+                line,
+                line,
+                todo="table row not understood (its header names no step or command column)",
+            )
         return
     for line, cells in t.rows:
 
-        def cell(i: int | None) -> Inline:
+        def cell(i: int | None, cells: list[Inline] = cells) -> Inline:
             return cells[i] if i is not None and i < len(cells) else Inline()
 
         title = cell(c_step).text or short(cell(c_cmd).text, 60) or f"Row {line}"
@@ -1471,7 +1512,9 @@ def _trigger(d: Draft, text: str, first: int, last: int, then: str | None) -> No
     trig["then"] = then or ("notify" if "monitor" in low else "rollback")
     if "when" in trig or "sustained" in low:
         trig["description"] = "Drafted from the text; golive watches it once it has a metric source."
-        d.top_todos.append(f"line {first}: trigger {trig['id']!r}: threshold drafted from the text; add its metric source")
+        d.top_todos.append(
+            f"line {first}: trigger {trig['id']!r}: threshold drafted from the text; add its metric source"
+        )
         d.n_todos += 1
         trig.pop("when", None) if "source" not in trig else None
         if m:
@@ -1532,6 +1575,7 @@ def _comms_item(d: Draft, it: Item) -> None:
     inl = lead.inline if lead else Inline()
     label = strip_label(inl.lead_bold or "").lower()
     text = inl.text
+    d.comms_line = d.comms_line or it.first
     quoted = re.findall(r"[\"“](.+?)[\"”]", text)
     target = "comms"
     if quoted and label:
@@ -1622,7 +1666,9 @@ def _hypercare_item(d: Draft, it: Item, ctx: Ctx) -> None:
     if rng2:
         tdm = re.search(r"(\d+)\s*x\s*daily", low)
         if tdm:
-            d.hc_tiers.append({"from": f"{rng2.group(1)}h", "until": f"{rng2.group(2)}h", "times_per_day": int(tdm.group(1))})
+            d.hc_tiers.append(
+                {"from": f"{rng2.group(1)}h", "until": f"{rng2.group(2)}h", "times_per_day": int(tdm.group(1))}
+            )
             d.mark(it.first, it.last, "field", "hypercare.tiers")
             return
     if label.lower() == "focus":
@@ -1779,11 +1825,12 @@ def _finish(d: Draft) -> None:
             "provider": {"type": "dotenv", "with": {"path": d.var("flags_file", "flags.env")}},
             "safe": {k: v for k, v in d.flags_used.items()},
         }
-        d.top_todos.append(
+        d.todo(
+            None,
+            d.flags_line or 1,
             "flags: the document does not say where its flags live; the draft uses a dotenv file (vars.flags_file)"
-            " and takes the first value each flag is set to as its safe value"
+            " and takes the first value each flag is set to as its safe value",
         )
-        d.n_todos += 1
         rb["vars"] = d.vars
     for _, st in _all_steps(d):
         exp = st.get("with", {}).get("expect") if isinstance(st.get("with"), dict) else None
@@ -1793,8 +1840,8 @@ def _finish(d: Draft) -> None:
     changed = False
     for ph in d.phases:
         cls = ph.pop("_cls", "steps")
-        if any(s["kind"] == "action" for s in ph["steps"]) or cls == "steps" and re.search(
-            r"deploy|cutover|migrat|enable|canary", ph["title"], re.I
+        if any(s["kind"] == "action" for s in ph["steps"]) or (
+            cls == "steps" and re.search(r"deploy|cutover|migrat|enable|canary", ph["title"], re.I)
         ):
             changed = changed or cls != "preflight"
         if changed and (d.rollback_steps or d.rollback_confirm):
@@ -1816,8 +1863,11 @@ def _finish(d: Draft) -> None:
     comms: dict[str, Any] = {}
     if d.templates or d.cadence:
         comms["channels"] = [{"id": "log", "url": "log://"}]
-        d.top_todos.append("comms: add the team's channels (Apprise URLs); the draft announces to the log only")
-        d.n_todos += 1
+        d.todo(
+            None,
+            d.comms_line or 1,
+            "comms: add the team's channels (Apprise URLs); the draft announces to the log only",
+        )
     if d.templates:
         comms["templates"] = d.templates
     if d.cadence:
@@ -1864,9 +1914,9 @@ def _finish(d: Draft) -> None:
                 "evidence": [{"name": t, "required": True} for _, t in normal],
             }
             last_phase["steps"].append(hand_in)
-            for ln, t in normal:
+            for _, t in normal:
                 items.append({"id": d.new_id(t, "evidence"), "title": t, "steps": [hand_in["id"]]})
-        for ln, t, rbk in d.evidence_items:
+        for _, t, rbk in d.evidence_items:
             if rbk:
                 ev: dict[str, Any] = {"id": d.new_id(t, "evidence"), "title": t, "when": "rollback"}
                 ev_steps = [s["id"] for s in d.rollback_steps + d.rollback_confirm]
