@@ -584,7 +584,7 @@ def _add_step(d: Draft, ctx: Ctx, step: dict[str, Any], first: int, last: int) -
         if needs:
             step["needs"] = needs
     kind = step["kind"] + (f" {step['type']}" if step.get("type") else "")
-    d.mark(first, last, "step", f"{where}: {step['id']} ({kind})")
+    d.mark(first, last, "step", f"{where}: {step['id']} ({kind})", force=True)
     ctx.last_step = step
     if step["kind"] in ("check", "action"):
         ctx.last_exec = step
