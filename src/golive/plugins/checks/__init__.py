@@ -6,6 +6,7 @@ from golive.plugins import base
 from golive.plugins.checks.command import CommandCheck
 from golive.plugins.checks.env import EnvCheck, SecretCheck
 from golive.plugins.checks.files import FileCheck, LogCheck
+from golive.plugins.checks.flag import FlagCheck
 from golive.plugins.checks.git import GitCheck
 from golive.plugins.checks.http import GraphqlCheck, HttpCheck
 from golive.plugins.checks.net import DnsCheck, TcpCheck, TlsCheck
@@ -18,6 +19,7 @@ __all__ = [
     "DnsCheck",
     "EnvCheck",
     "FileCheck",
+    "FlagCheck",
     "GitCheck",
     "GraphqlCheck",
     "HttpCheck",
@@ -43,4 +45,5 @@ PLUGINS: list[type[base.Plugin]] = [
     LogCheck,
     PrometheusCheck,
     GitCheck,
+    FlagCheck,
 ]

@@ -1,18 +1,25 @@
-"""Network checks: a TCP port accepts connections, a name resolves, a TLS certificate is good."""
+"""Network checks: a TCP port accepts connections, a name resolves, a TLS certificate is good.
+
+``dns`` asks the system resolver (``getaddrinfo``), or, given ``resolvers``, each named resolver directly
+with dnspython (UDP, TCP when the answer is truncated) and compares their answers: a DNS switchover is done
+when the public resolvers agree, not when this host's cache does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import ipaddress
+import re
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from golive import results
 from golive.plugins import _util, base
@@ -20,7 +27,17 @@ from golive.plugins import _util, base
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["DnsCheck", "DnsParams", "TcpCheck", "TcpParams", "TlsCheck", "TlsParams", "hostname_matches"]
+__all__ = [
+    "DnsCheck",
+    "DnsParams",
+    "TcpCheck",
+    "TcpParams",
+    "TlsCheck",
+    "TlsParams",
+    "colon_hex",
+    "hostname_matches",
+    "parse_server",
+]
 
 DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds; a port that takes longer to accept is as good as closed
 
@@ -65,38 +82,122 @@ class TcpCheck(base.CheckPlugin):
         )
 
 
-RecordType = Literal["A", "AAAA", "CNAME"]
+RecordType = Literal["A", "AAAA", "CNAME", "TXT", "MX", "NS"]
 Resolver = Callable[..., Awaitable[list[tuple[Any, ...]]]]
 
+_SYSTEM_TYPES = ("A", "AAAA", "CNAME")  # what getaddrinfo can answer
 _FAMILY = {"A": socket.AF_INET, "AAAA": socket.AF_INET6, "CNAME": socket.AF_UNSPEC}
 # getaddrinfo codes that mean "the name has no such record", as opposed to "the resolver failed".
 _NO_RECORD = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY") if hasattr(socket, n)}
+DNS_PORT = 53
+
+
+def parse_server(text: str) -> tuple[str, int]:
+    """``"8.8.8.8"``, ``"8.8.8.8:53"``, ``"2001:4860::8888"`` or ``"[::1]:5353"`` -> (address, port)."""
+    value = text.strip()
+    host, port = value, DNS_PORT
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"resolver {text!r}: write an IPv6 address with a port as [addr]:port")
+        port = int(rest[1:]) if rest else DNS_PORT
+    elif value.count(":") == 1:
+        host, _, port_text = value.partition(":")
+        port = int(port_text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"resolver {text!r} is not an IP address (a resolver is asked by address)") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"resolver {text!r}: port {port} is out of range")
+    return host, port
+
+
+def _norm(record_type: str, text: str) -> str:
+    """One answer in a form that compares equal across resolvers and with the runbook's expectation."""
+    value = text.strip()
+    if record_type in ("A", "AAAA"):
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            return value
+    if record_type in ("CNAME", "NS"):
+        return value.rstrip(".").lower()
+    if record_type == "MX":
+        parts = value.split()
+        if len(parts) == 2:
+            return f"{parts[0]} {parts[1].rstrip('.').lower()}"
+    return value
 
 
 class DnsParams(base.Params):
-    """A name that must resolve through the system resolver."""
+    """A name that must resolve, through the system resolver or through named resolvers."""
 
     name: str = Field(description="The DNS name to resolve.", min_length=1)
-    record_type: RecordType = Field(default="A", description="A, AAAA or CNAME.")
+    record_type: RecordType = Field(
+        default="A", description="A, AAAA or CNAME; with `resolvers` also TXT, MX (`10 mx.example.com`) and NS."
+    )
+    resolvers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Named resolvers to ask instead of the system resolver: name -> IP address with an optional "
+        "port, e.g. {google: 8.8.8.8, cloudflare: 1.1.1.1, quad9: '9.9.9.9:53'}. Every one is asked; each must "
+        "answer.",
+    )
     addresses: list[str] = Field(
-        default_factory=list, description="Addresses that must all be among the answers (A/AAAA)."
+        default_factory=list, description="Addresses that must all be among the answers (A/AAAA), on every resolver."
+    )
+    answers: list[str] | None = Field(
+        default=None,
+        description="The exact set of answers every resolver must give, e.g. ['10.0.0.5'] or ['\"v=spf1 -all\"'].",
     )
     cname: str | None = Field(default=None, description="The canonical name expected (CNAME).")
-    timeout: _util.Duration = Field(default=DEFAULT_CONNECT_TIMEOUT, description="Resolver timeout.")
+    agree: bool = Field(default=True, description="With several resolvers, all must give the same answers.")
+    timeout: _util.Duration = Field(default=DEFAULT_CONNECT_TIMEOUT, description="Resolver timeout (per resolver).")
+
+    @model_validator(mode="after")
+    def _shape(self) -> DnsParams:
+        for label, server in self.resolvers.items():
+            try:
+                parse_server(server)
+            except ValueError as exc:
+                raise ValueError(f"resolvers.{label}: {exc}") from None
+        if not self.resolvers and self.record_type not in _SYSTEM_TYPES:
+            raise ValueError(
+                f"record_type {self.record_type} needs named `resolvers` (the system resolver answers A, AAAA, CNAME)"
+            )
+        for address in self.addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"addresses: {address!r} is not an IP address") from None
+        return self
+
+
+@dataclass
+class _Answer:
+    server: str
+    outcome: results.Outcome
+    answers: list[str]
+    rcode: str
+    note: str = ""
+    canonical_name: str | None = None
+    ttl: int | None = None
 
 
 class DnsCheck(base.CheckPlugin):
-    """Resolve a name with the system resolver (``getaddrinfo``) and compare the answers."""
+    """Resolve a name with the system resolver or with named resolvers (dnspython), and compare the answers."""
 
     name = "dns"
     params = DnsParams
-    description = "Resolve a name (A, AAAA, CNAME) via the system resolver; expected addresses optional."
+    description = "Resolve a name via the system resolver or named resolvers; expected answers; resolvers agree."
 
     # The resolver is a class attribute so unit tests can answer without a DNS server.
     resolver: Resolver | None = None
 
     async def run(self, ctx: base.StepContext) -> results.Result:
         p: DnsParams = ctx.params
+        if p.resolvers:
+            return await self._named(ctx, p)
         resolve = self.resolver or asyncio.get_running_loop().getaddrinfo
         flags = socket.AI_CANONNAME if p.record_type == "CNAME" else 0
         try:
@@ -116,6 +217,10 @@ class DnsCheck(base.CheckPlugin):
         missing = [a for a in p.addresses if str(ipaddress.ip_address(a)) not in addresses]
         if missing:
             failures.append(f"answers {addresses}, expected to include {missing}")
+        if p.answers is not None and p.record_type != "CNAME":
+            want = sorted({_norm(p.record_type, a) for a in p.answers})
+            if want != addresses:
+                failures.append(f"answers {addresses}, expected exactly {want}")
         if p.cname is not None and canon.rstrip(".").lower() != p.cname.rstrip(".").lower():
             failures.append(f"canonical name {canon!r}, expected {p.cname!r}")
         output = {"addresses": addresses, "canonical_name": canon}
@@ -123,6 +228,105 @@ class DnsCheck(base.CheckPlugin):
             return _util.finish(ctx, results.Outcome.FAIL, "; ".join(failures), output=output)
         shown = canon if p.record_type == "CNAME" else ", ".join(addresses)
         return _util.finish(ctx, results.Outcome.PASS, f"{p.name} {p.record_type} -> {shown}", output=output)
+
+    async def _ask(self, p: DnsParams, server: str) -> _Answer:
+        """One resolver's answer; a timeout, a refusal or a server failure is an ERROR, never an empty answer."""
+        import dns.asyncquery
+        import dns.exception
+        import dns.flags
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+
+        host, port = parse_server(server)
+        where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        rdtype = dns.rdatatype.from_text(p.record_type)
+        query = dns.message.make_query(p.name, rdtype)
+        try:
+            response, _used_tcp = await dns.asyncquery.udp_with_fallback(query, host, timeout=p.timeout, port=port)
+        except dns.exception.Timeout:
+            return _Answer(where, results.Outcome.ERROR, [], "TIMEOUT", f"no answer within {p.timeout:g} s")
+        except (OSError, dns.exception.DNSException) as exc:
+            return _Answer(where, results.Outcome.ERROR, [], "ERROR", f"{type(exc).__name__}: {exc}")
+        rcode = dns.rcode.to_text(response.rcode())
+        if response.rcode() == dns.rcode.NXDOMAIN:
+            return _Answer(where, results.Outcome.FAIL, [], rcode, f"{p.name} does not exist")
+        if response.rcode() != dns.rcode.NOERROR:
+            return _Answer(where, results.Outcome.ERROR, [], rcode, f"the resolver answered {rcode}")
+        answers: set[str] = set()
+        ttl: int | None = None
+        canonical: str | None = None
+        for rrset in response.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME and rdtype != dns.rdatatype.CNAME:
+                canonical = str(next(iter(rrset)).target).rstrip(".").lower()
+            if rrset.rdtype == rdtype:
+                answers.update(_norm(p.record_type, rd.to_text()) for rd in rrset)
+                ttl = rrset.ttl if ttl is None else min(ttl, rrset.ttl)
+        if not answers:
+            return _Answer(where, results.Outcome.FAIL, [], rcode, f"no {p.record_type} record", canonical)
+        return _Answer(where, results.Outcome.PASS, sorted(answers), rcode, "", canonical, ttl)
+
+    async def _named(self, ctx: base.StepContext, p: DnsParams) -> results.Result:
+        names = list(p.resolvers)
+        try:
+            # each query has its own timeout; this bounds the whole check should a socket misbehave
+            async with asyncio.timeout(p.timeout * 2 + 1):
+                got = await asyncio.gather(*(self._ask(p, p.resolvers[n]) for n in names))
+        except TimeoutError:
+            return _util.finish(ctx, results.Outcome.ERROR, f"resolving {p.name} timed out after {p.timeout:g} s")
+        by_name = dict(zip(names, got, strict=True))
+        output: dict[str, Any] = {
+            "resolvers": {
+                n: {
+                    "server": a.server,
+                    "rcode": a.rcode,
+                    "answers": a.answers,
+                    "ttl": a.ttl,
+                    "canonical_name": a.canonical_name,
+                }
+                for n, a in by_name.items()
+            }
+        }
+        errors = [f"{n} ({a.server}): {a.note}" for n, a in by_name.items() if a.outcome is results.Outcome.ERROR]
+        failures = [f"{n}: {a.note}" for n, a in by_name.items() if a.outcome is results.Outcome.FAIL]
+        want_exact = sorted({_norm(p.record_type, a) for a in p.answers}) if p.answers is not None else None
+        want_some = [str(ipaddress.ip_address(a)) for a in p.addresses]
+        for n, a in by_name.items():
+            if a.outcome is not results.Outcome.PASS:
+                continue
+            if want_exact is not None and a.answers != want_exact:
+                failures.append(f"{n} answers {a.answers}, expected exactly {want_exact}")
+            missing = [x for x in want_some if x not in a.answers]
+            if missing:
+                failures.append(f"{n} answers {a.answers}, expected to include {missing}")
+            if p.cname is not None:
+                canon = a.answers[0] if p.record_type == "CNAME" and a.answers else a.canonical_name
+                if (canon or "") != p.cname.rstrip(".").lower():
+                    failures.append(f"{n}: canonical name {canon!r}, expected {p.cname!r}")
+        distinct = {tuple(a.answers) for a in by_name.values() if a.outcome is results.Outcome.PASS}
+        output["agree"] = len(distinct) <= 1 and not errors and not failures
+        if p.agree and len(distinct) > 1:
+            shown = "; ".join(f"{n}: {a.answers}" for n, a in by_name.items() if a.outcome is results.Outcome.PASS)
+            failures.append(f"the resolvers disagree ({shown})")
+        if errors:
+            return _util.finish(
+                ctx,
+                results.Outcome.ERROR,
+                f"resolving {p.name} {p.record_type} failed on " + "; ".join(errors),
+                output=output,
+            )
+        if failures:
+            return _util.finish(
+                ctx, results.Outcome.FAIL, f"{p.name} {p.record_type}: " + "; ".join(failures), output=output
+            )
+        answers = next(iter(distinct)) if len(distinct) == 1 else ("(answers differ)",)
+        return _util.finish(
+            ctx,
+            results.Outcome.PASS,
+            f"{p.name} {p.record_type} -> {', '.join(answers)} on {len(names)} resolver{'s' if len(names) != 1 else ''} "
+            f"({', '.join(names)})",
+            output=output,
+        )
 
 
 class TlsParams(base.Params):
@@ -134,7 +338,36 @@ class TlsParams(base.Params):
     min_days_valid: float = Field(default=14, ge=0, description="Days the certificate must still be valid.")
     check_hostname: bool = Field(default=True, description="The certificate must name the host.")
     ca_file: str | None = Field(default=None, description="PEM file of CA certificates to trust (e.g. a private CA).")
+    fingerprint: str | list[str] | None = Field(
+        default=None,
+        description="SHA-256 fingerprint(s) the certificate must have (hex, colons optional; a list during a "
+        "rotation: any one), e.g. 'AB:CD:...'.",
+    )
     timeout: _util.Duration = Field(default=DEFAULT_CONNECT_TIMEOUT, description="Connect + handshake timeout.")
+
+    @field_validator("fingerprint", mode="before")
+    @classmethod
+    def _fingerprints(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise ValueError("give a SHA-256 fingerprint or a list of them")
+        out = []
+        for item in items:
+            hexed = re.sub(r"[\s:]", "", str(item)).lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", hexed):
+                raise ValueError(
+                    f"{item!r} is not a SHA-256 fingerprint (64 hex digits, colons optional; "
+                    "`openssl x509 -noout -fingerprint -sha256` prints one)"
+                )
+            out.append(hexed)
+        return out
+
+
+def colon_hex(digest: bytes) -> str:
+    """``AB:CD:...``: how openssl and browsers print a fingerprint."""
+    return ":".join(f"{b:02X}" for b in digest)
 
 
 def hostname_matches(name: str, dns_names: list[str], ips: list[str]) -> bool:
@@ -160,7 +393,10 @@ class TlsCheck(base.CheckPlugin):
 
     name = "tls"
     params = TlsParams
-    description = "TLS certificate: verifies, names the host, valid for at least min_days_valid days."
+    description = (
+        "TLS certificate: verifies, names the host, valid min_days_valid days; reports SHA-256 fingerprint, "
+        "issuer, SANs; can pin a fingerprint."
+    )
 
     async def run(self, ctx: base.StepContext) -> results.Result:
         p: TlsParams = ctx.params
@@ -208,6 +444,7 @@ class TlsCheck(base.CheckPlugin):
         self, ctx: base.StepContext, p: TlsParams, cert: x509.Certificate, sni: str, version: str | None
     ) -> results.Result:
         from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
         from cryptography.x509.oid import NameOID
 
         now: datetime = ctx.clock.now()
@@ -220,15 +457,23 @@ class TlsCheck(base.CheckPlugin):
         except x509.ExtensionNotFound:
             dns_names, ips = [], []
         subject_cn = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        fingerprint = cert.fingerprint(hashes.SHA256())
         output = {
+            "days_left": round(days_left, 2),
             "days_remaining": round(days_left, 2),
             "not_after": not_after.isoformat(),
             "subject": cert.subject.rfc4514_string(),
             "issuer": cert.issuer.rfc4514_string(),
+            "sans": dns_names + ips,
             "names": dns_names + ips,
+            "fingerprint_sha256": colon_hex(fingerprint),
+            "serial_number": f"{cert.serial_number:X}",
             "tls_version": version,
         }
         failures = []
+        pins = [p.fingerprint] if isinstance(p.fingerprint, str) else p.fingerprint  # normalised to a list
+        if pins is not None and fingerprint.hex() not in pins:
+            failures.append(f"certificate fingerprint (SHA-256) {colon_hex(fingerprint)} is not the one expected")
         if p.check_hostname and not hostname_matches(sni, dns_names or subject_cn, ips):
             failures.append(f"certificate names {dns_names + ips or subject_cn}, expected {sni}")
         if days_left < p.min_days_valid:
@@ -238,6 +483,8 @@ class TlsCheck(base.CheckPlugin):
         return _util.finish(
             ctx,
             results.Outcome.PASS,
-            f"certificate for {sni} valid {days_left:.0f} more days (until {not_after:%Y-%m-%d})",
+            f"certificate for {sni} valid {days_left:.0f} more days (until {not_after:%Y-%m-%d}), "
+            f"issued by {cert.issuer.rfc4514_string()}, SHA-256 {colon_hex(fingerprint)}"
+            + (" (pinned)" if p.fingerprint is not None else ""),
             output=output,
         )

@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr
 from golive import exceptions, expr
 from golive.plugins import _http, _util, base
 
-__all__ = ["HttpFlagOptions", "HttpFlags", "UnleashFlags", "UnleashOptions"]
+__all__ = ["FLAG_HTTP_TIMEOUT", "HttpFlagOptions", "HttpFlags", "UnleashFlags", "UnleashOptions", "call"]
 
 FLAG_HTTP_TIMEOUT = 10.0  # seconds per flag API call
 
@@ -20,7 +20,7 @@ def _fill(template: str, name: str) -> str:
     return template.replace("{name}", urllib.parse.quote(name, safe=""))
 
 
-async def _call(
+async def call(
     method: str,
     url: str,
     *,
@@ -30,6 +30,7 @@ async def _call(
     tls: _http.TlsOptions,
     ok: tuple[int, ...] = (200, 201, 202, 204),
 ) -> _http.HttpResponse:
+    """One flag API call; no answer, or a status outside ``ok``, raises :class:`golive.exceptions.PluginError`."""
     async with _http.make_http_client(max_connections=4) as client:
         try:
             kwargs: dict[str, Any] = {} if json_body is None else {"json": json_body}
@@ -83,7 +84,7 @@ class HttpFlags(base.FlagProvider):
     async def get(self, name: str) -> Any:
         opts: HttpFlagOptions = self.options  # type: ignore[assignment]
         url = _fill(opts.get_url, name)
-        resp = await _call("GET", url, headers=self._headers(), timeout=opts.timeout, tls=self._tls())
+        resp = await call("GET", url, headers=self._headers(), timeout=opts.timeout, tls=self._tls())
         try:
             doc = resp.json()
         except ValueError as exc:
@@ -94,7 +95,7 @@ class HttpFlags(base.FlagProvider):
         opts: HttpFlagOptions = self.options  # type: ignore[assignment]
         url = _fill(opts.set_url or opts.get_url, name)
         body = {opts.body_key: value} if opts.body_key else value
-        await _call(
+        await call(
             opts.set_method.upper(), url, headers=self._headers(), json_body=body, timeout=opts.timeout, tls=self._tls()
         )
 
@@ -159,7 +160,7 @@ class UnleashFlags(base.FlagProvider):
 
     async def get(self, name: str) -> Any:
         opts: UnleashOptions = self.options  # type: ignore[assignment]
-        resp = await _call(
+        resp = await call(
             "GET", self._feature_url(name), headers=self._headers(), timeout=opts.timeout, tls=self._tls()
         )
         try:
@@ -180,4 +181,4 @@ class UnleashFlags(base.FlagProvider):
         switch = "on" if _as_bool(value) else "off"
         env = urllib.parse.quote(opts.environment, safe="")
         url = f"{self._feature_url(name)}/environments/{env}/{switch}"
-        await _call("POST", url, headers=self._headers(), timeout=opts.timeout, tls=self._tls())
+        await call("POST", url, headers=self._headers(), timeout=opts.timeout, tls=self._tls())
