@@ -67,13 +67,19 @@ def _media(value: str | None) -> str | None:
 
 @dataclass
 class VendorApi:
-    """An OpenAPI-checked loopback server; `credentials` maps a security scheme name to its accepted values."""
+    """An OpenAPI-checked loopback server.
+
+    `credentials` maps a security scheme name to the values it accepts; given any, a scheme not named
+    accepts nothing (without any, every credential of the right shape is accepted).
+    """
 
     doc: dict[str, Any]
     handlers: dict[str, Handler]
     credentials: dict[str, set[str]] = field(default_factory=dict)
     seen: list[Call] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    # what the vendor answers a missing or refused credential with
+    unauthorized: tuple[int, Any] = (401, {"code": "unauthorized", "message": "Invalid access token"})
     fault_status: int | None = None
     delay: float = 0.0  # seconds before answering (a timeout test)
     _runner: web.AppRunner | None = None
@@ -101,7 +107,8 @@ class VendorApi:
         site = web.TCPSite(self._runner, LOOPBACK, 0)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        assert server is not None
+        assert server.sockets
         self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
         return self
 
@@ -144,7 +151,7 @@ class VendorApi:
                 if value is None:
                     ok = False
                     reasons.append(f"{name}: no credential")
-                elif name in self.credentials and value not in self.credentials[name]:
+                elif self.credentials and value not in self.credentials.get(name, set()):
                     ok = False
                     reasons.append(f"{name}: credential not accepted")
             if ok:
@@ -161,14 +168,19 @@ class VendorApi:
         where = "/".join(str(p) for p in err.absolute_path) or "(body)"
         return f"{where}: {err.message}"
 
-    async def _serve(self, request: web.Request) -> web.StreamResponse:
-        raw_path = request.raw_path.split("?", 1)[0]
+    def _route(self, raw_path: str) -> tuple[re.Match[str], str, dict[str, Any]] | None:
         for pattern, template, item in self._routes:
             m = pattern.match(raw_path)
             if m:
-                break
-        else:
+                return m, template, item
+        return None
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        raw_path = request.raw_path.split("?", 1)[0]
+        route = self._route(raw_path)
+        if route is None:
             return self._reject(404, f"{request.method} {raw_path}: no such path in the API description")
+        m, template, item = route
         op = item.get(request.method.lower())
         if op is None:
             return self._reject(405, f"{request.method} {template}: no such operation in the API description")
@@ -178,7 +190,7 @@ class VendorApi:
         problem = self._secure(op, headers)
         if problem is not None:
             self.rejected.append(f"{op_id}: unauthorized ({problem})")
-            return web.json_response({"code": "unauthorized", "message": "Invalid access token"}, status=401)
+            return web.json_response(self.unauthorized[1], status=self.unauthorized[0])
         query = {k: v for k, v in request.query.items()}
         for param in [*item.get("parameters", []), *op.get("parameters", [])]:
             where, name = param["in"], param["name"]

@@ -10,7 +10,7 @@ from golive import exceptions, results
 from golive.plugins import _util, base
 from golive.plugins.actions.flag import flag_equal
 
-__all__ = ["FlagCheck", "FlagCheckParams", "FlagSource"]
+__all__ = ["FlagCheck", "FlagCheckParams", "FlagSource", "matches"]
 
 
 class FlagSource(base.Params):
@@ -39,6 +39,18 @@ class FlagCheckParams(base.Params):
         if self.provider is not None and self.source is not None:
             raise ValueError("give either `provider` or `source`, not both")
         return self
+
+
+_TRUE, _FALSE = ("true", "on", "enabled", "1"), ("false", "off", "disabled", "0")
+
+
+def matches(want: Any, got: Any) -> bool:
+    """The provider's value is the expected one; an on/off flag also matches `on`/`off`, `true`/`false` text."""
+    if flag_equal(want, got):
+        return True
+    if isinstance(got, bool) and isinstance(want, str):
+        return want.strip().lower() in (_TRUE if got else _FALSE)
+    return False
 
 
 def _provider(ctx: base.StepContext, p: FlagCheckParams) -> base.FlagProvider:
@@ -79,7 +91,7 @@ class FlagCheck(base.CheckPlugin):
                 ctx, results.Outcome.ERROR, f"reading {p.flag} via {where} failed: {type(exc).__name__}: {exc}"
             )
         output = {"flag": p.flag, "value": value, "expected": p.is_, "provider": where}
-        if not flag_equal(p.is_, value):
+        if not matches(p.is_, value):
             return _util.finish(
                 ctx,
                 results.Outcome.FAIL,
