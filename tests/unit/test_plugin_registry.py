@@ -16,6 +16,7 @@ EXPECTED = {
         "dns",
         "env",
         "file",
+        "flag",
         "git",
         "graphql",
         "http",
@@ -26,9 +27,9 @@ EXPECTED = {
         "tcp",
         "tls",
     ],
-    "action": ["command", "flag", "http", "sql", "wait"],
+    "action": ["command", "flag", "http", "sql", "vault-write", "wait"],
     "secret": ["aws-secretsmanager", "env", "file", "vault"],
-    "flag": ["dotenv", "flagd", "http", "json", "unleash", "yaml"],
+    "flag": ["dotenv", "flagd", "http", "json", "launchdarkly", "ofrep", "unleash", "yaml"],
     "metric": ["command", "http-json", "log", "prometheus", "scrape", "sql"],
 }
 
