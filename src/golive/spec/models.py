@@ -15,10 +15,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from golive.spec import vartypes
-from golive.spec.durations import Duration, TTime
+from golive.spec.durations import Duration, TTime, format_duration
 
 __all__ = [
     "Artifact",
+    "Baseline",
     "CadenceTier",
     "Channel",
     "Comms",
@@ -31,6 +32,8 @@ __all__ = [
     "HypercareSpec",
     "HypercareTier",
     "Input",
+    "Judge",
+    "JudgeMetric",
     "MetricRef",
     "Phase",
     "PluginRef",
@@ -195,6 +198,119 @@ class MetricRef(PluginRef):
     """A trigger's metric source: a ``metric`` plugin and its params."""
 
 
+# --- baselines and judges -------------------------------------------------------------------------------
+
+
+class Baseline(Model):
+    """What a metric is compared with: exactly one of ``offset``, ``before``, ``source`` or ``run``."""
+
+    offset: Duration | None = Field(
+        default=None, gt=0, description="The same query shifted this far back, e.g. '1w' (Prometheus sources)."
+    )
+    before: Duration | None = Field(
+        default=None, gt=0, description="The same query over a window this long that ends at T-0, e.g. '30m'."
+    )
+    source: MetricRef | None = Field(default=None, description="A second query, e.g. the stable fleet's.")
+    run: str | None = Field(
+        default=None, min_length=1, description="The recorded samples of a pinned earlier run (e.g. a rehearsal)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Baseline:
+        given = [k for k in ("offset", "before", "source", "run") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a baseline needs exactly one of 'offset' (e.g. '1w'), 'before' (a window before T-0, e.g. '30m'), "
+                f"'source' (a second query) or 'run' (an earlier run's id); got {', '.join(given) or 'none'}"
+            )
+        return self
+
+    def describe(self) -> str:
+        if self.offset is not None:
+            return f"offset {format_duration(self.offset)}"
+        if self.before is not None:
+            return f"the {format_duration(self.before)} before T-0"
+        if self.source is not None:
+            return f"second query ({self.source.type})"
+        return f"run {self.run}"
+
+
+class JudgeMetric(Model):
+    """One metric a judge compares, canary against baseline."""
+
+    id: Id
+    title: str = ""
+    kind: Literal["continuous", "rate", "count"] = Field(
+        default="continuous",
+        description="continuous (latency, CPU: Mann-Whitney U), rate (events out of totals: exact binomial test), "
+        "count (events per sample: exact test on the counts).",
+    )
+    source: MetricRef = Field(description="The canary's samples (for a rate: the events per sample, e.g. errors).")
+    total: MetricRef | None = Field(default=None, description="For a rate: the totals per sample (e.g. requests).")
+    baseline: Baseline | None = Field(default=None, description="This metric's baseline (default: the judge's).")
+    worse: Literal["higher", "lower"] = Field(default="higher", description="Which direction is a regression.")
+    weight: float = Field(default=1.0, gt=0, description="Share of the score.")
+    critical: bool = Field(default=False, description="A regression here fails the judgement whatever the score.")
+    min_effect: float = Field(
+        default=0.1, ge=0, description="Smallest relative change that counts as a regression (0.1 = 10%)."
+    )
+    min_delta: float = Field(
+        default=0.0, ge=0, description="Smallest absolute change that counts (the metric's unit; a rate's fraction)."
+    )
+    min_samples: int = Field(default=10, ge=2, description="Fewer samples on either side: inconclusive.")
+    min_total: float = Field(default=100.0, ge=0, description="For a rate: fewer totals on either side: inconclusive.")
+
+    @model_validator(mode="after")
+    def _total_for_rates(self) -> JudgeMetric:
+        if self.kind == "rate" and self.total is None:
+            raise ValueError("a rate metric needs 'total' (the denominator, e.g. requests per sample)")
+        if self.kind != "rate" and self.total is not None:
+            raise ValueError("'total' belongs to rate metrics")
+        return self
+
+
+class Judge(Model):
+    """A canary judgement: each metric's canary samples against its baseline, combined into a verdict."""
+
+    metrics: tuple[JudgeMetric, ...] = Field(min_length=1)
+    baseline: Baseline | None = Field(default=None, description="The baseline of metrics that set none.")
+    window: Duration | None = Field(
+        default=None, gt=0, description="A check judges the last this long (in an observe step: the window)."
+    )
+    step: Duration = Field(default=60.0, gt=0, description="Spacing of the samples (a range query's step).")
+    alpha: float = Field(default=0.01, gt=0, lt=0.5, description="Significance level across all metrics (Holm).")
+    pass_score: float = Field(default=95.0, ge=0, le=100, description="Score at or above which the canary passes.")
+    marginal_score: float = Field(default=75.0, ge=0, le=100, description="Score at or above which it is marginal.")
+    max_inconclusive: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of the weight that may lack data before the verdict is INCONCLUSIVE.",
+    )
+    deadline: Duration | None = Field(default=None, description="MARGINAL or INCONCLUSIVE: how long the IC has.")
+    default: Literal["rollback", "hold", "continue"] = Field(
+        default="rollback", description="MARGINAL or INCONCLUSIVE: what happens at the deadline."
+    )
+
+    @model_validator(mode="after")
+    def _bands(self) -> Judge:
+        if self.marginal_score > self.pass_score:
+            raise ValueError("marginal_score must not be above pass_score")
+        ids = [m.id for m in self.metrics]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"metric ids must be unique; repeated: {', '.join(dup)}")
+        missing = [m.id for m in self.metrics if m.baseline is None and self.baseline is None]
+        if missing:
+            raise ValueError(f"metrics without a baseline (set the judge's 'baseline' or theirs): {', '.join(missing)}")
+        return self
+
+    def baseline_of(self, metric: JudgeMetric) -> Baseline:
+        b = metric.baseline or self.baseline
+        assert b is not None  # checked by _bands
+        return b
+
+
 class FlagProviderRef(PluginRef):
     """The kill-switch flags' provider: a ``flag`` plugin and its params."""
 
@@ -240,6 +356,9 @@ class Step(Model):
     # observe
     duration: Duration | None = None
     triggers: tuple[str, ...] = Field(default=(), description="Trigger ids watched (default: all).")
+    judge: Judge | None = Field(
+        default=None, description="Observe steps: judge the canary against its baseline over the window at its end."
+    )
     # notify
     channels: tuple[str, ...] = Field(default=(), description="Channel ids (default: all).")
     message: str | None = None
@@ -274,6 +393,8 @@ class Step(Model):
             raise ValueError(f"a {kind.value} step needs 'type' (the plugin name, e.g. 'http')")
         if kind not in (StepKind.CHECK, StepKind.ACTION) and (self.type or self.with_):
             raise ValueError(f"'type' and 'with' belong to check and action steps, not {kind.value}")
+        if kind is not StepKind.OBSERVE and self.judge is not None:
+            raise ValueError("'judge' belongs to observe steps; a check judges with 'type: judge'")
         if kind is StepKind.OBSERVE and self.duration is None:
             raise ValueError("an observe step needs 'duration' (e.g. '60m')")
         if kind is StepKind.NOTIFY and not (self.message or self.template):
@@ -340,11 +461,17 @@ class Trigger(Model):
         default="rollback", description="For 'pause': what happens at the deadline."
     )
     description: str = ""
+    baseline: Baseline | None = Field(
+        default=None,
+        description="Read a baseline too: `when` then sees baseline, delta, ratio and delta_pts besides value.",
+    )
 
     @model_validator(mode="after")
     def _source_needs_when(self) -> Trigger:
         if self.source is not None and not self.when:
             raise ValueError("a trigger with a source needs 'when' (e.g. 'value > 0.15')")
+        if self.baseline is not None and self.source is None:
+            raise ValueError("a trigger with a baseline needs a 'source' to compare with it")
         return self
 
 
