@@ -16,9 +16,9 @@ Per metric (:func:`judge_metric`):
   share of the traffic. Real error rates vary from minute to minute more than a binomial says; that
   over-dispersion (what a beta-binomial model captures) is estimated from the samples (Pearson's
   chi-square per degree of freedom, between batches of samples as long as the rate's autocorrelation
-  says). When there is over-dispersion the quasi-binomial test replaces the exact one: the same
-  conditional count, its variance scaled by the dispersion, read against Student's t with the batches'
-  degrees of freedom. Zero-inflated data needs no special model: a canary with no events cannot be worse,
+  says). From 30 events on, the quasi-binomial test replaces the exact one: the same conditional count,
+  its variance scaled by the dispersion (at least 1), read against Student's t with the batches' degrees
+  of freedom (the dispersion is an estimate too). Below 30 events the exact test runs on the raw counts. Zero-inflated data needs no special model: a canary with no events cannot be worse,
   and a handful of events against none gives no significance.
 
 Fewer than ``min_samples`` samples (or ``min_total`` totals for a rate) on either side make the metric
@@ -62,7 +62,8 @@ __all__ = [
 ]
 
 MIN_BATCHES = 5  # batch means never leave fewer than this many points per side
-RATE_BATCHES = 6  # a rate's dispersion is measured between at most about this many batches per side
+QUASI_MIN_EVENTS = 30  # events on both sides together from which the quasi-binomial test replaces the exact one
+RATE_BATCHES = 10  # a rate's dispersion is measured between at most about this many batches per side
 MAX_STORED_SAMPLES = 500  # samples per side kept in a judgement's evidence (the rest is summarised)
 
 
@@ -335,12 +336,13 @@ def _counts(metric: models.JudgeMetric, samples: Samples, base: dict[str, Any]) 
     n = round(ec + eb)
     if n == 0:
         test, stat, p = "exact-binomial", 0.0, 1.0  # no events on either side: nothing can be worse
-    elif phi <= 1.0:
+    elif ec + eb < QUASI_MIN_EVENTS:
         res = stats.binomtest(min(round(ec), n), n, share, alternative="greater" if sign > 0 else "less")
         test, stat, p = "exact-binomial", float(ec), float(res.pvalue)
     else:
-        # Over-dispersed: the quasi-binomial test, the same conditional count scaled by the estimated
-        # dispersion and read against Student's t with the batches' degrees of freedom (phi is an estimate).
+        # Enough events for the normal approximation: the quasi-binomial test, the same conditional count
+        # with its variance scaled by the estimated dispersion (at least 1) and read against Student's t
+        # with the batches' degrees of freedom, since phi is itself an estimate.
         z = sign * (ec - (ec + eb) * share) / math.sqrt(phi * (ec + eb) * share * (1.0 - share))
         dof = max(1, math.ceil(len(ce) / blen) + math.ceil(len(be) / blen) - 2)
         test, stat, p = "quasi-binomial", z, float(stats.t.sf(z, dof))
