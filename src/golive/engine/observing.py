@@ -6,13 +6,15 @@ decision (GO continues, NO-GO rolls back) with a deadline and a default; a ``not
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
-from golive.plugins import base as plugin_base
+from golive.engine import judging
 from golive.results import Result
-from golive.spec import models, refs
+from golive.spec import models
+from golive.watch import baselines
 from golive.watch import observe as observe_mod
 from golive.watch import triggers as triggers_mod
 
@@ -22,18 +24,24 @@ if TYPE_CHECKING:
 DEFAULT_PAUSE_DEADLINE = 300.0  # seconds: "IC decides within 5 minutes"
 
 
-def evaluators(engine: Engine, trigger_ids: tuple[str, ...] = ()) -> list[triggers_mod.TriggerEvaluator]:
-    """Trigger evaluators reading through the registered metric plugins, with this run's vars and secrets."""
+def evaluators(
+    engine: Engine, trigger_ids: tuple[str, ...] = (), earlier: dict[str, baselines.Earlier] | None = None
+) -> list[triggers_mod.TriggerEvaluator]:
+    """Trigger evaluators reading through the registered metric plugins, with this run's vars and secrets;
+    ``earlier`` holds the pinned runs that ``run:`` baselines compare with."""
     wanted = [t for t in engine.runbook.triggers if not trigger_ids or t.id in trigger_ids]
+    factory = judging.source_factory(engine)
 
-    def context(name: str, params: Any) -> plugin_base.StepContext:
-        step = models.Step(id=f"metric_{name}".replace("-", "_"), kind=models.StepKind.CHECK, type=name)
-        return engine.step_context(step, params)
+    def baseline(t: models.Trigger) -> triggers_mod.ReadMetric | None:
+        if t.baseline is None or t.source is None:
+            return None
+        early = (earlier or {}).get(t.baseline.run or "")
+        return baselines.baseline_reader(t, factory, now=engine.clock.now, t0=lambda: judging.t0(engine), earlier=early)
 
-    factory = triggers_mod.plugin_source_factory(
-        engine.registry, context=context, render=lambda w: refs.render(w, engine._sync_resolve)
-    )
-    return [triggers_mod.TriggerEvaluator(t, factory, engine.clock, redact=engine.redactor.redact) for t in wanted]
+    return [
+        triggers_mod.TriggerEvaluator(t, factory, engine.clock, redact=engine.redactor.redact, baseline=baseline(t))
+        for t in wanted
+    ]
 
 
 async def observe_step(engine: Engine, step: models.Step) -> None:
@@ -61,9 +69,15 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
 
     watched = step.duration - remaining
     pauses: list[str] = []
+    earlier: dict[str, baselines.Earlier] = {}
+    for t in engine.runbook.triggers:
+        if t.baseline is not None and t.baseline.run and (not step.triggers or t.id in step.triggers):
+            # A missing run leaves the baseline reader without values: it reports an error, never a pass.
+            with contextlib.suppress(baselines.BaselineError):
+                earlier[t.baseline.run] = await judging.earlier_run(engine, t.baseline.run)
     while True:
         if evs is None:
-            evs = evaluators(engine, step.triggers)
+            evs = evaluators(engine, step.triggers, earlier)
         else:
             for ev in evs:  # the IC chose to go on: a trigger must breach (for `for`) again to fire again
                 ev.reset()
@@ -85,6 +99,10 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
             summary = result.summary if result is not None else f"watched {watched:.0f}s"
             if pauses:
                 summary = f"{summary}; watched {watched:.0f}s of {step.duration:.0f}s in all ({'; '.join(pauses)})"
+            if step.judge is not None:  # the window was watched: now the canary against its baseline
+                judgement = await judging.judge_now(engine, step.judge, step.judge.window or step.duration)
+                await judging.decide(engine, step, step.judge, judgement, started or "", rollback_on_fail=True)
+                return
             await engine._record_result(step, Result.ok(summary), 1, started or "", took, "step_finished")
             return
         if result.outcome == "stopped":  # a rollback was asked for while watching
@@ -129,12 +147,11 @@ async def _wait_pause(engine: Engine, step: models.Step) -> float:
     from golive.engine.runner import _Rollback
     from golive.engine.state import parse_ts
 
-    assert step.duration is not None
     st = engine.h.state
     s = st.step(step.id)
     deadline = parse_ts(s.deadline)
     default = s.default or "rollback"
-    remaining = s.remaining if s.remaining is not None else step.duration
+    remaining = s.remaining if s.remaining is not None else (step.duration or 0.0)
     limit = None
     if deadline is not None and default != "hold":
         limit = engine.clock.monotonic() + max(0.0, (deadline - engine.clock.now()).total_seconds())

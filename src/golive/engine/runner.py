@@ -809,7 +809,11 @@ class Engine:
             )
             return
         kind = step.kind
-        if kind in (models.StepKind.CHECK, models.StepKind.ACTION):
+        if kind is models.StepKind.CHECK and step.type == models.JUDGE_CHECK:
+            from golive.engine import judging  # the observe/judge modules import this one
+
+            await judging.judge_check(self, step)
+        elif kind in (models.StepKind.CHECK, models.StepKind.ACTION):
             await self._run_plugin_step(step)
         elif kind is models.StepKind.MANUAL:
             await self._wait_manual(step)

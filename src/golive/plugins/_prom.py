@@ -38,6 +38,9 @@ class PromQueryParams(base.Params):
     )
     step: _util.Duration = Field(default=DEFAULT_STEP, gt=0, description="Resolution of a range query.")
     aggregation: Aggregation = Field(default="last", description="How a range becomes one number.")
+    offset: _util.Duration | None = Field(
+        default=None, ge=0, description="Read as of this long ago (the query, or its range, ends then), e.g. 1w."
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="Request headers (e.g. a tenant header).")
     bearer: SecretStr | None = Field(default=None, description="Bearer token; never shown.")
     timeout: _util.Duration | None = Field(default=None, description="Time limit (default: the step's timeout).")
@@ -67,11 +70,13 @@ async def query(ctx: base.StepContext, p: PromQueryParams) -> results.MetricRead
     """Run the query and fold the answer into one reading."""
     base_url = p.url.rstrip("/")
     q: dict[str, str] = {"query": p.query}
+    end = time.time() - (p.offset or 0.0)
     if p.range is not None:
-        end = time.time()
         q.update({"start": f"{end - p.range:.3f}", "end": f"{end:.3f}", "step": f"{p.step:g}"})
         endpoint = f"{base_url}/api/v1/query_range"
     else:
+        if p.offset:
+            q["time"] = f"{end:.3f}"
         endpoint = f"{base_url}/api/v1/query"
     req = _request.HttpRequestParams(
         url=endpoint,

@@ -706,8 +706,12 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             if isinstance(st.get("if"), str):
                 _check_expression(ctx, (*sloc, "if"), st["if"], CONDITION_NAMES)
             kind = st.get("kind")
-            if kind in ("check", "action") and "type" in st:
+            if kind == "check" and st.get("type") == models.JUDGE_CHECK:
+                _check_judge(ctx, registry, st.get("with"), (*sloc, "with"), var_values, check=True)
+            elif kind in ("check", "action") and "type" in st:
                 _check_params(ctx, registry, str(kind), st.get("type"), st.get("with"), (*sloc, "with"), var_values)
+            if kind == "observe" and isinstance(st.get("judge"), dict):
+                _check_judge(ctx, registry, st.get("judge"), (*sloc, "judge"), var_values, check=False)
             if kind == "decision":
                 for k, req in enumerate(_items(st.get("requires"))):
                     if isinstance(req, str) and req not in step_section and req not in seen_phase:
@@ -794,8 +798,12 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
                 var_values,
             )
         when = trig.get("when")
+        base = trig.get("baseline")
         if isinstance(when, str):
-            _check_expression(ctx, ("triggers", i, "when"), when, {"value"})
+            names = {"value", "baseline", "delta", "ratio", "delta_pts"} if isinstance(base, dict) else {"value"}
+            _check_expression(ctx, ("triggers", i, "when"), when, names)
+        if isinstance(base, dict) and isinstance(src, dict):
+            _check_baseline(ctx, registry, base, src, ("triggers", i, "baseline"), var_values)
     seen_trig: set[str] = set()
     for i, trig in enumerate(triggers):
         tid = trig.get("id")
@@ -919,6 +927,52 @@ def _check_ref(
                 ctx.add(loc, f"{shown}: step {target!r} runs in the same phase; add it to this step's needs")
             elif step_order.get(target, 0) > step_order.get(uid, 0):
                 ctx.add(loc, f"{shown}: step {target!r} runs after this one")
+
+
+def _check_metric_ref(ctx: _Ctx, registry: Any, ref: Any, loc: Loc, var_values: Mapping[str, Any]) -> None:
+    if isinstance(ref, dict):
+        _check_params(ctx, registry, "metric", ref.get("type"), ref.get("with"), (*loc, "with"), var_values)
+
+
+def _check_baseline(
+    ctx: _Ctx, registry: Any, base: dict[str, Any], source: Any, loc: Loc, var_values: Mapping[str, Any]
+) -> None:
+    """A baseline's second query has valid params; a shifted or windowed one reads a source that can."""
+    _check_metric_ref(ctx, registry, base.get("source"), (*loc, "source"), var_values)
+    _check_metric_ref(ctx, registry, base.get("total"), (*loc, "total"), var_values)
+    for key in ("offset", "before"):
+        kind = source.get("type") if isinstance(source, dict) else None
+        if base.get(key) is not None and isinstance(kind, str) and kind not in models.HISTORY_SOURCES:
+            ctx.add(
+                (*loc, key),
+                f"a {key!r} baseline reads the past, which a {kind!r} source cannot; use a prometheus source, "
+                "or a 'source' or 'run' baseline",
+            )
+
+
+def _check_judge(ctx: _Ctx, registry: Any, judge: Any, loc: Loc, var_values: Mapping[str, Any], *, check: bool) -> None:
+    """A judge's shape (models.Judge), each metric's sources and baselines, and a check's window."""
+    if not isinstance(judge, dict):
+        ctx.add(loc, "must be a mapping: metrics, baseline, window, ...")
+        return
+    try:
+        models.Judge.model_validate(_render_vars_only(judge, var_values))
+    except ValidationError as exc:
+        _pydantic_problems(ctx, exc, judge, loc, models.Judge)
+        return
+    if check and judge.get("window") is None:
+        ctx.add(loc, "a judge check needs 'window' (how far back the canary is read, e.g. '30m')")
+    default = judge.get("baseline")
+    for k, metric in enumerate(_items(judge.get("metrics"))):
+        if not isinstance(metric, dict):
+            continue
+        mloc = (*loc, "metrics", k)
+        _check_metric_ref(ctx, registry, metric.get("source"), (*mloc, "source"), var_values)
+        _check_metric_ref(ctx, registry, metric.get("total"), (*mloc, "total"), var_values)
+        own = metric.get("baseline")
+        base, bloc = (own, (*mloc, "baseline")) if isinstance(own, dict) else (default, (*loc, "baseline"))
+        if isinstance(base, dict):
+            _check_baseline(ctx, registry, base, metric.get("source"), bloc, var_values)
 
 
 def _check_expression(ctx: _Ctx, loc: Loc, text: str, names: Iterable[str]) -> None:

@@ -56,6 +56,8 @@ __all__ = [
 FORMAT_VERSION = 1
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=120)]
+JUDGE_CHECK = "judge"  # the check type of a canary judgement (run by the engine, its params a Judge)
+HISTORY_SOURCES = frozenset({"prometheus"})  # metric sources that can read a window in the past
 
 
 class Model(BaseModel):
@@ -211,6 +213,10 @@ class Baseline(Model):
         default=None, gt=0, description="The same query over a window this long that ends at T-0, e.g. '30m'."
     )
     source: MetricRef | None = Field(default=None, description="A second query, e.g. the stable fleet's.")
+    total: MetricRef | None = Field(
+        default=None,
+        description="With 'source', for a rate: the second query's totals (e.g. the stable fleet's requests).",
+    )
     run: str | None = Field(
         default=None, min_length=1, description="The recorded samples of a pinned earlier run (e.g. a rehearsal)."
     )
@@ -223,6 +229,8 @@ class Baseline(Model):
                 "a baseline needs exactly one of 'offset' (e.g. '1w'), 'before' (a window before T-0, e.g. '30m'), "
                 f"'source' (a second query) or 'run' (an earlier run's id); got {', '.join(given) or 'none'}"
             )
+        if self.total is not None and self.source is None:
+            raise ValueError("'total' goes with 'source' (the second query's totals)")
         return self
 
     def describe(self) -> str:
@@ -266,6 +274,8 @@ class JudgeMetric(Model):
             raise ValueError("a rate metric needs 'total' (the denominator, e.g. requests per sample)")
         if self.kind != "rate" and self.total is not None:
             raise ValueError("'total' belongs to rate metrics")
+        if self.kind == "rate" and self.baseline is not None and self.baseline.source and not self.baseline.total:
+            raise ValueError("a rate compared with a second query needs the baseline's 'total' too")
         return self
 
 
@@ -301,6 +311,12 @@ class Judge(Model):
         if dup:
             raise ValueError(f"metric ids must be unique; repeated: {', '.join(dup)}")
         missing = [m.id for m in self.metrics if m.baseline is None and self.baseline is None]
+        if self.baseline is not None and self.baseline.source is not None and self.baseline.total is None:
+            rates = [m.id for m in self.metrics if m.kind == "rate" and m.baseline is None]
+            if rates:
+                raise ValueError(
+                    f"rate metrics compared with a second query need the baseline's 'total': {', '.join(rates)}"
+                )
         if missing:
             raise ValueError(f"metrics without a baseline (set the judge's 'baseline' or theirs): {', '.join(missing)}")
         return self

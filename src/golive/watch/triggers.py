@@ -42,6 +42,7 @@ from golive import expr, results
 from golive.spec import models
 
 __all__ = [
+    "BASELINE_NAMES",
     "FOR_SLACK",
     "HISTORY_POINTS",
     "Evaluation",
@@ -49,10 +50,12 @@ __all__ = [
     "SourceFactory",
     "TriggerEvaluator",
     "TriggerState",
+    "compare",
     "plugin_source_factory",
 ]
 
 HISTORY_POINTS = 120  # readings kept per trigger for the sparkline
+BASELINE_NAMES = ("value", "baseline", "delta", "ratio", "delta_pts")  # what `when` sees with a baseline
 FOR_SLACK = 0.1  # fraction of the interval forgiven when checking `for`
 MAX_READ_TIMEOUT = 30.0  # seconds; a read never takes longer than min(interval, this) before it is an error
 MIN_READ_TIMEOUT = 1.0  # seconds; a very short interval still gives the source this long
@@ -82,6 +85,7 @@ class Evaluation(BaseModel):
     ts: datetime
     status: str  # the reading's: ok | no_data | error | manual
     value: float | None
+    baseline: float | None = None  # the baseline's value, for a trigger with a baseline
     breached: bool | None  # None when unknown (an error, or held no data)
     state: TriggerState
     fired: bool  # this evaluation made the trigger fire
@@ -111,6 +115,7 @@ class Evaluation(BaseModel):
             "ts": clock_mod.utc_iso(self.ts),
             "status": self.status,
             "value": self.value,
+            **({"baseline": self.baseline} if self.baseline is not None else {}),
             "breached": self.breached,
             "state": self.state.value,
             "fired": self.fired,
@@ -137,19 +142,30 @@ class TriggerEvaluator:
         redact: Callable[[str], str] = lambda s: s,
         history_points: int = HISTORY_POINTS,
         read_timeout: float | None = None,
+        baseline: ReadMetric | None = None,
     ) -> None:
-        """``read_timeout`` (seconds) defaults to the interval, within [MIN_READ_TIMEOUT, MAX_READ_TIMEOUT]."""
+        """``read_timeout`` (seconds) defaults to the interval, within [MIN_READ_TIMEOUT, MAX_READ_TIMEOUT].
+        ``baseline`` reads the trigger's baseline (default: :func:`golive.watch.baselines.baseline_reader`
+        without T-0 or an earlier run)."""
         self.trigger = trigger
         self.clock = clock
         self._redact = redact
         self.read_timeout = (
             read_timeout if read_timeout is not None else max(MIN_READ_TIMEOUT, min(trigger.interval, MAX_READ_TIMEOUT))
         )
-        self._condition = expr.compile_condition(trigger.when, names={"value"}) if trigger.when else None
+        names = set(BASELINE_NAMES) if trigger.baseline is not None else {"value"}
+        self._condition = expr.compile_condition(trigger.when, names=names) if trigger.when else None
+        self._baseline: ReadMetric | None = None
         if trigger.source is not None:
             if source_factory is None:
                 raise ValueError(f"trigger {trigger.id!r} has a source; a source_factory is needed to read it")
             self._read: ReadMetric | None = source_factory(trigger.source)
+            if trigger.baseline is not None:
+                if baseline is None:
+                    from golive.watch import baselines
+
+                    baseline = baselines.baseline_reader(trigger, source_factory, now=clock.now)
+                self._baseline = baseline
         else:
             self._read = None
         self.history: deque[tuple[float, float | None]] = deque(maxlen=history_points)
@@ -161,6 +177,7 @@ class TriggerEvaluator:
         self._state = TriggerState.OK
         self._since = clock.now()
         self._last: Evaluation | None = None
+        self._base_value: float | None = None
 
     # -- read-only views --
     @property
@@ -200,16 +217,29 @@ class TriggerEvaluator:
         if self._read is None:
             now = self.clock.now()
             return self._make(now, "manual", None, None, "raised by a person; nothing to read", fired=False)
-        reading = await self._safe_read()
-        return self.apply(reading)
+        if self._baseline is None:
+            return self.apply(await self._safe_read(self._read))
+        reading, base = await asyncio.gather(self._safe_read(self._read), self._safe_read(self._baseline))
+        return self.apply(reading, base)
 
-    def apply(self, reading: results.MetricReading) -> Evaluation:
-        """Apply one reading (already taken) to the trigger's state; the pure core of evaluate_once."""
+    def apply(self, reading: results.MetricReading, baseline: results.MetricReading | None = None) -> Evaluation:
+        """Apply one reading (already taken; with the baseline's when the trigger has one) to the trigger's
+        state; the pure core of evaluate_once."""
         now = self.clock.now()
         mono = self.clock.monotonic()
         t = self.trigger
         if reading.status == "ok" and reading.value is not None and math.isnan(reading.value):
             reading = results.MetricReading.no_data("value is NaN")
+        self._base_value = None
+        if t.baseline is not None and reading.status == "ok":
+            if baseline is None:
+                baseline = results.MetricReading.failed("the baseline was not read")
+            if baseline.status == "ok" and baseline.value is not None and math.isnan(baseline.value):
+                baseline = results.MetricReading.no_data("value is NaN")
+            if baseline.status == "error":
+                reading = results.MetricReading.failed(f"baseline: {baseline.error}")
+            elif baseline.status == "no_data" or baseline.value is None:
+                reading = results.MetricReading.no_data(f"baseline: {baseline.error or 'empty result'}")
 
         if reading.status not in ("ok", "no_data"):
             return self._on_error(now, reading.error or f"reading status {reading.status!r}")
@@ -234,8 +264,14 @@ class TriggerEvaluator:
         self.history.append((now.timestamp(), value))
         if self._condition is None:
             return self._on_error(now, "the trigger has a source but no 'when' condition")
+        names: dict[str, float] = {"value": value}
+        if t.baseline is not None:
+            assert baseline is not None
+            assert baseline.value is not None
+            names = compare(value, baseline.value)
+            self._base_value = baseline.value
         try:
-            breached = self._condition.evaluate({"value": value})
+            breached = self._condition.evaluate(names)
         except expr.ConditionError as exc:
             return self._on_error(now, exc.message, value=value)
         self._errors = 0
@@ -255,12 +291,12 @@ class TriggerEvaluator:
         return self._make(now, "manual", None, True, f"raised{who}: {reason}", fired=fired)
 
     # -- internals --
-    async def _safe_read(self) -> results.MetricReading:
-        assert self._read is not None
+    async def _safe_read(self, read: ReadMetric | None) -> results.MetricReading:
+        assert read is not None
         timeout = self.read_timeout
         try:
             async with asyncio.timeout(timeout):
-                reading = await self._read()
+                reading = await read()
         except TimeoutError:
             return results.MetricReading.failed(f"the metric source did not answer within {timeout:g}s")
         except asyncio.CancelledError:
@@ -332,6 +368,7 @@ class TriggerEvaluator:
             ts=now,
             status=status,
             value=value,
+            baseline=self._base_value,
             breached=breached,
             state=self._state,
             fired=fired,
@@ -346,6 +383,20 @@ class TriggerEvaluator:
         )
         self._last = ev
         return ev
+
+
+def compare(value: float, baseline: float) -> dict[str, float]:
+    """The names a condition with a baseline sees: ``value``, ``baseline``, ``delta`` (value - baseline),
+    ``ratio`` (value / baseline; 1 when both are 0, infinite when only the baseline is) and ``delta_pts``
+    (the delta in percentage points, for rates as fractions: 0.97 vs 0.99 is -2)."""
+    ratio = value / baseline if baseline != 0 else 1.0 if value == 0 else math.copysign(math.inf, value)
+    return {
+        "value": value,
+        "baseline": baseline,
+        "delta": value - baseline,
+        "ratio": ratio,
+        "delta_pts": (value - baseline) * 100.0,
+    }
 
 
 def _fmt(value: float) -> str:

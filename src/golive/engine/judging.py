@@ -1,0 +1,189 @@
+"""Judge steps: a ``judge`` check, and the judge at the end of an observe window (the watch library judges).
+
+PASS passes the step; FAIL fails it (an observe window then rolls back, like a rollback trigger);
+MARGINAL and INCONCLUSIVE never pass by themselves: the step pauses for the IC with the judge's deadline
+and default (GO passes it, NO-GO rolls back). The judgement (samples, statistics, p-values, effects,
+verdict) is stored in the step's result ``details.judge``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from golive import clock as clock_mod
+from golive import exceptions
+from golive.plugins import base as plugin_base
+from golive.results import Result
+from golive.spec import models, refs
+from golive.watch import baselines
+from golive.watch import judge as judge_mod
+from golive.watch import triggers as triggers_mod
+
+if TYPE_CHECKING:
+    from golive.engine.runner import Engine
+
+DEFAULT_PAUSE_DEADLINE = 300.0  # seconds: "IC decides within 5 minutes"
+
+
+def source_factory(engine: Engine) -> triggers_mod.SourceFactory:
+    """Reads metric sources through the registered plugins, with this run's vars and secrets."""
+
+    def context(name: str, params: Any) -> plugin_base.StepContext:
+        step = models.Step(id=f"metric_{name}".replace("-", "_"), kind=models.StepKind.CHECK, type=name)
+        return engine.step_context(step, params)
+
+    return triggers_mod.plugin_source_factory(
+        engine.registry, context=context, render=lambda w: refs.render(w, engine._sync_resolve)
+    )
+
+
+def t0(engine: Engine) -> Any:
+    from golive.engine.state import parse_ts
+
+    return parse_ts(engine.h.state.anchor)
+
+
+async def earlier_run(engine: Engine, run_id: str) -> baselines.Earlier:
+    """The samples a finished run recorded: its judges' canary samples per metric, its triggers' values."""
+    try:
+        events = await engine.h.store.events(run_id)
+    except exceptions.NotFound:
+        raise baselines.BaselineError(f"baseline run {run_id!r} is not in this store") from None
+    if not events:
+        raise baselines.BaselineError(f"baseline run {run_id!r} is not in this store")
+    samples: dict[str, tuple[tuple[float, ...], tuple[float, ...] | None]] = {}
+    values: dict[str, list[float]] = {}
+    for ev in events:
+        d = ev.data
+        judged = (d.get("details") or {}).get("judge") if ev.type == "step_finished" else None
+        if isinstance(judged, dict):
+            for m in judged.get("metrics") or []:
+                got = m.get("samples") or {}
+                if got.get("canary"):
+                    total = got.get("canary_total")
+                    samples[m["id"]] = (tuple(got["canary"]), tuple(total) if total else None)
+        if ev.type in ("trigger_evaluated", "trigger_fired") and isinstance(d.get("value"), int | float):
+            values.setdefault(str(d.get("trigger_id")), []).append(float(d["value"]))
+    return baselines.Earlier(run_id=run_id, samples=samples, values={k: tuple(v) for k, v in values.items()})
+
+
+def _runs(spec: models.Judge) -> set[str]:
+    return {b.run for m in spec.metrics if (b := spec.baseline_of(m)).run is not None}
+
+
+async def judge_now(engine: Engine, spec: models.Judge, window: float) -> judge_mod.Judgement:
+    """Read every metric's canary (the last ``window`` seconds) and baseline samples, and judge them."""
+    earlier: baselines.Earlier | None = None
+    failed: str | None = None
+    for run_id in _runs(spec):  # one pinned run per judge is the use; a second one is read the same way
+        try:
+            earlier = await earlier_run(engine, run_id)
+        except baselines.BaselineError as exc:
+            failed = str(exc)
+    samples = await baselines.collect(
+        spec, source_factory(engine), window=window, now=engine.clock.now(), t0=t0(engine), earlier=earlier
+    )
+    if failed is not None:
+        samples = {
+            m.id: judge_mod.Samples(canary=(), baseline=(), error=failed)
+            if spec.baseline_of(m).run is not None
+            else samples[m.id]
+            for m in spec.metrics
+        }
+    return judge_mod.judge(spec, samples)
+
+
+async def judge_check(engine: Engine, step: models.Step) -> None:
+    """A ``type: judge`` check step."""
+    from golive.engine import observing
+
+    st = engine.h.state.step(step.id)
+    if st.status == "waiting" and st.waiting_for == "pause":  # resumed while the IC decides
+        await observing._wait_pause(engine, step)
+        await _record(engine, step, Result.ok(f"{st.summary}; GO after pause"), "")
+        return
+    started = clock_mod.utc_iso(engine.clock.now())
+    await engine.emit("step_started", step_id=step.id, attempt=1)
+    try:
+        spec = models.Judge.model_validate(await engine.render(step.with_))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        await _record(engine, step, Result.error(f"params: {where}: {first['msg']}"), started)
+        return
+    except (exceptions.GoliveError, refs.RefError) as exc:
+        await _record(engine, step, Result.error(str(exc)), started)
+        return
+    if spec.window is None:
+        await _record(engine, step, Result.error("a judge check needs 'window' (e.g. '30m')"), started)
+        return
+    judgement = await judge_now(engine, spec, spec.window)
+    await decide(engine, step, spec, judgement, started, rollback_on_fail=False)
+
+
+async def decide(
+    engine: Engine,
+    step: models.Step,
+    spec: models.Judge,
+    judgement: judge_mod.Judgement,
+    started: str,
+    *,
+    rollback_on_fail: bool,
+) -> None:
+    """Record the verdict: PASS passes, FAIL fails (and rolls back when asked), MARGINAL and INCONCLUSIVE
+    pause for the IC with the judge's deadline and default."""
+    from golive.engine import observing
+    from golive.engine.runner import _Rollback
+
+    details = {"judge": judgement.event_data()}
+    summary = judgement.summary()
+    verdict = judgement.verdict
+    if verdict is judge_mod.Verdict.PASS:
+        await _record(engine, step, Result.ok(summary, details=details), started)
+        return
+    if verdict is judge_mod.Verdict.FAIL:
+        await _record(engine, step, Result.fail(summary, details=details), started)
+        if rollback_on_fail:
+            raise _Rollback(f"judge of {step.id} failed: {judgement.reason}", f"judge:{step.id}", "trigger")
+        return
+    deadline_s = spec.deadline or engine.runbook.settings.decision_deadline or DEFAULT_PAUSE_DEADLINE
+    deadline = engine.clock.now() + timedelta(seconds=deadline_s)
+    await engine.emit(
+        "step_waiting",
+        step_id=step.id,
+        what="pause",
+        trigger=f"judge:{step.id}",
+        reason=engine.redactor.redact(summary),
+        deadline=clock_mod.utc_iso(deadline),
+        default=spec.default,
+        remaining=0.0,
+        details=engine.redactor.redact_obj(details),
+        summary=engine.redactor.redact(summary),
+    )
+    await engine.notify(
+        "pause",
+        trigger={"id": f"judge:{step.id}", "title": step.title or step.id, "reason": summary},
+        deadline=clock_mod.utc_iso(deadline),
+        default=spec.default,
+    )
+    await observing._wait_pause(engine, step)  # NO-GO (or a rollback default) rolls back from here
+    dec = engine.h.state.decision or {}
+    await _record(
+        engine,
+        step,
+        Result.ok(f"{summary}; {str(dec.get('decision')).upper()} by {dec.get('by')}", details=details),
+        started,
+    )
+
+
+async def _record(engine: Engine, step: models.Step, result: Result, started: str) -> None:
+    st = engine.h.state.step(step.id)
+    began = st.started_at or started
+    from golive.engine.state import parse_ts
+
+    at = parse_ts(began)
+    took = (engine.clock.now() - at).total_seconds() if at else 0.0
+    await engine._record_result(step, result, 1, began, took, "step_finished")
