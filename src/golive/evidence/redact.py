@@ -65,7 +65,7 @@ MAX_KEY_BLOCK = 1024 * 1024  # bytes; an unterminated private key block is held 
 _CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 _Span = tuple[int, int]
-_Refine = Callable[[bytes, "re.Match[bytes]"], "_Span | None"]
+_Refine = Callable[[bytes, "re.Match[bytes]"], "_Span | list[_Span] | None"]  # a list: several findings
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -105,21 +105,71 @@ def _issuer_ok(digits: bytes) -> bool:
     return False
 
 
-def _refine_card(data: bytes, m: re.Match[bytes]) -> _Span | None:
+def _card_grouping_ok(groups: list[bytes], seps: bytes) -> bool:
+    """True when digit groups are printed the way cards are: one run, fours (the last 1-4), 4-6-5 or 4-6-4."""
+    if len(groups) == 1:
+        return True
+    if len(set(seps)) != 1:  # spaces and dashes mixed
+        return False
+    sizes = tuple(len(g) for g in groups)
+    return (all(n == 4 for n in sizes[:-1]) and 1 <= sizes[-1] <= 4) or sizes in _CARD_GROUPS_OK
+
+
+def _card_at(groups: list[bytes], seps: bytes, i: int) -> int:
+    """The number of groups, from group ``i``, of the longest card that starts there (0: none)."""
+    total = 0
+    ends: list[int] = []
+    for j in range(i, len(groups)):
+        total += len(groups[j])
+        if total > 19:
+            break
+        if total >= 13:
+            ends.append(j + 1)
+    for j in reversed(ends):
+        digits = b"".join(groups[i:j])
+        if _card_grouping_ok(groups[i:j], seps[i : j - 1]) and _issuer_ok(digits) and _luhn_ok(digits):
+            return j - i
+    return 0
+
+
+def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
+    """Every card number in this run of digit groups (separated by single spaces or dashes).
+
+    A card may stand beside other groups (an expiry, an amount, a phone number before it, a second card
+    after it), so at each group every run of groups that ends on a group boundary is tried, longest first,
+    for issuer, length, grouping and the Luhn digit. A grouped card is not taken from the middle of a
+    longer number printed in fours (``ES94 6620 6297 9773 3902 7243``): when every group before it, back
+    to the start of the run or the previous card, is a group of four.
+    """
     text = m.group(0)
-    digits = text.translate(None, b" -")
-    if not 13 <= len(digits) <= 19 or not _issuer_ok(digits):
-        return None
-    if len(digits) != len(text):
-        if b" " in text and b"-" in text:
-            return None
-        groups = tuple(len(g) for g in text.replace(b"-", b" ").split(b" "))
-        fours = all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4
-        if not fours and groups not in _CARD_GROUPS_OK:
-            return None
-    if not _luhn_ok(digits):
-        return None
-    return m.span()
+    base = m.start()
+    if b" " not in text and b"-" not in text:
+        n = len(text)
+        if 13 <= n <= 19 and text[0] in b"23456" and _issuer_ok(text) and _luhn_ok(text):
+            return [m.span()]
+        return []
+    groups = re.split(rb"[ -]", text)
+    seps = bytes(c for c in text if c in b" -")
+    offsets = [0]
+    for g in groups[:-1]:
+        offsets.append(offsets[-1] + len(g) + 1)
+    out: list[_Span] = []
+    i = 0
+    boundary = 0  # the first group after the previous card (or the run's start)
+    while i < len(groups):
+        if groups[i][0] in b"23456" and 13 <= sum(len(g) for g in groups[i : i + 7]):
+            count = _card_at(groups, seps, i)
+            if count and count > 1 and i > boundary and all(len(g) == 4 for g in groups[boundary:i]):
+                count = 0
+            if count:
+                start = base + offsets[i]
+                end = base + offsets[i + count - 1] + len(groups[i + count - 1])
+                out.append((start, end))
+                i += count
+                boundary = i
+                continue
+        i += 1
+    return out
 
 
 IBAN_LENGTHS: Mapping[str, int] = {
@@ -174,9 +224,13 @@ def _digit_count(text: bytes) -> int:
     return sum(1 for c in text if 48 <= c <= 57)
 
 
-def _phone_refiner(lo: int, hi: int, group: int | str = 0) -> _Refine:
+def _phone_refiner(lo: int, hi: int, group: int | str = 0, skip_prefix: bool = False) -> _Refine:
+    """Keep a match whose digits (without a leading ``00`` international prefix) number lo to hi."""
+
     def refine(data: bytes, m: re.Match[bytes]) -> _Span | None:
-        return m.span(group) if lo <= _digit_count(m.group(group)) <= hi else None
+        text = m.group(group)
+        count = _digit_count(text) - (2 if skip_prefix and text.startswith(b"00") else 0)
+        return m.span(group) if lo <= count <= hi else None
 
     return refine
 
@@ -264,11 +318,13 @@ _P = {
 # The value part of ``key=value`` / ``"key": "value"`` / ``key: value``.
 _KV_SEP = rb"(?:\\?[\"'])?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?[\"'])?"
 _SECRET_KEYS = (
-    rb"(?:password|passwd|passphrase|secret|api[_-]?key|apikey|token|private[_-]?key|signing[_-]?key"
-    rb"|credentials?|session[_-]?id)"
+    rb"(?:(?:password|passwd|passphrase|secret|api[_-]?key|apikey|token|private[_-]?key|signing[_-]?key"
+    rb"|credentials?|session[_-]?id)(?:[_.-]?(?:access[_-]?)?key)?"
+    # Abbreviations only as a whole word or after a separator: "pw", "db_pass", not "compass".
+    rb"|(?<![A-Za-z0-9])(?:pw|pwd|pass|tok))"
 )
 _END = rb"(?![\w-]|[.,:]\d)"  # a number must not go on: ports, decimals, longer ids
-_PHONE_START = rb"(?<![\w+./:#=-])"
+_PHONE_START = rb"(?<![\w+./:#-])"
 
 
 def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int, _Refine | None, bool]]:
@@ -362,6 +418,19 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             False,
         ),
         (
+            # Vendor tokens with a documented prefix: golive (glv_), Google (AIza), GitLab (glpat-),
+            # npm (npm_), SendGrid (SG.), Hugging Face (hf_), PyPI (pypi-).
+            "api_key",
+            rb"(?<![\w-])(?:glv_[A-Za-z0-9_-]{32,}|AIza[A-Za-z0-9_-]{35}|glpat-[A-Za-z0-9_-]{20,}"
+            rb"|npm_[A-Za-z0-9]{36}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|hf_[A-Za-z]{34}"
+            rb"|pypi-AgE[A-Za-z0-9_-]{50,})(?![\w-])",
+            rb"glv_[A-Za-z0-9_-]{32}|AIza[A-Za-z0-9_-]{35}|glpat-[A-Za-z0-9_-]{20}|npm_[A-Za-z0-9]{36}"
+            rb"|SG\.[A-Za-z0-9_-]{22}\.|hf_[A-Za-z]{34}|pypi-AgE[A-Za-z0-9_-]{50}",
+            0,
+            None,
+            False,
+        ),
+        (
             "auth",
             rb"(?i)(?<![\w-])(?:proxy-)?authorization"
             + _KV_SEP
@@ -387,9 +456,38 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             + _SECRET_KEYS
             + _KV_SEP
             + rb"(?P<v>[^\s\"',;&<>{}\[\]()`\\]{4,256})",
-            rb"(?i)" + _SECRET_KEYS + rb"(?:\\?[\"'])?[ \t]*(?:[:=]|=>)",
+            rb"(?i)" + _SECRET_KEYS.replace(rb"(?<![A-Za-z0-9])", b"") + rb"(?:\\?[\"'])?[ \t]*(?:[:=]|=>)",
             0,
             _refine_context_secret,
+            False,
+        ),
+        (
+            # A secret given to a command-line option: --password X, --db-password=X, --api-key X, --token X.
+            "secret",
+            rb"(?i)(?<![\w-])--(?:[a-z0-9]+-)*(?:password|passwd|passphrase|secret|token|api-?key|pw|pwd)"
+            rb"(?:=|[ \t]+)(?P<v>(?!-)[^\s\"'`;&|<>]{4,256})",
+            rb"(?i)--(?:[a-z0-9]+-)*(?:password|passwd|passphrase|secret|token|api-?key|pw|pwd)(?:=|[ \t])",
+            0,
+            _refine_context_secret,
+            False,
+        ),
+        (
+            # SQL: ALTER USER ... PASSWORD 'x', CREATE USER ... IDENTIFIED BY 'x'.
+            "secret",
+            rb"(?i)\b(?:password|identified[ \t]+by)[ \t]+'(?P<v>[^'\r\n]{4,256})'",
+            rb"(?i)(?:password|identified[ \t]+by)[ \t]+'",
+            0,
+            _refine_context_secret,
+            False,
+        ),
+        (
+            # Session cookies and session ids: session=..., sessionid=..., connect.sid=..., remember_token=...
+            "auth",
+            rb"(?i)(?<![A-Za-z0-9])[\w.-]{0,20}?(?:sess(?:ion)?(?:[_-]?id)?|sid)[ \t]*=[ \t]*"
+            rb"(?P<v>[A-Za-z0-9%._~+/-]{16,}=*)",
+            rb"(?i)(?:sess|sid)[a-z_-]{0,10}[ \t]*=[ \t]*[A-Za-z0-9%._~+/-]{16}",
+            0,
+            _refine_session,
             False,
         ),
         (
@@ -403,10 +501,11 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         ),
         (
             "card",
-            rb"(?<![\w.,-])(?<!\d[ -])[2-6](?:[ -]?\d){12,18}(?!\w|[ -]\d|[.,]\d)",
-            rb"\b[2-6](?:[ -]?\d){12,18}\b",
+            # A run of digit groups; _find_cards finds the cards in it.
+            rb"(?<![\w.,])\d+(?:[ -]\d+)*(?![\w]|[.,]\d)",
+            rb"\b[2-6](?:[ -]?\d){12}",
             0,
-            _refine_card,
+            _find_cards,
             False,
         ),
         (
@@ -427,12 +526,15 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             False,
         ),
         (
-            # International: +44 20 7946 0958, +1 (415) 555-0100, +33 6 12 34 56 78, +4915112345678.
+            # International (E.164): +44 20 7946 0958, +1 (415) 555-0100, +4915112345678, and the same
+            # after the 00 international prefix: 0044 20 7946 0958.
             "phone",
-            _PHONE_START + rb"\+[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}(?![\w.-]?\d)(?![:,]\d)",
-            rb"\+[1-9]\d{0,2}[ .-]?\(?\d{1,4}\)?[ .-]?\d\d",
+            rb"(?<![\w+])(?:\+[1-9]\d{0,3}(?:[ .-]?\(\d{1,4}\))?[ .-]?|(?<![\d.:/-])00[1-9]\d{0,3}[ .-]"
+            rb"(?:\(\d{1,4}\)[ .-]?)?)\d+(?:[ .-]\d+){0,6}"
+            rb"(?![\w.-]?\d)(?![:,]\d)",
+            rb"(?:\+|00)[1-9]\d{0,3}[ .-]?\(?\d{1,4}\)?[ .-]?\d\d",
             0,
-            _phone_refiner(8, 15),
+            _phone_refiner(8, 15, 0, skip_prefix=True),
             False,
         ),
         (
@@ -445,9 +547,18 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             False,
         ),
         (
-            # UK: 020 7946 0958, 01632 960123, 07700 900123.
+            # A trunk prefix in brackets: (020) 7946 0958, (02) 9876 5432, (030) 123 456 78.
             "phone",
-            _PHONE_START + rb"0(?:\d{4} \d{6}|\d{3} \d{3} \d{4}|\d{2} \d{4} \d{4})" + _END,
+            _PHONE_START + rb"\(0\d{1,4}\)[ ]?\d{2,5}(?:[ -]\d{2,5}){0,2}" + _END,
+            None,
+            0,
+            _phone_refiner(9, 12),
+            False,
+        ),
+        (
+            # UK and Australia: 020 7946 0958, 01632 960123, 07700 900123, 07700 900 123, 0412 345 678.
+            "phone",
+            _PHONE_START + rb"0(?:\d{4} \d{6}|\d{4} \d{3} \d{3}|\d{3} \d{3} \d{3,4}|\d{2} \d{4} \d{4})" + _END,
             None,
             0,
             None,
@@ -472,12 +583,21 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             False,
         ),
         (
-            # Any format after a label: "phone: 5551234567", "Tel. +41 44 668 18 00".
+            # Japan: 03-1234-5678, 090-1234-5678.
             "phone",
-            rb"(?i)(?<![\w-])(?:phone|tel|telephone|mobile|cell|fax|whatsapp|sms)(?:[ \t]*(?:no|number|#))?"
-            rb"\.?[ \t]*[:#]?[ \t]*(?P<v>\+?\(?\d[\d ().-]{5,18}\d)(?![\w.-]?\d)",
-            rb"(?i)(?:phone|tel|telephone|mobile|cell|fax|whatsapp|sms)(?:[ \t]*(?:no|number|#))?\.?[ \t]*[:#]?"
-            rb"[ \t]*\+?\(?\d",
+            _PHONE_START + rb"0\d{1,4}-\d{1,4}-\d{4}" + _END,
+            None,
+            0,
+            _phone_refiner(10, 11),
+            False,
+        ),
+        (
+            # Any format after a label: "phone: 5551234567", "Tel. +41 44 668 18 00", "mobile": "4155550100".
+            "phone",
+            rb"(?i)(?<![A-Za-z0-9])(?:phone|tel|telephone|mobile|cell|fax|whatsapp|sms|msisdn)"
+            rb"(?:[ \t]*(?:no|number|#))?\.?(?:\\?[\"'])?[ \t]*[:#=]?[ \t]*(?:\\?[\"'])?[ \t]*"
+            rb"(?P<v>\+?\(?\d[\d ().-]{5,18}\d)(?![\w.-]?\d)",
+            rb"(?i)(?:phone|tel|telephone|mobile|cell|fax|whatsapp|sms|msisdn)",
             0,
             _phone_refiner(7, 15, "v"),
             False,
@@ -508,6 +628,14 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
 
 def _span_v(data: bytes, m: re.Match[bytes]) -> _Span | None:
     return m.span("v")
+
+
+_UUID = re.compile(rb"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+
+
+def _refine_session(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    # A UUID after "session=" names a session in a log line; a session credential is longer and random.
+    return None if _UUID.fullmatch(m.group("v")) else _refine_bearer(data, m)
 
 
 def _refine_bearer(data: bytes, m: re.Match[bytes]) -> _Span | None:
@@ -714,6 +842,40 @@ class Redactor:
         if not data:
             return data
         return self._redact(data, self._engine)
+
+    def findings(self, text: str) -> list[tuple[int, int, str]]:
+        """Where :meth:`redact` would mask ``text``: (start, end, kind) in character offsets, in order.
+
+        Overlapping findings are merged into one region, as :meth:`redact` merges them into one
+        placeholder; the kind is the highest-priority kind among them. Nothing is numbered or recorded.
+        """
+        if not text:
+            return []
+        data = text.encode("utf-8", "surrogatepass")
+        found = self._find(data, self._engine)
+        found.sort(key=_span_order)
+        regions: list[tuple[int, int, str]] = []
+        i, n = 0, len(found)
+        while i < n:
+            start, end, prio, kind, _canonical = found[i]
+            i += 1
+            while i < n and found[i][0] < end:
+                if found[i][2] < prio:
+                    prio, kind = found[i][2], found[i][3]
+                end = max(end, found[i][1])
+                i += 1
+            regions.append((start, end, kind))
+        if len(data) == len(text):  # ASCII: byte offsets are character offsets
+            return regions
+        char_at = [0] * (len(data) + 1)
+        pos = 0
+        for index, ch in enumerate(text):
+            width = len(ch.encode("utf-8", "surrogatepass"))
+            for k in range(width):
+                char_at[pos + k] = index
+            pos += width
+        char_at[len(data)] = len(text)
+        return [(char_at[s], char_at[e], k) for s, e, k in regions]
 
     def redact_obj(self, obj: Any) -> Any:
         """A copy of a JSON-like object (dict, list, tuple, str, numbers) with every string redacted.
@@ -961,6 +1123,10 @@ def _search(
     m = search(data, pos, endpos)
     while m is not None:
         span = refine(data, m) if refine is not None else m.span()
+        if isinstance(span, list):  # several findings in one match (cards in a run of digit groups)
+            out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
+            m = search(data, max(m.end(), m.start() + 1), endpos)
+            continue
         if span is None:
             m = search(data, m.start() + 1, endpos)
             continue
