@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets as secrets_mod
 import sys
 import time
@@ -33,6 +34,7 @@ from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import acts
 from golive.engine.state import FINAL, RunStatus
+from golive.evidence import redact as redact_mod
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
 from golive.results import Evidence, Outcome, Result
@@ -48,6 +50,7 @@ INTERNAL_ACTOR = "golive"
 # Secret providers that read this machine only (no network): their secrets are registered with the redactor
 # before a phase starts even when no step of it references them, since a command inherits the environment.
 LOCAL_SECRET_PROVIDERS = frozenset({"env", "file"})
+_PLACEHOLDER = re.compile(r"<[a-z][a-z0-9_]*:\d+>")  # a value the store keeps redacted
 
 Prompter = Callable[[models.Step, "acts.RunHandle"], Awaitable[None]]
 
@@ -95,8 +98,14 @@ async def create_run(
     stored_vars: dict[str, Any] = {}  # typed: a bool var stays a bool when the run is resumed elsewhere
     for k, v in loaded.vars.items():
         text = "" if v is None else str(v)
-        clean = var_redactor.redact(text)
-        stored_vars[k] = v if clean == text and isinstance(v, bool | int | float) else clean
+        if text and redact_mod.secret_key_name(k):
+            # A variable whose name says secret (api_key, db_password) is stored as a placeholder, whatever
+            # its value.
+            clean = var_redactor.redact_obj({k: text})[k]
+            stored_vars[k] = clean
+        else:
+            clean = var_redactor.redact(text)
+            stored_vars[k] = v if clean == text and isinstance(v, bool | int | float) else clean
         if clean != text:
             withheld.append(k)
     record = store_base.RunRecord(
@@ -205,6 +214,11 @@ class Engine:
                     self.vars[name] = vartypes.coerce(name, self.runbook.var_type(name), self.vars[name])
                 except ValueError as exc:
                     raise exceptions.UsageError(f"--var {name}: {exc}") from None
+        for name, value in self.vars.items():
+            # The value of a variable named like a secret is masked wherever a step prints it.
+            text = value if isinstance(value, str) else None if value is None or isinstance(value, bool) else str(value)
+            if text and redact_mod.secret_key_name(name) and not _PLACEHOLDER.fullmatch(text):
+                self.redactor.add_secret(text)
         self._secret_values: dict[str, str] = {}
         self._secret_lock = asyncio.Lock()
         self._http: Any = None

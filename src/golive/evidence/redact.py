@@ -36,7 +36,7 @@ try:  # Hyperscan is optional: x86-64 Linux wheels only.
 except ImportError:  # pragma: no cover - exercised on machines without the wheel
     _hs = None
 
-__all__ = ["HYPERSCAN_AVAILABLE", "KINDS", "Redactor"]
+__all__ = ["HYPERSCAN_AVAILABLE", "KINDS", "Redactor", "secret_key_name"]
 
 HYPERSCAN_AVAILABLE = _hs is not None
 
@@ -59,6 +59,7 @@ KINDS = (
 
 MIN_SECRET_LEN = 4  # characters; a shorter registered value would mask ordinary words everywhere
 MIN_B64_FRAGMENT = 8  # characters; shorter base64 fragments of a secret collide with ordinary text
+MIN_SECRET_FRAGMENT = 8  # characters; a cut-off prefix or suffix of a registered secret this long is masked
 STREAM_CHUNK = 4 * 1024 * 1024  # bytes read per step by redact_stream
 MAX_HELD_LINE = 1024 * 1024  # bytes; a line longer than this is cut at whitespace when streaming
 MAX_KEY_BLOCK = 1024 * 1024  # bytes; an unterminated private key block is held back up to this size
@@ -157,7 +158,7 @@ def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
     i = 0
     boundary = 0  # the first group after the previous card (or the run's start)
     while i < len(groups):
-        if groups[i][0] in b"23456" and 13 <= sum(len(g) for g in groups[i : i + 7]):
+        if groups[i][0] in b"23456" and sum(len(g) for g in groups[i : i + 7]) >= 13:
             count = _card_at(groups, seps, i)
             if count and count > 1 and i > boundary and all(len(g) == 4 for g in groups[boundary:i]):
                 count = 0
@@ -233,6 +234,22 @@ def _phone_refiner(lo: int, hi: int, group: int | str = 0, skip_prefix: bool = F
         return m.span(group) if lo <= count <= hi else None
 
     return refine
+
+
+def _refine_e164(data: bytes, m: re.Match[bytes]) -> _Span | None:
+    """8 to 15 digits after ``+`` or ``00``; digit groups past the 15th digit (a card, an amount that
+    follows the number) are left out."""
+    text = m.group(0)
+    skip = 2 if text.startswith(b"00") else 0
+    end = len(text)
+    while _digit_count(text[:end]) - skip > 15:
+        cut = max(text.rfind(b" ", 0, end), text.rfind(b"-", 0, end), text.rfind(b".", 0, end))
+        if cut <= 0:
+            return None
+        end = cut
+    if _digit_count(text[:end]) - skip < 8:
+        return None
+    return (m.start(), m.start() + end)
 
 
 _NOT_SECRET_VALUES = {
@@ -323,8 +340,8 @@ _SECRET_KEYS = (
     # Abbreviations only as a whole word or after a separator: "pw", "db_pass", not "compass".
     rb"|(?<![A-Za-z0-9])(?:pw|pwd|pass|tok))"
 )
-_END = rb"(?![\w-]|[.,:]\d)"  # a number must not go on: ports, decimals, longer ids
-_PHONE_START = rb"(?<![\w+./:#-])"
+_END = rb"(?![\w-]|[.,]\d)"  # a number must not go on: ports, decimals, longer ids
+_PHONE_START = rb"(?<![\w+./#-])"
 
 
 def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int, _Refine | None, bool]]:
@@ -502,7 +519,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         (
             "card",
             # A run of digit groups; _find_cards finds the cards in it.
-            rb"(?<![\w.,])\d+(?:[ -]\d+)*(?![\w]|[.,]\d)",
+            rb"(?<![\w.,+])\d+(?:[ -]\d+)*(?![\w]|[.,]\d)",
             rb"\b[2-6](?:[ -]?\d){12}",
             0,
             _find_cards,
@@ -531,10 +548,10 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             "phone",
             rb"(?<![\w+])(?:\+[1-9]\d{0,3}(?:[ .-]?\(\d{1,4}\))?[ .-]?|(?<![\d.:/-])00[1-9]\d{0,3}[ .-]"
             rb"(?:\(\d{1,4}\)[ .-]?)?)\d+(?:[ .-]\d+){0,6}"
-            rb"(?![\w.-]?\d)(?![:,]\d)",
+            rb"(?![\w.-]?\d)",
             rb"(?:\+|00)[1-9]\d{0,3}[ .-]?\(?\d{1,4}\)?[ .-]?\d\d",
             0,
-            _phone_refiner(8, 15, 0, skip_prefix=True),
+            _refine_e164,
             False,
         ),
         (
@@ -666,7 +683,23 @@ def _secret_forms(value: str) -> set[bytes]:
             forms.add(fragment.translate(bytes.maketrans(b"+/", b"-_")))
     full = base64.b64encode(raw)
     forms |= {full, base64.urlsafe_b64encode(raw)}
+    forms |= _secret_fragments(value)
     return {f for f in forms if len(f) >= MIN_SECRET_LEN}
+
+
+def _secret_fragments(value: str) -> set[bytes]:
+    """Prefixes and suffixes of a secret that was cut off (a truncated line, a column width, a log limit).
+
+    A fragment counts when it has at least ``MIN_SECRET_FRAGMENT`` characters and at least half of the
+    value, and is not made of letters alone (a word-like fragment such as "production" would mask prose).
+    """
+    shortest = max(MIN_SECRET_FRAGMENT, (len(value) + 1) // 2)
+    out: set[bytes] = set()
+    for n in range(shortest, len(value)):
+        for fragment in (value[:n], value[-n:]):
+            if not fragment.isalpha():
+                out.add(fragment.encode("utf-8"))
+    return out
 
 
 def _hs_escape(literal: bytes) -> bytes:
@@ -819,7 +852,9 @@ class Redactor:
     def add_secret(self, value: str) -> None:
         """Mask this value (and its base64, URL and JSON encodings) wherever it appears from now on.
 
-        Values shorter than four characters are ignored: they would mask ordinary words everywhere.
+        A prefix or suffix of the value is masked too, down to ``MIN_SECRET_FRAGMENT`` characters and
+        half the value (a secret cut off by a column width or a log limit). Values shorter than four
+        characters are ignored: they would mask ordinary words everywhere.
         """
         if len(value.strip()) < MIN_SECRET_LEN:
             return
@@ -1138,12 +1173,15 @@ def _search(
 
 
 _SECRET_KEY_NAME = re.compile(
-    r"(?:.*[_.\-])?(?:password|passwd|passphrase|pwd|secret|token|api_?key|apikey|authorization|auth"
+    r"(?:.*[_.\-])?(?:password|passwd|passphrase|pwd|pw|secret|token|api_?key|apikey|authorization|auth"
     r"|credentials?|private_?key|secret_?key|access_?key|signing_?key|cookie|set_cookie|session_?id"
     r"|client_?secret|x_api_key|pin|cvv|cvc)"
 )
 
 
-def _secret_key(key: str) -> bool:
-    """True when a mapping key names a secret (``password``, ``GITHUB_TOKEN``, ``x-api-key``, ...)."""
+def secret_key_name(key: str) -> bool:
+    """True when a mapping key or variable name names a secret (``password``, ``GITHUB_TOKEN``, ``api_key``)."""
     return _SECRET_KEY_NAME.fullmatch(key.lower().replace("-", "_")) is not None
+
+
+_secret_key = secret_key_name

@@ -7,7 +7,7 @@ Layout (a directory, or a zip when ``out`` ends in ``.zip``; see :mod:`golive.ev
     summary.json          the run summary (what `golive status --json` prints)
     report.json           the JSON report         report.md    the Markdown report
     junit.xml             the JUnit report        report.html  the HTML report
-    runbook.yaml          the runbook text the run ran (secrets are references in it, never values)
+    runbook.yaml          the runbook text the run ran, redacted (secrets are references in it, never values)
     evidence.json         one entry per evidence file: path, step, name, sha256, size, media type, event
     evidence/<step>/<name>  the evidence blobs referenced by the events
     checksums.json  manifest.json  [signature.json]
@@ -34,7 +34,7 @@ from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import acts, summary
 from golive.engine import state as state_mod
-from golive.evidence import pack
+from golive.evidence import pack, redact
 from golive.spec import loader
 from golive.store import base as store_base
 
@@ -188,6 +188,17 @@ def timeline(h: acts.RunHandle, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _redact_strings(red: redact.Redactor, obj: Any) -> Any:
+    """A copy of a JSON-like document with every string (keys too) redacted."""
+    if isinstance(obj, str):
+        return red.redact(obj)
+    if isinstance(obj, dict):
+        return {(red.redact(k) if isinstance(k, str) else k): _redact_strings(red, v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_redact_strings(red, v) for v in obj]
+    return obj
+
+
 def _release_pin(release: dict[str, Any]) -> str | None:
     tag, sha = release.get("tag"), release.get("sha")
     if tag and sha:
@@ -282,7 +293,10 @@ async def pack_run(
     )
     # The state of exactly the events packed (open_run would read the log again, maybe longer by now).
     h = acts.RunHandle(store, record, loaded, state_mod.fold(rid, events, loaded.runbook))
-    data = summary.summarize(h)
+    # Titles, descriptions and names come from the runbook as written: they leave in the pack redacted
+    # by the run's settings (with redact_ips, "Point DNS at 10.0.0.5" keeps no address), like the events.
+    red = acts.make_redactor(loaded.runbook)
+    data = _redact_strings(red, summary.summarize(h))
 
     from golive.report import formats, html
 
@@ -312,7 +326,7 @@ async def pack_run(
         pack.PackFile("report.md", formats.to_markdown(data).encode("utf-8")),
         pack.PackFile("junit.xml", formats.to_junit(data).encode("utf-8")),
         pack.PackFile("report.html", page.encode("utf-8")),
-        pack.PackFile(runbook_name, record.runbook_text.encode("utf-8")),
+        pack.PackFile(runbook_name, red.redact(record.runbook_text).encode("utf-8")),
         pack.PackFile(EVIDENCE_INDEX, _json(index)),
     ]
     release = dict(data.get("release") or {})
