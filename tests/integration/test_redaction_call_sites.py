@@ -35,7 +35,7 @@ phases:
         title: Point the resolver at {RESOLVER}
         kind: check
         type: command
-        with: {{run: "echo using key ${{{{ vars.api_key }}}} in ${{{{ vars.region }}}}"}}
+        with: {{run: [echo, using key, "${{{{ vars.api_key }}}}", in, "${{{{ vars.region }}}}"]}}
 """
 
 
