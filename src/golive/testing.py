@@ -446,10 +446,12 @@ async def start_engine(
     roles: dict[str, str] | None = None,
     clock: Any = None,
     poll: float = ENGINE_FAST_POLL,
+    mode: str = "live",
 ) -> RunningEngine:
-    """Create a run of ``loaded`` and drive it with an engine in a background task."""
+    """Create a run of ``loaded`` (in ``mode``: live, rehearsal, dry-run) and drive it with an engine in a
+    background task."""
     from golive.engine import runner
 
-    handle = await runner.create_run(store, loaded, roles=roles)
+    handle = await runner.create_run(store, loaded, roles=roles, mode=mode)
     engine = runner.Engine(handle, poll=poll, clock=clock)
     return RunningEngine(store, handle, asyncio.create_task(engine.run()))

@@ -35,6 +35,7 @@ def comms(run_id: str | None, upcoming: int, as_json: bool, db_url: str | None) 
             finished_at=st.finished_at,
             now=SystemClock().now(),
             upcoming=upcoming,
+            passed=st.status.value == "passed",
         )
         for rec in data["sent"]:
             rec["t"] = summary.tminus(h, rec.get("at"))

@@ -136,7 +136,13 @@ async def run_preflight(
             return await super()._skip_if_stopped(step, asyncio.Event())  # an event never set: needs only
 
         async def notify(
-            self, event: str, *, message: str | None = None, channels: list[str] | None = None, **context: Any
+            self,
+            event: str,
+            *,
+            message: str | None = None,
+            channels: list[str] | tuple[str, ...] | None = None,
+            severity: str | None = None,
+            **context: Any,
         ) -> None:
             return None
 

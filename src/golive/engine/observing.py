@@ -66,6 +66,19 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
 
     async def on_event(ev: dict[str, Any]) -> None:
         await engine.emit(ev["type"], step_id=step.id, **ev["data"])
+        data = ev["data"]
+        if ev["type"] == "trigger_fired" and data.get("then") != "pause":
+            # A pause is announced below (with its deadline); a rollback trigger's fire goes to the channels
+            # it names (the rollback itself is announced to everyone), a notify trigger's to its routing.
+            trig = engine.runbook.trigger(str(data.get("trigger_id") or data.get("trigger") or ""))
+            if trig is not None and (trig.then == "notify" or trig.channels):
+                await engine.notify(
+                    "trigger_fired",
+                    channels=trig.channels,
+                    severity=trig.severity,
+                    trigger={"id": trig.id, "title": trig.title or trig.id, "reason": data.get("reason")},
+                    reason=data.get("reason"),
+                )
 
     watched = step.duration - remaining
     pauses: list[str] = []
@@ -132,6 +145,8 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
         )
         await engine.notify(
             "pause",
+            channels=trig.channels if trig is not None else None,
+            severity=trig.severity if trig is not None and trig.severity == "critical" else None,
             trigger={"id": result.trigger_id, "title": title, "reason": result.reason},
             deadline=clock_mod.utc_iso(deadline),
             default=result.default,

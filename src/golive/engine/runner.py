@@ -383,6 +383,8 @@ class Engine:
 
             for ch in self.runbook.comms.channels:
                 await self.render(ch.url)
+                if ch.rehearsal and self.h.state.mode != "live":
+                    await self.render(ch.rehearsal)
             self._notifier = notifier_mod.Notifier(
                 self.runbook.comms,
                 redact=self.redactor.redact,
@@ -397,6 +399,7 @@ class Engine:
                 ),
                 t0=parse_ts(self.h.state.anchor),
                 resolve_url=lambda url: str(refs.render(url, self._sync_resolve)),
+                mode=self.h.state.mode,
             )
             for secret in self._notifier.secrets():
                 self.redactor.add_secret(secret)
@@ -404,12 +407,19 @@ class Engine:
         return self._notifier
 
     async def notify(
-        self, event: str, *, message: str | None = None, channels: list[str] | None = None, **context: Any
+        self,
+        event: str,
+        *,
+        message: str | None = None,
+        channels: list[str] | tuple[str, ...] | None = None,
+        severity: str | None = None,
+        **context: Any,
     ) -> None:
-        """Send a comms message for an event. A failed delivery is recorded and never blocks the cutover,
-        unless the channel is required (then DeliveryFailed propagates to the step that sent it)."""
+        """Send a comms message for an event to its routed channels (or the ``channels`` named). A failed
+        delivery is recorded and never blocks the cutover, unless the channel is required (then DeliveryFailed
+        propagates to the step that sent it)."""
         n = await self.notifier()
-        await n.notify(event, self.message_context(**context), channels, message)
+        await n.notify(event, self.message_context(**context), channels or None, message, severity=severity)
 
     async def announce_phase(self, phase: models.Phase, stage: str, **context: Any) -> None:
         n = await self.notifier()
@@ -429,19 +439,22 @@ class Engine:
 
     async def _run_cadence(self) -> None:
         """Status updates on the runbook's cadence tiers, from the run's current state."""
-        from golive.engine.state import parse_ts
-        from golive.notify import cadence
-
         n = await self.notifier()
         if not n.tiers:  # no cadence: the loop would only spin (and on a FakeClock push time forward)
             return
         st = self.h.state
+        await n.run_cadence(anchors=self.cadence_anchors, ctx=self._cadence_context, stop=lambda: st.final)
 
-        def anchors() -> Any:
-            start = parse_ts(st.created_at) or self.clock.now()
-            return cadence.Anchors(start=start, go=parse_ts(st.go_at), end=parse_ts(st.finished_at))
+    def cadence_anchors(self) -> Any:
+        """The run's cadence anchors: start, GO, and when the run is complete (after hypercare, if it passed)."""
+        from golive.engine.state import parse_ts
+        from golive.notify import cadence
 
-        await n.run_cadence(anchors=anchors, ctx=self._cadence_context, stop=lambda: st.final)
+        st = self.h.state
+        start = parse_ts(st.created_at) or self.clock.now()
+        go = parse_ts(st.go_at)
+        end = cadence.complete_at(self.runbook, go, parse_ts(st.finished_at), st.status is RunStatus.PASSED)
+        return cadence.Anchors(start=start, go=go, end=end)
 
     def message_context(self, **extra: Any) -> dict[str, Any]:
         st = self.h.state

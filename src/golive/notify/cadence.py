@@ -7,6 +7,9 @@ the update at a tier's start belongs to the tier before it, the one at its end t
 seed's "every 30m for the first 2 hours" sends at 30, 60, 90 and 120 minutes after GO (4 updates) and
 "hourly to 24 hours" at 3h, 4h, ..., 24h (22 updates).
 
+A run is complete when it finished, or, when it passed with a GO and has hypercare, when its hypercare
+ends (:func:`complete_at`): status updates go on through hypercare (``golive hypercare`` sends them).
+
 A tier without ``until`` runs until its anchor's end, and that end is **exclusive**, because a milestone
 message goes out at that moment anyway: a start-anchored tier stops at GO (the GO announcement replaces
 the update) or at the run's end; a GO-anchored tier stops at the run's end. Nothing is due after the run
@@ -32,6 +35,7 @@ __all__ = [
     "DEFAULT_CADENCE",
     "Anchors",
     "Due",
+    "complete_at",
     "due",
     "last_sent",
     "next_due",
@@ -90,6 +94,21 @@ class Due:
             "channels": list(self.channels),
             "missed": self.missed,
         }
+
+
+def complete_at(
+    runbook: models.Runbook, go: datetime | None, finished: datetime | None, passed: bool
+) -> datetime | None:
+    """When the run is complete, for the cadence: a run that passed with a GO and has hypercare is complete
+    when its hypercare ends (the last tier's ``until`` or the last report, after GO), so status updates go
+    on through hypercare; any other run when it finished. None while it runs."""
+    if finished is None:
+        return None
+    hc = runbook.hypercare
+    lengths = [t.until for t in hc.tiers] + [r.at for r in hc.reports]
+    if passed and go is not None and lengths:
+        return max(finished, go + timedelta(seconds=max(lengths)))
+    return finished
 
 
 def tiers_for(comms: models.Comms) -> tuple[models.CadenceTier, ...]:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from golive import exceptions
 from golive.clock import Clock, utc_iso
-from golive.notify import cadence, context, templates
+from golive.notify import cadence, context, routing, templates
 from golive.notify import channels as _ch
 from golive.spec import models
 from golive.spec.durations import format_duration, format_ttime
@@ -57,6 +57,7 @@ class Notifier:
         retry: models.Retries = DEFAULT_RETRY,
         timeout: float = _ch.DELIVERY_TIMEOUT,
         min_interval: float = _ch.MIN_INTERVAL,
+        mode: str = "live",
     ) -> None:
         """Build every declared channel now, so a bad URL stops the run before it starts.
 
@@ -64,7 +65,8 @@ class Notifier:
         ``t_minus``. ``channel_objects``: channels to use instead of building them (tests, custom code).
         ``resolve_url``: renders ``${{ secrets.x }}`` in channel URLs. ``log_sink``: where ``log://``
         lines go (the run's log) when the URL names no file. ``min_interval``: seconds between two sends
-        to one Apprise channel.
+        to one Apprise channel. ``mode``: the run's mode; in a rehearsal or dry run a channel with a
+        ``rehearsal`` destination sends there instead, and every message starts with the mode's marker.
         """
         self.comms = comms
         self._redact = redact
@@ -76,13 +78,23 @@ class Notifier:
         self._sent: dict[str, int] = {}
         self._tasks: set[asyncio.Task[list[_ch.Delivery]]] = set()
         self._renderer = templates.Renderer()
+        self.mode = mode
+        self.marker = routing.marker(mode)
+        self.redirected: set[str] = set()  # channels whose rehearsal destination replaces them in this run
 
         overrides = dict(channel_objects or {})
         specs = list(comms.channels)
         if not any(c.id == _ch.BUILTIN_LOG.id for c in specs):
             specs.append(_ch.BUILTIN_LOG)
+        self._specs = tuple(comms.channels)
         self._channels: dict[str, _ch.Channel] = {}
         for spec in specs:
+            if self.marker is not None and spec.rehearsal:
+                # A rehearsal never reaches the live channel: its destination replaces it under the same id,
+                # so routing and the record read as in a live run.
+                self.redirected.add(spec.id)
+                dest = "log://" if spec.rehearsal.strip() in ("log", "log:", "log://") else spec.rehearsal
+                spec = spec.model_copy(update={"url": dest})
             if spec.id in overrides:
                 self._channels[spec.id] = overrides.pop(spec.id)
             else:
@@ -115,6 +127,10 @@ class Notifier:
                 f"unknown comms channel {channel_id!r}: declared channels are {', '.join(sorted(self._channels))}"
             ) from None
 
+    def route(self, event: str, severity: str, named: Sequence[str] | None = None) -> tuple[str, ...]:
+        """The channel ids a message goes to (see :func:`golive.notify.routing.route`)."""
+        return routing.route(self._specs, event, severity, named, fallback=_ch.BUILTIN_LOG.id)
+
     def secrets(self) -> list[str]:
         """Credentials found in channel URLs, for the run's redactor."""
         out: list[str] = []
@@ -135,15 +151,19 @@ class Notifier:
         announce: str | None = None,
         extra: Mapping[str, Any] | None = None,
         raise_required: bool = True,
+        severity: str | None = None,
     ) -> list[_ch.Delivery]:
-        """Send the message for ``event`` to ``channels`` (default: every declared channel, or the log).
+        """Send the message for ``event`` to ``channels`` (default: the declared channels whose ``events``,
+        ``except`` and ``min_severity`` take it, else the log).
 
         ``message``: inline template text; ``template``: a template name other than ``event``;
-        ``announce``: a phase's announce text; ``extra``: fields added to each record (tier, slot, ...).
+        ``announce``: a phase's announce text; ``extra``: fields added to each record (tier, slot, ...);
+        ``severity``: the message's (default: the event's, see :mod:`golive.notify.routing`).
         Returns one Delivery per channel. Raises DeliveryFailed only when a required channel failed and
         ``raise_required``; UsageError for an unknown channel id.
         """
-        chans = [self.channel(cid) for cid in (channels or self.default_channels)]
+        level = routing.severity_of(event, severity)
+        chans = [self.channel(cid) for cid in self.route(event, level, channels)]
         data = self._context(event, ctx)
         name = template or event
         title = body = ""
@@ -154,6 +174,8 @@ class Notifier:
             body = self._redact(self._renderer.render(text, data, source))
             title_text, title_source = templates.template_source(templates.TITLE, self.comms.templates)
             title = self._redact(self._renderer.render(title_text, data, title_source))
+            if self.marker is not None:
+                body, title = f"{self.marker} {body}", f"{self.marker} {title}"
         except exceptions.UsageError as exc:
             render_error = self._redact(exc.message)
 
@@ -177,7 +199,10 @@ class Notifier:
                 "required": d.required,
                 "phase_id": data.get("phase_id"),
                 "step_id": data.get("step_id"),
+                "severity": level,
             }
+            if d.channel in self.redirected:
+                payload["rehearsal"] = True  # sent to the channel's rehearsal destination, not the live one
             payload.update(extra or {})
             await self._record(payload)
 

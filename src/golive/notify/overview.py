@@ -39,12 +39,16 @@ def overview(
     finished_at: str | None,
     now: datetime,
     upcoming: int = UPCOMING,
+    passed: bool = False,
 ) -> dict[str, Any]:
     """``sent``: every delivery record in order; ``failed``: how many were not delivered; ``due_now``:
-    status updates due and not sent; ``next``: the next update; ``upcoming``: the next slots on the grid."""
+    status updates due and not sent; ``next``: the next update; ``upcoming``: the next slots on the grid.
+    ``passed``: the run passed, so its status updates go on through hypercare (:func:`cadence.complete_at`)."""
     tiers = cadence.tiers_for(runbook.comms)
     sent_slots = cadence.last_sent(comms)
     anc = anchors(started_at, go_at, finished_at)
+    if anc is not None:
+        anc = cadence.Anchors(anc.start, anc.go, cadence.complete_at(runbook, anc.go, anc.end, passed))
     due_now: list[dict[str, Any]] = []
     nxt: dict[str, Any] | None = None
     ahead: list[dict[str, Any]] = []
@@ -55,7 +59,17 @@ def overview(
         ahead = _ahead(tiers, anc, now, upcoming)
     return {
         "now": utc_iso(now),
-        "channels": [{"id": c.id, "required": c.required} for c in runbook.comms.channels]
+        "channels": [
+            {
+                "id": c.id,
+                "required": c.required,
+                "events": list(c.events),
+                "except": list(c.except_),
+                "min_severity": c.min_severity,
+                "rehearsal": c.rehearsal is not None,
+            }
+            for c in runbook.comms.channels
+        ]
         or [{"id": "log", "required": False}],
         "tiers": [
             {

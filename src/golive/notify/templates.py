@@ -47,10 +47,12 @@ EVENTS = (
     "manual_waiting",
     "action_unknown",
     "pause",
+    "trigger_fired",
     "rollback_triggered",
     "rollback_complete",
     "status_update",
     "hypercare_report",
+    "hypercare_alert",
 )
 TITLE = "title"
 
@@ -81,6 +83,10 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
         " IC decision needed{% if deadline %} by {{ deadline }}{% endif %}"
         "{% if default %} (default: {{ default }}){% endif %}."
     ),
+    "trigger_fired": (
+        "Trigger {{ trigger.get('title') or trigger.get('id') or 'unknown' }} fired"
+        "{% if trigger.get('reason') %}: {{ trigger.get('reason') }}{% endif %}."
+    ),
     "rollback_triggered": "Rollback triggered. Reason: {{ reason or 'not given' }}. Restoration in progress.",
     "rollback_complete": (
         "{% if outcome in ('fail', 'error') %}Rollback FAILED{% if reason %}: {{ reason }}{% endif %}."
@@ -99,6 +105,7 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
         "{% if elapsed %} ({{ elapsed }}){% endif %}."
         "{% if summary %} {{ summary }}{% endif %}"
     ),
+    "hypercare_alert": "Hypercare alert{% if reason %}: {{ reason }}{% endif %}.",
 }
 
 MAX_TEMPLATE_CACHE = 512  # compiled templates kept; a runbook has a few dozen

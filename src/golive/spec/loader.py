@@ -617,6 +617,13 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
     return None
 
 
+def _routing_events(templates: Mapping[str, Any]) -> set[str]:
+    """The names a channel's ``events`` / ``except`` may use."""
+    from golive.spec import comms
+
+    return comms.known_events(str(k) for k in templates)
+
+
 def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Mapping[str, Any]) -> None:
     ctx.var_types = _raw_var_types(data)
     roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
@@ -813,6 +820,23 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             seen_trig.add(tid)
 
     # comms
+    templates_decl = (comms or {}).get("templates")
+    known_events = _routing_events(templates_decl if isinstance(templates_decl, dict) else {})
+    for k, ch in enumerate(_items((comms or {}).get("channels"))):
+        if not isinstance(ch, dict):
+            continue
+        for key in ("events", "except"):
+            for m, name in enumerate(_items(ch.get(key))):
+                if isinstance(name, str) and name not in known_events:
+                    ctx.add(
+                        ("comms", "channels", k, key, m),
+                        f"unknown comms event {name!r}{suggest(name, known_events)}; events and groups: "
+                        + ", ".join(sorted(known_events)),
+                    )
+    for i, trig in enumerate(triggers):
+        for m, ch in enumerate(_items(trig.get("channels"))):
+            if isinstance(ch, str) and ch not in channel_ids:
+                ctx.add(("triggers", i, "channels", m), f"unknown channel {ch!r}{suggest(ch, channel_ids)}")
     for k, tier in enumerate(_items((comms or {}).get("cadence"))):
         if isinstance(tier, dict):
             for m, ch in enumerate(_items(tier.get("channels"))):

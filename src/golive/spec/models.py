@@ -481,6 +481,9 @@ class Trigger(Model):
         default=None,
         description="Read a baseline too: `when` then sees baseline, delta, ratio and delta_pts besides value.",
     )
+    channels: tuple[str, ...] = Field(
+        default=(), description="Channel ids its fire (and pause) messages go to (default: the routed channels)."
+    )
 
     @model_validator(mode="after")
     def _source_needs_when(self) -> Trigger:
@@ -511,11 +514,30 @@ class FlagsSpec(Model):
 # --- comms --------------------------------------------------------------------------------------------
 
 
+Severity = Literal["info", "warning", "high", "critical"]
+
+
 class Channel(Model):
+    """Where messages go, and which of them: every message unless ``events``/``except``/``min_severity``
+    narrow it down. In a rehearsal or dry run, messages go to ``rehearsal`` instead when it is set."""
+
     id: Id
     url: str = Field(description="An Apprise URL (slack://, msteams://, discord://, mailto://, json://) or log://")
     required: bool = Field(default=False, description="A failed delivery blocks the cutover.")
     description: str = ""
+    events: tuple[str, ...] = Field(
+        default=(),
+        description="Only these comms events (or event groups, e.g. decision_recorded, rollback_started); "
+        "default: every event.",
+    )
+    except_: tuple[str, ...] = Field(default=(), alias="except", description="Every event but these.")
+    min_severity: Severity | None = Field(
+        default=None, description="Only messages at least this severe (info < warning < high < critical)."
+    )
+    rehearsal: str | None = Field(
+        default=None,
+        description="In a rehearsal or dry run, send here instead: another Apprise URL, or 'log' (golive's log).",
+    )
 
 
 class CadenceTier(Model):

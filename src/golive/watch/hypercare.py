@@ -74,6 +74,7 @@ RunCheck = Callable[[models.Step], Awaitable[results.Result | results.Outcome]]
 Record = Callable[[dict[str, Any]], Awaitable[None]]
 WriteReport = Callable[[models.HypercareReport, dict[str, Any]], Awaitable[None]]
 EventsSource = Callable[[], Awaitable[Iterable[Mapping[str, Any]]]]
+Companion = Callable[[datetime], Awaitable[datetime | None]]
 
 
 def tier_every(tier: models.HypercareTier) -> float:
@@ -161,8 +162,11 @@ class HypercareRunner:
         write_report: WriteReport,
         *,
         events_source: EventsSource | None = None,
+        companion: Companion | None = None,
     ) -> None:
-        """``events_source`` returns the run's events (``Event.as_dict()`` shape) for the reports' triggers and actions."""
+        """``events_source`` returns the run's events (``Event.as_dict()`` shape) for the reports' triggers and
+        actions. ``companion(now)`` runs after every tick (the run's status updates) and returns when it is
+        next due, or None."""
         if go_time.tzinfo is None:
             raise ValueError("go_time must be timezone-aware (UTC)")
         self.spec = spec
@@ -172,6 +176,8 @@ class HypercareRunner:
         self._record = record
         self._write_report = write_report
         self._events_source = events_source
+        self._companion = companion
+        self._companion_wake: datetime | None = None
         self.checks = [c for c in spec.checks if c.kind is models.StepKind.CHECK]
         self.manual = [c.id for c in spec.checks if c.kind is not models.StepKind.CHECK]
         self.check_ticks = {c.id: check_schedule(c, spec.tiers, go_time) for c in self.checks}
@@ -221,8 +227,11 @@ class HypercareRunner:
         return _latest(self.check_ticks[check_id] if check_id is not None else self.ticks, now)
 
     def next_wake(self, now: datetime) -> datetime | None:
-        """When something is next due after ``now``: a tick, a report, or a retry of a failed report."""
+        """When something is next due after ``now``: a tick, a report, a retry of a failed report, or the
+        companion (a status update)."""
         candidates = [t for t in self.ticks if t > now]
+        if self._companion_wake is not None:
+            candidates.append(max(self._companion_wake, now + timedelta(milliseconds=1)))
         for r in self.spec.reports:
             if r.id in self.written:
                 continue
@@ -305,6 +314,8 @@ class HypercareRunner:
                 if report.id in self.written or self._due(report) > now:
                     continue
                 await self._report(report, now, result)
+            if self._companion is not None:
+                self._companion_wake = await self._companion(now)
             return result
 
     async def _one_check(self, step: models.Step) -> tuple[results.Outcome, str]:

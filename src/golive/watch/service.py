@@ -124,7 +124,22 @@ async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: 
     async def events() -> list[dict[str, Any]]:
         return [e.as_dict() for e in await store.events(run_id)]
 
-    hc_runner = hc.HypercareRunner(spec, go, clock, run_check, record, write_report, events_source=events)
+    notifier = await engine.notifier()
+
+    async def status_updates(now: Any) -> Any:
+        # The run's cadence goes on through hypercare: the status updates due now, then when the next is due.
+        await handle.refresh()
+        anchors = engine.cadence_anchors()
+        try:
+            await notifier.send_due(anchors, engine._cadence_context(), raise_required=False)
+        except Exception as exc:  # a channel failure is recorded with the delivery; hypercare goes on
+            echo(f"status update not sent: {engine.redactor.redact(str(exc))}")
+        nxt = notifier.next_due(anchors)
+        return nxt.due_at if nxt is not None else None
+
+    hc_runner = hc.HypercareRunner(
+        spec, go, clock, run_check, record, write_report, events_source=events, companion=status_updates
+    )
     hc_runner.restore(await events())
     hc_runner.engine = engine  # type: ignore[attr-defined]  # closed by run_hypercare / the CLI when done
     return hc_runner
