@@ -7,9 +7,14 @@ Hierarchy::
     │   └── RunbookInvalid      a runbook failed to load; carries every Problem found in one pass
     ├── RuleRefused             an act that the runbook's rules forbid (wrong role, GO after a failed
     │                           canary, waiver by a role that may not waive); exit 1
+    │   └── ActConflict         another act landed first and this one no longer applies ("already
+    │                           decided: NO-GO by alice at ..."); exit 1, HTTP 409
     ├── NotFound                a run, step or blob that does not exist (exit 2)
     ├── StoreError              the event store failed; driver errors are translated into this
-    │   └── ChainBroken         the hash chain of a run's events does not verify
+    │   ├── ChainBroken         the hash chain of a run's events does not verify
+    │   ├── Fenced              an engine append refused: this process no longer owns the run (its lease
+    │   │                       epoch is stale or expired); the engine stops before any further side effect
+    │   └── HeadMoved           a compare-and-append found the run's log moved past the head it read
     ├── PluginError             a plugin is malformed or failed outside of its own result
     │   └── DuplicatePlugin     a second plugin tried to register a name that is taken
     ├── SecretError             a secret reference could not be resolved
@@ -24,11 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ActConflict",
     "ChainBroken",
     "DeliveryFailed",
     "DuplicatePlugin",
     "EvidenceError",
+    "Fenced",
     "GoliveError",
+    "HeadMoved",
     "NotFound",
     "PluginError",
     "Problem",
@@ -95,6 +103,10 @@ class RuleRefused(GoliveError):
     """The runbook's rules refuse this act."""
 
 
+class ActConflict(RuleRefused):
+    """Another act on the run landed first; this one no longer applies."""
+
+
 class NotFound(GoliveError):
     """No such run, step or record."""
 
@@ -113,6 +125,20 @@ class ChainBroken(StoreError):
         self.seq = seq
         self.reason = reason
         super().__init__(f"run {run_id}: event {seq} breaks the chain: {reason}")
+
+
+class Fenced(StoreError):
+    """The store refused an engine's append: this process no longer owns the run."""
+
+
+class HeadMoved(StoreError):
+    """The run's log moved past the head a compare-and-append read; re-read and check again."""
+
+    def __init__(self, run_id: str, expected: int, actual: int) -> None:
+        self.run_id = run_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"run {run_id}: the log moved on (expected head {expected}, found {actual}); re-read it")
 
 
 class PluginError(GoliveError):

@@ -96,6 +96,7 @@ class InMemoryStore(store_base.Store):
         self._blobs: dict[str, tuple[bytes, store_base.BlobInfo]] = {}
         self._tokens: dict[str, store_base.TokenRecord] = {}
         self._leases: dict[str, store_base.Lease] = {}
+        self._lease_epochs: dict[str, int] = {}
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._version = 0
 
@@ -143,13 +144,28 @@ class InMemoryStore(store_base.Store):
         return [run for _, run in ordered[:limit]]
 
     # events
-    async def append(self, run_id: str, event: store_base.NewEvent) -> store_base.Event:
-        return (await self.append_many(run_id, [event]))[0]
+    async def append(
+        self,
+        run_id: str,
+        event: store_base.NewEvent,
+        *,
+        fence: store_base.Fence | None = None,
+        expect_seq: int | None = None,
+    ) -> store_base.Event:
+        return (await self.append_many(run_id, [event], fence=fence, expect_seq=expect_seq))[0]
 
-    async def append_many(self, run_id: str, events: list[store_base.NewEvent]) -> list[store_base.Event]:
-        """Append atomically with consecutive seqs (all or none)."""
+    async def append_many(
+        self,
+        run_id: str,
+        events: list[store_base.NewEvent],
+        *,
+        fence: store_base.Fence | None = None,
+        expect_seq: int | None = None,
+    ) -> list[store_base.Event]:
+        """Append atomically with consecutive seqs (all or none); fenced and compare-and-append as the SQL
+        stores are."""
         self._check_open()
-        prepared = [store_common.prepare_event(e, self.clock) for e in events]
+        prepared = [store_common.prepare_event(e) for e in events]
         if run_id not in self._runs:
             raise exceptions.NotFound(f"no run {run_id!r}: create it before appending events")
         log = self._events[run_id]
@@ -160,11 +176,21 @@ class InMemoryStore(store_base.Store):
                 min(last[0], self._heads[run_id][0]) + 1,
                 f"refusing to append: the log ends at seq {last[0]} but the run's head says {self._heads[run_id][0]}",
             )
+        store_common.check_expect(run_id, expect_seq, last[0])
+        if fence is not None:
+            lease = self._leases.get(run_id)
+            alive = lease is not None and lease.expires_at > self.clock.now().timestamp()
+            why = store_base.fence_refusal(run_id, fence, lease, self._lease_epochs.get(run_id, 0), alive)
+            if why is not None:
+                raise exceptions.Fenced(why)
         seq, prev = last
+        now = clock_mod.utc_iso(self.clock.now())
+        last_ts = log[-1].ts if log else None
         sealed: list[store_base.Event] = []
         for p in prepared:
             seq += 1
-            ev = store_base.seal_event(run_id, seq, p.ts, p.type, p.step_id, p.actor, p.data_json, prev)
+            ts = last_ts = store_common.event_ts(p, now, last_ts)
+            ev = store_base.seal_event(run_id, seq, ts, p.type, p.step_id, p.actor, p.data_json, prev)
             sealed.append(ev)
             prev = ev.hash
         log.extend(sealed)
@@ -255,24 +281,43 @@ class InMemoryStore(store_base.Store):
         self._check_open()
         return sorted(self._tokens.values(), key=lambda t: (t.created_at, t.token_hash))
 
-    # leases
-    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
-        self._check_open()
+    # leases (this store's clock is the database's clock)
+    def _move_lease(self, kind: str, run_id: str, owner: str, ttl: float) -> store_base.Lease | None:
         if run_id not in self._runs:
             raise exceptions.NotFound(f"no run {run_id!r}")
         now = self.clock.now().timestamp()
         held = self._leases.get(run_id)
-        if held is not None and held.owner != owner and held.expires_at > now:
-            return False
-        self._leases[run_id] = store_base.Lease(run_id, owner, now + ttl)
-        return True
+        lease_epoch = self._lease_epochs.get(run_id, 0)
+        alive = held is not None and held.expires_at > now
+        epoch = store_common.next_epoch(kind, owner, lease_epoch, held, alive)
+        if epoch is None:
+            return None
+        same = held is not None and epoch == held.epoch
+        acquired = held.acquired_at if same and held is not None else clock_mod.utc_iso(self.clock.now())
+        lease = store_base.Lease(run_id, owner, now + ttl, epoch, acquired)
+        self._leases[run_id] = lease
+        self._lease_epochs[run_id] = epoch
+        return lease
 
-    async def renew_lease(self, run_id: str, owner: str, ttl: float) -> bool:
+    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> store_base.Lease | None:
+        self._check_open()
+        return self._move_lease("acquire", run_id, owner, ttl)
+
+    async def take_over_lease(self, run_id: str, owner: str, ttl: float) -> store_base.Lease:
+        self._check_open()
+        lease = self._move_lease("take_over", run_id, owner, ttl)
+        assert lease is not None
+        return lease
+
+    async def renew_lease(self, run_id: str, owner: str, ttl: float, epoch: int | None = None) -> bool:
         self._check_open()
         held = self._leases.get(run_id)
-        if held is None or held.owner != owner:
+        now = self.clock.now().timestamp()
+        if held is None or held.owner != owner or (epoch is not None and held.epoch != epoch):
             return False
-        self._leases[run_id] = store_base.Lease(run_id, owner, self.clock.now().timestamp() + ttl)
+        if held.expires_at <= now:  # a late renewal never revives a lease
+            return False
+        self._leases[run_id] = dataclasses.replace(held, expires_at=now + ttl)
         return True
 
     async def release_lease(self, run_id: str, owner: str) -> None:
@@ -285,15 +330,13 @@ class InMemoryStore(store_base.Store):
         self._check_open()
         return self._leases.get(run_id)
 
-    async def claim_orphan_run(self, owner: str, ttl: float) -> str | None:
+    async def claim_orphan_run(self, owner: str, ttl: float) -> store_base.Lease | None:
         self._check_open()
         now = self.clock.now().timestamp()
         expired = sorted((lease.expires_at, lease.run_id) for lease in self._leases.values() if lease.expires_at <= now)
         if not expired:
             return None
-        run_id = expired[0][1]
-        self._leases[run_id] = store_base.Lease(run_id, owner, now + ttl)
-        return run_id
+        return self._move_lease("claim", expired[0][1], owner, ttl)
 
 
 class FakeMetricSource:

@@ -338,13 +338,22 @@ async def test_closed_store_refuses_work(make_store: MakeStore) -> None:
 # leases --------------------------------------------------------------------------------------------------
 
 
+async def pass_lease_time(store: Store, clock: testing.FakeClock, seconds: float) -> None:
+    """Let lease time pass. Leases expire by the database's clock: the in-memory store's is its injected
+    clock; SQLite's and PostgreSQL's are their own, so real (short) time passes for them."""
+    if isinstance(store, testing.InMemoryStore):
+        clock.advance(seconds)
+    else:
+        await asyncio.sleep(seconds)
+
+
 async def test_lease_is_exclusive_until_it_expires(store: Store, clock: testing.FakeClock) -> None:
     await store.create_run(run_record())
     run_id = "20260301-2200-cutover"
-    assert await store.acquire_lease(run_id, "worker-a", ttl=30)
+    assert await store.acquire_lease(run_id, "worker-a", ttl=0.4)
     assert not await store.acquire_lease(run_id, "worker-b", ttl=30)
-    assert await store.acquire_lease(run_id, "worker-a", ttl=30)  # re-acquiring your own lease is fine
-    clock.advance(31)
+    assert await store.acquire_lease(run_id, "worker-a", ttl=0.4)  # re-acquiring your own lease is fine
+    await pass_lease_time(store, clock, 0.5)
     assert await store.acquire_lease(run_id, "worker-b", ttl=30)
     lease = await store.get_lease(run_id)
     assert lease is not None
@@ -354,22 +363,34 @@ async def test_lease_is_exclusive_until_it_expires(store: Store, clock: testing.
 async def test_renew_extends_only_the_owners_lease(store: Store, clock: testing.FakeClock) -> None:
     await store.create_run(run_record())
     run_id = "20260301-2200-cutover"
-    await store.acquire_lease(run_id, "worker-a", ttl=30)
-    clock.advance(20)
-    assert await store.renew_lease(run_id, "worker-a", ttl=30)
-    assert not await store.renew_lease(run_id, "worker-b", ttl=30)
-    clock.advance(20)  # 40 s after acquiring, 20 s after renewing: still held
+    await store.acquire_lease(run_id, "worker-a", ttl=1.5)
+    await pass_lease_time(store, clock, 1.0)
+    assert await store.renew_lease(run_id, "worker-a", ttl=1.5)
+    assert not await store.renew_lease(run_id, "worker-b", ttl=1.5)
+    await pass_lease_time(store, clock, 1.0)  # 2 s after acquiring, 1 s after renewing: still held
     assert not await store.acquire_lease(run_id, "worker-b", ttl=30)
+
+
+async def test_late_renewal_never_revives_a_lease(store: Store, clock: testing.FakeClock) -> None:
+    """An owner whose renewal comes after its lease expired has lost the run, even if nobody took it."""
+    await store.create_run(run_record())
+    run_id = "20260301-2200-cutover"
+    lease = await store.acquire_lease(run_id, "worker-a", ttl=0.3)
+    assert lease is not None
+    await pass_lease_time(store, clock, 0.4)
+    assert not await store.renew_lease(run_id, "worker-a", ttl=30, epoch=lease.epoch)
 
 
 async def test_claim_orphan_run_takes_only_expired_leases(store: Store, clock: testing.FakeClock) -> None:
     await store.create_run(run_record("run-a"))
     await store.create_run(run_record("run-b"))
-    await store.acquire_lease("run-a", "dead-worker", ttl=10)
+    await store.acquire_lease("run-a", "dead-worker", ttl=0.3)
     await store.acquire_lease("run-b", "live-worker", ttl=60)
     assert await store.claim_orphan_run("rescuer", ttl=30) is None
-    clock.advance(11)
-    assert await store.claim_orphan_run("rescuer", ttl=30) == "run-a"
+    await pass_lease_time(store, clock, 0.4)
+    claimed = await store.claim_orphan_run("rescuer", ttl=30)
+    assert claimed is not None
+    assert (claimed.run_id, claimed.owner, claimed.epoch) == ("run-a", "rescuer", 2)
     assert await store.claim_orphan_run("rescuer-2", ttl=30) is None  # run-a is held again, run-b alive
     lease = await store.get_lease("run-a")
     assert lease is not None
@@ -379,13 +400,103 @@ async def test_claim_orphan_run_takes_only_expired_leases(store: Store, clock: t
 async def test_released_lease_is_nobodys_orphan(store: Store, clock: testing.FakeClock) -> None:
     """A finished run releases its lease and is then never claimed as an orphan."""
     await store.create_run(run_record())
-    await store.acquire_lease("20260301-2200-cutover", "worker-a", ttl=10)
+    await store.acquire_lease("20260301-2200-cutover", "worker-a", ttl=0.3)
     await store.release_lease("20260301-2200-cutover", "worker-b")  # not the owner: no effect
     assert await store.get_lease("20260301-2200-cutover") is not None
     await store.release_lease("20260301-2200-cutover", "worker-a")
-    clock.advance(60)
+    await pass_lease_time(store, clock, 0.4)
     assert await store.get_lease("20260301-2200-cutover") is None
     assert await store.claim_orphan_run("rescuer", ttl=30) is None
+
+
+async def test_epoch_rises_at_every_change_of_owner_and_never_goes_back(store: Store) -> None:
+    await store.create_run(run_record())
+    run_id = "20260301-2200-cutover"
+    first = await store.acquire_lease(run_id, "worker-a", ttl=30)
+    again = await store.acquire_lease(run_id, "worker-a", ttl=30)
+    assert first is not None and again is not None
+    assert again.epoch == first.epoch  # the same owner keeps its epoch
+    taken = await store.take_over_lease(run_id, "operator", ttl=30)
+    assert taken.epoch == first.epoch + 1
+    await store.release_lease(run_id, "operator")
+    after_release = await store.acquire_lease(run_id, "worker-b", ttl=30)
+    assert after_release is not None
+    assert after_release.epoch == taken.epoch + 1  # a release does not reset the epoch
+
+
+async def test_fenced_append_is_refused_once_the_run_changed_owner(store: Store) -> None:
+    """The old owner's append is refused in the append's own transaction, and nothing of it is stored."""
+    await store.create_run(run_record())
+    run_id = "20260301-2200-cutover"
+    old = await store.acquire_lease(run_id, "worker-a", ttl=30)
+    assert old is not None
+    await store.append(run_id, NewEvent("step_started", step_id="a01"), fence=old.fence)
+    new = await store.take_over_lease(run_id, "worker-b", ttl=30)
+    with pytest.raises(exceptions.Fenced, match="worker-b owns the run since epoch 2"):
+        await store.append_many(run_id, [NewEvent("action_started", step_id="a02")], fence=old.fence)
+    assert [e.type for e in await store.events(run_id)] == ["step_started"]
+    await store.append(run_id, NewEvent("action_started", step_id="a02"), fence=new.fence)
+    assert await store.verify(run_id) == 2
+
+
+async def test_fenced_append_is_refused_once_the_lease_expired(store: Store, clock: testing.FakeClock) -> None:
+    await store.create_run(run_record())
+    run_id = "20260301-2200-cutover"
+    lease = await store.acquire_lease(run_id, "worker-a", ttl=0.3)
+    assert lease is not None
+    await pass_lease_time(store, clock, 0.4)
+    with pytest.raises(exceptions.Fenced, match="has expired"):
+        await store.append(run_id, NewEvent("action_started", step_id="a02"), fence=lease.fence)
+    assert await store.events(run_id) == []
+
+
+async def test_lease_expiry_ignores_the_process_clock(make_store: MakeStore, clock: testing.FakeClock) -> None:
+    """SQLite and PostgreSQL judge a lease by the database's clock: a process whose clock runs an hour
+    ahead (or behind) neither takes a healthy run nor sees its own lease as expired."""
+    store = await make_store()
+    if isinstance(store, testing.InMemoryStore):
+        pytest.skip("the in-memory store's clock is its database clock")
+    await store.create_run(run_record())
+    run_id = "20260301-2200-cutover"
+    lease = await store.acquire_lease(run_id, "healthy", ttl=30)
+    assert lease is not None
+    for skew in (3600, -7200):
+        clock.advance(skew)
+        assert await store.acquire_lease(run_id, "skewed", ttl=30) is None
+        assert await store.claim_orphan_run("skewed", ttl=30) is None
+        assert await store.renew_lease(run_id, "healthy", ttl=30, epoch=lease.epoch)
+        await store.append(run_id, NewEvent("step_started"), fence=lease.fence)
+    current = await store.get_lease(run_id)
+    assert current is not None
+    assert (current.owner, current.epoch) == ("healthy", lease.epoch)
+
+
+async def test_compare_and_append_refuses_a_moved_head(make_store: MakeStore) -> None:
+    """Two writers that read the same head: the first lands, the second is told the head moved."""
+    one, two = await make_store(), await make_store()
+    await one.create_run(run_record())
+    run_id = "20260301-2200-cutover"
+    await one.append(run_id, NewEvent("step_waiting", step_id="go"))
+    first = await one.append_many(run_id, [NewEvent("decision_recorded", step_id="go")], expect_seq=1)
+    assert first[0].seq == 2
+    with pytest.raises(exceptions.HeadMoved):
+        await two.append(run_id, NewEvent("decision_recorded", step_id="go"), expect_seq=1)
+    assert [e.type for e in await two.events(run_id)] == ["step_waiting", "decision_recorded"]
+
+
+async def test_timestamps_never_run_backwards_along_the_seqs(make_store: MakeStore) -> None:
+    """A process whose clock is behind the previous writer's stamps its event no earlier than that event:
+    timestamps are assigned under the append's lock and checked against the run's last one."""
+    ahead, behind = await make_store(), await make_store()
+    if ahead is behind:
+        pytest.skip("one in-memory store has one clock")
+    ahead.clock = testing.FakeClock(datetime(2026, 3, 1, 22, 0, 5, tzinfo=UTC))
+    behind.clock = testing.FakeClock(datetime(2026, 3, 1, 22, 0, 0, tzinfo=UTC))
+    await ahead.create_run(run_record())
+    run_id = "20260301-2200-cutover"
+    await ahead.append(run_id, NewEvent("step_started"))
+    await behind.append_many(run_id, [NewEvent("step_finished"), NewEvent("phase_finished")])
+    assert [e.ts for e in await behind.events(run_id)] == ["2026-03-01T22:00:05.000000Z"] * 3
 
 
 async def test_lease_on_unknown_run_is_not_found(store: Store) -> None:

@@ -169,12 +169,12 @@ def test_nul_in_event_names_is_refused(field: str) -> None:
     fields: dict[str, Any] = {"type": "x", field: "a\x00b"}
     event = base.NewEvent(**fields)
     with pytest.raises(exceptions.UsageError, match="NUL"):
-        common.prepare_event(event, testing.FakeClock())
+        common.prepare_event(event)
 
 
 def test_prepared_event_carries_data_as_json_reads_it_back() -> None:
     p = common.prepare_event(
-        base.NewEvent("x", data={"t": (1, 2)}, ts=datetime(2026, 1, 1, tzinfo=UTC)), testing.FakeClock()
+        base.NewEvent("x", data={"t": (1, 2)}, ts=datetime(2026, 1, 1, tzinfo=UTC))
     )
     assert p.data == {"t": [1, 2]}
     assert p.data_json == '{"t":[1,2]}'

@@ -25,6 +25,7 @@ __all__ = [
     "GENESIS",
     "BlobInfo",
     "Event",
+    "Fence",
     "Lease",
     "NewEvent",
     "RunRecord",
@@ -56,7 +57,11 @@ def event_hash(
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
-    """An event to append; the store assigns seq, ts (from its clock unless given) and hashes."""
+    """An event to append; the store assigns seq, ts and hashes.
+
+    ``ts`` is taken from the store's clock inside the append's transaction (under the run's lock), never
+    earlier than the run's previous event, so timestamps agree with the sequence; a ``ts`` given here is kept.
+    """
 
     type: str
     step_id: str | None = None
@@ -231,11 +236,48 @@ class BlobInfo:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """Ownership of a run by one worker until ``expires_at`` unless renewed."""
+    """Ownership of a run by one process until ``expires_at`` unless renewed.
+
+    ``epoch`` is the fencing token: it grows at every change of owner (and never goes back, even after a
+    release), and an engine's appends carry it (:class:`Fence`); the store refuses a stale one.
+    """
 
     run_id: str
     owner: str
-    expires_at: float  # seconds since the epoch (UTC), from the store's clock
+    expires_at: float  # seconds since the epoch (UTC), from the database's clock
+    epoch: int = 0
+    acquired_at: str = ""
+
+    @property
+    def fence(self) -> Fence:
+        return Fence(self.owner, self.epoch)
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """What an engine's append carries: who owns the run and at which lease epoch.
+
+    The store accepts a fenced append only when, in the append's own transaction, the run's lease is held by
+    ``owner`` at ``epoch`` and has not expired by the database's clock; otherwise it raises
+    :class:`golive.exceptions.Fenced` and writes nothing.
+    """
+
+    owner: str
+    epoch: int
+
+
+def fence_refusal(run_id: str, fence: Fence, current: Lease | None, lease_epoch: int, alive: bool) -> str | None:
+    """Why a fenced append must be refused (None when it may go on). Shared by every store."""
+    if current is None:
+        return f"run {run_id}: refusing {fence.owner}'s append: the run has no lease (epoch now {lease_epoch})"
+    if current.owner != fence.owner or current.epoch != fence.epoch or lease_epoch != fence.epoch:
+        return (
+            f"run {run_id}: refusing {fence.owner}'s append at lease epoch {fence.epoch}: "
+            f"{current.owner} owns the run since epoch {lease_epoch}"
+        )
+    if not alive:
+        return f"run {run_id}: refusing {fence.owner}'s append: its lease (epoch {fence.epoch}) has expired"
+    return None
 
 
 class Store(abc.ABC):
@@ -273,11 +315,21 @@ class Store(abc.ABC):
 
     # events ------------------------------------------------------------------------------------------
     @abc.abstractmethod
-    async def append(self, run_id: str, event: NewEvent) -> Event:
-        """Append one event and return it once it is durably committed."""
+    async def append(
+        self, run_id: str, event: NewEvent, *, fence: Fence | None = None, expect_seq: int | None = None
+    ) -> Event:
+        """Append one event and return it once it is durably committed.
 
-    async def append_many(self, run_id: str, events: list[NewEvent]) -> list[Event]:
-        return [await self.append(run_id, e) for e in events]
+        ``fence``: refuse (:class:`~golive.exceptions.Fenced`) unless the caller still owns the run's lease.
+        ``expect_seq``: compare-and-append; refuse (:class:`~golive.exceptions.HeadMoved`) unless the run's
+        last seq is still this one. Both are checked in the append's own transaction.
+        """
+
+    @abc.abstractmethod
+    async def append_many(
+        self, run_id: str, events: list[NewEvent], *, fence: Fence | None = None, expect_seq: int | None = None
+    ) -> list[Event]:
+        """Append several events atomically with consecutive seqs; ``fence``/``expect_seq`` as for append."""
 
     @abc.abstractmethod
     async def events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
@@ -348,13 +400,21 @@ class Store(abc.ABC):
         """Apply pending migrations; return the version reached."""
         return 0
 
-    # run leases: which worker owns a run; another may claim it once the lease expires ----------------
-    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
-        """Take the run's lease for ``ttl`` seconds if it is free, expired or already ``owner``'s."""
+    # run leases: which process owns a run; another may claim it once the lease expires --------------
+    # Every expiry is computed from the database's clock, never from a process's clock.
+    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> Lease | None:
+        """Take the run's lease for ``ttl`` seconds if it is free, expired or already ``owner``'s; the lease
+        (with its epoch, raised unless ``owner`` already held it alive) or None."""
         raise NotImplementedError
 
-    async def renew_lease(self, run_id: str, owner: str, ttl: float) -> bool:
-        """Extend ``owner``'s lease by ``ttl`` seconds from now; False if ``owner`` no longer holds it."""
+    async def take_over_lease(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """Take the run's lease whoever holds it (a person's explicit takeover); the epoch rises, so the old
+        owner's next append is refused."""
+        raise NotImplementedError
+
+    async def renew_lease(self, run_id: str, owner: str, ttl: float, epoch: int | None = None) -> bool:
+        """Extend ``owner``'s lease to ``ttl`` seconds from now; False if ``owner`` no longer holds it (at
+        ``epoch``, when given) or it has already expired: a late renewal never revives a lease."""
         raise NotImplementedError
 
     async def release_lease(self, run_id: str, owner: str) -> None:
@@ -365,6 +425,6 @@ class Store(abc.ABC):
         """The run's lease row, expired or not, or None."""
         raise NotImplementedError
 
-    async def claim_orphan_run(self, owner: str, ttl: float) -> str | None:
-        """Take over one run whose lease has expired (its worker died); return its id or None."""
+    async def claim_orphan_run(self, owner: str, ttl: float) -> Lease | None:
+        """Take over one run whose lease has expired (its owner died or stopped); its new lease, or None."""
         raise NotImplementedError

@@ -19,7 +19,11 @@ from golive.store import base
 __all__ = [
     "PreparedEvent",
     "check_digest",
+    "check_expect",
     "event_from_row",
+    "event_ts",
+    "lease_from_state",
+    "next_epoch",
     "one_line",
     "prepare_event",
     "redact_url",
@@ -41,18 +45,19 @@ class PreparedEvent:
     actor: str | None
     data_json: str  # canonical JSON, exactly what is stored and hashed
     data: dict[str, Any]  # data as it reads back from the store (tuples become lists, ...)
-    ts: str  # ISO 8601 UTC
+    ts: str | None  # ISO 8601 UTC as given; None: the writer stamps it under the run's lock (event_ts)
 
 
-def prepare_event(event: base.NewEvent, clock: clock_mod.Clock) -> PreparedEvent:
-    """Fix the timestamp (the event's own or the clock's) and encode the data; refuse what cannot be stored."""
+def prepare_event(event: base.NewEvent) -> PreparedEvent:
+    """Encode the data once and check the fields; refuse what cannot be stored. A timestamp not given is
+    left to the writer, which stamps it inside the append's transaction (:func:`event_ts`)."""
     if not isinstance(event.type, str) or not event.type:
         raise exceptions.UsageError(f"event type must be a non-empty string, got {event.type!r}")
     for name, value in (("type", event.type), ("step_id", event.step_id), ("actor", event.actor)):
         if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL; refuse it everywhere
             raise exceptions.UsageError(f"event {name} {value!r} contains a NUL character")
-    when = event.ts if event.ts is not None else clock.now()
-    if when.tzinfo is None:
+    when = event.ts
+    if when is not None and when.tzinfo is None:
         raise exceptions.UsageError(
             f"event {event.type!r}: ts {when.isoformat()} has no timezone; pass an aware UTC datetime"
         )
@@ -63,7 +68,24 @@ def prepare_event(event: base.NewEvent, clock: clock_mod.Clock) -> PreparedEvent
     data = json.loads(data_json)
     if not isinstance(data, dict):
         raise exceptions.UsageError(f"event {event.type!r}: data must be a mapping, got {type(data).__name__}")
-    return PreparedEvent(event.type, event.step_id, event.actor, data_json, data, clock_mod.utc_iso(when))
+    ts = None if when is None else clock_mod.utc_iso(when)
+    return PreparedEvent(event.type, event.step_id, event.actor, data_json, data, ts)
+
+
+def event_ts(p: PreparedEvent, now: str, last_ts: str | None) -> str:
+    """The timestamp an event is stored with: its own if given, else ``now`` (read under the run's lock),
+    never earlier than the run's previous event (clocks of several hosts may disagree a little)."""
+    if p.ts is not None:
+        return p.ts
+    if last_ts is not None and len(last_ts) == len(now) and last_ts > now:
+        return last_ts
+    return now
+
+
+def check_expect(run_id: str, expect_seq: int | None, last_seq: int) -> None:
+    """Compare-and-append: refuse when the run's log is no longer at the head the caller read."""
+    if expect_seq is not None and expect_seq != last_seq:
+        raise exceptions.HeadMoved(run_id, expect_seq, last_seq)
 
 
 def one_line(exc: BaseException) -> str:
@@ -153,19 +175,57 @@ def token_from_row(row: tuple[Any, ...]) -> base.TokenRecord:
     return base.TokenRecord(token_hash, user, tuple(roles_list), created_at, bool(revoked))
 
 
+def lease_from_state(run_id: str, row: tuple[Any, ...]) -> tuple[int, base.Lease | None, bool]:
+    """(run's lease epoch, its lease row, alive) from a ``lease_state`` row."""
+    lease_epoch, owner, epoch, expires_at, acquired_at, alive = row[:6]
+    lease = None if owner is None else base.Lease(run_id, owner, float(expires_at), int(epoch), acquired_at or "")
+    return int(lease_epoch), lease, bool(alive)
+
+
+def next_epoch(kind: str, owner: str, lease_epoch: int, lease: base.Lease | None, alive: bool) -> int | None:
+    """The epoch a lease operation leaves the run at, or None when it must not happen.
+
+    ``acquire``: free or expired (a new epoch), or already ``owner``'s alive lease (the same epoch).
+    ``take_over`` and ``claim`` (of an expired lease): always a new epoch, so the old owner is fenced out.
+    """
+    if kind == "acquire":
+        if lease is not None and alive:
+            return lease.epoch if lease.owner == owner and lease.epoch == lease_epoch else None
+        return lease_epoch + 1
+    if kind == "claim":
+        return None if lease is None or alive else lease_epoch + 1
+    return lease_epoch + 1
+
+
 class BatchingStore(base.Store):
     """A store whose writer commits queued events in batches: ``append`` and ``append_many`` prepare the
     events here once, and the implementation's ``_append`` hands them to its writer and awaits the commit."""
 
-    async def append(self, run_id: str, event: base.NewEvent) -> base.Event:
+    async def append(
+        self,
+        run_id: str,
+        event: base.NewEvent,
+        *,
+        fence: base.Fence | None = None,
+        expect_seq: int | None = None,
+    ) -> base.Event:
         """Append one event; returns once its transaction has committed."""
-        return (await self._append(run_id, [prepare_event(event, self.clock)]))[0]
+        return (await self._append(run_id, [prepare_event(event)], fence, expect_seq))[0]
 
-    async def append_many(self, run_id: str, events: list[base.NewEvent]) -> list[base.Event]:
+    async def append_many(
+        self,
+        run_id: str,
+        events: list[base.NewEvent],
+        *,
+        fence: base.Fence | None = None,
+        expect_seq: int | None = None,
+    ) -> list[base.Event]:
         """Append several events atomically, with consecutive seqs (all or none are stored)."""
         if not events:
             return []
-        return await self._append(run_id, [prepare_event(e, self.clock) for e in events])
+        return await self._append(run_id, [prepare_event(e) for e in events], fence, expect_seq)
 
-    async def _append(self, run_id: str, pending: list[PreparedEvent]) -> list[base.Event]:
+    async def _append(
+        self, run_id: str, pending: list[PreparedEvent], fence: base.Fence | None, expect_seq: int | None
+    ) -> list[base.Event]:
         raise NotImplementedError

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
-from psycopg import errors as pg_errors
 
 from golive import clock as clock_mod
 from golive import exceptions
@@ -49,6 +48,8 @@ class _Append:
     future: asyncio.Future[list[base.Event]]
     run_id: str
     pending: list[common.PreparedEvent] = field(default_factory=list)
+    fence: base.Fence | None = None  # an engine's append: refused unless it still owns the run
+    expect_seq: int | None = None  # compare-and-append: refused unless the log is still at this seq
 
 
 class PostgresStore(common.BatchingStore):
@@ -225,12 +226,18 @@ class PostgresStore(common.BatchingStore):
         return [common.run_from_row(r) for r in await self._fetchall("list_runs", {"limit": limit})]
 
     # events ------------------------------------------------------------------------------------------
-    async def _append(self, run_id: str, pending: list[common.PreparedEvent]) -> list[base.Event]:
+    async def _append(
+        self,
+        run_id: str,
+        pending: list[common.PreparedEvent],
+        fence: base.Fence | None,
+        expect_seq: int | None,
+    ) -> list[base.Event]:
         if self._writer is None:
             raise exceptions.StoreError(f"{self!r} is not open: call `await store.open()` first")
         if self._writer.done():  # its event loop was torn down under it
             raise exceptions.StoreError(f"{self!r}: the writer task has stopped; reopen the store")
-        job = _Append(asyncio.get_running_loop().create_future(), run_id, pending)
+        job = _Append(asyncio.get_running_loop().create_future(), run_id, pending, fence, expect_seq)
         self._queue.put_nowait(job)
         return await job.future
 
@@ -270,19 +277,21 @@ class PostgresStore(common.BatchingStore):
             conn: psycopg.AsyncConnection[tuple[Any, ...]],
         ) -> tuple[list[list[base.Event] | exceptions.GoliveError], set[str]]:
             async with conn.transaction():
-                heads = {
-                    r[0]: (int(r[1]), str(r[2]))
-                    for r in await (await conn.execute(self._sql["lock_runs"], {"run_ids": run_ids})).fetchall()
-                }
+                locked = await (await conn.execute(self._sql["lock_runs"], {"run_ids": run_ids})).fetchall()
+                now = clock_mod.utc_iso(self.clock.now())  # under the run locks: timestamps follow the seqs
+                heads = {r[0]: (int(r[1]), str(r[2])) for r in locked}
+                leases = {r[0]: common.lease_from_state(r[0], (*r[3:8], r[8])) for r in locked}
                 cur = await conn.execute(self._sql["run_tails"], {"run_ids": list(heads)})
-                tails = {r[0]: (int(r[1]), str(r[2])) for r in await cur.fetchall()}
+                tails: dict[str, tuple[int, str, str | None]] = {
+                    r[0]: (int(r[1]), str(r[2]), r[3]) for r in await cur.fetchall()
+                }
                 refused: dict[str, exceptions.GoliveError] = {}
                 for run_id in run_ids:
                     if run_id not in heads:
                         refused[run_id] = exceptions.NotFound(f"no run {run_id!r}: create it before appending events")
                         continue
-                    last = tails.get(run_id, (0, base.GENESIS))
-                    if last != heads[run_id]:
+                    last = tails.get(run_id, (0, base.GENESIS, None))
+                    if last[:2] != heads[run_id]:
                         refused[run_id] = exceptions.ChainBroken(
                             run_id,
                             min(last[0], heads[run_id][0]) + 1,
@@ -297,21 +306,29 @@ class PostgresStore(common.BatchingStore):
                     if job.run_id in refused:
                         outcomes.append(refused[job.run_id])
                         continue
-                    seq, prev = tails[job.run_id]
+                    seq, prev, last_ts = tails[job.run_id]
+                    if job.expect_seq is not None and job.expect_seq != seq:
+                        outcomes.append(exceptions.HeadMoved(job.run_id, job.expect_seq, seq))
+                        continue
+                    if job.fence is not None:
+                        lease_epoch, lease, alive = leases[job.run_id]
+                        why = base.fence_refusal(job.run_id, job.fence, lease, lease_epoch, alive)
+                        if why is not None:
+                            outcomes.append(exceptions.Fenced(why))
+                            continue
                     sealed: list[base.Event] = []
                     for p in job.pending:
                         seq += 1
+                        ts = last_ts = common.event_ts(p, now, last_ts)
                         digest = base.event_hash_from_json(
-                            job.run_id, seq, p.ts, p.type, p.step_id, p.actor, p.data_json, prev
+                            job.run_id, seq, ts, p.type, p.step_id, p.actor, p.data_json, prev
                         )
-                        rows.append((job.run_id, seq, p.ts, p.type, p.step_id, p.actor, p.data_json, prev, digest))
-                        sealed.append(
-                            base.Event(job.run_id, seq, p.ts, p.type, p.step_id, p.actor, p.data, prev, digest)
-                        )
+                        rows.append((job.run_id, seq, ts, p.type, p.step_id, p.actor, p.data_json, prev, digest))
+                        sealed.append(base.Event(job.run_id, seq, ts, p.type, p.step_id, p.actor, p.data, prev, digest))
                         prev = digest
-                    tails[job.run_id] = (seq, prev)
+                    tails[job.run_id] = (seq, prev, last_ts)
                     outcomes.append(sealed)
-                written = sorted({job.run_id for job in batch} - set(refused))
+                written = sorted({job.run_id for job, o in zip(batch, outcomes, strict=True) if isinstance(o, list)})
                 if rows:
                     async with conn.cursor() as cur2:
                         await cur2.executemany(self._sql["insert_event"], rows)
@@ -462,25 +479,57 @@ class PostgresStore(common.BatchingStore):
     async def list_tokens(self) -> list[base.TokenRecord]:
         return [common.token_from_row(r) for r in await self._fetchall("list_tokens", {})]
 
-    # leases ------------------------------------------------------------------------------------------
-    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
-        now = self.clock.now()
-        params = {
-            "run_id": run_id,
-            "owner": owner,
-            "now": now.timestamp(),
-            "expires_at": now.timestamp() + ttl,
-            "acquired_at": clock_mod.utc_iso(now),
-        }
-        try:
-            return await self._fetchone("acquire_lease", params) is not None
-        except exceptions.StoreError as exc:
-            if isinstance(exc.__cause__, pg_errors.ForeignKeyViolation):
-                raise exceptions.NotFound(f"no run {run_id!r}") from exc
-            raise
+    # leases ----------------------------------------------------------------------------------------
+    async def _move_lease(
+        self, kind: str, run_id: str | None, owner: str, ttl: float
+    ) -> base.Lease | None:
+        """In one transaction: lock the run, read its lease by the server's clock and move it."""
 
-    async def renew_lease(self, run_id: str, owner: str, ttl: float) -> bool:
-        params = {"run_id": run_id, "owner": owner, "expires_at": self.clock.now().timestamp() + ttl}
+        async def run(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> base.Lease | None:
+            async with conn.transaction():
+                rid = run_id
+                if rid is None:  # claim: the oldest expired lease of a run nobody else is claiming now
+                    found = await (await conn.execute(self._sql["find_orphan_run"], {})).fetchone()
+                    if found is None:
+                        return None
+                    rid = str(found[0])
+                row = await (await conn.execute(self._sql["lease_state"], {"run_id": rid})).fetchone()
+                if row is None:
+                    raise exceptions.NotFound(f"no run {rid!r}")
+                lease_epoch, lease, alive = common.lease_from_state(rid, row)
+                epoch = common.next_epoch(kind, owner, lease_epoch, lease, alive)
+                if epoch is None:
+                    return None
+                now = float(row[6])
+                acquired = (
+                    lease.acquired_at
+                    if lease is not None and epoch == lease.epoch
+                    else clock_mod.utc_iso(self.clock.now())
+                )
+                params = {
+                    "run_id": rid,
+                    "owner": owner,
+                    "expires_at": now + ttl,
+                    "acquired_at": acquired,
+                    "epoch": epoch,
+                }
+                await conn.execute(self._sql["put_lease"], params)
+                if epoch != lease_epoch:
+                    await conn.execute(self._sql["set_lease_epoch"], {"run_id": rid, "epoch": epoch})
+                return base.Lease(rid, owner, now + ttl, epoch, acquired)
+
+        return await self._with_conn(f"lease {kind}", run)
+
+    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> base.Lease | None:
+        return await self._move_lease("acquire", run_id, owner, ttl)
+
+    async def take_over_lease(self, run_id: str, owner: str, ttl: float) -> base.Lease:
+        lease = await self._move_lease("take_over", run_id, owner, ttl)
+        assert lease is not None
+        return lease
+
+    async def renew_lease(self, run_id: str, owner: str, ttl: float, epoch: int | None = None) -> bool:
+        params = {"run_id": run_id, "owner": owner, "ttl": ttl, "epoch": epoch}
         return await self._fetchone("renew_lease", params) is not None
 
     async def release_lease(self, run_id: str, owner: str) -> None:
@@ -488,18 +537,10 @@ class PostgresStore(common.BatchingStore):
 
     async def get_lease(self, run_id: str) -> base.Lease | None:
         row = await self._fetchone("get_lease", {"run_id": run_id})
-        return None if row is None else base.Lease(row[0], row[1], float(row[2]))
+        return None if row is None else base.Lease(row[0], row[1], float(row[2]), int(row[3]), row[4])
 
-    async def claim_orphan_run(self, owner: str, ttl: float) -> str | None:
-        now = self.clock.now()
-        params = {
-            "owner": owner,
-            "now": now.timestamp(),
-            "expires_at": now.timestamp() + ttl,
-            "acquired_at": clock_mod.utc_iso(now),
-        }
-        row = await self._fetchone("claim_orphan_run", params)
-        return None if row is None else str(row[0])
+    async def claim_orphan_run(self, owner: str, ttl: float) -> base.Lease | None:
+        return await self._move_lease("claim", None, owner, ttl)
 
 
 def _event(r: tuple[Any, ...]) -> base.Event:

@@ -53,6 +53,8 @@ class _Job:
     future: asyncio.Future[Any]
     run_id: str = ""
     pending: list[common.PreparedEvent] = field(default_factory=list)  # an append when non-empty
+    fence: base.Fence | None = None  # an engine's append: refused unless it still owns the run
+    expect_seq: int | None = None  # compare-and-append: refused unless the log is still at this seq
     call: Callable[[sqlite3.Connection], Any] | None = None  # any other write, inside the batch's transaction
     own_transaction: bool = False  # the call manages its own transaction (migrations)
 
@@ -242,9 +244,15 @@ class SqliteStore(common.BatchingStore):
         return [common.run_from_row(r) for r in rows]
 
     # events ------------------------------------------------------------------------------------------
-    async def _append(self, run_id: str, pending: list[common.PreparedEvent]) -> list[base.Event]:
+    async def _append(
+        self,
+        run_id: str,
+        pending: list[common.PreparedEvent],
+        fence: base.Fence | None,
+        expect_seq: int | None,
+    ) -> list[base.Event]:
         loop = asyncio.get_running_loop()
-        job = _Job(loop, loop.create_future(), run_id=run_id, pending=pending)
+        job = _Job(loop, loop.create_future(), run_id=run_id, pending=pending, fence=fence, expect_seq=expect_seq)
         result: list[base.Event] = await self._submit(job)
         return result
 
@@ -401,26 +409,35 @@ class SqliteStore(common.BatchingStore):
         rows = await self._read(lambda c: c.execute(self._sql["list_tokens"]).fetchall())
         return [common.token_from_row(r) for r in rows]
 
-    # leases ------------------------------------------------------------------------------------------
-    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
-        now = self.clock.now()
-        params = {
-            "run_id": run_id,
-            "owner": owner,
-            "now": now.timestamp(),
-            "expires_at": now.timestamp() + ttl,
-            "acquired_at": clock_mod.utc_iso(now),
-        }
+    # leases ----------------------------------------------------------------------------------------
+    def _move_lease(
+        self, conn: sqlite3.Connection, kind: str, run_id: str, owner: str, ttl: float
+    ) -> base.Lease | None:
+        row = conn.execute(self._sql["lease_state"], {"run_id": run_id}).fetchone()
+        if row is None:
+            raise exceptions.NotFound(f"no run {run_id!r}")
+        lease_epoch, lease, alive = common.lease_from_state(run_id, row)
+        epoch = common.next_epoch(kind, owner, lease_epoch, lease, alive)
+        if epoch is None:
+            return None
+        now = float(row[6])
+        acquired = lease.acquired_at if lease is not None and epoch == lease.epoch else clock_mod.utc_iso(self.clock.now())
+        params = {"run_id": run_id, "owner": owner, "expires_at": now + ttl, "acquired_at": acquired, "epoch": epoch}
+        conn.execute(self._sql["put_lease"], params)
+        if epoch != lease_epoch:
+            conn.execute(self._sql["set_lease_epoch"], {"run_id": run_id, "epoch": epoch})
+        return base.Lease(run_id, owner, now + ttl, epoch, acquired)
 
-        def acquire(conn: sqlite3.Connection) -> bool:
-            if conn.execute(self._sql["get_run"], {"run_id": run_id}).fetchone() is None:
-                raise exceptions.NotFound(f"no run {run_id!r}")
-            return conn.execute(self._sql["acquire_lease"], params).fetchone() is not None
+    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> base.Lease | None:
+        return await self._write(lambda c: self._move_lease(c, "acquire", run_id, owner, ttl))
 
-        return await self._write(acquire)
+    async def take_over_lease(self, run_id: str, owner: str, ttl: float) -> base.Lease:
+        lease = await self._write(lambda c: self._move_lease(c, "take_over", run_id, owner, ttl))
+        assert lease is not None
+        return lease
 
-    async def renew_lease(self, run_id: str, owner: str, ttl: float) -> bool:
-        params = {"run_id": run_id, "owner": owner, "expires_at": self.clock.now().timestamp() + ttl}
+    async def renew_lease(self, run_id: str, owner: str, ttl: float, epoch: int | None = None) -> bool:
+        params = {"run_id": run_id, "owner": owner, "ttl": ttl, "epoch": epoch}
         return await self._write(lambda c: c.execute(self._sql["renew_lease"], params).fetchone() is not None)
 
     async def release_lease(self, run_id: str, owner: str) -> None:
@@ -429,20 +446,12 @@ class SqliteStore(common.BatchingStore):
 
     async def get_lease(self, run_id: str) -> base.Lease | None:
         row = await self._read(lambda c: c.execute(self._sql["get_lease"], {"run_id": run_id}).fetchone())
-        return None if row is None else base.Lease(row[0], row[1], float(row[2]))
+        return None if row is None else base.Lease(row[0], row[1], float(row[2]), int(row[3]), row[4])
 
-    async def claim_orphan_run(self, owner: str, ttl: float) -> str | None:
-        now = self.clock.now()
-        params = {
-            "owner": owner,
-            "now": now.timestamp(),
-            "expires_at": now.timestamp() + ttl,
-            "acquired_at": clock_mod.utc_iso(now),
-        }
-
-        def claim(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute(self._sql["claim_orphan_run"], params).fetchone()
-            return None if row is None else str(row[0])
+    async def claim_orphan_run(self, owner: str, ttl: float) -> base.Lease | None:
+        def claim(conn: sqlite3.Connection) -> base.Lease | None:
+            row = conn.execute(self._sql["find_orphan_run"]).fetchone()
+            return None if row is None else self._move_lease(conn, "claim", str(row[0]), owner, ttl)
 
         return await self._write(claim)
 
@@ -573,15 +582,18 @@ class SqliteStore(common.BatchingStore):
         except sqlite3.Error as exc:
             raise _BatchAborted(self._error(exc, "begin write transaction")) from exc
         outcomes: list[tuple[_Job, Any]] = []
-        tails: dict[str, tuple[int, str]] = {}  # run -> (last seq, last hash) as of this transaction
+        tails: dict[str, tuple[int, str, str | None]] = {}  # run -> (last seq, hash, ts) in this transaction
+        fenced_ok: set[tuple[str, base.Fence]] = set()  # fences checked in this transaction
+        now = clock_mod.utc_iso(self.clock.now())  # under the write lock: timestamps follow the seqs
         try:
             for job in jobs:
                 conn.execute("SAVEPOINT job")
                 try:
                     if job.pending:
-                        outcome: Any = self._insert_events(conn, job, tails)
+                        outcome: Any = self._insert_events(conn, job, tails, fenced_ok, now)
                     else:
                         assert job.call is not None
+                        fenced_ok.clear()  # a lease operation may have moved the epoch
                         outcome = job.call(conn)
                     conn.execute("RELEASE job")
                 except Exception as exc:  # the writer thread must outlive any one job
@@ -591,7 +603,7 @@ class SqliteStore(common.BatchingStore):
                     conn.execute("RELEASE job")
                     outcome = exc if isinstance(exc, exceptions.GoliveError) else self._error(exc, "write")
                 outcomes.append((job, outcome))
-            for run_id, (seq, digest) in tails.items():
+            for run_id, (seq, digest, _) in tails.items():
                 conn.execute(self._sql["update_head"], {"run_id": run_id, "seq": seq, "hash": digest})
             conn.execute("COMMIT")
         except Exception as exc:
@@ -603,31 +615,45 @@ class SqliteStore(common.BatchingStore):
         return outcomes, set(tails)
 
     def _insert_events(
-        self, conn: sqlite3.Connection, job: _Job, tails: dict[str, tuple[int, str]]
+        self,
+        conn: sqlite3.Connection,
+        job: _Job,
+        tails: dict[str, tuple[int, str, str | None]],
+        fenced_ok: set[tuple[str, base.Fence]],
+        now: str,
     ) -> list[base.Event]:
         run_id = job.run_id
         tail = tails.get(run_id)
         if tail is None:
             tail = self._read_tail(conn, run_id)
-        seq, prev = tail
+        seq, prev, last_ts = tail
+        common.check_expect(run_id, job.expect_seq, seq)
+        if job.fence is not None and (run_id, job.fence) not in fenced_ok:
+            row = conn.execute(self._sql["lease_state"], {"run_id": run_id}).fetchone()
+            lease_epoch, lease, alive = common.lease_from_state(run_id, row)
+            why = base.fence_refusal(run_id, job.fence, lease, lease_epoch, alive)
+            if why is not None:
+                raise exceptions.Fenced(why)
+            fenced_ok.add((run_id, job.fence))
         rows: list[tuple[Any, ...]] = []
         sealed: list[base.Event] = []
         for p in job.pending:
             seq += 1
-            digest = base.event_hash_from_json(run_id, seq, p.ts, p.type, p.step_id, p.actor, p.data_json, prev)
-            rows.append((run_id, seq, p.ts, p.type, p.step_id, p.actor, p.data_json, prev, digest))
-            sealed.append(base.Event(run_id, seq, p.ts, p.type, p.step_id, p.actor, p.data, prev, digest))
+            ts = last_ts = common.event_ts(p, now, last_ts)
+            digest = base.event_hash_from_json(run_id, seq, ts, p.type, p.step_id, p.actor, p.data_json, prev)
+            rows.append((run_id, seq, ts, p.type, p.step_id, p.actor, p.data_json, prev, digest))
+            sealed.append(base.Event(run_id, seq, ts, p.type, p.step_id, p.actor, p.data, prev, digest))
             prev = digest
         conn.executemany(self._sql["insert_event"], rows)
-        tails[run_id] = (seq, prev)  # only once the insert succeeded
+        tails[run_id] = (seq, prev, last_ts)  # only once the insert succeeded
         return sealed
 
-    def _read_tail(self, conn: sqlite3.Connection, run_id: str) -> tuple[int, str]:
+    def _read_tail(self, conn: sqlite3.Connection, run_id: str) -> tuple[int, str, str | None]:
         """The run's last (seq, hash), read inside the write transaction; refuse a log cut short."""
         row = conn.execute(self._sql["run_tail"], {"run_id": run_id}).fetchone()
         if row is None:
             raise exceptions.NotFound(f"no run {run_id!r}: create it before appending events")
-        head_seq, head_hash, last_seq, last_hash = row
+        head_seq, head_hash, last_seq, last_hash, last_ts = row
         last = (0, base.GENESIS) if last_seq is None else (int(last_seq), str(last_hash))
         if last != (int(head_seq), str(head_hash)):
             raise exceptions.ChainBroken(
@@ -635,7 +661,7 @@ class SqliteStore(common.BatchingStore):
                 min(last[0], int(head_seq)) + 1,
                 f"refusing to append: the log ends at seq {last[0]} but the run's head says {head_seq}",
             )
-        return last
+        return last[0], last[1], last_ts
 
     def _deliver(self, outcomes: list[tuple[_Job, Any]], appended: set[str]) -> None:
         """Resolve futures on their loops (one hop per loop) and wake this process's followers."""

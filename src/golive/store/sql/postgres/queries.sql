@@ -38,15 +38,19 @@ SELECT run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, c
 FROM runs ORDER BY created_at DESC, created_order DESC LIMIT %(limit)s
 
 -- name: lock_runs
--- Lock every run of the batch in run_id order (two processes never deadlock) and read their heads.
-SELECT run_id, head_seq, head_hash FROM runs WHERE run_id = ANY(%(run_ids)s) ORDER BY run_id FOR UPDATE
+-- Lock every run of the batch in run_id order (two processes never deadlock) and read their heads, lease
+-- epochs and lease rows; a lease is alive by this server's clock, never a client's.
+SELECT r.run_id, r.head_seq, r.head_hash, r.lease_epoch, l.owner, l.epoch, l.expires_at, l.acquired_at,
+       COALESCE(l.expires_at > extract(epoch FROM clock_timestamp())::float8, false) AS alive
+FROM runs AS r LEFT JOIN runs_lease AS l ON l.run_id = r.run_id
+WHERE r.run_id = ANY(%(run_ids)s) ORDER BY r.run_id FOR UPDATE OF r
 
 -- name: run_tails
 -- A separate statement after lock_runs, so it reads a snapshot taken after the locks were granted.
-SELECT r.run_id, e.seq, e.hash
+SELECT r.run_id, e.seq, e.hash, e.ts
 FROM unnest(%(run_ids)s::text[]) AS r (run_id)
 CROSS JOIN LATERAL (
-    SELECT seq, hash FROM events WHERE events.run_id = r.run_id ORDER BY seq DESC LIMIT 1
+    SELECT seq, hash, ts FROM events WHERE events.run_id = r.run_id ORDER BY seq DESC LIMIT 1
 ) AS e
 
 -- name: run_head
@@ -93,32 +97,43 @@ SELECT data FROM blobs WHERE digest = %(digest)s
 -- name: get_blob_info
 SELECT digest, size, media_type, created_at FROM blobs WHERE digest = %(digest)s
 
--- name: acquire_lease
--- Taken when free, expired, or already ours; RETURNING yields a row only when we hold it afterwards.
-INSERT INTO runs_lease (run_id, owner, expires_at, acquired_at)
-VALUES (%(run_id)s, %(owner)s, %(expires_at)s, %(acquired_at)s)
+-- name: lease_state
+-- Lock the run (the order every writer takes: runs, then runs_lease) and read its lease epoch and lease
+-- row, judged alive by this server's clock.
+SELECT r.lease_epoch, l.owner, l.epoch, l.expires_at, l.acquired_at,
+       COALESCE(l.expires_at > extract(epoch FROM clock_timestamp())::float8, false) AS alive,
+       extract(epoch FROM clock_timestamp())::float8 AS now
+FROM runs AS r LEFT JOIN runs_lease AS l ON l.run_id = r.run_id
+WHERE r.run_id = %(run_id)s
+FOR UPDATE OF r
+
+-- name: put_lease
+INSERT INTO runs_lease (run_id, owner, expires_at, acquired_at, epoch)
+VALUES (%(run_id)s, %(owner)s, %(expires_at)s, %(acquired_at)s, %(epoch)s)
 ON CONFLICT (run_id) DO UPDATE SET
-    owner = excluded.owner, expires_at = excluded.expires_at, acquired_at = excluded.acquired_at
-    WHERE runs_lease.owner = excluded.owner OR runs_lease.expires_at <= %(now)s
-RETURNING run_id
+    owner = excluded.owner, expires_at = excluded.expires_at, acquired_at = excluded.acquired_at,
+    epoch = excluded.epoch
+
+-- name: set_lease_epoch
+UPDATE runs SET lease_epoch = %(epoch)s WHERE run_id = %(run_id)s
 
 -- name: renew_lease
-UPDATE runs_lease SET expires_at = %(expires_at)s
-WHERE run_id = %(run_id)s AND owner = %(owner)s
+-- Only a lease still alive is extended: a late renewal never revives it.
+UPDATE runs_lease SET expires_at = extract(epoch FROM clock_timestamp())::float8 + %(ttl)s
+WHERE run_id = %(run_id)s AND owner = %(owner)s AND (%(epoch)s::bigint IS NULL OR epoch = %(epoch)s::bigint)
+  AND expires_at > extract(epoch FROM clock_timestamp())::float8
 RETURNING run_id
 
 -- name: release_lease
 DELETE FROM runs_lease WHERE run_id = %(run_id)s AND owner = %(owner)s
 
 -- name: get_lease
-SELECT run_id, owner, expires_at FROM runs_lease WHERE run_id = %(run_id)s
+SELECT run_id, owner, expires_at, epoch, acquired_at FROM runs_lease WHERE run_id = %(run_id)s
 
--- name: claim_orphan_run
--- SKIP LOCKED: workers claiming at the same time each get a different orphan, none waits.
-UPDATE runs_lease SET owner = %(owner)s, expires_at = %(expires_at)s, acquired_at = %(acquired_at)s
-WHERE run_id = (
-    SELECT run_id FROM runs_lease WHERE expires_at <= %(now)s
-    ORDER BY expires_at, run_id LIMIT 1
-    FOR UPDATE SKIP LOCKED
-) AND expires_at <= %(now)s
-RETURNING run_id
+-- name: find_orphan_run
+-- SKIP LOCKED on the run row: claimers at the same time each get a different orphan, none waits; the
+-- run row is locked first, as every writer does, and lease_state re-checks the expiry under the lock.
+SELECT l.run_id FROM runs_lease AS l JOIN runs AS r ON r.run_id = l.run_id
+WHERE l.expires_at <= extract(epoch FROM clock_timestamp())::float8
+ORDER BY l.expires_at, l.run_id LIMIT 1
+FOR UPDATE OF r SKIP LOCKED

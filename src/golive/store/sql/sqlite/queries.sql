@@ -34,7 +34,7 @@ FROM runs ORDER BY created_at DESC, rowid DESC LIMIT :limit
 
 -- name: run_tail
 -- The run's recorded head and its actual last event, read inside the write transaction.
-SELECT r.head_seq, r.head_hash, e.seq, e.hash
+SELECT r.head_seq, r.head_hash, e.seq, e.hash, e.ts
 FROM runs AS r
 LEFT JOIN events AS e
     ON e.run_id = r.run_id AND e.seq = (SELECT MAX(seq) FROM events WHERE run_id = r.run_id)
@@ -76,26 +76,38 @@ ON CONFLICT (digest) DO NOTHING
 -- name: get_blob_info
 SELECT digest, size, media_type, created_at FROM blobs WHERE digest = :digest
 
--- name: acquire_lease
--- Taken when free, expired, or already ours; RETURNING yields a row only when we hold it afterwards.
-INSERT INTO runs_lease (run_id, owner, expires_at, acquired_at)
-VALUES (:run_id, :owner, :expires_at, :acquired_at)
+-- name: lease_state
+-- The run's lease epoch and its lease row, judged alive by this database's clock (never a process's).
+SELECT r.lease_epoch, l.owner, l.epoch, l.expires_at, l.acquired_at,
+       COALESCE(l.expires_at > (julianday('now') - 2440587.5) * 86400.0, 0) AS alive,
+       (julianday('now') - 2440587.5) * 86400.0 AS now
+FROM runs AS r LEFT JOIN runs_lease AS l ON l.run_id = r.run_id
+WHERE r.run_id = :run_id
+
+-- name: put_lease
+INSERT INTO runs_lease (run_id, owner, expires_at, acquired_at, epoch)
+VALUES (:run_id, :owner, :expires_at, :acquired_at, :epoch)
 ON CONFLICT (run_id) DO UPDATE SET
-    owner = excluded.owner, expires_at = excluded.expires_at, acquired_at = excluded.acquired_at
-    WHERE runs_lease.owner = excluded.owner OR runs_lease.expires_at <= :now
-RETURNING run_id
+    owner = excluded.owner, expires_at = excluded.expires_at, acquired_at = excluded.acquired_at,
+    epoch = excluded.epoch
+
+-- name: set_lease_epoch
+UPDATE runs SET lease_epoch = :epoch WHERE run_id = :run_id
 
 -- name: renew_lease
-UPDATE runs_lease SET expires_at = :expires_at WHERE run_id = :run_id AND owner = :owner RETURNING run_id
+-- Only a lease still alive is extended: a late renewal never revives it.
+UPDATE runs_lease SET expires_at = (julianday('now') - 2440587.5) * 86400.0 + :ttl
+WHERE run_id = :run_id AND owner = :owner AND (:epoch IS NULL OR epoch = :epoch)
+  AND expires_at > (julianday('now') - 2440587.5) * 86400.0
+RETURNING run_id
 
 -- name: release_lease
 DELETE FROM runs_lease WHERE run_id = :run_id AND owner = :owner
 
 -- name: get_lease
-SELECT run_id, owner, expires_at FROM runs_lease WHERE run_id = :run_id
+SELECT run_id, owner, expires_at, epoch, acquired_at FROM runs_lease WHERE run_id = :run_id
 
--- name: claim_orphan_run
--- SQLite has one writer at a time (BEGIN IMMEDIATE), so the subquery and the update cannot race.
-UPDATE runs_lease SET owner = :owner, expires_at = :expires_at, acquired_at = :acquired_at
-WHERE run_id = (SELECT run_id FROM runs_lease WHERE expires_at <= :now ORDER BY expires_at, run_id LIMIT 1)
-RETURNING run_id
+-- name: find_orphan_run
+-- SQLite has one writer at a time (BEGIN IMMEDIATE), so finding and taking an orphan cannot race.
+SELECT run_id FROM runs_lease WHERE expires_at <= (julianday('now') - 2440587.5) * 86400.0
+ORDER BY expires_at, run_id LIMIT 1

@@ -1,0 +1,8 @@
+-- golive store, schema version 2 (PostgreSQL): fencing. A run's lease epoch grows at every change of owner
+-- and is kept on the run (a released lease row is deleted, the epoch is not); the lease row carries the
+-- epoch it was taken at. An engine's append is accepted only at the run's current epoch, under a live lease
+-- whose expiry is judged by this server's clock (clock_timestamp()), never a client's.
+
+ALTER TABLE runs ADD COLUMN lease_epoch bigint NOT NULL DEFAULT 0;
+
+ALTER TABLE runs_lease ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
