@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 __all__ = ["Clock", "SystemClock", "utc_iso"]
@@ -30,10 +30,14 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock."""
+    """The real clock. ``offset`` (seconds) shifts its wall time, as a host whose clock is off would be
+    (tests of clock skew set it through $GOLIVE_TEST_CLOCK_OFFSET); monotonic time is never shifted."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = timedelta(seconds=offset)
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return datetime.now(UTC) + self.offset
 
     def monotonic(self) -> float:
         return time.monotonic()

@@ -414,7 +414,8 @@ async def test_epoch_rises_at_every_change_of_owner_and_never_goes_back(store: S
     run_id = "20260301-2200-cutover"
     first = await store.acquire_lease(run_id, "worker-a", ttl=30)
     again = await store.acquire_lease(run_id, "worker-a", ttl=30)
-    assert first is not None and again is not None
+    assert first is not None
+    assert again is not None
     assert again.epoch == first.epoch  # the same owner keeps its epoch
     taken = await store.take_over_lease(run_id, "operator", ttl=30)
     assert taken.epoch == first.epoch + 1

@@ -173,9 +173,7 @@ def test_nul_in_event_names_is_refused(field: str) -> None:
 
 
 def test_prepared_event_carries_data_as_json_reads_it_back() -> None:
-    p = common.prepare_event(
-        base.NewEvent("x", data={"t": (1, 2)}, ts=datetime(2026, 1, 1, tzinfo=UTC))
-    )
+    p = common.prepare_event(base.NewEvent("x", data={"t": (1, 2)}, ts=datetime(2026, 1, 1, tzinfo=UTC)))
     assert p.data == {"t": [1, 2]}
     assert p.data_json == '{"t":[1,2]}'
     assert p.ts == "2026-01-01T00:00:00.000000Z"

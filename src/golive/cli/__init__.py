@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "comms": ("golive.cli.comms_cmds", "comms", "List messages sent and the next ones due."),
     "serve": ("golive.cli.server_cmds", "serve", "Serve the war-room API and dashboard."),
     "token": ("golive.cli.server_cmds", "token", "Manage API tokens."),
+    "worker": ("golive.cli.worker_cmds", "worker", "Adopt and drive runs whose owner stopped (shared store)."),
     "db": ("golive.cli.db_cmds", "db", "Manage the store (upgrade)."),
     "demo": ("golive.cli.demo_cmds", "demo", "Run a complete cutover of a bundled demo service."),
 }

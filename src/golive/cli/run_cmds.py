@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,7 @@ import click
 from golive import exceptions
 from golive.cli import _common
 
-LEASE_TTL = 15.0  # seconds; the running engine renews its lease well before this
 ROLLBACK_HANDOFF_WAIT = 3.0  # seconds to let a running engine pick up a rollback request
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _exit_for(status: Any) -> int:
@@ -30,46 +25,21 @@ def _exit_for(status: Any) -> int:
     return 0 if status is RunStatus.PASSED else 1
 
 
-def _dead_local_owner(owner: str) -> bool:
-    """True when a lease owner (``host:pid``) is a process of this host that no longer exists."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # alive, under another user
-    return False
-
-
-async def _take_lease(store: Any, run_id: str, owner: str) -> bool:
-    """Take the run's lease; a lease left by a crashed process of this host is taken over at once."""
-    if await store.acquire_lease(run_id, owner, LEASE_TTL):
-        return True
-    lease = await store.get_lease(run_id)
-    if lease is None or not _dead_local_owner(lease.owner):
-        return False
-    # The process that ran it died (kill -9, OOM): resume now rather than when its lease expires.
-    await store.release_lease(run_id, lease.owner)
-    return bool(await store.acquire_lease(run_id, owner, LEASE_TTL))
-
-
 async def _drive(
-    store: Any, handle: Any, *, quiet: bool, prompt: bool, var_overrides: dict[str, str] | None = None
+    store: Any,
+    handle: Any,
+    *,
+    quiet: bool,
+    prompt: bool,
+    var_overrides: dict[str, str] | None = None,
+    kind: str = "run",
+    take_over: bool = False,
+    actor: str | None = None,
 ) -> Any:
-    """Run the engine with a live view; hold the run's lease while doing it."""
-    from golive.engine import runner, summary
+    """Run the engine with a live view, owning the run through the driver (lease, heartbeat, fencing)."""
+    from golive.engine import driver, runner, summary
 
     con = _common.console()
-    owner = _owner()
-    if not await _take_lease(store, handle.run_id, owner):
-        lease = await store.get_lease(handle.run_id)
-        raise exceptions.RuleRefused(
-            f"run {handle.run_id} is being run by {getattr(lease, 'owner', 'another process')}; "
-            "act on it with confirm/decide/rollback, or wait for that process to stop"
-        )
     live_view: Any = None
     printed: set[tuple[str, str]] = set()
 
@@ -98,27 +68,18 @@ async def _drive(
 
     prompter = _terminal_prompter if prompt and runner.is_interactive() else None
     engine = runner.Engine(handle, prompter=prompter, on_change=on_change, var_overrides=var_overrides)
+    owner = driver.process_owner(kind)
+    reason = "taken over with --take-over" if take_over else ""
+    if not quiet and con.is_terminal:
+        from rich.live import Live
 
-    async def heartbeat() -> None:
-        while True:
-            await asyncio.sleep(LEASE_TTL / 3)
-            await store.renew_lease(handle.run_id, owner, LEASE_TTL)
+        from golive.cli import views
 
-    beat = asyncio.create_task(heartbeat())
-    try:
-        if not quiet and con.is_terminal:
-            from rich.live import Live
-
-            from golive.cli import views
-
-            with Live(views.status_renderable(summary.summarize(handle)), console=con, refresh_per_second=4) as lv:
-                live_view = lv
-                status = await engine.run()
-        else:
-            status = await engine.run()
-    finally:
-        beat.cancel()
-        await store.release_lease(handle.run_id, owner)
+        with Live(views.status_renderable(summary.summarize(handle)), console=con, refresh_per_second=4) as lv:
+            live_view = lv
+            status = await driver.drive(handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason)
+    else:
+        status = await driver.drive(handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason)
     if not quiet:
         data = summary.summarize(handle)
         con.print(f"run {handle.run_id}: {data['status_label']} ({data['verdict']}) {data['reason']}")
@@ -234,19 +195,45 @@ def store_url(db_url: str | None) -> str:
     metavar="K=V",
     help="Give again a variable whose value held a secret or personal data (it was not stored).",
 )
+@click.option(
+    "--take-over",
+    is_flag=True,
+    help="Take the run's lease even from a live owner (recorded); fencing stops that process at its next write.",
+)
+@click.option("--as", "actor", default=None, metavar="NAME", help="Who takes the run over (recorded; default $USER).")
 @_common.db_option
-def resume(run_id: str, no_prompt: bool, quiet: bool, vars_: tuple[str, ...], db_url: str | None) -> None:
-    """Continue RUN from its event log (after a crash, or after waivers on the steps that stopped it)."""
+def resume(
+    run_id: str,
+    no_prompt: bool,
+    quiet: bool,
+    vars_: tuple[str, ...],
+    take_over: bool,
+    actor: str | None,
+    db_url: str | None,
+) -> None:
+    """Continue RUN from its event log (after a crash, or after waivers on the steps that stopped it).
+
+    Refused while another live process owns the run (it is named); --take-over takes it anyway."""
     from golive.engine import acts
 
     overrides = _common.parse_pairs(vars_, "var")
+    who = actor or os.environ.get("USER") or "unknown"
 
     async def go(store: Any) -> Any:
         handle = await acts.open_run(store, run_id)
         unknown = [k for k in overrides if k not in handle.runbook.vars]
         if unknown:
             raise exceptions.UsageError(f"--var {unknown[0]}: the runbook declares no such variable")
-        return await _drive(store, handle, quiet=quiet, prompt=not no_prompt, var_overrides=overrides)
+        return await _drive(
+            store,
+            handle,
+            quiet=quiet,
+            prompt=not no_prompt,
+            var_overrides=overrides,
+            kind="resume",
+            take_over=take_over,
+            actor=who if take_over else None,
+        )
 
     sys.exit(_exit_for(_common.run_async(lambda: _common.with_store(db_url, go))))
 
@@ -469,7 +456,7 @@ def rollback(run_id: str, actor: str, reason: str, trigger_id: str | None, db_ur
 
     Exit 0 once the rollback is requested and started (or, run here, finished with every step passing);
     1 when refused or when a rollback step failed."""
-    from golive.engine import acts, runner
+    from golive.engine import acts, driver, runner
     from golive.engine.state import RunStatus
 
     async def go(store: Any) -> bool:
@@ -477,27 +464,22 @@ def rollback(run_id: str, actor: str, reason: str, trigger_id: str | None, db_ur
         await acts.request_rollback(h, actor, reason, trigger=trigger_id)
         click.echo(f"rollback requested by {actor}: {reason}")
         lease = await store.get_lease(h.run_id)
-        if (
-            lease is not None
-            and lease.expires_at > store.clock.now().timestamp()
-            and not _dead_local_owner(lease.owner)
-        ):
+        if lease is not None and lease.expires_at > time.time() and driver.local_owner_alive(lease.owner) is not False:
             # A live engine owns the run: give it a moment to start the rollback.
             for _ in range(int(ROLLBACK_HANDOFF_WAIT / 0.2)):
                 await asyncio.sleep(0.2)
                 await h.refresh()
                 if h.state.rollback is not None:
-                    click.echo(f"rollback started by the running engine ({lease.owner})")
+                    click.echo(f"rollback started by the running engine ({driver.describe_owner(lease.owner)})")
                     return True
-        owner = _owner()
-        if not await _take_lease(store, h.run_id, owner):
+        try:
+            status = await driver.drive(
+                h, runner.Engine(h), owner=driver.process_owner("rollback"), body=lambda e: e.rollback_requested()
+            )
+        except driver.RunBusy:
             # Recorded: the engine that holds the run starts it when its current action returns.
             click.echo("the running engine holds the run; it starts the rollback as soon as it can")
             return True
-        try:
-            status = await runner.Engine(h).rollback_requested()
-        finally:
-            await store.release_lease(h.run_id, owner)
         click.echo(f"run {h.run_id}: {h.state.status.label} ({h.state.reason})")
         return status is RunStatus.ROLLED_BACK and (h.state.rollback or {}).get("outcome") == "pass"
 

@@ -43,6 +43,15 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     if summary.get("reason"):
         head.append(f"  {summary['reason']}", style="dim")
     parts.append(head)
+    stopped = (summary.get("engine") or {}).get("stopped")
+    if stopped and summary.get("status") not in ("passed", "no_go", "rolled_back", "failed"):
+        parts.append(
+            Text(
+                f"ENGINE STOPPED at {stopped.get('at')}: {stopped.get('reason')} "
+                f"(continue with: golive resume {summary['run_id']}, or a worker adopts it)",
+                style="bold white on red",
+            )
+        )
     if summary.get("rollback"):
         rb = summary["rollback"]
         parts.append(Text(f"ROLLBACK: {rb.get('reason')} (started by {rb.get('by')})", style="bold red"))

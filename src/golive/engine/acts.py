@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import hashlib
 import mimetypes
+import os
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from golive import exceptions
 from golive.engine import state as state_mod
@@ -26,6 +30,7 @@ from golive.store import base as store_base
 
 __all__ = [
     "RunHandle",
+    "apply_default",
     "assign",
     "confirm",
     "decide",
@@ -49,6 +54,9 @@ class RunHandle:
     # Variable values as given when the run was created, in the creating process only: the store keeps
     # them redacted, and a value that held a secret or personal data is withheld from it entirely.
     raw_vars: dict[str, Any] | None = None
+    # The lease this process drives the run under (golive.engine.driver.Ownership), when it does: every
+    # append then carries its fence, and none is attempted once the ownership is lost.
+    ownership: Any = None
 
     @property
     def runbook(self) -> models.Runbook:
@@ -68,15 +76,106 @@ class RunHandle:
     async def append(
         self, type_: str, *, step_id: str | None = None, actor: str | None = None, **data: Any
     ) -> store_base.Event:
-        ev = await self.store.append(self.run_id, store_base.NewEvent(type_, step_id=step_id, actor=actor, data=data))
-        if ev.seq > self.state.last_seq + 1:
+        """Append one event (fenced when this process drives the run) and apply it to the state."""
+        return (await self.append_many([store_base.NewEvent(type_, step_id=step_id, actor=actor, data=data)]))[0]
+
+    async def append_many(
+        self, events: list[store_base.NewEvent], *, expect_seq: int | None = None
+    ) -> list[store_base.Event]:
+        """Append events atomically and apply them. ``expect_seq``: compare-and-append on the head read
+        (HeadMoved when another process wrote first). A driving process's appends carry its fence."""
+        fence = None
+        if self.ownership is not None:
+            self.ownership.check()  # lost, or past due: fail here, before the store and any side effect
+            fence = self.ownership.fence
+        try:
+            evs = await self.store.append_many(self.run_id, events, fence=fence, expect_seq=expect_seq)
+        except exceptions.Fenced as exc:
+            if self.ownership is not None:
+                self.ownership.mark_lost(exc.message)
+            raise
+        if evs and evs[0].seq > self.state.last_seq + 1:
             # Another process (or task) appended in between: apply those first, in order.
             for missed in await self.store.events(self.run_id, after_seq=self.state.last_seq):
-                if missed.seq >= ev.seq:
+                if missed.seq >= evs[0].seq:
                     break
                 self.state.apply(missed)
-        self.state.apply(ev)
-        return ev
+        for ev in evs:
+            if ev.seq == self.state.last_seq + 1:
+                self.state.apply(ev)
+        return evs
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_ACT_ATTEMPTS = 50  # compare-and-append rounds before an act gives up on a log that keeps moving
+# Test hook: a directory where acts wait for each other before they commit, so that tests can make two
+# processes' acts really overlap. Unset in normal use.
+BARRIER_ENV = "GOLIVE_TEST_ACT_BARRIER"
+BARRIER_PARTIES_ENV = "GOLIVE_TEST_ACT_BARRIER_PARTIES"
+BARRIER_WAIT = 20.0  # seconds at most a test barrier holds an act
+_HEAD: contextvars.ContextVar[tuple[int, int]] = contextvars.ContextVar("golive_act_head")
+
+
+def _compare_and_append(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Make an act compare-and-append: its rules are checked against the state at the head it read, and its
+    events land only if the head has not moved; otherwise it re-reads, re-checks and lands or is refused."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        h = args[0]
+        assert isinstance(h, RunHandle)
+        for attempt in range(MAX_ACT_ATTEMPTS):
+            token = _HEAD.set((h.state.last_seq, attempt))
+            try:
+                return await fn(*args, **kwargs)
+            except exceptions.HeadMoved:
+                await h.refresh()
+            finally:
+                _HEAD.reset(token)
+        raise exceptions.StoreError(
+            f"run {h.run_id}: the log kept moving during {MAX_ACT_ATTEMPTS} attempts; the act was not recorded, "
+            "try again"
+        )
+
+    return wrapper
+
+
+async def _commit(h: RunHandle, events: list[store_base.NewEvent]) -> list[store_base.Event]:
+    """Append an act's events atomically, on the head its rules were checked against (HeadMoved if not)."""
+    seen, attempt = _HEAD.get((h.state.last_seq, 0))
+    if attempt == 0:
+        await _test_barrier()
+    return await h.append_many(events, expect_seq=seen)
+
+
+async def _test_barrier() -> None:
+    """The test hook: wait until every party (``$GOLIVE_TEST_ACT_BARRIER_PARTIES``, default 2) has arrived."""
+    where = os.environ.get(BARRIER_ENV)
+    if not where:
+        return
+    parties = int(os.environ.get(BARRIER_PARTIES_ENV) or 2)
+    root = Path(where)
+
+    def arrivals() -> int:
+        return sum(1 for _ in root.glob("arrive-*"))
+
+    await asyncio.to_thread((root / f"arrive-{uuid.uuid4().hex}").touch)
+    target = -(-(await asyncio.to_thread(arrivals)) // parties) * parties
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + BARRIER_WAIT
+    while await asyncio.to_thread(arrivals) < target and loop.time() < give_up:  # noqa: ASYNC110 - other processes
+        await asyncio.sleep(0.005)
+
+
+def _ev(type_: str, *, step_id: str | None = None, actor: str | None = None, **data: Any) -> store_base.NewEvent:
+    return store_base.NewEvent(type_, step_id=step_id, actor=actor, data=data)
+
+
+def _when(ts: str | None) -> str:
+    """A stored timestamp as a person reads it in a refusal: 10:42:07Z."""
+    return f"{ts[11:19]}Z" if ts and len(ts) >= 19 else (ts or "an unknown time")
 
 
 def make_redactor(runbook: models.Runbook) -> redact_mod.Redactor:
@@ -136,9 +235,13 @@ async def open_run(store: store_base.Store, run_id: str, loaded: loader.LoadedRu
     return RunHandle(store, record, loaded, state_mod.fold(record.run_id, events, loaded.runbook))
 
 
-async def _refuse(h: RunHandle, act: str, actor: str, why: str, step_id: str | None = None) -> None:
-    await h.append("act_refused", step_id=step_id, actor=actor, act=act, why=why)
-    raise exceptions.RuleRefused(f"{act} refused: {why}")
+async def _refuse(
+    h: RunHandle, act: str, actor: str, why: str, step_id: str | None = None, *, conflict: bool = False
+) -> None:
+    """Record the refusal (on the head the rules read, like any act) and raise it. ``conflict``: another act
+    got there first (ActConflict: exit 1, HTTP 409)."""
+    await _commit(h, [_ev("act_refused", step_id=step_id, actor=actor, act=act, why=why)])
+    raise (exceptions.ActConflict if conflict else exceptions.RuleRefused)(f"{act} refused: {why}")
 
 
 def _check_open(h: RunHandle) -> None:
@@ -165,6 +268,7 @@ def _role_hint(h: RunHandle, role: str) -> str:
     return f"role {role!r} is held by {holder}"
 
 
+@_compare_and_append
 async def assign(h: RunHandle, actor: str, role: str, person: str) -> None:
     """Assign a person to a role. A vacant role may be filled by anyone; a held one only by the IC."""
     if role not in h.runbook.roles:
@@ -182,9 +286,10 @@ async def assign(h: RunHandle, actor: str, role: str, person: str) -> None:
                 f"role {role!r} is held by {current}; only {current} or a holder of "
                 f"{', '.join(sorted(assigners)) or 'a role with the assign power'} may reassign it",
             )
-    await h.append("role_assigned", actor=actor, role=role, person=person)
+    await _commit(h, [_ev("role_assigned", actor=actor, role=role, person=person)])
 
 
+@_compare_and_append
 async def confirm(
     h: RunHandle,
     step_id: str,
@@ -201,6 +306,16 @@ async def confirm(
     if step.kind is not models.StepKind.MANUAL:
         raise exceptions.UsageError(f"step {step_id!r} is a {step.kind.value} step; only manual steps are confirmed")
     st = h.state.step(step_id)
+    if st.status == "done":
+        by = f" by {st.actor}" if st.actor else ""
+        await _refuse(
+            h,
+            "confirm",
+            actor,
+            f"already {(st.outcome.value if st.outcome else 'done').upper()}{by} at {_when(st.finished_at)}",
+            step_id,
+            conflict=True,
+        )
     if st.status != "waiting":
         what = st.outcome.value if st.outcome else st.status
         await _refuse(h, "confirm", actor, f"step {step_id!r} is not waiting for confirmation (it is {what})", step_id)
@@ -235,23 +350,28 @@ async def confirm(
             red.add_secret(values[inp.id])
     stored_inputs = {k: red.redact(v) for k, v in values.items()}
     ev_items = [await store_evidence_file(h.store, red, p) for p in (evidence or [])]
-    await h.append(
-        "step_confirmed",
-        step_id=step_id,
-        actor=actor,
-        inputs=stored_inputs,
-        evidence=ev_items,
-        outcome="fail" if failed else "pass",
-        reason=red.redact(reason),
-    )
-    await h.append(
-        "step_finished",
-        step_id=step_id,
-        actor=actor,
-        outcome="fail" if failed else "pass",
-        summary=red.redact(reason) if failed else f"confirmed by {actor}",
-        output={"inputs": stored_inputs},
-        evidence=[],
+    await _commit(
+        h,
+        [
+            _ev(
+                "step_confirmed",
+                step_id=step_id,
+                actor=actor,
+                inputs=stored_inputs,
+                evidence=ev_items,
+                outcome="fail" if failed else "pass",
+                reason=red.redact(reason),
+            ),
+            _ev(
+                "step_finished",
+                step_id=step_id,
+                actor=actor,
+                outcome="fail" if failed else "pass",
+                summary=red.redact(reason) if failed else f"confirmed by {actor}",
+                output={"inputs": stored_inputs},
+                evidence=[],
+            ),
+        ],
     )
 
 
@@ -383,6 +503,18 @@ def decider_role(h: RunHandle, step: models.Step) -> str:
     return decisions[0] if decisions else "ic"
 
 
+def _already_decided(h: RunHandle, step: models.Step) -> str:
+    """ "already decided: NO-GO by alice at 10:42:07Z" for a decision (or answered pause) that is done."""
+    st = h.state.step(step.id)
+    dec = h.state.decision if h.state.decision and h.state.decision.get("step") == step.id else None
+    if dec is not None:
+        what = str(dec.get("decision") or "").upper()
+        return f"already decided: {what} by {dec.get('by')} at {_when(dec.get('at'))}"
+    what = (st.decision or (st.outcome.value if st.outcome else "done")).upper()
+    return f"already decided: {what} by {st.actor or 'the engine'} at {_when(st.finished_at)}"
+
+
+@_compare_and_append
 async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: str | None = None) -> str:
     """Record GO or NO-GO on the pending decision. Refused when the actor does not hold the role, or for GO
     when any requirement did not pass ("Canary FAIL = NO-GO, no exceptions": the IC included)."""
@@ -416,24 +548,26 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
                 f"{actor} does not hold role {step.role!r}, the only role that decides ({_role_hint(h, step.role)})",
                 step.id,
             )
+    if st.status == "done":
+        await _refuse(h, f"decide {decision}", actor, _already_decided(h, step), step.id, conflict=True)
     if st.status != "waiting":
-        what = (
-            f"already decided ({st.decision or (st.outcome.value if st.outcome else '')})"
-            if st.status == "done"
-            else "not pending yet"
-        )
-        await _refuse(h, f"decide {decision}", actor, f"decision {step.id!r} is {what}", step.id)
+        await _refuse(h, f"decide {decision}", actor, f"decision {step.id!r} is not pending yet", step.id)
     if st.waiting_for == "pause":
         # A paused observation: GO continues the cutover, NO-GO rolls back.
         red = await act_redactor(h)
-        await h.append(
-            "decision_recorded",
-            step_id=step.id,
-            actor=actor,
-            decision=decision,
-            reason=red.redact(reason),
-            statement=f"{decision.upper()} after pause: {red.redact(reason)}",
-            pause=True,
+        await _commit(
+            h,
+            [
+                _ev(
+                    "decision_recorded",
+                    step_id=step.id,
+                    actor=actor,
+                    decision=decision,
+                    reason=red.redact(reason),
+                    statement=f"{decision.upper()} after pause: {red.redact(reason)}",
+                    pause=True,
+                )
+            ],
         )
         return f"{decision.upper()} after pause: {red.redact(reason)}"
     if decision == "go":
@@ -446,25 +580,60 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
     statement = (
         red.redact(render_statement(h, step, decision, reason)) if decision == "go" else red.redact(f"NO-GO: {reason}")
     )
-    await h.append(
-        "decision_recorded",
-        step_id=step.id,
-        actor=actor,
-        decision=decision,
-        reason=red.redact(reason),
-        statement=statement,
-    )
-    await h.append(
-        "step_finished",
-        step_id=step.id,
-        actor=actor,
-        outcome="pass" if decision == "go" else "fail",
-        summary=f"{decision.upper()} by {actor}: {red.redact(reason)}",
-        output={"decision": decision},
+    await _commit(
+        h,
+        [
+            _ev(
+                "decision_recorded",
+                step_id=step.id,
+                actor=actor,
+                decision=decision,
+                reason=red.redact(reason),
+                statement=statement,
+            ),
+            _ev(
+                "step_finished",
+                step_id=step.id,
+                actor=actor,
+                outcome="pass" if decision == "go" else "fail",
+                summary=f"{decision.upper()} by {actor}: {red.redact(reason)}",
+                output={"decision": decision},
+            ),
+        ],
     )
     return statement
 
 
+@_compare_and_append
+async def apply_default(h: RunHandle, step_id: str, default: str) -> bool:
+    """The engine applies a decision's default at its deadline, compare-and-append like a person's act:
+    False (nothing recorded) when a decision landed first."""
+    if h.state.step(step_id).status == "done":
+        return False
+    await _commit(
+        h,
+        [
+            _ev(
+                "decision_defaulted",
+                step_id=step_id,
+                actor="golive",
+                default=default,
+                reason=f"no decision by the deadline; default {default}",
+            ),
+            _ev(
+                "step_finished",
+                step_id=step_id,
+                actor="golive",
+                outcome="fail",
+                summary=f"deadline passed: default {default.upper()}",
+                output={"decision": default},
+            ),
+        ],
+    )
+    return True
+
+
+@_compare_and_append
 async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str) -> None:
     """Waive a step, with a ticket and a reason, as a role the runbook allows to waive."""
     st_ = h.state
@@ -485,21 +654,33 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
         await _refuse(h, "waive", actor, "a decision cannot be waived; record GO or NO-GO", step_id)
     st = h.state.step(step_id)
     if st.outcome in (Outcome.PASS, Outcome.WAIVED):
-        await _refuse(h, "waive", actor, f"step {step_id!r} already {st.outcome.value}", step_id)
-    red = await act_redactor(h)
-    await h.append(
-        "waiver_recorded", step_id=step_id, actor=actor, ticket=red.redact(ticket), reason=red.redact(reason)
-    )
-    if st.status in ("waiting", "unknown"):
-        await h.append(
-            "step_finished",
-            step_id=step_id,
-            actor=actor,
-            outcome="waived",
-            summary=f"waived by {actor} ({ticket}): {red.redact(reason)}",
+        by = f" by {st.actor}" if st.actor else ""
+        await _refuse(
+            h,
+            "waive",
+            actor,
+            f"step {step_id!r} already {st.outcome.value}{by} at {_when(st.finished_at)}",
+            step_id,
+            conflict=True,
         )
+    red = await act_redactor(h)
+    events = [
+        _ev("waiver_recorded", step_id=step_id, actor=actor, ticket=red.redact(ticket), reason=red.redact(reason))
+    ]
+    if st.status in ("waiting", "unknown"):
+        events.append(
+            _ev(
+                "step_finished",
+                step_id=step_id,
+                actor=actor,
+                outcome="waived",
+                summary=f"waived by {actor} ({ticket}): {red.redact(reason)}",
+            )
+        )
+    await _commit(h, events)
 
 
+@_compare_and_append
 async def resolve(h: RunHandle, step_id: str, actor: str, outcome: str) -> None:
     """Say whether an action left ``unknown`` by a crash took effect (done) or not (not-done: run it again)."""
     _check_open(h)
@@ -508,7 +689,9 @@ async def resolve(h: RunHandle, step_id: str, actor: str, outcome: str) -> None:
         raise exceptions.UsageError(f"--outcome {outcome!r}: use done or not-done")
     st = h.state.step(step_id)
     if st.status != "unknown":
-        await _refuse(h, "resolve", actor, f"step {step_id!r} is not unknown (it is {st.status})", step_id)
+        await _refuse(
+            h, "resolve", actor, f"step {step_id!r} is not unknown (it is {st.status})", step_id, conflict=True
+        )
     allowed = {step.role} if step.role else set()
     allowed |= h.runbook.roles_with("decide")
     if not any(_holds(h, actor, r) for r in allowed if r):
@@ -519,17 +702,21 @@ async def resolve(h: RunHandle, step_id: str, actor: str, outcome: str) -> None:
             f"{actor} holds none of: {', '.join(sorted(r for r in allowed if r)) or 'no role is declared for this step'}",
             step_id,
         )
-    await h.append("action_resolved", step_id=step_id, actor=actor, outcome=outcome)
+    events = [_ev("action_resolved", step_id=step_id, actor=actor, outcome=outcome)]
     if outcome == "done":
-        await h.append(
-            "action_finished",
-            step_id=step_id,
-            actor=actor,
-            outcome="pass",
-            summary=f"resolved by {actor}: the action took effect",
+        events.append(
+            _ev(
+                "action_finished",
+                step_id=step_id,
+                actor=actor,
+                outcome="pass",
+                summary=f"resolved by {actor}: the action took effect",
+            )
         )
+    await _commit(h, events)
 
 
+@_compare_and_append
 async def request_rollback(
     h: RunHandle, actor: str, reason: str, source: str = "person", *, trigger: str | None = None
 ) -> None:
@@ -551,7 +738,7 @@ async def request_rollback(
                 f"{loader.suggest(trigger, raisable)}; such triggers: {', '.join(raisable) or 'none'}"
             )
     if h.state.status in (state_mod.RunStatus.ROLLED_BACK, state_mod.RunStatus.ROLLING_BACK):
-        await _refuse(h, "rollback", actor, f"run is already {h.state.status.label}")
+        await _refuse(h, "rollback", actor, f"run is already {h.state.status.label}", conflict=True)
     if h.state.final and h.state.status is not state_mod.RunStatus.PASSED:
         await _refuse(h, "rollback", actor, f"run has ended ({h.state.status.label})")
     allowed = h.runbook.roles_with("rollback") | h.runbook.roles_with("decide")
@@ -564,22 +751,28 @@ async def request_rollback(
         )
     red = await act_redactor(h)
     if trig is not None:
-        await h.append(
-            "trigger_fired",
-            actor=actor,
-            trigger=trig.id,
-            trigger_id=trig.id,
-            reason=f"raised by {actor}: {red.redact(reason)}",
-            then=trig.then,
-            severity=trig.severity,
-            status="manual",
-            fired=True,
+        await _commit(
+            h,
+            [
+                _ev(
+                    "trigger_fired",
+                    actor=actor,
+                    trigger=trig.id,
+                    trigger_id=trig.id,
+                    reason=f"raised by {actor}: {red.redact(reason)}",
+                    then=trig.then,
+                    severity=trig.severity,
+                    status="manual",
+                    fired=True,
+                ),
+                _ev("rollback_requested", actor=actor, reason=red.redact(reason), source="trigger", trigger=trig.id),
+            ],
         )
-        await h.append("rollback_requested", actor=actor, reason=red.redact(reason), source="trigger", trigger=trig.id)
         return
-    await h.append("rollback_requested", actor=actor, reason=red.redact(reason), source=source)
+    await _commit(h, [_ev("rollback_requested", actor=actor, reason=red.redact(reason), source=source)])
 
 
+@_compare_and_append
 async def signoff(h: RunHandle, area: str, actor: str, statement: str) -> None:
     """Sign off an area (engineering, qa, operations, ...)."""
     areas = {a.id: a for a in h.runbook.signoff.areas}
@@ -593,8 +786,16 @@ async def signoff(h: RunHandle, area: str, actor: str, statement: str) -> None:
     if role and not _holds(h, actor, role):
         await _refuse(h, "signoff", actor, f"{actor} does not hold role {role!r} ({_role_hint(h, role)})")
     if area in h.state.signoffs:
-        await _refuse(h, "signoff", actor, f"area {area!r} was already signed by {h.state.signoffs[area]['by']}")
-    await h.append("signoff_recorded", actor=actor, area=area, statement=(await act_redactor(h)).redact(statement))
+        signed = h.state.signoffs[area]
+        await _refuse(
+            h,
+            "signoff",
+            actor,
+            f"area {area!r} was already signed by {signed['by']} at {_when(signed.get('at'))}",
+            conflict=True,
+        )
+    red = await act_redactor(h)
+    await _commit(h, [_ev("signoff_recorded", actor=actor, area=area, statement=red.redact(statement))])
 
 
 def content_digest(data: bytes) -> str:

@@ -485,10 +485,15 @@ class Engine:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, exceptions.GoliveError):
                     await task
-            if self._notifier is not None:
+            if self._notifier is not None and not self._lost():
                 with contextlib.suppress(exceptions.GoliveError):
                     await self._notifier.drain()
             await self.aclose()
+
+    def _lost(self) -> bool:
+        """True once this process no longer owns the run: it sends and records nothing more."""
+        own = self.h.ownership
+        return own is not None and own.lost is not None
 
     async def _reopen_if_waived(self) -> bool:
         """A run that stopped on failed blocking steps continues once each of them is waived."""
@@ -611,7 +616,26 @@ class Engine:
     async def finish(self, status: RunStatus, reason: str) -> None:
         if self.h.state.final:
             return
+        if status is RunStatus.PASSED:
+            self._check_every_blocking_step_passed()
         await self.emit("run_finished", status=status.value, reason=reason)
+
+    def _check_every_blocking_step_passed(self) -> None:
+        """Fail closed: PASSED only when every blocking step of every phase that ran has an outcome of its own
+        that passes (pass, warn, waived, or skipped by its own condition or a dry run)."""
+        st = self.h.state
+        missing = [
+            s.id
+            for p in self.runbook.phases
+            if st.phases.get(p.id) != "skipped"
+            for s in p.steps
+            if s.blocking and st.step(s.id).outcome not in _PASSING
+        ]
+        if missing:
+            raise exceptions.GoliveError(
+                f"run {self.h.run_id}: refusing to record PASSED: blocking step(s) without a passing outcome of "
+                f"their own in the log: {', '.join(missing)}"
+            )
 
     async def _recover_open_actions(self) -> None:
         """After a crash: an action with a start and no finish is unknown (retried only if idempotent)."""
@@ -766,6 +790,10 @@ class Engine:
         st = self.h.state
         if st.step(step.id).status == "done":
             return False  # run_step returns at once for it
+        if any(st.step(n).status != "done" for n in step.needs):
+            # A need that is unknown or unfinished (its task stopped on an error) is waited for, never
+            # taken as failed: nothing is recorded and the phase stays unfinished.
+            return True
         bad = [n for n in step.needs if not (st.step(n).outcome and st.step(n).outcome.ok)]  # type: ignore[union-attr]
         if bad:
             summary = f"skipped: needs {', '.join(bad)} did not pass"
@@ -1133,20 +1161,10 @@ class Engine:
         else:
             ok = await self._wait_until_done(step.id, deadline_mono)
         if not ok:
-            default = step.default or "no-go"
-            await self.emit(
-                "decision_defaulted",
-                step_id=step.id,
-                default=default,
-                reason=f"no decision by the deadline; default {default}",
-            )
-            await self.emit(
-                "step_finished",
-                step_id=step.id,
-                outcome="fail",
-                summary=f"deadline passed: default {default.upper()}",
-                output={"decision": default},
-            )
+            # Compare-and-append, like a person's act: a decision that landed at the deadline wins.
+            await acts.apply_default(self.h, step.id, step.default or "no-go")
+            if self.on_change:
+                self.on_change()
         dec = st.decision or {}
         if st.step(step.id).outcome is Outcome.PASS:
             await self.notify(
@@ -1237,6 +1255,9 @@ class Engine:
         )
         await self._record_result(step, result, 1, started, self.clock.monotonic() - t, "action_finished")
         return result.outcome
+
+
+_PASSING = frozenset({Outcome.PASS, Outcome.WARN, Outcome.WAIVED, Outcome.SKIPPED})
 
 
 def _ok(outcome: Outcome | None) -> bool:

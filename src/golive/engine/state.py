@@ -14,6 +14,8 @@ Event types (``data`` fields in brackets):
 - ``trigger_evaluated`` [trigger, status, value, state]            ``trigger_fired`` [trigger, reason, then, severity]
 - ``rollback_requested`` [reason, source]   ``rollback_started`` [reason, by, source]   ``rollback_finished`` [outcome]
 - ``comms_sent`` [channel, event, text, ok, attempts, error]       ``signoff_recorded`` [area, statement]
+- ``engine_started`` [owner, epoch, takeover, previous_owner, previous_epoch, reason]   (a process took the lease)
+- ``engine_stopped`` [owner, epoch, reason]                        (its engine failed; resume or a worker continues)
 - ``hypercare_check`` [slot, outcome]   ``hypercare_report`` [report, summary]   ``evidence_added`` [name, sha256]
 """
 
@@ -104,6 +106,9 @@ class RunState:
     hypercare: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     go_at: str | None = None
+    engine: dict[str, Any] | None = None  # who drives the run: owner, epoch, since (engine_started)
+    engine_stopped: dict[str, Any] | None = None  # the last engine failure, until another engine starts
+    takeovers: list[dict[str, Any]] = field(default_factory=list)  # explicit --take-over acts
     last_seq: int = 0
     head_hash: str = ""
 
@@ -323,6 +328,27 @@ class RunState:
             self.hypercare.append({**d, "step": ev.step_id, "at": ev.ts})
         elif t == "hypercare_report":
             self.reports[d.get("report", "")] = {**d, "at": ev.ts}
+        elif t == "engine_started":
+            self.engine = {"owner": d.get("owner"), "epoch": d.get("epoch"), "since": ev.ts}
+            self.engine_stopped = None
+            if d.get("takeover"):
+                self.takeovers.append(
+                    {
+                        "by": ev.actor,
+                        "at": ev.ts,
+                        "owner": d.get("owner"),
+                        "epoch": d.get("epoch"),
+                        "previous_owner": d.get("previous_owner"),
+                        "reason": d.get("reason"),
+                    }
+                )
+        elif t == "engine_stopped":
+            self.engine_stopped = {
+                "owner": d.get("owner"),
+                "epoch": d.get("epoch"),
+                "reason": d.get("reason"),
+                "at": ev.ts,
+            }
         elif t == "run_finished":
             self.status = RunStatus(d.get("status", "failed"))
             self.reason = d.get("reason", "")

@@ -193,6 +193,11 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "decision": st.decision,
         "waivers": st.waivers,
         "refusals": st.refusals,
+        "engine": {
+            **(st.engine or {"owner": None, "epoch": None, "since": None}),
+            "stopped": st.engine_stopped,
+            "takeovers": st.takeovers,
+        },
         "pending": [_step_dict(h, s.section, step) for s in st.waiting if (step := rb.step(s.id)) is not None],
         "triggers": [
             {

@@ -1,7 +1,8 @@
 """The war-room ASGI app: the REST API under /api/v1, the SSE stream, and the dashboard.
 
 Status codes: 401 (with ``WWW-Authenticate: Bearer``) when the token is missing, unknown or revoked; 403
-when the token may not do this (read-only) or the runbook's rules refuse the act (``RuleRefused``); 404
+when the token may not do this (read-only) or the runbook's rules refuse the act (``RuleRefused``); 409 when
+another act landed first and this one no longer applies (``ActConflict``: "already decided: ..."); 404
 for an unknown run, step or file; 400 for a request the rules call invalid (``UsageError``); 422 for a body
 that does not match its schema or a runbook that does not load; 429 (with ``Retry-After``) after too many
 failed authentications from one address. Without a token only ``/health`` answers, besides the login page
@@ -281,6 +282,8 @@ def _route_handler(ep: openapi.Endpoint) -> Callable[[Request], Any]:
             )
         except exceptions.UsageError as exc:
             return _error(400, "invalid", exc.message)
+        except exceptions.ActConflict as exc:
+            return _error(409, "conflict", exc.message)
         except exceptions.RuleRefused as exc:
             return _error(403, "refused", exc.message)
         except exceptions.NotFound as exc:

@@ -29,7 +29,8 @@ _ERROR_TEXT = {
     401: "No bearer token, or an unknown or revoked one.",
     403: "The token may not do this, or the runbook's rules refuse the act (the message says why).",
     404: "No such run, step or file.",
-    409: "The run is in a state where this cannot be done now.",
+    409: "Another act landed first and this one no longer applies (e.g. already decided: NO-GO by alice at "
+    "10:42:07Z), or the run is in a state where this cannot be done now.",
     413: "The upload is too large.",
     422: "The body does not match the schema, or the runbook is invalid.",
     429: "Too many failed authentications from this address; retry after Retry-After seconds.",
@@ -155,6 +156,8 @@ def build_document(endpoints: Sequence[Endpoint], version: str) -> dict[str, Any
             errors |= {401, 429}
         if ep.access in ("act", "start"):
             errors |= {403}
+        if ep.access == "act":
+            errors |= {409}
         if ep.body is not None:
             errors |= {422}
         for code in sorted(errors):

@@ -1,9 +1,10 @@
 """Runs as the server holds them: cached views, acts through the shared rules, and engines in the background.
 
 The server never decides whether an act is allowed: it calls :mod:`golive.engine.acts` (the same functions
-as the CLI) with the token's user as the actor, and turns the refusal into 403. A run started through the API
-is driven by :class:`golive.engine.runner.Engine` in this process, under the run's lease, as ``golive run``
-does; a run whose owner died is taken over when ``resume_orphans`` is on.
+as the CLI) with the token's user as the actor, and turns the refusal into 403 (409 when another act got there
+first). A run started through the API is driven in this process by :func:`golive.engine.driver.drive`, under
+the run's fenced lease, as ``golive run`` does; a run whose owner died or stopped renewing its lease is taken
+over when ``resume_orphans`` is on (as ``golive worker`` does).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
-import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from golive import exceptions
-from golive.engine import acts, runner, summary
+from golive.engine import acts, driver, runner, summary
+from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
 
@@ -32,8 +32,7 @@ log = logging.getLogger("golive.server")
 
 T = TypeVar("T")
 
-LEASE_TTL = 15.0  # seconds; the engine's heartbeat renews the lease every third of this
-ORPHAN_POLL = 10.0  # seconds between looks for runs whose owner stopped renewing its lease
+ORPHAN_POLL = 10.0  # seconds at most between looks for runs whose owner stopped renewing its lease
 VIEW_CACHE_MAX = 64  # runs whose folded state the server keeps in memory at most
 ROLLBACK_HANDOFF_WAIT = 3.0  # seconds a live engine elsewhere gets to pick up a rollback request
 RUNBOOK_SUFFIXES = (".yaml", ".yml")
@@ -121,17 +120,13 @@ class RunView:
         return html
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:serve"
-
-
 class RunService:
     """Everything the API does to runs, over one store."""
 
     def __init__(self, store: store_base.Store, runbook_dir: Path) -> None:
         self.store = store
         self.runbook_dir = runbook_dir
-        self.owner = _owner()
+        self.owner = driver.process_owner("serve")
         self._views: OrderedDict[str, RunView] = OrderedDict()
         self._opening: dict[str, asyncio.Future[RunView]] = {}
         self._engines: dict[str, asyncio.Task[None]] = {}
@@ -235,16 +230,21 @@ class RunService:
         task = self._engines.get(rid)
         if task is not None and not task.done():
             return "the run's engine in this server is rolling back", v
-        lease = await self.store.get_lease(rid)
-        now = self.store.clock.now().timestamp()
-        if lease is not None and lease.expires_at > now and lease.owner != self.owner:
-            return f"the run's engine ({lease.owner}) will roll back", v
-        if not await self.store.acquire_lease(rid, self.owner, LEASE_TTL):
-            return "another process took the run; it will roll back", v
+        own = driver.Ownership(self.store, rid, self.owner)
+        try:
+            await own.acquire()
+        except driver.RunBusy:
+            lease = await self.store.get_lease(rid)
+            who = driver.describe_owner(lease.owner) if lease is not None else "another process"
+            return f"the run's engine ({who}) will roll back", v
+
+        async def roll(engine: runner.Engine) -> RunStatus:
+            await engine.rollback(reason, actor, "person")
+            return engine.h.state.status
 
         async def go() -> None:
             handle = await acts.open_run(self.store, rid)
-            await runner.Engine(handle).rollback(reason, actor, "person")
+            await driver.drive(handle, runner.Engine(handle), owner=self.owner, ownership=own, body=roll)
 
         self._spawn_driven(rid, go)
         return "rollback started by this server", v
@@ -296,62 +296,59 @@ class RunService:
         loaded = await asyncio.to_thread(loader.load, path, var_overrides=vars_)
         handle = await runner.create_run(self.store, loaded, mode=mode, roles=roles, actor=actor, run_id=run_id)
         rid = handle.run_id
-        if not await self.store.acquire_lease(rid, self.owner, LEASE_TTL):
-            raise exceptions.RuleRefused(f"run {rid} was taken by another process before it started")
-        self._spawn_driven(rid, lambda: self._run_engine(handle))
+        own = driver.Ownership(self.store, rid, self.owner)
+        try:
+            await own.acquire()
+        except driver.RunBusy:
+            raise exceptions.RuleRefused(f"run {rid} was taken by another process before it started") from None
+        self._spawn_driven(rid, lambda: self._run_engine(handle, own))
         return rid
 
-    async def _run_engine(self, handle: acts.RunHandle) -> None:
-        status = await runner.Engine(handle).run()
+    async def _run_engine(self, handle: acts.RunHandle, own: driver.Ownership) -> None:
+        status = await driver.drive(handle, runner.Engine(handle), owner=self.owner, ownership=own)
         log.info("run %s: engine stopped (%s)", handle.run_id, status.label)
 
     def _spawn_driven(self, run_id: str, body: Callable[[], Awaitable[None]]) -> None:
-        """Run ``body`` while holding (and renewing) the run's lease, which the caller has acquired."""
+        """Drive a run in the background (the driver holds, renews and fences the lease). An engine that
+        fails has recorded ``engine_stopped`` and keeps its lease until it expires, so a server or worker
+        adopts the run; it is never left RUNNING with nobody driving it and nothing said."""
 
         async def driven() -> None:
-            beat = asyncio.create_task(self._heartbeat(run_id))
             try:
                 await body()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # The run stays resumable from its log; the lease is released so another process may.
-                log.exception("run %s: engine failed", run_id)
+            except exceptions.Fenced as exc:
+                log.error("run %s: %s", run_id, exc.message)
+            except Exception as exc:
+                log.error("run %s: engine failed: %s", run_id, getattr(exc, "message", None) or repr(exc))
             finally:
-                beat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beat
-                with contextlib.suppress(exceptions.StoreError):
-                    await asyncio.shield(self.store.release_lease(run_id, self.owner))
                 self._engines.pop(run_id, None)
 
         task = asyncio.create_task(driven(), name=f"golive-engine-{run_id}")
         self._engines[run_id] = task
 
-    async def _heartbeat(self, run_id: str) -> None:
-        while True:
-            await asyncio.sleep(LEASE_TTL / 3)
-            try:
-                if not await self.store.renew_lease(run_id, self.owner, LEASE_TTL):
-                    log.error("run %s: lost its lease; another process may now drive it", run_id)
-            except exceptions.StoreError as exc:
-                log.warning("run %s: lease renewal failed: %s", run_id, exc.message)
-
     async def adopt_orphans(self) -> None:
         """Forever: take over runs whose owner stopped renewing its lease, and resume them here."""
+        ttl = driver.lease_ttl()
         while True:
             try:
-                rid = await self.store.claim_orphan_run(self.owner, LEASE_TTL)
+                lease = await self.store.claim_orphan_run(self.owner, ttl)
             except (exceptions.StoreError, NotImplementedError) as exc:
                 log.warning("looking for orphaned runs: %s", getattr(exc, "message", exc))
-                rid = None
-            if rid is None or rid in self._engines:
-                await asyncio.sleep(ORPHAN_POLL)
+                lease = None
+            if lease is None or lease.run_id in self._engines:
+                await asyncio.sleep(min(ORPHAN_POLL, ttl / driver.RENEW_FRACTION))
                 continue
-            log.info("run %s: its owner stopped; resuming it here", rid)
+            rid = lease.run_id
+            log.info("run %s: its owner stopped; resuming it here (lease epoch %d)", rid, lease.epoch)
+            own = driver.Ownership(self.store, rid, self.owner, ttl)
+            own.lease = lease
+            own.mark_renewed()
 
-            async def resume(rid: str = rid) -> None:
-                await self._run_engine(await acts.open_run(self.store, rid))
+            async def resume(rid: str = rid, own: driver.Ownership = own) -> None:
+                handle = await acts.open_run(self.store, rid)
+                await self._run_engine(handle, own)
 
             self._spawn_driven(rid, resume)
 
@@ -360,7 +357,8 @@ class RunService:
         return task is not None and not task.done()
 
     async def close(self) -> None:
-        """Stop engines (their runs stay resumable from the log) and release their leases."""
+        """Stop engines. Their runs stay resumable from the log, and their leases are left to expire so that
+        another server or a worker adopts them."""
         tasks = list(self._engines.values()) + list(self._background)
         for t in tasks:
             t.cancel()

@@ -253,6 +253,10 @@ class RunSummary(_Model):
     decision: dict[str, Any] | None
     waivers: list[dict[str, Any]]
     refusals: list[dict[str, Any]]
+    engine: dict[str, Any] = Field(
+        description="Who drives the run (owner, lease epoch, since), the last engine failure (stopped) and "
+        "explicit takeovers."
+    )
     pending: list[StepOut]
     triggers: list[dict[str, Any]]
     fired: list[dict[str, Any]]

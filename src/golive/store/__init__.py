@@ -52,6 +52,8 @@ __all__ = [
 
 ENV_VAR = "GOLIVE_DATABASE_URL"
 DEFAULT_PATH = ".golive/golive.db"  # relative to the working directory
+# Test hook: shift this process's wall clock by this many seconds, as a host with a skewed clock would be.
+CLOCK_OFFSET_ENV = "GOLIVE_TEST_CLOCK_OFFSET"
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.DOTALL)
 _POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg"}
@@ -80,6 +82,8 @@ def open_store(url: str | None = None, *, clock: clock_mod.Clock | None = None, 
     before migrating). A bad URL raises UsageError naming the fix.
     """
     target = resolve_url(url)
+    if clock is None and os.environ.get(CLOCK_OFFSET_ENV):
+        clock = _offset_clock(os.environ[CLOCK_OFFSET_ENV])
     match = _SCHEME.match(target)
     if match is None:
         return _sqlite(target, clock, migrate)
@@ -100,6 +104,15 @@ def open_store(url: str | None = None, *, clock: clock_mod.Clock | None = None, 
         return testing.InMemoryStore(clock)
     shown = common.redact_url(target)
     raise exceptions.UsageError(f"store URL {shown!r}: unknown scheme {scheme!r} (from --db or ${ENV_VAR}); {_FIX}")
+
+
+def _offset_clock(raw: str) -> clock_mod.Clock:
+    from golive import clock as clock_module
+
+    try:
+        return clock_module.SystemClock(offset=float(raw))
+    except ValueError:
+        raise exceptions.UsageError(f"${CLOCK_OFFSET_ENV}={raw!r}: give seconds, e.g. 60 or -60") from None
 
 
 def _sqlite(path: str, clock: clock_mod.Clock | None, migrate: bool) -> Store:

@@ -480,9 +480,7 @@ class PostgresStore(common.BatchingStore):
         return [common.token_from_row(r) for r in await self._fetchall("list_tokens", {})]
 
     # leases ----------------------------------------------------------------------------------------
-    async def _move_lease(
-        self, kind: str, run_id: str | None, owner: str, ttl: float
-    ) -> base.Lease | None:
+    async def _move_lease(self, kind: str, run_id: str | None, owner: str, ttl: float) -> base.Lease | None:
         """In one transaction: lock the run, read its lease by the server's clock and move it."""
 
         async def run(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> base.Lease | None:

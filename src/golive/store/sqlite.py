@@ -421,7 +421,9 @@ class SqliteStore(common.BatchingStore):
         if epoch is None:
             return None
         now = float(row[6])
-        acquired = lease.acquired_at if lease is not None and epoch == lease.epoch else clock_mod.utc_iso(self.clock.now())
+        acquired = (
+            lease.acquired_at if lease is not None and epoch == lease.epoch else clock_mod.utc_iso(self.clock.now())
+        )
         params = {"run_id": run_id, "owner": owner, "expires_at": now + ttl, "acquired_at": acquired, "epoch": epoch}
         conn.execute(self._sql["put_lease"], params)
         if epoch != lease_epoch:
