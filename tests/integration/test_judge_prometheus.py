@@ -130,7 +130,6 @@ roles:
   ic: {may: [decide, rollback]}
 vars:
   prometheus: {required: true}
-  canary: {required: true}
 comms: {cadence: []}
 phases:
   - id: canary
@@ -148,7 +147,7 @@ phases:
               critical: true
               source:
                 type: prometheus
-                with: {url: "${{ vars.prometheus }}", query: 'golive_p99_seconds{canary="${{ vars.canary }}"}'}
+                with: {url: "${{ vars.prometheus }}", query: 'golive_p99_seconds{canary="CANARY"}'}
             - id: errors
               kind: rate
               source: {type: prometheus, with: {url: "${{ vars.prometheus }}", query: 'golive_errors{fleet="stable"}'}}
@@ -183,7 +182,7 @@ async def test_a_clean_canary_passes_against_last_week(
     store: sqlite.SqliteStore, tmp_path: Path, history_prometheus: str
 ) -> None:
     """`offset: 1w` reads last week's window: the clean canary's p99 and error rate pass, GO is allowed."""
-    h = await _run(store, tmp_path, JUDGE_RUNBOOK, prometheus=history_prometheus, canary="clean")
+    h = await _run(store, tmp_path, JUDGE_RUNBOOK.replace("CANARY", "clean"), prometheus=history_prometheus)
     s = h.state.step("judge-canary")
     assert s.outcome is Outcome.PASS, s.summary
     judged = s.details["judge"]
@@ -201,7 +200,7 @@ async def test_a_planted_regression_refuses_go(
     store: sqlite.SqliteStore, tmp_path: Path, history_prometheus: str
 ) -> None:
     """The "bad" canary's p99 is 80 ms above last week's: FAIL (critical metric), and GO is refused."""
-    h = await _run(store, tmp_path, JUDGE_RUNBOOK, prometheus=history_prometheus, canary="bad")
+    h = await _run(store, tmp_path, JUDGE_RUNBOOK.replace("CANARY", "bad"), prometheus=history_prometheus)
     s = h.state.step("judge-canary")
     assert s.outcome is Outcome.FAIL
     judged = s.details["judge"]
@@ -277,7 +276,10 @@ triggers:
     then: rollback
 rollback:
   steps:
-    - {id: revert, kind: action, type: command, with: {run: "echo reverted >> ${{ vars.dir }}/rollback.log"}}
+    - id: revert
+      kind: action
+      type: command
+      with: {run: [sh, -c, 'echo reverted >> "$DIR/rollback.log"'], env: {DIR: "${{ vars.dir }}"}}
 """
 
 
