@@ -332,3 +332,16 @@ def test_deep_nesting_and_control_characters() -> None:
     _hostile("# C\n\n## S\n\n- bell \x07 and escape \x1b[31m red\n- nbsp\u00a0and line sep\u2028x\n")
     with pytest.raises(exceptions.RunbookInvalid, match="NUL"):
         import_markdown(b"# x\n\x00\n", "nul.md")
+
+
+@needs_seeds
+def test_commands_of_one_fence_and_numbered_steps_run_in_document_order() -> None:
+    """Seed 004 runs sql/001_init.sql then sql/002_seed.sql: the second needs the first (never together)."""
+    rb = _imported("004").runbook
+    psql = [s for _, s in rb.all_steps() if s.type == "command" and s.with_["run"][0] == "psql"]
+    assert [s.with_["run"][-1] for s in psql] == ["sql/001_init.sql", "sql/002_seed.sql"]
+    assert psql[1].needs == (psql[0].id,)
+    cutover = next(p for p in _imported("000").runbook.phases if p.id == "cutover-steps-in-order")
+    assert all(s.needs == (prev.id,) for prev, s in zip(cutover.steps, cutover.steps[1:], strict=False))
+    prereqs = _imported("000").runbook.phases[0]  # a bullet list: its checks may run together
+    assert not any(s.needs for s in prereqs.steps)

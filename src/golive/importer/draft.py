@@ -408,6 +408,8 @@ class Ctx:
     last_step: dict[str, Any] | None = None
     pending_title: tuple[str, int] | None = None
     mode_text: str = ""
+    chain: bool = False
+    chain_prev: str | None = None
 
 
 def build(doc: Section, text: str, name: str) -> Draft:
@@ -583,6 +585,12 @@ def _add_step(d: Draft, ctx: Ctx, step: dict[str, Any], first: int, last: int) -
         needs = sorted(refs & ids)
         if needs:
             step["needs"] = needs
+    if where.startswith("phases.") and ctx.chain:
+        # document order is execution order in numbered lists, fences and step tables
+        ids_here = {s["id"] for s in ctx.phase["steps"]} if ctx.phase else set()
+        if ctx.chain_prev and ctx.chain_prev in ids_here and ctx.chain_prev not in step.get("needs", []):
+            step["needs"] = [*step.get("needs", []), ctx.chain_prev]
+        ctx.chain_prev = step["id"]
     kind = step["kind"] + (f" {step['type']}" if step.get("type") else "")
     d.mark(first, last, "step", f"{where}: {step['id']} ({kind})", force=True)
     ctx.last_step = step
@@ -615,8 +623,12 @@ def _blocks(d: Draft, blocks: list[Block], ctx: Ctx, description_target: str | N
             _para(d, blk, ctx, description_target)
         elif isinstance(blk, ListBlock):
             mode = ctx.mode
+            saved = ctx.chain
+            if blk.ordered and not saved:
+                ctx.chain, ctx.chain_prev = True, None
             for it in blk.items:
                 _item(d, it, ctx, mode)
+            ctx.chain = saved
             ctx.mode = None
         elif isinstance(blk, Fence):
             _fence(d, blk, ctx, title=None)
@@ -1411,6 +1423,16 @@ def _fence(d: Draft, f: Fence, ctx: Ctx, title: str | None) -> None:
         return
     d.mark(f.first, f.first, "layout", "code fence")
     d.mark(f.last, f.last, "layout", "code fence")
+    saved = ctx.chain
+    if not saved:
+        ctx.chain, ctx.chain_prev = True, None
+    try:
+        _fence_commands(d, f, ctx, cmds, base_title)
+    finally:
+        ctx.chain = saved
+
+
+def _fence_commands(d: Draft, f: Fence, ctx: Ctx, cmds: list[tuple[int, int, str]], base_title: str) -> None:
     for k, (a, b, text) in enumerate(cmds):
         first, last = f.first + 1 + a, f.first + 1 + b
         if text.startswith("#"):
@@ -1453,6 +1475,9 @@ def _table(d: Draft, t: Table, ctx: Ctx) -> None:
                 todo="table row not understood (its header names no step or command column)",
             )
         return
+    saved = ctx.chain
+    if not saved:
+        ctx.chain, ctx.chain_prev = True, None
     for line, cells in t.rows:
 
         def cell(i: int | None, cells: list[Inline] = cells) -> Inline:
@@ -1480,6 +1505,7 @@ def _table(d: Draft, t: Table, ctx: Ctx) -> None:
             fake = Item(line, line, blocks=[Para(line, line, crit)])
             _expectation(d, step, fake, ctx)
         ctx.at = saved_at
+    ctx.chain = saved
 
 
 def _html(d: Draft, h: Html, ctx: Ctx) -> None:
