@@ -199,3 +199,32 @@ def test_pii_pair_fuzz_leaks_nothing() -> None:
                 leaks.append(f"{text!r} -> {out!r}")
                 break
     assert not leaks, f"{len(leaks)} leaks, e.g. {leaks[:5]}"
+
+
+# --- the memo ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("engine")
+def test_the_memo_answers_a_text_seen_before_and_add_secret_empties_it() -> None:
+    """A repeated text gets the same answer; after add_secret the same text is scanned again, so the
+    new secret is masked in it (a remembered answer never outlives a secret added since)."""
+    red = redact.Redactor()
+    text = "deploy with key Qx7rTzLm28Vb to ops@example.com"
+    first = red.redact(text)
+    assert red.redact(text) == first == "deploy with key Qx7rTzLm28Vb to <email:1>"
+    assert red.redact_bytes(text.encode()) == first.encode()
+    red.add_secret("Qx7rTzLm28Vb")
+    assert red.redact(text) == "deploy with key <secret:1> to <email:1>"
+    assert red.redact_bytes(text.encode()) == b"deploy with key <secret:1> to <email:1>"
+
+
+def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo holds at most MEMO_SIZE texts and none longer than MEMO_MAX_TEXT."""
+    monkeypatch.setattr(redact, "MEMO_SIZE", 8)
+    red = redact.Redactor()
+    for i in range(50):
+        red.redact(f"line {i} for ops{i}@example.com")
+    red.redact("x" * (redact.MEMO_MAX_TEXT + 1))
+    memo = red._engine.memo
+    assert 0 < len(memo) <= 8
+    assert all(len(k) <= redact.MEMO_MAX_TEXT for k in memo)

@@ -24,7 +24,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import quote, quote_plus
 
@@ -61,6 +61,8 @@ MIN_SECRET_LEN = 4  # characters; a shorter registered value would mask ordinary
 MIN_B64_FRAGMENT = 8  # characters; shorter base64 fragments of a secret collide with ordinary text
 MIN_SECRET_FRAGMENT = 8  # characters; a cut-off prefix or suffix of a registered secret this long is masked
 STREAM_CHUNK = 4 * 1024 * 1024  # bytes read per step by redact_stream
+MEMO_SIZE = 4096  # texts whose redaction is remembered per redactor (0: none); emptied when full
+MEMO_MAX_TEXT = 16 * 1024  # characters; longer texts are redacted every time
 MAX_HELD_LINE = 1024 * 1024  # bytes; a line longer than this is cut at whitespace when streaming
 MAX_KEY_BLOCK = 1024 * 1024  # bytes; an unterminated private key block is held back up to this size
 _CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -106,31 +108,8 @@ def _issuer_ok(digits: bytes) -> bool:
     return False
 
 
-def _card_grouping_ok(groups: list[bytes], seps: bytes) -> bool:
-    """True when digit groups are printed the way cards are: one run, fours (the last 1-4), 4-6-5 or 4-6-4."""
-    if len(groups) == 1:
-        return True
-    if len(set(seps)) != 1:  # spaces and dashes mixed
-        return False
-    sizes = tuple(len(g) for g in groups)
-    return (all(n == 4 for n in sizes[:-1]) and 1 <= sizes[-1] <= 4) or sizes in _CARD_GROUPS_OK
-
-
-def _card_at(groups: list[bytes], seps: bytes, i: int) -> int:
-    """The number of groups, from group ``i``, of the longest card that starts there (0: none)."""
-    total = 0
-    ends: list[int] = []
-    for j in range(i, len(groups)):
-        total += len(groups[j])
-        if total > 19:
-            break
-        if total >= 13:
-            ends.append(j + 1)
-    for j in reversed(ends):
-        digits = b"".join(groups[i:j])
-        if _card_grouping_ok(groups[i:j], seps[i : j - 1]) and _issuer_ok(digits) and _luhn_ok(digits):
-            return j - i
-    return 0
+def _card_ok(digits: bytes) -> bool:
+    return 13 <= len(digits) <= 19 and digits[0] in b"23456" and _issuer_ok(digits) and _luhn_ok(digits)
 
 
 def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
@@ -138,39 +117,62 @@ def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
 
     A card may stand beside other groups (an expiry, an amount, a phone number before it, a second card
     after it), so at each group every run of groups that ends on a group boundary is tried, longest first,
-    for issuer, length, grouping and the Luhn digit. A grouped card is not taken from the middle of a
-    longer number printed in fours (``ES94 6620 6297 9773 3902 7243``): when every group before it, back
-    to the start of the run or the previous card, is a group of four.
+    for issuer, length, grouping (one run of digits; fours with a last group of 1-4; 4-6-5 or 4-6-4; one
+    kind of separator) and the Luhn digit. A grouped card is not taken from the middle of a longer number
+    printed in fours (``ES94 6620 6297 9773 3902 7243``): when every group before it, back to the start of
+    the run or the previous card, is a group of four.
     """
     text = m.group(0)
     base = m.start()
-    if b" " not in text and b"-" not in text:
-        n = len(text)
-        if 13 <= n <= 19 and text[0] in b"23456" and _issuer_ok(text) and _luhn_ok(text):
-            return [m.span()]
-        return []
-    groups = re.split(rb"[ -]", text)
-    seps = bytes(c for c in text if c in b" -")
-    offsets = [0]
-    for g in groups[:-1]:
-        offsets.append(offsets[-1] + len(g) + 1)
+    if text.isdigit():
+        return [m.span()] if _card_ok(text) else []
+    groups = _GROUP_SEP.split(text)
+    lens = [len(g) for g in groups]
+    n = len(groups)
+    offs = [0] * n
+    pos = 0
+    for k in range(n):
+        offs[k] = pos
+        pos += lens[k] + 1
     out: list[_Span] = []
     i = 0
     boundary = 0  # the first group after the previous card (or the run's start)
-    while i < len(groups):
-        if groups[i][0] in b"23456" and sum(len(g) for g in groups[i : i + 7]) >= 13:
-            count = _card_at(groups, seps, i)
-            if count and count > 1 and i > boundary and all(len(g) == 4 for g in groups[boundary:i]):
-                count = 0
-            if count:
-                start = base + offsets[i]
-                end = base + offsets[i + count - 1] + len(groups[i + count - 1])
-                out.append((start, end))
-                i += count
-                boundary = i
-                continue
-        i += 1
+    while i < n:
+        count = 0
+        if groups[i][0] in b"23456":
+            total = 0
+            j = i
+            ends: list[int] = []
+            while j < n and total + lens[j] <= 19:
+                total += lens[j]
+                j += 1
+                if total >= 13:
+                    ends.append(j)
+            for j in reversed(ends):
+                if j - i == 1:
+                    ok = _card_ok(groups[i])
+                else:
+                    sep = text[offs[i + 1] - 1]
+                    sizes = tuple(lens[i:j])
+                    ok = (
+                        all(text[offs[k] - 1] == sep for k in range(i + 2, j))
+                        and ((all(x == 4 for x in sizes[:-1]) and sizes[-1] <= 4) or sizes in _CARD_GROUPS_OK)
+                        and not (i > boundary and all(x == 4 for x in lens[boundary:i]))
+                        and _card_ok(b"".join(groups[i:j]))
+                    )
+                if ok:
+                    count = j - i
+                    break
+        if count:
+            out.append((base + offs[i], base + offs[i + count - 1] + lens[i + count - 1]))
+            i += count
+            boundary = i
+        else:
+            i += 1
     return out
+
+
+_GROUP_SEP = re.compile(rb"[ -]")
 
 
 IBAN_LENGTHS: Mapping[str, int] = {
@@ -313,6 +315,10 @@ class _Rule:
 
 
 _PREFILTER = 128  # hyperscan.HS_FLAG_PREFILTER, spelled out so the table is built without Hyperscan
+_SOM_LEFTMOST = 256  # hyperscan.HS_FLAG_SOM_LEFTMOST: report where an anchor starts, not only where it ends
+# How far before an anchor's start its rule's match may begin (an e-mail's local part, a digit run before a
+# card): the exact expression is searched from there, not from the start of the line.
+_LOOKBACK = 72
 _P = {
     "private_key": 0,
     "secret_registered": 1,
@@ -469,10 +475,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         ),
         (
             "secret",
-            rb"(?i)(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?"
-            + _SECRET_KEYS
-            + _KV_SEP
-            + rb"(?P<v>[^\s\"',;&<>{}\[\]()`\\]{4,256})",
+            rb"(?i)" + _SECRET_KEYS + _KV_SEP + rb"(?P<v>[^\s\"',;&<>{}\[\]()`\\]{4,256})",
             rb"(?i)" + _SECRET_KEYS.replace(rb"(?<![A-Za-z0-9])", b"") + rb"(?:\\?[\"'])?[ \t]*(?:[:=]|=>)",
             0,
             _refine_context_secret,
@@ -519,7 +522,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         (
             "card",
             # A run of digit groups; _find_cards finds the cards in it.
-            rb"(?<![\w.,+])\d+(?:[ -]\d+)*(?![\w]|[.,]\d)",
+            rb"(?<![\w.,+])(?=(?:[ -]?\d){13})\d+(?:[ -]\d+)*(?![\w]|[.,]\d)",
             rb"\b[2-6](?:[ -]?\d){12}",
             0,
             _find_cards,
@@ -537,7 +540,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             "email",
             rb"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
             rb"[A-Za-z]{2,24}(?![\w-])",
-            rb"[A-Za-z0-9](?:@|%40)[A-Za-z0-9-]+\.[A-Za-z0-9]",
+            rb"[A-Za-z0-9](?:@|%40)[A-Za-z0-9]",
             0,
             _refine_email,
             False,
@@ -549,7 +552,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             rb"(?<![\w+])(?:\+[1-9]\d{0,3}(?:[ .-]?\(\d{1,4}\))?[ .-]?|(?<![\d.:/-])00[1-9]\d{0,3}[ .-]"
             rb"(?:\(\d{1,4}\)[ .-]?)?)\d+(?:[ .-]\d+){0,6}"
             rb"(?![\w.-]?\d)",
-            rb"(?:\+|00)[1-9]\d{0,3}[ .-]?\(?\d{1,4}\)?[ .-]?\d\d",
+            rb"\+[1-9][ .-]?[\d(]|\b00[1-9]\d{0,3}[ .-]",
             0,
             _refine_e164,
             False,
@@ -558,7 +561,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # North America: (415) 555-0100, 415-555-0100, 415.555.0100, 1-800-555-0199.
             "phone",
             _PHONE_START + rb"(?:1[ .-])?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}" + _END,
-            None,
+            rb"(?:\(\d{3}\)[ .-]?|\b\d{3}[ .-])\d{3}[ .-]\d{4}",
             0,
             None,
             False,
@@ -567,7 +570,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # A trunk prefix in brackets: (020) 7946 0958, (02) 9876 5432, (030) 123 456 78.
             "phone",
             _PHONE_START + rb"\(0\d{1,4}\)[ ]?\d{2,5}(?:[ -]\d{2,5}){0,2}" + _END,
-            None,
+            rb"\(0\d{1,4}\)[ ]?\d\d",
             0,
             _phone_refiner(9, 12),
             False,
@@ -576,7 +579,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # UK and Australia: 020 7946 0958, 01632 960123, 07700 900123, 07700 900 123, 0412 345 678.
             "phone",
             _PHONE_START + rb"0(?:\d{4} \d{6}|\d{4} \d{3} \d{3}|\d{3} \d{3} \d{3,4}|\d{2} \d{4} \d{4})" + _END,
-            None,
+            rb"\b0\d{2,4} \d{3}",
             0,
             None,
             False,
@@ -585,7 +588,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # France: 01 23 45 67 89, 06.12.34.56.78.
             "phone",
             _PHONE_START + rb"0[1-9](?:([ .])\d{2})(?:\1\d{2}){3}" + _END,
-            None,
+            rb"\b0[1-9][ .]\d\d[ .]\d\d[ .]\d\d",
             0,
             None,
             False,
@@ -594,7 +597,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # Germany: 030 12345678, 089/1234567.
             "phone",
             _PHONE_START + rb"0\d{2,4}[ /]\d{5,8}" + _END,
-            None,
+            rb"\b0\d{2,4}[ /]\d{5}",
             0,
             _phone_refiner(9, 12),
             False,
@@ -603,7 +606,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # Japan: 03-1234-5678, 090-1234-5678.
             "phone",
             _PHONE_START + rb"0\d{1,4}-\d{1,4}-\d{4}" + _END,
-            None,
+            rb"\b0\d{1,4}-\d{1,4}-\d{4}",
             0,
             _phone_refiner(10, 11),
             False,
@@ -755,6 +758,10 @@ class _Engine:
     python_only: tuple[_Rule, ...]
     secrets: _Compiled
     max_multiline_literal: int  # bytes; a stream keeps this much back so a secret is never cut
+    # What this engine made of texts it has seen (a step's summary, an error message, a field seen again).
+    # It belongs to the engine, so add_secret (which builds a new engine) starts an empty one, and a
+    # result computed before a secret was added can never be served after.
+    memo: dict[str | bytes, str | bytes] = field(default_factory=dict)
 
 
 _CustomSpec = tuple[tuple[str, str], ...]
@@ -782,7 +789,7 @@ def _static_rules(redact_ips: bool, customs: _CustomSpec) -> tuple[_Compiled, tu
                     priority=_P[kind],
                     regex=regex,
                     hs_pattern=anchor if anchor is not None else pattern,
-                    hs_flags=_PREFILTER if anchor is None else 0,
+                    hs_flags=_PREFILTER if anchor is None else _SOM_LEFTMOST,
                     refine=refine,
                     multiline=multiline,
                 )
@@ -867,16 +874,43 @@ class Redactor:
             self._engine = self._build()
 
     def redact(self, text: str) -> str:
-        """The text with every finding replaced by its placeholder."""
+        """The text with every finding replaced by its placeholder.
+
+        A text seen before (up to ``MEMO_SIZE`` texts of at most ``MEMO_MAX_TEXT`` characters) is answered
+        from a memo: placeholders are stable per value, so the answer is the same; ``add_secret`` starts
+        a new memo.
+        """
         if not text:
             return text
-        return self.redact_bytes(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
+        engine = self._engine
+        memo = engine.memo
+        hit = memo.get(text)
+        if hit is not None:
+            return hit  # type: ignore[return-value]
+        out = self._redact(text.encode("utf-8", "surrogatepass"), engine).decode("utf-8", "surrogatepass")
+        self._remember(memo, text, out)
+        return out
 
     def redact_bytes(self, data: bytes) -> bytes:
         """The bytes (UTF-8 or any ASCII-compatible encoding) with every finding replaced."""
         if not data:
             return data
-        return self._redact(data, self._engine)
+        engine = self._engine
+        memo = engine.memo
+        hit = memo.get(data)
+        if hit is not None:
+            return hit  # type: ignore[return-value]
+        out = self._redact(data, engine)
+        self._remember(memo, data, out)
+        return out
+
+    @staticmethod
+    def _remember(memo: dict[str | bytes, str | bytes], key: str | bytes, value: str | bytes) -> None:
+        if len(key) > MEMO_MAX_TEXT or MEMO_SIZE <= 0:
+            return
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = value
 
     def findings(self, text: str) -> list[tuple[int, int, str]]:
         """Where :meth:`redact` would mask ``text``: (start, end, kind) in character offsets, in order.
@@ -1041,35 +1075,44 @@ class Redactor:
     def _find_hyperscan(
         self, data: bytes, compiled: _Compiled, slot: str, found: list[tuple[int, int, int, str, bytes | None]]
     ) -> None:
-        hits: list[tuple[int, int]] = []
+        hits: list[tuple[int, int, int]] = []
         append = hits.append
 
-        def on_match(rule_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            append((rule_id, end))
+        def on_match(rule_id: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+            append((rule_id, start, end))
 
         compiled.db.scan(data, match_event_handler=on_match, scratch=self._scratch(compiled, slot))
-        by_rule: dict[int, list[int]] = {}
-        for rule_id, end in hits:
-            by_rule.setdefault(rule_id, []).append(end)
-        for rule_id, ends in by_rule.items():
+        by_rule: dict[int, list[tuple[int, int]]] = {}
+        for rule_id, start, end in hits:
+            by_rule.setdefault(rule_id, []).append((start, end))
+        size = len(data)
+        for rule_id, spans in by_rule.items():
             rule = compiled.rules[rule_id]
             if rule.literal is not None:
-                size = len(rule.literal)
-                found.extend((e - size, e, rule.priority, rule.kind, rule.canonical) for e in ends)
+                width = len(rule.literal)
+                found.extend((e - width, e, rule.priority, rule.kind, rule.canonical) for _s, e in spans)
             elif rule.multiline:
-                start = data.rfind(b"\n", 0, max(0, min(ends) - 1)) + 1
-                _search(rule, data, start, len(data), found)
+                start = data.rfind(b"\n", 0, max(0, min(e for _s, e in spans) - 1)) + 1
+                _search(rule, data, start, size, found)
             else:
-                # Hyperscan reports in order of end offset, so each flagged line is searched once.
-                line_end = -1
-                for end in ends:
-                    if end <= line_end:
-                        continue
-                    line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
+                # Hyperscan reports in order of end offset: the hits of one line are taken together, and the
+                # exact expression searched once, from a little before the leftmost anchor's start (anchors
+                # compiled without start-of-match report 0: the line's start) to the end of the line.
+                i, n = 0, len(spans)
+                while i < n:
+                    lo, end = spans[i]
                     line_end = data.find(b"\n", max(0, end - 1))
                     if line_end < 0:
-                        line_end = len(data)
-                    _search(rule, data, line_start, line_end, found)
+                        line_end = size
+                    i += 1
+                    while i < n and spans[i][1] <= line_end:
+                        if spans[i][0] < lo:
+                            lo = spans[i][0]
+                        end = spans[i][1]
+                        i += 1
+                    line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
+                    # Every anchor lies inside its rule's match: no match starts after the last anchor's end.
+                    _search(rule, data, max(line_start, lo - _LOOKBACK), line_end, found, end)
 
     def _redact(self, data: bytes, engine: _Engine) -> bytes:
         return self._apply(data, self._find(data, engine), len(data))
@@ -1148,28 +1191,34 @@ _KEY_END = re.compile(rb"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 
 
 def _search(
-    rule: _Rule, data: bytes, pos: int, endpos: int, out: list[tuple[int, int, int, str, bytes | None]]
+    rule: _Rule,
+    data: bytes,
+    pos: int,
+    endpos: int,
+    out: list[tuple[int, int, int, str, bytes | None]],
+    last_start: int | None = None,
 ) -> None:
-    """Append every finding of ``rule`` in ``data[pos:endpos]`` (context before pos still counts)."""
+    """Append every finding of ``rule`` in ``data[pos:endpos]`` (context before pos still counts) that
+    starts before ``last_start`` (when given)."""
+    stop = endpos if last_start is None else min(endpos, last_start)
     regex = rule.regex
     assert regex is not None
     refine = rule.refine
     search = regex.search
-    m = search(data, pos, endpos)
+    m = search(data, pos, endpos) if pos < stop else None
     while m is not None:
         span = refine(data, m) if refine is not None else m.span()
         if isinstance(span, list):  # several findings in one match (cards in a run of digit groups)
             out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
-            m = search(data, max(m.end(), m.start() + 1), endpos)
-            continue
-        if span is None:
-            m = search(data, m.start() + 1, endpos)
-            continue
-        if span[1] > span[0]:
-            out.append((span[0], span[1], rule.priority, rule.kind, None))
-        # An IBAN's expression may run past the IBAN into the next one; go on from the refined end.
-        nxt = span[1] if refine is _refine_iban else m.end()
-        m = search(data, max(nxt, m.start() + 1), endpos)
+            nxt = max(m.end(), m.start() + 1)
+        elif span is None:
+            nxt = m.start() + 1
+        else:
+            if span[1] > span[0]:
+                out.append((span[0], span[1], rule.priority, rule.kind, None))
+            # An IBAN's expression may run past the IBAN into the next one; go on from the refined end.
+            nxt = max(span[1] if refine is _refine_iban else m.end(), m.start() + 1)
+        m = search(data, nxt, endpos) if nxt < stop else None
 
 
 _SECRET_KEY_NAME = re.compile(
