@@ -32,15 +32,22 @@ def evidence() -> None:
     default=None,
     help="Public key (.pub from `golive keygen`); with it the pack must carry a valid signature.",
 )
+@click.option(
+    "--attestation",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The pack's in-toto attestation (default: PACK.intoto.json beside the pack, when there is one).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(pack: Path, pubkey: Path | None, as_json: bool) -> None:
-    """Check a pack (directory or .zip): every file against checksums.json, and the signature.
+def verify(pack: Path, pubkey: Path | None, attestation: Path | None, as_json: bool) -> None:
+    """Check a pack (directory or .zip): every file against checksums.json, the signature, and the in-toto
+    attestation beside it (its DSSE signature, and that it attests this very pack).
 
     Exit 0 when valid, 1 when not, 2 when the pack or the key cannot be read.
     """
     from golive.evidence import pack as pack_mod
 
-    result = pack_mod.verify_pack(pack, pubkey)
+    result = pack_mod.verify_pack(pack, pubkey, attestation)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
@@ -54,6 +61,7 @@ def verify(pack: Path, pubkey: Path | None, as_json: bool) -> None:
             for name in names:
                 click.echo(f"  - {name}")
         click.echo(f"signature: {result.signature}")
+        click.echo(f"attestation: {result.attestation}")
         for field in ("run_id", "created_at", "file_count", "total_bytes"):
             if field in result.manifest:
                 click.echo(f"{field}: {result.manifest[field]}")
@@ -80,9 +88,16 @@ def verify(pack: Path, pubkey: Path | None, as_json: bool) -> None:
     metavar="KEY",
     help="Sign the manifest with this ed25519 private key (from `golive keygen`).",
 )
+@click.option(
+    "--attest",
+    is_flag=True,
+    help="Also write PACK.intoto.json: an in-toto Statement (v1) in a DSSE envelope signed with the --sign key.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @_common.db_option
-def pack_cmd(run_id: str, out: Path | None, sign_key: Path | None, as_json: bool, db_url: str | None) -> None:
+def pack_cmd(
+    run_id: str, out: Path | None, sign_key: Path | None, attest: bool, as_json: bool, db_url: str | None
+) -> None:
     """Write RUN's evidence pack: events, timeline, reports, runbook, evidence files, checksums, manifest.
 
     Refused (exit 1) when the run's event chain is broken or an evidence file is missing from the store.
@@ -97,7 +112,9 @@ def pack_cmd(run_id: str, out: Path | None, sign_key: Path | None, as_json: bool
         await store.open()
         try:
             rid = (await store.get_run(run_id)).run_id
-            return await runpack.pack_run(store, rid, out or Path(f"evidence-{rid}.zip"), sign_key=sign_key)
+            return await runpack.pack_run(
+                store, rid, out or Path(f"evidence-{rid}.zip"), sign_key=sign_key, attest=attest
+            )
         finally:
             await store.close()
 
@@ -110,6 +127,8 @@ def pack_cmd(run_id: str, out: Path | None, sign_key: Path | None, as_json: bool
     click.echo(f"run: {done.run_id} ({done.manifest.get('status_label')}, {done.manifest.get('verdict')})")
     click.echo(f"head_hash: {done.head_hash} (event {done.head_seq})")
     click.echo(f"signed: {done.key_fingerprint}" if done.signed else "signed: no")
+    if done.attestation is not None:
+        click.echo(f"attestation: {done.attestation} (in-toto Statement v1, DSSE, signed by the same key)")
     click.echo(f"check it with: golive evidence verify {done.path}" + (" --pubkey KEY.pub" if done.signed else ""))
 
 

@@ -109,6 +109,7 @@ class VerifyResult(BaseModel):
     mismatches: tuple[str, ...] = ()
     unexpected_files: tuple[str, ...] = ()
     signature: SignatureStatus = "absent"
+    attestation: SignatureStatus = "absent"  # the in-toto attestation beside the pack (<pack>.intoto.json)
     manifest: dict[str, Any] = {}
     problems: tuple[str, ...] = ()  # one sentence per finding, for people
 
@@ -617,7 +618,7 @@ def _open_pack(path: Path) -> Iterator[_Reader]:
 _HASH_ERRORS = (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError)
 
 
-def verify_pack(path: Path, pubkey: Path | None = None) -> VerifyResult:
+def verify_pack(path: Path, pubkey: Path | None = None, attestation: Path | None = None) -> VerifyResult:
     """Check every file of a pack against checksums.json, the manifest against checksums.json, and
     the signature against ``pubkey`` when one is given.
 
@@ -698,10 +699,17 @@ def verify_pack(path: Path, pubkey: Path | None = None) -> VerifyResult:
         elif public_key is not None:
             problems.append(f"a public key was given but the pack has no {SIGNATURE_NAME}")
 
+    from golive.evidence import attest
+
+    att_status, att_problems, _statement = attest.verify_attestation(path, public_key, attestation)
+    problems += att_problems
     valid = not missing and not mismatches and not unexpected and signature != "invalid"
     if public_key is not None and signature != "valid":
         valid = False
+    if att_status == "invalid" or (public_key is not None and att_status == "unverified"):
+        valid = False
     return VerifyResult(
+        attestation=att_status,
         valid=valid,
         missing_files=tuple(missing),
         mismatches=tuple(dict.fromkeys(mismatches)),

@@ -56,6 +56,7 @@ class RunPackSummary(pack.PackSummary):
     head_seq: int
     evidence_files: int
     manifest: dict[str, Any]
+    attestation: Path | None = None  # <pack>.intoto.json when --attest
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,7 @@ async def pack_run(
     out: Path,
     *,
     sign_key: Path | None = None,
+    attest: bool = False,
     clock: clock_mod.Clock | None = None,
 ) -> RunPackSummary:
     """Write the evidence pack of ``run_id`` (a unique prefix is fine) to ``out`` (a new directory or a .zip).
@@ -272,6 +274,13 @@ async def pack_run(
     evidence blob is missing or damaged; NotFound when there is no such run; UsageError for a bad key.
     """
     out = Path(out)
+    if attest and sign_key is None:
+        raise exceptions.UsageError("--attest signs the attestation with the pack's key: add --sign KEY")
+    if attest:
+        from golive.evidence import attest as attest_mod
+
+        if attest_mod.attestation_path(out).exists():
+            raise exceptions.EvidenceError(f"{attest_mod.attestation_path(out)}: already exists; choose a new path")
     if out.exists() and not (out.is_dir() and out.suffix.lower() != ".zip" and not any(out.iterdir())):
         raise exceptions.EvidenceError(f"{out}: already exists; choose a new path for the evidence pack")
     record = await store.get_run(run_id)
@@ -367,8 +376,28 @@ async def pack_run(
             f"evidence {first.path} (event {first.seq}) does not hash to its sha256 {first.sha256}: the store's copy "
             f"is damaged; no pack was written ({len(damaged)} damaged blob(s))"
         )
+    attestation: Path | None = None
+    if attest:
+        from golive.evidence import attest as attest_mod
+
+        assert sign_key is not None
+        decision = dict(h.state.decision) if h.state.decision else None
+        if decision and isinstance(decision.get("by"), str):
+            decision["by"] = red.redact(decision["by"])
+        signoffs = [
+            {"area": area, "by": red.redact(str(v.get("by") or "")), "at": v.get("at")}
+            for area, v in sorted(h.state.signoffs.items())
+        ]
+        try:
+            attestation = await asyncio.to_thread(
+                attest_mod.write_attestation, out, manifest, sign_key, decision=decision, signoffs=signoffs
+            )
+        except BaseException:
+            await asyncio.to_thread(_discard, out)  # a pack asked to be attested is written with it or not at all
+            raise
     return RunPackSummary(
         **written.model_dump(),
+        attestation=attestation,
         run_id=rid,
         head_hash=head.hash,
         head_seq=head.seq,
