@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import re
 import shutil
 import subprocess
 import time
@@ -25,9 +26,11 @@ from pathlib import Path
 import pytest
 
 from golive import exceptions
-from golive.engine import acts, runner
+from golive.engine import acts, runner, summary
 from golive.engine.state import RunStatus
+from golive.report import html
 from golive.results import Outcome
+from golive.server import dashboard
 from golive.spec import loader
 from golive.store import sqlite
 
@@ -165,7 +168,7 @@ async def _run(store: sqlite.SqliteStore, tmp_path: Path, text: str, **vars_: st
     limit = time.monotonic() + WAIT_LIMIT
     while not task.done():
         await h.refresh()
-        if h.state.step("go").status == "waiting":
+        if h.runbook.step("go") is not None and h.state.step("go").status == "waiting":
             return h  # the decision is pending: the test decides
         judge = h.state.step("judge-canary")
         if judge.waiting_for == "pause":
@@ -211,6 +214,18 @@ async def test_a_planted_regression_refuses_go(
     assert p99["effect"] == pytest.approx(0.32, abs=0.06)
     with pytest.raises(exceptions.RuleRefused):
         await acts.decide(h, "go", "alice", "ship it anyway")
+    # The report and the dashboard show canary against baseline, metric by metric.
+    await h.refresh()
+    data = summary.summarize(h)
+    [judged] = data["judgements"]
+    row = next(m for m in judged["metrics"] if m["id"] == "p99")
+    assert (row["status"], round(row["canary"], 2), round(row["baseline"], 2)) == ("fail", 0.33, 0.25)
+    page = await html.render_run(h, data)
+    assert "Canary judgements" in page
+    assert re.search(r"<td>p99 <b>critical</b></td><td>0\.3\d*</td><td>0\.2\d*</td><td>\+\d", page)
+    panel = dashboard.render_run(h, data, dashboard.Perspective(can_act=True, held=frozenset({"ic"})))
+    assert 'id="panel-judgements"' in panel
+    assert re.search(r"<td>p99</td><td>0\.3\d*</td><td>0\.2\d*</td><td>\+\d", panel)
 
 
 TWO_QUERY_RUNBOOK = """\
@@ -345,3 +360,43 @@ async def test_an_inconclusive_judge_pauses_for_the_ic(
     await asyncio.wait_for(task, WAIT_LIMIT)
     h = await acts.open_run(store, h.run_id)
     assert h.state.status is RunStatus.ROLLED_BACK
+
+
+PINNED_RUNBOOK = """\
+golive: 1
+name: judge-pinned
+roles:
+  ic: {may: [decide, rollback]}
+vars:
+  prometheus: {required: true}
+comms: {cadence: []}
+phases:
+  - id: canary
+    steps:
+      - id: judge-canary
+        kind: check
+        type: judge
+        with:
+          window: 30m
+          baseline: BASELINE
+          metrics:
+            - id: p99
+              source: {type: prometheus, with: {url: "${{ vars.prometheus }}", query: 'golive_p99_seconds{canary="CANARY"}'}}
+"""
+
+
+async def test_a_pinned_earlier_run_is_the_baseline(
+    store: sqlite.SqliteStore, tmp_path: Path, history_prometheus: str
+) -> None:
+    """A rehearsal's recorded canary samples are the baseline of a later run (`baseline: {run: ID}`): the
+    clean rehearsal passes against last week, and the regressed canary fails against the rehearsal."""
+    rehearsal = PINNED_RUNBOOK.replace("BASELINE", "{offset: 1w}").replace("CANARY", "clean")
+    first = await _run(store, tmp_path, rehearsal, prometheus=history_prometheus)
+    assert first.state.status is RunStatus.PASSED
+    pinned = PINNED_RUNBOOK.replace("BASELINE", f"{{run: {first.run_id}}}").replace("CANARY", "bad")
+    second = await _run(store, tmp_path, pinned, prometheus=history_prometheus)
+    assert second.state.status is RunStatus.NO_GO
+    [p99] = second.state.step("judge-canary").details["judge"]["metrics"]
+    recorded = first.state.step("judge-canary").details["judge"]["metrics"][0]["samples"]["canary"]
+    assert p99["samples"]["baseline"] == recorded
+    assert p99["status"] == "fail"

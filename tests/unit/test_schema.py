@@ -60,10 +60,18 @@ def test_schema_contains_every_plugins_params(runbook_schema: dict[str, Any]) ->
 
 
 def test_step_type_lists_check_and_action_plugins(runbook_schema: dict[str, Any]) -> None:
-    """An editor completes `type:` from the check and action plugin names."""
+    """An editor completes `type:` from the check and action plugin names, and the engine's `judge` check."""
     reg = registry_mod.default_registry()
-    want = sorted(set(reg.names("check")) | set(reg.names("action")))
+    want = sorted(set(reg.names("check")) | set(reg.names("action")) | {"judge"})
     assert runbook_schema["$defs"]["Step"]["properties"]["type"]["enum"] == want
+
+
+def test_a_judge_check_with_follows_the_judge_model(runbook_schema: dict[str, Any]) -> None:
+    """`kind: check` + `type: judge` makes `with:` a Judge (metrics, baseline, window, bands)."""
+    rules = runbook_schema["$defs"]["Step"]["allOf"]
+    rule = next(r for r in rules if r["if"]["properties"]["type"]["const"] == "judge")
+    assert rule["then"]["properties"]["with"] == {"$ref": "#/$defs/Judge"}
+    assert "metrics" in runbook_schema["$defs"]["Judge"]["properties"]
 
 
 def test_step_allof_has_an_http_rule(runbook_schema: dict[str, Any]) -> None:
@@ -140,7 +148,7 @@ def test_schema_follows_the_registry_it_is_given() -> None:
     reg = registry_mod.Registry()
     reg.register(DeployAction)
     doc = schema.runbook_schema(reg)
-    assert doc["$defs"]["Step"]["properties"]["type"]["enum"] == ["acme-deploy"]
+    assert doc["$defs"]["Step"]["properties"]["type"]["enum"] == ["acme-deploy", "judge"]
     assert doc["$defs"]["action__acme_deploy"]["properties"]["canary_percent"]["maximum"] == 100
     assert doc["$defs"]["action__acme_deploy"]["description"] == "Deploy with ACME."
     json.dumps(doc)  # the whole document serialises

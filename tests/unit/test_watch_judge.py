@@ -200,3 +200,15 @@ def test_judge_spec_refuses_bad_shapes() -> None:
         models.Baseline.model_validate({"offset": "1w", "run": "r1"})
     with pytest.raises(pydantic.ValidationError, match="marginal_score"):
         spec({"id": "p99"}, pass_score=70, marginal_score=80)
+
+
+def test_an_infinite_change_is_stored_as_null() -> None:
+    """Against a baseline of 0 the relative change is infinite: the stored JSON holds null, never Infinity."""
+    import json
+
+    j = judge_mod.judge(spec({"id": "dlq"}), {"dlq": Samples(canary=(5.0,) * 20, baseline=(0.0,) * 20)})
+    assert j.metrics[0].effect == float("inf")
+    data = j.event_data()
+    assert data["metrics"][0]["effect"] is None
+    assert data["verdict"] == "FAIL"
+    json.dumps(data, allow_nan=False)

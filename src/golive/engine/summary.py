@@ -54,6 +54,56 @@ def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, 
     }
 
 
+def _centre(side: Any) -> float | None:
+    if not isinstance(side, dict):
+        return None
+    for key in ("median", "rate", "per_sample"):
+        if side.get(key) is not None:
+            return float(side[key])
+    return None
+
+
+def judgements(h: acts.RunHandle) -> list[dict[str, Any]]:
+    """Each judged step's verdict and, per metric, canary against baseline (the full samples, statistics
+    and p-values stay in the step's ``details.judge``)."""
+    out: list[dict[str, Any]] = []
+    for _, step in h.runbook.all_steps():
+        s = h.state.steps.get(step.id)
+        judged = (s.details or {}).get("judge") if s is not None else None
+        if not isinstance(judged, dict):
+            continue
+        out.append(
+            {
+                "step": step.id,
+                "title": step.title or step.id,
+                "verdict": judged.get("verdict"),
+                "score": judged.get("score"),
+                "reason": judged.get("reason"),
+                "outcome": s.outcome.value if s is not None and s.outcome else None,
+                "metrics": [
+                    {
+                        "id": m.get("id"),
+                        "kind": m.get("kind"),
+                        "status": m.get("status"),
+                        "test": m.get("test"),
+                        "canary": _centre(m.get("canary")),
+                        "baseline": _centre(m.get("baseline")),
+                        "n_canary": m.get("n_canary"),
+                        "n_baseline": m.get("n_baseline"),
+                        "effect": m.get("effect"),
+                        "p_adjusted": m.get("p_adjusted"),
+                        "critical": m.get("critical"),
+                        "weight": m.get("weight"),
+                        "reason": m.get("reason"),
+                    }
+                    for m in judged.get("metrics") or []
+                    if isinstance(m, dict)
+                ],
+            }
+        )
+    return out
+
+
 def checklist(h: acts.RunHandle) -> list[dict[str, Any]]:
     """Each evidence checklist item and whether its steps' evidence is there."""
     out = []
@@ -211,6 +261,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
             for t in rb.triggers
         ],
         "fired": st.fired,
+        "judgements": judgements(h),
         "comms": st.comms,
         "signoffs": {
             a.id: st.signoffs.get(a.id, {"status": "pending"}) | {"title": a.title or a.id} for a in rb.signoff.areas

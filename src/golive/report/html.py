@@ -706,6 +706,49 @@ def _evidence_items(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _judgements(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each judged step: its verdict and a row per metric, canary against baseline."""
+
+    def num(v: Any) -> str:
+        return _num(float(v)) if isinstance(v, int | float) else "–"
+
+    out = []
+    for j in summary.get("judgements") or []:
+        rows = []
+        for m in j.get("metrics") or []:
+            effect = m.get("effect")
+            p = m.get("p_adjusted")
+            rows.append(
+                {
+                    "id": m.get("id") or "",
+                    "kind": m.get("kind") or "",
+                    "critical": bool(m.get("critical")),
+                    "status": str(m.get("status") or ""),
+                    "test": m.get("test") or "",
+                    "canary": num(m.get("canary")),
+                    "baseline": num(m.get("baseline")),
+                    "n": f"{m.get('n_canary') or 0} / {m.get('n_baseline') or 0}",
+                    "effect": f"{effect:+.1%}"
+                    if isinstance(effect, int | float) and abs(effect) != float("inf")
+                    else "–",
+                    "p": f"{p:.3g}" if isinstance(p, int | float) else "–",
+                    "reason": m.get("reason") or "",
+                }
+            )
+        score = j.get("score")
+        out.append(
+            {
+                "step": j.get("step") or "",
+                "title": j.get("title") or j.get("step") or "",
+                "verdict": str(j.get("verdict") or ""),
+                "score": f"{score:.0f}" if isinstance(score, int | float) else "–",
+                "reason": j.get("reason") or "",
+                "rows": rows,
+            }
+        )
+    return out
+
+
 def _view(summary: dict[str, Any]) -> dict[str, Any]:
     """Everything the template shows, already formatted; the template adds no logic beyond loops."""
     groups = _groups(summary)
@@ -881,6 +924,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         "rollback_steps": rollback_rows,
         "steps_planned": any(row.get("planned") for row in step_rows if not row["group"]),
         "triggers": triggers,
+        "judgements": _judgements(summary),
         "evidence": evidence,
         "checklist": checklist,
         "checklist_missing": sum(1 for i in checklist if i["status"] == "missing"),

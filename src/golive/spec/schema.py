@@ -58,6 +58,17 @@ def runbook_schema(registry: registry_mod.Registry | None = None) -> dict[str, A
                         "then": {"properties": {"with": {"$ref": f"#/$defs/{key}"}}},
                     }
                 )
+        # The canary judge is a check the engine runs itself; its `with` is a Judge (in $defs via Step.judge).
+        names.add(models.JUDGE_CHECK)
+        rules.append(
+            {
+                "if": {
+                    "properties": {"kind": {"const": "check"}, "type": {"const": models.JUDGE_CHECK}},
+                    "required": ["kind", "type"],
+                },
+                "then": {"properties": {"with": {"$ref": "#/$defs/Judge"}}},
+            }
+        )
         type_prop = step["properties"]["type"]
         type_prop.pop("anyOf", None)
         type_prop.update({"type": "string", "enum": sorted(names)} if names else {"type": "string"})

@@ -137,8 +137,23 @@ class Judgement(BaseModel):
         return f"judge {self.verdict.value}{score}: {self.reason}"
 
     def event_data(self) -> dict[str, Any]:
-        """The JSON form stored with the step's result (samples, statistics, p-values, effects, verdict)."""
-        return self.model_dump(mode="json")
+        """The JSON form stored with the step's result (samples, statistics, p-values, effects, verdict).
+        A non-finite number (the relative change against a baseline of 0 is infinite) is stored as null:
+        JSON has no infinity, and PostgreSQL's jsonb refuses one."""
+        data: dict[str, Any] = _finite_json(self.model_dump(mode="python"))
+        return data
+
+
+def _finite_json(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
+    return value
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
