@@ -106,7 +106,9 @@ def ld_opts(api: VendorApi, **kw: Any) -> LaunchDarklyOptions:
     )
 
 
-@pytest.mark.parametrize("name", ["launchdarkly.yaml", "ofrep.yaml", "vault-kv2.yaml"])
+@pytest.mark.parametrize(
+    "name", ["launchdarkly.yaml", "ofrep.yaml", "vault-kv2.yaml", "servicenow-table.yaml", "jira-issues.yaml"]
+)
 def test_the_api_descriptions_are_valid_openapi(name: str) -> None:
     """Each transcribed API description is a valid OpenAPI document (so the fakes check real shapes)."""
     validate_openapi(load(name))  # raises on an invalid document

@@ -192,8 +192,13 @@ class VendorApi:
             self.rejected.append(f"{op_id}: unauthorized ({problem})")
             return web.json_response(self.unauthorized[1], status=self.unauthorized[0])
         query = {k: v for k, v in request.query.items()}
+        path_params = {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
         for param in [*item.get("parameters", []), *op.get("parameters", [])]:
             where, name = param["in"], param["name"]
+            if where == "path" and "schema" in param:
+                problem = self._validate(param["schema"], path_params.get(name))
+                if problem is not None:
+                    return self._reject(400, f"{op_id}: path parameter {name}: {problem}")
             source = query if where == "query" else headers if where == "header" else None
             if source is None:
                 continue
@@ -232,7 +237,7 @@ class VendorApi:
             operation=op_id,
             method=request.method,
             path=raw_path,
-            params={k: urllib.parse.unquote(v) for k, v in m.groupdict().items()},
+            params=path_params,
             query=query,
             headers=headers,
             body=body,

@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from golive.plugins import base
 from golive.plugins.actions.basic import CommandAction, HttpAction, SqlAction, WaitAction
+from golive.plugins.actions.change import ChangeCloseAction
 from golive.plugins.actions.flag import FlagAction
 from golive.plugins.actions.vault import VaultWriteAction
 
-__all__ = ["PLUGINS", "CommandAction", "FlagAction", "HttpAction", "SqlAction", "VaultWriteAction", "WaitAction"]
+__all__ = [
+    "PLUGINS",
+    "ChangeCloseAction",
+    "CommandAction",
+    "FlagAction",
+    "HttpAction",
+    "SqlAction",
+    "VaultWriteAction",
+    "WaitAction",
+]
 
-PLUGINS: list[type[base.Plugin]] = [HttpAction, CommandAction, SqlAction, FlagAction, WaitAction, VaultWriteAction]
+PLUGINS: list[type[base.Plugin]] = [
+    HttpAction,
+    CommandAction,
+    SqlAction,
+    FlagAction,
+    WaitAction,
+    VaultWriteAction,
+    ChangeCloseAction,
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from golive.plugins import base
+from golive.plugins.checks.change import ChangeRecordCheck
 from golive.plugins.checks.command import CommandCheck
 from golive.plugins.checks.env import EnvCheck, SecretCheck
 from golive.plugins.checks.files import FileCheck, LogCheck
@@ -15,6 +16,7 @@ from golive.plugins.checks.sql import SqlCheck
 
 __all__ = [
     "PLUGINS",
+    "ChangeRecordCheck",
     "CommandCheck",
     "DnsCheck",
     "EnvCheck",
@@ -46,4 +48,5 @@ PLUGINS: list[type[base.Plugin]] = [
     PrometheusCheck,
     GitCheck,
     FlagCheck,
+    ChangeRecordCheck,
 ]
