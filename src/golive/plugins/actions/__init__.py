@@ -6,6 +6,8 @@ from golive.plugins import base
 from golive.plugins.actions.basic import CommandAction, HttpAction, SqlAction, WaitAction
 from golive.plugins.actions.change import ChangeCloseAction
 from golive.plugins.actions.flag import FlagAction
+from golive.plugins.actions.pagerduty import PagerDutyAction
+from golive.plugins.actions.statuspage import StatuspageAction
 from golive.plugins.actions.vault import VaultWriteAction
 
 __all__ = [
@@ -14,7 +16,9 @@ __all__ = [
     "CommandAction",
     "FlagAction",
     "HttpAction",
+    "PagerDutyAction",
     "SqlAction",
+    "StatuspageAction",
     "VaultWriteAction",
     "WaitAction",
 ]
@@ -27,4 +31,6 @@ PLUGINS: list[type[base.Plugin]] = [
     WaitAction,
     VaultWriteAction,
     ChangeCloseAction,
+    StatuspageAction,
+    PagerDutyAction,
 ]
