@@ -12,6 +12,7 @@ from golive.plugins import base, registry
 
 EXPECTED = {
     "check": [
+        "change-record",
         "command",
         "dns",
         "env",
@@ -27,7 +28,7 @@ EXPECTED = {
         "tcp",
         "tls",
     ],
-    "action": ["command", "flag", "http", "sql", "vault-write", "wait"],
+    "action": ["change-close", "command", "flag", "http", "pagerduty", "sql", "statuspage", "vault-write", "wait"],
     "secret": ["aws-secretsmanager", "env", "file", "vault"],
     "flag": ["dotenv", "flagd", "http", "json", "launchdarkly", "ofrep", "unleash", "yaml"],
     "metric": ["command", "http-json", "log", "prometheus", "scrape", "sql"],

@@ -224,6 +224,7 @@ class Engine:
         self._http: Any = None
         self._rollback_wake = asyncio.Event()
         self._notifier: Any = None
+        self._pagers: Any = None
         self.dry_run = handle.state.mode == "dry-run"
         self._workdir_cache: Path | None = None
 
@@ -234,6 +235,25 @@ class Engine:
         await self.h.append(type_, step_id=step_id, actor=actor, **data)
         if self.on_change:
             self.on_change()
+        if self.runbook.pagers and not self.dry_run and type_ in ("trigger_fired", "trigger_evaluated", "run_finished"):
+            await self._page(type_, data)
+
+    async def _page(self, type_: str, data: dict[str, Any]) -> None:
+        """Wake the runbook's pagers on a trigger fire; resolve the page when it clears or the run ends."""
+        if self._pagers is None:
+            from golive.notify import pager as pager_mod
+
+            async def render(text: str) -> str:
+                return str(await self.render(text))
+
+            async def record(payload: dict[str, Any]) -> None:
+                await self.emit("comms_sent", **payload)
+
+            self._pagers = pager_mod.Pagers(
+                self.runbook, self.h.run_id, render=render, record=record, http=self.http_client,
+                comms=list(self.h.state.comms),
+            )  # fmt: skip
+        await self._pagers.on_event(type_, data)
 
     def _pending_rollback(self) -> _Rollback | None:
         st = self.h.state

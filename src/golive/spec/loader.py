@@ -811,6 +811,11 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             _check_expression(ctx, ("triggers", i, "when"), when, names)
         if isinstance(base, dict) and isinstance(src, dict):
             _check_baseline(ctx, registry, base, src, ("triggers", i, "baseline"), var_values)
+    for i, pager in enumerate(_items(data.get("pagers"))):
+        if isinstance(pager, dict):
+            for k, tid in enumerate(_items(pager.get("triggers"))):
+                if isinstance(tid, str) and tid not in trigger_ids:
+                    ctx.add(("pagers", i, "triggers", k), f"unknown trigger {tid!r}{suggest(tid, trigger_ids)}")
     seen_trig: set[str] = set()
     for i, trig in enumerate(triggers):
         tid = trig.get("id")

@@ -634,6 +634,24 @@ class CompletionCriterion(Model):
     evidence_complete: bool = False
 
 
+# --- pagers -------------------------------------------------------------------------------------------
+
+
+class Pager(Model):
+    """A pager woken when a trigger fires and told when it clears: PagerDuty Events v2, one alert per trigger.
+
+    A fire triggers the alert (dedup key ``golive/<run id>/trigger/<trigger id>``); the trigger's first
+    evaluation back at ok resolves it with the same key, and so does the end of the run.
+    """
+
+    id: Id
+    type: Literal["pagerduty"] = "pagerduty"
+    routing_key: str = Field(description="Integration (routing) key, e.g. '${{ secrets.pd_routing_key }}'.")
+    url: str = Field(default="https://events.pagerduty.com", description="Events API base URL.")
+    triggers: tuple[str, ...] = Field(default=(), description="Triggers that page (default: every trigger).")
+    source: str = Field(default="", description="The alert's source (default: the runbook's service or name).")
+
+
 # --- the runbook --------------------------------------------------------------------------------------
 
 
@@ -658,6 +676,7 @@ class Runbook(Model):
     triggers: tuple[Trigger, ...] = ()
     rollback: RollbackPlan = Field(default_factory=RollbackPlan)
     comms: Comms = Field(default_factory=Comms)
+    pagers: tuple[Pager, ...] = Field(default=(), description="Pagers woken by triggers (PagerDuty Events v2).")
     hypercare: HypercareSpec = Field(default_factory=HypercareSpec)
     signoff: SignoffSpec = Field(default_factory=SignoffSpec)
     evidence: tuple[EvidenceItem, ...] = ()

@@ -1,0 +1,221 @@
+"""examples/change-managed-cutover.yaml run by the engine against loopback ServiceNow, Statuspage and
+PagerDuty APIs checked against their API descriptions (FakeClock; the trigger's Prometheus source is swapped
+for a `fake` source the test scripts).
+
+- a live run is refused while the change request is unapproved, and runs once it is approved;
+- the Statuspage incident is created at cutover start and resolved at completion;
+- the database trigger pages through PagerDuty when it fires and the page is resolved with the same dedup
+  key when it clears;
+- the change request is closed with the outcome, the decision and the evidence pack's digest;
+- no credential reaches the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from golive.engine import acts, runner
+from golive.engine.state import RunStatus
+from golive.evidence import runpack
+from golive.plugins.actions.change import ChangeCloseAction, ChangeCloseParams
+from golive.results import Outcome
+from golive.spec import loader
+from golive.store import sqlite
+from golive.testing import FakeClock, FakeMetricSource, make_ctx
+
+from .test_plugin_change import SN_PASSWORD, SN_USER, ServiceNow, basic
+from .test_plugin_statuspage_pagerduty import DB, PD_KEY, SP_KEY, PagerDuty, Statuspage
+from .vendor_api import VendorApi, load
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "change-managed-cutover.yaml"
+START = datetime(2026, 12, 4, 22, 5, tzinfo=UTC)
+WAIT_LIMIT = 60.0  # seconds a run may take before the test fails
+
+
+@dataclass
+class Vendors:
+    sn_api: VendorApi
+    sn: ServiceNow
+    sp_api: VendorApi
+    sp: Statuspage
+    pd_api: VendorApi
+    pd: PagerDuty
+
+    def apis(self) -> list[VendorApi]:
+        return [self.sn_api, self.sp_api, self.pd_api]
+
+
+@pytest.fixture
+async def vendors(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Vendors]:
+    sn, sp, pd = ServiceNow(), Statuspage(), PagerDuty()
+    sn_api = VendorApi(
+        load("servicenow-table.yaml"),
+        {"listChangeRequests": sn.list, "getChangeRequest": sn.get, "updateChangeRequest": sn.patch},
+        credentials={"basicAuth": {basic(SN_USER, SN_PASSWORD)}},
+    )
+    sp_api = VendorApi(
+        load("statuspage.yaml"),
+        {
+            "postPagesPageIdIncidents": sp.create,
+            "getPagesPageIdIncidentsIncidentId": sp.get,
+            "patchPagesPageIdIncidentsIncidentId": sp.update,
+        },
+        credentials={"api_key": {f"OAuth {SP_KEY}"}},
+    )
+    pd_api = VendorApi(load("pagerduty-events.yaml"), {"sendAlertEvent": pd.enqueue})
+    for api in (sn_api, sp_api, pd_api):
+        await api.start()
+    monkeypatch.setenv("SERVICENOW_PASSWORD", SN_PASSWORD)
+    monkeypatch.setenv("STATUSPAGE_API_KEY", SP_KEY)
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", PD_KEY)
+    try:
+        yield Vendors(sn_api, sn, sp_api, sp, pd_api, pd)
+    finally:
+        for api in (sn_api, sp_api, pd_api):
+            await api.close()
+
+
+def example(tmp_path: Path, v: Vendors) -> loader.LoadedRunbook:
+    """The example with its Prometheus source swapped for the `fake` source named after the trigger."""
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    for trig in doc["triggers"]:
+        trig["source"] = {"type": "fake", "with": {"name": trig["id"]}}
+    path = tmp_path / "change-managed-cutover.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return loader.load(
+        path,
+        var_overrides={
+            "servicenow_url": v.sn_api.url(),
+            "statuspage_url": v.sp_api.url(),
+            "pagerduty_url": v.pd_api.url(),
+        },
+        environ={},
+    )
+
+
+async def run(store: sqlite.SqliteStore, loaded: loader.LoadedRunbook) -> acts.RunHandle:
+    h = await runner.create_run(store, loaded, roles={"ic": "Ana Ruiz"})
+    await asyncio.wait_for(runner.Engine(h, clock=FakeClock(START), poll=1.0).run(), WAIT_LIMIT)
+    return await acts.open_run(store, h.run_id)
+
+
+async def test_live_run_refused_until_approved_then_statuspage_and_pager_follow_the_cutover(
+    vendors: Vendors, store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    v = vendors
+    # The error rate breaches twice (fires: page), then is back under 2% (clears: page resolved).
+    fake_metrics["db_errors"].__init__([0.001, 0.031, 0.028, 0.004])
+    assert isinstance(fake_metrics["db_errors"], FakeMetricSource)
+    loaded = example(tmp_path, v)
+
+    refused = await run(store, loaded)
+    assert refused.state.status is not RunStatus.PASSED
+    gate = refused.state.step("change_approved")
+    assert gate.outcome is Outcome.FAIL
+    assert gate.summary == "refused: change CHG0030001 is not approved (approval: requested, state: Assess (-4))"
+    assert not v.sp.incidents, "nothing may change while the change is unapproved"
+    assert not v.pd.events
+
+    v.sn.approve()
+    h = await run(store, loaded)
+    assert h.state.status is RunStatus.PASSED, {s.id: s.summary for s in h.state.steps.values()}
+    assert h.state.step("change_approved").outcome is Outcome.PASS
+
+    # Statuspage: created at the start (component under maintenance), resolved at completion (operational).
+    (incident,) = v.sp.incidents.values()
+    assert incident["status"] == "resolved"
+    assert v.sp.components[DB] == "operational"
+    assert h.state.step("open_incident").output["components"] == {DB: "under_maintenance"}
+    assert h.state.step("resolve_incident").output["incident_id"] == incident["id"]
+    assert [u["status"] for u in reversed(incident["incident_updates"])] == ["investigating", "resolved"]
+
+    # PagerDuty: one trigger when the trigger fired, one resolve with the same dedup key when it cleared.
+    key = f"golive/{h.run_id}/trigger/db_errors"
+    assert [(e["event_action"], e["dedup_key"]) for e in v.pd.events] == [("trigger", key), ("resolve", key)]
+    assert v.pd.alerts == {key: "resolved"}
+    assert v.pd.events[0]["payload"]["severity"] == "error"  # golive's `high`
+    pages = [c for c in h.state.comms if str(c.get("channel")).startswith("pager:")]
+    assert [(c["event"], c["ok"]) for c in pages] == [("page_trigger", True), ("page_resolve", True)]
+    events = await store.events(h.run_id)
+    fired_at = next(e.seq for e in events if e.type == "trigger_fired")
+    cleared_at = next(
+        e.seq for e in events if e.type == "trigger_evaluated" and e.data.get("state") == "ok" and e.seq > fired_at
+    )
+    resolve_at = next(e.seq for e in events if e.type == "comms_sent" and e.data.get("event") == "page_resolve")
+    assert fired_at < resolve_at
+    assert resolve_at == cleared_at + 1
+
+    # Afterwards: the change is closed with the outcome, the decision and the evidence pack's digest.
+    pack = tmp_path / "pack.zip"
+    await runpack.pack_run(store, h.run_id, pack)
+    digest = hashlib.sha256(pack.read_bytes()).hexdigest()
+    close = ChangeCloseParams.model_validate(
+        {
+            "system": "servicenow",
+            "url": v.sn_api.url(),
+            "record": "CHG0030001",
+            "username": SN_USER,
+            "password": SN_PASSWORD,
+            "outcome": h.state.status.value.upper(),
+            "successful": h.state.status is RunStatus.PASSED,
+            "decision": "GO by Ana Ruiz (no GO/NO-GO step: all checks passed)",
+            "evidence_digest": digest,
+            "notes": f"golive run {h.run_id}",
+        }
+    )
+    closed = await ChangeCloseAction().run(make_ctx(close, clock=FakeClock(START + timedelta(minutes=20))))
+    assert closed.outcome is Outcome.PASS, closed.summary
+    assert v.sn.record["state"] == "3"
+    assert v.sn.record["close_code"] == "successful"
+    assert f"Evidence pack sha256: {digest}" in v.sn.record["close_notes"]
+    assert "golive: outcome PASSED" in v.sn.record["close_notes"]
+
+    for api in v.apis():
+        assert not api.rejected, api.rejected
+    for path in (tmp_path / "db").iterdir():
+        data = path.read_bytes()
+        for secret in (SN_PASSWORD, SP_KEY, PD_KEY):
+            assert secret.encode() not in data, f"{secret} is in {path.name}"
+
+
+async def test_a_page_left_open_is_resolved_when_the_run_ends(
+    vendors: Vendors, store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """A trigger still firing when the window ends: its page is resolved with the same key at run end."""
+    v = vendors
+    v.sn.approve()
+    fake_metrics["db_errors"].set(0.05)
+    h = await run(store, example(tmp_path, v))
+    assert h.state.status is RunStatus.PASSED  # a notify trigger informs; it does not fail the window
+    key = f"golive/{h.run_id}/trigger/db_errors"
+    assert [(e["event_action"], e["dedup_key"]) for e in v.pd.events] == [("trigger", key), ("resolve", key)]
+    events = await store.events(h.run_id)
+    finished = next(e.seq for e in events if e.type == "run_finished")
+    resolved = next(e.seq for e in events if e.type == "comms_sent" and e.data.get("event") == "page_resolve")
+    assert resolved > finished
+
+
+async def test_a_pager_failure_is_recorded_and_does_not_stop_the_run(
+    vendors: Vendors, store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """PagerDuty answering 500: the failed page is recorded (comms_sent ok=false, no key in it); the run goes on."""
+    v = vendors
+    v.sn.approve()
+    v.pd_api.fault_status = 500
+    fake_metrics["db_errors"].set(0.05)
+    h = await run(store, example(tmp_path, v))
+    pages = [c for c in h.state.comms if str(c.get("channel")).startswith("pager:")]
+    assert pages
+    assert not pages[0]["ok"]
+    assert "status 500" in pages[0]["error"]
+    assert PD_KEY not in repr(pages)
+    assert h.state.status is RunStatus.PASSED
