@@ -312,6 +312,7 @@ class _Rule:
     multiline: bool = False  # may span lines: re-matched from the flagged line to the end of the input
     literal: bytes | None = None  # exact bytes (registered secrets): Hyperscan's end offset is enough
     canonical: bytes | None = None  # the registered value this literal encodes (one placeholder for all)
+    at_anchor: bool = False  # every match starts where its anchor starts (Hyperscan's start of match)
 
 
 _PREFILTER = 128  # hyperscan.HS_FLAG_PREFILTER, spelled out so the table is built without Hyperscan
@@ -348,6 +349,15 @@ _SECRET_KEYS = (
 )
 _END = rb"(?![\w-]|[.,]\d)"  # a number must not go on: ports, decimals, longer ids
 _PHONE_START = rb"(?<![\w+./#-])"
+# Anchors that may start after their rule's match does (an e-mail's anchor is its "@"): the exact
+# expression is searched from a little before them. Every other anchor starts where its match starts,
+# so the expression is only tried there (re.match at Hyperscan's start of match).
+_ANCHORS_INSIDE: set[bytes] = set()
+
+
+def _inside(anchor: bytes) -> bytes:
+    _ANCHORS_INSIDE.add(anchor)
+    return anchor
 
 
 def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int, _Refine | None, bool]]:
@@ -410,7 +420,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         (
             "slack_token",
             rb"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{10,}",
-            rb"hooks\.slack\.com/",
+            _inside(rb"hooks\.slack\.com/"),
             0,
             None,
             False,
@@ -505,7 +515,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             "auth",
             rb"(?i)(?<![A-Za-z0-9])[\w.-]{0,20}?(?:sess(?:ion)?(?:[_-]?id)?|sid)[ \t]*=[ \t]*"
             rb"(?P<v>[A-Za-z0-9%._~+/-]{16,}=*)",
-            rb"(?i)(?:sess|sid)[a-z_-]{0,10}[ \t]*=[ \t]*[A-Za-z0-9%._~+/-]{16}",
+            _inside(rb"(?i)(?:sess|sid)[a-z_-]{0,10}[ \t]*=[ \t]*[A-Za-z0-9%._~+/-]{16}"),
             0,
             _refine_session,
             False,
@@ -514,7 +524,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # Credentials inside a URL: scheme://user:password@host.
             "secret",
             rb"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^/\s:@\"']{0,64}:(?P<v>[^@\s/\"']{1,128})@",
-            rb"://[^/\s:@\"']{0,64}:[^@\s/\"']{1,128}@",
+            _inside(rb"://[^/\s:@\"']{0,64}:[^@\s/\"']{1,128}@"),
             0,
             _span_v,
             False,
@@ -523,7 +533,8 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             "card",
             # A run of digit groups; _find_cards finds the cards in it.
             rb"(?<![\w.,+])(?=(?:[ -]?\d){13})\d+(?:[ -]\d+)*(?![\w]|[.,]\d)",
-            rb"\b[2-6](?:[ -]?\d){12}",
+            # 13 digits in a row, or grouped in fours, or 4-6 (Amex, Diners): cheap to compile with SOM.
+            _inside(rb"\b[2-6]\d{3}(?:\d{9}|[ -]\d{4}[ -]\d|[ -]\d{6}[ -]\d)"),
             0,
             _find_cards,
             False,
@@ -540,7 +551,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             "email",
             rb"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
             rb"[A-Za-z]{2,24}(?![\w-])",
-            rb"[A-Za-z0-9](?:@|%40)[A-Za-z0-9]",
+            _inside(rb"[A-Za-z0-9](?:@|%40)[A-Za-z0-9]"),
             0,
             _refine_email,
             False,
@@ -561,7 +572,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # North America: (415) 555-0100, 415-555-0100, 415.555.0100, 1-800-555-0199.
             "phone",
             _PHONE_START + rb"(?:1[ .-])?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}" + _END,
-            rb"(?:\(\d{3}\)[ .-]?|\b\d{3}[ .-])\d{3}[ .-]\d{4}",
+            _inside(rb"(?:\(\d{3}\)[ .-]?|\b\d{3}[ .-])\d{3}[ .-]\d{4}"),
             0,
             None,
             False,
@@ -637,7 +648,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
                 "ip",
                 rb"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})"
                 rb"(?:%[\w.]+)?(?![\w:])",
-                rb"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]{0,4}::",
+                _inside(rb"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]{0,4}::"),
                 0,
                 _refine_ipv6,
                 False,
@@ -790,6 +801,7 @@ def _static_rules(redact_ips: bool, customs: _CustomSpec) -> tuple[_Compiled, tu
                     regex=regex,
                     hs_pattern=anchor if anchor is not None else pattern,
                     hs_flags=_PREFILTER if anchor is None else _SOM_LEFTMOST,
+                    at_anchor=anchor is not None and anchor not in _ANCHORS_INSIDE,
                     refine=refine,
                     multiline=multiline,
                 )
@@ -1094,6 +1106,8 @@ class Redactor:
             elif rule.multiline:
                 start = data.rfind(b"\n", 0, max(0, min(e for _s, e in spans) - 1)) + 1
                 _search(rule, data, start, size, found)
+            elif rule.at_anchor:
+                _match_at(rule, data, sorted({s for s, _e in spans}), found)
             else:
                 # Hyperscan reports in order of end offset: the hits of one line are taken together, and the
                 # exact expression searched once, from a little before the leftmost anchor's start (anchors
@@ -1219,6 +1233,32 @@ def _search(
             # An IBAN's expression may run past the IBAN into the next one; go on from the refined end.
             nxt = max(span[1] if refine is _refine_iban else m.end(), m.start() + 1)
         m = search(data, nxt, endpos) if nxt < stop else None
+
+
+def _match_at(rule: _Rule, data: bytes, starts: list[int], out: list[tuple[int, int, int, str, bytes | None]]) -> None:
+    """Append the findings of ``rule`` whose match starts at one of ``starts`` (ascending), as a search
+    from the start would find them: a match is not looked for inside the previous one."""
+    regex = rule.regex
+    assert regex is not None
+    match = regex.match
+    refine = rule.refine
+    size = len(data)
+    cursor = -1
+    for start in starts:
+        if start < cursor:
+            continue
+        line_end = data.find(b"\n", start)
+        m = match(data, start, size if line_end < 0 else line_end)
+        if m is None:
+            continue
+        span = refine(data, m) if refine is not None else m.span()
+        if isinstance(span, list):
+            out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
+            cursor = m.end()
+        elif span is not None:
+            if span[1] > span[0]:
+                out.append((span[0], span[1], rule.priority, rule.kind, None))
+            cursor = span[1] if refine is _refine_iban else m.end()
 
 
 _SECRET_KEY_NAME = re.compile(
