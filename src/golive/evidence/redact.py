@@ -21,6 +21,7 @@ import base64
 import importlib
 import ipaddress
 import json
+import operator
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -76,14 +77,15 @@ _Refine = Callable[[bytes, "re.Match[bytes]"], "_Span | list[_Span] | None"]  # 
 
 
 _LUHN_DOUBLED = bytes((2 * d - 9 if d > 4 else 2 * d) for d in range(10))
+# ASCII digit -> its doubled Luhn value (as a small integer byte), for bytes.translate.
+_LUHN_DOUBLED_ASCII = bytes(_LUHN_DOUBLED[c - 48] if 48 <= c <= 57 else 0 for c in range(256))
 
 
 def _luhn_ok(digits: bytes) -> bool:
     """True when an ASCII digit string passes the Luhn checksum."""
     kept = digits[-1::-2]
     doubled = digits[-2::-2]
-    total = sum(kept) - 48 * len(kept) + sum(_LUHN_DOUBLED[c - 48] for c in doubled)
-    return total % 10 == 0
+    return (sum(kept) - 48 * len(kept) + sum(doubled.translate(_LUHN_DOUBLED_ASCII))) % 10 == 0
 
 
 _CARD_GROUPS_OK = {(4, 6, 5), (4, 6, 4)}
@@ -857,6 +859,7 @@ class Redactor:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._numbers: dict[tuple[str, bytes], int] = {}
+        self._made: dict[tuple[str, bytes], bytes] = {}  # the placeholder of each (kind, value)
         self._counts: dict[str, int] = {}
         self._secrets: dict[bytes, bytes] = {}  # form -> canonical raw value
         customs: list[tuple[str, str]] = []
@@ -934,7 +937,7 @@ class Redactor:
             return []
         data = text.encode("utf-8", "surrogatepass")
         found = self._find(data, self._engine)
-        found.sort(key=_span_order)
+        found.sort(key=_SPAN_ORDER)
         regions: list[tuple[int, int, str]] = []
         i, n = 0, len(found)
         while i < n:
@@ -1057,13 +1060,18 @@ class Redactor:
 
     def _placeholder(self, kind: str, value: bytes) -> bytes:
         key = (kind, value)
+        made = self._made.get(key)  # a value seen before: no lock (a dict read is atomic)
+        if made is not None:
+            return made
         with self._lock:
             number = self._numbers.get(key)
             if number is None:
                 number = self._counts.get(kind, 0) + 1
                 self._counts[kind] = number
                 self._numbers[key] = number
-        return b"<%s:%d>" % (kind.encode(), number)
+            made = b"<%s:%d>" % (kind.encode(), number)
+            self._made[key] = made
+        return made
 
     def _find(self, data: bytes, engine: _Engine) -> list[tuple[int, int, int, str, bytes | None]]:
         """Every finding as (start, end, priority, kind, canonical value or None)."""
@@ -1087,16 +1095,13 @@ class Redactor:
     def _find_hyperscan(
         self, data: bytes, compiled: _Compiled, slot: str, found: list[tuple[int, int, int, str, bytes | None]]
     ) -> None:
-        hits: list[tuple[int, int, int]] = []
-        append = hits.append
+        buckets: list[list[tuple[int, int]]] = [[] for _ in compiled.rules]
 
         def on_match(rule_id: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-            append((rule_id, start, end))
+            buckets[rule_id].append((start, end))
 
         compiled.db.scan(data, match_event_handler=on_match, scratch=self._scratch(compiled, slot))
-        by_rule: dict[int, list[tuple[int, int]]] = {}
-        for rule_id, start, end in hits:
-            by_rule.setdefault(rule_id, []).append((start, end))
+        by_rule = {rule_id: spans for rule_id, spans in enumerate(buckets) if spans}
         size = len(data)
         for rule_id, spans in by_rule.items():
             rule = compiled.rules[rule_id]
@@ -1136,16 +1141,23 @@ class Redactor:
         findings merge into one placeholder of the highest-priority kind among them."""
         if not found:
             return data[:upto]
-        found.sort(key=_span_order)
+        found.sort(key=_SPAN_ORDER)
         parts: list[bytes] = []
         pos = 0
         i = 0
         n = len(found)
+        placeholder = self._placeholder
+        append = parts.append
         while i < n:
             start, end, prio, kind, canonical = found[i]
+            i += 1
+            if i == n or found[i][0] >= end:  # the common case: a finding alone
+                append(data[pos:start])
+                append(placeholder(kind, data[start:end] if canonical is None else canonical))
+                pos = end
+                continue
             best = (prio, kind, canonical, start, end)
             canonicals = {canonical}
-            i += 1
             while i < n and found[i][0] < end:
                 s2, e2, p2, k2, c2 = found[i]
                 if p2 < best[0]:
@@ -1194,6 +1206,9 @@ class Redactor:
         if end is None:
             return b"", not final
         return buf[end.end() :], False
+
+
+_SPAN_ORDER = operator.itemgetter(0, 2)  # by start, then priority
 
 
 def _span_order(finding: tuple[int, int, int, str, bytes | None]) -> tuple[int, int]:
