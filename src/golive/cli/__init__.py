@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "preflight": ("golive.cli.preflight_cmds", "preflight", "Run a phase's checks concurrently and write reports."),
     "report": ("golive.cli.preflight_cmds", "report", "Write a run's report as JSON, Markdown, JUnit or HTML."),
     "evidence": ("golive.cli.evidence_cmds", "evidence", "Pack and verify evidence."),
+    "export": ("golive.cli.export_cmds", "export", "Send a run's events as CloudEvents and its trace over OTLP."),
     "keygen": ("golive.cli.evidence_cmds", "keygen", "Make an ed25519 key pair for signing evidence packs."),
     "watch": ("golive.cli.watch_cmds", "watch", "Show each trigger live: value, threshold, sparkline."),
     "hypercare": ("golive.cli.watch_cmds", "hypercare", "Run hypercare checks on their schedule."),

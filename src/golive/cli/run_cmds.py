@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from golive import exceptions
-from golive.cli import _common
+from golive.cli import _common, export_cmds
 
 ROLLBACK_HANDOFF_WAIT = 3.0  # seconds to let a running engine pick up a rollback request
 
@@ -136,6 +136,8 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
 @click.option("--run-id", default=None, help="Use this run id instead of a generated one.")
 @click.option("--no-prompt", is_flag=True, help="Never prompt; wait for golive confirm/decide from anyone.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
+@export_cmds.events_option
+@export_cmds.otlp_option
 @_common.db_option
 def run(
     file: str,
@@ -145,6 +147,8 @@ def run(
     run_id: str | None,
     no_prompt: bool,
     quiet: bool,
+    events_to: tuple[str, ...],
+    otlp: str | None,
     db_url: str | None,
 ) -> None:
     """Start a run of FILE and drive it to its end.
@@ -172,7 +176,11 @@ def run(
         handle = await runner.create_run(store, loaded, mode=mode, roles=role_map, run_id=run_id)
         if not quiet:
             click.echo(f"run {handle.run_id} started ({mode}); db {store_url(db_url)}")
-        return await _drive(store, handle, quiet=quiet, prompt=not no_prompt)
+        forwarder = await export_cmds.start(store, handle, events_to)
+        try:
+            return await _drive(store, handle, quiet=quiet, prompt=not no_prompt)
+        finally:
+            await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
 
     status = _common.run_async(lambda: _common.with_store(db_url, go))
     sys.exit(_exit_for(status))
