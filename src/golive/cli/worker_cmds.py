@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from typing import Any
 
 import click
@@ -64,10 +65,7 @@ async def _work(store: Any, ttl: float | None, poll: float | None, max_runs: int
     driving: dict[str, asyncio.Task[None]] = {}
     click.echo(f"worker {driver.describe_owner(owner)}: adopting runs (lease TTL {lease_ttl:g} s)", err=True)
 
-    async def drive_one(lease: Any) -> None:
-        own = driver.Ownership(store, lease.run_id, owner, lease_ttl)
-        own.lease = lease
-        own.mark_renewed()
+    async def drive_one(lease: Any, own: Any) -> None:
         try:
             handle = await acts.open_run(store, lease.run_id)
             status = await driver.drive(handle, runner.Engine(handle), owner=owner, ownership=own)
@@ -77,18 +75,22 @@ async def _work(store: Any, ttl: float | None, poll: float | None, max_runs: int
         except exceptions.GoliveError as exc:
             click.echo(f"run {lease.run_id}: engine stopped: {exc.message}", err=True)
         finally:
+            await own.stop_heartbeat()  # a run that could not even be opened is left to expire
             driving.pop(lease.run_id, None)
 
     while not stop.is_set():
         lease = None
         if len(driving) < max_runs:
+            claimed_at = time.monotonic()
             try:
                 lease = await store.claim_orphan_run(owner, lease_ttl)
             except exceptions.StoreError as exc:
                 click.echo(f"looking for runs to adopt: {exc.message}", err=True)
         if lease is not None and lease.run_id not in driving:
+            own = driver.Ownership(store, lease.run_id, owner, lease_ttl)
+            own.adopt(lease, claimed_at)
             click.echo(f"run {lease.run_id}: adopted (lease epoch {lease.epoch})", err=True)
-            driving[lease.run_id] = asyncio.create_task(drive_one(lease), name=f"golive-worker-{lease.run_id}")
+            driving[lease.run_id] = asyncio.create_task(drive_one(lease, own), name=f"golive-worker-{lease.run_id}")
             continue  # there may be more to adopt
         if once and not driving:
             break

@@ -149,6 +149,19 @@ class Ownership:
         self.previous: store_base.Lease | None = None
         self._renewed_at = 0.0  # time.monotonic() of the last successful acquire/renewal
         self._on_lost: list[Callable[[str], None]] = []
+        self._beat: asyncio.Task[None] | None = None
+
+    def start_heartbeat(self) -> None:
+        """Start renewing now (right after the lease was taken: loading a large run must not let it lapse)."""
+        if self._beat is None and self.lease is not None:
+            self._beat = asyncio.create_task(self.heartbeat(), name=f"golive-lease-{self.run_id}")
+
+    async def stop_heartbeat(self) -> None:
+        beat, self._beat = self._beat, None
+        if beat is not None:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
 
     @property
     def fence(self) -> store_base.Fence:
@@ -179,6 +192,7 @@ class Ownership:
                 raise RunBusy(self._busy_message(current))
         self.lease = lease
         self._renewed_at = started
+        self.start_heartbeat()
         return lease
 
     def _busy_message(self, lease: store_base.Lease | None) -> str:
@@ -188,9 +202,12 @@ class Ownership:
             f"process to stop, or take the run over with: golive resume {self.run_id} --take-over"
         )
 
-    def mark_renewed(self) -> None:
-        """The lease was just taken or renewed (by a claim made elsewhere, e.g. a worker's)."""
-        self._renewed_at = time.monotonic()
+    def adopt(self, lease: store_base.Lease, started: float) -> None:
+        """Own a lease claimed elsewhere (a worker's or server's claim of an orphan), taken at monotonic
+        time ``started``, and start renewing it."""
+        self.lease = lease
+        self._renewed_at = started
+        self.start_heartbeat()
 
     def on_lost(self, callback: Callable[[str], None]) -> None:
         self._on_lost.append(callback)
@@ -290,7 +307,7 @@ async def drive(
             run_task.cancel()
 
     own.on_lost(stop_engine)
-    beat = asyncio.create_task(own.heartbeat(), name=f"golive-lease-{handle.run_id}")
+    own.start_heartbeat()
     try:
         prev = own.previous
         await handle.refresh()
@@ -324,9 +341,7 @@ async def drive(
         await engine.aclose()
         raise
     finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
+        await own.stop_heartbeat()
     await own.release()
     return status
 

@@ -990,6 +990,10 @@ class Engine:
             else:
                 await self.emit("step_started", step_id=step.id, attempt=attempt)
             if is_action:
+                # action_started is durable; a process frozen since (SIGSTOP, a stalled VM) may have lost the
+                # run meanwhile: check once more, here, right before the side effect.
+                if self.h.ownership is not None:
+                    self.h.ownership.check()
                 # At most once, and never left open: a rollback that cancels this step waits for the side
                 # effect to finish and records it before the cancellation goes on.
                 inner = asyncio.ensure_future(self._call_plugin(plugin, ctx))

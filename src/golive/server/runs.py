@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -246,7 +247,7 @@ class RunService:
             handle = await acts.open_run(self.store, rid)
             await driver.drive(handle, runner.Engine(handle), owner=self.owner, ownership=own, body=roll)
 
-        self._spawn_driven(rid, go)
+        self._spawn_driven(rid, go, own)
         return "rollback started by this server", v
 
     # -- runs ------------------------------------------------------------------------------------------
@@ -301,14 +302,14 @@ class RunService:
             await own.acquire()
         except driver.RunBusy:
             raise exceptions.RuleRefused(f"run {rid} was taken by another process before it started") from None
-        self._spawn_driven(rid, lambda: self._run_engine(handle, own))
+        self._spawn_driven(rid, lambda: self._run_engine(handle, own), own)
         return rid
 
     async def _run_engine(self, handle: acts.RunHandle, own: driver.Ownership) -> None:
         status = await driver.drive(handle, runner.Engine(handle), owner=self.owner, ownership=own)
         log.info("run %s: engine stopped (%s)", handle.run_id, status.label)
 
-    def _spawn_driven(self, run_id: str, body: Callable[[], Awaitable[None]]) -> None:
+    def _spawn_driven(self, run_id: str, body: Callable[[], Awaitable[None]], own: driver.Ownership) -> None:
         """Drive a run in the background (the driver holds, renews and fences the lease). An engine that
         fails has recorded ``engine_stopped`` and keeps its lease until it expires, so a server or worker
         adopts the run; it is never left RUNNING with nobody driving it and nothing said."""
@@ -323,6 +324,7 @@ class RunService:
             except Exception as exc:
                 log.error("run %s: engine failed: %s", run_id, getattr(exc, "message", None) or repr(exc))
             finally:
+                await own.stop_heartbeat()  # whatever happened, the lease is renewed no longer
                 self._engines.pop(run_id, None)
 
         task = asyncio.create_task(driven(), name=f"golive-engine-{run_id}")
@@ -332,6 +334,7 @@ class RunService:
         """Forever: take over runs whose owner stopped renewing its lease, and resume them here."""
         ttl = driver.lease_ttl()
         while True:
+            claimed_at = time.monotonic()
             try:
                 lease = await self.store.claim_orphan_run(self.owner, ttl)
             except (exceptions.StoreError, NotImplementedError) as exc:
@@ -343,14 +346,13 @@ class RunService:
             rid = lease.run_id
             log.info("run %s: its owner stopped; resuming it here (lease epoch %d)", rid, lease.epoch)
             own = driver.Ownership(self.store, rid, self.owner, ttl)
-            own.lease = lease
-            own.mark_renewed()
+            own.adopt(lease, claimed_at)
 
             async def resume(rid: str = rid, own: driver.Ownership = own) -> None:
                 handle = await acts.open_run(self.store, rid)
                 await self._run_engine(handle, own)
 
-            self._spawn_driven(rid, resume)
+            self._spawn_driven(rid, resume, own)
 
     def engine_running(self, run_id: str) -> bool:
         task = self._engines.get(run_id)

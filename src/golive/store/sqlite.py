@@ -39,6 +39,7 @@ __all__ = ["SqliteStore"]
 T = TypeVar("T")
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's write transaction before failing
+BUSY_TIMEOUT_ENV = "GOLIVE_SQLITE_BUSY_TIMEOUT"  # overrides BUSY_TIMEOUT (seconds)
 MAX_BATCH = 1000  # jobs per group-commit transaction; bounds the wait of the last job in a batch
 FOLLOW_BATCH = 1000  # events fetched per read while following
 BLOB_DIR = "blobs"  # beside the database file
@@ -65,6 +66,19 @@ class _BatchAborted(Exception):
     def __init__(self, error: exceptions.GoliveError) -> None:
         super().__init__(error.message)
         self.error = error
+
+
+def _busy_timeout() -> float:
+    raw = os.environ.get(BUSY_TIMEOUT_ENV)
+    if not raw:
+        return BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise exceptions.UsageError(f"{BUSY_TIMEOUT_ENV}={raw!r}: give seconds, e.g. 30") from None
+    if value <= 0:
+        raise exceptions.UsageError(f"{BUSY_TIMEOUT_ENV}={raw!r}: the busy timeout must be positive")
+    return value
 
 
 def split_statements(script: str) -> list[str]:
@@ -105,6 +119,7 @@ class SqliteStore(common.BatchingStore):
         self._read_conn: sqlite3.Connection | None = None
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._waiters_lock = threading.Lock()
+        self.busy_timeout = _busy_timeout()
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -145,7 +160,7 @@ class SqliteStore(common.BatchingStore):
             reader.shutdown(wait=False)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         try:
             mode = self._enable_wal(conn)
             if str(mode).lower() != "wal":
@@ -163,7 +178,7 @@ class SqliteStore(common.BatchingStore):
     def _enable_wal(self, conn: sqlite3.Connection) -> str:
         """Switch to WAL. Two processes switching a new file at once can get SQLITE_BUSY at once, without
         the busy handler being consulted, so retry here until the busy timeout."""
-        deadline = time.monotonic() + BUSY_TIMEOUT
+        deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
                 return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
@@ -468,7 +483,7 @@ class SqliteStore(common.BatchingStore):
     def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
             if self._read_conn is None:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
                 conn.execute("PRAGMA query_only=ON")  # this connection must never write
                 self._read_conn = conn
             return fn(self._read_conn)
@@ -506,7 +521,7 @@ class SqliteStore(common.BatchingStore):
     def _error(self, exc: BaseException, what: str) -> exceptions.StoreError:
         hint = ""
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-            hint = f" (another process holds the write lock; waited up to {BUSY_TIMEOUT:g} s)"
+            hint = f" (another process holds the write lock; waited up to {self.busy_timeout:g} s)"
         elif isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
             hint = " (the schema is not migrated: run `golive db upgrade`)"
         err = exceptions.StoreError(f"SQLite store {self.path}: {what} failed: {common.one_line(exc)}{hint}")
