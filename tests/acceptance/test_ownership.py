@@ -6,6 +6,7 @@ line counted twice. The lease TTL is one second (GOLIVE_LEASE_TTL), so "past the
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -13,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.acceptance import ownership_support as sup
 from tests.integration.conftest import throwaway_database
 
@@ -121,5 +121,5 @@ def test_sigstop_owner_is_fenced_by_a_worker_and_a_killed_worker_is_replaced_on_
     epochs = [e.data["epoch"] for e in started]
     assert epochs == sorted(set(epochs))  # each owner at a higher epoch than the one before
     assert len(epochs) >= 3
-    assert all(a.data["owner"] != b.data["owner"] for a, b in zip(started, started[1:], strict=False))
+    assert all(a.data["owner"] != b.data["owner"] for a, b in itertools.pairwise(started))
     assert obs.verify(rid) > ACTIONS
