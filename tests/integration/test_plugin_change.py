@@ -68,6 +68,7 @@ class ServiceNow:
 class Jira:
     def __init__(self) -> None:
         self.status = "Awaiting approval"
+        self.stuck = False  # a workflow post-function that leaves the status as it was
         self.comments: list[Any] = []
         self.fields = {
             "customfield_10050": "2026-12-04T22:00:00.000+0000",
@@ -98,7 +99,8 @@ class Jira:
         tid = call.json()["transition"]["id"]
         if tid not in names:
             return 400, {"errorMessages": ["Transition id is not valid"]}
-        self.status = names[tid]
+        if not self.stuck:
+            self.status = names[tid]
         return 204, None
 
 
@@ -203,11 +205,11 @@ async def test_change_system_failures_fail_closed(servicenow: tuple[VendorApi, S
     """A refused sign-in, a 5xx or a timeout is an ERROR (never a pass); no credential is in the result."""
     api, sn = servicenow
     sn.approve()
-    kw: dict[str, Any] = {"timeout": 0.5}
+    kw: dict[str, Any] = {"timeout": 0.3}
     if fault == "401":
         kw["password"] = "wrong-password-1"
     elif fault == "timeout":
-        api.delay = 2.0
+        api.delay = 1.0
     else:
         api.fault_status = int(fault)
     result = await ChangeRecordCheck().run(at(NOW, ChangeRecordParams.model_validate(sn_params(api, **kw))))
@@ -308,3 +310,13 @@ async def test_change_fakes_reject_malformed_requests(
     assert len(sn_api.rejected) == 4
     assert len(jira_api.rejected) == 2
     assert "state" not in sn.record or sn.record["state"] == "-4"
+
+
+async def test_jira_close_fails_when_the_issue_does_not_read_back_closed(jira: tuple[VendorApi, Jira]) -> None:
+    """A transition Jira accepts but that leaves the status as it was fails the close (read-back)."""
+    api, j = jira
+    j.status, j.stuck = "Implementing", True
+    close = ChangeCloseParams.model_validate(jira_params(api, outcome="PASSED", successful=True))
+    result = await ChangeCloseAction().run(at(NOW, close))
+    assert result.outcome is Outcome.FAIL
+    assert result.summary == "change OPS-42 reads back in state Implementing, not Done"

@@ -197,10 +197,10 @@ async def test_launchdarkly_outage_fails_closed(ld: tuple[VendorApi, LaunchDarkl
     """A 5xx or a timeout is an ERROR for the check and the action, never a pass."""
     api, _ = ld
     if fault == "timeout":
-        api.delay = 2.0
+        api.delay = 1.0
     else:
         api.fault_status = int(fault)
-    provider = LaunchDarklyFlags(ld_opts(api, timeout=0.5))
+    provider = LaunchDarklyFlags(ld_opts(api, timeout=0.3))
     check = await FlagCheck().run(
         make_ctx(FlagCheckParams.model_validate({"flag": "orders.write_new_db", "is": False}), flags=provider)
     )

@@ -212,11 +212,11 @@ async def test_statuspage_scheduled_maintenance_lifecycle(statuspage: tuple[Vend
 async def test_statuspage_failures_fail_closed(statuspage: tuple[VendorApi, Statuspage], fault: str) -> None:
     """A refused key, a 5xx or a timeout is an ERROR; the key is never in the result."""
     api, _ = statuspage
-    kw: dict[str, Any] = {"timeout": 0.5}
+    kw: dict[str, Any] = {"timeout": 0.3}
     if fault == "401":
         kw["api_key"] = "wrong-key-5"
     elif fault == "timeout":
-        api.delay = 2.0
+        api.delay = 1.0
     else:
         api.fault_status = int(fault)
     result = await StatuspageAction().run(make_ctx(sp(api, op="create_incident", name="Cutover", **kw)))
@@ -290,11 +290,11 @@ async def test_pagerduty_failures_fail_closed(pagerduty: tuple[VendorApi, PagerD
     if fault == "400":
         key = "X" * 32
     elif fault == "timeout":
-        api.delay = 2.0
+        api.delay = 1.0
     else:
         api.fault_status = int(fault)
     p = PagerDutyParams.model_validate(
-        {"event_action": "trigger", "summary": "s", "url": api.url(), "routing_key": key, "timeout": 0.5}
+        {"event_action": "trigger", "summary": "s", "url": api.url(), "routing_key": key, "timeout": 0.3}
     )
     result = await PagerDutyAction().run(make_ctx(p))
     assert result.outcome is Outcome.ERROR

@@ -146,10 +146,10 @@ async def test_vault_write_outage_fails_closed(vault: tuple[VendorApi, Kv2], fau
     """A 401, a 5xx or a timeout is an ERROR, never a pass."""
     api, _ = vault
     if fault == "timeout":
-        api.delay = 2.0
+        api.delay = 1.0
     else:
         api.fault_status = int(fault)
-    result = await VaultWriteAction().run(secrets_ctx(params(api, timeout=0.5)))
+    result = await VaultWriteAction().run(secrets_ctx(params(api, timeout=0.3)))
     assert result.outcome is Outcome.ERROR
     assert ("timed out" in result.summary) if fault == "timeout" else (f"status {fault}" in result.summary)
 

@@ -219,3 +219,23 @@ async def test_a_pager_failure_is_recorded_and_does_not_stop_the_run(
     assert "status 500" in pages[0]["error"]
     assert PD_KEY not in repr(pages)
     assert h.state.status is RunStatus.PASSED
+
+
+async def test_a_refused_change_can_be_waived_by_the_ic_with_a_ticket_and_the_run_resumed(
+    vendors: Vendors, store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """The refusal is waivable: the IC (who holds `waive`) waives it with a ticket and a reason, and the
+    resumed run goes on; the waiver names who, why and the ticket."""
+    v = vendors
+    refused = await run(store, example(tmp_path, v))
+    assert refused.state.step("change_approved").outcome is Outcome.FAIL
+    await acts.waive(refused, "change_approved", "Ana Ruiz", "INC-4711", "emergency change approved by the CAB chair")
+    h = await acts.open_run(store, refused.run_id)
+    await asyncio.wait_for(runner.Engine(h, clock=FakeClock(START), poll=1.0).run(), WAIT_LIMIT)
+    h = await acts.open_run(store, refused.run_id)
+    assert h.state.status is RunStatus.PASSED, {s.id: s.summary for s in h.state.steps.values()}
+    gate = h.state.step("change_approved")
+    assert gate.outcome is Outcome.WAIVED
+    assert gate.waiver is not None
+    assert gate.waiver["ticket"] == "INC-4711"
+    assert len(v.sp.incidents) == 1

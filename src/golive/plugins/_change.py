@@ -219,8 +219,8 @@ def _adf(text: str) -> dict[str, Any]:
 
 async def close(
     ctx: base.StepContext, p: ChangeParams, rec: ChangeRecord, *, notes: str, successful: bool, transition: str
-) -> str:
-    """Post ``notes`` to the record and close it; returns the state read back afterwards."""
+) -> tuple[str, str]:
+    """Post ``notes`` to the record and close it; the state read back afterwards and the state expected."""
     if p.system == "servicenow":
         body = {
             "state": "3",
@@ -232,7 +232,7 @@ async def close(
         doc = _json(await _call(ctx, p, "PATCH", path, json_body=body), rec.record)
         state = str((doc.get("result") or {}).get("state", "")) if isinstance(doc, dict) else ""
         again = await read(ctx, p)
-        return again.state if again.state else state
+        return (again.state or state), "Closed (3)"
     key = urllib.parse.quote(rec.ref, safe="")
     await _call(ctx, p, "POST", f"/rest/api/3/issue/{key}/comment", json_body={"body": _adf(notes)}, ok=(201,))
     doc = _json(await _call(ctx, p, "GET", f"/rest/api/3/issue/{key}/transitions"), rec.record)
@@ -260,4 +260,5 @@ async def close(
         json_body={"transition": {"id": str(chosen["id"])}},
         ok=(204,),
     )
-    return (await read(ctx, p)).state
+    target = str((chosen.get("to") or {}).get("name") or chosen.get("name") or transition)
+    return (await read(ctx, p)).state, target

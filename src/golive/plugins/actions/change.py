@@ -59,15 +59,18 @@ class ChangeCloseAction(base.ActionPlugin):
         text = close_text(p)
         try:
             rec = await _change.read(ctx, p)
-            state = await _change.close(ctx, p, rec, notes=text, successful=p.successful, transition=p.close_transition)
+            state, expected = await _change.close(
+                ctx, p, rec, notes=text, successful=p.successful, transition=p.close_transition
+            )
         except exceptions.GoliveError as exc:
             return _util.finish(ctx, results.Outcome.ERROR, f"closing change {p.record} failed: {exc.message}")
         output = {"system": p.system, "record": rec.record, "state": state, "notes": text}
-        closed = state.split(" (", 1)[0].lower()
-        want = "closed" if p.system == "servicenow" else p.close_transition.lower()
-        if p.system == "servicenow" and closed != want:
+        if state.lower() != expected.lower():
             return _util.finish(
-                ctx, results.Outcome.FAIL, f"change {rec.record} reads back in state {state}, not Closed", output=output
+                ctx,
+                results.Outcome.FAIL,
+                f"change {rec.record} reads back in state {state}, not {expected}",
+                output=output,
             )
         return _util.finish(
             ctx, results.Outcome.PASS, f"closed change {rec.record} ({state}): {text.splitlines()[0]}", output=output
