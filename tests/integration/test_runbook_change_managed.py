@@ -239,3 +239,17 @@ async def test_a_refused_change_can_be_waived_by_the_ic_with_a_ticket_and_the_ru
     assert gate.waiver is not None
     assert gate.waiver["ticket"] == "INC-4711"
     assert len(v.sp.incidents) == 1
+
+
+async def test_a_rehearsal_pages_no_one(
+    vendors: Vendors, store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """A rehearsal of the same cutover, the trigger firing: no PagerDuty event is sent (pagers page live runs)."""
+    v = vendors
+    v.sn.approve()
+    fake_metrics["db_errors"].set(0.05)
+    h = await runner.create_run(store, example(tmp_path, v), mode="rehearsal", roles={"ic": "Ana Ruiz"})
+    await asyncio.wait_for(runner.Engine(h, clock=FakeClock(START), poll=1.0).run(), WAIT_LIMIT)
+    events = await store.events(h.run_id)
+    assert any(e.type == "trigger_fired" for e in events)
+    assert not v.pd.events

@@ -251,7 +251,7 @@ class Engine:
 
             self._pagers = pager_mod.Pagers(
                 self.runbook, self.h.run_id, render=render, record=record, http=self.http_client,
-                comms=list(self.h.state.comms),
+                comms=list(self.h.state.comms), mode=self.h.state.mode,
             )  # fmt: skip
         await self._pagers.on_event(type_, data)
 

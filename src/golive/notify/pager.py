@@ -4,7 +4,8 @@ One PagerDuty alert per pager and trigger, under one dedup key (``golive/<run id
 ``trigger_fired`` sends a ``trigger`` event; the trigger's next ``trigger_evaluated`` at ``ok`` sends
 ``resolve`` with the same key; ``run_finished`` resolves every page still open. Each event sent is recorded
 as ``comms_sent`` (channel ``pager:<id>``); a failed send is recorded and never stops the run (a page that
-could not be sent is a comms failure, as a chat message that could not be sent is). The pages still open
+could not be sent is a comms failure, as a chat message that could not be sent is). Only live runs page
+(a pager with ``rehearsal: true`` pages in rehearsals too; dry runs never do). The pages still open
 are read back from the run's events, so a resumed run resolves the pages an earlier engine opened.
 """
 
@@ -45,8 +46,10 @@ class Pagers:
         record: Record,
         http: Callable[[], _http.HttpClient],
         comms: Sequence[Mapping[str, Any]] = (),  # the run's earlier comms_sent records
+        mode: str = "live",
     ) -> None:
         self._runbook = runbook
+        self._mode = mode
         self._run_id = run_id
         self._render = render
         self._record = record
@@ -66,7 +69,11 @@ class Pagers:
         return set(self._open)
 
     def _pagers_for(self, trigger_id: str) -> list[models.Pager]:
-        return [p for p in self._runbook.pagers if not p.triggers or trigger_id in p.triggers]
+        return [
+            p
+            for p in self._runbook.pagers
+            if (not p.triggers or trigger_id in p.triggers) and (self._mode == "live" or p.rehearsal)
+        ]
 
     async def on_event(self, type_: str, data: Mapping[str, Any]) -> None:
         if type_ == "trigger_fired":

@@ -650,6 +650,9 @@ class Pager(Model):
     url: str = Field(default="https://events.pagerduty.com", description="Events API base URL.")
     triggers: tuple[str, ...] = Field(default=(), description="Triggers that page (default: every trigger).")
     source: str = Field(default="", description="The alert's source (default: the runbook's service or name).")
+    rehearsal: bool = Field(
+        default=False, description="Page in rehearsals too (default: live runs only; dry runs never page)."
+    )
 
 
 # --- the runbook --------------------------------------------------------------------------------------
