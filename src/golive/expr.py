@@ -35,7 +35,7 @@ import jmespath
 import jmespath.exceptions
 import simpleeval
 
-from golive import exceptions
+from golive import exceptions, patterns
 
 __all__ = [
     "FUNCTIONS",
@@ -48,6 +48,10 @@ __all__ = [
 ]
 
 MAX_CONDITION_LENGTH = 2000  # characters; a condition is a one-liner, not a program
+# Bounds checked before an operation runs, so evaluation costs little whatever the condition and the data:
+# a big-integer power or product runs inside one bytecode and holds the GIL, so no timeout could stop it.
+MAX_INT_BITS = 4096  # bits of an integer result of **, * or + (about 1e1233; no metric is that big)
+MAX_SEQUENCE = 100_000  # items or characters of a string or list built by * or +
 
 
 class ConditionError(exceptions.GoliveError):
@@ -59,7 +63,60 @@ def _jp(doc: Any, path: str) -> Any:
 
 
 def _matches(text: Any, pattern: Any) -> bool:
-    return re.search(str(pattern), str(text)) is not None
+    # RE2: linear in the text whatever the pattern (golive.patterns).
+    try:
+        return patterns.search(str(pattern), str(text)) is not None
+    except patterns.PatternError as exc:
+        raise ConditionError(str(exc)) from None
+
+
+def _int_bits(v: Any) -> int:
+    return abs(v).bit_length() if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def _safe_pow(a: Any, b: Any) -> Any:
+    big_ints = isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and b > 0 and abs(a) > 1
+    if big_ints and _int_bits(a) * b > MAX_INT_BITS:
+        raise ConditionError(f"{a} ** {b} is too big to compute (over {MAX_INT_BITS} bits)")
+    if isinstance(b, int) and not isinstance(b, bool) and b < 0 and _int_bits(b) > 64:
+        raise ConditionError(f"exponent {b} is too big")
+    return a**b
+
+
+def _seq_len(v: Any) -> int | None:
+    return len(v) if isinstance(v, str | list | tuple | bytes) else None
+
+
+def _safe_mult(a: Any, b: Any) -> Any:
+    for seq, n in ((a, b), (b, a)):
+        size = _seq_len(seq)
+        if size is not None and isinstance(n, int) and size * max(n, 0) > MAX_SEQUENCE:
+            raise ConditionError(f"repeating {size} items {n} times is too long (over {MAX_SEQUENCE:,})")
+    if _int_bits(a) + _int_bits(b) > MAX_INT_BITS:
+        raise ConditionError(f"the product is too big to compute (over {MAX_INT_BITS} bits)")
+    return a * b
+
+
+def _safe_add(a: Any, b: Any) -> Any:
+    sa, sb = _seq_len(a), _seq_len(b)
+    if sa is not None and sb is not None and sa + sb > MAX_SEQUENCE:
+        raise ConditionError(f"joining {sa} and {sb} items is too long (over {MAX_SEQUENCE:,})")
+    return a + b
+
+
+def _safe_mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str | bytes):
+        raise ConditionError("'%' formatting of text is not supported in conditions")
+    return a % b
+
+
+_OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
+    **simpleeval.DEFAULT_OPERATORS,
+    ast.Pow: _safe_pow,
+    ast.Mult: _safe_mult,
+    ast.Add: _safe_add,
+    ast.Mod: _safe_mod,
+}
 
 
 # Everything a condition can call. Kept small and pure: no I/O, no randomness, no attribute access.
@@ -191,7 +248,7 @@ class Condition:
         env.update(names)
         if _DOLLAR_ROOT in self._names:
             env[_DOLLAR_ROOT] = names.get("json", names.get("body"))
-        evaluator = _Eval(names=env, functions=FUNCTIONS)
+        evaluator = _Eval(operators=_OPERATORS, names=env, functions=FUNCTIONS)
         try:
             result = evaluator.eval(self.text, previously_parsed=self._tree.body)
         except ConditionError as exc:
@@ -272,6 +329,16 @@ def _compile(text: str, names: frozenset[str] | None) -> Condition:
                 )
             if node.keywords:
                 raise exceptions.UsageError(f"condition `{text}`: keyword arguments are not supported")
+            # A pattern or a path written out is compiled now, so `validate` refuses a bad one.
+            literal = node.args[1] if len(node.args) > 1 else None
+            if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
+                if node.func.id == "matches":
+                    try:
+                        patterns.check(literal.value)
+                    except patterns.PatternError as exc:
+                        raise exceptions.UsageError(f"condition `{text}`: {exc}") from None
+                elif node.func.id == "jp":
+                    compile_path(literal.value)
         if isinstance(node, ast.Name) and node.id not in FUNCTIONS and node.id not in _CONSTANTS:
             used.add(node.id)
     if names is not None:

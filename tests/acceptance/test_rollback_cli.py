@@ -66,7 +66,7 @@ rollback:
     - id: reverted
       kind: check
       type: command
-      with: {{run: "grep -q reverted ${{{{ vars.dir }}}}/rollback.log"}}
+      with: {{run: "grep -q reverted $DIR/rollback.log", env: {{DIR: "${{{{ vars.dir }}}}"}}}}
 """
 ROLES = ["--role", "ic=alice", "--role", "release-manager=rita", "--role", "support-lead=sam"]
 SAFE = {"automation_enabled": False, "safe_mode": True, "templates": {"whitelist": []}}

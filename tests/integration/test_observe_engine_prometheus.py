@@ -35,7 +35,7 @@ roles:
 vars:
   dir: {required: true}
   prometheus: {required: true}
-  query: {required: true}
+  query: {type: promql, required: true}
 comms: {cadence: []}
 phases:
   - id: watch
@@ -43,7 +43,7 @@ phases:
       - {id: window, kind: observe, duration: WINDOW}
   - id: after
     steps:
-      - {id: carry-on, kind: action, type: command, with: {run: "echo on >> ${{ vars.dir }}/after.log"}}
+      - {id: carry-on, kind: action, type: command, with: {run: "echo on >> $DIR/after.log", env: {DIR: "${{ vars.dir }}"}}}
 triggers:
   - id: payout-5xx
     source: {type: prometheus, with: {url: "${{ vars.prometheus }}", query: "${{ vars.query }}"}}
@@ -54,7 +54,7 @@ triggers:
     then: rollback
 rollback:
   steps:
-    - {id: revert, kind: action, type: command, with: {run: "echo reverted >> ${{ vars.dir }}/rollback.log"}}
+    - {id: revert, kind: action, type: command, with: {run: "echo reverted >> $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}}
 """
 
 

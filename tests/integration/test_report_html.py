@@ -97,8 +97,9 @@ triggers:
       type: command
       with:
         cwd: "${{ vars.dir }}"
+        env: {METRIC: "${{ vars.metric }}"}
         run: >-
-          if [ "${{ vars.metric }}" = rising ]; then n=$(cat n 2>/dev/null || echo 0);
+          if [ "$METRIC" = rising ]; then n=$(cat n 2>/dev/null || echo 0);
           echo $((n+1)) > n; echo "0.$n"; else echo 0.01; fi
     when: value > 0.25
     interval: 200ms

@@ -39,7 +39,7 @@ phases:
       - {id: window, kind: observe, duration: 2s}
   - id: after
     steps:
-      - {id: done, kind: action, type: command, with: {run: "echo after >> ${{ vars.dir }}/after.log"}}
+      - {id: done, kind: action, type: command, with: {run: "echo after >> $DIR/after.log", env: {DIR: "${{ vars.dir }}"}}}
 triggers:
   - id: payout-failure-rate
     title: Payout failure rate > 15%
@@ -57,7 +57,7 @@ triggers:
     then: rollback
 rollback:
   steps:
-    - {id: revert, kind: action, type: command, with: {run: "echo reverted >> ${{ vars.dir }}/rollback.log"}}
+    - {id: revert, kind: action, type: command, with: {run: "echo reverted >> $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}}
 """
 
 ROLES = {"ic": "alice", "observer": "otto"}

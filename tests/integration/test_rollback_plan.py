@@ -81,18 +81,18 @@ rollback:
       title: Surgical disable of the routing rules
       kind: action
       type: command
-      with: {run: "echo rules-off >> ${{ vars.dir }}/rollback.log"}
+      with: {run: "echo rules-off >> $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}
     - id: revert-deploy
       title: Revert the middleware deploy
       kind: action
       type: command
-      with: {run: "echo reverted >> ${{ vars.dir }}/rollback.log"}
+      with: {run: "echo reverted >> $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}
   confirm:
     - id: no-new-invocations
       title: No new invocations
       kind: check
       type: command
-      with: {run: "grep -q reverted ${{ vars.dir }}/rollback.log"}
+      with: {run: "grep -q reverted $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}
 """
 
 ROLES = {"ic": "alice", "release-manager": "rita", "observer": "otto"}
@@ -246,7 +246,7 @@ async def test_a_failing_rollback_step_is_recorded_and_the_plan_goes_on(
 ) -> None:
     """A rollback step that fails does not stop the rest of the plan (the revert still runs); the run ends
     ROLLED_BACK saying some rollback steps failed, and rollback_finished names them."""
-    text = RUNBOOK.replace("echo rules-off >> ${{ vars.dir }}/rollback.log", "exit 3")
+    text = RUNBOOK.replace("echo rules-off >> $DIR/rollback.log", "exit 3")
     r = await start(store, load(tmp_path, text))
     h = await r.until("window watching", lambda s: s.step("window").status == "running")
     await acts.request_rollback(h, "rita", "misroutes seen by hand")

@@ -38,7 +38,7 @@ roles:
 vars:
   dir: {required: true}
   prometheus: {required: true}
-  query: {required: true}
+  query: {type: promql, required: true}
 flags:
   provider: {type: dotenv, with: {path: "${{ vars.dir }}/flags.env"}}
   safe: {PAYOUTS_ENABLED: false, PAYOUTS_NEW_ROUTER: false}
@@ -64,12 +64,12 @@ rollback:
     - id: revert-release
       kind: action
       type: command
-      with: {run: "echo reverted >> ${{ vars.dir }}/rollback.log"}
+      with: {run: "echo reverted >> $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}
   confirm:
     - id: reverted
       kind: check
       type: command
-      with: {run: "grep -q reverted ${{ vars.dir }}/rollback.log"}
+      with: {run: "grep -q reverted $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}
 """
 
 

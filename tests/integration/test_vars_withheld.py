@@ -23,7 +23,7 @@ phases:
       - id: say
         kind: check
         type: command
-        with: {run: "echo paging ${{ vars.oncall }} in ${{ vars.region }}"}
+        with: {run: "echo paging $ONCALL in $REGION", env: {ONCALL: "${{ vars.oncall }}", REGION: "${{ vars.region }}"}}
 """
 
 EMAIL = "pager.person@example.org"

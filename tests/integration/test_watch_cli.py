@@ -42,7 +42,7 @@ phases:
 triggers:
   - id: error-rate
     title: Payout 5xx rate
-    source: {type: command, with: {run: "cat ${{ vars.dir }}/rate"}}
+    source: {type: command, with: {run: "cat $DIR/rate", env: {DIR: "${{ vars.dir }}"}}}
     when: value > 0.15
     interval: 1s
     then: rollback

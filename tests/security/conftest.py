@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +57,48 @@ def runbook_dir(tmp_path: Path) -> Path:
     d = tmp_path / "runbooks"
     d.mkdir()
     return d
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SERVE_START = 30.0  # seconds `golive serve` may take to answer /health
+
+
+@pytest.fixture
+def served(tmp_path: Path, runbook_dir: Path, env: dict[str, str]) -> Iterator[httpx.Client]:
+    """`golive serve` in its own process (a hang cannot take the test with it), with an admin token."""
+    port = _free_port()
+    senv = {**env, "GOLIVE_API_TOKEN_MAP_JSON": json.dumps({ADMIN_TOKEN: {"user_id": "admin", "roles": ["admin"]}})}
+    proc = subprocess.Popen(
+        [GOLIVE, "serve", "--port", str(port), "--db", str(tmp_path / "serve.db"), "--runbook-dir", str(runbook_dir)],
+        env=senv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVE_START
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("golive serve did not start")
+            time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=10.0, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
+            yield http
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 @pytest.fixture

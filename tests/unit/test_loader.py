@@ -137,5 +137,5 @@ def test_alias_bomb_is_refused_quickly() -> None:
     for name in "bcdefgh":
         lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
         prev = name
-    with pytest.raises(exceptions.RunbookInvalid, match="more than 500,000 values"):
+    with pytest.raises(exceptions.RunbookInvalid, match=f"more than {loader.MAX_YAML_VALUES:,} values"):
         loader.load_text("\n".join(lines) + "\n", "bomb.yaml", environ={})

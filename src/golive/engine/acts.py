@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from golive import exceptions
+from golive import exceptions, patterns
 from golive.engine import state as state_mod
 from golive.evidence import redact as redact_mod
 from golive.results import Outcome
@@ -339,7 +339,7 @@ async def confirm(
             v = values.get(inp.id)
             if inp.required and not v:
                 raise exceptions.UsageError(f"step {step_id!r} needs --input {inp.id}=VALUE ({inp.title or inp.id})")
-            if v and inp.pattern and not re.fullmatch(inp.pattern, v):
+            if v and inp.pattern and not patterns.fullmatch(inp.pattern, v):
                 raise exceptions.UsageError(f"--input {inp.id}={v!r} does not match {inp.pattern!r}")
         missing = [e.name for e in step.evidence if e.required]
         if missing and not evidence:

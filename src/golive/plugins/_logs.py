@@ -7,13 +7,14 @@ as the lines after it, not the whole file. ``max_bytes`` bounds how far back a r
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from golive import patterns
 from golive.plugins import _util, base
 from golive.spec import codecheck
 
@@ -82,14 +83,11 @@ class LogSourceParams(base.Params):
     @field_validator("pattern", "timestamp_regex")
     @classmethod
     def _regex(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"regex {v!r} is not valid: {exc}") from None
+        patterns.check(v)  # a PatternError is a ValueError: reported with file:line
         return v
 
 
-def find_timestamp(line: str, regex: re.Pattern[str], fmt: str | None) -> datetime | None:
+def find_timestamp(line: str, regex: Any, fmt: str | None) -> datetime | None:
     """The timestamp in ``line``, or None if there is none that parses."""
     m = regex.search(line)
     if m is None:

@@ -378,3 +378,22 @@ def secret_text(value: Any) -> str | None:
         return None
     getter = getattr(value, "get_secret_value", None)
     return str(getter()) if getter is not None else str(value)
+
+
+def env_text(value: Any) -> Any:
+    """An ``env:`` mapping with typed values as the text a process sees (``true``, ``3``, ``0.5``).
+
+    A typed var (``type: bool``/``int``/``number``) keeps its type when it is a whole reference; the
+    environment holds text only, so it is spelled out here rather than refused.
+    """
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for k, v in value.items():
+        if isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        elif isinstance(v, int | float):
+            out[k] = str(v)
+        else:
+            out[k] = v
+    return out

@@ -61,7 +61,8 @@ _FIX = {
     'run an argv list with the value as its own element (run: [deploy, --version, "${{ vars.version }}"])',
     "sql": 'pass it as a bound parameter (parameters: {version: "${{ vars.version }}"} and :version in the '
     "query), or declare a var 'type: sql' that holds the whole statement",
-    "promql": "compare in the step's expect instead, or use a var declared 'type: int', 'number' or 'duration'",
+    "promql": "write the query out (a var declared 'type: int', 'number' or 'duration' may stand in it), or "
+    "declare a var 'type: promql' that holds the whole query",
     "jmespath": "write the path out; only a var declared 'type: int', 'number' or 'duration' may stand in it",
     "condition": 'give it to the condition as a named value (expect: {condition: "json.Account == account", '
     "values: {account: \"${{ vars.account_id }}\"}}), or use a var declared 'type: int', 'number', "
@@ -117,8 +118,10 @@ def _allowed(ref: refs.Ref, language: str, var_types: Mapping[str, str], whole: 
     if ref.root != "vars" or len(ref.parts) != 2:
         return False
     type_ = var_types.get(ref.parts[1])
+    if language in ("sql", "promql") and whole and type_ == language:
+        return True  # a query held by a var declared to hold one (set only by the runbook or the starter)
     if language == "sql":
-        return whole and type_ in vartypes.CODE_TYPES
+        return False
     if language in ("promql", "jmespath", "condition"):
         return type_ in vartypes.LITERAL_TYPES
     if language == "regex":
@@ -138,8 +141,9 @@ def _text_problems(text: str, language: str, var_types: Mapping[str, str], loc: 
         seen.add(ref.text)
         shown = "${{ " + ref.text + " }}"
         hint = ""
-        if language == "sql" and ref.root == "vars" and whole:
-            hint = f" (declare vars.{ref.parts[1] if len(ref.parts) > 1 else ''} 'type: sql' if it is a query)"
+        if language in ("sql", "promql") and ref.root == "vars" and whole:
+            name = ref.parts[1] if len(ref.parts) > 1 else ""
+            hint = f" (declare vars.{name} 'type: {language}' if it is a query)"
         yield (
             loc,
             f"{shown} inside {_WHAT[language]}: a value there would run as code{hint}; {_FIX[language]}",

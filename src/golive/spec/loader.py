@@ -4,8 +4,8 @@ Every problem found in one pass is reported as ``file:line:column: field.path: m
 for near misses. The loader never lets another exception type out: for any input it returns a runbook or
 raises :class:`golive.exceptions.RunbookInvalid` (exit code 2).
 
-Stages: decode (UTF-8) -> compose YAML nodes (libyaml, keeps line:column) -> build plain data with a
-position map -> version check -> shape (pydantic) -> plugin params -> cross-field rules -> references.
+Stages: size limit -> decode (UTF-8) -> libyaml parse events straight into plain data with a position map
+(line:column; no node tree, bounded events and values) -> version check -> shape (pydantic) -> plugin params -> cross-field rules -> references.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import gc
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,12 @@ _VAR_ENV_PREFIX = "GOLIVE_VAR_"
 CONDITION_NAMES = frozenset({"vars", "steps"})  # what a step's or a phase's `if:` may read
 # Aliases can make a tiny file expand into billions of values ("billion laughs"); a 2,000-step runbook
 # has about 40,000, so this bound only stops abuse.
-MAX_YAML_VALUES = 500_000  # values built from one file
+MAX_YAML_VALUES = 600_000  # values built from one file, aliases expanded (20,000 steps: about 400,000)
+# Limits checked as the file is read and parsed (no node tree is ever composed): a runbook over them is refused
+# at the cost of the limit, whatever it holds. A 20,000-step runbook is about 3 MiB and 550,000 events.
+MAX_RUNBOOK_BYTES = 16 * 1024 * 1024  # bytes of one runbook file
+MAX_YAML_EVENTS = 900_000  # YAML parse events (scalars, collection starts and ends) of one file
+MAX_SCALAR_CHARS = 1024 * 1024  # characters of one value; a runbook value is a line or a paragraph
 
 
 @dataclass(frozen=True)
@@ -57,70 +62,159 @@ class LoadedRunbook:
 
 
 class _Builder:
-    def __init__(self, file: str, problems: list[exceptions.Problem]) -> None:
+    """Plain data and a position map, built straight from libyaml's parse events.
+
+    No node tree is composed: a node keeps two position marks and costs about 1 KB, several times the
+    data it becomes, so a 20,000-step runbook would need ~170 MB for nodes alone. The limits (events, values
+    with alias expansion, characters of one value) are checked as the events arrive, so an oversized
+    document is refused at the cost of the limit, not of the input.
+    """
+
+    def __init__(self, text: str, file: str, problems: list[exceptions.Problem]) -> None:
         self.file = file
         self.problems = problems
         self.pos: dict[Loc, tuple[int, int]] = {}
+        self.parser = _Loader(text)  # libyaml's parser with the safe resolver
         self.constructor = yaml.constructor.SafeConstructor()
-        self.count = 0  # values built so far, bounded by MAX_YAML_VALUES
-        self.open: set[int] = set()  # ids of the collection nodes being built (a recursive alias re-enters one)
+        self.events = 0  # parse events read, bounded by MAX_YAML_EVENTS
+        self.count = 0  # values built, aliases expanded, bounded by MAX_YAML_VALUES
+        self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (value, values it holds)
+        self.open: set[str] = set()  # anchors being built (an alias to one of them is recursive)
 
-    def build(self, node: yaml.Node, loc: Loc) -> Any:
-        self.pos.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
-        self.count += 1
-        if self.count > MAX_YAML_VALUES:
+    def close(self) -> None:
+        self.parser.dispose()
+
+    def _next(self) -> Any:
+        event = self.parser.get_event()
+        self.events += 1
+        if self.events > MAX_YAML_EVENTS:
             self._problem(
-                node, loc, f"more than {MAX_YAML_VALUES:,} values (aliases expanding?); a runbook is never this big"
+                event, (), f"more than {MAX_YAML_EVENTS:,} YAML nodes; a runbook is never this big (split it)"
             )
             raise exceptions.RunbookInvalid(self.problems)
-        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            return self._scalar(node, loc)
-        if id(node) in self.open:
-            self._problem(node, loc, "this alias refers to a value that contains it; write the value out")
-            return None
-        self.open.add(id(node))
+        return event
+
+    def document(self) -> tuple[bool, Any]:
+        """(found, value) of the only document; more than one is a problem."""
+        self._next()  # stream start
+        if self.parser.check_event(yaml.StreamEndEvent):
+            return False, None
+        self._next()  # document start
+        value = self.build(())
+        self._next()  # document end
+        if not self.parser.check_event(yaml.StreamEndEvent):
+            self._next()  # the second document's start; its first node is where a person looks
+            self._problem(self.parser.peek_event(), (), "more than one YAML document; put one runbook per file")
+            raise exceptions.RunbookInvalid(self.problems)
+        return True, value
+
+    def _counted(self, event: Any, loc: Loc, n: int) -> None:
+        self.count += n
+        if self.count > MAX_YAML_VALUES:
+            self._problem(
+                event, loc, f"more than {MAX_YAML_VALUES:,} values (aliases expanding?); a runbook is never this big"
+            )
+            raise exceptions.RunbookInvalid(self.problems)
+
+    def build(self, loc: Loc) -> Any:
+        event = self._next()
+        mark = event.start_mark
+        self.pos.setdefault(loc, (mark.line + 1, mark.column + 1))
+        if isinstance(event, yaml.AliasEvent):
+            name = event.anchor
+            if name in self.open:
+                self._problem(event, loc, "this alias refers to a value that contains it; write the value out")
+                return None
+            if name not in self.anchors:
+                self._problem(event, loc, f"alias *{name} names no anchor (&{name}) before it")
+                return None
+            value, size = self.anchors[name]
+            self._counted(event, loc, size)
+            return value
+        before = self.count
+        self._counted(event, loc, 1)
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self.open.add(anchor)
         try:
-            return self._collection(node, loc)
+            if isinstance(event, yaml.ScalarEvent):
+                value = self._scalar(event, loc)
+            elif isinstance(event, yaml.MappingStartEvent):
+                value = self._mapping(loc)
+            else:
+                value = [self.build((*loc, i)) for i in self._items()]
         finally:
-            self.open.discard(id(node))
+            if anchor:
+                self.open.discard(anchor)
+        if anchor:
+            self.anchors[anchor] = (value, self.count - before)
+        return value
 
-    def _collection(self, node: yaml.Node, loc: Loc) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    self._problem(key_node, loc, "a mapping key must be a plain string")
-                    continue
-                key = str(key_node.value)
-                if key == "<<":
-                    self._problem(key_node, loc, "YAML merge keys ('<<') are not supported; write the fields out")
-                    continue
-                if key in out:
-                    self._problem(
-                        key_node,
-                        (*loc, key),
-                        f"duplicate key {key!r} (the first is at line {self.pos[(*loc, key)][0]})",
-                    )
-                    continue
-                self.pos[(*loc, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                out[key] = self.build(value_node, (*loc, key))
-            return out
-        return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+    def _items(self) -> Iterator[int]:
+        i = 0
+        while not self.parser.check_event(yaml.SequenceEndEvent):
+            yield i
+            i += 1
+        self._next()
 
-    def _scalar(self, node: yaml.Node, loc: Loc) -> Any:
-        if node.tag == _STR_TAG:  # most values; what SafeConstructor.construct_yaml_str returns
-            return node.value
+    def _mapping(self, loc: Loc) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        while not self.parser.check_event(yaml.MappingEndEvent):
+            key_event = self.parser.peek_event()
+            if not isinstance(key_event, yaml.ScalarEvent):
+                self._problem(key_event, loc, "a mapping key must be a plain string")
+                self.build((*loc, "<key>"))
+                self.build((*loc, "<value>"))
+                continue
+            self._next()
+            key = str(key_event.value)
+            kmark: Any = key_event.start_mark
+            kpos = (kmark.line + 1, kmark.column + 1)
+            if key == "<<" and key_event.implicit[0]:
+                self._problem(key_event, loc, "YAML merge keys ('<<') are not supported; write the fields out")
+                self.build((*loc, "<merge>"))
+                continue
+            if key in out:
+                self._problem(
+                    key_event, (*loc, key), f"duplicate key {key!r} (the first is at line {self.pos[(*loc, key)][0]})"
+                )
+                self.build((*loc, "<duplicate>"))
+                continue
+            self.pos[(*loc, key)] = kpos
+            out[key] = self.build((*loc, key))
+        self._next()
+        return out
+
+    def _scalar(self, event: Any, loc: Loc) -> Any:
+        value = event.value
+        if len(value) > MAX_SCALAR_CHARS:
+            self._problem(
+                event,
+                loc,
+                f"this value is {len(value):,} characters long; the limit is {MAX_SCALAR_CHARS:,} "
+                "(keep big content in a file and name its path)",
+            )
+            return None
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.parser.resolve(yaml.ScalarNode, value, event.implicit)
+        if tag == _STR_TAG:  # most values; what SafeConstructor.construct_yaml_str returns
+            return value
+        node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
         try:
             return self.constructor.construct_object(node, deep=True)
         except Exception as exc:  # libyaml and the constructor raise several types for odd scalars
             # A MarkedYAMLError's str() repeats the position as '<unicode string>, line 2'; keep the problem.
-            self._problem(node, loc, f"cannot read this value: {getattr(exc, 'problem', None) or exc}")
+            self._problem(event, loc, f"cannot read this value: {getattr(exc, 'problem', None) or exc}")
             return None
+        finally:
+            # The constructor remembers every node it built (for anchors it never sees here): forget them, or
+            # each scalar's node and marks would live as long as the load.
+            self.constructor.constructed_objects.clear()
 
-    def _problem(self, node: yaml.Node, loc: Loc, message: str) -> None:
-        self.problems.append(
-            exceptions.Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, fmt_loc(loc), message)
-        )
+    def _problem(self, event: Any, loc: Loc, message: str) -> None:
+        mark = event.start_mark
+        self.problems.append(exceptions.Problem(self.file, mark.line + 1, mark.column + 1, fmt_loc(loc), message))
 
 
 def fmt_loc(loc: Iterable[str | int]) -> str:
@@ -1049,6 +1143,9 @@ def load(
     p = Path(path)
     name = str(path)
     try:
+        size = p.stat().st_size
+        if size > MAX_RUNBOOK_BYTES and p.is_file():
+            raise exceptions.RunbookInvalid([_too_big(name, size)])
         raw = p.read_bytes()
     except FileNotFoundError:
         raise exceptions.RunbookInvalid([exceptions.Problem(name, 0, 0, "", "no such file")]) from None
@@ -1093,6 +1190,17 @@ def load_bytes(
             gc.enable()
 
 
+def _too_big(name: str, size: int) -> exceptions.Problem:
+    return exceptions.Problem(
+        name,
+        0,
+        0,
+        "",
+        f"the file is {size:,} bytes; a runbook may be at most {MAX_RUNBOOK_BYTES:,} bytes "
+        "(split it, or keep big content in files it names)",
+    )
+
+
 def _decode(raw: bytes, name: str) -> str:
     try:
         text = raw.decode("utf-8")
@@ -1124,10 +1232,13 @@ def _load(
     environ: Mapping[str, str] | None,
     registry: Any,
 ) -> LoadedRunbook:
+    if len(raw) > MAX_RUNBOOK_BYTES:
+        raise exceptions.RunbookInvalid([_too_big(name, len(raw))])
     text = _decode(raw, name)
     problems: list[exceptions.Problem] = []
+    builder = _Builder(text, name, problems)
     try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        found, data = builder.document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -1141,26 +1252,12 @@ def _load(
         raise exceptions.RunbookInvalid([exceptions.Problem(name, line, col, "", message)]) from None
     except yaml.YAMLError as exc:
         raise exceptions.RunbookInvalid([exceptions.Problem(name, 1, 1, "", f"YAML error: {exc}")]) from None
-    nodes = [n for n in nodes if n is not None]
-    if not nodes:
+    finally:
+        builder.close()
+    if not found:
         raise exceptions.RunbookInvalid(
             [exceptions.Problem(name, 1, 1, "", "the file is empty; a runbook starts with 'golive: 1'")]
         )
-    if len(nodes) > 1:
-        second = nodes[1].start_mark
-        raise exceptions.RunbookInvalid(
-            [
-                exceptions.Problem(
-                    name,
-                    second.line + 1,
-                    second.column + 1,
-                    "",
-                    "more than one YAML document; put one runbook per file",
-                )
-            ]
-        )
-    builder = _Builder(name, problems)
-    data = builder.build(nodes[0], ())
     ctx = _Ctx(name, builder.pos, problems)
     if not isinstance(data, dict):
         ctx.add((), f"a runbook must be a mapping with 'golive: 1' at the top, not {_what(data)}")

@@ -9,11 +9,13 @@ error with a suggestion, never a silently ignored line.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from golive import patterns
 from golive.spec import vartypes
 from golive.spec.durations import Duration, TTime, format_duration
 
@@ -155,8 +157,24 @@ class Settings(Model):
 
 
 class RedactPattern(Model):
-    name: str
+    """A team's own redaction rule: a name (shown as the placeholder) and a regular expression."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Lower-case letters, digits and '_'.")
     pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        # Compiled now so `validate` refuses a bad one with file:line, never the first redaction mid-run. It
+        # must also be a pattern RE2 runs (linear time) and must not match the empty string.
+        try:
+            compiled = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"regex {v!r} is not valid: {exc}") from None
+        patterns.check(v)
+        if compiled.fullmatch(""):
+            raise ValueError(f"regex {v!r} matches the empty string; make it match at least one character")
+        return v
 
 
 # --- steps --------------------------------------------------------------------------------------------
@@ -185,8 +203,17 @@ class Input(Model):
     id: Id
     title: str = ""
     required: bool = True
-    pattern: str | None = Field(default=None, description="A regular expression the value must match.")
+    pattern: str | None = Field(
+        default=None, description="A regular expression the whole value must match (RE2 syntax, linear time)."
+    )
     secret: bool = Field(default=False, description="Redact the value wherever it appears.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            patterns.check(v)  # refused at load with file:line, never an error when someone confirms
+        return v
 
 
 class PluginRef(Model):

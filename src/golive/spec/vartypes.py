@@ -6,8 +6,8 @@ var's name, the value and the fix, before anything runs. A var with no ``type`` 
 default (``true`` -> bool, ``3`` -> int, ``0.5`` -> number, anything else -> string), so a runbook written
 before types existed reads as it did.
 
-``sql`` marks a var that holds code on purpose (a query the runbook runs). It is the only kind of value that
-may stand for SQL text; it may be set only by the runbook file or by whoever starts the run (the start
+``sql`` (and ``promql``) marks a var that holds code on purpose (a query the runbook runs). It is the only
+kind of value that may stand for SQL (PromQL) text; it may be set only by the runbook file or by whoever starts the run (the start
 role), never by a step's output, a manual input or a later act, and the run records it as code.
 """
 
@@ -22,9 +22,9 @@ from golive.spec import durations
 
 __all__ = ["CODE_TYPES", "TYPES", "VarType", "coerce", "infer"]
 
-VarType = Literal["string", "bool", "int", "number", "duration", "url", "sql"]
+VarType = Literal["string", "bool", "int", "number", "duration", "url", "sql", "promql"]
 TYPES: tuple[str, ...] = get_args(VarType)
-CODE_TYPES = frozenset({"sql"})  # vars whose value is code by declaration
+CODE_TYPES = frozenset({"sql", "promql"})  # vars whose value is code by declaration
 # Types whose values are plain literals (no quotes, no operators) once coerced: safe to stand in a
 # numeric field (a duration, a threshold, a count) of the runbook itself.
 LITERAL_TYPES = frozenset({"bool", "int", "number", "duration"})
@@ -53,13 +53,13 @@ def coerce(name: str, type_: VarType, value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_VAR_CHARS:
         raise ValueError(f"variable {name!r} is {len(value):,} characters long; the limit is {MAX_VAR_CHARS:,}")
     shown = repr(value) if not isinstance(value, str) or len(value) <= 80 else repr(value[:77] + "...")
-    if type_ == "string" or type_ == "sql":
+    if type_ in ("string", "sql", "promql"):
         if isinstance(value, bool):
             return "true" if value else "false"
         if not isinstance(value, str | int | float):
             raise ValueError(f"variable {name!r} ({type_}) must be text, got {type(value).__name__}")
-        if type_ == "sql" and (not isinstance(value, str) or not value.strip()):
-            raise ValueError(f"variable {name!r} (sql) must be a non-empty SQL statement, got {shown}")
+        if type_ in CODE_TYPES and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"variable {name!r} ({type_}) must be a non-empty query, got {shown}")
         return value if isinstance(value, str) else str(value)
     if type_ == "bool":
         if isinstance(value, bool):

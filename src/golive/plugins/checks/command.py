@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from golive import results
+from golive import patterns, results
 from golive.plugins import _proc, _util, base
 from golive.spec import codecheck
 
@@ -17,10 +16,7 @@ __all__ = ["CommandCheck", "CommandExpect", "CommandParams", "command_result"]
 
 def _check_regex(v: str | None) -> str | None:
     if v is not None:
-        try:
-            re.compile(v, re.MULTILINE)
-        except re.error as exc:
-            raise ValueError(f"regex {v!r} is not valid: {exc}") from None
+        patterns.check(v, multiline=True)  # a PatternError is a ValueError: reported with file:line
     return v
 
 
@@ -59,7 +55,12 @@ class CommandParams(base.Params):
         json_schema_extra=codecheck.code_field("argv"),
     )
     cwd: str | None = Field(default=None, description="Working directory (default: the run's directory).")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra environment variables: how a templated value reaches a shell command, as data.",
+    )
+
+    _env_text = field_validator("env", mode="before")(_util.env_text)
     inherit_env: bool = Field(default=True, description="Start from golive's own environment.")
     stdin: str | None = Field(
         default=None,
@@ -128,12 +129,12 @@ async def command_result(ctx: base.StepContext, p: CommandParams) -> results.Res
         failures.append(
             f"exit code {res.exit_code}, expected {' or '.join(map(str, codes))}" + (f" ({tail})" if tail else "")
         )
-    if exp.stdout is not None and re.search(exp.stdout, res.stdout, re.MULTILINE) is None:
+    if exp.stdout is not None and patterns.search(exp.stdout, res.stdout, multiline=True) is None:
         failures.append(f"stdout does not match /{exp.stdout}/ (last line: {_last_line(shown_out)!r})")
-    if exp.stderr is not None and re.search(exp.stderr, res.stderr, re.MULTILINE) is None:
+    if exp.stderr is not None and patterns.search(exp.stderr, res.stderr, multiline=True) is None:
         failures.append(f"stderr does not match /{exp.stderr}/ (last line: {_last_line(shown_err)!r})")
     if exp.stdout_not is not None:
-        bad = re.search(exp.stdout_not, res.stdout, re.MULTILINE)
+        bad = patterns.search(exp.stdout_not, res.stdout, multiline=True)
         if bad is not None:
             failures.append(
                 f"stdout matches /{exp.stdout_not}/, expected no match ({ctx.redact(bad.group(0))[:100]!r})"

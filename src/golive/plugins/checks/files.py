@@ -8,10 +8,11 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 
-from golive import results
+from golive import patterns, results
 from golive.plugins import _logs, _proc, _util, base
 
 __all__ = ["FileCheck", "FileParams", "LogCheck", "LogParams"]
@@ -111,8 +112,8 @@ class LogCheck(base.CheckPlugin):
 
     async def run(self, ctx: base.StepContext) -> results.Result:
         p: LogParams = ctx.params
-        pattern = re.compile(p.pattern)
-        ts_regex = re.compile(p.timestamp_regex)
+        pattern = patterns.compile(p.pattern)
+        ts_regex = patterns.compile(p.timestamp_regex)
         source = p.path or _proc.describe_command(p.command or "")
         if p.path is not None:
             path = _util.resolve_path(ctx, p.path)
@@ -169,7 +170,7 @@ class LogCheck(base.CheckPlugin):
         )
 
 
-def _last_match(lines: Iterable[str], pattern: re.Pattern[str]) -> str | None:
+def _last_match(lines: Iterable[str], pattern: Any) -> str | None:
     try:
         for line in lines:
             if pattern.search(line):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from golive import results
+from golive import patterns, results
 from golive.plugins import _http, _request, _util, base
 from golive.spec import codecheck
 
@@ -52,10 +51,14 @@ class HttpExpect(_util.ExpectBase):
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"body regex {v!r} is not valid: {exc}") from None
+            patterns.check(v)
+        return v
+
+    @field_validator("headers")
+    @classmethod
+    def _header_regexes(cls, v: dict[str, str]) -> dict[str, str]:
+        for pattern in v.values():
+            patterns.check(pattern)
         return v
 
 
@@ -85,7 +88,7 @@ def evaluate_response(
         seen = resp.headers.get(name.lower())
         if seen is None:
             failures.append(f"header {name} is missing, expected /{pattern}/")
-        elif re.search(pattern, seen) is None:
+        elif patterns.search(pattern, seen) is None:
             failures.append(f"header {name} is {_util.fmt(seen)}, expected /{pattern}/")
     doc: Any = None
     needs_json = bool(exp.json_paths) or (
@@ -107,7 +110,7 @@ def evaluate_response(
             return results.Outcome.FAIL, failures, None
     if exp.json_paths and parsed:
         failures.extend(_util.compare_paths(doc, exp.json_paths))
-    if exp.body is not None and re.search(exp.body, resp.text()) is None:
+    if exp.body is not None and patterns.search(exp.body, resp.text()) is None:
         failures.append(f"body does not match /{exp.body}/")
     if exp.max_latency_ms is not None and resp.elapsed_ms > exp.max_latency_ms:
         failures.append(f"latency {resp.elapsed_ms:.0f} ms, over the {exp.max_latency_ms:g} ms budget")

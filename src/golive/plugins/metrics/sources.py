@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from golive import expr, results
+from golive import expr, patterns, results
 from golive.plugins import _http, _logs, _proc, _prom, _request, _sql, _util, base
 from golive.spec import codecheck
 
@@ -151,8 +150,8 @@ class LogMetric(base.MetricSource):
     async def read(self, ctx: base.StepContext) -> Reading:
         p: LogMetricParams = ctx.params
         since = ctx.clock.now() - timedelta(seconds=p.window)
-        pattern = re.compile(p.pattern)
-        ts_regex = re.compile(p.timestamp_regex)
+        pattern = patterns.compile(p.pattern)
+        ts_regex = patterns.compile(p.timestamp_regex)
         if p.path is not None:
             path = _util.resolve_path(ctx, p.path)
             try:
@@ -180,9 +179,7 @@ class LogMetric(base.MetricSource):
         return Reading.of(float(matches))
 
 
-def _count(
-    lines: Iterable[str], pattern: re.Pattern[str], ts_regex: re.Pattern[str], fmt: str | None, since: datetime
-) -> tuple[int, int]:
+def _count(lines: Iterable[str], pattern: Any, ts_regex: Any, fmt: str | None, since: datetime) -> tuple[int, int]:
     """(matching lines, timestamped lines) at or after ``since``, reading newest first."""
     matches = seen = 0
     try:
@@ -215,7 +212,12 @@ class CommandMetricParams(base.Params):
         json_schema_extra=codecheck.code_field("regex"),
     )
     cwd: str | None = Field(default=None, description="Working directory.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra environment variables: how a templated value reaches a shell command, as data.",
+    )
+
+    _env_text = field_validator("env", mode="before")(_util.env_text)
     timeout: _util.Duration | None = Field(default=None, description="Time limit (default: the step's timeout).")
 
 
@@ -241,7 +243,7 @@ class CommandMetric(base.MetricSource):
             return Reading.failed(f"command exited {res.exit_code}: {_util.cut_head(ctx.redact(tail[0]), 200)}")
         text = res.stdout.strip()
         if p.regex is not None:
-            m = re.search(p.regex, res.stdout)
+            m = patterns.search(p.regex, res.stdout)
             if m is None:
                 return Reading.no_data(f"stdout has no match for /{p.regex}/")
             text = m.group(1) if m.groups() else m.group(0)
