@@ -42,9 +42,9 @@ DRIVE_LIMIT = 60.0  # seconds of wall time a rehearsal may take before the test 
 pytestmark = pytest.mark.skipif(not SEEDS.is_dir(), reason=f"the seed runbooks are not at {SEEDS}")
 
 
-def _literals(pattern: str) -> list[str]:
-    """The literal strings an imported `stdout` expectation asks for (it writes them escaped)."""
-    parts = re.findall(r"\(\?=\.\*(.*?)\)(?=\(\?=|$)", pattern) or [pattern]
+def _literals(pattern: str | list[str]) -> list[str]:
+    """The literal strings an imported `stdout` expectation asks for (one regex or a list, written escaped)."""
+    parts = [pattern] if isinstance(pattern, str) else list(pattern)
     return [re.sub(r"\\(.)", r"\1", p) for p in parts]
 
 

@@ -41,6 +41,11 @@ PINNED = {
 needs_seeds = pytest.mark.skipif(not SEEDS.is_dir(), reason=f"the seed runbooks are not at {SEEDS}")
 
 
+def _all_match(expected: str | list[str], text: str) -> bool:
+    """An expect.stdout (one regex, or a list that must all match) against text."""
+    return all(re.search(p, text, re.MULTILINE) for p in ([expected] if isinstance(expected, str) else expected))
+
+
 @functools.cache
 def _imported(seed: str) -> Any:
     path = SEEDS / SEED_FILES[seed]
@@ -160,10 +165,10 @@ def test_seed_004_curl_fences_become_http_checks_and_actions() -> None:
     assert gate.with_["run"] == ["./scripts/run_staging_release_gate.sh"]
     assert gate.with_["env"]["ADMIN_TOKEN"] == "${{ secrets.admin_token }}"
     assert gate.with_["env"]["BATCH_CODE"] == "${{ vars.batch_code }}"
-    assert re.search(
+    assert _all_match(
         gate.with_["expect"]["stdout"], "Security regression: PASS\nGo-live acceptance: PASS\nRelease gate: PASS"
     )
-    assert not re.search(gate.with_["expect"]["stdout"], "Security regression: PASS\nRelease gate: FAIL")
+    assert not _all_match(gate.with_["expect"]["stdout"], "Security regression: PASS\nRelease gate: FAIL")
     assert rb.release.sha == "9902729"
 
 
@@ -208,7 +213,7 @@ def test_seed_000_secrets_become_secret_checks_never_values() -> None:
     assert all(c.with_["provider"] == "aws-secretsmanager" for c in checks)
     pre = next(s for _, s in rb.all_steps() if s.type == "command")
     assert pre.with_["run"][:2] == ["python", "scripts/order_status_preflight_check.py"]
-    assert re.search(pre.with_["expect"]["stdout"], "overall_status=PASS bot_agent_id_secret_present=true")
+    assert _all_match(pre.with_["expect"]["stdout"], "overall_status=PASS bot_agent_id_secret_present=true")
 
 
 @needs_seeds

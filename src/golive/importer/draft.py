@@ -1360,7 +1360,8 @@ def _add_stdout(step: dict[str, Any], pats: list[str]) -> None:
     have: list[str] = exp.pop("_stdout", [])
     have += [p for p in pats if p not in have]
     exp["_stdout"] = have
-    exp["stdout"] = have[0] if len(have) == 1 else "(?s)" + "".join(f"(?=.*{p})" for p in have)
+    # Runbook patterns run on RE2 (no lookahead): "all of these, in any order" is a list, one search each.
+    exp["stdout"] = have[0] if len(have) == 1 else list(have)
 
 
 def _json_fragment(code: str) -> Any:

@@ -14,9 +14,9 @@ from golive.spec import codecheck
 __all__ = ["CommandCheck", "CommandExpect", "CommandParams", "command_result"]
 
 
-def _check_regex(v: str | None) -> str | None:
-    if v is not None:
-        patterns.check(v, multiline=True)  # a PatternError is a ValueError: reported with file:line
+def _check_regex(v: str | list[str] | None) -> str | list[str] | None:
+    for pattern in [v] if isinstance(v, str) else v or []:
+        patterns.check(pattern, multiline=True)  # a PatternError is a ValueError: reported with file:line
     return v
 
 
@@ -27,9 +27,9 @@ class CommandExpect(_util.ExpectBase):
     names: ClassVar[frozenset[str]] = frozenset({"exit_code", "stdout", "stderr", "json", "elapsed_ms"})
 
     exit_code: int | list[int] = Field(default=0, description="Expected exit code, or a list of accepted codes.")
-    stdout: str | None = Field(
+    stdout: str | list[str] | None = Field(
         default=None,
-        description="Regex stdout must contain a match for (multiline).",
+        description="Regex stdout must contain a match for (multiline); a list: every one must match, in any order.",
         json_schema_extra=codecheck.code_field("regex"),
     )
     stderr: str | None = Field(
@@ -129,8 +129,9 @@ async def command_result(ctx: base.StepContext, p: CommandParams) -> results.Res
         failures.append(
             f"exit code {res.exit_code}, expected {' or '.join(map(str, codes))}" + (f" ({tail})" if tail else "")
         )
-    if exp.stdout is not None and patterns.search(exp.stdout, res.stdout, multiline=True) is None:
-        failures.append(f"stdout does not match /{exp.stdout}/ (last line: {_last_line(shown_out)!r})")
+    for wanted in [exp.stdout] if isinstance(exp.stdout, str) else exp.stdout or []:
+        if patterns.search(wanted, res.stdout, multiline=True) is None:
+            failures.append(f"stdout does not match /{wanted}/ (last line: {_last_line(shown_out)!r})")
     if exp.stderr is not None and patterns.search(exp.stderr, res.stderr, multiline=True) is None:
         failures.append(f"stderr does not match /{exp.stderr}/ (last line: {_last_line(shown_err)!r})")
     if exp.stdout_not is not None:
