@@ -325,7 +325,8 @@ def runs(as_json: bool, limit: int, db_url: str | None) -> None:
 @_common.json_option
 @_common.db_option
 def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
-    """Print RUN's timeline in the scribe's format: T-time, what, PASS/FAIL, UTC timestamp, actor."""
+    """Print RUN's timeline in the scribe's format: planned and actual T-time, what, PASS/FAIL, UTC timestamp,
+    actor; automated steps, inputs recorded, trigger fires and clears, waivers, acts and hypercare reports."""
     from golive.engine import acts, summary
 
     async def go(store: Any) -> list[dict[str, Any]]:
@@ -337,9 +338,12 @@ def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
     if as_json:
         _common.echo_json(lines)
         return
+    # The seed's scribe format, one line per entry: planned T-time, actual T-time, what, PASS/FAIL, UTC, who.
+    click.echo(f"{'planned':>8}  {'actual':>8}  what  result  at (UTC)  by")
     for line in lines:
         click.echo(
-            f"{line['t'] or '':>7}  {line['what']}  {line['result']}  {line['at']}  {line['actor'] or ''}".rstrip()
+            f"{line.get('planned') or '':>8}  {line['t'] or '':>8}  {line['what']}  {line['result']}  "
+            f"{line['at']}  {line['actor'] or ''}".rstrip()
         )
 
 
@@ -497,15 +501,39 @@ def rollback(run_id: str, actor: str, reason: str, trigger_id: str | None, db_ur
 @click.command()
 @click.argument("run_id")
 @as_option
-@click.option("--area", required=True, help="The sign-off area, e.g. engineering, qa, operations.")
-@click.option("--statement", required=True)
+@click.option("--area", default=None, help="The sign-off area, e.g. engineering, qa, operations.")
+@click.option("--statement", default=None, help="What the area signs (with --area).")
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="ID=VALUE",
+    help="Fill in a sign-off field (repeatable); checked against its declared type.",
+)
 @_common.db_option
-def signoff(run_id: str, actor: str, area: str, statement: str, db_url: str | None) -> None:
-    """Sign off an area of RUN."""
+def signoff(
+    run_id: str, actor: str, area: str | None, statement: str | None, fields: tuple[str, ...], db_url: str | None
+) -> None:
+    """Sign off an area of RUN (--area, --statement) and/or fill in its sign-off fields (--field ID=VALUE)."""
     from golive.engine import acts
 
-    _act(db_url, run_id, lambda h: acts.signoff(h, area, actor, statement))
-    click.echo(f"{area}: signed off by {actor}")
+    if not area and not fields:
+        raise exceptions.UsageError("give --area AREA --statement TEXT, or --field ID=VALUE (or both)")
+    if area and not statement:
+        raise exceptions.UsageError("--area needs --statement: say what the area signs")
+    values = _common.parse_pairs(fields, "field")
+
+    async def act(h: Any) -> dict[str, str]:
+        stored = await acts.signoff_fields(h, actor, values) if values else {}
+        if area:
+            await acts.signoff(h, area, actor, statement or "")
+        return stored
+
+    stored = _act(db_url, run_id, act)
+    for fid, value in stored.items():
+        click.echo(f"{fid}: {value} (filled in by {actor})")
+    if area:
+        click.echo(f"{area}: signed off by {actor}")
 
 
 @click.command()

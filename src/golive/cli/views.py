@@ -112,4 +112,16 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     pending_signoffs = [a for a, v in (summary.get("signoffs") or {}).items() if v.get("status") == "pending"]
     if pending_signoffs:
         parts.append(Text("sign-off pending: " + ", ".join(pending_signoffs), style="yellow"))
+    fields = summary.get("signoff_fields") or []
+    if fields:
+        blank = [f["id"] for f in fields if f.get("value") in (None, "")]
+        parts.append(Text(f"sign-off fields: {len(fields) - len(blank)} of {len(fields)} filled", style="bold"))
+        for f in fields:
+            if f.get("value") not in (None, ""):
+                by = f" (by {f['by']})" if f.get("by") else ""
+                parts.append(Text(f"  {f['title']}: {f['value']}{by}"))
+        if blank:
+            parts.append(
+                Text("  blank: " + ", ".join(blank) + " (golive signoff RUN --field ID=VALUE)", style="yellow")
+            )
     return Group(*parts)

@@ -39,6 +39,7 @@ __all__ = [
     "request_rollback",
     "resolve",
     "signoff",
+    "signoff_fields",
     "waive",
 ]
 
@@ -306,7 +307,13 @@ async def confirm(
     if step.kind is not models.StepKind.MANUAL:
         raise exceptions.UsageError(f"step {step_id!r} is a {step.kind.value} step; only manual steps are confirmed")
     st = h.state.step(step_id)
-    if st.status == "done":
+    # A manual hypercare check (the payments seed's random ledger recon) is confirmed whenever it is done,
+    # as often as it is done, from GO on; each confirmation is one of its hypercare results.
+    hypercare = h.runbook.phase_of(step_id) == "hypercare"
+    if hypercare:
+        if h.state.go_at is None:
+            await _refuse(h, "confirm", actor, f"{step_id!r} is a hypercare check: hypercare starts at GO", step_id)
+    elif st.status == "done":
         by = f" by {st.actor}" if st.actor else ""
         await _refuse(
             h,
@@ -316,7 +323,7 @@ async def confirm(
             step_id,
             conflict=True,
         )
-    if st.status != "waiting":
+    elif st.status != "waiting":
         what = st.outcome.value if st.outcome else st.status
         await _refuse(h, "confirm", actor, f"step {step_id!r} is not waiting for confirmation (it is {what})", step_id)
     assert step.role is not None
@@ -350,6 +357,40 @@ async def confirm(
             red.add_secret(values[inp.id])
     stored_inputs = {k: red.redact(v) for k, v in values.items()}
     ev_items = [await store_evidence_file(h.store, red, p) for p in (evidence or [])]
+    if hypercare:
+        from golive.clock import utc_iso
+
+        now = utc_iso(h.store.clock.now())
+        outcome = "fail" if failed else "pass"
+        await _commit(
+            h,
+            [
+                _ev(
+                    "step_confirmed",
+                    step_id=step_id,
+                    actor=actor,
+                    inputs=stored_inputs,
+                    evidence=ev_items,
+                    outcome=outcome,
+                    reason=red.redact(reason),
+                ),
+                _ev(
+                    "hypercare_check",
+                    step_id=step_id,
+                    actor=actor,
+                    slot=now,
+                    check_id=step_id,
+                    outcome=outcome,
+                    summary=red.redact(reason) if failed else f"confirmed by {actor}",
+                    ts=now,
+                    inputs=stored_inputs,
+                    evidence=ev_items,
+                    manual=True,
+                    by=actor,
+                ),
+            ],
+        )
+        return
     await _commit(
         h,
         [
@@ -796,6 +837,87 @@ async def signoff(h: RunHandle, area: str, actor: str, statement: str) -> None:
         )
     red = await act_redactor(h)
     await _commit(h, [_ev("signoff_recorded", actor=actor, area=area, statement=red.redact(statement))])
+
+
+_BOOL_WORDS = {"yes": True, "true": True, "y": True, "1": True, "no": False, "false": False, "n": False, "0": False}
+
+
+def check_field_value(field: models.SignoffField, value: str) -> str:
+    """A sign-off field's value as stored (normalised), or UsageError naming the field, its type and the fix."""
+    import datetime as dt
+
+    v = value.strip()
+    where = f"--field {field.id}={value!r}"
+    try:
+        if field.type == "int":
+            v = str(int(v))
+        elif field.type == "number":
+            float(v)
+        elif field.type == "bool":
+            v = "yes" if _BOOL_WORDS[v.lower()] else "no"
+        elif field.type == "date":
+            v = dt.date.fromisoformat(v).isoformat()
+        elif field.type == "datetime":
+            parsed = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                raise ValueError("no timezone")
+            v = parsed.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        elif field.type == "url":
+            if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", v):
+                raise ValueError("not an http(s) URL")
+        elif field.type == "sha" and not re.fullmatch(r"[0-9a-fA-F]{7,40}", v):
+            raise ValueError("not 7-40 hex digits")
+    except (ValueError, KeyError):
+        examples = {
+            "int": "42",
+            "number": "9.5",
+            "bool": "yes or no",
+            "date": "2026-03-01",
+            "datetime": "2026-03-01T10:15:00Z",
+            "url": "https://example.com/report",
+            "sha": "3f2a9c1",
+        }
+        raise exceptions.UsageError(
+            f"{where}: {field.title!r} is a {field.type}; give e.g. {examples.get(field.type, 'text')}"
+        ) from None
+    if not v:
+        raise exceptions.UsageError(f"{where}: a value is needed ({field.title})")
+    if field.pattern and not re.fullmatch(field.pattern, v):
+        raise exceptions.UsageError(f"{where} does not match {field.pattern!r} ({field.title})")
+    return v
+
+
+async def signoff_fields(h: RunHandle, actor: str, values: Mapping[str, str]) -> dict[str, str]:
+    """Fill in sign-off fields (``golive signoff --field k=v``), as a holder of a role that signs: the field's
+    own ``role``, an area's role, or a role with the signoff power. Values are checked against their types
+    and stored redacted; returns what was stored."""
+    fields = {f.id: f for f in h.runbook.signoff.fields}
+    if not values:
+        raise exceptions.UsageError("give at least one --field ID=VALUE")
+    checked: dict[str, str] = {}
+    for fid, value in values.items():
+        spec = fields.get(fid)
+        if spec is None:
+            raise exceptions.UsageError(
+                f"the runbook has no sign-off field {fid!r}{loader.suggest(fid, fields)}; "
+                f"fields: {', '.join(fields) or 'none'}"
+            )
+        checked[fid] = check_field_value(spec, value)
+    signers = {a.role for a in h.runbook.signoff.areas if a.role} | h.runbook.roles_with("signoff")
+    for fid in checked:
+        own = fields[fid].role
+        allowed: set[str] = {own} if own else signers
+        if allowed and not any(_holds(h, actor, r) for r in allowed):
+            await _refuse(
+                h,
+                "signoff",
+                actor,
+                f"{actor} holds none of the roles that fill sign-off field {fid!r}: {', '.join(sorted(allowed))}",
+            )
+    red = await act_redactor(h)
+    stored = {k: red.redact(v) for k, v in checked.items()}
+    await h.append("signoff_fields_recorded", actor=actor, fields=stored)
+    return stored
 
 
 def content_digest(data: bytes) -> str:

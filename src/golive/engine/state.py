@@ -14,6 +14,7 @@ Event types (``data`` fields in brackets):
 - ``trigger_evaluated`` [trigger, status, value, state]            ``trigger_fired`` [trigger, reason, then, severity]
 - ``rollback_requested`` [reason, source]   ``rollback_started`` [reason, by, source]   ``rollback_finished`` [outcome]
 - ``comms_sent`` [channel, event, text, ok, attempts, error]       ``signoff_recorded`` [area, statement]
+- ``signoff_fields_recorded`` [fields: {id: value}]
 - ``engine_started`` [owner, epoch, takeover, previous_owner, previous_epoch, reason]   (a process took the lease)
 - ``engine_stopped`` [owner, epoch, reason]                        (its engine failed; resume or a worker continues)
 - ``hypercare_check`` [slot, outcome]   ``hypercare_report`` [report, summary]   ``evidence_added`` [name, sha256]
@@ -99,10 +100,13 @@ class RunState:
     refusals: list[dict[str, Any]] = field(default_factory=list)
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)  # trigger id -> last state + history
     fired: list[dict[str, Any]] = field(default_factory=list)
+    cleared: list[dict[str, Any]] = field(default_factory=list)  # a firing trigger reading normal again
+    assignments: list[dict[str, Any]] = field(default_factory=list)  # every role_assigned, in order
     rollback: dict[str, Any] | None = None  # requested/started/finished info
     rollback_requests: list[dict[str, Any]] = field(default_factory=list)
     comms: list[dict[str, Any]] = field(default_factory=list)
     signoffs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signoff_fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # field id -> value, by, at
     hypercare: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     go_at: str | None = None
@@ -163,6 +167,7 @@ class RunState:
             for pid in d.get("phases") or []:
                 self.phases[pid] = "pending"
         elif t == "role_assigned":
+            self.assignments.append({"role": d.get("role"), "person": d.get("person"), "by": ev.actor, "at": ev.ts})
             if d.get("person"):
                 self.roles[d["role"]] = d["person"]
             else:
@@ -273,7 +278,10 @@ class RunState:
                 {"act": d.get("act"), "step": ev.step_id, "by": ev.actor, "at": ev.ts, "why": d.get("why")}
             )
         elif t == "trigger_evaluated":
-            tr = self.triggers.setdefault(d.get("trigger_id") or d.get("trigger", ""), {"history": []})
+            tid = d.get("trigger_id") or d.get("trigger", "")
+            tr = self.triggers.setdefault(tid, {"history": []})
+            if tr.get("state") == "firing" and d.get("state") not in (None, "firing"):
+                self.cleared.append({"trigger": tid, "at": ev.ts, "value": d.get("value"), "reason": d.get("reason")})
             tr.update({k: v for k, v in d.items() if k not in ("trigger", "trigger_id")})
             tr["at"] = ev.ts
             if d.get("value") is not None:
@@ -324,6 +332,9 @@ class RunState:
             self.comms.append({**d, "at": ev.ts})
         elif t == "signoff_recorded":
             self.signoffs[d.get("area", "")] = {"by": ev.actor, "at": ev.ts, "statement": d.get("statement")}
+        elif t == "signoff_fields_recorded":
+            for fid, value in (d.get("fields") or {}).items():
+                self.signoff_fields[fid] = {"value": value, "by": ev.actor, "at": ev.ts}
         elif t == "hypercare_check":
             self.hypercare.append({**d, "step": ev.step_id, "at": ev.ts})
         elif t == "hypercare_report":

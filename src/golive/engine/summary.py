@@ -9,7 +9,7 @@ from golive.engine.state import RunStatus, parse_ts
 from golive.results import Outcome
 from golive.spec import durations, models
 
-__all__ = ["checklist", "completion", "summarize", "timeline", "tminus"]
+__all__ = ["checklist", "completion", "signoff_fields", "summarize", "timeline", "tminus"]
 
 
 def tminus(h: acts.RunHandle, ts: str | None) -> str | None:
@@ -117,6 +117,13 @@ def checklist(h: acts.RunHandle) -> list[dict[str, Any]]:
         for sid in item.steps:
             s = h.state.step(sid)
             spec = h.runbook.step(sid)
+            if spec is not None and spec.kind is models.StepKind.DECISION:
+                # An approval record is the decision a person recorded, GO or NO-GO: a NO-GO is recorded too.
+                if s.decision is not None or (s.status == "done" and s.actor not in (None, "", "golive", "deadline")):
+                    have.append(sid)
+                else:
+                    missing.append(sid)
+                continue
             # A step that declares evidence (a screenshot, a log) proves the item only with a file handed in;
             # a confirmation alone is not that evidence.
             has = (
@@ -165,6 +172,31 @@ def completion(h: acts.RunHandle) -> dict[str, Any]:
         items.append({"id": c.id, "title": c.title, "met": not why, "why": why})
     complete = bool(items) and all(i["met"] for i in items) and st.status is RunStatus.PASSED
     return {"complete": complete, "criteria": items}
+
+
+def signoff_fields(h: acts.RunHandle) -> list[dict[str, Any]]:
+    """Each sign-off field with its value: what a person entered (``source: person``), else its ``value``
+    template rendered from the run (``source: run``), else blank (``value: None``)."""
+    from golive.spec import refs
+
+    out: list[dict[str, Any]] = []
+    red = h.redactor()
+    for f in h.runbook.signoff.fields:
+        entered = h.state.signoff_fields.get(f.id)
+        item: dict[str, Any] = {"id": f.id, "title": f.title, "type": f.type, "value": None, "source": None}
+        if entered is not None:
+            item.update(value=entered["value"], source="person", by=entered["by"], at=entered["at"])
+        elif f.value is not None:
+            try:
+                rendered = refs.render(f.value, lambda ref: acts.resolve_ref(h, ref))
+            except (refs.RefError, LookupError, TypeError, ValueError):
+                rendered = None
+            except Exception:  # a reference the run cannot answer (a secret) leaves the blank empty
+                rendered = None
+            if rendered not in (None, "", "pending"):
+                item.update(value=red.redact(str(rendered)), source="run")
+        out.append(item)
+    return out
 
 
 def verdict(h: acts.RunHandle) -> str:
@@ -217,7 +249,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
             },
         )
     comp = completion(h)
-    return {
+    out: dict[str, Any] = {
         "run_id": h.run_id,
         "runbook": rb.name,
         "title": rb.title or rb.name,
@@ -266,6 +298,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "signoffs": {
             a.id: st.signoffs.get(a.id, {"status": "pending"}) | {"title": a.title or a.id} for a in rb.signoff.areas
         },
+        "signoff_fields": signoff_fields(h),
         "hypercare": st.hypercare,
         "reports": st.reports,
         "evidence_checklist": checklist(h),
@@ -273,83 +306,123 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "head_hash": st.head_hash,
         "events": st.last_seq,
     }
+    out["timeline"] = timeline(h, out)
+    return out
+
+
+def _planned_go(rb: models.Runbook) -> float | None:
+    """The planned T-time (seconds from T-0) of the GO: the first decision step's ``at``, else its phase's."""
+    for p in rb.phases:
+        for st in p.steps:
+            if st.kind is models.StepKind.DECISION:
+                return st.at if st.at is not None else p.at
+    return None
+
+
+def _ttime(seconds: float | None) -> str | None:
+    return durations.format_ttime(seconds) if seconds is not None else None
+
+
+def _inputs_text(inputs: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (inputs or {}).items() if v not in (None, ""))
 
 
 def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The scribe's timeline: a line per phase start and end, decision, waiver, rollback and sign-off, each with
-    its T-time, PASS/FAIL, UTC timestamp and actor (what `golive timeline` prints and the evidence pack keeps)."""
+    """The scribe's timeline: every phase start and end, every step with its result (automated steps PASS/FAIL,
+    manual steps with the inputs recorded, redacted), decisions, trigger fires and clears, waivers, acts
+    (role assignments, rollback requests, refusals, sign-offs), the rollback, and hypercare reports and
+    failures. Each line has its planned T-time (``planned``: the step's or phase's ``at``; a hypercare report's
+    is the planned GO plus its ``at``), its actual T-time (``t``), result, UTC timestamp and actor. This is
+    what `golive timeline` prints, the reports list and the evidence pack keeps."""
     summary = summary if summary is not None else summarize(h)
+    st = h.state
+    rb = h.runbook
     lines: list[dict[str, Any]] = []
-    for ph in summary["phases"]:
-        if ph.get("started_at"):
+
+    def add(what: str, result: str, at: str | None, actor: str | None, kind: str, planned: float | None = None) -> None:
+        if at:
             lines.append(
                 {
-                    "t": ph.get("t"),
-                    "what": f"{ph['title']} start",
-                    "result": "",
-                    "at": ph["started_at"],
-                    "actor": "golive",
-                }
-            )
-        for s in ph["steps"]:
-            if s.get("finished_at") and s["kind"] in ("manual", "decision"):
-                result = (s.get("decision") or s["outcome"] or "").upper()
-                lines.append(
-                    {
-                        "t": s.get("t"),
-                        "what": s["title"],
-                        "result": result,
-                        "at": s["finished_at"],
-                        "actor": s.get("actor") or "",
-                    }
-                )
-        if ph.get("finished_at"):
-            end_t = None
-            lines.append(
-                {
-                    "t": end_t or ph.get("t"),
-                    "what": f"{ph['title']} end",
-                    "result": ph["outcome"].upper(),
-                    "at": ph["finished_at"],
-                    "actor": "golive",
-                }
-            )
-    if summary.get("rollback"):
-        rb = summary["rollback"]
-        lines.append(
-            {
-                "t": None,
-                "what": f"Rollback start: {rb.get('reason')}",
-                "result": "",
-                "at": rb.get("started_at"),
-                "actor": rb.get("by"),
-            }
-        )
-        if rb.get("finished_at"):
-            lines.append(
-                {
+                    "planned": _ttime(planned),
                     "t": None,
-                    "what": "Rollback end",
-                    "result": str(rb.get("outcome") or "").upper(),
-                    "at": rb.get("finished_at"),
-                    "actor": "golive",
+                    "what": what,
+                    "result": result,
+                    "at": at,
+                    "actor": actor or "",
+                    "kind": kind,
                 }
             )
+
+    def step_line(s: dict[str, Any], planned: float | None) -> None:
+        if not s.get("finished_at") or s.get("status") != "done":
+            return
+        if s["kind"] == "decision":
+            result = str(s.get("decision") or s.get("outcome") or "").upper().replace("_", "-")
+            add(s["title"], result, s["finished_at"], s.get("actor"), "decision", planned)
+            if s.get("statement"):
+                lines[-1]["detail"] = s["statement"]
+            return
+        what = s["title"]
+        recorded = _inputs_text(s.get("inputs"))
+        if recorded:
+            what = f"{what}: {recorded}"
+        elif s["kind"] != "manual" and s.get("summary"):
+            what = f"{what}: {s['summary']}"
+        actor = s.get("actor") if s["kind"] == "manual" else (s.get("actor") or "golive")
+        add(what, str(s.get("outcome") or "").upper(), s["finished_at"], actor, s["kind"], planned)
+
+    for ph, spec in zip(summary["phases"], rb.phases, strict=False):
+        add(f"{ph['title']} start", "", ph.get("started_at"), "golive", "phase", spec.at)
+        for s, sspec in zip(ph["steps"], spec.steps, strict=False):
+            step_line(s, sspec.at if sspec.at is not None else spec.at)
+        add(f"{ph['title']} end", str(ph["outcome"]).upper(), ph.get("finished_at"), "golive", "phase", spec.at)
+    for s in summary.get("rollback_steps") or []:
+        step_line(s, None)
+    for f in st.fired:
+        trig = rb.trigger(str(f.get("trigger") or ""))
+        title = trig.title if trig and trig.title else f.get("trigger")
+        add(f"Trigger {title} fired ({f.get('then')}): {f.get('reason')}", "FIRED", f.get("at"), f.get("by"), "trigger")
+    for c in st.cleared:
+        trig = rb.trigger(str(c.get("trigger") or ""))
+        title = trig.title if trig and trig.title else c.get("trigger")
+        add(f"Trigger {title} cleared", "CLEARED", c.get("at"), "golive", "trigger")
+    if summary.get("rollback"):
+        rbk = summary["rollback"]
+        add(f"Rollback start: {rbk.get('reason')}", "", rbk.get("started_at"), rbk.get("by"), "rollback")
+        add("Rollback end", str(rbk.get("outcome") or "").upper(), rbk.get("finished_at"), "golive", "rollback")
+    for req in st.rollback_requests:
+        add(f"Rollback requested: {req.get('reason')}", "REQUESTED", req.get("at"), req.get("by"), "act")
+    for a in st.assignments:
+        who = a.get("person") or "nobody"
+        add(f"Role {a.get('role')} assigned to {who}", "ASSIGNED", a.get("at"), a.get("by"), "act")
+    for r in st.refusals:
+        add(f"Refused {r.get('act')}: {r.get('why')}", "REFUSED", r.get("at"), r.get("by"), "act")
     for area, v in (summary.get("signoffs") or {}).items():
         if v.get("at"):
-            lines.append(
-                {"t": None, "what": f"Sign-off {area}", "result": "SIGNED", "at": v["at"], "actor": v.get("by")}
-            )
-    for w in h.state.waivers:  # the scribe notes every waiver: what, ticket and reason, who
-        lines.append(
-            {
-                "t": None,
-                "what": f"Waiver {w['step']} ({w['ticket']}): {w['reason']}",
-                "result": "WAIVED",
-                "at": w["at"],
-                "actor": w["by"],
-            }
+            add(f"Sign-off {area}: {v.get('statement') or ''}".rstrip(": "), "SIGNED", v["at"], v.get("by"), "signoff")
+    for w in st.waivers:  # the scribe notes every waiver: what, ticket and reason, who
+        add(f"Waiver {w['step']} ({w['ticket']}): {w['reason']}", "WAIVED", w["at"], w["by"], "waiver")
+    planned_go = _planned_go(rb)
+    reports = {r.id: r for r in rb.hypercare.reports}
+    for rid, rep in st.reports.items():
+        spec_r = reports.get(rid)
+        planned = planned_go + spec_r.at if spec_r is not None and planned_go is not None else None
+        title = spec_r.title if spec_r is not None else rep.get("title") or rid
+        add(
+            f"Hypercare report: {title}",
+            str(rep.get("status") or "").upper(),
+            rep.get("at"),
+            "hypercare",
+            "report",
+            planned,
         )
+    for c in st.hypercare:
+        if c.get("manual") or str(c.get("outcome")) not in ("pass", "warn"):
+            check = rb.step(str(c.get("check_id") or ""))
+            title = check.title if check and check.title else c.get("check_id")
+            detail = _inputs_text(c.get("inputs")) or c.get("summary") or ""
+            what = f"Hypercare {title}: {detail}" if detail else f"Hypercare {title}"
+            add(what, str(c.get("outcome") or "").upper(), c.get("at"), c.get("by") or "hypercare", "hypercare")
     lines.sort(key=lambda x: x["at"] or "")
     for line in lines:
         line["t"] = tminus(h, line["at"])

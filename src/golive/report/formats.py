@@ -186,6 +186,8 @@ def to_json(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) 
         ],
         "evidence_checklist": summary.get("evidence_checklist"),
         "signoffs": summary.get("signoffs"),
+        "signoff_fields": summary.get("signoff_fields"),
+        "timeline": summary.get("timeline"),
         "completion": summary.get("completion"),
         "head_hash": summary.get("head_hash"),
     }
@@ -233,7 +235,32 @@ def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = No
             who = f"{v.get('by')} at {v.get('at')}" if v.get("by") else "pending"
             lines.append(f"- {v.get('title') or area}: {who}")
         lines.append("")
+    fields = summary.get("signoff_fields") or []
+    if fields:
+        lines += ["**Sign-off fields:**", "", "| field | value | by |", "| --- | --- | --- |"]
+        for f in fields:
+            value = f.get("value")
+            shown = _md_cell(str(value)) if value not in (None, "") else "_(blank)_"
+            lines.append(
+                f"| {_md_cell(str(f.get('title') or f.get('id')))} | {shown} | {f.get('by') or f.get('source') or ''} |"
+            )
+        lines.append("")
+    timeline = summary.get("timeline") or []
+    if timeline:
+        lines += ["**Timeline (scribe's log):**", "", "| planned | actual | what | result | at (UTC) | by |"]
+        lines.append("| --- | --- | --- | --- | --- | --- |")
+        for t in timeline:
+            lines.append(
+                f"| {t.get('planned') or ''} | {t.get('t') or ''} | {_md_cell(str(t.get('what') or ''))} | "
+                f"{t.get('result') or ''} | {t.get('at') or ''} | {_md_cell(str(t.get('actor') or ''))} |"
+            )
+        lines.append("")
     return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    """Text that stays inside one Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def to_junit(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) -> str:

@@ -937,6 +937,25 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         },
         "signoffs": signoffs,
         "signoffs_pending": sum(1 for s in signoffs if not s["signed"]),
+        "signoff_fields": [
+            {
+                "title": f.get("title") or f.get("id"),
+                "value": "" if f.get("value") is None else str(f.get("value")),
+                "by": f.get("by") or "",
+            }
+            for f in summary.get("signoff_fields") or []
+        ],
+        "scribe": [
+            {
+                "planned": t.get("planned") or "",
+                "t": t.get("t") or "",
+                "what": t.get("what") or "",
+                "result": t.get("result") or "",
+                "at": _clock(t.get("at")),
+                "actor": t.get("actor") or "",
+            }
+            for t in summary.get("timeline") or []
+        ],
         "roles": [
             {
                 "id": rid,

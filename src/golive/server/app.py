@@ -452,10 +452,22 @@ async def rollback(call: Call) -> schemas.ActResult:
 
 async def signoff(call: Call) -> schemas.ActResult:
     body: schemas.SignoffRequest = call.body
-    _, v = await call.state.service.act(
-        call.path("run_id"), lambda h: acts.signoff(h, body.area, call.user, body.statement)
-    )
-    return _result(call, v, "signoff", f"{body.area}: signed off by {call.user}")
+    if not body.area and not body.fields:
+        raise exceptions.UsageError("give area and statement, or fields (or both)")
+    if body.area and not body.statement:
+        raise exceptions.UsageError("area needs a statement: say what the area signs")
+
+    async def act(h: acts.RunHandle) -> None:
+        if body.fields:
+            await acts.signoff_fields(h, call.user, body.fields)
+        if body.area:
+            await acts.signoff(h, body.area, call.user, body.statement or "")
+
+    _, v = await call.state.service.act(call.path("run_id"), act)
+    done = [f"{body.area}: signed off by {call.user}"] if body.area else []
+    if body.fields:
+        done.append(f"{', '.join(body.fields)} filled in by {call.user}")
+    return _result(call, v, "signoff", "; ".join(done))
 
 
 async def verify(call: Call) -> schemas.VerifyResult:

@@ -90,8 +90,9 @@ class RollbackRequest(_Model):
 
 
 class SignoffRequest(_Model):
-    area: str = Field(min_length=1)
-    statement: str = Field(min_length=1)
+    area: str | None = Field(default=None, min_length=1)
+    statement: str | None = Field(default=None, min_length=1)
+    fields: dict[str, str] = Field(default_factory=dict, description="Sign-off fields to fill in: id -> value.")
 
 
 # --- responses -----------------------------------------------------------------------------------------
@@ -262,9 +263,15 @@ class RunSummary(_Model):
     fired: list[dict[str, Any]]
     comms: list[dict[str, Any]]
     signoffs: dict[str, dict[str, Any]]
+    signoff_fields: list[dict[str, Any]] = Field(
+        description="Each sign-off field: id, title, type, value (None when blank), source (person or run), by, at."
+    )
     hypercare: list[dict[str, Any]]
     reports: dict[str, dict[str, Any]]
     evidence_checklist: list[dict[str, Any]]
     completion: dict[str, Any]
     head_hash: str
     events: int
+    timeline: list[dict[str, Any]] = Field(
+        description="The scribe's timeline: planned and actual T-time, what, result, at (UTC), actor, kind."
+    )

@@ -859,6 +859,14 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
     for k, a in enumerate(_items((signoff or {}).get("areas"))):
         if isinstance(a, dict):
             check_role(("signoff", "areas", k, "role"), a.get("role"))
+    for k, f in enumerate(_items((signoff or {}).get("fields"))):
+        if isinstance(f, dict):
+            check_role(("signoff", "fields", k, "role"), f.get("role"))
+            if isinstance(f.get("pattern"), str):
+                try:
+                    re.compile(f["pattern"])
+                except re.error as exc:
+                    ctx.add(("signoff", "fields", k, "pattern"), f"not a valid regular expression: {exc}")
     if isinstance(hypercare, dict):
         check_role(("hypercare", "role"), hypercare.get("role"))
 

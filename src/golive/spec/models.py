@@ -633,10 +633,23 @@ class SignoffArea(Model):
     role: str | None = Field(default=None, description="The role that signs this area.")
 
 
+SIGNOFF_FIELD_TYPES = ("string", "int", "number", "bool", "date", "datetime", "url", "sha")
+
+
 class SignoffField(Model):
+    """A blank of the sign-off sheet: filled from the run (``value``) or by a person
+    (``golive signoff RUN --field id=value``), checked against its ``type`` (and ``pattern``)."""
+
     id: Id
     title: str
     value: str | None = Field(default=None, description="Template filled from the run, e.g. ${{ release.sha }}.")
+    type: Literal["string", "int", "number", "bool", "date", "datetime", "url", "sha"] = Field(
+        default="string",
+        description="What a person may enter: string, int, number, bool (yes/no/true/false), date (YYYY-MM-DD), "
+        "datetime (ISO 8601 with a timezone), url (http/https), sha (7-40 hex).",
+    )
+    pattern: str | None = Field(default=None, description="A regular expression a value entered must match.")
+    role: str | None = Field(default=None, description="The role that fills it (default: any role that signs).")
 
 
 class SignoffSpec(Model):
