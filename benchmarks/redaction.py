@@ -195,6 +195,8 @@ def corpus_main(args: argparse.Namespace) -> int:
             redactor.add_secret(value)
         return redactor
 
+    if args.no_score:
+        return _throughput(args, records, fresh)
     result = score_corpus(records, fresh(), args.redact_ips)
     n_total = sum(result["total"].values())
     n_found = sum(result["found"].values())
@@ -218,6 +220,10 @@ def corpus_main(args: argparse.Namespace) -> int:
         print(f"  missed {label}: {value!r}")
     for kind, value in result["false_pos"][: args.show]:
         print(f"  false positive <{kind}>: {value!r}")
+    return _throughput(args, records, fresh)
+
+
+def _throughput(args: argparse.Namespace, records: list[dict[str, Any]], fresh: Any) -> int:
     block = "\n".join(r["text"] for r in records) + "\n"
     target = int(args.mb * MB)
     text = block * max(1, -(-target // len(block.encode())))
@@ -295,6 +301,35 @@ def calls_main(args: argparse.Namespace) -> int:
     return 0
 
 
+_COMPILE_PROBE = """
+import time
+t0 = time.perf_counter()
+from golive.evidence import redact
+t1 = time.perf_counter()
+redact.Redactor()
+t2 = time.perf_counter()
+print(f"{(t1 - t0) * 1000:.1f} {(t2 - t1) * 1000:.1f}")
+"""
+
+
+def compile_main(args: argparse.Namespace) -> int:
+    """Start-up cost: importing the redactor and building the first Redactor (the pattern database), each
+    in a fresh interpreter, as ``golive preflight`` pays it."""
+    import statistics
+    import subprocess
+
+    imports, builds = [], []
+    for _ in range(args.repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", _COMPILE_PROBE], capture_output=True, text=True, check=True
+        ).stdout.split()
+        imports.append(float(out[0]))
+        builds.append(float(out[1]))
+    print(f"fresh interpreter x{args.repeat}: import {statistics.median(imports):.0f} ms, first Redactor "
+          f"(compile) {statistics.median(builds):.0f} ms median, {min(builds):.0f} ms best")  # fmt: skip
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=50.0, help="size of the Hyperscan input in MB")
@@ -304,11 +339,15 @@ def main() -> int:
     parser.add_argument("--secret", action="append", default=[], help="a registered secret (repeatable)")
     parser.add_argument("--repeat", type=int, default=2, help="timed runs over the corpus; the best is shown")
     parser.add_argument("--show", type=int, default=20, help="misses and false positives to print")
+    parser.add_argument("--no-score", action="store_true", help="throughput only (e.g. for an older golive)")
     parser.add_argument("--calls", action="store_true", help="per-check cost of many redact calls, memo on/off")
     parser.add_argument("--checks", type=int, default=1000, help="checks for --calls")
+    parser.add_argument("--compile", action="store_true", help="start-up: import and first Redactor, fresh")
     args = parser.parse_args()
     if args.calls:
         return calls_main(args)
+    if args.compile:
+        return compile_main(args)
     if args.corpus:
         return corpus_main(args)
     if not redact.HYPERSCAN_AVAILABLE:
