@@ -147,17 +147,19 @@ async def _commit(h: RunHandle, events: list[store_base.NewEvent]) -> list[store
     """Append an act's events atomically, on the head its rules were checked against (HeadMoved if not)."""
     seen, attempt = _HEAD.get((h.state.last_seq, 0))
     if attempt == 0:
-        await _test_barrier()
+        await _test_barrier(h.run_id)
     return await h.append_many(events, expect_seq=seen)
 
 
-async def _test_barrier() -> None:
-    """The test hook: wait until every party (``$GOLIVE_TEST_ACT_BARRIER_PARTIES``, default 2) has arrived."""
+async def _test_barrier(run_id: str) -> None:
+    """The test hook: wait until every party (``$GOLIVE_TEST_ACT_BARRIER_PARTIES``, default 2) acting on the
+    same run has arrived (one directory per run under ``$GOLIVE_TEST_ACT_BARRIER``)."""
     where = os.environ.get(BARRIER_ENV)
     if not where:
         return
     parties = int(os.environ.get(BARRIER_PARTIES_ENV) or 2)
-    root = Path(where)
+    root = Path(where) / run_id
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
 
     def arrivals() -> int:
         return sum(1 for _ in root.glob("arrive-*"))
@@ -559,7 +561,6 @@ def _already_decided(h: RunHandle, step: models.Step) -> str:
 async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: str | None = None) -> str:
     """Record GO or NO-GO on the pending decision. Refused when the actor does not hold the role, or for GO
     when any requirement did not pass ("Canary FAIL = NO-GO, no exceptions": the IC included)."""
-    _check_open(h)
     decision = decision.lower().replace("_", "-")
     if decision not in ("go", "no-go"):
         raise exceptions.UsageError(f"decision {decision!r}: use go or no-go")
@@ -567,6 +568,10 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
         raise exceptions.UsageError("a decision needs --reason")
     step = pending_decision(h, step_id)
     st = h.state.step(step.id)
+    if st.status == "done" and (h.state.final or h.state.decision is not None):
+        # The run may have ended on that very decision: what the person needs to hear is who decided.
+        await _refuse(h, f"decide {decision}", actor, _already_decided(h, step), step.id, conflict=True)
+    _check_open(h)
     if step.kind is not models.StepKind.DECISION:
         # A paused observe step: the IC answers (the decide power), whoever watches the window.
         deciders = h.runbook.roles_with("decide") or {decider_role(h, step)}
