@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,17 +27,17 @@ import yaml
 
 from golive.engine import acts, runner
 from golive.engine.state import RunStatus
-from golive.evidence import runpack
-from golive.plugins.actions.change import ChangeCloseAction, ChangeCloseParams
+from golive.evidence import closeout, runpack
 from golive.results import Outcome
 from golive.spec import loader
 from golive.store import sqlite
-from golive.testing import FakeClock, FakeMetricSource, make_ctx
+from golive.testing import FakeClock, FakeMetricSource
 
 from .test_plugin_change import SN_PASSWORD, SN_USER, ServiceNow, basic
 from .test_plugin_statuspage_pagerduty import DB, PD_KEY, SP_KEY, PagerDuty, Statuspage
 from .vendor_api import VendorApi, load
 
+GOLIVE = str(Path(sys.executable).with_name("golive"))
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "change-managed-cutover.yaml"
 START = datetime(2026, 12, 4, 22, 5, tzinfo=UTC)
 WAIT_LIMIT = 60.0  # seconds a run may take before the test fails
@@ -154,30 +156,19 @@ async def test_live_run_refused_until_approved_then_statuspage_and_pager_follow_
     assert fired_at < resolve_at
     assert resolve_at == cleared_at + 1
 
-    # Afterwards: the change is closed with the outcome, the decision and the evidence pack's digest.
+    # Afterwards: `golive close-change` closes the change with the outcome, the decision and the pack's digest.
     pack = tmp_path / "pack.zip"
     await runpack.pack_run(store, h.run_id, pack)
     digest = hashlib.sha256(pack.read_bytes()).hexdigest()
-    close = ChangeCloseParams.model_validate(
-        {
-            "system": "servicenow",
-            "url": v.sn_api.url(),
-            "record": "CHG0030001",
-            "username": SN_USER,
-            "password": SN_PASSWORD,
-            "outcome": h.state.status.value.upper(),
-            "successful": h.state.status is RunStatus.PASSED,
-            "decision": "GO by Ana Ruiz (no GO/NO-GO step: all checks passed)",
-            "evidence_digest": digest,
-            "notes": f"golive run {h.run_id}",
-        }
-    )
-    closed = await ChangeCloseAction().run(make_ctx(close, clock=FakeClock(START + timedelta(minutes=20))))
+    closed = await closeout.close_change(store, h.run_id, pack, clock=FakeClock(START + timedelta(minutes=20)))
     assert closed.outcome is Outcome.PASS, closed.summary
+    assert closed.summary.startswith("closed change CHG0030001 (Closed (3))")
     assert v.sn.record["state"] == "3"
     assert v.sn.record["close_code"] == "successful"
-    assert f"Evidence pack sha256: {digest}" in v.sn.record["close_notes"]
-    assert "golive: outcome PASSED" in v.sn.record["close_notes"]
+    notes = v.sn.record["close_notes"].splitlines()
+    assert notes[0] == "golive: outcome PASSED"
+    assert notes[1] == "Decision: no GO/NO-GO decision step: the outcome follows from the steps"
+    assert notes[2] == f"Evidence pack sha256: {digest}"
 
     for api in v.apis():
         assert not api.rejected, api.rejected
@@ -253,3 +244,68 @@ async def test_a_rehearsal_pages_no_one(
     events = await store.events(h.run_id)
     assert any(e.type == "trigger_fired" for e in events)
     assert not v.pd.events
+
+
+CHANGE_ONLY = """
+golive: 1
+name: change-only
+roles: {ic: {may: [decide, waive]}}
+vars:
+  servicenow_url: {default: "https://acme.service-now.com"}
+secrets:
+  servicenow_password: {provider: env, id: SERVICENOW_PASSWORD}
+phases:
+  - id: preflight
+    steps:
+      - id: change_approved
+        kind: check
+        type: change-record
+        with:
+          system: servicenow
+          url: "${{ vars.servicenow_url }}"
+          record: CHG0030001
+          username: golive.integration
+          password: "${{ secrets.servicenow_password }}"
+          check_window: false
+"""
+
+
+async def test_golive_close_change_closes_the_record_of_a_finished_run(
+    vendors: Vendors, store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    """`golive close-change RUN --pack PACK`: the record closed with the run's outcome and the pack's digest;
+    a pack of another run is refused (exit 2); the password is in no output."""
+    v = vendors
+    v.sn.approve()
+    path = tmp_path / "change-only.yaml"
+    path.write_text(CHANGE_ONLY)
+    loaded = loader.load(path, var_overrides={"servicenow_url": v.sn_api.url()}, environ={})
+    first, second = await run(store, loaded), await run(store, loaded)
+    assert first.state.status is RunStatus.PASSED
+    pack, other = tmp_path / "pack.zip", tmp_path / "other.zip"
+    await runpack.pack_run(store, first.run_id, pack)
+    await runpack.pack_run(store, second.run_id, other)
+
+    async def cli(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            GOLIVE, "close-change", *args, "--db", str(tmp_path / "db" / "golive.db"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "SERVICENOW_PASSWORD": SN_PASSWORD},
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(proc.communicate(), WAIT_LIMIT)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode()
+
+    code, out = await cli(first.run_id, "--pack", str(other))
+    assert code == 2, out
+    assert f"is the pack of run {second.run_id}, not of {first.run_id}" in out
+    assert v.sn.record["state"] == "-2"
+    code, out = await cli(first.run_id, "--pack", str(pack))
+    assert code == 0, out
+    assert out.startswith("pass: closed change CHG0030001 (Closed (3))")
+    assert v.sn.record["state"] == "3"
+    assert (
+        v.sn.record["close_notes"].splitlines()[2]
+        == f"Evidence pack sha256: {hashlib.sha256(pack.read_bytes()).hexdigest()}"
+    )
+    assert SN_PASSWORD not in out

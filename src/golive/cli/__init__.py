@@ -41,6 +41,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evidence": ("golive.cli.evidence_cmds", "evidence", "Pack and verify evidence."),
     "export": ("golive.cli.export_cmds", "export", "Send a run's events as CloudEvents and its trace over OTLP."),
     "keygen": ("golive.cli.evidence_cmds", "keygen", "Make an ed25519 key pair for signing evidence packs."),
+    "close-change": (
+        "golive.cli.evidence_cmds",
+        "close_change",
+        "Close a run's change record with its outcome, decision and evidence digest.",
+    ),
     "watch": ("golive.cli.watch_cmds", "watch", "Show each trigger live: value, threshold, sparkline."),
     "hypercare": ("golive.cli.watch_cmds", "hypercare", "Run hypercare checks on their schedule."),
     "flags": ("golive.cli.watch_cmds", "flags", "Show the kill-switch flags as read from their provider."),

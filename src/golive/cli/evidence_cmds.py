@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from golive.cli import _common
+from golive.results import Outcome
 
-__all__ = ["evidence", "keygen"]
+__all__ = ["close_change", "evidence", "keygen"]
 
 DEFAULT_KEY_DIR = Path(".golive") / "keys"
 
@@ -150,3 +152,41 @@ def keygen(out_dir: Path) -> None:
     click.echo(f"private key: {private_path} (mode 0600; keep it secret, never commit it)")
     click.echo(f"public key:  {public_path}")
     click.echo(f"fingerprint: {fp}")
+
+
+@click.command("close-change")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--pack",
+    "pack_path",
+    required=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="The run's evidence pack (from `golive evidence pack`); its SHA-256 goes into the record.",
+)
+@click.option(
+    "--step", "step_id", default=None, help="The change-record check naming the record (default: the only one)."
+)
+@click.option("--transition", default=None, help="Jira: the transition that closes the issue (default: Done).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_common.db_option
+def close_change(
+    run_id: str, pack_path: Path, step_id: str | None, transition: str | None, as_json: bool, db_url: str | None
+) -> None:
+    """Close RUN's change record (ServiceNow or Jira) with the run's outcome, its decision and PACK's digest.
+
+    The record and credentials are those of the run's change-record check. Exit 0 when the record reads back
+    closed, 1 when it does not or the change system failed, 2 for a bad run, step or pack.
+    """
+    from golive.evidence import closeout
+
+    async def go(store: Any) -> Any:
+        rid = await _common.latest_run_id(store, run_id)
+        return await closeout.close_change(store, rid, pack_path, step_id=step_id, transition=transition)
+
+    result: Any = _common.run_async(lambda: _common.with_store(db_url, go))
+    if as_json:
+        click.echo(json.dumps(result.model_dump(mode="json"), indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(f"{result.outcome.value}: {result.summary}")
+    if result.outcome is not Outcome.PASS:
+        sys.exit(1)
