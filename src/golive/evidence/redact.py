@@ -538,7 +538,8 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         (
             "card",
             # A run of digit groups; _find_cards finds the cards in it.
-            rb"(?<![\w.,+])(?=(?:[ -]?\d){13})\d+(?:[ -]\d+)*(?![\w]|[.,]\d)",
+            # (The first digit comes before its look-behind so that `re` can skip to digits quickly.)
+            rb"\d(?<![\w.,+]\d)(?=(?:[ -]?\d){12})\d*(?:[ -]\d+)*(?![\w]|[.,]\d)",
             # 13 digits in a row, or grouped in fours, or 4-6 (Amex, Diners): cheap to compile with SOM.
             _inside(rb"\b[2-6]\d{3}(?:\d{9}|[ -]\d{4}[ -]\d|[ -]\d{6}[ -]\d)"),
             0,
@@ -555,7 +556,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         ),
         (
             "email",
-            rb"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+            rb"[A-Za-z0-9](?<![\w.+%-][A-Za-z0-9])[A-Za-z0-9._%+-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
             rb"[A-Za-z]{2,24}(?![\w-])",
             _inside(rb"[A-Za-z0-9](?:@|%40)[A-Za-z0-9]"),
             0,
