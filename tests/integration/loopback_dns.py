@@ -19,6 +19,7 @@ import dns.rrset
 from .conftest import LOOPBACK
 
 ZONE_TTL = 60  # seconds
+UDP_LIMIT = 512  # bytes of a UDP answer without EDNS (RFC 1035)
 
 
 @dataclass
@@ -33,19 +34,37 @@ class ZoneServer(asyncio.DatagramProtocol):
     silent: bool = False
     rcode: str | None = None
     queries: list[tuple[str, str]] = field(default_factory=list)
+    tcp_queries: list[tuple[str, str]] = field(default_factory=list)
     port: int = 0
     _transport: asyncio.DatagramTransport | None = None
+    _tcp: asyncio.Server | None = None
 
     async def start(self) -> ZoneServer:
+        """UDP on a free port, and TCP on the same port number (for answers too big for UDP)."""
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(LOOPBACK, 0))
         self._transport = transport
         self.port = int(transport.get_extra_info("sockname")[1])
+        self._tcp = await asyncio.start_server(self._serve_tcp, LOOPBACK, self.port)
         return self
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        if self._tcp is not None:
+            self._tcp.close()
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            query = dns.message.from_wire(await reader.readexactly(size))
+            q = query.question[0]
+            self.tcp_queries.append((q.name.to_text().rstrip(".").lower(), dns.rdatatype.to_text(q.rdtype)))
+            wire = self._answer(query).to_wire()
+            writer.write(len(wire).to_bytes(2, "big") + wire)
+            await writer.drain()
+        finally:
+            writer.close()
 
     @property
     def address(self) -> str:
@@ -54,11 +73,22 @@ class ZoneServer(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
         query = dns.message.from_wire(data)
         question = query.question[0]
-        qname = question.name.to_text().rstrip(".").lower()
-        qtype = dns.rdatatype.to_text(question.rdtype)
-        self.queries.append((qname, qtype))
+        self.queries.append((question.name.to_text().rstrip(".").lower(), dns.rdatatype.to_text(question.rdtype)))
         if self.silent:
             return
+        response = self._answer(query)
+        wire = response.to_wire()
+        if len(wire) > UDP_LIMIT:  # as a server does: too big for UDP, so truncated (TC) and asked again over TCP
+            response.answer = []
+            response.flags |= dns.flags.TC
+            wire = response.to_wire()
+        assert self._transport is not None
+        self._transport.sendto(wire, addr)
+
+    def _answer(self, query: dns.message.Message) -> dns.message.Message:
+        question = query.question[0]
+        qname = question.name.to_text().rstrip(".").lower()
+        qtype = dns.rdatatype.to_text(question.rdtype)
         response = dns.message.make_response(query)
         response.flags |= dns.flags.RA
         if self.rcode is not None:
@@ -75,5 +105,4 @@ class ZoneServer(asyncio.DatagramProtocol):
             if texts:
                 owner = dns.name.from_text(name)
                 response.answer.append(dns.rrset.from_text(owner, ZONE_TTL, "IN", qtype, *texts))
-        assert self._transport is not None
-        self._transport.sendto(response.to_wire(), addr)
+        return response

@@ -164,6 +164,18 @@ async def test_dns_named_resolvers_other_record_types(resolvers: list[ZoneServer
     assert "does not exist" in missing.summary
 
 
+async def test_dns_named_resolver_answer_too_big_for_udp_is_asked_again_over_tcp(resolvers: list[ZoneServer]) -> None:
+    """A truncated UDP answer (TC) is asked again over TCP and compared in full."""
+    records = [f'"verification-{i:02d}-{"x" * 40}"' for i in range(12)]  # ~650 bytes: over 512
+    for server in resolvers:
+        server.zone[("big.example.com", "TXT")] = records
+    p = DnsParams(name="big.example.com", record_type="TXT", resolvers=named(resolvers), answers=records)
+    result = await DnsCheck().run(make_ctx(p))
+    assert result.outcome is Outcome.PASS, result.summary
+    assert all(s.tcp_queries == [("big.example.com", "TXT")] for s in resolvers)
+    assert len(result.output["resolvers"]["google"]["answers"]) == 12
+
+
 def test_dns_params_refuse_a_resolver_that_is_not_an_address() -> None:
     """A resolver is an IP address (with an optional port); a host name is refused with the reason."""
     with pytest.raises(ValueError, match=r"resolvers.google: resolver 'dns.google' is not an IP address"):
