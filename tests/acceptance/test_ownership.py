@@ -123,3 +123,31 @@ def test_sigstop_owner_is_fenced_by_a_worker_and_a_killed_worker_is_replaced_on_
     assert len(epochs) >= 3
     assert all(a.data["owner"] != b.data["owner"] for a, b in itertools.pairwise(started))
     assert obs.verify(rid) > ACTIONS
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_workers_with_clocks_a_minute_off_never_take_a_healthy_run(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    """Two workers whose clocks run 60 s ahead and 60 s behind (GOLIVE_TEST_CLOCK_OFFSET) watch the store
+    while a healthy `golive run` drives its run: lease expiry is the database's clock, so neither takes it."""
+    db_url = str(tmp_path / "golive.db") if store == "sqlite" else request.getfixturevalue("postgres_database")
+    rb = sup.write_runbook(tmp_path, ACTIONS)
+    obs = sup.Observer(db_url)
+    rid = f"own-skew-{store}"
+    workers = [
+        sup.spawn("worker", "--poll", "0.1", env=sup.env_for(db_url, GOLIVE_TEST_CLOCK_OFFSET=offset), cwd=tmp_path)
+        for offset in ("60", "-60")
+    ]
+    owner = sup.spawn(
+        "run", str(rb), "--run-id", rid, "--role", "ic=ian", "--var", f"dir={tmp_path}", "--no-prompt", "-q",
+        env=sup.env_for(db_url), cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        code, _, err = sup.finish(owner)
+        assert code == 0, err
+    finally:
+        sup.reap(owner, *workers)
+    assert obs.epochs(rid) == [1]
+    assert sup.effects(tmp_path) == {f"a{i:02d}": 1 for i in range(1, ACTIONS + 1)}
+    assert obs.final_status(rid) == "passed"
