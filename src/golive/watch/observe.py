@@ -16,7 +16,9 @@ One loop (rather than one sleeping task per trigger) is also what makes the wind
 Events: ``on_event`` receives ``{"type": "trigger_fired" | "trigger_evaluated", "data": {...}}`` (data is
 :meth:`golive.watch.triggers.Evaluation.event_data`). Every fire is recorded; evaluations are recorded when
 a trigger's state changes and as periodic samples for the sparkline, both bounded per trigger and window
-(:data:`MAX_SAMPLES`, :data:`MAX_CHANGES`).
+(:data:`MAX_SAMPLES`, :data:`MAX_CHANGES`). The readings in between ride along in the next recorded event's
+``readings`` (``[ts, status, value, baseline]`` each), and the last ones are flushed when the window ends,
+so every reading is in the log and a run can be replayed (:mod:`golive.watch.replay`).
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ class ObserveResult(BaseModel):
         return f"observation stopped after {self.elapsed:.0f}s: {self.reason}"
 
 
+def _reading(ev: triggers.Evaluation) -> list[Any]:
+    """One reading in compact form: [ts, status, value, baseline]."""
+    return [clock_mod.utc_iso(ev.ts), ev.status, ev.value, ev.baseline]
+
+
 class _Recorder:
     """Decides which evaluations become events, keeping the volume bounded."""
 
@@ -95,6 +102,8 @@ class _Recorder:
         self._last_sample: dict[str, float] = {}
         self._samples: dict[str, int] = {}
         self._changes: dict[str, int] = {}
+        # Readings not recorded as events of their own, carried by the trigger's next event ("readings").
+        self._held: dict[str, list[list[Any]]] = {}
 
     def _period(self, interval: float) -> float:
         return max(interval, MIN_SAMPLE_PERIOD, self._duration / MAX_SAMPLES)
@@ -105,7 +114,7 @@ class _Recorder:
         changed = self._last_state.get(tid) is not ev.state or ev.stops_observe
         self._last_state[tid] = ev.state
         if ev.fired:
-            await self._on_event({"type": "trigger_fired", "data": ev.event_data()})
+            await self._emit("trigger_fired", ev)
             self._last_sample[tid] = mono
             return
         if changed and self._changes.get(tid, 0) < MAX_CHANGES:
@@ -115,9 +124,26 @@ class _Recorder:
         ):
             self._samples[tid] = self._samples.get(tid, 0) + 1
         else:
+            self._held.setdefault(tid, []).append(_reading(ev))
             return
         self._last_sample[tid] = mono
-        await self._on_event({"type": "trigger_evaluated", "data": ev.event_data()})
+        await self._emit("trigger_evaluated", ev)
+
+    async def _emit(self, kind: str, ev: triggers.Evaluation) -> None:
+        data = ev.event_data()
+        held = self._held.pop(ev.trigger_id, None)
+        if held:
+            data["readings"] = held
+        await self._on_event({"type": kind, "data": data})
+
+    async def flush(self, last: dict[str, triggers.Evaluation]) -> None:
+        """Record the readings not yet recorded (with each trigger's last evaluation): every reading of a
+        window ends up in the events, so a finished run can be replayed through edited triggers."""
+        for tid, held in list(self._held.items()):
+            if tid in last:
+                if held and held[-1] == _reading(last[tid]):
+                    held.pop()  # the event itself carries the last reading
+                await self._emit("trigger_evaluated", last[tid])
 
 
 async def observe(
@@ -166,9 +192,11 @@ async def observe(
     try:
         while True:
             if stop is not None and stop.is_set():
+                await recorder.flush(last)
                 return finish("stopped", reason="stopped by the engine")
             now = clock.monotonic()
             if now >= end:
+                await recorder.flush(last)
                 return finish("passed")
             busy = set(inflight.values())
             for e in polled:
@@ -204,6 +232,7 @@ async def observe(
                     stopping.append(ev)
             if stopping:
                 ev = min(stopping, key=lambda x: _THEN_RANK.get(x.then, 9))
+                await recorder.flush(last)
                 return _fired(finish, ev, evaluators, default_deadline)
     finally:
         pending: list[asyncio.Future[Any]] = [*inflight]
