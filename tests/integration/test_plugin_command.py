@@ -35,12 +35,24 @@ async def test_command_check_passes_on_exit_0_and_stdout_match(tmp_path: Path) -
 
 
 async def test_command_check_fails_with_exit_code_and_last_stderr_line(tmp_path: Path) -> None:
-    """Exit 3 for an expected 0 fails and shows the last stderr line."""
+    """Exit 1 for an expected 0 fails and shows the last stderr line."""
     result = await CommandCheck().run(
         make_ctx(CommandParams(run=[sys.executable, "-c", "import sys; sys.exit('db unreachable') "]), workdir=tmp_path)
     )
     assert result.outcome is Outcome.FAIL
-    assert "exit code 1, expected 0 (db unreachable)" in result.summary
+    assert result.summary == "exit_code=1, expected 0 (stderr: 'db unreachable')"
+
+
+async def test_a_failed_compare_shows_both_sides(tmp_path: Path) -> None:
+    """A compare that prints what it saw on stdout and why on stderr shows both; a pass shows what was judged."""
+    script = "import sys; print('rows: 1001'); sys.exit('row count differs from 1000')"
+    result = await CommandCheck().run(make_ctx(CommandParams(run=[sys.executable, "-c", script]), workdir=tmp_path))
+    assert result.outcome is Outcome.FAIL
+    assert result.summary == "exit_code=1, expected 0 (stdout: 'rows: 1001'; stderr: 'row count differs from 1000')"
+    ok = CommandParams(run=[sys.executable, "-c", "print('{\"rows\": 1000}')"], expect="json.rows == 1000")
+    result = await CommandCheck().run(make_ctx(ok, workdir=tmp_path))
+    assert result.outcome is Outcome.PASS
+    assert result.summary.startswith("exit_code=0, expected 0; `json.rows == 1000` holds (")
 
 
 async def test_command_check_argv_runs_without_a_shell(tmp_path: Path) -> None:

@@ -34,14 +34,32 @@ async def test_sql_check_scalar_passes(sqlite_url: str) -> None:
     result = await SqlCheck().run(make_ctx(p))
     assert result.outcome is Outcome.PASS, result.summary
     assert result.output["scalar"] == 2
+    assert result.summary == "scalar=2, expected == 2"
+
+
+async def test_sql_check_summaries_show_the_value_judged_and_the_expectation(sqlite_url: str) -> None:
+    """A row count that drifted reads `row_count=2, expected == 1`, a pass `row_count=2, expected >= 1`, and a
+    query with no expectation still shows its scalar rather than `1 row`."""
+    drift = SqlParams(url=sqlite_url, query="SELECT * FROM outbox WHERE state = 'sent'", expect={"row_count": 1})
+    result = await SqlCheck().run(make_ctx(drift))
+    assert (result.outcome, result.summary) == (Outcome.FAIL, "row_count=2, expected == 1")
+    enough = SqlParams(url=sqlite_url, query="SELECT * FROM outbox WHERE state = 'sent'", expect={"min_rows": 1})
+    result = await SqlCheck().run(make_ctx(enough))
+    assert (result.outcome, result.summary) == (Outcome.PASS, "row_count=2, expected >= 1")
+    bare = SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox")
+    result = await SqlCheck().run(make_ctx(bare))
+    assert result.summary == "1 row, scalar=3 (no expectation)"
+    cond = SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox", expect="scalar < 5")
+    result = await SqlCheck().run(make_ctx(cond))
+    assert (result.outcome, result.summary) == (Outcome.PASS, "`scalar < 5` holds (scalar=3)")
 
 
 async def test_sql_check_scalar_fail_says_seen_and_expected(sqlite_url: str) -> None:
-    """`scalar: 0` fails with `value is 1, expected 0`."""
+    """`scalar: 0` fails with `scalar=1, expected == 0`."""
     p = SqlParams(url=sqlite_url, query="SELECT count(*) FROM outbox WHERE state = 'pending'", expect={"scalar": 0})
     result = await SqlCheck().run(make_ctx(p))
     assert result.outcome is Outcome.FAIL
-    assert result.summary == "value is 1, expected 0"
+    assert result.summary == "scalar=1, expected == 0"
 
 
 async def test_sql_check_rows_and_row_count(sqlite_url: str) -> None:

@@ -192,6 +192,12 @@ class ExpectBase(base.Params):
 
     def check_condition(self, names: Mapping[str, Any]) -> str | None:
         """``None`` when there is no condition or it holds; otherwise why it does not."""
+        verdict = self.condition_verdict(names)
+        return None if verdict is None or verdict[0] else verdict[1]
+
+    def condition_verdict(self, names: Mapping[str, Any]) -> tuple[bool, str] | None:
+        """``None`` without a condition; else whether it holds and the values it judged, e.g.
+        ``(True, "`value < 0.15` holds (value=0.02)")``."""
         if self.condition is None:
             return None
         cond = expr.compile_condition(self.condition, self.names | set(self.values))
@@ -199,10 +205,35 @@ class ExpectBase(base.Params):
         try:
             ok = cond.evaluate(names)
         except expr.ConditionError as exc:
-            return exc.message
+            return False, exc.message
         if ok:
-            return None
-        return f"condition `{self.condition}` is false ({describe_names(cond.names, names)})"
+            return True, f"`{self.condition}` holds ({describe_names(cond.names, names)})"
+        return False, f"condition `{self.condition}` is false ({describe_names(cond.names, names)})"
+
+
+class Verdicts:
+    """What a check judged, in order: each value seen with its expectation, and whether it held. The summary
+    of a failure is the failed judgements; of a pass, every judgement, so a reader sees the numbers."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[bool, str]] = []
+
+    def add(self, ok: bool, text: str) -> None:
+        self.items.append((ok, text))
+
+    def compare(self, name: str, seen: Any, op: str, want: Any, ok: bool) -> None:
+        """``name=seen, expected op want`` (``scalar=1001, expected == 1000``)."""
+        self.add(ok, f"{name}={fmt(seen)}, expected {op} {fmt(want)}")
+
+    @property
+    def failures(self) -> list[str]:
+        return [t for ok, t in self.items if not ok]
+
+    def summary(self, default: str = "") -> str:
+        failed = self.failures
+        if failed:
+            return "; ".join(failed)
+        return "; ".join(t for _, t in self.items) or default
 
 
 def describe_names(used: frozenset[str], names: Mapping[str, Any]) -> str:
@@ -358,17 +389,24 @@ def same(seen: Any, want: Any) -> bool:
     return bool(type(seen) is type(want) and seen == want) or (want is None and seen is None)
 
 
-def compare_paths(doc: Any, expected: Mapping[str, Any]) -> list[str]:
-    """One ``$.status is "degraded", expected "ok"`` line per JSON path whose value differs."""
+def compare_paths(doc: Any, expected: Mapping[str, Any], judged: Verdicts | None = None) -> list[str]:
+    """One ``$.status is "degraded", expected "ok"`` line per JSON path whose value differs (every path's
+    judgement goes to ``judged`` too, when given)."""
     failures = []
     for path, want in expected.items():
         try:
             seen = expr.json_path(doc, path)
         except expr.ConditionError as exc:
             failures.append(exc.message)
+            if judged is not None:
+                judged.add(False, exc.message)
             continue
         if not same(seen, want):
             failures.append(f"{path} is {fmt(seen)}, expected {fmt(want)}")
+            if judged is not None:
+                judged.add(False, failures[-1])
+        elif judged is not None:
+            judged.compare(path, seen, "==", want, True)
     return failures
 
 

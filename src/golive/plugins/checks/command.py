@@ -122,31 +122,45 @@ async def command_result(ctx: base.StepContext, p: CommandParams) -> results.Res
             evidence=evidence,
         )
     exp = p.expect
-    failures = []
+    judged = _util.Verdicts()
     codes = exp.exit_code if isinstance(exp.exit_code, list) else [exp.exit_code]
-    if res.exit_code not in codes:
-        tail = _last_line(shown_err) or _last_line(shown_out)
-        failures.append(
-            f"exit code {res.exit_code}, expected {' or '.join(map(str, codes))}" + (f" ({tail})" if tail else "")
-        )
+    want = " or ".join(map(str, codes))
+    if res.exit_code in codes:
+        judged.add(True, f"exit_code={res.exit_code}, expected {want}")
+    else:
+        # Both sides of what the command said: a compare (diff, test, a checker script) explains itself in
+        # either stream, and the exit code alone says nothing about what differed.
+        said = [
+            f"{name}: {line!r}"
+            for name, line in (("stdout", _last_line(shown_out)), ("stderr", _last_line(shown_err)))
+            if line
+        ]
+        judged.add(False, f"exit_code={res.exit_code}, expected {want}" + (f" ({'; '.join(said)})" if said else ""))
     for wanted in [exp.stdout] if isinstance(exp.stdout, str) else exp.stdout or []:
         if patterns.search(wanted, res.stdout, multiline=True) is None:
-            failures.append(f"stdout does not match /{wanted}/ (last line: {_last_line(shown_out)!r})")
-    if exp.stderr is not None and patterns.search(exp.stderr, res.stderr, multiline=True) is None:
-        failures.append(f"stderr does not match /{exp.stderr}/ (last line: {_last_line(shown_err)!r})")
+            judged.add(False, f"stdout does not match /{wanted}/ (last line: {_last_line(shown_out)!r})")
+        else:
+            judged.add(True, f"stdout matches /{wanted}/")
+    if exp.stderr is not None:
+        if patterns.search(exp.stderr, res.stderr, multiline=True) is None:
+            judged.add(False, f"stderr does not match /{exp.stderr}/ (last line: {_last_line(shown_err)!r})")
+        else:
+            judged.add(True, f"stderr matches /{exp.stderr}/")
     if exp.stdout_not is not None:
         bad = patterns.search(exp.stdout_not, res.stdout, multiline=True)
         if bad is not None:
-            failures.append(
-                f"stdout matches /{exp.stdout_not}/, expected no match ({ctx.redact(bad.group(0))[:100]!r})"
+            judged.add(
+                False, f"stdout matches /{exp.stdout_not}/, expected no match ({ctx.redact(bad.group(0))[:100]!r})"
             )
+        else:
+            judged.add(True, f"stdout has no match for /{exp.stdout_not}/")
     doc: Any = None
     if exp.condition is not None:
         try:
             doc = json.loads(res.stdout)
         except ValueError:
             doc = None
-        why = exp.check_condition(
+        verdict = exp.condition_verdict(
             {
                 "exit_code": res.exit_code,
                 "stdout": res.stdout,
@@ -155,16 +169,16 @@ async def command_result(ctx: base.StepContext, p: CommandParams) -> results.Res
                 "elapsed_ms": res.elapsed_ms,
             }
         )
-        if why:
-            failures.append(why)
-    if failures:
+        if verdict is not None:
+            judged.add(*verdict)
+    if judged.failures:
         return _util.finish(
-            ctx, results.Outcome.FAIL, "; ".join(failures), details=details, output=output, evidence=evidence
+            ctx, results.Outcome.FAIL, judged.summary(), details=details, output=output, evidence=evidence
         )
     return _util.finish(
         ctx,
         results.Outcome.PASS,
-        f"exit code {res.exit_code} in {res.elapsed_ms:.0f} ms",
+        f"{judged.summary()} in {res.elapsed_ms:.0f} ms",
         details=details,
         output=output,
         evidence=evidence,

@@ -149,8 +149,22 @@ def response_result(
         # Redacted before it is cut: half a card number or token is no longer recognised by any rule.
         "body_excerpt": ctx.redact(resp.text()[: BODY_EXCERPT_CHARS + REDACT_MARGIN])[:BODY_EXCERPT_CHARS],
     }
-    summary = "; ".join(failures) if failures else f"status {resp.status} in {resp.elapsed_ms:.0f} ms"
+    summary = "; ".join(failures) if failures else f"{_judged(resp, exp)} in {resp.elapsed_ms:.0f} ms"
     return _util.finish(ctx, outcome, summary, details=details, output=output)
+
+
+def _judged(resp: _http.HttpResponse, exp: HttpExpect) -> str:
+    """What a passing response was judged on, value and expectation (``status=200, expected 200``)."""
+    parts = [f"status={resp.status}, expected {_fmt_status(exp.status)}"]
+    # Every path passed, so what was seen is what was expected.
+    parts += [f"{path}={_util.fmt(want)}, expected == {_util.fmt(want)}" for path, want in exp.json_paths.items()]
+    if exp.body is not None:
+        parts.append(f"body matches /{exp.body}/")
+    if exp.condition is not None:
+        parts.append(f"`{exp.condition}` holds")
+    if exp.max_latency_ms is not None:
+        parts.append(f"latency_ms={resp.elapsed_ms:.0f}, expected <= {exp.max_latency_ms:g}")
+    return "; ".join(parts)
 
 
 class HttpCheck(base.CheckPlugin):

@@ -53,19 +53,21 @@ class PrometheusCheck(base.CheckPlugin):
             )
         value = reading.value
         exp = p.expect
-        failures = []
-        if exp.value is not None and value != exp.value:
-            failures.append(f"value {value:g}, expected {exp.value:g}")
-        if exp.min is not None and value < exp.min:
-            failures.append(f"value {value:g}, expected at least {exp.min:g}")
-        if exp.max is not None and value > exp.max:
-            failures.append(f"value {value:g}, expected at most {exp.max:g}")
-        why = exp.check_condition({"value": value, "series": [v for _, v in reading.series]})
-        if why:
-            failures.append(why)
+        judged = _util.Verdicts()
+        if exp.value is not None:
+            judged.compare("value", value, "==", exp.value, value == exp.value)
+        if exp.min is not None:
+            judged.compare("value", value, ">=", exp.min, value >= exp.min)
+        if exp.max is not None:
+            judged.compare("value", value, "<=", exp.max, value <= exp.max)
+        verdict = exp.condition_verdict({"value": value, "series": [v for _, v in reading.series]})
+        if verdict is not None:
+            judged.add(*verdict)
+        failures = judged.failures
         output: dict[str, Any] = {"status": "ok", "value": value}
         if reading.series:
             output["points"] = len(reading.series)
         if failures:
             return _util.finish(ctx, results.Outcome.FAIL, "; ".join(failures), details=details, output=output)
-        return _util.finish(ctx, results.Outcome.PASS, f"value {value:g}", details=details, output=output)
+        summary = judged.summary(f"value={_util.fmt(value)} (no expectation)")
+        return _util.finish(ctx, results.Outcome.PASS, summary, details=details, output=output)

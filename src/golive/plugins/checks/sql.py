@@ -70,21 +70,22 @@ class SqlCheck(base.CheckPlugin):
         scalar = res.rows[0][0] if res.rows and res.rows[0] else None
         output = {"columns": res.columns, "rows": res.rows[:100], "row_count": res.rowcount, "scalar": scalar}
         exp = p.expect
-        failures = []
-        if exp.row_count is not None and res.rowcount != exp.row_count:
-            failures.append(f"{res.rowcount} rows, expected {exp.row_count}")
-        if exp.min_rows is not None and res.rowcount < exp.min_rows:
-            failures.append(f"{res.rowcount} rows, expected at least {exp.min_rows}")
-        if exp.max_rows is not None and res.rowcount > exp.max_rows:
-            failures.append(f"{res.rowcount} rows, expected at most {exp.max_rows}")
+        judged = _util.Verdicts()
+        n = res.rowcount
+        if exp.row_count is not None:
+            judged.compare("row_count", n, "==", exp.row_count, n == exp.row_count)
+        if exp.min_rows is not None:
+            judged.compare("row_count", n, ">=", exp.min_rows, n >= exp.min_rows)
+        if exp.max_rows is not None:
+            judged.compare("row_count", n, "<=", exp.max_rows, n <= exp.max_rows)
         if "scalar" in exp.model_fields_set:
             if not res.rows:
-                failures.append(f"no rows, expected the value {_util.fmt(exp.scalar)}")
-            elif not _util.same(scalar, exp.scalar):
-                failures.append(f"value is {_util.fmt(scalar)}, expected {_util.fmt(exp.scalar)}")
-        if exp.rows is not None and not _same_rows(res.rows, exp.rows):
-            failures.append(f"rows are {_util.fmt(res.rows)}, expected {_util.fmt(exp.rows)}")
-        why = exp.check_condition(
+                judged.add(False, f"no rows, expected scalar == {_util.fmt(exp.scalar)}")
+            else:
+                judged.compare("scalar", scalar, "==", exp.scalar, _util.same(scalar, exp.scalar))
+        if exp.rows is not None:
+            judged.compare("rows", res.rows, "==", exp.rows, _same_rows(res.rows, exp.rows))
+        verdict = exp.condition_verdict(
             {
                 "rows": res.rows,
                 "records": res.records,
@@ -93,11 +94,10 @@ class SqlCheck(base.CheckPlugin):
                 "columns": res.columns,
             }
         )
-        if why:
-            failures.append(why)
-        if failures:
-            return _util.finish(ctx, results.Outcome.FAIL, "; ".join(failures), details=details, output=output)
-        summary = f"{res.rowcount} row{'s' if res.rowcount != 1 else ''}"
-        if "scalar" in exp.model_fields_set:
-            summary = f"value {_util.fmt(scalar)}"
+        if verdict is not None:
+            judged.add(*verdict)
+        if judged.failures:
+            return _util.finish(ctx, results.Outcome.FAIL, judged.summary(), details=details, output=output)
+        seen = f"{n} row{'s' if n != 1 else ''}" + (f", scalar={_util.fmt(scalar)}" if res.rows else "")
+        summary = judged.summary(f"{seen} (no expectation)")
         return _util.finish(ctx, results.Outcome.PASS, summary, details=details, output=output)
