@@ -894,6 +894,13 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             ("flags", "provider", "with"),
             var_values,
         )
+        plugin = registry.get("flag", prov.get("type")) if isinstance(prov.get("type"), str) else None
+        if plugin is not None and plugin.read_only and flags.get("safe"):
+            ctx.add(
+                ("flags", "provider", "type"),
+                f"flag provider {prov['type']!r} is read-only, so a rollback could not restore `safe`; use a provider "
+                "that writes (e.g. launchdarkly, unleash, flagd), and read this one in `flag` checks with `source:`",
+            )
     for i, trig in enumerate(triggers):
         src = trig.get("source")
         if isinstance(src, dict):
