@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from golive import runids
 from golive.cli import _common
 from golive.results import Outcome
 
@@ -115,7 +116,7 @@ def pack_cmd(
         try:
             rid = (await store.get_run(run_id)).run_id
             return await runpack.pack_run(
-                store, rid, out or Path(f"evidence-{rid}.zip"), sign_key=sign_key, attest=attest
+                store, rid, out or Path(f"evidence-{runids.check(rid, 'run')}.zip"), sign_key=sign_key, attest=attest
             )
         finally:
             await store.close()

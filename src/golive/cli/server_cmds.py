@@ -77,7 +77,9 @@ def serve(
         " + tokens in the store)",
         err=True,
     )
-    serving.Server(serving.config(application, host, port, log_level=log_level)).run()
+    serving.Server(
+        serving.config(application, host, port, log_level=log_level, trusted_proxies=cfg.trusted_proxies)
+    ).run()
 
 
 @click.group()

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from golive import clock as clock_mod
-from golive import exceptions
+from golive import exceptions, runids
 from golive.engine import acts
 from golive.engine.state import FINAL, RunStatus
 from golive.evidence import redact as redact_mod
@@ -90,7 +90,7 @@ async def create_run(
                 f"--role {role}: the runbook declares no role {role!r}{loader.suggest(role, runbook.roles)}; "
                 f"declared: {', '.join(runbook.roles) or 'none'}"
             )
-    rid = run_id or new_run_id(clk)
+    rid = runids.check(run_id) if run_id is not None else new_run_id(clk)
     # Variables reach the store redacted; one whose value held a secret or personal data is withheld and
     # must be given again (--var or GOLIVE_VAR_<NAME>) to resume the run in another process.
     var_redactor = acts.make_redactor(runbook)

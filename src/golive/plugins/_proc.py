@@ -18,7 +18,16 @@ from pathlib import Path
 
 from golive import exceptions
 
-__all__ = ["KILL_GRACE", "MAX_OUTPUT_BYTES", "ProcFailure", "ProcResult", "describe_command", "run_command"]
+__all__ = [
+    "KILL_GRACE",
+    "MAX_OUTPUT_BYTES",
+    "OWN_CREDENTIALS",
+    "ProcFailure",
+    "ProcResult",
+    "child_environment",
+    "describe_command",
+    "run_command",
+]
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to a timed-out process group
 MAX_OUTPUT_BYTES = 1024 * 1024  # bytes kept per stream (the tail); more is read and dropped
@@ -69,6 +78,26 @@ def _kill_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+# golive's own credentials never reach a child: the server's token map, the store's URL (with its password),
+# the server's secret, the CLI's API token, and vars given by environment (a withheld var may hold a secret).
+# A step that needs one of them passes it explicitly through `env:`.
+OWN_CREDENTIALS = frozenset(
+    {
+        "GOLIVE_API_TOKEN_MAP_JSON",
+        "GOLIVE_DATABASE_URL",
+        "GOLIVE_SERVER_SECRET",
+        "GOLIVE_SERVER_CONFIG",
+        "GOLIVE_TOKEN",
+    }
+)
+_VAR_PREFIX = "GOLIVE_VAR_"
+
+
+def child_environment() -> dict[str, str]:
+    """golive's environment less its own credentials: what a command step inherits."""
+    return {k: v for k, v in os.environ.items() if k not in OWN_CREDENTIALS and not k.startswith(_VAR_PREFIX)}
+
+
 def argv_of(run: str | list[str]) -> list[str]:
     """A shell string runs through ``/bin/sh -c``; a list runs as is, with no shell."""
     return ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
@@ -92,7 +121,7 @@ async def run_command(
     argv = argv_of(run)
     if not argv or not argv[0]:
         raise ProcFailure("the command is empty")
-    full_env = dict(os.environ) if inherit_env else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    full_env = child_environment() if inherit_env else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     full_env.update(env or {})
     started = time.perf_counter()
     try:

@@ -9,6 +9,7 @@ Read from ``golive serve --config FILE`` (YAML or JSON) and ``$GOLIVE_API_TOKEN_
     start_roles: [admin]                     # server roles that may start runs
     read_only_roles: [viewer, observer]      # server roles that may only read
     runbook_dir: runbooks                    # where POST /api/v1/runs finds runbook files
+    trusted_proxies: [10.0.0.5]              # X-Forwarded-For is believed only from these (default: none)
 
 A plain token in the file or the environment is hashed when it is read and the plain text is dropped:
 the server keeps only sha256 digests, the same as the store does for ``golive token create``.
@@ -17,6 +18,7 @@ the server keeps only sha256 digests, the same as the store does for ``golive to
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -93,6 +95,21 @@ class ServerConfig(_Model):
     )
     resume_orphans: bool = Field(default=True, description="Take over runs whose owner stopped renewing its lease.")
     max_upload: int = Field(default=25 * 1024 * 1024, ge=1, description="Bytes per evidence upload.")
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For is believed (default: none; "
+        "the peer's own address counts for rate limits).",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {item!r} is not an IP address or network (e.g. 10.0.0.5)") from None
+        return v
 
     @field_validator("cors_origins")
     @classmethod

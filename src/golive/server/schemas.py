@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from golive import runids
+
 __all__ = [
     "ActResult",
     "AssignRequest",
@@ -52,7 +54,7 @@ class StartRunRequest(_Model):
         "does not fit is refused (400).",
     )
     roles: dict[str, str] = Field(default_factory=dict, description="Role -> person, assigned at start.")
-    run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    run_id: str | None = Field(default=None, pattern=runids.PATTERN)
 
 
 class AssignRequest(_Model):

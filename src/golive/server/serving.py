@@ -8,6 +8,7 @@ streams are told to end as the shutdown begins, and the server stops at once and
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
@@ -29,8 +30,16 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
-def config(app: Starlette, host: str, port: int, **kw: Any) -> uvicorn.Config:
+def config(app: Starlette, host: str, port: int, *, trusted_proxies: Sequence[str] = (), **kw: Any) -> uvicorn.Config:
+    """uvicorn's config for the war room. Forwarded headers (X-Forwarded-For/-Proto) are believed only from
+    ``trusted_proxies`` (addresses or networks); with none, never: the auth rate limit counts the real peer, so
+    a client cannot dodge it or lock out an address of its choosing by sending a header."""
     kw.setdefault("timeout_graceful_shutdown", GRACEFUL_SHUTDOWN)
+    if trusted_proxies:
+        kw.setdefault("proxy_headers", True)
+        kw.setdefault("forwarded_allow_ips", list(trusted_proxies))
+    else:
+        kw.setdefault("proxy_headers", False)
     kw.setdefault("lifespan", "on")
     kw.setdefault("server_header", False)
     return uvicorn.Config(app, host=host, port=port, **kw)

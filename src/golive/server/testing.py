@@ -51,7 +51,13 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         config = serving.config(
-            self.app, self.host, self._port, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACEFUL
+            self.app,
+            self.host,
+            self._port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL,
+            trusted_proxies=self.cfg.trusted_proxies,
         )
         server = serving.Server(config)
         self._server = server
