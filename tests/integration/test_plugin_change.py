@@ -320,3 +320,27 @@ async def test_jira_close_fails_when_the_issue_does_not_read_back_closed(jira: t
     result = await ChangeCloseAction().run(at(NOW, close))
     assert result.outcome is Outcome.FAIL
     assert result.summary == "change OPS-42 reads back in state Implementing, not Done"
+
+
+@pytest.mark.parametrize("fault", ["401", "502", "timeout"])
+async def test_jira_failures_fail_closed(jira: tuple[VendorApi, Jira], fault: str) -> None:
+    """Jira: a refused API token, a 5xx or a timeout is an ERROR for the check and the close; no token shown."""
+    api, j = jira
+    j.status = "Approved"
+    kw: dict[str, Any] = {"timeout": 0.3, "check_window": False}
+    if fault == "401":
+        kw["password"] = "wrong-token-3"
+    elif fault == "timeout":
+        api.delay = 1.0
+    else:
+        api.fault_status = int(fault)
+    check = await ChangeRecordCheck().run(at(NOW, ChangeRecordParams.model_validate(jira_params(api, **kw))))
+    kw.pop("check_window")
+    close = await ChangeCloseAction().run(
+        at(NOW, ChangeCloseParams.model_validate(jira_params(api, outcome="PASSED", successful=True, **kw)))
+    )
+    for result in (check, close):
+        assert result.outcome is Outcome.ERROR
+        assert ("timed out" in result.summary) if fault == "timeout" else (f"status {fault}" in result.summary)
+        assert JIRA_TOKEN not in dumped(result)
+    assert j.status == "Approved"

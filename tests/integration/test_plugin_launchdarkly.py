@@ -327,3 +327,14 @@ async def test_ofrep_fake_rejects_a_malformed_evaluation(ofrep: VendorApi) -> No
             assert resp.status == 405
     assert len(ofrep.rejected) == 3
     assert not ofrep.calls("evaluateFlag")
+
+
+async def test_ofrep_timeout_fails_closed(ofrep: VendorApi) -> None:
+    """An OFREP service that does not answer in time makes the flag check an ERROR."""
+    ofrep.delay = 1.0
+    provider = OfrepFlags(ofrep_opts(ofrep, timeout=0.3))
+    result = await FlagCheck().run(
+        make_ctx(FlagCheckParams.model_validate({"flag": "checkout.percent", "is": 25}), flags=provider)
+    )
+    assert result.outcome is Outcome.ERROR
+    assert "timed out" in result.summary
