@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from golive import exceptions
 from golive.cli import main
@@ -272,7 +274,7 @@ def test_a_missing_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
 def _hostile(text: str) -> Any:
     result = import_markdown(text.encode("utf-8"), "hostile.md")
     loader.load_bytes(result.yaml_text.encode("utf-8"), "hostile.yaml", environ={})
-    lines = text.splitlines()
+    lines = text.split("\n")  # lines as Markdown counts them (\n only)
     wanted = {i for i, line in enumerate(lines, start=1) if line.strip()}
     assert set(result.report.lines) == wanted
     return result
@@ -350,3 +352,66 @@ def test_commands_of_one_fence_and_numbered_steps_run_in_document_order() -> Non
     assert all(s.needs == (prev.id,) for prev, s in zip(cutover.steps, cutover.steps[1:], strict=False))
     prereqs = _imported("000").runbook.phases[0]  # a bullet list: its checks may run together
     assert not any(s.needs for s in prereqs.steps)
+
+
+_MD_PIECES = [
+    "# ",
+    "## ",
+    "### Rollback\n",
+    "## Roles\n",
+    "## Hypercare\n",
+    "- ",
+    "1. ",
+    "- [ ] ",
+    "  - ",
+    "**",
+    "`",
+    "```",
+    "```bash\n",
+    "```sql\n",
+    "~~~\n",
+    "| a | b |\n|---|---|\n",
+    "| T-5 | step | ops | `./x.sh` | exit 0 |\n",
+    "<div>",
+    "</div>\n",
+    "<!-- c -->\n",
+    "curl -X POST https://<h>/x -d '{\"a\":1}'",
+    "psql -c 'select 1'",
+    "T-60",
+    "for 3 min",
+    "> 2%",
+    "within 10s",
+    "Expected:\n",
+    "`A_TOKEN=x`",
+    "`x=true`",
+    "$(",
+    "|",
+    "\\\n",
+    "\n",
+    "\n\n",
+    "    ",
+    "\t",
+    "___",
+    "é",
+    "\u2028",
+    "\x0b",
+    ":",
+    "Set ",
+    "Verify `/api/h`",
+    "Secrets present:\n",
+]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(_MD_PIECES), st.text(max_size=12)), max_size=60))
+def test_any_markdown_gives_a_valid_draft_or_a_clear_error(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    try:
+        result = import_markdown(text.encode("utf-8", "surrogatepass"), "fuzz.md")
+    except exceptions.RunbookInvalid as exc:  # a clear error (file:line:col: message), never a traceback
+        problems = exc.problems
+        assert problems, "an error without a message"
+        return
+    loader.load_bytes(result.yaml_text.encode("utf-8"), "fuzz.yaml", environ={})
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    assert set(result.report.lines) == {i for i, line in enumerate(lines, start=1) if line.strip()}

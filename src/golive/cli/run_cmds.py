@@ -209,6 +209,8 @@ def store_url(db_url: str | None) -> str:
     help="Take the run's lease even from a live owner (recorded); fencing stops that process at its next write.",
 )
 @click.option("--as", "actor", default=None, metavar="NAME", help="Who takes the run over (recorded; default $USER).")
+@export_cmds.events_option
+@export_cmds.otlp_option
 @_common.db_option
 def resume(
     run_id: str,
@@ -217,6 +219,8 @@ def resume(
     vars_: tuple[str, ...],
     take_over: bool,
     actor: str | None,
+    events_to: tuple[str, ...],
+    otlp: str | None,
     db_url: str | None,
 ) -> None:
     """Continue RUN from its event log (after a crash, or after waivers on the steps that stopped it).
@@ -232,16 +236,22 @@ def resume(
         unknown = [k for k in overrides if k not in handle.runbook.vars]
         if unknown:
             raise exceptions.UsageError(f"--var {unknown[0]}: the runbook declares no such variable")
-        return await _drive(
-            store,
-            handle,
-            quiet=quiet,
-            prompt=not no_prompt,
-            var_overrides=overrides,
-            kind="resume",
-            take_over=take_over,
-            actor=who if take_over else None,
-        )
+        logged = await store.events(handle.run_id)
+        # events from here on (the ones before were sent by the run before; `golive export` sends them all)
+        forwarder = await export_cmds.start(store, handle, events_to, after_seq=logged[-1].seq if logged else 0)
+        try:
+            return await _drive(
+                store,
+                handle,
+                quiet=quiet,
+                prompt=not no_prompt,
+                var_overrides=overrides,
+                kind="resume",
+                take_over=take_over,
+                actor=who if take_over else None,
+            )
+        finally:
+            await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
 
     sys.exit(_exit_for(_common.run_async(lambda: _common.with_store(db_url, go))))
 

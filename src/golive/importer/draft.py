@@ -413,7 +413,7 @@ class Ctx:
 
 
 def build(doc: Section, text: str, name: str) -> Draft:
-    d = Draft(name=name, source=text, lines=text.splitlines())
+    d = Draft(name=name, source=text, lines=text.split("\n"))  # markdown-it counts lines by \n only
     _prescan(d, doc)
     # title: the first level-1 heading (or the first heading)
     top = doc

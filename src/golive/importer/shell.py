@@ -91,7 +91,7 @@ def join_continuations(text: str) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     buf: list[str] = []
     start = 0
-    for idx, line in enumerate(text.splitlines()):
+    for idx, line in enumerate(text.split("\n")):
         if not buf:
             start = idx
             if not line.strip():
