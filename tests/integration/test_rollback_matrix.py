@@ -69,7 +69,8 @@ def runbook(tmp_path: Path, window: str) -> loader.LoadedRunbook:
                     "id": "revert-release",
                     "kind": "action",
                     "type": "command",
-                    "with": {"run": "echo reverted >> ${{ vars.dir }}/rollback.log"},
+                    # the directory reaches the shell as an environment variable, never as command text
+                    "with": {"run": 'echo reverted >> "$DIR/rollback.log"', "env": {"DIR": "${{ vars.dir }}"}},
                 }
             ]
         },
