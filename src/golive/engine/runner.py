@@ -543,7 +543,10 @@ class Engine:
 
     async def _run(self) -> RunStatus:
         st = self.h.state
-        if not any(c.get("event") == "run_started" for c in st.comms) and st.last_seq <= 1 + len(st.roles):
+        # A fresh run (nothing started yet; ownership events do not count) announces itself once.
+        if not any(c.get("event") == "run_started" for c in st.comms) and all(
+            o == "pending" for o in st.phases.values()
+        ):
             await self.notify("run_started")
         try:
             await self._recover_open_actions()
