@@ -33,10 +33,10 @@ SEED_FILES = {
 }
 # seed -> (steps, executable, manual, TODOs) as in docs/import.md; steps and executable are floors
 PINNED = {
-    "000": (26, 6, 20, 2),
-    "001": (6, 4, 2, 1),
+    "000": (26, 7, 19, 3),
+    "001": (6, 5, 1, 2),
     "002": (30, 6, 23, 1),
-    "003": (62, 10, 51, 7),
+    "003": (62, 11, 50, 7),
     "004": (22, 10, 11, 8),
 }
 
@@ -213,7 +213,17 @@ def test_seed_000_secrets_become_secret_checks_never_values() -> None:
         "rp-mw/prod/shopify/admin_api_token",
     ]
     assert all(c.with_["provider"] == "aws-secretsmanager" for c in checks)
-    pre = next(s for _, s in rb.all_steps() if s.type == "command")
+    aws = next(s for _, s in rb.all_steps() if s.type == "command" and s.with_["run"][0] == "aws")
+    assert aws.with_["run"] == [
+        "aws",
+        "sts",
+        "get-caller-identity",
+        "--profile",
+        "rp-admin-prod",
+        "--region",
+        "us-east-2",
+    ]
+    pre = next(s for _, s in rb.all_steps() if s.type == "command" and s.with_["run"][0] == "python")
     assert pre.with_["run"][:2] == ["python", "scripts/order_status_preflight_check.py"]
     assert _all_match(pre.with_["expect"]["stdout"], "overall_status=PASS bot_agent_id_secret_present=true")
 
@@ -415,3 +425,16 @@ def test_any_markdown_gives_a_valid_draft_or_a_clear_error(pieces: list[str]) ->
     loader.load_bytes(result.yaml_text.encode("utf-8"), "fuzz.yaml", environ={})
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     assert set(result.report.lines) == {i for i, line in enumerate(lines, start=1) if line.strip()}
+
+
+@needs_seeds
+def test_health_status_and_re_run_are_read_from_the_rest_of_the_document() -> None:
+    """003's checklist "API health 200" is its /api/health with status 200; 001's "Re-run preflight" re-runs it."""
+    health = [s for _, s in _imported("003").runbook.all_steps() if s.type == "http" and "API health 200" in s.title]
+    assert [(h.with_["url"], h.with_["expect"]) for h in health] == [
+        ("${{ vars.base_url }}/api/health", {"status": 200})
+    ]
+    rb = _imported("001").runbook
+    rerun = next(s for s in rb.rollback.steps if s.title.startswith("Re-run preflight"))
+    first = next(s for _, s in rb.all_steps() if s.type == "command" and "preflight" in " ".join(s.with_["run"]))
+    assert rerun.with_["run"] == first.with_["run"]

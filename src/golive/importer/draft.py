@@ -891,6 +891,22 @@ def _step_item(d: Draft, it: Item, ctx: Ctx, title: str, prefix: str) -> None:
         _env_checks(d, ctx, title, inl, it.first, lead.last if lead else it.first)
     elif _api_path(inl) and re.search(r"\b(verify|check|confirm|health)\b", low):
         _http_path_step(d, ctx, title, _api_path(inl) or "", text, it.first, lead.last if lead else it.first)
+    elif not inl.codes and (health := _health_status(d, low)) is not None:
+        # "API health 200": the health path the document names elsewhere, with that status
+        step = _http_path_step(d, ctx, title, health[0], text, it.first, lead.last if lead else it.first)
+        step["with"]["expect"] = {"status": health[1]}
+    elif (aws := _aws_access(d, inl)) is not None:
+        _command_step(d, ctx, title, None, it.first, lead.last if lead else it.first, text, argv=aws)
+        if ctx.last_exec is not None:
+            d.todo(
+                ctx.last_exec["id"],
+                it.first,
+                "drafted as `aws sts get-caller-identity`: proves the credentials, not the permissions",
+            )
+    elif (rerun := _rerun(d, low)) is not None:
+        _command_step(d, ctx, title, None, it.first, lead.last if lead else it.first, text, argv=rerun)
+        if ctx.last_exec is not None and " and " in low:
+            d.todo(ctx.last_exec["id"], it.first, f"re-runs the earlier command; the rest is not checked: {text}")
     elif (m := re.search(r"\b(?:observe|watch)\b.*?\bfor\s+" + _DUR, text, re.I)) is not None:
         _observe(d, ctx, title, text, duration(m.group(1), m.group(2)), it.first, it.last)
     elif text.rstrip().endswith(":") and not nested:
@@ -1152,6 +1168,44 @@ def _api_path(inl: Inline) -> str | None:
         if c.startswith("/") and " " not in c and not c.endswith((".py", ".sh", ".md", "/")):
             return c
     return None
+
+
+def _health_status(d: Draft, low: str) -> tuple[str, int] | None:
+    m = re.search(r"\bhealth\b.*?\b([1-5]\d\d)\b", low)
+    if not m:
+        return None
+    paths = sorted({c for c in re.findall(r"`(/[A-Za-z0-9_/.-]*health[A-Za-z0-9_/.-]*)`", d.source)})
+    return (paths[0], int(m.group(1))) if len(paths) == 1 else None
+
+
+def _aws_access(d: Draft, inl: Inline) -> list[str] | None:
+    if not re.search(r"\baws access\b", inl.text, re.I):
+        return None
+    profile = next(
+        (c for c in inl.codes if re.fullmatch(r"[A-Za-z0-9_.-]+", c) and not re.fullmatch(r"[a-z]{2}-[a-z]+-\d", c)),
+        None,
+    )
+    region = next((c for c in inl.codes if re.fullmatch(r"[a-z]{2}-[a-z]+-\d", c)), None)
+    if profile is None:
+        return None
+    argv = ["aws", "sts", "get-caller-identity", "--profile", profile]
+    return argv + (["--region", region] if region else [])
+
+
+def _rerun(d: Draft, low: str) -> list[str] | None:
+    """ "Re-run preflight ...": the argv of the one earlier command step that names the same thing."""
+    m = re.match(r"re-?run (?:the )?([a-z0-9_-]+)", low)
+    if not m:
+        return None
+    word = m.group(1)
+    found = [
+        s["with"]["run"]
+        for p in d.phases
+        for s in p["steps"]
+        if s.get("type") == "command" and word in (s["title"].lower() + " " + " ".join(s["with"]["run"]).lower())
+    ]
+    uniq = {tuple(r) for r in found}
+    return list(found[0]) if len(uniq) == 1 else None
 
 
 def _http_path_step(d: Draft, ctx: Ctx, title: str, path: str, text: str, first: int, last: int) -> dict[str, Any]:
