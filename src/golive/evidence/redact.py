@@ -4,11 +4,13 @@ One :class:`Redactor` per run: every event, log line, report and terminal output
 value gets the same placeholder (``<email:1>``) everywhere in that run, and a different value a different
 one (``<email:2>``).
 
-How it is fast: every rule has a Python regular expression that says exactly what it matches, and the
-same rule (or a cheaper anchor for it) is compiled once, with every other rule, into one Hyperscan
-database. Hyperscan scans the whole input once and reports only end offsets; the exact Python expression
-then runs on the few lines that Hyperscan flagged, and checksums (Luhn, IBAN mod 97) run only on those
-candidates. Without Hyperscan every rule's expression runs over the whole input: the same results, slower.
+How it is fast: every rule has a Python regular expression that says exactly what it matches, and an
+anchor (a short pattern every match contains) compiled once, with every other rule's, into one Hyperscan
+database that reports where each anchor starts; the database is cached on disk. Hyperscan scans the whole
+input once; the exact Python expression is then tried only where an anchor starts (or searched from just
+before the leftmost anchor of a flagged line), and checksums (Luhn, IBAN mod 97) run only on those
+candidates. A memo answers texts seen before. Without Hyperscan every rule's expression runs over the
+whole input: the same results, slower.
 
 Kinds (placeholder names): email, phone, card, iban, aws_key, github_token, slack_token, stripe_key,
 api_key, jwt, auth, private_key, ip (only with ``redact_ips``), secret (registered secret values and the
@@ -1319,10 +1321,6 @@ class Redactor:
 
 
 _SPAN_ORDER = operator.itemgetter(0, 2)  # by start, then priority
-
-
-def _span_order(finding: tuple[int, int, int, str, bytes | None]) -> tuple[int, int]:
-    return finding[0], finding[2]
 
 
 _KEY_BEGIN = re.compile(rb"-----BEGIN[ A-Z0-9]*PRIVATE KEY")
