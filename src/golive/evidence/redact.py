@@ -31,11 +31,13 @@ import stat
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, quote_plus
 
 from golive import exceptions
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _hs: Any
 try:  # Hyperscan is optional: x86-64 Linux wheels only.
@@ -793,6 +795,8 @@ CACHE_FILES_KEPT = 16  # databases kept (one per set of options and custom patte
 
 
 def _cache_dir() -> Path | None:
+    from pathlib import Path  # here, not at import: start-up pays only for what it uses
+
     setting = os.environ.get(CACHE_ENV, "")
     if setting.lower() in ("off", "0", "no", "false"):
         return None
