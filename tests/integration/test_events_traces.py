@@ -328,3 +328,19 @@ def test_golive_run_sends_events_and_the_trace_and_export_sends_them_again(
     )  # fmt: skip
     assert refused.returncode == 1
     assert "not delivered" in refused.stderr
+
+
+def test_a_sink_that_is_not_an_http_url_is_refused_before_the_run(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "book.yaml").write_text(CLI_RUNBOOK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOLIVE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "golive", "run", "book.yaml", "--no-prompt", "--db", str(tmp_path / "g.db"), "--events-to", "broker.example.com/events"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--events-to 'broker.example.com/events': give an http:// or https:// URL" in done.stderr
+    assert not (tmp_path / "g.db").exists() or "started" not in done.stdout

@@ -36,6 +36,18 @@ otlp_option = click.option(
 )
 
 
+def check_urls(events_to: tuple[str, ...], otlp: str | None) -> None:
+    """An http(s) URL with a host for every sink and the OTLP endpoint, else a usage error (exit 2)."""
+    from urllib.parse import urlsplit
+
+    from golive import exceptions
+
+    for option, url in [*(("--events-to", u) for u in events_to), *((("--otlp", otlp),) if otlp else ())]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise exceptions.UsageError(f"{option} {url!r}: give an http:// or https:// URL with a host")
+
+
 def _info(handle: Any) -> Any:
     from golive.export import events as ev_mod
 
@@ -110,6 +122,7 @@ def export(run_id: str | None, events_to: tuple[str, ...], otlp: str | None, db_
 
     if not events_to and not otlp:
         raise exceptions.UsageError("nothing to export: give --events-to URL and/or --otlp URL")
+    check_urls(events_to, otlp)
 
     async def go(store: Any) -> bool:
         handle = await acts.open_run(store, await _common.latest_run_id(store, run_id))

@@ -159,6 +159,7 @@ def run(
     from golive.engine import runner
     from golive.spec import loader
 
+    export_cmds.check_urls(events_to, otlp)
     loaded = loader.load(file, var_overrides=_common.parse_pairs(vars_, "var"))
     role_map = _common.parse_pairs(roles, "role")
 
@@ -229,6 +230,7 @@ def resume(
     from golive.engine import acts
 
     overrides = _common.parse_pairs(vars_, "var")
+    export_cmds.check_urls(events_to, otlp)
     who = actor or os.environ.get("USER") or "unknown"
 
     async def go(store: Any) -> Any:
