@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rollback": ("golive.cli.run_cmds", "rollback", "Start the rollback plan of a run."),
     "signoff": ("golive.cli.run_cmds", "signoff", "Sign off an area of a run."),
     "verify": ("golive.cli.run_cmds", "verify", "Verify a run's event hash chain."),
+    "checkpoint": ("golive.cli.run_cmds", "checkpoint", "Write a run's head to a file (signed) to anchor it."),
     "preflight": ("golive.cli.preflight_cmds", "preflight", "Run a phase's checks concurrently and write reports."),
     "report": ("golive.cli.preflight_cmds", "report", "Write a run's report as JSON, Markdown, JUnit or HTML."),
     "evidence": ("golive.cli.evidence_cmds", "evidence", "Pack and verify evidence."),

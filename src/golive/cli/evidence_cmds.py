@@ -43,8 +43,9 @@ def evidence() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(pack: Path, pubkey: Path | None, attestation: Path | None, as_json: bool) -> None:
-    """Check a pack (directory or .zip): every file against checksums.json, the signature, and the in-toto
-    attestation beside it (its DSSE signature, and that it attests this very pack).
+    """Check a pack (directory or .zip): every file against checksums.json, a run pack's own event chain (its
+    hashes, its head, its run id, and runbook.yaml against the digest the run recorded), the signature, and the
+    in-toto attestation beside it (its DSSE signature, and that it attests this very pack).
 
     Exit 0 when valid, 1 when not, 2 when the pack or the key cannot be read.
     """
@@ -63,6 +64,7 @@ def verify(pack: Path, pubkey: Path | None, attestation: Path | None, as_json: b
             click.echo(f"{label}: {len(names)}")
             for name in names:
                 click.echo(f"  - {name}")
+        click.echo(f"chain: {result.chain}")
         click.echo(f"signature: {result.signature}")
         click.echo(f"attestation: {result.attestation}")
         for field in ("run_id", "created_at", "file_count", "total_bytes"):

@@ -550,10 +550,28 @@ def signoff(
 
 @click.command()
 @click.argument("run_id")
+@click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="A checkpoint file (`golive checkpoint`) or an evidence pack: the chain must still reach its head.",
+)
+@click.option(
+    "--pubkey",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Public key the checkpoint (or pack) must be signed with.",
+)
 @_common.json_option
 @_common.db_option
-def verify(run_id: str, as_json: bool, db_url: str | None) -> None:
-    """Verify RUN's event hash chain; name the first broken event. Exit 1 when it does not verify."""
+def verify(run_id: str, checkpoint_path: Path | None, pubkey: Path | None, as_json: bool, db_url: str | None) -> None:
+    """Verify RUN's event hash chain and its runbook text; name the first broken event. With --checkpoint,
+    also that the log still reaches a head anchored outside the store (truncation). Exit 1 when it does not
+    verify."""
+    from golive.evidence import anchor
+
+    anchored = anchor.read_anchor(checkpoint_path, pubkey) if checkpoint_path is not None else None
 
     async def go(store: Any) -> dict[str, Any]:
         rec = await store.get_run(run_id)
@@ -561,13 +579,53 @@ def verify(run_id: str, as_json: bool, db_url: str | None) -> None:
             n = await store.verify(rec.run_id)
         except exceptions.ChainBroken as exc:
             return {"run_id": rec.run_id, "valid": False, "first_broken_seq": exc.seq, "reason": exc.reason}
-        return {"run_id": rec.run_id, "valid": True, "events": n}
+        events = await store.events(rec.run_id)
+        edited = anchor.check_stored_runbook(rec.runbook_text, events[0].data) if events else None
+        if edited:
+            return {"run_id": rec.run_id, "valid": False, "first_broken_seq": 1, "reason": edited}
+        if anchored is not None:
+            if anchored.get("run_id") != rec.run_id:
+                raise exceptions.UsageError(f"--checkpoint is of run {anchored.get('run_id')}, not of run {rec.run_id}")
+            why = anchor.check_against(anchored, events)
+            if why:
+                return {"run_id": rec.run_id, "valid": False, "first_broken_seq": anchored["head_seq"], "reason": why}
+        return {"run_id": rec.run_id, "valid": True, "events": n, "checkpoint": anchored is not None}
 
     res = _common.run_async(lambda: _common.with_store(db_url, go))
     if as_json:
         _common.echo_json(res)
     elif res["valid"]:
-        click.echo(f"run {res['run_id']}: chain valid ({res['events']} events)")
+        extra = "; reaches the anchored head" if res.get("checkpoint") else ""
+        click.echo(f"run {res['run_id']}: chain valid ({res['events']} events{extra})")
     else:
         click.echo(f"run {res['run_id']}: chain BROKEN at event {res['first_broken_seq']}: {res['reason']}")
     sys.exit(0 if res["valid"] else 1)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Checkpoint file to write.")
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Private key (`golive keygen`) to sign the checkpoint with.",
+)
+@_common.db_option
+def checkpoint(run_id: str, out: Path, sign_key: Path | None, db_url: str | None) -> None:
+    """Write RUN's verified head (last seq and hash) to a file kept outside the store; `golive verify RUN
+    --checkpoint FILE` later proves no event was deleted or rewritten up to it."""
+    from golive.evidence import anchor
+
+    async def go(store: Any) -> tuple[str, int, str]:
+        rec = await store.get_run(run_id)
+        await store.verify(rec.run_id)
+        events = await store.events(rec.run_id)
+        if not events:
+            raise exceptions.UsageError(f"run {rec.run_id} has no events to anchor")
+        return rec.run_id, events[-1].seq, events[-1].hash
+
+    rid, seq, head = _common.run_async(lambda: _common.with_store(db_url, go))
+    anchor.write_checkpoint(out, rid, seq, head, sign_key)
+    click.echo(f"run {rid}: head event {seq} ({head[:12]}) written to {out}" + (" (signed)" if sign_key else ""))

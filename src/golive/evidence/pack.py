@@ -76,6 +76,8 @@ COMPRESSED_SUFFIXES = frozenset(
      ".pdf", ".mp4", ".webm", ".woff2", ".jar", ".whl"}
 )  # fmt: skip
 SignatureStatus = Literal["valid", "invalid", "absent", "unverified"]
+ChainStatus = Literal["valid", "broken", "absent"]  # absent: not a run pack (no run_id in the manifest)
+RUN_EVENTS_NAME = "events.jsonl"  # a run pack's events, whose chain verify_pack re-checks
 
 
 class PackFile(NamedTuple):
@@ -109,6 +111,7 @@ class VerifyResult(BaseModel):
     mismatches: tuple[str, ...] = ()
     unexpected_files: tuple[str, ...] = ()
     signature: SignatureStatus = "absent"
+    chain: ChainStatus = "absent"  # a run pack's events.jsonl: its hashes, head, run id and runbook digest
     attestation: SignatureStatus = "absent"  # the in-toto attestation beside the pack (<pack>.intoto.json)
     manifest: dict[str, Any] = {}
     problems: tuple[str, ...] = ()  # one sentence per finding, for people
@@ -691,6 +694,27 @@ def verify_pack(path: Path, pubkey: Path | None = None, attestation: Path | None
         for name in unexpected:
             problems.append(f"{name} is in the pack but not in {CHECKSUMS_NAME}")
 
+        # A run pack's own chain: checksums can be recomputed by whoever edits the pack, the chain cannot.
+        chain: ChainStatus = "absent"
+        run_pack = manifest.get("run_id") is not None and (
+            manifest.get("head_hash") is not None or manifest.get("chain_verified") is not None
+        )
+        if run_pack and RUN_EVENTS_NAME in present:
+            from golive.evidence import anchor
+
+            runbook_name = str(manifest.get("runbook_file") or "runbook.yaml")
+            try:
+                events_bytes = reader.read_meta(RUN_EVENTS_NAME)
+                runbook_bytes = reader.read_meta(runbook_name) if runbook_name in present else None
+                chain_problems = anchor.check_pack_chain(events_bytes, manifest, runbook_bytes)
+            except _HASH_ERRORS as exc:
+                chain_problems = [f"{RUN_EVENTS_NAME} cannot be read: {exc}"]
+            chain = "broken" if chain_problems else "valid"
+            problems += chain_problems
+        elif run_pack:
+            chain = "broken"
+            problems.append(f"{RUN_EVENTS_NAME} is missing: the run's chain cannot be checked")
+
         signature: SignatureStatus = "absent"
         if SIGNATURE_NAME in present:
             signature, note = _check_signature(reader, manifest_bytes, public_key)
@@ -703,12 +727,13 @@ def verify_pack(path: Path, pubkey: Path | None = None, attestation: Path | None
 
     att_status, att_problems, _statement = attest.verify_attestation(path, public_key, attestation)
     problems += att_problems
-    valid = not missing and not mismatches and not unexpected and signature != "invalid"
+    valid = not missing and not mismatches and not unexpected and signature != "invalid" and chain != "broken"
     if public_key is not None and signature != "valid":
         valid = False
     if att_status == "invalid" or (public_key is not None and att_status == "unverified"):
         valid = False
     return VerifyResult(
+        chain=chain,
         attestation=att_status,
         valid=valid,
         missing_files=tuple(missing),

@@ -34,7 +34,7 @@ from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import acts, summary
 from golive.engine import state as state_mod
-from golive.evidence import pack, redact
+from golive.evidence import anchor, pack, redact
 from golive.spec import loader
 from golive.store import base as store_base
 
@@ -296,6 +296,9 @@ async def pack_run(
         ) from exc
     if not events:
         raise exceptions.EvidenceError(f"run {rid}: not packed: it has no events")
+    edited = anchor.check_stored_runbook(record.runbook_text, events[0].data)
+    if edited:
+        raise exceptions.EvidenceError(f"run {rid}: not packed: {edited}; `golive verify {rid}` shows it")
     head = events[-1]
     loaded = loader.load_text(
         record.runbook_text, record.runbook_path, environ={}, var_overrides=acts.stored_var_overrides(record)
