@@ -19,7 +19,7 @@ Hierarchy::
     │   └── DuplicatePlugin     a second plugin tried to register a name that is taken
     ├── SecretError             a secret reference could not be resolved
     ├── DeliveryFailed          a comms message could not reach a channel marked ``required``
-    └── EvidenceError           an evidence pack could not be written or read
+    ├── EvidenceError           an evidence pack could not be written or read
 
 Every message names the bad value and, where there is one, the fix.
 """
@@ -40,6 +40,7 @@ __all__ = [
     "NotFound",
     "PluginError",
     "Problem",
+    "RollbackInterrupted",
     "RuleRefused",
     "RunbookInvalid",
     "SecretError",
@@ -169,3 +170,7 @@ class DeliveryFailed(GoliveError):
             f"comms {event!r} was not delivered to required channel(s) {', '.join(channels)} ({detail}); "
             "fix the channel or mark it `required: false` in the runbook's comms section"
         )
+
+
+class RollbackInterrupted(GoliveError):
+    """The rollback's own machinery failed; the run stays ROLLING-BACK until it is resumed."""

@@ -20,6 +20,8 @@ class Outcome(enum.StrEnum):
     ERROR = "error"
     SKIPPED = "skipped"
     WAIVED = "waived"
+    NOT_RUN = "not-run"  # the step never ran: its phase stopped, or the run ended (NO-GO, rollback, stop) first
+    NOT_TAKEN = "not-taken"  # a rollback step whose `if:` chose another branch: not meant to run
 
     @property
     def ok(self) -> bool:

@@ -201,11 +201,11 @@ def test_the_running_engine_picks_up_the_request_and_ends_rolled_back(picked: Pi
 
 
 def test_the_manual_wait_is_abandoned_and_the_plan_runs_in_order(picked: Picked) -> None:
-    """The waiting manual step is recorded as skipped (abandoned, naming rita); the plan runs flags first,
+    """The waiting manual step is recorded as not run (abandoned, naming rita); the plan runs flags first,
     then the revert, then the confirmation check; the flags file is back at the safe values."""
     kinds = _kinds(picked.scene.events())
     support = next(d for t, sid, d in picked.scene.events() if t == "step_finished" and sid == "support-ready")
-    assert support["outcome"] == "skipped"
+    assert support["outcome"] == "not-run"
     assert support["summary"].startswith("abandoned: the rollback was started by rita")
     started = [sid for t, sid in kinds if t in ("action_started", "step_started")]
     assert started[-3:] == ["restore_safe_flags", "revert-deploy", "reverted"]

@@ -142,7 +142,7 @@ async def test_a_manual_step_confirmed_as_failed_with_evidence_fails_the_phase(
     assert snap.outcome.value == "fail"
     assert snap.summary == "snapshot failed"
     assert await store.get_blob(snap.evidence[0]["sha256"]) == b"snapshot API answered 500\n"
-    assert h.state.phases.get("canary") == "pending"
+    assert h.state.phases.get("canary") == "not-run"  # it never ran: the run ended first
 
 
 # --- decisions ---------------------------------------------------------------------------------------------

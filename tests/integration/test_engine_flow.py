@@ -71,7 +71,7 @@ async def test_a_failed_phase_keeps_every_later_phase_from_starting(store: sqlit
     evs = await events(store, h)
     assert status is RunStatus.NO_GO
     assert not [e for e in evs if e.type == "phase_started" and e.step_id == "post"]
-    assert h.state.phases["post"] == "pending"
+    assert h.state.phases["post"] == "not-run"  # recorded as never run, not left pending
     assert not (tmp_path / "unreached.log").exists()
 
 
@@ -153,13 +153,13 @@ async def test_a_non_blocking_failure_is_a_warn(store: sqlite.SqliteStore, tmp_p
 
 
 async def test_a_blocking_failure_with_on_failure_no_go_ends_no_go(store: sqlite.SqliteStore, tmp_path: Path) -> None:
-    """'hard' fails: the phase fails, the step that needs it is skipped (recorded, with why), run NO-GO."""
+    """'hard' fails: the phase fails, the step that needs it is not run (recorded, with why), run NO-GO."""
     h, status = await run(store, load("failing.yaml", tmp_path))
     assert status is RunStatus.NO_GO
     assert h.state.reason == "phase 'pre' failed: hard"
     assert outcomes(h)["hard"] == "fail"
-    assert outcomes(h)["after_hard"] == "skipped"
-    assert h.state.steps["after_hard"].summary == "skipped: needs hard did not pass"
+    assert outcomes(h)["after_hard"] == "not-run"
+    assert h.state.steps["after_hard"].summary == "not run: needs hard did not pass"
     assert not (tmp_path / "after_hard.log").exists()
     assert h.state.phases["pre"] == "fail"
 
@@ -204,8 +204,8 @@ phases:
 """
     h, status = await run(store, loader.load_text(text, "stop-early.yaml", environ={}))
     assert status is RunStatus.NO_GO
-    assert outcomes(h) == {"bad": "fail", "later": "skipped"}
-    assert h.state.steps["later"].summary == "skipped: the phase stopped (bad)"
+    assert outcomes(h) == {"bad": "fail", "later": "not-run"}
+    assert h.state.steps["later"].summary == "not run: the phase stopped (bad)"
 
 
 async def test_every_event_of_a_run_is_attributed_and_the_chain_verifies(
@@ -255,8 +255,8 @@ phases:
 """
     h, status = await run(store, loader.load_text(text, "stop-manual.yaml", environ={}), roles={"ops": "olga"})
     assert status is RunStatus.NO_GO
-    assert outcomes(h) == {"banner": "skipped", "bad": "fail"}
-    assert h.state.steps["banner"].summary == "skipped: the phase stopped (bad)"
+    assert outcomes(h) == {"banner": "not-run", "bad": "fail"}
+    assert h.state.steps["banner"].summary == "not run: the phase stopped (bad)"
     evs = await events(store, h)
     assert seq(evs, "step_waiting", "banner") < seq(evs, "step_finished", "banner")
 

@@ -230,7 +230,7 @@ async def test_comms_are_not_sent_by_a_preflight(tmp_path: Path, http_server: Lo
 
 async def test_a_failure_does_not_stop_the_other_checks(tmp_path: Path, http_server: LoopbackHTTPServer) -> None:
     """Unlike a run, a pre-flight runs and reports every check after one fails; only a check that needs the
-    failed one is skipped (and says why)."""
+    failed one is not run (and says why)."""
     http_server.route("/health", json={"status": "ok"})
     steps = [
         {
@@ -247,8 +247,8 @@ async def test_a_failure_does_not_stop_the_other_checks(tmp_path: Path, http_ser
     assert got["flag"]["outcome"] == "fail"
     assert [got[f"api{i}"]["outcome"] for i in range(5)] == ["pass"] * 5
     assert len(http_server.requests) == 5
-    assert got["after-flag"]["outcome"] == "skipped"
-    assert got["after-flag"]["summary"] == "skipped: needs flag did not pass"
+    assert got["after-flag"]["outcome"] == "not-run"
+    assert got["after-flag"]["summary"] == "not run: needs flag did not pass"
 
 
 async def test_run_level_sections_are_left_out_of_a_preflight(tmp_path: Path, http_server: LoopbackHTTPServer) -> None:

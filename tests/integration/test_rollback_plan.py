@@ -185,7 +185,7 @@ async def test_a_permitted_person_starts_the_rollback_of_a_running_run(
         "no-new-invocations",
     ]
     window = h.state.step("window")  # the interrupted window is ended, not left running
-    assert (window.status, window.outcome and window.outcome.value) == ("done", "skipped")
+    assert (window.status, window.outcome and window.outcome.value) == ("done", "not-run")
     assert window.summary.startswith(f"abandoned: the rollback was started by {person}")
 
 

@@ -129,7 +129,7 @@ async def run_preflight(
         """The real engine, except that every check runs and no comms are sent.
 
         A run stops a phase at its first blocking failure; a pre-flight reports every check, so a check is
-        skipped only when a check it needs did not pass. No notifier is made (nor its libraries imported).
+        not run only when a check it needs did not pass. No notifier is made (nor its libraries imported).
         """
 
         async def _skip_if_stopped(self, step: models.Step, stop: asyncio.Event) -> bool:

@@ -19,10 +19,16 @@ from golive.cli import _common, export_cmds
 ROLLBACK_HANDOFF_WAIT = 3.0  # seconds to let a running engine pick up a rollback request
 
 
+EXIT_STOPPED = 3  # the run ended STOPPED: a deliberate stop, what passed is live; `resume --from` continues it
+
+
 def _exit_for(status: Any) -> int:
+    """0 passed; 3 stopped (on_no_go: keep-live); 1 NO-GO, failed, rolled back or still waiting."""
     from golive.engine.state import RunStatus
 
-    return 0 if status is RunStatus.PASSED else 1
+    if status is RunStatus.PASSED:
+        return 0
+    return EXIT_STOPPED if status is RunStatus.STOPPED else 1
 
 
 async def _drive(
@@ -154,7 +160,8 @@ def run(
     """Start a run of FILE and drive it to its end.
 
     Manual steps and decisions wait for `golive confirm` / `golive decide` (from any terminal), or prompt here
-    when this is an interactive terminal. Exit 0 when the run passed; 1 for NO-GO, failure or rollback.
+    when this is an interactive terminal. Exit 0 when the run passed; 3 when it STOPPED (on_no_go: keep-live);
+    1 for NO-GO, failure or rollback.
     """
     from golive.engine import runner
     from golive.spec import loader
@@ -209,7 +216,20 @@ def store_url(db_url: str | None) -> str:
     is_flag=True,
     help="Take the run's lease even from a live owner (recorded); fencing stops that process at its next write.",
 )
-@click.option("--as", "actor", default=None, metavar="NAME", help="Who takes the run over (recorded; default $USER).")
+@click.option(
+    "--from",
+    "from_phase",
+    default=None,
+    metavar="PHASE",
+    help="Continue a STOPPED run from PHASE (the stopped phase or the next); PHASE and later run afresh.",
+)
+@click.option(
+    "--as",
+    "actor",
+    default=None,
+    metavar="NAME",
+    help="Who takes the run over or continues it (with --from: a role that decides; default $USER).",
+)
 @export_cmds.events_option
 @export_cmds.otlp_option
 @_common.db_option
@@ -219,18 +239,22 @@ def resume(
     quiet: bool,
     vars_: tuple[str, ...],
     take_over: bool,
+    from_phase: str | None,
     actor: str | None,
     events_to: tuple[str, ...],
     otlp: str | None,
     db_url: str | None,
 ) -> None:
-    """Continue RUN from its event log (after a crash, or after waivers on the steps that stopped it).
+    """Continue RUN from its event log (after a crash, after waivers on the steps that stopped it, or a STOPPED
+    run days later with --from PHASE). Exit 0 passed, 3 stopped, 1 otherwise.
 
     Refused while another live process owns the run (it is named); --take-over takes it anyway."""
     from golive.engine import acts
 
     overrides = _common.parse_pairs(vars_, "var")
     export_cmds.check_urls(events_to, otlp)
+    if from_phase is not None and not actor:
+        raise click.UsageError("--from needs --as NAME: who decides to continue the run")
     who = actor or os.environ.get("USER") or "unknown"
 
     async def go(store: Any) -> Any:
@@ -238,6 +262,11 @@ def resume(
         unknown = [k for k in overrides if k not in handle.runbook.vars]
         if unknown:
             raise exceptions.UsageError(f"--var {unknown[0]}: the runbook declares no such variable")
+        if from_phase is not None:
+            assert actor is not None
+            phases = await acts.continue_from(handle, from_phase, actor)
+            if not quiet:
+                click.echo(f"run {handle.run_id} continues from {from_phase} ({', '.join(phases)} run again)")
         logged = await store.events(handle.run_id)
         # events from here on (the ones before were sent by the run before; `golive export` sends them all)
         forwarder = await export_cmds.start(store, handle, events_to, after_seq=logged[-1].seq if logged else 0)

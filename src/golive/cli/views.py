@@ -101,6 +101,18 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         parts.append(Text(f"waiting: {p['id']} ({p['waiting_for']}) for {p.get('role')}={who}{extra}", style="cyan"))
     for w in summary.get("waivers") or []:
         parts.append(Text(f"waiver: {w['step']} by {w['by']} ticket {w['ticket']}: {w['reason']}", style="magenta"))
+    for f in summary.get("follow_ups") or []:
+        if f["status"] == "confirmed":
+            parts.append(
+                Text(f"follow-up {f['id']}: {f['title']} (confirmed by {f['by']} at {f['at']})", style="green")
+            )
+        elif f["status"] == "due":
+            parts.append(
+                Text(
+                    f"follow-up {f['id']}: {f['title']} (due; confirm with: golive confirm {summary['run_id']} {f['id']})",
+                    style="yellow",
+                )
+            )
     if summary.get("decision"):
         d = summary["decision"]
         parts.append(

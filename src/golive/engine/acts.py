@@ -33,6 +33,8 @@ __all__ = [
     "apply_default",
     "assign",
     "confirm",
+    "confirm_follow_up",
+    "continue_from",
     "decide",
     "decision_blockers",
     "open_run",
@@ -303,7 +305,12 @@ async def confirm(
     failed: bool = False,
     reason: str = "",
 ) -> None:
-    """Confirm (or fail) a waiting manual step, as the holder of its role."""
+    """Confirm (or fail) a waiting manual step, as the holder of its role; or a rollback follow-up duty."""
+    if is_follow_up(h, step_id) and h.runbook.step(step_id) is None:
+        if failed:
+            raise exceptions.UsageError(f"{step_id!r} is a follow-up duty: confirm it when done (no --fail)")
+        await confirm_follow_up(h, step_id, actor, reason)
+        return
     _check_open(h)
     step = _step(h, step_id)
     if step.kind is not models.StepKind.MANUAL:
@@ -445,18 +452,36 @@ def _looks_text(data: bytes) -> bool:
 
 
 def decision_blockers(h: RunHandle, step: models.Step) -> list[str]:
-    """Why GO cannot be recorded now: each required step or phase that did not pass."""
+    """Why GO cannot be recorded now: each required step or phase that did not pass.
+
+    A waiver satisfies a requirement, except for a step marked ``waivable: false`` or named (itself or its
+    phase) in the decision's ``requires_strict``: "Canary FAIL = NO-GO, no exceptions" holds through waivers.
+    """
     out = []
     dry = h.state.mode == "dry-run"
     # No GO past a failed phase, whether or not the decision names it.
     section = h.runbook.phase_of(step.id)
+    required = (*step.requires, *(r for r in step.requires_strict if r not in step.requires))
     for p in h.runbook.phases:
         if p.id == section:
             break
-        if h.state.phases.get(p.id) in ("fail", "error") and p.id not in step.requires:
+        if h.state.phases.get(p.id) in ("fail", "error") and p.id not in required:
             out.append(f"phase {p.id!r} is {h.state.phases[p.id].upper()}")
-    for req in step.requires:
+    strict = set(step.requires_strict)
+    for req in required:
+        phase = h.runbook.phase(req)
+        if phase is not None:
+            outcome = h.state.phases.get(req)
+            if not (outcome in ("pass", "warn", "waived") or (dry and outcome == "skipped")):
+                out.append(f"phase {req!r} is {(outcome or 'pending').upper()}")
+                continue
+            out += _waiver_blockers(h, step, phase.steps, strict_phase=req in strict)
+            continue
         outcome = h.state.outcome_of(req)
+        target = h.runbook.step(req)
+        if outcome == "waived" and target is not None:
+            out += _waiver_blockers(h, step, (target,), strict_phase=False)
+            continue
         ok = outcome in ("pass", "warn") or (dry and outcome == "skipped")
         down = h.state.steps[req].downgraded_from if req in h.state.steps else None
         if ok and down:
@@ -464,9 +489,64 @@ def decision_blockers(h: RunHandle, step: models.Step) -> list[str]:
             out.append(f"step {req!r} is {down.upper()} (non-blocking, recorded as WARN)")
             continue
         if not ok:
-            kind = "phase" if h.runbook.phase(req) else "step"
-            out.append(f"{kind} {req!r} is {(outcome or 'pending').upper()}")
+            out.append(f"step {req!r} is {(outcome or 'pending').upper()}")
     return out
+
+
+def _waiver_blockers(
+    h: RunHandle, decision: models.Step, steps: tuple[models.Step, ...], *, strict_phase: bool
+) -> list[str]:
+    """The waived steps among ``steps`` that a waiver cannot satisfy for ``decision``, with the rule."""
+    out = []
+    for s in steps:
+        ss = h.state.step(s.id)
+        if ss.outcome is not Outcome.WAIVED:
+            continue
+        if strict_phase or s.id in decision.requires_strict:
+            rule = f"it is in requires_strict of decision {decision.id!r}"
+        elif not s.waivable:
+            rule = f"step {s.id!r} is waivable: false"
+        else:
+            continue
+        w = ss.waiver or {}
+        out.append(
+            f"step {s.id!r} is WAIVED (by {w.get('by') or 'unknown'}, ticket {w.get('ticket') or 'none'}), "
+            f"and a waiver never satisfies it: {rule}"
+        )
+    return out
+
+
+async def recheck(h: RunHandle, step: models.Step, actor: str) -> tuple[list[store_base.NewEvent], list[str]]:
+    """Run a decision's ``recheck`` checks again now: their ``step_rechecked`` events (committed with the act)
+    and why each one that did not pass failed."""
+    from golive.engine import runner  # runner imports this module
+
+    events: list[store_base.NewEvent] = []
+    failed: list[str] = []
+    engine = runner.Engine(h)
+    try:
+        for rid in step.recheck:
+            spec = h.runbook.step(rid)
+            if spec is None:  # refused at load; a stored runbook is the loaded one
+                failed.append(f"recheck {rid!r} is not a step of this runbook")
+                continue
+            result = await engine.check_result(spec)
+            events.append(
+                _ev(
+                    "step_rechecked",
+                    step_id=rid,
+                    actor=actor,
+                    decision=step.id,
+                    outcome=result.outcome.value,
+                    summary=result.summary[:4000],
+                    output=result.output,
+                )
+            )
+            if result.outcome not in (Outcome.PASS, Outcome.WARN):
+                failed.append(f"{rid} is {result.outcome.value.upper()} now: {result.summary}")
+    finally:
+        await engine.aclose()
+    return events, failed
 
 
 def pending_decision(h: RunHandle, step_id: str | None = None) -> models.Step:
@@ -622,6 +702,15 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
             await _refuse(
                 h, "decide go", actor, "GO requires every required step to pass: " + "; ".join(blockers), step.id
             )
+    rechecked: list[store_base.NewEvent] = []
+    if decision == "go" and step.recheck:
+        # What held at smoke time may not hold now: the decision's checks run again at the moment of GO, and
+        # their results are recorded with the decision or with the refusal.
+        rechecked, stale = await recheck(h, step, actor)
+        if stale:
+            why = "a recheck at the decision failed: " + "; ".join(stale)
+            await _commit(h, [*rechecked, _ev("act_refused", step_id=step.id, actor=actor, act="decide go", why=why)])
+            raise exceptions.RuleRefused(f"decide go refused: {why}")
     red = await act_redactor(h)
     statement = (
         red.redact(render_statement(h, step, decision, reason)) if decision == "go" else red.redact(f"NO-GO: {reason}")
@@ -629,6 +718,7 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
     await _commit(
         h,
         [
+            *rechecked,
             _ev(
                 "decision_recorded",
                 step_id=step.id,
@@ -709,6 +799,17 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
             step_id,
             conflict=True,
         )
+    if st.status == "running":
+        # Its result is still to come and would overrule the waiver: waive what it ends with, not what it might.
+        await _refuse(
+            h,
+            "waive",
+            actor,
+            f"step {step_id!r} is running ({step.kind.value}, attempt {st.attempts}); a waiver cannot stand in for "
+            f"a result still to come: wait for it to finish and waive its outcome then (golive status "
+            f"{h.run_id}), or stop it first (golive rollback {h.run_id})",
+            step_id,
+        )
     red = await act_redactor(h)
     events = [
         _ev("waiver_recorded", step_id=step_id, actor=actor, ticket=red.redact(ticket), reason=red.redact(reason))
@@ -724,6 +825,99 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
             )
         )
     await _commit(h, events)
+
+
+@_compare_and_append
+async def continue_from(h: RunHandle, phase_id: str, actor: str) -> list[str]:
+    """Continue a STOPPED run from PHASE (``golive resume RUN --from PHASE``), as a role that decides.
+
+    PHASE is the phase the run stopped in or the one after it, and every phase before it (but the stopped one)
+    passed. PHASE and every later phase are entered afresh: their steps, checks first, run again, since what
+    held days ago may not hold now. Returns the phases entered again."""
+    st = h.state
+    if st.status is not state_mod.RunStatus.STOPPED:
+        raise exceptions.UsageError(
+            f"--from {phase_id}: run {h.run_id} is {st.status.label}; only a STOPPED run continues from a phase "
+            f"(a run stopped by failed steps continues with golive waive, then golive resume {h.run_id})"
+        )
+    ids = [p.id for p in h.runbook.phases]
+    if phase_id not in ids:
+        raise exceptions.UsageError(
+            f"--from {phase_id}: the runbook has no phase {phase_id!r}{loader.suggest(phase_id, ids)}; phases: {', '.join(ids)}"
+        )
+    stopped = next((i for i, p in enumerate(ids) if st.phases.get(p) == "stopped"), None)
+    at = ids.index(phase_id)
+    if stopped is None or at not in (stopped, stopped + 1):
+        where = ids[stopped] if stopped is not None else "an unknown phase"
+        nxt = f" or {ids[stopped + 1]!r}" if stopped is not None and stopped + 1 < len(ids) else ""
+        raise exceptions.UsageError(
+            f"--from {phase_id}: the run stopped in {where!r}; continue from {where!r}{nxt} (the phases between would be walked around)"
+        )
+    deciders = h.runbook.roles_with("decide")
+    if not any(_holds(h, actor, r) for r in deciders):
+        await _refuse(
+            h,
+            "resume --from",
+            actor,
+            f"{actor} holds none of the roles that decide to continue: "
+            + "; ".join(_role_hint(h, r) for r in sorted(deciders) or ["ic"]),
+        )
+    reenter = ids[at:]
+    steps = [s.id for p in h.runbook.phases if p.id in reenter for s in p.steps]
+    await _commit(
+        h,
+        [
+            _ev(
+                "run_reopened",
+                actor=actor,
+                reason=f"continued from {phase_id!r} by {actor}",
+                from_phase=phase_id,
+                reenter_phases=reenter,
+                reenter_steps=steps,
+            )
+        ],
+    )
+    return reenter
+
+
+@_compare_and_append
+async def confirm_follow_up(h: RunHandle, follow_up_id: str, actor: str, note: str = "") -> None:
+    """Confirm a rollback follow-up duty (e.g. "Keep blue running for 24 h"), as its role or a role that decides.
+
+    Follow-ups come after the rollback, so a run that has ended ROLLED-BACK still takes them."""
+    fu = next((f for f in h.runbook.rollback.follow_ups() if f.id == follow_up_id), None)
+    if fu is None:
+        ids = [f.id for f in h.runbook.rollback.follow_ups()]
+        raise exceptions.NotFound(
+            f"run {h.run_id} has no follow-up {follow_up_id!r}{loader.suggest(follow_up_id, ids)}; "
+            f"follow-ups: {', '.join(ids) or 'none'}"
+        )
+    if h.state.rollback is None:
+        await _refuse(h, "confirm", actor, f"follow-up {fu.id!r} is due only after a rollback; none ran")
+    allowed = {fu.role} if fu.role else h.runbook.roles_with("decide") | h.runbook.roles_with("rollback")
+    if not any(_holds(h, actor, r) for r in allowed):
+        await _refuse(
+            h,
+            "confirm",
+            actor,
+            f"{actor} holds none of the roles that confirm follow-up {fu.id!r}: "
+            + "; ".join(_role_hint(h, r) for r in sorted(allowed)),
+        )
+    if fu.id in h.state.follow_ups:
+        done = h.state.follow_ups[fu.id]
+        await _refuse(
+            h,
+            "confirm",
+            actor,
+            f"follow-up {fu.id!r} was already confirmed by {done['by']} at {_when(done.get('at'))}",
+            conflict=True,
+        )
+    red = await act_redactor(h)
+    await _commit(h, [_ev("follow_up_confirmed", actor=actor, follow_up=fu.id, title=fu.title, note=red.redact(note))])
+
+
+def is_follow_up(h: RunHandle, ident: str) -> bool:
+    return any(f.id == ident for f in h.runbook.rollback.follow_ups())
 
 
 @_compare_and_append

@@ -521,7 +521,11 @@ class Engine:
         return own is not None and own.lost is not None
 
     async def _reopen_if_waived(self) -> bool:
-        """A run that stopped on failed blocking steps continues once each of them is waived."""
+        """A run that stopped on failed blocking steps continues once each of them is waived.
+
+        Resume is exact: the phases that failed (and those that never ran) are entered again, and every step in
+        them without an outcome of its own (``not-run``, or none) runs or waits again, manual steps included.
+        """
         st = self.h.state
         if st.status not in (RunStatus.NO_GO, RunStatus.FAILED) or st.rollback is not None:
             return False
@@ -530,20 +534,28 @@ class Engine:
             return False
         if any(s.decision == "no-go" for s in st.steps.values()):
             return False
+        reenter = [p.id for p in self.runbook.phases if st.phases.get(p.id) in ("fail", "error", "not-run", "pending")]
+        steps = [
+            s.id
+            for p in self.runbook.phases
+            if p.id in reenter
+            for s in p.steps
+            if st.step(s.id).outcome in (None, Outcome.NOT_RUN)
+        ]
         await self.emit(
-            "run_reopened", reason="every failed blocking step is waived: " + ", ".join(s.id for s in failed)
+            "run_reopened",
+            reason="every failed blocking step is waived: " + ", ".join(s.id for s in failed),
+            reenter_phases=reenter,
+            reenter_steps=steps,
         )
         for s in failed:
             await self.emit(
                 "step_finished",
                 step_id=s.id,
                 outcome="waived",
-                summary=f"waived ({(s.waiver or {}).get('ticket')})",
+                summary=f"waived by {(s.waiver or {}).get('by')} ({(s.waiver or {}).get('ticket')})",
                 actor=s.waiver.get("by") if s.waiver else None,
             )
-        for pid, outcome in list(st.phases.items()):
-            if outcome in ("fail", "error"):
-                await self.emit("phase_finished", step_id=pid, outcome="waived")
         return True
 
     async def _run(self) -> RunStatus:
@@ -561,7 +573,7 @@ class Engine:
                 st.phases.get(p.id) in ("fail", "error") and p.on_failure == "decide" for p in self.runbook.phases
             )
             for phase in self.runbook.phases:
-                if st.phases.get(phase.id) in ("pass", "waived", "warn", "skipped", "fail", "error"):
+                if st.phases.get(phase.id) in ("pass", "waived", "warn", "skipped", "fail", "error", "stopped"):
                     continue
                 if phase.if_ and st.phases.get(phase.id) == "pending":
                     holds = self.condition_holds(phase.if_)
@@ -596,6 +608,9 @@ class Engine:
                     reason = f"NO-GO by {dec.get('by')}: {dec.get('reason')}"
                     if step.on_no_go == "rollback" or dec.get("decision") == "rollback":
                         raise _Rollback(reason, str(dec.get("by")), "decision")
+                    if step.on_no_go == "keep-live":
+                        await self._stop_here(phase, reason)
+                        return st.status
                     await self.finish(RunStatus.NO_GO, reason)
                     return st.status
                 if outcome in ("fail", "error"):
@@ -644,6 +659,16 @@ class Engine:
     async def finish(self, status: RunStatus, reason: str) -> None:
         if self.h.state.final:
             return
+        if status is not RunStatus.PASSED:
+            # No step stays PENDING after the run ended: what never ran says so, and why.
+            why = f"not run: the run ended {status.label}"
+            for p in self.runbook.phases:
+                for step in p.steps:
+                    s = self.h.state.step(step.id)
+                    if s.status == "pending" and s.outcome is None:
+                        await self.emit("step_finished", step_id=step.id, outcome="not-run", summary=why)
+                if self.h.state.phases.get(p.id) == "pending":
+                    await self.emit("phase_finished", step_id=p.id, outcome="not-run", reason=why)
         if status is RunStatus.PASSED:
             self._check_every_blocking_step_passed()
         await self.emit("run_finished", status=status.value, reason=reason)
@@ -664,6 +689,13 @@ class Engine:
                 f"run {self.h.run_id}: refusing to record PASSED: blocking step(s) without a passing outcome of "
                 f"their own in the log: {', '.join(missing)}"
             )
+
+    async def _stop_here(self, phase: models.Phase, reason: str) -> None:
+        """End the run STOPPED (``on_no_go: keep-live``): what passed stays live and the flags stay as set."""
+        later = [p.id for p in self.runbook.phases][[p.id for p in self.runbook.phases].index(phase.id) + 1 :]
+        nxt = later[0] if later else None
+        await self.notify("run_stopped", reason=reason, phase=phase.id, next_phase=nxt)
+        await self.finish(RunStatus.STOPPED, f"stopped at {phase.id!r}: {reason}")
 
     async def _recover_open_actions(self) -> None:
         """After a crash: an action with a start and no finish is unknown (retried only if idempotent)."""
@@ -770,11 +802,19 @@ class Engine:
         blocking_bad = [
             s.id for s in phase.steps if s.blocking and st.step(s.id).outcome in (Outcome.FAIL, Outcome.ERROR)
         ]
+        # A blocking step never ends without an outcome of its own: one that did not run keeps the phase from passing.
+        not_run = [s.id for s in phase.steps if s.blocking and st.step(s.id).outcome is Outcome.NOT_RUN]
         unfinished = [s.id for s in phase.steps if st.step(s.id).status != "done"]
-        if blocking_bad or no_go:
+        waived = [s.id for s in phase.steps if st.step(s.id).outcome is Outcome.WAIVED]
+        if no_go is not None and no_go[0].on_no_go == "keep-live":
+            outcome = "stopped"
+        elif blocking_bad or no_go or (not_run and not unfinished):
             outcome = "fail"
+            blocking_bad = blocking_bad or [f"{sid} (not run)" for sid in not_run]
         elif unfinished:
             return "waiting", None
+        elif waived:
+            outcome = "waived"
         elif any(st.step(s.id).outcome is Outcome.WARN for s in phase.steps):
             outcome = "warn"
         else:
@@ -782,10 +822,21 @@ class Engine:
         await self.emit(
             "phase_finished", step_id=phase.id, outcome=outcome, reason=", ".join(blocking_bad) if blocking_bad else ""
         )
-        await self.announce_phase(
-            phase, "pass" if outcome in ("pass", "warn") else "fail", reason=", ".join(blocking_bad)
-        )
+        if outcome == "waived":
+            await self.announce_phase(phase, "waived", waivers=self._waiver_text(waived))
+        elif outcome != "stopped":  # a stop is announced as the run's (run_stopped)
+            await self.announce_phase(
+                phase, "pass" if outcome in ("pass", "warn") else "fail", reason=", ".join(blocking_bad)
+            )
         return outcome, no_go
+
+    def _waiver_text(self, step_ids: list[str]) -> str:
+        """ "canary-errors waived by lena (CHG-4711)", for each waived step: comms name the waiver, never a pass."""
+        parts = []
+        for sid in step_ids:
+            w = self.h.state.step(sid).waiver or {}
+            parts.append(f"{sid} waived by {w.get('by') or 'unknown'} ({w.get('ticket') or 'no ticket'})")
+        return "; ".join(parts)
 
     async def _register_secrets(self, phase: models.Phase) -> None:
         """Resolve, before any step of the phase starts, the secrets its steps reference and those of the local
@@ -803,7 +854,7 @@ class Engine:
                     await self.secret(name)
 
     async def abandon(self, steps: tuple[models.Step, ...] | list[models.Step]) -> None:
-        """Record the steps a rollback interrupted (watching, waiting on a person) as skipped with the reason,
+        """Record the steps a rollback interrupted (watching, waiting on a person) as not run with the reason,
         so no view shows them running or waiting forever. An action in flight is left open: whether it took
         effect is unknown, and resume says so."""
         rb = self._pending_rollback()
@@ -811,10 +862,11 @@ class Engine:
         for step in steps:
             s = self.h.state.step(step.id)
             if s.status in ("running", "waiting") and not s.action_open:
-                await self.emit("step_finished", step_id=step.id, outcome="skipped", summary=self.redactor.redact(why))
+                await self.emit("step_finished", step_id=step.id, outcome="not-run", summary=self.redactor.redact(why))
 
     async def _skip_if_stopped(self, step: models.Step, stop: asyncio.Event) -> bool:
-        """Record ``skipped`` (never silently) for a step whose needs did not pass or whose phase stopped."""
+        """Record (never silently) a step whose needs did not pass or whose phase stopped: ``not-run``, or
+        ``skipped`` when every need that did not pass was itself skipped (its ``if:`` chose not to run it)."""
         st = self.h.state
         if st.step(step.id).status == "done":
             return False  # run_step returns at once for it
@@ -823,18 +875,21 @@ class Engine:
             # taken as failed: nothing is recorded and the phase stays unfinished.
             return True
         bad = [n for n in step.needs if not (st.step(n).outcome and st.step(n).outcome.ok)]  # type: ignore[union-attr]
+        outcome = "not-run"
         if bad:
-            summary = f"skipped: needs {', '.join(bad)} did not pass"
+            summary = f"not run: needs {', '.join(bad)} did not pass"
+            if all(st.step(n).outcome is Outcome.SKIPPED for n in bad):
+                outcome, summary = "skipped", f"skipped: needs {', '.join(bad)} were skipped"
         elif stop.is_set():
             failed = [
                 sid
                 for sid, s in st.steps.items()
                 if s.section == st.steps[step.id].section and s.outcome in (Outcome.FAIL, Outcome.ERROR)
             ]
-            summary = f"skipped: the phase stopped ({', '.join(failed) or 'a blocking step failed'})"
+            summary = f"not run: the phase stopped ({', '.join(failed) or 'a blocking step failed'})"
         else:
             return False
-        await self.emit("step_finished", step_id=step.id, outcome="skipped", summary=summary)
+        await self.emit("step_finished", step_id=step.id, outcome=outcome, summary=summary)
         return True
 
     def condition_holds(self, text: str) -> bool | str:
@@ -864,8 +919,13 @@ class Engine:
         if holds is True:
             return False
         if holds is False:
+            # In the rollback plan an `if:` chooses a branch: the other one is "not taken", not a skipped duty.
+            branch = self.runbook.phase_of(step.id) in ("rollback", "rollback.confirm")
             await self.emit(
-                "step_finished", step_id=step.id, outcome="skipped", summary=f"skipped: `{step.if_}` is false"
+                "step_finished",
+                step_id=step.id,
+                outcome="not-taken" if branch else "skipped",
+                summary=f"{'not taken' if branch else 'skipped'}: `{step.if_}` is false",
             )
         else:
             await self.emit(
@@ -1231,36 +1291,88 @@ class Engine:
 
     # -- rollback ----------------------------------------------------------------------------------------
     async def rollback(self, reason: str, by: str, source: str) -> None:
+        """Run the rollback plan to its end. A failure of the machinery itself (a store, a secret a comms channel
+        needs, a bug) is recorded as ``rollback_interrupted`` and re-raised: the run stays ROLLING-BACK, and
+        whoever resumes it (``golive resume``, a worker) adopts the rollback and finishes it."""
+        try:
+            await self._rollback(reason, by, source)
+        except (asyncio.CancelledError, exceptions.StoreError):
+            raise  # a killed process or a lost store cannot record anything; the log says ROLLING-BACK
+        except Exception as exc:
+            text = exc.message if isinstance(exc, exceptions.GoliveError) else f"{type(exc).__name__}: {exc}"
+            text = self.redactor.redact(text)
+            with contextlib.suppress(exceptions.GoliveError):
+                await self.emit("rollback_interrupted", error=text[:EXCERPT_LIMIT])
+            with contextlib.suppress(Exception):
+                await self.notify("rollback_interrupted", reason=text)
+            raise exceptions.RollbackInterrupted(
+                f"rollback of run {self.h.run_id} interrupted: {text}; the run stays ROLLING-BACK: fix the cause, "
+                f"then finish it with: golive resume {self.h.run_id}"
+            ) from None
+
+    def rollback_order(self) -> list[models.Step | None]:
+        """The rollback's steps in the order they run; ``None`` stands for restoring the flags' safe values."""
+        plan = self.runbook.rollback
+        steps: list[models.Step | None] = list(plan.steps)
+        where = plan.restore_flags
+        if self.runbook.flags is not None and where != "never":
+            if where == "first":
+                steps.insert(0, None)
+            elif where == "last":
+                steps.append(None)
+            else:
+                assert isinstance(where, models.RestoreAfter)
+                at = next((i for i, s in enumerate(steps) if s is not None and s.id == where.after), len(steps) - 1)
+                steps.insert(at + 1, None)
+        return [*steps, *plan.confirm]
+
+    async def _rollback(self, reason: str, by: str, source: str) -> None:
         st = self.h.state
         if st.rollback is None:
             await self.emit("rollback_started", reason=reason, by=by, source=source)
-            await self.notify("rollback_triggered", reason=reason, actor=by)
+            await self._notify_safely("rollback_triggered", reason=reason, actor=by)
         for pid, phase_outcome in list(st.phases.items()):
             if phase_outcome == "running":  # the phase the rollback interrupted ends here, failed
                 await self.emit(
                     "phase_finished", step_id=pid, outcome="fail", reason=f"interrupted by rollback: {reason}"
                 )
         outcomes: list[Outcome] = []
-        if self.runbook.flags is not None:
-            outcomes.append(await self._restore_flags())
-        for step in (*self.runbook.rollback.steps, *self.runbook.rollback.confirm):
-            if st.step(step.id).status != "done":
-                await self.run_step(step)
-            o = st.step(step.id).outcome
-            outcomes.append(o if o is not None else Outcome.ERROR)
-        ok = all(o.ok for o in outcomes)
-        await self.emit(
-            "rollback_finished",
-            outcome="pass" if ok else "fail",
-            failed=[
-                s.id
-                for s in (*self.runbook.rollback.steps, *self.runbook.rollback.confirm)
-                if not _ok(st.step(s.id).outcome)
-            ],
-        )
-        await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
+        failed: list[str] = []
+        for step in self.rollback_order():
+            if step is None:
+                o = await self._restore_flags()
+                sid = RESTORE_FLAGS_STEP
+            else:
+                if st.step(step.id).status != "done":
+                    await self.run_step(step)
+                o = st.step(step.id).outcome or Outcome.ERROR
+                sid = step.id
+            if o is Outcome.NOT_TAKEN:
+                continue  # an unchosen branch was not meant to run: it counts neither way
+            outcomes.append(o)
+            if not o.ok:
+                failed.append(sid)
+        ok = not failed
+        await self.emit("rollback_finished", outcome="pass" if ok else "fail", failed=failed)
+        await self._notify_safely("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
         status_reason = f"{reason} (rollback started by {by}{'' if ok else '; some rollback steps failed'})"
         await self.finish(RunStatus.ROLLED_BACK, status_reason)
+
+    async def _notify_safely(self, event: str, **context: Any) -> None:
+        """Comms during a rollback: a channel that cannot be reached (its secret missing, a required channel
+        down) is recorded and never stops the restoration."""
+        try:
+            await self.notify(event, **context)
+        except exceptions.GoliveError as exc:
+            await self.emit(
+                "comms_sent",
+                channel="*",
+                event=event,
+                text="",
+                ok=False,
+                attempts=0,
+                error=self.redactor.redact(exc.message)[:EXCERPT_LIMIT],
+            )
 
     async def _restore_flags(self) -> Outcome:
         """The fastest lever: set every declared kill-switch flag back to its safe value and read it back."""

@@ -3,7 +3,7 @@
 Event types (``data`` fields in brackets):
 
 - ``run_created`` [runbook, digest, mode, vars, t0, anchor]          ``run_finished`` [status, reason]
-- ``run_reopened`` [reason]                                         ``role_assigned`` [role, person]
+- ``run_reopened`` [reason, reenter_phases, reenter_steps, from_phase] ``role_assigned`` [role, person]
 - ``phase_started`` / ``phase_finished`` [outcome, reason]
 - ``step_started`` [attempt]   ``action_started`` [attempt, describe]   ``step_retry`` [attempt, summary, wait]
 - ``step_finished`` / ``action_finished`` [outcome, summary, details, output, evidence, duration, attempt]
@@ -13,6 +13,9 @@ Event types (``data`` fields in brackets):
 - ``waiver_recorded`` [ticket, reason]                            ``act_refused`` [act, why]
 - ``trigger_evaluated`` [trigger, status, value, state]            ``trigger_fired`` [trigger, reason, then, severity]
 - ``rollback_requested`` [reason, source]   ``rollback_started`` [reason, by, source]   ``rollback_finished`` [outcome]
+- ``rollback_interrupted`` [error]: the rollback's own machinery failed; the run stays ROLLING-BACK, adoptable
+- ``step_rechecked`` [outcome, summary, decision]: a decision's recheck ran when someone decided
+- ``follow_up_confirmed`` [follow_up, note]: a rollback follow-up duty was confirmed
 - ``comms_sent`` [channel, event, text, ok, attempts, error]       ``signoff_recorded`` [area, statement]
 - ``signoff_fields_recorded`` [fields: {id: value}]
 - ``engine_started`` [owner, epoch, takeover, previous_owner, previous_epoch, reason]   (a process took the lease)
@@ -43,6 +46,7 @@ class RunStatus(enum.StrEnum):
     PASSED = "passed"
     NO_GO = "no_go"
     ROLLED_BACK = "rolled_back"
+    STOPPED = "stopped"  # a deliberate stop (on_no_go: keep-live): what passed stays live; resume --from continues
     FAILED = "failed"
 
     @property
@@ -50,7 +54,7 @@ class RunStatus(enum.StrEnum):
         return self.value.replace("_", "-").upper()
 
 
-FINAL = frozenset({RunStatus.PASSED, RunStatus.NO_GO, RunStatus.ROLLED_BACK, RunStatus.FAILED})
+FINAL = frozenset({RunStatus.PASSED, RunStatus.NO_GO, RunStatus.ROLLED_BACK, RunStatus.STOPPED, RunStatus.FAILED})
 
 
 @dataclass
@@ -109,6 +113,8 @@ class RunState:
     signoff_fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # field id -> value, by, at
     hypercare: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    follow_ups: dict[str, dict[str, Any]] = field(default_factory=dict)  # follow-up id -> who confirmed, when
+    rechecks: list[dict[str, Any]] = field(default_factory=list)
     go_at: str | None = None
     engine: dict[str, Any] | None = None  # who drives the run: owner, epoch, since (engine_started)
     engine_stopped: dict[str, Any] | None = None  # the last engine failure, until another engine starts
@@ -328,6 +334,14 @@ class RunState:
             if self.rollback is not None:
                 self.rollback["finished_at"] = ev.ts
                 self.rollback["outcome"] = d.get("outcome")
+                self.rollback["interrupted"] = None
+        elif t == "rollback_interrupted":
+            if self.rollback is not None:
+                self.rollback["interrupted"] = {"at": ev.ts, "error": d.get("error"), "by": ev.actor}
+        elif t == "step_rechecked":
+            self.rechecks.append({**d, "step": ev.step_id, "at": ev.ts, "by": ev.actor})
+        elif t == "follow_up_confirmed":
+            self.follow_ups[d.get("follow_up", "")] = {"by": ev.actor, "at": ev.ts, "note": d.get("note")}
         elif t == "comms_sent":
             self.comms.append({**d, "at": ev.ts})
         elif t == "signoff_recorded":
@@ -368,6 +382,15 @@ class RunState:
             self.status = RunStatus.RUNNING
             self.reason = ""
             self.finished_at = None
+            # What the run enters again: those phases start over, those steps have no outcome of their own yet.
+            for pid in d.get("reenter_phases") or []:
+                self.phases[pid] = "pending"
+                self.phase_times.pop(pid, None)
+            for sid in d.get("reenter_steps") or []:
+                old = self.steps.get(sid)
+                self.steps[sid] = StepState(sid, old.section if old else "")
+            if self.decision is not None and self.decision.get("step") in (d.get("reenter_steps") or []):
+                self.decision = None  # that decision is taken again
         if (
             t
             in (

@@ -9,7 +9,7 @@ from golive.engine.state import RunStatus, parse_ts
 from golive.results import Outcome
 from golive.spec import durations, models
 
-__all__ = ["checklist", "completion", "signoff_fields", "summarize", "timeline", "tminus"]
+__all__ = ["checklist", "completion", "follow_ups", "signoff_fields", "summarize", "timeline", "tminus"]
 
 
 def tminus(h: acts.RunHandle, ts: str | None) -> str | None:
@@ -199,12 +199,36 @@ def signoff_fields(h: acts.RunHandle) -> list[dict[str, Any]]:
     return out
 
 
+def follow_ups(h: acts.RunHandle) -> list[dict[str, Any]]:
+    """The rollback's follow-up duties: ``due`` once a rollback ran, ``confirmed`` (by whom, when), or
+    ``not-due`` (no rollback)."""
+    st = h.state
+    out = []
+    for f in h.runbook.rollback.follow_ups():
+        done = st.follow_ups.get(f.id)
+        status = "confirmed" if done else ("due" if st.rollback is not None else "not-due")
+        out.append(
+            {
+                "id": f.id,
+                "title": f.title,
+                "role": f.role,
+                "status": status,
+                "by": (done or {}).get("by"),
+                "at": (done or {}).get("at"),
+                "note": (done or {}).get("note"),
+            }
+        )
+    return out
+
+
 def verdict(h: acts.RunHandle) -> str:
     st = h.state
     if st.status is RunStatus.ROLLED_BACK or st.rollback is not None:
         return "ROLLED BACK"
     if st.decision and st.decision.get("decision") == "go":
         return "GO"
+    if st.status is RunStatus.STOPPED:
+        return "STOPPED"
     if st.status is RunStatus.NO_GO or (st.decision and st.decision.get("decision") in ("no-go", "rollback")):
         return "NO-GO"
     return st.status.label
@@ -272,6 +296,8 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "phases": phases,
         "rollback": st.rollback,
         "rollback_steps": rollback_steps,
+        "follow_ups": follow_ups(h),
+        "rechecks": st.rechecks,
         "decision": st.decision,
         "waivers": st.waivers,
         "refusals": st.refusals,
@@ -402,6 +428,9 @@ def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[d
             add(f"Sign-off {area}: {v.get('statement') or ''}".rstrip(": "), "SIGNED", v["at"], v.get("by"), "signoff")
     for w in st.waivers:  # the scribe notes every waiver: what, ticket and reason, who
         add(f"Waiver {w['step']} ({w['ticket']}): {w['reason']}", "WAIVED", w["at"], w["by"], "waiver")
+    for fu in summary.get("follow_ups") or []:
+        if fu.get("at"):
+            add(f"Follow-up {fu['title']}", "CONFIRMED", fu["at"], fu.get("by"), "follow_up")
     planned_go = _planned_go(rb)
     reports = {r.id: r for r in rb.hypercare.reports}
     for rid, rep in st.reports.items():

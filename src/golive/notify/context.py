@@ -49,7 +49,7 @@ VARIABLES: Mapping[str, str] = {
     "phase_at": "the phase's planned T-time",
     "step_id": "the step's id",
     "step_title": "the step's title (its id when it has none)",
-    "outcome": "pass, warn, fail, error, skipped or waived",
+    "outcome": "pass, warn, fail, error, skipped, waived, not-run or not-taken",
     "verdict": "the outcome in capitals: PASS, FAIL, ...",
     "reason": "why: the failing step's summary, the trigger that fired, the person's words",
     "actor": "who acted (the decider, the person who started the rollback)",
@@ -79,6 +79,8 @@ VARIABLES: Mapping[str, str] = {
     "deadline": "when a pending decision or pause defaults, ISO 8601 UTC",
     "default": "what happens at the deadline (no-go, rollback, hold, continue)",
     "blockers": "steps or phases that keep GO from being recorded",
+    "waivers": "phase_waived/canary_waived: each waived step, who waived it and the ticket",
+    "next_phase": "run_stopped: the phase to continue from (golive resume RUN --from PHASE)",
     "trigger": "a mapping: id, title, reason of the trigger that fired",
 }
 

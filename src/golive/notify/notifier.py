@@ -30,7 +30,7 @@ from golive.spec.durations import format_duration, format_ttime
 __all__ = ["DEFAULT_RETRY", "MAX_TICK", "MIN_TICK", "Notifier", "Record"]
 
 Record = Callable[[dict[str, Any]], Awaitable[None]]
-Stage = Literal["start", "pass", "fail"]
+Stage = Literal["start", "pass", "fail", "waived"]
 
 # Three attempts 2s then 4s apart: enough for a webhook's brief 5xx, short enough that a dead channel
 # costs a cutover seconds, not minutes.
@@ -238,10 +238,11 @@ class Notifier:
             "start": "phase_started",
             "pass": "canary_passed" if canary else "phase_passed",
             "fail": "canary_failed" if canary else "phase_failed",
+            "waived": "canary_waived" if canary else "phase_waived",
         }[stage]
         data = context.for_phase(phase, None if stage == "start" else stage)
         data.update(ctx or {})
-        return await self.notify(event, data, announce=phase.announce.get(stage), **kw)
+        return await self.notify(event, data, announce=phase.announce.get(stage) if stage != "waived" else None, **kw)
 
     async def notify_step(
         self, step: models.Step, ctx: Mapping[str, Any] | None = None, phase: models.Phase | None = None

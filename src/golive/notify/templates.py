@@ -40,6 +40,8 @@ EVENTS = (
     "phase_failed",
     "canary_passed",
     "canary_failed",
+    "phase_waived",
+    "canary_waived",
     "step_failed",
     "decision_go",
     "decision_no_go",
@@ -50,6 +52,8 @@ EVENTS = (
     "trigger_fired",
     "rollback_triggered",
     "rollback_complete",
+    "rollback_interrupted",
+    "run_stopped",
     "status_update",
     "hypercare_report",
     "hypercare_alert",
@@ -65,6 +69,9 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     "phase_passed": "{{ phase_title }} PASS",
     "phase_failed": "{{ phase_title }} FAIL{% if reason %} ({{ reason }}){% endif %}",
     "canary_passed": "Canary PASS",
+    # A waived step is never reported as passed: the message names each waiver, its ticket and who gave it.
+    "phase_waived": "{{ phase_title }} WAIVED{% if waivers %} ({{ waivers }}){% endif %}",
+    "canary_waived": "Canary WAIVED{% if waivers %} ({{ waivers }}){% endif %}",
     "canary_failed": "Canary FAIL{% if reason %} ({{ reason }}){% endif %}",
     "step_failed": "{{ step_title }} {{ verdict or 'FAIL' }}{% if reason %}: {{ reason }}{% endif %}",
     "decision_go": "GO decision made. System live. Hypercare started.",
@@ -92,6 +99,14 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
         "{% if outcome in ('fail', 'error') %}Rollback FAILED{% if reason %}: {{ reason }}{% endif %}."
         " Restoration is not confirmed; escalate now."
         "{% else %}Rollback complete. Previous release restored.{% endif %}"
+    ),
+    "rollback_interrupted": (
+        "Rollback INTERRUPTED{% if reason %}: {{ reason }}{% endif %}. Restoration is not finished;"
+        " continue it with golive resume {{ run_id }}."
+    ),
+    "run_stopped": (
+        "Cutover STOPPED here{% if reason %} ({{ reason }}){% endif %}. What passed stays live."
+        "{% if next_phase %} Continue later with: golive resume {{ run_id }} --from {{ next_phase }}.{% endif %}"
     ),
     "status_update": (
         "Status update {{ t_minus or elapsed }}"

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 FORMATS = ("json", "md", "junit")
-OK = ("pass", "warn", "waived", "skipped")
+OK = ("pass", "warn", "waived", "skipped", "not-taken")
 MAX_KV = 4  # output values shown per line in Markdown
 SUMMARY_CHARS = 300  # characters of a summary on a Markdown proof line
 
@@ -49,7 +49,7 @@ def overall_status(summary: dict[str, Any], steps: Iterable[dict[str, Any]] | No
     A step that has no outcome (never ran, still waiting) counts as a failure: no result is not a pass.
     """
     steps = list(steps if steps is not None else checks_of(summary))
-    if summary.get("status") in ("no_go", "rolled_back", "failed"):
+    if summary.get("status") in ("no_go", "rolled_back", "stopped", "failed"):
         return "FAIL"
     if not steps:
         return "FAIL"
@@ -188,6 +188,7 @@ def to_json(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) 
         "signoffs": summary.get("signoffs"),
         "signoff_fields": summary.get("signoff_fields"),
         "timeline": summary.get("timeline"),
+        "follow_ups": summary.get("follow_ups"),
         "completion": summary.get("completion"),
         "head_hash": summary.get("head_hash"),
     }
@@ -219,6 +220,13 @@ def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = No
             f"**Rollback:** {rb.get('reason')} (started by {rb.get('by')}, outcome {str(rb.get('outcome')).upper()})",
             "",
         ]
+    due = [f for f in summary.get("follow_ups") or [] if f.get("status") != "not-due"]
+    if due:
+        lines += ["**Follow-up after the rollback:**", ""]
+        for f in due:
+            done = f"confirmed by {f['by']} at {f['at']}" if f.get("by") else "due"
+            lines.append(f"- [{'x' if f.get('by') else ' '}] {f['title']} (`{f['id']}`, {done})")
+        lines.append("")
     if summary.get("waivers"):
         lines += ["**Waivers:**", ""]
         lines += [f"- `{w['step']}` by {w['by']}, ticket {w['ticket']}: {w['reason']}" for w in summary["waivers"]]
@@ -272,7 +280,7 @@ def to_junit(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None)
     for phase, items in by_phase.items():
         failures = sum(1 for s in items if (s.get("outcome") or "") == "fail")
         errors = sum(1 for s in items if (s.get("outcome") or "missing") in ("error", "missing", ""))
-        skipped = sum(1 for s in items if (s.get("outcome") or "") in ("skipped", "waived"))
+        skipped = sum(1 for s in items if (s.get("outcome") or "") in ("skipped", "waived", "not-run", "not-taken"))
         suite = ET.SubElement(
             suites,
             "testsuite",
@@ -297,13 +305,35 @@ def to_junit(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None)
                 ET.SubElement(case, "failure", message=text[:500]).text = text
             elif outcome in ("error", ""):
                 ET.SubElement(case, "error", message=(text or "no result")[:500]).text = text or "no result"
-            elif outcome in ("skipped", "waived"):
-                w = s.get("waiver")
+            elif outcome in ("skipped", "waived", "not-run", "not-taken"):
+                w = s.get("waiver") if outcome == "waived" else None
                 ET.SubElement(
-                    case, "skipped", message=f"waived: {w.get('ticket')}: {w.get('reason')}" if w else text[:500]
+                    case,
+                    "skipped",
+                    message=f"waived by {w.get('by')}: {w.get('ticket')}: {w.get('reason')}" if w else text[:500],
                 )
             if text and outcome in ("pass", "warn"):
                 ET.SubElement(case, "system-out").text = text
+    due = [f for f in summary.get("follow_ups") or [] if f.get("status") != "not-due"]
+    if due:
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name="follow-up",
+            tests=str(len(due)),
+            failures="0",
+            errors="0",
+            skipped=str(sum(1 for f in due if f.get("status") == "due")),
+            time="0.000",
+        )
+        for f in due:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"{summary.get('runbook')}.follow-up", name=f["id"], time="0.000"
+            )
+            if f.get("status") == "due":
+                ET.SubElement(case, "skipped", message=f"due: {f['title']}")
+            else:
+                ET.SubElement(case, "system-out").text = f"{f['title']}: confirmed by {f['by']} at {f['at']}"
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

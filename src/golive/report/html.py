@@ -57,8 +57,8 @@ CHART_NARROW = _ChartLayout("narrow", 340, 210, 40, 10, 18, 30, 3)
 TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
 EDGE = 30  # user units: an axis label closer than this to either end of its axis is aligned to that end
-OUTCOMES = ("pass", "warn", "fail", "error", "waived", "skipped")
-FINAL_STATUSES = ("passed", "no_go", "rolled_back", "failed")  # golive.engine.state.FINAL, as summary values
+OUTCOMES = ("pass", "warn", "fail", "error", "waived", "skipped", "not-run", "not-taken")
+FINAL_STATUSES = ("passed", "no_go", "rolled_back", "stopped", "failed")  # golive.engine.state.FINAL, as summary values
 VERDICT_CLASS = {"GO": "go", "NO-GO": "nogo", "ROLLED BACK": "rolledback"}
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -922,6 +922,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         "timeline_narrow": _timeline(summary, groups, NARROW),
         "steps": step_rows,
         "rollback_steps": rollback_rows,
+        "follow_ups": [f for f in summary.get("follow_ups") or [] if f.get("status") != "not-due"],
         "steps_planned": any(row.get("planned") for row in step_rows if not row["group"]),
         "triggers": triggers,
         "judgements": _judgements(summary),

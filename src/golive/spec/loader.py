@@ -751,11 +751,13 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
                 ctx.add(("phases", i, "id"), f"duplicate phase id {pid!r} (also phases[{seen_phase[pid][1]}])")
             seen_phase[pid] = ("phases", i)
     sections = _sections(data)
+    step_kind: dict[str, str] = {}
     for sec_id, loc, steps in sections:
         for j, st in enumerate(steps):
             if not isinstance(st, dict) or not isinstance(st.get("id"), str):
                 continue
             sid = st["id"]
+            step_kind.setdefault(sid, str(st.get("kind")))
             if sid in step_section:
                 ctx.add((*loc, j, "id"), f"duplicate step id {sid!r} (already used in {step_section[sid]})")
                 continue
@@ -814,11 +816,28 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             if kind == "observe" and isinstance(st.get("judge"), dict):
                 _check_judge(ctx, registry, st.get("judge"), (*sloc, "judge"), var_values, check=False)
             if kind == "decision":
-                for k, req in enumerate(_items(st.get("requires"))):
-                    if isinstance(req, str) and req not in step_section and req not in seen_phase:
+                for key in ("requires", "requires_strict"):
+                    for k, req in enumerate(_items(st.get(key))):
+                        if isinstance(req, str) and req not in step_section and req not in seen_phase:
+                            ctx.add(
+                                (*sloc, key, k),
+                                f"decision {key} unknown step or phase {req!r}"
+                                f"{suggest(req, [*step_section, *seen_phase])}",
+                            )
+                for k, rid in enumerate(_items(st.get("recheck"))):
+                    if not isinstance(rid, str):
+                        continue
+                    target = step_kind.get(rid)
+                    if target is None:
                         ctx.add(
-                            (*sloc, "requires", k),
-                            f"decision requires unknown step or phase {req!r}{suggest(req, [*step_section, *seen_phase])}",
+                            (*sloc, "recheck", k),
+                            f"recheck names unknown step {rid!r}{suggest(rid, [s for s, kd in step_kind.items() if kd == 'check'])}",
+                        )
+                    elif target != "check" or step_section.get(rid) not in seen_phase:
+                        ctx.add(
+                            (*sloc, "recheck", k),
+                            f"recheck names {rid!r}, a {target} step{'' if target != 'check' else ' outside the phases'}; "
+                            "recheck runs check steps of the phases again (kind: check)",
                         )
             if kind == "observe":
                 for k, tid in enumerate(_items(st.get("triggers"))):
@@ -856,6 +875,26 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
     rb = data.get("rollback") if isinstance(data.get("rollback"), dict) else {}
     for k, r in enumerate(_items((rb or {}).get("roles"))):
         check_role(("rollback", "roles", k), r)
+    restore = (rb or {}).get("restore_flags")
+    if isinstance(restore, dict) and isinstance(restore.get("after"), str):
+        plan_steps = [str(s.get("id")) for s in _items((rb or {}).get("steps")) if isinstance(s, dict)]
+        if restore["after"] not in plan_steps:
+            ctx.add(
+                ("rollback", "restore_flags", "after"),
+                f"restore_flags after unknown rollback step {restore['after']!r}{suggest(restore['after'], plan_steps)}; "
+                f"name one of rollback.steps: {', '.join(plan_steps) or 'none declared'}",
+            )
+    if restore is not None and restore != "never" and not isinstance(data.get("flags"), dict):
+        ctx.add(("rollback", "restore_flags"), "restore_flags needs a 'flags:' section (there are no flags to restore)")
+    seen_follow: set[str] = set()
+    for k, fu in enumerate(_items((rb or {}).get("follow_up"))):
+        fid = fu.get("id") if isinstance(fu, dict) else f"follow-up-{k + 1}"
+        if isinstance(fu, dict):
+            check_role(("rollback", "follow_up", k, "role"), fu.get("role"))
+        if isinstance(fid, str):
+            if fid in seen_follow or fid in step_section:
+                ctx.add(("rollback", "follow_up", k, "id"), f"duplicate id {fid!r}; a follow-up id must be unique")
+            seen_follow.add(fid)
     for k, a in enumerate(_items((signoff or {}).get("areas"))):
         if isinstance(a, dict):
             check_role(("signoff", "areas", k, "role"), a.get("role"))

@@ -30,6 +30,7 @@ __all__ = [
     "EvidenceSpec",
     "FlagProviderRef",
     "FlagsSpec",
+    "FollowUp",
     "HypercareReport",
     "HypercareSpec",
     "HypercareTier",
@@ -40,6 +41,7 @@ __all__ = [
     "Phase",
     "PluginRef",
     "Release",
+    "RestoreAfter",
     "Retries",
     "Role",
     "RollbackPlan",
@@ -372,6 +374,11 @@ class Step(Model):
     expected: Duration | None = Field(default=None, description="Expected duration, for the plan.")
     needs: tuple[str, ...] = Field(default=(), description="Steps of the same phase that must finish first.")
     blocking: bool = Field(default=True, description="A failure stops the phase (false: it is a warning).")
+    waivable: bool = Field(
+        default=True,
+        description="false: a waiver of this step never satisfies a decision's requires (e.g. the canary steps "
+        "of 'Canary FAIL = NO-GO, no exceptions').",
+    )
     if_: str | None = Field(
         default=None,
         alias="if",
@@ -390,12 +397,25 @@ class Step(Model):
     inputs: tuple[Input, ...] = ()
     # decision
     requires: tuple[str, ...] = Field(default=(), description="Steps or phases that must have passed for GO.")
+    requires_strict: tuple[str, ...] = Field(
+        default=(),
+        description="Steps or phases that must have passed for GO, a waiver never counting (they are required too).",
+    )
+    recheck: tuple[str, ...] = Field(
+        default=(),
+        description="Check steps run again when someone decides GO; GO is refused if one does not pass now.",
+    )
     statement: str | None = Field(default=None, description="The decision statement template.")
     deadline: Duration | None = None
     default: Literal["no-go", "rollback", "hold"] | None = Field(
         default=None, description="What happens when the deadline passes."
     )
-    on_no_go: Literal["rollback", "stop"] = "rollback"
+    on_no_go: Literal["rollback", "stop", "keep-live"] = Field(
+        default="rollback",
+        description="What a NO-GO does: rollback (run the rollback plan), stop (end the run NO-GO), or keep-live "
+        "(end the run STOPPED: what passed stays live, flags stay as set; `golive resume RUN --from PHASE` "
+        "continues it later).",
+    )
     # observe
     duration: Duration | None = None
     triggers: tuple[str, ...] = Field(default=(), description="Trigger ids watched (default: all).")
@@ -444,8 +464,12 @@ class Step(Model):
             raise ValueError("a notify step needs 'message' or 'template'")
         if kind is StepKind.DECISION and not self.role:
             raise ValueError("a decision step needs 'role' (who decides, e.g. 'ic')")
-        if kind is not StepKind.DECISION and (self.requires or self.statement or self.default):
-            raise ValueError("'requires', 'statement' and 'default' belong to decision steps")
+        if kind is not StepKind.DECISION and (
+            self.requires or self.requires_strict or self.recheck or self.statement or self.default
+        ):
+            raise ValueError(
+                "'requires', 'requires_strict', 'recheck', 'statement' and 'default' belong to decision steps"
+            )
         if kind is StepKind.MANUAL and not self.role:
             raise ValueError("a manual step needs 'role' (who confirms it)")
         return self
@@ -521,13 +545,43 @@ class Trigger(Model):
         return self
 
 
+class FollowUp(Model):
+    """A duty after a rollback (e.g. "Keep blue running for 24 h"), confirmed like a manual step."""
+
+    id: Id
+    title: str
+    role: str | None = Field(default=None, description="The role that confirms it (default: any role that decides).")
+
+
+class RestoreAfter(Model):
+    """Restore the flags' safe values right after this rollback step."""
+
+    after: Id
+
+
 class RollbackPlan(Model):
     """Rollback steps run in order (fastest lever first), then the confirmation checks."""
 
     roles: tuple[str, ...] = Field(default=(), description="Roles that may start it by hand.")
+    restore_flags: Literal["first", "last", "never"] | RestoreAfter = Field(
+        default="first",
+        description="When the flags' safe values are restored: first (before the steps), last (after the steps, "
+        "before the confirmation checks), after: STEP (right after that rollback step), or never.",
+    )
     steps: tuple[Step, ...] = ()
     confirm: tuple[Step, ...] = ()
-    follow_up: tuple[str, ...] = Field(default=(), description="Post-incident duties, in words.")
+    follow_up: tuple[FollowUp | str, ...] = Field(
+        default=(),
+        description="Duties after a rollback, in words or as {id, title, role}; shown in status and reports and "
+        "confirmed with `golive confirm RUN ID`.",
+    )
+
+    def follow_ups(self) -> tuple[FollowUp, ...]:
+        """Every follow-up duty with an id (a duty given in words is ``follow-up-N``, counted from 1)."""
+        return tuple(
+            f if isinstance(f, FollowUp) else FollowUp(id=f"follow-up-{i}", title=f)
+            for i, f in enumerate(self.follow_up, 1)
+        )
 
 
 class FlagsSpec(Model):
