@@ -129,7 +129,10 @@ async def test_a_metric_rollback_row_stops_the_window_and_rolls_back(
     assert window.outcome is not None
     assert window.outcome.value == "fail"
     announce = h.state.step("announce")  # never ran: recorded so, not left pending
-    assert (announce.outcome and announce.outcome.value, announce.summary) == ("not-run", "not run: the run ended ROLLED-BACK")
+    assert (announce.outcome and announce.outcome.value, announce.summary) == (
+        "not-run",
+        "not run: the run ended ROLLED-BACK",
+    )
     assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
 
 

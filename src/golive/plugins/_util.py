@@ -11,6 +11,8 @@ engine can make one per run::
 
 from __future__ import annotations
 
+import json
+
 import math
 import os
 import re
@@ -244,6 +246,9 @@ def describe_names(used: frozenset[str], names: Mapping[str, Any]) -> str:
             v = names[n]
             if isinstance(v, int | float | bool | str) or v is None:
                 parts.append(f"{n}={fmt(v)}")
+            elif isinstance(v, Mapping | list):
+                # A JSON document (`json.value < 0.01`): what was seen, compact and cut, so a refusal can quote it.
+                parts.append(f"{n}={cut_head(json.dumps(v, separators=(',', ':'), default=str), FMT_CHARS)}")
     return ", ".join(parts) if parts else "seen values are in the details"
 
 
