@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -470,13 +469,13 @@ async def test_a_tier2_no_go_ends_stopped_with_tier1_on_and_resume_from_continue
         refused = cli("resume", r.run_id, "--from", "tier2", "--as", "otto", "--no-prompt", "-q", env=env)
         assert refused.returncode == 1
         assert "otto holds none of the roles that decide" in refused.stderr
-        proc = subprocess.Popen(
-            [GOLIVE, "resume", r.run_id, "--from", "tier2", "--as", "alice", "--no-prompt", "-q"],
+        proc = await asyncio.create_subprocess_exec(
+            GOLIVE,
+            *("resume", r.run_id, "--from", "tier2", "--as", "alice", "--no-prompt", "-q"),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
         )
         try:
             await store.open()
@@ -485,12 +484,13 @@ async def test_a_tier2_no_go_ends_stopped_with_tier1_on_and_resume_from_continue
             assert (tmp_path / "match.log").read_text().split() == ["checked", "checked"]  # re-ran first
             await acts.confirm(h, "no-misdisclosure", "otto")
             await acts.decide(await people.waiting("tier2-go"), "go", "alice", "matching proven")
-            out, err = await asyncio.to_thread(proc.communicate, timeout=CLI_LIMIT)
+            _, err = await asyncio.wait_for(proc.communicate(), CLI_LIMIT)
             people.task.cancel()
         finally:
-            if proc.poll() is None:
+            if proc.returncode is None:
                 proc.kill()
-        assert proc.returncode == 0, err
+                await proc.wait()
+        assert proc.returncode == 0, err.decode()
         h = await acts.open_run(store, r.run_id)
         assert h.state.status is RunStatus.PASSED
         assert json.loads((tmp_path / "flags.json").read_text()) == {"tier1": True, "tier2": True}

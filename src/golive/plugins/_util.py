@@ -12,7 +12,6 @@ engine can make one per run::
 from __future__ import annotations
 
 import json
-
 import math
 import os
 import re
