@@ -498,3 +498,83 @@ async def test_a_tier2_no_go_ends_stopped_with_tier1_on_and_resume_from_continue
     finally:
         await store.close()
         await store.open()
+
+
+CRASH = """\
+golive: 1
+name: rollback-crash
+roles:
+  ic: {title: Incident commander, may: [decide, rollback]}
+vars:
+  dir: {required: true}
+phases:
+  - id: switch
+    steps:
+      - {id: go, kind: decision, role: ic, on_no_go: rollback}
+rollback:
+  steps:
+    - {id: first, kind: action, type: command, with: {run: "echo first >> ${{ vars.dir }}/rollback.log"}}
+    - {id: buggy, kind: action, type: describe-bug, with: {path: "${{ vars.dir }}/bug"}}
+    - {id: last, kind: action, type: command, with: {run: "echo last >> ${{ vars.dir }}/rollback.log"}}
+"""
+
+
+@pytest.fixture
+def describe_bug() -> Any:
+    """A third-party action plugin with a bug outside its run(): describe() raises while the file `path` exists.
+    Registered in the default registry for this test only."""
+    from pydantic import Field
+
+    from golive import results
+    from golive.plugins import base
+    from golive.plugins import registry as registry_mod
+
+    class BugParams(base.Params):
+        path: str = Field(description="While this file exists, describe() raises.")
+
+    class DescribeBug(base.ActionPlugin):
+        name = "describe-bug"
+        params = BugParams
+        description = "An action whose describe() has a bug (tests only)."
+
+        def describe(self, ctx: base.StepContext) -> str:
+            if Path(ctx.params.path).exists():
+                raise RuntimeError("describe() bug in a third-party plugin")
+            return "describe-bug: fine"
+
+        async def run(self, ctx: base.StepContext) -> results.Result:
+            return results.Result.ok("done")
+
+    reg = registry_mod.default_registry()
+    reg.register(DescribeBug)
+    try:
+        yield DescribeBug
+    finally:
+        reg._plugins.pop(("action", "describe-bug"), None)  # the Registry has no public unregister; tests only
+
+
+async def test_a_crash_of_the_rollback_machinery_is_an_event_and_the_run_stays_adoptable(
+    store: sqlite.SqliteStore, tmp_path: Path, describe_bug: Any
+) -> None:
+    """A plugin bug outside a step's result stops the rollback: `rollback_interrupted` names the error, the run
+    stays ROLLING-BACK (never FAILED or silently stuck), and a resume after the fix finishes the plan from
+    where it stopped."""
+    (tmp_path / "bug").touch()
+    r = await start(store, load(tmp_path, CRASH), {"ic": "alice"})
+    await acts.decide(await r.waiting("go"), "no-go", "alice", "errors")
+    with pytest.raises(exceptions.RollbackInterrupted, match="describe\\(\\) bug in a third-party plugin") as err:
+        await r.finished()
+    assert f"golive resume {r.run_id}" in err.value.message
+    h = await r.view()
+    assert h.state.status is RunStatus.ROLLING_BACK
+    assert h.state.rollback is not None
+    assert "describe() bug" in h.state.rollback["interrupted"]["error"]
+    types = [e.type for e in await r.events()]
+    assert "rollback_interrupted" in types
+    assert "run_finished" not in types
+    (tmp_path / "bug").unlink()
+    assert await resume(store, h).finished() is RunStatus.ROLLED_BACK
+    h = await r.view()
+    assert h.state.rollback is not None
+    assert (h.state.rollback["outcome"], h.state.rollback["interrupted"]) == ("pass", None)
+    assert (tmp_path / "rollback.log").read_text().split() == ["first", "last"]
