@@ -231,6 +231,18 @@ class PhaseOut(_Model):
     steps: list[StepOut]
 
 
+class FollowUpOut(_Model):
+    """A rollback follow-up duty: due once a rollback ran, confirmed like a manual step."""
+
+    id: str
+    title: str
+    role: str | None
+    status: Literal["not-due", "due", "confirmed"]
+    by: str | None
+    at: str | None
+    note: str | None
+
+
 class RunSummary(_Model):
     """A run as plain data: the same object ``golive status --json`` prints."""
 
@@ -253,6 +265,8 @@ class RunSummary(_Model):
     phases: list[PhaseOut]
     rollback: dict[str, Any] | None
     rollback_steps: list[StepOut]
+    follow_ups: list[FollowUpOut]
+    rechecks: list[dict[str, Any]]
     decision: dict[str, Any] | None
     waivers: list[dict[str, Any]]
     refusals: list[dict[str, Any]]
