@@ -308,11 +308,14 @@ def test_first_deploy_tier1_order_and_no_tier2_templates() -> None:
 
 
 def test_first_deploy_tier2_is_a_later_optional_decision() -> None:
-    """Tier 2 needs its three preconditions; a NO-GO stops without rolling Tier 1 back."""
+    """Tier 2 needs its three preconditions; a NO-GO ends the run STOPPED with Tier 1 kept live (keep-live),
+    to be continued another day with `golive resume --from tier2`."""
     rb = _load(SEED_EXAMPLES["002"])
     go = _step(rb, "tier2-go")
     assert {"tier1", "deterministic-match-proven", "no-misdisclosure"} <= set(go.requires)
-    assert go.on_no_go == "stop"
+    assert go.on_no_go == "keep-live"
+    assert rb.rollback.restore_flags == "first"  # a rollback still turns the kill switches off first
+    assert len(rb.rollback.follow_ups()) == 5
     assert _phase_index(rb, "tier2") > _phase_index(rb, "tier1")
 
 
@@ -398,6 +401,19 @@ def test_payments_go_requires_the_canary_with_the_standard_statement() -> None:
     canary = rb.phase("canary")
     assert canary is not None
     assert canary.on_failure == "rollback"
+
+
+def test_payments_canary_cannot_be_waived_into_go_and_health_is_rechecked_at_go() -> None:
+    """War Room rule 2, "no exceptions": every canary step is waivable: false and the canary is strict; the
+    deploy's health checks run again when the IC decides."""
+    rb = _load(SEED_EXAMPLES["003"])
+    canary = rb.phase("canary")
+    assert canary is not None
+    assert [s.id for s in canary.steps if s.waivable] == []
+    go = _step(rb, "go-decision")
+    assert go.requires_strict == ("canary",)
+    assert go.recheck == ("api-health", "payouts-router-reachable")
+    assert all(_step(rb, r).kind is models.StepKind.CHECK for r in go.recheck)
 
 
 def test_payments_war_room_roles() -> None:
