@@ -51,7 +51,7 @@ rollback:
       with: {run: "echo start >> revert.log; i=0; while [ -f hold ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; echo done >> revert.log",
              cwd: "${{ vars.dir }}"}
   confirm:
-    - {id: reverted, kind: check, type: command, with: {run: "grep -q done ${{ vars.dir }}/revert.log"}}
+    - {id: reverted, kind: check, type: command, with: {run: "grep -q done revert.log", cwd: "${{ vars.dir }}"}}
 """
 
 

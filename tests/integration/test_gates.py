@@ -67,8 +67,8 @@ phases:
     canary: true
     steps:
       - {id: canary-errors, kind: check, type: command, waivable: false,
-         with: {run: "test -f ${{ vars.dir }}/canary-ok"}}
-      - {id: smoke, kind: check, type: command, with: {run: "test -f ${{ vars.dir }}/smoke-ok"}}
+         with: {run: "test -f canary-ok", cwd: "${{ vars.dir }}"}}
+      - {id: smoke, kind: check, type: command, with: {run: "test -f smoke-ok", cwd: "${{ vars.dir }}"}}
   - id: decide
     steps:
       - {id: go, kind: decision, role: ic, requires: [canary, smoke], on_no_go: stop}
@@ -132,7 +132,7 @@ phases:
       - id: error-rate-10m
         kind: check
         type: command
-        with: {run: "cat ${{ vars.dir }}/error-rate.json", expect: "json.value < 0.01"}
+        with: {run: "cat error-rate.json", cwd: "${{ vars.dir }}", expect: "json.value < 0.01"}
   - id: decide
     steps:
       - {id: go, kind: decision, role: ic, requires: [error-rate-10m], recheck: [error-rate-10m], on_no_go: stop}
@@ -177,10 +177,10 @@ phases:
   - id: pre
     steps:
       - {id: banner, kind: manual, role: ops, instructions: Put the maintenance banner up.}
-      - {id: precondition, kind: check, type: command, with: {run: "sleep 0.2; test -f ${{ vars.dir }}/pre-ok"}}
+      - {id: precondition, kind: check, type: command, with: {run: "sleep 0.2; test -f pre-ok", cwd: "${{ vars.dir }}"}}
   - id: after
     steps:
-      - {id: go-on, kind: action, type: command, with: {run: "touch ${{ vars.dir }}/after.log"}}
+      - {id: go-on, kind: action, type: command, with: {run: "touch after.log", cwd: "${{ vars.dir }}"}}
 """
 
 
@@ -224,7 +224,7 @@ phases:
       - id: slow
         kind: check
         type: command
-        with: {run: "for i in $(seq 300); do [ -f ${{ vars.dir }}/release ] && break; sleep 0.05; done; exit 1"}
+        with: {run: "for i in $(seq 300); do [ -f release ] && break; sleep 0.05; done; exit 1", cwd: "${{ vars.dir }}"}
 """
 
 
@@ -266,14 +266,14 @@ rollback:
       kind: action
       type: command
       if: "steps.choose.inputs.strategy == 'snapshot'"
-      with: {run: "echo snapshot >> ${{ vars.dir }}/rollback.log"}
+      with: {run: "echo snapshot >> rollback.log", cwd: "${{ vars.dir }}"}
     - id: revert-migration
       kind: action
       type: command
       if: "steps.choose.inputs.strategy == 'revert'"
-      with: {run: "echo revert >> ${{ vars.dir }}/rollback.log"}
+      with: {run: "echo revert >> rollback.log", cwd: "${{ vars.dir }}"}
   confirm:
-    - {id: restored, kind: check, type: command, with: {run: "test -s ${{ vars.dir }}/rollback.log"}}
+    - {id: restored, kind: check, type: command, with: {run: "test -s rollback.log", cwd: "${{ vars.dir }}"}}
 """
 
 
@@ -320,11 +320,11 @@ rollback:
     - id: read-only-on
       kind: action
       type: command
-      with: {run: "echo read-only-on $(cat ${{ vars.dir }}/flags.json) >> ${{ vars.dir }}/commands.log"}
+      with: {run: "echo read-only-on $(cat flags.json) >> commands.log", cwd: "${{ vars.dir }}"}
     - id: drain
       kind: action
       type: command
-      with: {run: "echo drain $(cat ${{ vars.dir }}/flags.json) >> ${{ vars.dir }}/commands.log"}
+      with: {run: "echo drain $(cat flags.json) >> commands.log", cwd: "${{ vars.dir }}"}
 """
 
 
@@ -361,7 +361,7 @@ phases:
       - {id: go, kind: decision, role: ic, on_no_go: rollback}
 rollback:
   steps:
-    - {id: back-to-blue, kind: action, type: command, with: {run: "echo blue >> ${{ vars.dir }}/rollback.log"}}
+    - {id: back-to-blue, kind: action, type: command, with: {run: "echo blue >> rollback.log", cwd: "${{ vars.dir }}"}}
   follow_up:
     - Keep blue running for 24 h
     - {id: postmortem, title: Post-mortem within 48 h, role: scribe}
@@ -426,7 +426,7 @@ phases:
   - id: tier2
     steps:
       - {id: match-proven, kind: check, type: command,
-         with: {run: "echo checked >> ${{ vars.dir }}/match.log; test -f ${{ vars.dir }}/match-ok"}}
+         with: {run: "echo checked >> match.log; test -f match-ok", cwd: "${{ vars.dir }}"}}
       - {id: no-misdisclosure, kind: manual, role: observer}
       - {id: tier2-go, kind: decision, role: ic, needs: [match-proven, no-misdisclosure],
          requires: [tier1, no-misdisclosure], on_no_go: keep-live}
@@ -514,9 +514,9 @@ phases:
       - {id: go, kind: decision, role: ic, on_no_go: rollback}
 rollback:
   steps:
-    - {id: first, kind: action, type: command, with: {run: "echo first >> ${{ vars.dir }}/rollback.log"}}
+    - {id: first, kind: action, type: command, with: {run: "echo first >> rollback.log", cwd: "${{ vars.dir }}"}}
     - {id: buggy, kind: action, type: describe-bug, with: {path: "${{ vars.dir }}/bug"}}
-    - {id: last, kind: action, type: command, with: {run: "echo last >> ${{ vars.dir }}/rollback.log"}}
+    - {id: last, kind: action, type: command, with: {run: "echo last >> rollback.log", cwd: "${{ vars.dir }}"}}
 """
 
 
