@@ -464,6 +464,8 @@ async def test_a_tier2_no_go_ends_stopped_with_tier1_on_and_resume_from_continue
     try:
         ended = cli("resume", r.run_id, "--no-prompt", "-q", env=env)
         assert ended.returncode == 3, ended.stderr
+        shown = cli("status", r.run_id, env=env)
+        assert f"continue with: golive resume {r.run_id} --from tier2 --as NAME" in " ".join(shown.stdout.split())
         wrong = cli("resume", r.run_id, "--from", "tier1", "--as", "alice", "--no-prompt", "-q", env=env)
         assert wrong.returncode == 2
         assert "the run stopped in 'tier2'" in wrong.stderr

@@ -101,6 +101,18 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         parts.append(Text(f"waiting: {p['id']} ({p['waiting_for']}) for {p.get('role')}={who}{extra}", style="cyan"))
     for w in summary.get("waivers") or []:
         parts.append(Text(f"waiver: {w['step']} by {w['by']} ticket {w['ticket']}: {w['reason']}", style="magenta"))
+    if summary.get("status") == "stopped":
+        ids = [p["id"] for p in summary.get("phases") or []]
+        stopped = next((i for i, p in enumerate(summary.get("phases") or []) if p["outcome"] == "stopped"), None)
+        if stopped is not None:
+            choices = " or ".join(ids[stopped : stopped + 2])
+            parts.append(
+                Text(
+                    f"stopped in {ids[stopped]}: what passed stays live; continue with: golive resume "
+                    f"{summary['run_id']} --from {choices} --as NAME",
+                    style="yellow",
+                )
+            )
     for f in summary.get("follow_ups") or []:
         if f["status"] == "confirmed":
             parts.append(

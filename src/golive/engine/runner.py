@@ -442,9 +442,23 @@ class Engine:
     ) -> None:
         """Send a comms message for an event to its routed channels (or the ``channels`` named). A failed
         delivery is recorded and never blocks the cutover, unless the channel is required (then DeliveryFailed
-        propagates to the step that sent it)."""
-        n = await self.notifier()
-        await n.notify(event, self.message_context(**context), channels or None, message, severity=severity)
+        propagates to the step that sent it). During a rollback nothing stops the restoration: a comms failure
+        (a required channel down, its secret missing) is recorded instead."""
+        try:
+            n = await self.notifier()
+            await n.notify(event, self.message_context(**context), channels or None, message, severity=severity)
+        except exceptions.GoliveError as exc:
+            if self.h.state.rollback is None:
+                raise
+            await self.emit(
+                "comms_sent",
+                channel="*",
+                event=event,
+                text="",
+                ok=False,
+                attempts=0,
+                error=self.redactor.redact(exc.message)[:EXCERPT_LIMIT],
+            )
 
     async def announce_phase(self, phase: models.Phase, stage: str, **context: Any) -> None:
         n = await self.notifier()
@@ -1330,7 +1344,7 @@ class Engine:
         st = self.h.state
         if st.rollback is None:
             await self.emit("rollback_started", reason=reason, by=by, source=source)
-            await self._notify_safely("rollback_triggered", reason=reason, actor=by)
+            await self.notify("rollback_triggered", reason=reason, actor=by)
         for pid, phase_outcome in list(st.phases.items()):
             if phase_outcome == "running":  # the phase the rollback interrupted ends here, failed
                 await self.emit(
@@ -1354,25 +1368,9 @@ class Engine:
                 failed.append(sid)
         ok = not failed
         await self.emit("rollback_finished", outcome="pass" if ok else "fail", failed=failed)
-        await self._notify_safely("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
+        await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
         status_reason = f"{reason} (rollback started by {by}{'' if ok else '; some rollback steps failed'})"
         await self.finish(RunStatus.ROLLED_BACK, status_reason)
-
-    async def _notify_safely(self, event: str, **context: Any) -> None:
-        """Comms during a rollback: a channel that cannot be reached (its secret missing, a required channel
-        down) is recorded and never stops the restoration."""
-        try:
-            await self.notify(event, **context)
-        except exceptions.GoliveError as exc:
-            await self.emit(
-                "comms_sent",
-                channel="*",
-                event=event,
-                text="",
-                ok=False,
-                attempts=0,
-                error=self.redactor.redact(exc.message)[:EXCERPT_LIMIT],
-            )
 
     async def _restore_flags(self) -> Outcome:
         """The fastest lever: set every declared kill-switch flag back to its safe value and read it back."""
