@@ -20,6 +20,13 @@ Methods:
                   the healthy level and the regressed one, as a person would pick it)
   mann-whitney    scipy's Mann-Whitney U on the raw samples of the whole window, one-sided, alpha 0.01
                   (rates as per-sample error ratios), no batching and no effect floor
+  golive-seq      golive's sequential watch (mSPRT, golive.watch.sequential) looking at every sample
+                  (60 looks a window), stopping at the first significant regression; it spends half of
+                  alpha (the end-of-window judgement of golive-seq+end gets the other half)
+  golive-seq/10   the same looking every 10th sample (6 looks): ten times fewer looks
+  mw-every-look   the fixed-window Mann-Whitney test re-run at every sample from the 10th (51 looks)
+  golive-seq+end  what an observe window with `judge: {sequential: true}` does: the sequential watch, and
+                  golive's judge at the end of the window when the watch did not stop it
 
 Run: .venv/bin/python benchmarks/judge.py [--runs 1000] [--seed 7]
 """
@@ -37,6 +44,7 @@ from scipy import stats
 
 from golive.spec import models
 from golive.watch import judge as judge_mod
+from golive.watch import sequential
 
 WINDOW = 1800.0  # seconds: a 30-minute observation window
 STEP = 30.0  # seconds between samples
@@ -109,16 +117,20 @@ SHAPES = [
 ]
 
 
-def spec_for(shape: Shape) -> models.Judge:
+def spec_for(shape: Shape, alpha: float = ALPHA) -> models.Judge:
     metric: dict[str, Any] = {"id": shape.name, "kind": shape.kind, "source": {"type": "simulated"}}
     if shape.kind == "rate":
         metric["total"] = {"type": "simulated"}
-    return models.Judge.model_validate({"metrics": [metric], "baseline": {"offset": "1w"}, "step": f"{STEP:g}s"})
+    return models.Judge.model_validate(
+        {"metrics": [metric], "baseline": {"offset": "1w"}, "step": f"{STEP:g}s", "alpha": alpha}
+    )
 
 
-def run_golive(shape: Shape, c: Arr, b: Arr, cn: Arr | None, bn: Arr | None) -> tuple[Arr, Arr, Arr]:
+def run_golive(
+    shape: Shape, c: Arr, b: Arr, cn: Arr | None, bn: Arr | None, alpha: float = ALPHA
+) -> tuple[Arr, Arr, Arr]:
     """(FAIL, asks the IC: MARGINAL or INCONCLUSIVE, delay seconds) per run."""
-    spec = spec_for(shape)
+    spec = spec_for(shape, alpha)
     runs = c.shape[0]
     fail = np.zeros(runs, dtype=bool)
     ask = np.zeros(runs, dtype=bool)
@@ -164,10 +176,47 @@ def run_mwu(shape: Shape, c: Arr, b: Arr, cn: Arr | None, bn: Arr | None) -> tup
     return fired, np.zeros_like(fired), np.full(c.shape[0], WINDOW)
 
 
+def run_sequential(every: int) -> Callable[..., tuple[Arr, Arr, Arr]]:
+    """golive's sequential watch (mSPRT) looking every ``every`` samples; it stops at the first crossing."""
+
+    def method(shape: Shape, c: Arr, b: Arr, cn: Arr | None, bn: Arr | None) -> tuple[Arr, Arr, Arr]:
+        metric = spec_for(shape).metrics[0]
+        cv, bv = per_sample(shape, c, b, cn, bn)
+        runs = c.shape[0]
+        fired = np.zeros(runs, dtype=bool)
+        delay = np.full(runs, np.inf)
+        for k in range(every, N + 1, every):
+            regressed, _, _ = sequential.look(metric, cv[:, :k], bv[:, :k], ALPHA * sequential.WATCH_SHARE)
+            new = regressed & ~fired
+            delay[new] = k * STEP
+            fired |= regressed
+        return fired, np.zeros(runs, dtype=bool), delay
+
+    return method
+
+
+def run_mwu_repeated(shape: Shape, c: Arr, b: Arr, cn: Arr | None, bn: Arr | None) -> tuple[Arr, Arr, Arr]:
+    """The fixed-window Mann-Whitney test re-run at every sample (what a naive "watch" does)."""
+    cv, bv = per_sample(shape, c, b, cn, bn)
+    runs = c.shape[0]
+    fired = np.zeros(runs, dtype=bool)
+    delay = np.full(runs, np.inf)
+    for k in range(10, N + 1):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = stats.mannwhitneyu(cv[:, :k], bv[:, :k], alternative="greater", axis=1).pvalue
+        hit = np.where(np.isnan(p), 1.0, p) < ALPHA
+        delay[hit & ~fired] = k * STEP
+        fired |= hit
+    return fired, np.zeros(runs, dtype=bool), delay
+
+
 METHODS: list[tuple[str, Callable[..., tuple[Arr, Arr, Arr]]]] = [
     ("golive", run_golive),
     ("threshold", run_threshold),
     ("mann-whitney", run_mwu),
+    ("golive-seq", run_sequential(1)),
+    ("golive-seq/10", run_sequential(10)),
+    ("mw-every-look", run_mwu_repeated),
 ]
 
 
@@ -183,31 +232,55 @@ def main() -> None:
         f"{STEP:.0f} s, seed {args.seed}"
     )
     print()
-    header = f"| {'shape':<14} | {'method':<12} | {'false alarms (A/A)':>18} | {'asks IC (A/A)':>13} | "
+    header = f"| {'shape':<14} | {'method':<14} | {'false alarms (A/A)':>18} | {'asks IC (A/A)':>13} | "
     header += f"{'detection (A/B)':>15} | {'asks IC (A/B)':>13} | {'median delay':>12} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     worst_fa = 0.0
     worst_det = 1.0
+    delays: dict[tuple[str, str], float] = {}
+    fas: dict[str, float] = {}
     for shape in SHAPES:
         aa = shape.make(rng, args.runs, False)
         ab = shape.make(rng, args.runs, True)
-        for name, method in METHODS:
-            fa, ask_aa, _ = method(shape, *aa)
-            det, ask_ab, delay = method(shape, *ab)
+        got: dict[str, tuple[tuple[Arr, Arr, Arr], tuple[Arr, Arr, Arr]]] = {}
+        for name, method in [*METHODS, ("golive-seq+end", None)]:
+            if method is None:  # what an observe window with a sequential judge does: stop early, else judge at the end
+                (fa_s, _, _), (det_s, _, delay_s) = got["golive-seq"]
+                end_alpha = ALPHA * (1 - sequential.WATCH_SHARE)
+                (fa_f, ask_aa, _) = run_golive(shape, *aa, alpha=end_alpha)
+                (det_f, ask_ab, _) = run_golive(shape, *ab, alpha=end_alpha)
+                fa, det = fa_s | fa_f, det_s | det_f
+                delay = np.where(det_s, delay_s, WINDOW)
+            else:
+                got[name] = method(shape, *aa), method(shape, *ab)
+                (fa, ask_aa, _), (det, ask_ab, delay) = got[name]
             med = float(np.median(delay[det])) if det.any() else float("nan")
+            delays[(shape.name, name)] = med
+            fas[name] = max(fas.get(name, 0.0), float(fa.mean()))
             if name == "golive":
                 worst_fa = max(worst_fa, float(fa.mean()))
                 worst_det = min(worst_det, float(det.mean()))
             delay_text = f"{med / 60:.1f} min" if det.any() else "-"
             print(
-                f"| {shape.name:<14} | {name:<12} | {fa.mean():>18.1%} | {ask_aa.mean():>13.1%} | "
+                f"| {shape.name:<14} | {name:<14} | {fa.mean():>18.1%} | {ask_aa.mean():>13.1%} | "
                 f"{det.mean():>15.1%} | {ask_ab.mean():>13.1%} | {delay_text:>12} |"
             )
     print()
     print(
         f"golive's judge: worst false-alarm rate {worst_fa:.1%} (target <= 1%), worst detection rate "
         f"{worst_det:.1%} (target >= 90%)"
+    )
+    for shape_name in ("step_errors", "step_p99"):
+        fixed, seq = delays[(shape_name, "golive")], delays[(shape_name, "golive-seq+end")]
+        print(
+            f"{shape_name}: median detection delay, sequential watch + end judge {seq / 60:.1f} min vs fixed "
+            f"window {fixed / 60:.1f} min: {1 - seq / fixed:.0%} shorter (target >= 30%)"
+        )
+    print(
+        f"worst false-alarm rate: sequential {fas['golive-seq']:.1%} with 60 looks, {fas['golive-seq/10']:.1%} with 6; "
+        f"fixed judge {fas['golive']:.1%}; sequential + end judge {fas['golive-seq+end']:.1%}; "
+        f"Mann-Whitney at every look {fas['mw-every-look']:.1%}"
     )
     print(f"took {time.perf_counter() - started:.0f} s")
 

@@ -18,7 +18,7 @@ from golive import exceptions
 from golive.plugins import base as plugin_base
 from golive.results import Result
 from golive.spec import models, refs
-from golive.watch import baselines
+from golive.watch import baselines, sequential
 from golive.watch import judge as judge_mod
 from golive.watch import triggers as triggers_mod
 
@@ -74,26 +74,56 @@ def _runs(spec: models.Judge) -> set[str]:
     return {b.run for m in spec.metrics if (b := spec.baseline_of(m)).run is not None}
 
 
+def collector(engine: Engine, spec: models.Judge) -> sequential.Collect:
+    """Reads every metric's canary (the last so many seconds) and baseline samples; a pinned run is read
+    from the store once."""
+    factory = source_factory(engine)
+    pinned: list[tuple[baselines.Earlier | None, str | None]] = []
+
+    async def collect(window: float) -> dict[str, judge_mod.Samples]:
+        if not pinned:
+            earlier: baselines.Earlier | None = None
+            failed: str | None = None
+            for run_id in _runs(spec):  # one pinned run per judge is the use
+                try:
+                    earlier = await earlier_run(engine, run_id)
+                except baselines.BaselineError as exc:
+                    failed = str(exc)
+            pinned.append((earlier, failed))
+        earlier, failed = pinned[0]
+        samples = await baselines.collect(
+            spec, factory, window=window, now=engine.clock.now(), t0=t0(engine), earlier=earlier
+        )
+        if failed is not None:
+            samples = {
+                m.id: judge_mod.Samples(canary=(), baseline=(), error=failed)
+                if spec.baseline_of(m).run is not None
+                else samples[m.id]
+                for m in spec.metrics
+            }
+        return samples
+
+    return collect
+
+
 async def judge_now(engine: Engine, spec: models.Judge, window: float) -> judge_mod.Judgement:
     """Read every metric's canary (the last ``window`` seconds) and baseline samples, and judge them."""
-    earlier: baselines.Earlier | None = None
-    failed: str | None = None
-    for run_id in _runs(spec):  # one pinned run per judge is the use; a second one is read the same way
-        try:
-            earlier = await earlier_run(engine, run_id)
-        except baselines.BaselineError as exc:
-            failed = str(exc)
-    samples = await baselines.collect(
-        spec, source_factory(engine), window=window, now=engine.clock.now(), t0=t0(engine), earlier=earlier
-    )
-    if failed is not None:
-        samples = {
-            m.id: judge_mod.Samples(canary=(), baseline=(), error=failed)
-            if spec.baseline_of(m).run is not None
-            else samples[m.id]
-            for m in spec.metrics
-        }
-    return judge_mod.judge(spec, samples)
+    return judge_mod.judge(spec, await collector(engine, spec)(window))
+
+
+def watcher(engine: Engine, step: models.Step) -> sequential.SequentialWatch | None:
+    """The sequential watch of an observe step's judge (``sequential: true``), as a trigger of the window."""
+    spec = step.judge
+    if spec is None or not spec.sequential:
+        return None
+    return sequential.SequentialWatch(f"{step.id}.judge", spec, collector(engine, spec), engine.clock)
+
+
+def end_of_window(spec: models.Judge) -> models.Judge:
+    """The judge at the end of the window: with a sequential watch, on the alpha the watch did not spend."""
+    if not spec.sequential:
+        return spec
+    return spec.model_copy(update={"alpha": spec.alpha * (1 - sequential.WATCH_SHARE)})
 
 
 async def judge_check(engine: Engine, step: models.Step) -> None:

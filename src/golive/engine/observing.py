@@ -91,6 +91,9 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
     while True:
         if evs is None:
             evs = evaluators(engine, step.triggers, earlier)
+            watch = judging.watcher(engine, step)  # a sequential judge watches like a trigger
+            if watch is not None:
+                evs.append(watch)
         else:
             for ev in evs:  # the IC chose to go on: a trigger must breach (for `for`) again to fire again
                 ev.reset()
@@ -113,8 +116,9 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
             if pauses:
                 summary = f"{summary}; watched {watched:.0f}s of {step.duration:.0f}s in all ({'; '.join(pauses)})"
             if step.judge is not None:  # the window was watched: now the canary against its baseline
-                judgement = await judging.judge_now(engine, step.judge, step.judge.window or step.duration)
-                await judging.decide(engine, step, step.judge, judgement, started or "", rollback_on_fail=True)
+                spec = judging.end_of_window(step.judge)
+                judgement = await judging.judge_now(engine, spec, spec.window or step.duration)
+                await judging.decide(engine, step, spec, judgement, started or "", rollback_on_fail=True)
                 return
             await engine._record_result(step, Result.ok(summary), 1, started or "", took, "step_finished")
             return

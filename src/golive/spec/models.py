@@ -326,6 +326,11 @@ class Judge(Model):
         le=1,
         description="Share of the weight that may lack data before the verdict is INCONCLUSIVE.",
     )
+    sequential: bool = Field(
+        default=False,
+        description="Observe steps: also watch with an always-valid sequential test (mSPRT) at every 'step' and "
+        "stop the window as soon as a regression is significant (half of alpha each for the watch and the end).",
+    )
     deadline: Duration | None = Field(default=None, description="MARGINAL or INCONCLUSIVE: how long the IC has.")
     default: Literal["rollback", "hold", "continue"] = Field(
         default="rollback", description="MARGINAL or INCONCLUSIVE: what happens at the deadline."

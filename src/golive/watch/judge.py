@@ -56,6 +56,7 @@ __all__ = [
     "Samples",
     "Verdict",
     "batch_length",
+    "combine",
     "holm",
     "judge",
     "judge_metric",
@@ -421,7 +422,7 @@ def judge(spec: models.Judge, samples: Mapping[str, Samples]) -> Judgement:
         else:
             status, reason = "pass", f"{what}: no significant regression"
         verdicts[i] = v.model_copy(update={"status": status, "reason": reason, "p_adjusted": p_adj})
-    return _combine(spec, tuple(verdicts))
+    return combine(spec, tuple(verdicts))
 
 
 def _centre(summary: Mapping[str, float | None]) -> float | None:
@@ -431,7 +432,8 @@ def _centre(summary: Mapping[str, float | None]) -> float | None:
     return None
 
 
-def _combine(spec: models.Judge, metrics: tuple[MetricVerdict, ...]) -> Judgement:
+def combine(spec: models.Judge, metrics: tuple[MetricVerdict, ...]) -> Judgement:
+    """The verdict from per-metric statuses: critical metrics, score, bands (see the module docstring)."""
     total = sum(m.weight for m in metrics)
     passed = sum(m.weight for m in metrics if m.status == "pass")
     failed = sum(m.weight for m in metrics if m.status == "fail")
