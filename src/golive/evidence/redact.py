@@ -562,7 +562,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             "email",
             rb"[A-Za-z0-9](?<![\w.+%-][A-Za-z0-9])[A-Za-z0-9._%+-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
             rb"[A-Za-z]{2,24}(?![\w-])",
-            _inside(rb"[A-Za-z0-9](?:@|%40)[A-Za-z0-9]"),
+            _inside(rb"[A-Za-z0-9._%+-](?:@|%40)[A-Za-z0-9]"),  # a local part may end in . _ % + -
             0,
             _refine_email,
             False,
