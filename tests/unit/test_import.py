@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from golive import exceptions
@@ -414,6 +414,8 @@ _MD_PIECES = [
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(st.sampled_from(_MD_PIECES), st.text(max_size=12)), max_size=60))
+@example(["```sql\n"])  # an empty SQL fence once raised IndexError
+@example(["psql -c ''"])
 def test_any_markdown_gives_a_valid_draft_or_a_clear_error(pieces: list[str]) -> None:
     text = "".join(pieces)
     try:
@@ -438,3 +440,43 @@ def test_health_status_and_re_run_are_read_from_the_rest_of_the_document() -> No
     rerun = next(s for s in rb.rollback.steps if s.title.startswith("Re-run preflight"))
     first = next(s for _, s in rb.all_steps() if s.type == "command" and "preflight" in " ".join(s.with_["run"]))
     assert rerun.with_["run"] == first.with_["run"]
+
+
+def test_psql_c_sql_fences_exit_codes_and_a_threshold_in_prose() -> None:
+    text = """# DB cutover
+
+## Checks
+
+| Time | Step | Owner | Command | Pass criteria |
+|---|---|---|---|---|
+| T-10 | Migrations applied | DBA | `psql "$DATABASE_URL" -c 'SELECT version FROM schema_migrations'` | 1 row |
+| T-5 | Smoke | SRE | `./scripts/smoke.sh --env prod` | exit code 0 |
+
+```sql
+UPDATE flags SET enabled = false WHERE name = 'outbound';
+```
+
+## Rollback triggers
+
+- 5xx > 2% for 3 min → roll back
+"""
+    result = _hostile(text)
+    rb = result.runbook
+    steps = [s for _, s in rb.all_steps()]
+    query, smoke, update = steps[0], steps[1], steps[2]
+    assert (query.kind.value, query.type) == ("check", "sql")
+    assert query.with_ == {
+        "url": "${{ secrets.database_url }}",
+        "query": "SELECT version FROM schema_migrations",
+        "expect": {"row_count": 1},
+    }
+    assert (query.at, query.role) == (-600, "dba")
+    assert smoke.with_["expect"] == {"exit_code": 0}
+    assert smoke.needs == (query.id,)
+    assert (update.kind.value, update.type) == ("action", "sql")
+    assert update.with_["sql"] == "UPDATE flags SET enabled = false WHERE name = 'outbound'"
+    assert rb.secrets["database_url"].id == "DATABASE_URL"  # the psql target is a secret reference
+    trig = rb.triggers[0]
+    assert (trig.then, trig.for_) == ("rollback", 180)
+    assert "value > 0.02 for 3m" in trig.description
+    assert any("threshold drafted" in t for t in result.report.todos)

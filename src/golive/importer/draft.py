@@ -1148,6 +1148,8 @@ def _psql_url(d: Draft, argv: list[str]) -> str:
 
 def _sql_step(d: Draft, ctx: Ctx, title: str, sql: str, url: str, first: int, last: int) -> dict[str, Any]:
     statements = [s.strip() for s in sql.split(";") if s.strip()]
+    if not statements:
+        return _manual(d, ctx, title, sql.strip() or "(no SQL)", first, last, todo="an SQL block with no statement")
     read_only = all(s.split(None, 1)[0].lower() in ("select", "with", "show", "explain") for s in statements)
     step: dict[str, Any] = {"id": d.new_id(title), "title": title, "type": "sql"}
     if read_only and len(statements) == 1:
@@ -1402,6 +1404,21 @@ def _expectation(d: Draft, step: dict[str, Any], it: Item, ctx: Ctx) -> None:
             handled = True
             if not all(ch in "".join(codes) for ch in "=:") and ":" not in "".join(codes):
                 d.todo(step["id"], it.first, f"output expectation drafted from the text: {text}")
+        ec = re.fullmatch(
+            r"\s*(?:exits?|exit code|exit status|returns?)\s*(?:with\s*|=\s*|:\s*)?(\d{1,3})\.?\s*", text, re.I
+        )
+        if ec:
+            w.setdefault("expect", {})["exit_code"] = int(ec.group(1))
+            handled = True
+            d.mark(it.first, it.last, "field", f"{step['id']}.with.expect.exit_code")
+            return
+    elif step.get("type") == "sql":
+        rows = re.fullmatch(r"\s*(?:returns?\s*)?(\d+)\s*rows?\.?\s*", text, re.I)
+        if rows and step["kind"] == "check":
+            w["expect"] = {"row_count": int(rows.group(1))}
+            d.step_todos.get(step["id"], []).clear()
+            d.mark(it.first, it.last, "field", f"{step['id']}.with.expect.row_count")
+            return
     if not handled or (text and not codes and step.get("type") != "http"):
         d.todo(step["id"], it.first, f"expectation not translated: {text or _item_text(it)}")
         step["description"] = (step.get("description", "") + " Expected: " + (text or _item_text(it))).strip()
