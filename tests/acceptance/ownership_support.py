@@ -68,7 +68,28 @@ def env_for(db_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def spawn(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+def descendants(pid: int) -> list[int]:
+    """Every live process descending from ``pid`` (from /proc), children first."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def spawn(*args: str, env: dict[str, str], cwd: Path, new_session: bool = False) -> subprocess.Popen[str]:
+    """A golive process; ``new_session``: in its own process group."""
     return subprocess.Popen(
         [GOLIVE, *args],
         env=env,
@@ -77,6 +98,7 @@ def spawn(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,
     )
 
 

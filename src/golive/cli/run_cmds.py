@@ -486,16 +486,97 @@ def waive(run_id: str, step_id: str, actor: str, ticket: str, reason: str, db_ur
 
 @click.command()
 @click.argument("run_id")
-@click.argument("step_id")
-@as_option
-@click.option("--outcome", type=click.Choice(["done", "not-done"]), required=True)
+@click.argument("step_id", required=False)
+@click.option("--as", "actor", default=None, metavar="NAME", help="Who is resolving (must hold a resolving role).")
+@click.option("--outcome", type=click.Choice(["done", "not-done"]), default=None, help="For STEP.")
+@click.option("--unknown", "list_unknown", is_flag=True, help="List every unknown action with what the log knows.")
+@click.option(
+    "--outcomes",
+    "outcomes_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A YAML file of STEP: done|not-done lines, one per unknown action (recorded in one act).",
+)
+@_common.json_option
 @_common.db_option
-def resolve(run_id: str, step_id: str, actor: str, outcome: str, db_url: str | None) -> None:
-    """Say whether an action left unknown by a crash took effect (done) or not (not-done: it runs again)."""
+def resolve(
+    run_id: str,
+    step_id: str | None,
+    actor: str | None,
+    outcome: str | None,
+    list_unknown: bool,
+    outcomes_file: Path | None,
+    as_json: bool,
+    db_url: str | None,
+) -> None:
+    """Say whether actions left unknown by a crash took effect (done) or not (not-done: they run again).
+
+    One step: RUN STEP --outcome done|not-done --as NAME. All of them: RUN --unknown lists them (when each
+    started, under which process, what it was doing); RUN --outcomes FILE --as NAME records a file of
+    STEP: done|not-done lines."""
     from golive.engine import acts
 
+    if list_unknown:
+        rows = _act(db_url, run_id, acts.unknown_actions)
+        if as_json:
+            _common.echo_json(rows)
+            return
+        if not rows:
+            click.echo("no action's outcome is unknown")
+            return
+        for r in rows:
+            from golive.engine import driver
+
+            who = driver.describe_owner(r["owner"]) if r.get("owner") else "an unknown process"
+            click.echo(
+                f"{r['step']}: started {r['started_at']} by {who} (lease epoch {r['epoch']}), attempt "
+                f"{r['attempt']}: {r['describe'] or ''}; resolved by {' or '.join(r['resolvers']) or 'nobody'}"
+            )
+        click.echo(f"{len(rows)} unknown; write STEP: done|not-done lines to a file, then: "
+                   f"golive resolve {run_id} --outcomes FILE --as NAME")  # fmt: skip
+        return
+    if actor is None:
+        raise exceptions.UsageError("--as NAME is required: say who is resolving")
+    if outcomes_file is not None:
+        if step_id is not None or outcome is not None:
+            raise exceptions.UsageError("--outcomes FILE resolves many steps: give neither STEP nor --outcome")
+        outcomes = _read_outcomes(outcomes_file)
+        _act(db_url, run_id, lambda h: acts.resolve_many(h, outcomes, actor))
+        done = sum(1 for o in outcomes.values() if o == "done")
+        click.echo(f"resolved {len(outcomes)} unknown actions by {actor}: {done} done, {len(outcomes) - done} not-done")
+        return
+    if step_id is None or outcome is None:
+        raise exceptions.UsageError("give STEP and --outcome done|not-done, or --outcomes FILE, or --unknown")
     _act(db_url, run_id, lambda h: acts.resolve(h, step_id, actor, outcome))
     click.echo(f"{step_id}: resolved {outcome} by {actor}")
+
+
+def _read_outcomes(path: Path) -> dict[str, str]:
+    """STEP: done|not-done lines (YAML); a bad file is a usage error naming the file, line and the fix."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise exceptions.UsageError(f"--outcomes {path}: cannot read it ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise exceptions.UsageError(
+            f"{path}:{line}: not valid YAML ({exc.problem}); write one line per step: STEP: done|not-done"
+        ) from None
+    if not isinstance(data, dict) or not data:
+        raise exceptions.UsageError(f"{path}:1: write one line per unknown action: STEP: done|not-done")
+    lines = {str(k): n for n, raw in enumerate(text.splitlines(), start=1) for k in [raw.split(":", 1)[0].strip()]}
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if value not in ("done", "not-done"):
+            raise exceptions.UsageError(
+                f"{path}:{lines.get(str(key), 1)}: {key}: outcome {value!r}: write done or not-done"
+            )
+        out[str(key)] = str(value)
+    return out
 
 
 @click.command()

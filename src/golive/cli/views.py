@@ -98,7 +98,11 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     for p in summary.get("pending") or []:
         extra = f" deadline {p['deadline']} default {p['default']}" if p.get("deadline") else ""
         who = p.get("holder") or f"<{p.get('role')} unassigned>"
-        parts.append(Text(f"waiting: {p['id']} ({p['waiting_for']}) for {p.get('role')}={who}{extra}", style="cyan"))
+        if p.get("resolvers"):  # an unknown action: whoever may resolve it
+            line = f"waiting: {p['id']} (resolve) for {' or '.join(p['resolvers'])}"
+        else:
+            line = f"waiting: {p['id']} ({p['waiting_for']}) for {p.get('role')}={who}{extra}"
+        parts.append(Text(line, style="cyan"))
     for w in summary.get("waivers") or []:
         parts.append(Text(f"waiver: {w['step']} by {w['by']} ticket {w['ticket']}: {w['reason']}", style="magenta"))
     if summary.get("status") == "stopped":

@@ -40,8 +40,11 @@ __all__ = [
     "open_run",
     "request_rollback",
     "resolve",
+    "resolve_many",
+    "resolver_roles",
     "signoff",
     "signoff_fields",
+    "unknown_actions",
     "waive",
 ]
 
@@ -678,6 +681,19 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
         await _refuse(h, f"decide {decision}", actor, _already_decided(h, step), step.id, conflict=True)
     if st.status != "waiting":
         await _refuse(h, f"decide {decision}", actor, f"decision {step.id!r} is not pending yet", step.id)
+    default = st.default or step.default
+    deadline = state_mod.parse_ts(st.deadline) if st.waiting_for == "decision" else None
+    if deadline is not None and default in ("no-go", "rollback") and h.store.clock.now() >= deadline:
+        # The deadline is a fact recorded when the decision opened: it holds whether or not an engine was
+        # running at that moment; the engine that holds the run next records the default.
+        await _refuse(
+            h,
+            f"decide {decision}",
+            actor,
+            f"the deadline of decision {step.id!r} passed at {_when(st.deadline)} with no decision; "
+            f"its default {str(default).upper()} applies",
+            step.id,
+        )
     if st.waiting_for == "pause":
         # A paused observation: GO continues the cutover, NO-GO rolls back.
         red = await act_redactor(h)
@@ -827,6 +843,105 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
     await _commit(h, events)
 
 
+async def unknown_actions(h: RunHandle) -> list[dict[str, Any]]:
+    """Every action whose outcome is unknown, with what the log knows of it: when it started, which process
+    drove the run then (its lease owner and epoch), the attempt, and what it was doing (its description)."""
+    unknown = {sid for sid, st in h.state.steps.items() if st.status == "unknown"}
+    if not unknown:
+        return []
+    owner: dict[str, Any] = {}
+    started: dict[str, dict[str, Any]] = {}
+    for ev in await h.store.events(h.run_id):
+        if ev.type == "engine_started":
+            owner = {"owner": ev.data.get("owner"), "epoch": ev.data.get("epoch")}
+        elif ev.type == "action_started" and ev.step_id in unknown:
+            started[ev.step_id] = {
+                "started_at": ev.ts,
+                "attempt": ev.data.get("attempt"),
+                "describe": ev.data.get("describe"),
+                "seq": ev.seq,
+                **owner,
+            }
+    out = []
+    for _, step in h.runbook.all_steps():
+        if step.id in unknown:
+            info = started.get(step.id, {})
+            out.append(
+                {
+                    "step": step.id,
+                    "title": step.title or step.id,
+                    "resolvers": resolver_roles(h, step),
+                    "started_at": info.get("started_at"),
+                    "owner": info.get("owner"),
+                    "epoch": info.get("epoch"),
+                    "attempt": info.get("attempt"),
+                    "describe": info.get("describe"),
+                    "idempotent": step.idempotent,
+                }
+            )
+    return out
+
+
+@_compare_and_append
+async def resolve_many(h: RunHandle, outcomes: Mapping[str, str], actor: str) -> None:
+    """Resolve many unknown actions in one act (all or none): each step gets its own ``action_resolved``
+    (and, for ``done``, its ``action_finished``). Each must be unknown and ``actor`` must be allowed to
+    resolve each."""
+    _check_open(h)
+    if not outcomes:
+        raise exceptions.UsageError("no outcomes given: write one line STEP: done|not-done per unknown action")
+    events: list[store_base.NewEvent] = []
+    not_unknown = []
+    for step_id, outcome in outcomes.items():
+        step = _step(h, step_id)
+        if outcome not in ("done", "not-done"):
+            raise exceptions.UsageError(f"{step_id}: outcome {outcome!r}: use done or not-done")
+        if h.state.step(step_id).status != "unknown":
+            not_unknown.append(f"{step_id} ({h.state.step(step_id).status})")
+            continue
+        allowed = resolver_roles(h, step)
+        if not any(_holds(h, actor, r) for r in allowed):
+            await _refuse(
+                h,
+                "resolve",
+                actor,
+                f"{actor} holds none of the roles that may resolve {step_id!r}: "
+                + (
+                    "; ".join(_role_hint(h, r) for r in allowed)
+                    or "the runbook declares no role with decide or rollback"
+                ),
+                step_id,
+            )
+        events.append(_ev("action_resolved", step_id=step_id, actor=actor, outcome=outcome, bulk=True))
+        if outcome == "done":
+            events.append(
+                _ev(
+                    "action_finished",
+                    step_id=step_id,
+                    actor=actor,
+                    outcome="pass",
+                    summary=f"resolved by {actor}: the action took effect",
+                )
+            )
+    if not_unknown:
+        await _refuse(
+            h,
+            "resolve",
+            actor,
+            "not unknown (nothing was recorded; list them with --unknown): " + ", ".join(not_unknown),
+            conflict=True,
+        )
+    await _commit(h, events)
+
+
+def resolver_roles(h: RunHandle, step: models.Step) -> list[str]:
+    """Who may say whether an interrupted action took effect: the step's role, and the roles with the
+    ``decide`` or ``rollback`` power (so an action without a role is never stuck)."""
+    roles = {step.role} if step.role else set()
+    roles |= h.runbook.roles_with("decide") | h.runbook.roles_with("rollback")
+    return sorted(r for r in roles if r)
+
+
 @_compare_and_append
 async def continue_from(h: RunHandle, phase_id: str, actor: str) -> list[str]:
     """Continue a STOPPED run from PHASE (``golive resume RUN --from PHASE``), as a role that decides.
@@ -932,14 +1047,14 @@ async def resolve(h: RunHandle, step_id: str, actor: str, outcome: str) -> None:
         await _refuse(
             h, "resolve", actor, f"step {step_id!r} is not unknown (it is {st.status})", step_id, conflict=True
         )
-    allowed = {step.role} if step.role else set()
-    allowed |= h.runbook.roles_with("decide")
-    if not any(_holds(h, actor, r) for r in allowed if r):
+    allowed = resolver_roles(h, step)
+    if not any(_holds(h, actor, r) for r in allowed):
         await _refuse(
             h,
             "resolve",
             actor,
-            f"{actor} holds none of: {', '.join(sorted(r for r in allowed if r)) or 'no role is declared for this step'}",
+            f"{actor} holds none of the roles that may resolve {step_id!r}: "
+            + ("; ".join(_role_hint(h, r) for r in allowed) or "the runbook declares no role with decide or rollback"),
             step_id,
         )
     events = [_ev("action_resolved", step_id=step_id, actor=actor, outcome=outcome)]

@@ -51,6 +51,9 @@ def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, 
         "output": s.output,
         "decision": s.decision,
         "statement": s.statement,
+        "resolvers": [f"{r}={h.state.roles.get(r) or '<unassigned>'}" for r in acts.resolver_roles(h, step)]
+        if s.status == "unknown"
+        else [],
     }
 
 

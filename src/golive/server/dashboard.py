@@ -182,7 +182,7 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
                 }
             )
         else:
-            unknown.append({**item, "mine": viewer.holds(step.role)})
+            unknown.append({**item, "mine": any(viewer.holds(r) for r in acts.resolver_roles(h, step))})
     area_roles = {a.id: a.role for a in rb.signoff.areas}
     signoffs = [
         {

@@ -218,6 +218,10 @@ class StepOut(_Model):
     output: Any = None
     decision: str | None = None
     statement: str | None = None
+    resolvers: list[str] = Field(
+        default_factory=list,
+        description="For an action whose outcome is unknown: who may resolve it, as ROLE=HOLDER.",
+    )
 
 
 class PhaseOut(_Model):
