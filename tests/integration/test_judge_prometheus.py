@@ -21,6 +21,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -400,3 +401,42 @@ async def test_a_pinned_earlier_run_is_the_baseline(
     recorded = first.state.step("judge-canary").details["judge"]["metrics"][0]["samples"]["canary"]
     assert p99["samples"]["baseline"] == recorded
     assert p99["status"] == "fail"
+
+
+BEFORE_RUNBOOK = """\
+golive: 1
+name: judge-before-t0
+t0: "T0"
+roles:
+  ic: {may: [decide, rollback]}
+vars:
+  prometheus: {required: true}
+comms: {cadence: []}
+phases:
+  - id: canary
+    steps:
+      - id: judge-canary
+        kind: check
+        type: judge
+        with:
+          window: 30m
+          baseline: {before: 30m}
+          metrics:
+            - id: p99
+              source: {type: prometheus, with: {url: "${{ vars.prometheus }}", query: 'golive_p99_seconds{canary="CANARY"}'}}
+"""
+
+
+@pytest.mark.parametrize(("canary", "status"), [("bad", RunStatus.NO_GO), ("clean", RunStatus.PASSED)])
+async def test_a_window_before_t0_is_the_baseline(
+    store: sqlite.SqliteStore, tmp_path: Path, history_prometheus: str, canary: str, status: RunStatus
+) -> None:
+    """`before: 30m` with T-0 35 minutes ago reads the 30 minutes before T-0 (all healthy): the regressed
+    canary's last 30 minutes fail against it, the clean one passes."""
+    t0 = datetime.now(UTC) - timedelta(minutes=35)
+    text = BEFORE_RUNBOOK.replace("T0", t0.isoformat(timespec="seconds")).replace("CANARY", canary)
+    h = await _run(store, tmp_path, text, prometheus=history_prometheus)
+    assert h.state.status is status, h.state.step("judge-canary").summary
+    [p99] = h.state.step("judge-canary").details["judge"]["metrics"]
+    assert p99["baseline"]["median"] == pytest.approx(0.25, abs=0.02)
+    assert p99["n_baseline"] >= 25
