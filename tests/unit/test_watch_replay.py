@@ -169,3 +169,69 @@ def test_without_a_t0_times_are_times_of_day(anchor: Any) -> None:
     """No anchor recorded: the replay speaks in wall-clock times."""
     res = replay_mod.Replay("r", anchor, "passed", "", None, [], [], [])
     assert res.t(replay_mod.parse_ts("2026-01-01T10:11:12Z")) == "10:11:12"
+
+
+def test_a_sequential_judge_is_replayed_look_by_look() -> None:
+    """A window whose end-of-window judgement recorded 30 samples a minute apart of a +30% p99: replayed with
+    `sequential: true`, the watch would have rolled back at its first look with 20 samples, T+19m."""
+    rng = np.random.default_rng(5)
+    src = {"type": "prometheus", "with": {"url": "http://127.0.0.1:1", "query": "x"}}
+    judge_with: dict[str, Any] = {
+        "step": "1m",
+        "baseline": {"offset": "1w"},
+        "metrics": [{"id": "p99", "critical": True, "source": src}],
+    }
+    samples = judge_mod.Samples(canary=tuple(rng.normal(0.33, 0.01, 30)), baseline=tuple(rng.normal(0.25, 0.01, 30)))
+    was = judge_mod.judge(models.Judge.model_validate(judge_with), {"p99": samples})
+    t0 = "2026-01-01T10:00:00+00:00"
+    events = [
+        {"seq": 1, "run_id": "r", "type": "run_created", "ts": t0, "data": {"anchor": t0}},
+        {"seq": 2, "run_id": "r", "type": "step_started", "ts": t0, "step_id": "soak", "data": {}},
+        {
+            "seq": 3,
+            "run_id": "r",
+            "type": "step_finished",
+            "ts": "2026-01-01T10:30:00+00:00",
+            "step_id": "soak",
+            "data": {"outcome": "fail", "details": {"judge": was.event_data()}},
+        },
+    ]
+    rb = models.Runbook.model_validate(
+        {
+            "golive": 1,
+            "name": "r",
+            "phases": [
+                {
+                    "id": "p",
+                    "steps": [
+                        {"id": "soak", "kind": "observe", "duration": "30m", "judge": judge_with | {"sequential": True}}
+                    ],
+                }
+            ],
+        }
+    )
+    res = replay_mod.replay(events, rb)
+    [j] = res.judges
+    assert j.now == "FAIL"
+    assert j.stopped is not None
+    assert res.verdict().startswith("rollback at T+19m0s in soak (sequential judge: sequential judge FAIL")
+    plain = replay_mod.replay(
+        events,
+        rb.model_copy(
+            update={
+                "phases": (
+                    rb.phases[0].model_copy(
+                        update={
+                            "steps": (
+                                rb.phases[0]
+                                .steps[0]
+                                .model_copy(update={"judge": models.Judge.model_validate(judge_with)}),
+                            )
+                        }
+                    ),
+                )
+            }
+        ),
+    )
+    assert plain.first_stop is None
+    assert plain.verdict().startswith("judge of soak would FAIL")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from golive import results
@@ -75,6 +75,7 @@ class ReplayedJudge:
     now: str
     score: float | None
     reason: str
+    stopped: dict[str, Any] | None = None  # a sequential judge's first crossing: {then, ts, after, reason}
 
 
 @dataclass
@@ -92,10 +93,13 @@ class Replay:
 
     @property
     def first_stop(self) -> tuple[ReplayedWindow, dict[str, Any]] | None:
-        for w in self.windows:
-            if w.stopped_by is not None:
-                return w, w.stopped_by
-        return None
+        """The earliest rollback or pause: a trigger's, or a sequential judge's first crossing."""
+        found: list[tuple[ReplayedWindow, dict[str, Any]]] = [(w, w.stopped_by) for w in self.windows if w.stopped_by]
+        for j in self.judges:
+            w = next((w for w in self.windows if w.step == j.step), None)
+            if j.stopped is not None and w is not None:
+                found.append((w, j.stopped))
+        return min(found, key=lambda f: str(f[1]["ts"])) if found else None
 
     def t(self, at: datetime | None) -> str:
         """``T+7m12s`` relative to the run's T-0 (or the time of day without one)."""
@@ -119,10 +123,8 @@ class Replay:
         if stop is not None:
             w, ev = stop
             what = "rollback" if ev["then"] == "rollback" else "pause for the IC"
-            return (
-                f"{what} at {self.t(parse_ts(ev['ts']))} in {w.step} (trigger {ev['trigger_id']}: {ev['reason']}) "
-                f"instead of {actual}"
-            )
+            by = "sequential judge" if str(ev["trigger_id"]).endswith(".judge") else f"trigger {ev['trigger_id']}"
+            return f"{what} at {self.t(parse_ts(ev['ts']))} in {w.step} ({by}: {ev['reason']}) instead of {actual}"
         if failed is not None:
             return f"judge of {failed.step} would FAIL ({failed.reason}) instead of {failed.was or 'not judged'}"
         return f"no trigger would stop a window; the run would still end {actual}"
@@ -159,7 +161,8 @@ class Replay:
                 for w in self.windows
             ],
             "judges": [
-                {"step": j.step, "was": j.was, "now": j.now, "score": j.score, "reason": j.reason} for j in self.judges
+                {"step": j.step, "was": j.was, "now": j.now, "score": j.score, "reason": j.reason, "stopped": j.stopped}
+                for j in self.judges
             ],
             "unknown_triggers": self.unknown_triggers,
         }
@@ -239,7 +242,7 @@ def replay(events: Iterable[Mapping[str, Any]], runbook: models.Runbook) -> Repl
         actual_reason=reason,
         actual_at=rollback_at or finished,
         windows=windows,
-        judges=_rejudge(runbook, judged),
+        judges=_rejudge(runbook, judged, {w.step: w for w in windows}),
         unknown_triggers=sorted(t.id for t in runbook.triggers if t.source is not None and t.id not in recorded_ids),
     )
 
@@ -288,7 +291,9 @@ def _replay_window(
                 return  # the window would have ended here
 
 
-def _rejudge(runbook: models.Runbook, judged: Mapping[str, Mapping[str, Any]]) -> list[ReplayedJudge]:
+def _rejudge(
+    runbook: models.Runbook, judged: Mapping[str, Mapping[str, Any]], windows: Mapping[str, ReplayedWindow]
+) -> list[ReplayedJudge]:
     out = []
     for _, step in runbook.all_steps():
         spec: models.Judge | None = step.judge
@@ -316,8 +321,45 @@ def _rejudge(runbook: models.Runbook, judged: Mapping[str, Mapping[str, Any]]) -
             )
         try:
             j = judge_mod.judge(spec, samples)
+            stopped = _sequential(step.id, spec, samples, windows.get(step.id)) if spec.sequential else None
         except ValueError as exc:  # a metric changed kind (a rate without recorded totals)
             out.append(ReplayedJudge(step.id, str(was.get("verdict")), "INCONCLUSIVE", None, str(exc)))
             continue
-        out.append(ReplayedJudge(step.id, str(was.get("verdict")), j.verdict.value, j.score, j.reason))
+        out.append(ReplayedJudge(step.id, str(was.get("verdict")), j.verdict.value, j.score, j.reason, stopped))
     return out
+
+
+def _sequential(
+    step_id: str, spec: models.Judge, samples: Mapping[str, judge_mod.Samples], window: ReplayedWindow | None
+) -> dict[str, Any] | None:
+    """Replay a sequential judge's looks on the recorded window: sample k is taken as k * step into the
+    window, so a look after every step sees the first k samples of each side."""
+    if window is None:
+        return None
+    from golive.watch import sequential
+
+    clock = _Clock(window.started_at)
+
+    async def no_reads(seconds: float) -> Mapping[str, judge_mod.Samples]:
+        return samples
+
+    watch = sequential.SequentialWatch(f"{step_id}.judge", spec, no_reads, clock)
+    longest = max((len(s.canary) for s in samples.values()), default=0)
+    for k in range(1, longest + 1):
+        prefix = {mid: _prefix(s, k) for mid, s in samples.items()}
+        at = window.started_at + timedelta(seconds=(k - 1) * spec.step)
+        clock.set(at)
+        ev = watch.judge(prefix)
+        if ev.fired:
+            return {"trigger_id": f"{step_id}.judge", "then": ev.then, "ts": at.isoformat(), "reason": ev.reason}
+    return None
+
+
+def _prefix(s: judge_mod.Samples, k: int) -> judge_mod.Samples:
+    return judge_mod.Samples(
+        canary=s.canary[:k],
+        baseline=s.baseline[:k],
+        canary_total=s.canary_total[:k] if s.canary_total is not None else None,
+        baseline_total=s.baseline_total[:k] if s.baseline_total is not None else None,
+        error=s.error,
+    )
