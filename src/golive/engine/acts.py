@@ -278,22 +278,30 @@ def _role_hint(h: RunHandle, role: str) -> str:
 
 @_compare_and_append
 async def assign(h: RunHandle, actor: str, role: str, person: str) -> None:
-    """Assign a person to a role. A vacant role may be filled by anyone; a held one only by the IC."""
+    """Assign a person to a role. Roles are given, not taken: assigning a role, vacant or not, needs the
+    ``assign`` power (a role whose ``may`` lists it), or is the run's starter's, or the holder handing over."""
     if role not in h.runbook.roles:
         raise exceptions.UsageError(
             f"the runbook declares no role {role!r}{loader.suggest(role, h.runbook.roles)}; declared: {', '.join(h.runbook.roles)}"
         )
     current = h.state.roles.get(role)
-    if current and current != person:
-        assigners = h.runbook.roles_with("assign") | h.runbook.roles_with("decide")
-        if not any(_holds(h, actor, r) for r in assigners) and actor != current:
-            await _refuse(
-                h,
-                "assign",
-                actor,
-                f"role {role!r} is held by {current}; only {current} or a holder of "
-                f"{', '.join(sorted(assigners)) or 'a role with the assign power'} may reassign it",
-            )
+    assigners = h.runbook.roles_with("assign")
+    starter = h.state.created_by
+    allowed = (
+        any(_holds(h, actor, r) for r in assigners)
+        or (current is not None and actor == current)
+        or (starter is not None and actor == starter)
+    )
+    if not allowed:
+        held = f"role {role!r} is held by {current}" if current else f"role {role!r} is vacant"
+        who = ", ".join(sorted(assigners)) if assigners else "no role (add 'assign' to a role's may:)"
+        await _refuse(
+            h,
+            "assign",
+            actor,
+            f"{actor} may not assign: {held}; roles are given, not taken: assigning needs the assign power "
+            f"(held by: {who}){f', or the holder {current}' if current else ''}",
+        )
     await _commit(h, [_ev("role_assigned", actor=actor, role=role, person=person)])
 
 

@@ -92,6 +92,7 @@ class RunState:
     status: RunStatus = RunStatus.CREATED
     reason: str = ""
     created_at: str | None = None
+    created_by: str | None = None  # who started the run (None for golive itself); may give its roles
     finished_at: str | None = None
     anchor: str | None = None  # the wall time of T-0
     roles: dict[str, str] = field(default_factory=dict)
@@ -166,6 +167,7 @@ class RunState:
             self.mode = d.get("mode", "live")
             self.vars = dict(d.get("vars") or {})
             self.created_at = ev.ts
+            self.created_by = ev.actor if ev.actor and ev.actor != "golive" else None
             self.anchor = d.get("anchor")
             self.status = RunStatus.RUNNING
             for sid, section in (d.get("sections") or {}).items():
