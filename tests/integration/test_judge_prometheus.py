@@ -440,3 +440,24 @@ async def test_a_window_before_t0_is_the_baseline(
     [p99] = h.state.step("judge-canary").details["judge"]["metrics"]
     assert p99["baseline"]["median"] == pytest.approx(0.25, abs=0.02)
     assert p99["n_baseline"] >= 25
+
+
+@pytest.mark.parametrize(("canary", "outcome"), [("bad", Outcome.FAIL), ("clean", Outcome.PASS)])
+async def test_a_judge_check_runs_outside_the_phase_flow(
+    store: sqlite.SqliteStore, tmp_path: Path, history_prometheus: str, canary: str, outcome: Outcome
+) -> None:
+    """A judge as a hypercare-style check (Engine.check_result): PASS passes, FAIL fails, with the judgement."""
+    text = PINNED_RUNBOOK.replace("BASELINE", "{offset: 1w}").replace("CANARY", canary)
+    loaded = loader.load_text(
+        text, str(tmp_path / "r.yaml"), var_overrides={"prometheus": history_prometheus}, environ={}
+    )
+    h = await runner.create_run(store, loaded, roles={"ic": "alice"})
+    engine = runner.Engine(h, poll=0.05)
+    step = h.runbook.step("judge-canary")
+    assert step is not None
+    try:
+        result = await engine.check_result(step)
+    finally:
+        await engine.aclose()
+    assert result.outcome is outcome, result.summary
+    assert result.details["judge"]["verdict"] == outcome.value.upper()

@@ -126,6 +126,35 @@ def end_of_window(spec: models.Judge) -> models.Judge:
     return spec.model_copy(update={"alpha": spec.alpha * (1 - sequential.WATCH_SHARE)})
 
 
+async def _spec(engine: Engine, step: models.Step) -> models.Judge | Result:
+    """The step's judge (its ``with`` rendered and validated), or the error Result."""
+    try:
+        spec = models.Judge.model_validate(await engine.render(step.with_))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return Result.error(f"params: {where}: {engine.redactor.redact(first['msg'])}")
+    except (exceptions.GoliveError, refs.RefError) as exc:
+        return Result.error(engine.redactor.redact(str(exc)))
+    if spec.window is None:
+        return Result.error("a judge check needs 'window' (e.g. '30m')")
+    return spec
+
+
+async def judge_result(engine: Engine, step: models.Step) -> Result:
+    """A judge check outside the phase flow (hypercare), where nobody is asked: PASS passes; FAIL, and
+    MARGINAL or INCONCLUSIVE (which would ask the IC), fail closed, with the judgement in the details."""
+    spec = await _spec(engine, step)
+    if isinstance(spec, Result):
+        return spec
+    judgement = await judge_now(engine, spec, spec.window or 0.0)
+    details = {"judge": judgement.event_data()}
+    if judgement.verdict is judge_mod.Verdict.PASS:
+        return Result.ok(judgement.summary(), details=details)
+    extra = "" if judgement.verdict is judge_mod.Verdict.FAIL else " (outside a phase nobody is asked: fails closed)"
+    return Result.fail(judgement.summary() + extra, details=details)
+
+
 async def judge_check(engine: Engine, step: models.Step) -> None:
     """A ``type: judge`` check step."""
     from golive.engine import observing
@@ -137,20 +166,11 @@ async def judge_check(engine: Engine, step: models.Step) -> None:
         return
     started = clock_mod.utc_iso(engine.clock.now())
     await engine.emit("step_started", step_id=step.id, attempt=1)
-    try:
-        spec = models.Judge.model_validate(await engine.render(step.with_))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        await _record(engine, step, Result.error(f"params: {where}: {first['msg']}"), started)
+    spec = await _spec(engine, step)
+    if isinstance(spec, Result):
+        await _record(engine, step, spec, started)
         return
-    except (exceptions.GoliveError, refs.RefError) as exc:
-        await _record(engine, step, Result.error(str(exc)), started)
-        return
-    if spec.window is None:
-        await _record(engine, step, Result.error("a judge check needs 'window' (e.g. '30m')"), started)
-        return
-    judgement = await judge_now(engine, spec, spec.window)
+    judgement = await judge_now(engine, spec, spec.window or 0.0)
     await decide(engine, step, spec, judgement, started, rollback_on_fail=False)
 
 

@@ -997,6 +997,10 @@ class Engine:
         no step events (the caller records the result)."""
         if step.kind is not models.StepKind.CHECK or step.type is None:
             return Result.error(f"{step.id} is a {step.kind.value} step; only check steps run here")
+        if step.type == models.JUDGE_CHECK:
+            from golive.engine import judging
+
+            return await judging.judge_result(self, step)
         cls = self.registry.get("check", step.type)
         if cls is None:
             return Result.error(f"unknown check type {step.type!r}")
