@@ -13,7 +13,7 @@ from pathlib import Path
 
 from golive.engine import runner
 from golive.engine.state import RunStatus
-from golive.evidence import runpack
+from golive.evidence import pack, runpack
 from golive.spec import loader
 from golive.store import sqlite
 
@@ -27,6 +27,7 @@ settings: {{redact_ips: true}}
 vars:
   api_key: {{default: ""}}
   region: {{default: eu-west-1}}
+  standby_resolver: {{default: ""}}
 phases:
   - id: cutover
     title: Cut-over
@@ -45,7 +46,10 @@ async def _run_and_pack(tmp_path: Path) -> tuple[dict[str, object], list[str], P
     store = sqlite.SqliteStore(tmp_path / "golive.db")
     await store.open()
     try:
-        loaded = loader.load(str(book), var_overrides={"api_key": API_KEY})
+        # A var holding an address is redacted before the runbook text: the pack's copy must still be
+        # the text whose digest the run recorded.
+        overrides = {"api_key": API_KEY, "standby_resolver": "10.9.8.7"}
+        loaded = loader.load(str(book), var_overrides=overrides)
         handle = await runner.create_run(store, loaded, run_id="call-sites")
         status = await asyncio.wait_for(runner.Engine(handle, poll=0.05).run(), timeout=60)
         assert status is RunStatus.PASSED, handle.state.reason
@@ -83,3 +87,7 @@ def test_redact_ips_covers_titles_and_the_runbook_copy_in_the_pack(tmp_path: Pat
     assert "point_dns" in copy  # the rest of the runbook is as written
     summary = json.loads((out / "summary.json").read_text())
     assert "<ip:" in json.dumps(summary)
+    # The redacted copy is the one the run's chain records: the pack verifies whole.
+    result = pack.verify_pack(out)
+    assert result.chain == "valid", result.problems
+    assert result.valid, result.problems

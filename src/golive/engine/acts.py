@@ -193,6 +193,14 @@ def make_redactor(runbook: models.Runbook) -> redact_mod.Redactor:
     )
 
 
+def packed_runbook_text(runbook: models.Runbook, text: str) -> str:
+    """The runbook text as an evidence pack carries it: redacted by a fresh redactor with the run's settings.
+
+    ``run_created`` chains the digest of exactly this text, so it must not depend on what else a redactor
+    has seen (placeholders are numbered in order of appearance)."""
+    return make_redactor(runbook).redact(text)
+
+
 async def act_redactor(h: RunHandle) -> redact_mod.Redactor:
     """The run's redactor, with the values of its local secrets (``env`` and ``file`` providers) registered.
 

@@ -142,7 +142,9 @@ async def create_run(
                 # The runbook text is covered by the chain: as the store keeps it and as a pack carries it
                 # (redacted by the run's settings), so an edit of either is found (golive.evidence.anchor).
                 "runbook_text_digest": hashlib.sha256(loaded.text.encode("utf-8")).hexdigest(),
-                "runbook_pack_digest": hashlib.sha256(var_redactor.redact(loaded.text).encode("utf-8")).hexdigest(),
+                "runbook_pack_digest": hashlib.sha256(
+                    acts.packed_runbook_text(runbook, loaded.text).encode("utf-8")
+                ).hexdigest(),
                 "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
                 "anchor": _anchor(runbook, clk),
                 "release": runbook.release.model_dump(mode="json", exclude_none=True),

@@ -338,7 +338,7 @@ async def pack_run(
         pack.PackFile("report.md", formats.to_markdown(data).encode("utf-8")),
         pack.PackFile("junit.xml", formats.to_junit(data).encode("utf-8")),
         pack.PackFile("report.html", page.encode("utf-8")),
-        pack.PackFile(runbook_name, red.redact(record.runbook_text).encode("utf-8")),
+        pack.PackFile(runbook_name, acts.packed_runbook_text(loaded.runbook, record.runbook_text).encode("utf-8")),
         pack.PackFile(EVIDENCE_INDEX, _json(index)),
     ]
     release = dict(data.get("release") or {})
