@@ -1032,6 +1032,9 @@ class Engine:
         kind = "check" if step.kind is models.StepKind.CHECK else "action"
         assert step.type is not None
         cls = self.registry.get(kind, step.type)  # type: ignore[arg-type]
+        if step.steady is not None and cls is not None and not (self.dry_run and not cls.read_only):
+            await self._run_steady(step, cls, step.steady)
+            return
         policy = step.retry_policy
         attempt = 0
         started_wall = clock_mod.utc_iso(self.clock.now())
@@ -1135,6 +1138,65 @@ class Engine:
             if kind == "action" and not (self.dry_run and cls and not cls.read_only)
             else "step_finished",
         )
+
+    async def _run_steady(self, step: models.Step, cls: type[plugin_base.Plugin], spec: models.Steady) -> None:
+        """A steady gate: probe the check every ``spec.every``; it passes once it held continuously for
+        ``spec.for_`` (a breach, an error included, restarts the clock), else ends ``spec.on_timeout`` at the
+        limit. Every probe is recorded (``step_probe``) so the evidence shows when the clock restarted."""
+        started_wall = clock_mod.utc_iso(self.clock.now())
+        t0 = self.clock.monotonic()
+        await self.emit("step_started", step_id=step.id, attempt=1)
+        held_since: float | None = None
+        longest = 0.0
+        probes = 0
+        breaches = 0
+        while True:
+            prepared = await self._params(cls, step)
+            result = (
+                prepared
+                if isinstance(prepared, Result)
+                else await self._call_plugin(cls(), self.step_context(step, prepared))
+            )
+            probes += 1
+            now = self.clock.monotonic()
+            if result.outcome in (Outcome.PASS, Outcome.WARN):
+                held_since = now if held_since is None else held_since
+            else:
+                breaches += 1
+                held_since = None
+            held = now - held_since if held_since is not None else 0.0
+            longest = max(longest, held)
+            summary = self.redactor.redact(result.summary)[:EXCERPT_LIMIT]
+            await self.emit(
+                "step_probe",
+                step_id=step.id,
+                probe=probes,
+                outcome=result.outcome.value,
+                held=round(held, 3),
+                restarted=held_since is None,
+                summary=summary,
+            )
+            what = f"steady for {clock_fmt(spec.for_)}"
+            if held_since is not None and held >= spec.for_:
+                final = Result(
+                    outcome=Outcome.PASS,
+                    summary=f"{what}: held {clock_fmt(held)} over {probes} probes ({breaches} failed and "
+                    f"restarted the clock); last: {summary}",
+                    details={"probes": probes, "breaches": breaches, "held": round(held, 3)},
+                    output=result.output,
+                )
+                break
+            if now - t0 + spec.every > spec.limit:
+                final = Result(
+                    outcome=Outcome(spec.on_timeout),
+                    summary=f"not {what} within {clock_fmt(spec.limit)}: held {clock_fmt(longest)} at most over "
+                    f"{probes} probes ({breaches} failed); last: {summary}",
+                    details={"probes": probes, "breaches": breaches, "longest": round(longest, 3)},
+                    output=result.output,
+                )
+                break
+            await self.clock.sleep(spec.every)
+        await self._record_result(step, final, probes, started_wall, self.clock.monotonic() - t0, "step_finished")
 
     async def _call_plugin(self, plugin: Any, ctx: plugin_base.StepContext) -> Result:
         try:
@@ -1406,6 +1468,13 @@ class Engine:
 
 
 _PASSING = frozenset({Outcome.PASS, Outcome.WARN, Outcome.WAIVED, Outcome.SKIPPED})
+
+
+def clock_fmt(seconds: float) -> str:
+    """A duration as the runbook writes it (60s, 1m30s)."""
+    from golive.spec import durations
+
+    return durations.format_duration(seconds)
 
 
 def _ok(outcome: Outcome | None) -> bool:

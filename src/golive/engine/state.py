@@ -6,6 +6,7 @@ Event types (``data`` fields in brackets):
 - ``run_reopened`` [reason, reenter_phases, reenter_steps, from_phase] ``role_assigned`` [role, person]
 - ``phase_started`` / ``phase_finished`` [outcome, reason]
 - ``step_started`` [attempt]   ``action_started`` [attempt, describe]   ``step_retry`` [attempt, summary, wait]
+- ``step_probe`` [probe, outcome, held, restarted, summary]: one probe of a steady gate (``steady:``)
 - ``step_finished`` / ``action_finished`` [outcome, summary, details, output, evidence, duration, attempt]
 - ``step_waiting`` [what: manual|decision|resolve, deadline, default, statement, blocked_by]
 - ``step_confirmed`` [outcome, inputs, evidence, reason]           ``action_unknown`` / ``action_resolved`` [outcome]
@@ -196,6 +197,9 @@ class RunState:
             st.waiting_for = None
             if d.get("resumed"):  # an observe step watching again after a pause: that deadline is over
                 st.deadline = None
+        elif t == "step_probe":  # a steady gate's probe: the live view shows how long it has held
+            st = self.step(ev.step_id or "")
+            st.summary = f"held {d.get('held', 0)}s: {d.get('summary', '')}"
         elif t == "step_retry":
             st = self.step(ev.step_id or "")
             st.summary = d.get("summary", "")

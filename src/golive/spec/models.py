@@ -51,6 +51,7 @@ __all__ = [
     "SignoffArea",
     "SignoffField",
     "SignoffSpec",
+    "Steady",
     "Step",
     "StepKind",
     "Trigger",
@@ -365,6 +366,31 @@ class FlagProviderRef(PluginRef):
     """The kill-switch flags' provider: a ``flag`` plugin and its params."""
 
 
+class Steady(Model):
+    """A gate that passes only once its check held continuously for ``for`` (a breach restarts the clock)."""
+
+    for_: Duration = Field(alias="for", gt=0, description="How long the check must hold without a breach, e.g. 60s.")
+    every: Duration = Field(default=10.0, gt=0, description="Time between two probes of the check.")
+    timeout: Duration | None = Field(
+        default=None, gt=0, description="Give up after this long (default: ten times 'for')."
+    )
+    on_timeout: Literal["fail", "error", "warn"] = Field(
+        default="fail", description="The step's outcome when it was not steady within the timeout."
+    )
+
+    @property
+    def limit(self) -> float:
+        return self.timeout if self.timeout is not None else 10 * self.for_
+
+    @model_validator(mode="after")
+    def _fits(self) -> Steady:
+        if self.every > self.for_:
+            raise ValueError("'every' must not be longer than 'for': a breach between two probes would go unseen")
+        if self.limit < self.for_:
+            raise ValueError("'timeout' must be at least 'for'")
+        return self
+
+
 class Step(Model):
     """One step of a phase (or of the rollback plan, or of hypercare)."""
 
@@ -431,6 +457,12 @@ class Step(Model):
     channels: tuple[str, ...] = Field(default=(), description="Channel ids (default: all).")
     message: str | None = None
     template: str | None = Field(default=None, description="A comms template name instead of a message.")
+    # check: "wait until replication lag is 0 for 60 s"
+    steady: Steady | None = Field(
+        default=None,
+        description="Checks only: pass once the check held continuously this long (a breach restarts the "
+        "clock), e.g. '60s' or {for: 60s, every: 5s, timeout: 15m, on_timeout: fail}.",
+    )
     # hypercare checks: a check with its own cadence (the payments seed's stuck-job detector every 30m and
     # its daily reconciliation report) runs on that grid from GO instead of at every tier tick.
     every: Duration | None = Field(
@@ -446,6 +478,11 @@ class Step(Model):
     @property
     def retry_policy(self) -> Retries:
         return Retries(attempts=self.retries) if isinstance(self.retries, int) else self.retries
+
+    @field_validator("steady", mode="before")
+    @classmethod
+    def _steady_shorthand(cls, v: Any) -> Any:
+        return {"for": v} if isinstance(v, str | int | float) and not isinstance(v, bool) else v
 
     @field_validator("retries")
     @classmethod
@@ -463,6 +500,8 @@ class Step(Model):
             raise ValueError(f"'type' and 'with' belong to check and action steps, not {kind.value}")
         if kind is not StepKind.OBSERVE and self.judge is not None:
             raise ValueError("'judge' belongs to observe steps; a check judges with 'type: judge'")
+        if self.steady is not None and kind is not StepKind.CHECK:
+            raise ValueError("'steady' belongs to check steps (a condition that must hold for a while)")
         if kind is StepKind.OBSERVE and self.duration is None:
             raise ValueError("an observe step needs 'duration' (e.g. '60m')")
         if kind is StepKind.NOTIFY and not (self.message or self.template):
