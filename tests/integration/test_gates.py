@@ -498,6 +498,11 @@ async def test_a_tier2_no_go_ends_stopped_with_tier1_on_and_resume_from_continue
         assert h.state.status is RunStatus.PASSED
         assert json.loads((tmp_path / "flags.json").read_text()) == {"tier1": True, "tier2": True}
         assert h.state.phases == {"tier1": "pass", "tier2": "pass"}
+        evs = await store.events(r.run_id)
+        reopened = next(e.seq for e in evs if e.type == "run_reopened")
+        later = [(e.type, e.step_id) for e in evs if e.seq > reopened]
+        # Tier 2's check ran again before anyone was asked to confirm or decide.
+        assert later.index(("step_finished", "match-proven")) < later.index(("step_waiting", "no-misdisclosure"))
     finally:
         await store.close()
         await store.open()

@@ -617,6 +617,8 @@ class Engine:
                     )
                     continue
                 self._check_rollback()
+                if st.resumed_from == phase.id and st.phases.get(phase.id) == "pending":
+                    await self._checks_first(phase)
                 outcome, no_go = await self.run_phase(phase)
                 self._check_rollback()
                 if no_go is not None:
@@ -730,6 +732,21 @@ class Engine:
                     await self.emit("action_unknown", step_id=step.id, idempotent=False, retry=False)
 
     # -- phases and steps --------------------------------------------------------------------------------
+    async def _checks_first(self, phase: models.Phase) -> None:
+        """A STOPPED run continued from this phase days later: its checks run again before anyone is asked to
+        act on what they said back then (the phase then runs as usual; a failed check stops it)."""
+        await self.emit("phase_started", step_id=phase.id, title=phase.title or phase.id)
+        if phase.announce.get("start"):
+            await self.announce_phase(phase, "start")
+        await self._register_secrets(phase)
+        sem = asyncio.Semaphore(self.runbook.settings.concurrency)
+
+        async def one(step: models.Step) -> None:
+            async with sem:
+                await self.run_step(step)
+
+        await asyncio.gather(*(one(s) for s in phase.steps if s.kind is models.StepKind.CHECK and not s.needs))
+
     async def run_phase(self, phase: models.Phase) -> tuple[str, tuple[models.Step, dict[str, Any]] | None]:
         st = self.h.state
         if st.phases.get(phase.id) != "running":

@@ -116,6 +116,7 @@ class RunState:
     hypercare: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     follow_ups: dict[str, dict[str, Any]] = field(default_factory=dict)  # follow-up id -> who confirmed, when
+    resumed_from: str | None = None  # the phase a STOPPED run was last continued from (resume --from)
     rechecks: list[dict[str, Any]] = field(default_factory=list)
     go_at: str | None = None
     engine: dict[str, Any] | None = None  # who drives the run: owner, epoch, since (engine_started)
@@ -395,6 +396,8 @@ class RunState:
             for sid in d.get("reenter_steps") or []:
                 old = self.steps.get(sid)
                 self.steps[sid] = StepState(sid, old.section if old else "")
+            if d.get("from_phase"):
+                self.resumed_from = d["from_phase"]
             if self.decision is not None and self.decision.get("step") in (d.get("reenter_steps") or []):
                 self.decision = None  # that decision is taken again
         if (
