@@ -284,7 +284,7 @@ def test_an_action_killed_in_flight_waits_for_resolve_and_runs_again_only_if_not
         assert resume.poll() is None  # still waiting for a person
         refused = golive("resolve", "u1", "deploy", "--as", "mallory", "--outcome", answer, env=env)
         assert refused.returncode == 1
-        assert "mallory holds none of: ic" in refused.stderr
+        assert "mallory holds none of the roles that may resolve 'deploy': role 'ic' is held by ian" in refused.stderr
         ok = golive("resolve", "u1", "deploy", "--as", "ian", "--outcome", answer, env=env)
         assert ok.returncode == 0, ok.stderr
         assert resume.wait(timeout=STEP_LIMIT) == 0, resume.communicate()

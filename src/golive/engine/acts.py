@@ -63,6 +63,8 @@ class RunHandle:
     # The lease this process drives the run under (golive.engine.driver.Ownership), when it does: every
     # append then carries its fence, and none is attempted once the ownership is lost.
     ownership: Any = None
+    # An event to record with this process's first write (the driver's engine_started for a finished run).
+    announce: store_base.NewEvent | None = None
 
     @property
     def runbook(self) -> models.Runbook:
@@ -94,11 +96,16 @@ class RunHandle:
         if self.ownership is not None:
             self.ownership.check()  # lost, or past due: fail here, before the store and any side effect
             fence = self.ownership.fence
+        announce, self.announce = self.announce, None
+        batch = events if announce is None else [announce, *events]
         try:
-            evs = await self.store.append_many(self.run_id, events, fence=fence, expect_seq=expect_seq)
+            evs = await self.store.append_many(self.run_id, batch, fence=fence, expect_seq=expect_seq)
         except exceptions.Fenced as exc:
             if self.ownership is not None:
                 self.ownership.mark_lost(exc.message)
+            raise
+        except BaseException:
+            self.announce = announce
             raise
         if evs and evs[0].seq > self.state.last_seq + 1:
             # Another process (or task) appended in between: apply those first, in order.
@@ -109,7 +116,7 @@ class RunHandle:
         for ev in evs:
             if ev.seq == self.state.last_seq + 1:
                 self.state.apply(ev)
-        return evs
+        return evs if announce is None else evs[1:]
 
 
 P = ParamSpec("P")

@@ -311,16 +311,23 @@ async def drive(
     try:
         prev = own.previous
         await handle.refresh()
-        await handle.append(
+        started = store_base.NewEvent(
             "engine_started",
             actor=actor or runner.INTERNAL_ACTOR,
-            owner=own.owner,
-            epoch=own.lease.epoch,
-            takeover=take_over,
-            previous_owner=prev.owner if prev is not None and prev.owner != own.owner else None,
-            previous_epoch=prev.epoch if prev is not None and prev.owner != own.owner else None,
-            reason=reason,
+            data={
+                "owner": own.owner,
+                "epoch": own.lease.epoch,
+                "takeover": take_over,
+                "previous_owner": prev.owner if prev is not None and prev.owner != own.owner else None,
+                "previous_epoch": prev.epoch if prev is not None and prev.owner != own.owner else None,
+                "reason": reason,
+            },
         )
+        if handle.state.final and body is None and not take_over:
+            # A finished run usually has nothing left to do: record the ownership only with a first write.
+            handle.announce = started
+        else:
+            await handle.append_many([started])
         run_task = asyncio.ensure_future((body or _run)(engine))
         try:
             status = await run_task
