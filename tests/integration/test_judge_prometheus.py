@@ -31,7 +31,7 @@ from golive.engine import acts, runner, summary
 from golive.engine.state import RunStatus
 from golive.report import html
 from golive.results import Outcome
-from golive.server import dashboard
+from golive.server import dashboard, schemas
 from golive.spec import loader
 from golive.store import sqlite
 
@@ -219,6 +219,7 @@ async def test_a_planted_regression_refuses_go(
     await h.refresh()
     data = summary.summarize(h)
     [judged] = data["judgements"]
+    schemas.JudgementOut.model_validate(judged)  # the API documents it
     row = next(m for m in judged["metrics"] if m["id"] == "p99")
     assert (row["status"], round(row["canary"], 2), round(row["baseline"], 2)) == ("fail", 0.33, 0.25)
     page = await html.render_run(h, data)

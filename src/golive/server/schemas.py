@@ -20,6 +20,8 @@ __all__ = [
     "ErrorBody",
     "EventOut",
     "Health",
+    "JudgedMetricOut",
+    "JudgementOut",
     "Me",
     "ResolveRequest",
     "RollbackRequest",
@@ -247,6 +249,36 @@ class FollowUpOut(_Model):
     note: str | None
 
 
+class JudgedMetricOut(_Model):
+    """One metric of a judgement: canary against baseline."""
+
+    id: str
+    kind: str
+    status: str = Field(description="pass, fail or inconclusive.")
+    test: str | None
+    canary: float | None = Field(description="The canary's median (continuous) or rate (rate, count).")
+    baseline: float | None = Field(description="The baseline's median or rate.")
+    n_canary: int | None
+    n_baseline: int | None
+    effect: float | None = Field(description="Relative change in the worse direction (null: infinite or none).")
+    p_adjusted: float | None = Field(description="One-sided p-value after the Holm correction.")
+    critical: bool | None
+    weight: float | None
+    reason: str | None
+
+
+class JudgementOut(_Model):
+    """A judged step's verdict (the full samples and statistics are in the step's ``details.judge``)."""
+
+    step: str
+    title: str
+    verdict: str | None = Field(description="PASS, MARGINAL, FAIL or INCONCLUSIVE.")
+    score: float | None
+    reason: str | None
+    outcome: str | None
+    metrics: list[JudgedMetricOut]
+
+
 class RunSummary(_Model):
     """A run as plain data: the same object ``golive status --json`` prints."""
 
@@ -281,6 +313,7 @@ class RunSummary(_Model):
     pending: list[StepOut]
     triggers: list[dict[str, Any]]
     fired: list[dict[str, Any]]
+    judgements: list[JudgementOut] = Field(description="Each judged step, canary against baseline per metric.")
     comms: list[dict[str, Any]]
     signoffs: dict[str, dict[str, Any]]
     signoff_fields: list[dict[str, Any]] = Field(
