@@ -11,7 +11,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from golive.engine import runner
+from golive.engine import acts, runner, summary
 from golive.engine.state import RunStatus
 from golive.evidence import pack, runpack
 from golive.spec import loader
@@ -57,6 +57,10 @@ async def _run_and_pack(tmp_path: Path) -> tuple[dict[str, object], list[str], P
         events = [json.dumps(ev.as_dict()) for ev in await store.events(handle.run_id)]
         out = tmp_path / "pack"
         await runpack.pack_run(store, handle.run_id, out)
+        # Outside the pack too: what `golive status`, `golive report` and the API's exports are made from.
+        shown = json.dumps(summary.summarize(await acts.open_run(store, handle.run_id)))
+        assert RESOLVER not in shown
+        assert "Point the resolver at <ip:" in shown
         return record.params, events, out
     finally:
         await store.close()

@@ -200,6 +200,18 @@ def make_redactor(runbook: models.Runbook) -> redact_mod.Redactor:
     )
 
 
+def redact_strings(red: redact_mod.Redactor, obj: Any) -> Any:
+    """A copy of a JSON-like document with every string (keys too) redacted, without the key semantics of
+    ``redact_obj`` (a summary's ``"pass"`` count is not a password)."""
+    if isinstance(obj, str):
+        return red.redact(obj)
+    if isinstance(obj, dict):
+        return {(red.redact(k) if isinstance(k, str) else k): redact_strings(red, v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redact_strings(red, v) for v in obj]
+    return obj
+
+
 def packed_runbook_text(runbook: models.Runbook, text: str) -> str:
     """The runbook text as an evidence pack carries it: redacted by a fresh redactor with the run's settings.
 

@@ -335,6 +335,11 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "head_hash": st.head_hash,
         "events": st.last_seq,
     }
+    if rb.settings.redact_ips:
+        # Titles, conditions and names come from the runbook as written; with redact_ips their addresses
+        # are masked here as in every event (what the run recorded is redacted already), so no report,
+        # status or export shows them.
+        out = acts.redact_strings(acts.make_redactor(rb), out)
     out["timeline"] = timeline(h, out)
     return out
 

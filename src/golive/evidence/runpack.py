@@ -34,7 +34,7 @@ from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import acts, summary
 from golive.engine import state as state_mod
-from golive.evidence import anchor, pack, redact
+from golive.evidence import anchor, pack
 from golive.spec import loader
 from golive.store import base as store_base
 
@@ -189,17 +189,6 @@ def timeline(h: acts.RunHandle, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _redact_strings(red: redact.Redactor, obj: Any) -> Any:
-    """A copy of a JSON-like document with every string (keys too) redacted."""
-    if isinstance(obj, str):
-        return red.redact(obj)
-    if isinstance(obj, dict):
-        return {(red.redact(k) if isinstance(k, str) else k): _redact_strings(red, v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_redact_strings(red, v) for v in obj]
-    return obj
-
-
 def _release_pin(release: dict[str, Any]) -> str | None:
     tag, sha = release.get("tag"), release.get("sha")
     if tag and sha:
@@ -308,7 +297,7 @@ async def pack_run(
     # Titles, descriptions and names come from the runbook as written: they leave in the pack redacted
     # by the run's settings (with redact_ips, "Point DNS at 10.0.0.5" keeps no address), like the events.
     red = acts.make_redactor(loaded.runbook)
-    data = _redact_strings(red, summary.summarize(h))
+    data = acts.redact_strings(red, summary.summarize(h))
 
     from golive.report import formats, html
 
