@@ -35,7 +35,7 @@ import jmespath
 import jmespath.exceptions
 import simpleeval
 
-from golive import exceptions, patterns
+from golive import exceptions, patterns, sandbox
 
 __all__ = [
     "FUNCTIONS",
@@ -402,7 +402,13 @@ def compile_path(path: str) -> jmespath.parser.ParsedResult:
 
 def json_path(doc: Any, path: str) -> Any:
     """The value at ``path`` (``$.a.b[0]`` or JMESPath) in ``doc``; ``None`` when it is not there."""
+    compiled = compile_path(path)
     try:
-        return compile_path(path).search(doc)
+        if sandbox.is_linear(compiled.parsed):
+            return compiled.search(doc)
+        # Multi-selects, flattens, pipes and functions can grow without bound: a killable worker runs them.
+        return sandbox.search(compiled.expression, doc)
+    except sandbox.SandboxError as exc:
+        raise ConditionError(str(exc)) from None
     except jmespath.exceptions.JMESPathError as exc:
         raise ConditionError(f"JSON path {path!r}: {exc}") from None

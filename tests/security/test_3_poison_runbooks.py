@@ -52,7 +52,14 @@ phases:
         with:
           run: [echo, "1"]
           expect: "len('ab' * 10**9) > 0"
-"""
+      - id: jmespath
+        kind: check
+        type: command
+        timeout: 5s
+        with:
+          run: [echo, "[1]"]
+          expect: "jp(json, 'BOMB') != null"
+""".replace("BOMB", " | ".join(["[@,@,@,@][]"] * 14))
 
 
 def test_poison_checks_end_within_their_timeout_as_failures(cli: Cli, tmp_path: Path) -> None:
@@ -66,6 +73,7 @@ def test_poison_checks_end_within_their_timeout_as_failures(cli: Cli, tmp_path: 
     assert r.returncode in (0, 1), out
     assert "too big to compute" in out
     assert "too long" in out
+    assert "(stopped)" in out  # the JMESPath blow-up, killed in its worker process
     assert "regex" not in out or "timed out" not in out
 
 

@@ -93,7 +93,10 @@ class HttpJsonMetric(base.MetricSource):
             doc = resp.json()
         except ValueError as exc:
             return Reading.failed(str(exc))
-        return to_number(expr.json_path(doc, p.path), p.path)
+        try:
+            return to_number(expr.json_path(doc, p.path), p.path)
+        except expr.ConditionError as exc:
+            return Reading.failed(exc.message)
 
 
 class SqlMetricParams(base.Params):
