@@ -340,6 +340,9 @@ async def drive(
         await engine.aclose()
         raise
     except asyncio.CancelledError:
+        # This process stops driving the run (shutdown): nothing it left behind may write any more; the
+        # lease is kept until it expires, so another process adopts the run.
+        own.lost = own.lost or f"run {handle.run_id}: this process stopped driving it"
         raise
     except Exception as exc:
         why = exc.message if isinstance(exc, exceptions.GoliveError) else f"{type(exc).__name__}: {exc}"

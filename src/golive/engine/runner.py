@@ -810,6 +810,14 @@ class Engine:
         try:
             waitables: set[asyncio.Future[Any]] = {gathered, rollback_wait}
             await asyncio.wait(waitables, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The engine is being stopped (lost ownership, a server shutting down): its steps stop with it,
+            # none is left running on its own; actions in flight finish and are recorded (shielded).
+            for t in tasks:
+                t.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
+            raise
         finally:
             rollback_wait.cancel()
         if not gathered.done():
