@@ -115,6 +115,7 @@ async def test_a_waived_waivable_false_canary_cannot_lead_to_go_and_a_plain_waiv
     assert h.state.step("canary-errors").outcome.value == "pass"  # type: ignore[union-attr]
     data = summary.summarize(h)
     assert next(p for p in data["phases"] if p["id"] == "canary")["outcome"] == "waived"
+    assert "smoke WAIVED waived by alice (CHG-4712)" in formats.to_markdown(data)  # reports: never PASS
 
 
 # --- recheck at the decision -------------------------------------------------------------------------------
