@@ -142,6 +142,7 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
 @click.option("--run-id", default=None, help="Use this run id instead of a generated one.")
 @click.option("--no-prompt", is_flag=True, help="Never prompt; wait for golive confirm/decide from anyone.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
+@click.option("--start-now", is_flag=True, help="Do not wait for the planned T-times (t0 and at:) of phases and steps.")
 @export_cmds.events_option
 @export_cmds.otlp_option
 @_common.db_option
@@ -153,6 +154,7 @@ def run(
     run_id: str | None,
     no_prompt: bool,
     quiet: bool,
+    start_now: bool,
     events_to: tuple[str, ...],
     otlp: str | None,
     db_url: str | None,
@@ -181,7 +183,7 @@ def run(
                     f"--run-id {run_id}: a run with this id already exists; choose another id, "
                     f"or continue it with: golive resume {run_id}"
                 )
-        handle = await runner.create_run(store, loaded, mode=mode, roles=role_map, run_id=run_id)
+        handle = await runner.create_run(store, loaded, mode=mode, roles=role_map, run_id=run_id, start_now=start_now)
         if not quiet:
             click.echo(f"run {handle.run_id} started ({mode}); db {store_url(db_url)}")
         forwarder = await export_cmds.start(store, handle, events_to)

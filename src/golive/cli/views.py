@@ -105,6 +105,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         parts.append(Text(line, style="cyan"))
     for w in summary.get("waivers") or []:
         parts.append(Text(f"waiver: {w['step']} by {w['by']} ticket {w['ticket']}: {w['reason']}", style="magenta"))
+    for ident, until in (summary.get("scheduled") or {}).items():
+        parts.append(Text(f"scheduled: {ident} waits for its planned T-time, {until} UTC", style="cyan"))
     if summary.get("status") == "stopped":
         ids = [p["id"] for p in summary.get("phases") or []]
         stopped = next((i for i, p in enumerate(summary.get("phases") or []) if p["outcome"] == "stopped"), None)

@@ -79,8 +79,12 @@ async def create_run(
     actor: str = INTERNAL_ACTOR,
     clock: clock_mod.Clock | None = None,
     run_id: str | None = None,
+    start_now: bool = False,
 ) -> acts.RunHandle:
-    """Create a run, record ``run_created`` and the initial role assignments, and return its handle."""
+    """Create a run, record ``run_created`` and the initial role assignments, and return its handle.
+
+    ``start_now``: the run does not wait for the planned T-times of its phases and steps (``golive run
+    --start-now``); without it, a runbook with ``t0`` holds each ``at:`` until its wall time."""
     clk = clock or store.clock
     if mode not in ("live", "rehearsal", "dry-run"):
         raise exceptions.UsageError(f"--mode {mode!r}: use live, rehearsal or dry-run")
@@ -147,6 +151,7 @@ async def create_run(
                 ).hexdigest(),
                 "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
                 "anchor": _anchor(runbook, clk),
+                "start_now": start_now,
                 "release": runbook.release.model_dump(mode="json", exclude_none=True),
                 "sections": {s.id: sec for sec, s in runbook.all_steps()},
                 "phases": [p.id for p in runbook.phases],
@@ -617,6 +622,9 @@ class Engine:
                     )
                     continue
                 self._check_rollback()
+                if st.phases.get(phase.id) == "pending":
+                    await self._wait_until_planned(phase.at, phase.id, "phase")
+                    self._check_rollback()
                 if st.resumed_from == phase.id and st.phases.get(phase.id) == "pending":
                     await self._checks_first(phase)
                 outcome, no_go = await self.run_phase(phase)
@@ -732,6 +740,35 @@ class Engine:
                     await self.emit("action_unknown", step_id=step.id, idempotent=False, retry=False)
 
     # -- phases and steps --------------------------------------------------------------------------------
+    async def _wait_until_planned(self, at: float | None, ident: str, what: str) -> None:
+        """With a ``t0``, a phase or step planned ``at:`` a T-time waits until that wall time (recorded as
+        ``scheduled_wait``, so views count down); a rollback request ends the wait. Not in a dry run, nor in a
+        run started with ``--start-now``."""
+        from golive.engine.state import parse_ts
+
+        st = self.h.state
+        anchor = parse_ts(st.anchor)
+        if at is None or self.runbook.t0 is None or anchor is None or st.start_now or self.dry_run:
+            return
+        due = anchor + timedelta(seconds=at)
+        remaining = (due - self.clock.now()).total_seconds()
+        if remaining <= 0:
+            return
+        await self.emit(
+            "scheduled_wait",
+            step_id=ident,
+            what=what,
+            until=clock_mod.utc_iso(due),
+            planned=clock_fmt_t(at),
+        )
+        sleeper = asyncio.ensure_future(self.clock.sleep(remaining))
+        waker = asyncio.ensure_future(self._rollback_wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in (sleeper, waker):
+                fut.cancel()
+
     async def _checks_first(self, phase: models.Phase) -> None:
         """A STOPPED run continued from this phase days later: its checks run again before anyone is asked to
         act on what they said back then (the phase then runs as usual; a failed check stops it)."""
@@ -777,6 +814,10 @@ class Engine:
                     await done[need].wait()
                 if await self._skip_if_stopped(step, stop):
                     return
+                if st.step(step.id).status == "pending":
+                    await self._wait_until_planned(step.at, step.id, "step")
+                    if await self._skip_if_stopped(step, stop):
+                        return
                 if step.kind is models.StepKind.MANUAL:
                     try:
                         await self.run_step(step)  # waiting does not hold a concurrency slot
@@ -1493,6 +1534,13 @@ class Engine:
 
 
 _PASSING = frozenset({Outcome.PASS, Outcome.WARN, Outcome.WAIVED, Outcome.SKIPPED})
+
+
+def clock_fmt_t(seconds: float) -> str:
+    """A T-time as the runbook writes it (T-15m, T+1h)."""
+    from golive.spec import durations
+
+    return durations.format_ttime(seconds)
 
 
 def clock_fmt(seconds: float) -> str:

@@ -7,6 +7,7 @@ Event types (``data`` fields in brackets):
 - ``phase_started`` / ``phase_finished`` [outcome, reason]
 - ``step_started`` [attempt]   ``action_started`` [attempt, describe]   ``step_retry`` [attempt, summary, wait]
 - ``step_probe`` [probe, outcome, held, restarted, summary]: one probe of a steady gate (``steady:``)
+- ``scheduled_wait`` [what: phase|step, until, planned]: it waits for its planned T-time (``t0`` and ``at:``)
 - ``step_finished`` / ``action_finished`` [outcome, summary, details, output, evidence, duration, attempt]
 - ``step_waiting`` [what: manual|decision|resolve, deadline, default, statement, blocked_by]
 - ``step_confirmed`` [outcome, inputs, evidence, reason]           ``action_unknown`` / ``action_resolved`` [outcome]
@@ -116,6 +117,8 @@ class RunState:
     hypercare: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     follow_ups: dict[str, dict[str, Any]] = field(default_factory=dict)  # follow-up id -> who confirmed, when
+    start_now: bool = False  # started with --start-now: planned T-times do not hold phases and steps
+    scheduled: dict[str, str] = field(default_factory=dict)  # phase/step id -> wall time it waits for
     resumed_from: str | None = None  # the phase a STOPPED run was last continued from (resume --from)
     rechecks: list[dict[str, Any]] = field(default_factory=list)
     go_at: str | None = None
@@ -171,6 +174,7 @@ class RunState:
             self.created_at = ev.ts
             self.created_by = ev.actor if ev.actor and ev.actor != "golive" else None
             self.anchor = d.get("anchor")
+            self.start_now = bool(d.get("start_now"))
             self.status = RunStatus.RUNNING
             for sid, section in (d.get("sections") or {}).items():
                 self.steps[sid] = StepState(sid, section)
@@ -198,6 +202,8 @@ class RunState:
             st.waiting_for = None
             if d.get("resumed"):  # an observe step watching again after a pause: that deadline is over
                 st.deadline = None
+        elif t == "scheduled_wait":  # a phase or step waits for its planned T-time (views count down)
+            self.scheduled[ev.step_id or ""] = d.get("until", "")
         elif t == "step_probe":  # a steady gate's probe: the live view shows how long it has held
             st = self.step(ev.step_id or "")
             st.summary = f"held {d.get('held', 0)}s: {d.get('summary', '')}"

@@ -202,6 +202,13 @@ def signoff_fields(h: acts.RunHandle) -> list[dict[str, Any]]:
     return out
 
 
+def _started(h: acts.RunHandle, ident: str) -> bool:
+    """A phase or step that waited for its planned T-time has started since."""
+    if ident in h.state.phases:
+        return h.state.phases[ident] != "pending"
+    return h.state.step(ident).status != "pending"
+
+
 def follow_ups(h: acts.RunHandle) -> list[dict[str, Any]]:
     """The rollback's follow-up duties: ``due`` once a rollback ran, ``confirmed`` (by whom, when), or
     ``not-due`` (no rollback)."""
@@ -300,6 +307,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "rollback": st.rollback,
         "rollback_steps": rollback_steps,
         "follow_ups": follow_ups(h),
+        "scheduled": {k: v for k, v in st.scheduled.items() if not _started(h, k)},
         "rechecks": st.rechecks,
         "decision": st.decision,
         "waivers": st.waivers,

@@ -302,6 +302,7 @@ class RunSummary(_Model):
     rollback: dict[str, Any] | None
     rollback_steps: list[StepOut]
     follow_ups: list[FollowUpOut]
+    scheduled: dict[str, str]
     rechecks: list[dict[str, Any]]
     decision: dict[str, Any] | None
     waivers: list[dict[str, Any]]
