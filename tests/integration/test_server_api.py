@@ -487,6 +487,26 @@ def test_rollback_through_the_api_rolls_the_run_back(api: Api) -> None:
     assert again.status_code == 409  # another act got there first
 
 
+def test_a_follow_up_is_due_after_a_rollback_and_confirmed_through_the_api(api: Api, runbook_dir: Path) -> None:
+    """After a rollback the follow-up is due: the dashboard offers its holder a confirm form (not a viewer);
+    POST /steps/<follow-up id>/confirm by a role that may roll back records it, a second time is 409."""
+    text = MATRIX_RUNBOOK + "rollback:\n  follow_up: [Keep blue running for 24 h]\n"
+    (runbook_dir / "follow.yaml").write_text(text)
+    rid = api.start("follow.yaml")
+    api.ready(rid)
+    assert api.post(f"/api/v1/runs/{rid}/rollback", {"reason": "error rate up"}, "ops").status_code == 202
+    data = api.wait(rid, lambda d: d["status"] == "rolled_back", "rolled back")
+    assert [(f["id"], f["status"]) for f in data["follow_ups"]] == [("follow-up-1", "due")]
+    assert 'data-testid="confirm-follow-up-1"' in api.get(f"/ui/runs/{rid}", "ops").text
+    assert 'data-testid="confirm-follow-up-1"' not in api.get(f"/ui/runs/{rid}", "viewer").text
+    r = api.post(f"/api/v1/runs/{rid}/steps/follow-up-1/confirm", {"reason": "blue stays up"}, "ops")
+    assert r.status_code == 200, r.text
+    done = api.summary(rid)["follow_ups"][0]
+    assert (done["status"], done["by"], done["note"]) == ("confirmed", "bob", "blue stays up")
+    again = api.post(f"/api/v1/runs/{rid}/steps/follow-up-1/confirm", {}, "ops")
+    assert again.status_code == 409, again.text
+
+
 def test_verify_reports_a_valid_chain(api: Api) -> None:
     """GET /verify checks the run's hash chain."""
     rid = api.start()

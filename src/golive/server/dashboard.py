@@ -162,7 +162,7 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
     manual = []
     unknown = []
     rolling = data["status"] in ("rolling_back", "rolled_back")
-    final = data["status"] in ("passed", "no_go", "rolled_back", "failed")
+    final = data["status"] in ("passed", "no_go", "rolled_back", "stopped", "failed")
     # Once the run has ended or is rolling back, nobody is waited for any more (the engine stopped waiting).
     pending = [] if rolling or final else data["pending"]
     for item in pending:
@@ -183,6 +183,16 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
             )
         else:
             unknown.append({**item, "mine": any(viewer.holds(r) for r in acts.resolver_roles(h, step))})
+    confirmers = rb.roles_with("decide") | rb.roles_with("rollback")
+    follow_ups = [
+        {
+            **f,
+            "mine": f["status"] == "due"
+            and (viewer.holds(f["role"]) if f.get("role") else any(viewer.holds(r) for r in confirmers)),
+        }
+        for f in data.get("follow_ups") or []
+        if f["status"] != "not-due"
+    ]
     area_roles = {a.id: a.role for a in rb.signoff.areas}
     signoffs = [
         {
@@ -240,6 +250,7 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
         manual=manual,
         unknown=unknown,
         signoffs=signoffs,
+        follow_ups=follow_ups,
         evidence=evidence,
         timeline=timeline,
         can_rollback=viewer.can_act
