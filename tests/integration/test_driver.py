@@ -196,3 +196,26 @@ async def test_a_server_engine_that_fails_is_recorded_and_its_run_adopted_not_or
         await first.close()
         await second.close()
         await store.close()
+
+
+async def test_after_driving_to_the_end_the_handle_writes_unfenced_again(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    """Once the run ended and the lease is released, later writes through the same handle (hypercare after
+    the cutover, an act) are not refused for a lease nobody renews any more."""
+    h = await runner.create_run(store, load(tmp_path), roles={"ops": "olga"})
+    task = asyncio.create_task(driver.drive(h, runner.Engine(h, poll=0.02), owner="host:1:1:run", ttl=0.5))
+    view = await acts.open_run(store, h.run_id)
+
+    async def banner_waiting() -> bool:
+        await view.refresh()
+        return view.state.step("banner").status == "waiting"
+
+    await until(banner_waiting, "the manual step to wait")
+    await acts.confirm(view, "banner", "olga")
+    status = await asyncio.wait_for(task, 20)
+    assert status.value == "passed"
+    assert await store.get_lease(h.run_id) is None
+    await asyncio.sleep(0.6)  # longer than the TTL of the lease it held
+    ev = await h.append("hypercare_check", step_id="banner", slot="t1", outcome="pass")
+    assert ev.type == "hypercare_check"

@@ -353,6 +353,10 @@ async def drive(
     finally:
         await own.stop_heartbeat()
     await own.release()
+    # The run is no longer driven from here: what this process writes to it next (hypercare, a person's
+    # act through the same handle) is unfenced, like any other process's.
+    handle.ownership = None
+    handle.announce = None
     return status
 
 
