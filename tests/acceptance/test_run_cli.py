@@ -202,10 +202,13 @@ def test_a_cutover_through_the_cli_confirm_decide_timeline_verify(env: dict[str,
     timeline = golive(env, "timeline", "cut1")
     assert timeline.returncode == 0
     lines = timeline.stdout.splitlines()
-    assert re.fullmatch(rf"\s*T-60m  Pre-flight start  \s*{TIMESTAMP}  golive", lines[0]), lines[0]
-    assert any(re.fullmatch(rf"\s*T-\d+m  Database snapshot taken  PASS  {TIMESTAMP}  bob", ln) for ln in lines)
-    assert any(re.fullmatch(rf"\s*T-\d+m  GO/NO-GO  GO  {TIMESTAMP}  alice", ln) for ln in lines)
-    assert any(re.fullmatch(rf"\s*T-\d+m  Enable end  PASS  {TIMESTAMP}  golive", ln) for ln in lines)
+    # The scribe's format: a header, then planned and actual T-time, what, result, UTC time, who.
+    assert re.fullmatch(r"\s*planned\s+actual  what  result  at \(UTC\)  by", lines[0]), lines[0]
+    assert any(re.fullmatch(rf"\s*T-60m\s+T-\d+m  Pre-flight start  \s*{TIMESTAMP}  golive", ln) for ln in lines)
+    snapshot = rf"\s*T-\d+m\s+T-\d+m  Database snapshot taken: snapshot_id=snap-42  PASS  {TIMESTAMP}  bob"
+    assert any(re.fullmatch(snapshot, ln) for ln in lines)
+    assert any(re.fullmatch(rf"\s*T-\d+m\s+T-\d+m  GO/NO-GO  GO  {TIMESTAMP}  alice", ln) for ln in lines)
+    assert any(re.fullmatch(rf"\s*T-0\s+T-\d+m  Enable end  PASS  {TIMESTAMP}  golive", ln) for ln in lines)
     data = status_json(env, "cut1")
     assert data["decision"]["statement"] == "GO for engine-gated v1.2.3: snapshot snap-42, IC alice"
     assert step_of(data, "snapshot")["evidence"][0]["name"] == "snapshot.txt"
