@@ -161,6 +161,8 @@ def test_invalid_input_exits_2_with_a_message_and_no_traceback(
     bad.write_text("golive: 1\nname: bad\nphases: 3\n")
     if "taken" in args:
         golive(env, "run", str(RUNBOOKS / "serial.yaml"), "--no-prompt", "-q", "--run-id", "taken")
+    if "no-such-run" in args:  # a store that exists but has no such run (no store at all is its own message)
+        assert golive(env, "db", "upgrade").returncode == 0
     argv = [a.format(bad=bad, book=RUNBOOKS / "gated.yaml", serial=RUNBOOKS / "serial.yaml") for a in args]
     res = golive(env, *argv)
     assert res.returncode == 2, res.stdout + res.stderr

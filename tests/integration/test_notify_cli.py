@@ -108,11 +108,25 @@ def test_comms_table_shows_failures_and_what_is_due(
     assert "Due now: cutover update #2" in out
 
 
-def test_comms_of_unknown_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_comms_of_unknown_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], closed_port: int) -> None:
     """An unknown run id exits 2 with a one-line message, no traceback."""
+    db, _ = _make_run(tmp_path, closed_port)
     with pytest.raises(SystemExit) as exc:
-        main(["comms", "no-such-run", "--db", str(tmp_path / "empty.db")])
+        main(["comms", "no-such-run", "--db", db])
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "no run 'no-such-run'" in err
     assert "Traceback" not in err
+
+
+def test_comms_where_there_is_no_store_is_exit_2_and_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --db path with no store behind it is named, exit 2, and no empty store is left there."""
+    with pytest.raises(SystemExit) as exc:
+        main(["comms", "no-such-run", "--db", str(tmp_path / "empty.db")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "no golive store at" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "empty.db").exists()

@@ -322,3 +322,20 @@ async def test_simulated_72_hours_with_own_cadences_and_a_manual_check() -> None
         "last": "pass",
     }
     assert h.of("hypercare_missed") == []
+
+
+async def test_the_companion_speaks_within_hypercare_and_never_keeps_it_running() -> None:
+    """A companion (the run's status updates) is called at each tick and woken when it is next due, but a
+    wake after hypercare's end does not keep a finished hypercare running."""
+    clock = FakeClock(GO)
+    h = Harness(clock)
+    calls: list[datetime] = []
+
+    async def companion(now: datetime) -> datetime | None:
+        calls.append(now)
+        return now + timedelta(hours=100)  # beyond the 72 h end
+
+    runner = h.runner(seed_spec(), companion=companion)
+    await runner.run_forever()
+    assert clock.now() == GO + timedelta(hours=72)
+    assert len(calls) == len(schedule(seed_spec().tiers, GO))

@@ -19,7 +19,8 @@ db_option = click.option(
     envvar="GOLIVE_DATABASE_URL",
     default=None,
     metavar="URL",
-    help="Store: a SQLite path or sqlite:///..., or postgresql://... (default .golive/golive.db).",
+    help="Store: a SQLite path or sqlite:///..., or postgresql://... (default: the nearest .golive/ from here "
+    "up, else $GOLIVE_HOME, else ./.golive/).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -56,11 +57,14 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-async def with_store(db_url: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the store named by --db (or the default), run ``fn(store)``, and close the store."""
+async def with_store(db_url: str | None, fn: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
+    """Open the store named by --db (or the discovered one), run ``fn(store)``, and close the store.
+
+    Only commands that start something (``run``, ``token create``, ``worker``) pass ``create=True``: any
+    other command needs an existing store and never makes an empty one where it happens to run."""
     from golive.store import open_store
 
-    store = open_store(db_url)
+    store = open_store(db_url, create=create)
     await store.open()
     try:
         return await fn(store)

@@ -45,7 +45,7 @@ def comms(run_id: str | None, upcoming: int, as_json: bool, db_url: str | None) 
     async def with_store() -> dict[str, Any]:
         from golive.store import open_store
 
-        store = open_store(db_url)
+        store = open_store(db_url, create=False)
         await store.open()
         try:
             return await go(store)

@@ -112,23 +112,35 @@ def demo(
         say(f"[yellow]refused, as the rules say:[/yellow] {esc(msg)}")
     say("flags now: " + esc(", ".join(f"{k}={v}" for k, v in result.flags.items())))
     if result.prometheus_url:
-        say(
-            f"prometheus:        {result.prometheus_url} (stopped; its log: {esc(str(result.workdir / 'prometheus.log'))})"
-        )
+        log = Path(result.workdir / "prometheus.log").resolve()
+        say(f"prometheus:        {result.prometheus_url} (stopped; its log: {esc(str(log))})")
     if result.report_md:
-        say(f"report (Markdown): {esc(str(result.report_md))}")
+        say(f"report (Markdown): {esc(str(Path(result.report_md).resolve()))}")
     if result.report_html:
-        say(f"report (HTML):     {esc(str(result.report_html))}")
+        say(f"report (HTML):     {esc(str(Path(result.report_html).resolve()))}")
     if result.pack:
-        say(f"evidence pack:     {esc(str(result.pack))}")
-        say(f"  check it:        golive evidence verify {esc(str(result.pack))}")
+        say(f"evidence pack:     {esc(str(Path(result.pack).resolve()))}")
+        say(f"  check it:        golive evidence verify {esc(str(Path(result.pack).resolve()))}")
     for note in result.notes:
         say(f"[dim]{esc(note)}[/dim]")
     for problem in result.problems:
         say(f"[red]problem:[/red] {esc(problem)}")
-    db = f" --db {db_url}" if db_url else ""
+    db = _db_for_follow_ups(db_url)
     say(f"status:            golive status {result.run_id}{db}")
     say(f"timeline:          golive timeline {result.run_id}{db}")
     say(f"dashboard:         golive token create --user you --roles viewer{db}   (prints a token, once)")
     say(f"                   golive serve{db}   then open http://127.0.0.1:8080/runs/{result.run_id} and paste it")
     sys.exit(0 if ok else 1)
+
+
+def _db_for_follow_ups(db_url: str | None) -> str:
+    """The ``--db`` the printed follow-up commands need to work from any directory: the SQLite store the demo
+    used, as an absolute path; nothing for a server store (its URL, with its password, stays in
+    $GOLIVE_DATABASE_URL where the user put it)."""
+    from golive.store import resolve_url
+
+    target = resolve_url(db_url)
+    if "://" in target and not target.startswith("sqlite:///"):
+        return ""
+    path = target[len("sqlite:///") :] if target.startswith("sqlite:///") else target
+    return f" --db {Path(path).expanduser().resolve()}"

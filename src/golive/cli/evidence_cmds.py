@@ -113,7 +113,7 @@ def pack_cmd(
     from golive.store import open_store
 
     async def go() -> runpack.RunPackSummary:
-        store = open_store(db_url)
+        store = open_store(db_url, create=False)
         await store.open()
         try:
             rid = (await store.get_run(run_id)).run_id

@@ -130,7 +130,7 @@ def show(loaded: loader.LoadedRunbook, the_plan: plan_mod.Plan, run_id: str, db_
     from golive.store import open_store
 
     async def go() -> dict[str, Any]:
-        store = open_store(db_url)
+        store = open_store(db_url, create=False)
         await store.open()
         try:
             handle = await acts.open_run(store, run_id)

@@ -306,7 +306,7 @@ def report(run_id: str, fmt: str, out: Path | None, db_url: str | None) -> None:
     from golive.store import open_store
 
     async def go() -> str:
-        store = open_store(db_url)
+        store = open_store(db_url, create=False)
         await store.open()
         try:
             h = await acts.open_run(store, run_id)

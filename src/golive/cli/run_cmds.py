@@ -192,7 +192,7 @@ def run(
         finally:
             await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
 
-    status = _common.run_async(lambda: _common.with_store(db_url, go))
+    status = _common.run_async(lambda: _common.with_store(db_url, go, create=True))
     sys.exit(_exit_for(status))
 
 

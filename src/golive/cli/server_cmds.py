@@ -108,7 +108,7 @@ def token_create(user: str, roles: str, as_json: bool, db_url: str | None) -> No
         raise exceptions.UsageError("--user must not be empty")
     role_list = _roles(roles)
     made, record = _common.run_async(
-        lambda: _common.with_store(db_url, lambda s: auth.create_token(s, user.strip(), role_list))
+        lambda: _common.with_store(db_url, lambda s: auth.create_token(s, user.strip(), role_list), create=True)
     )
     if as_json:
         _common.echo_json(

@@ -48,7 +48,9 @@ def worker(ttl: float | None, poll: float | None, max_runs: int, once: bool, db_
     Prints one line per adopted and finished run; SIGTERM or Ctrl-C stops it (its runs keep their leases
     until they expire, then another worker adopts them)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    _common.run_async(lambda: _common.with_store(db_url, lambda store: _work(store, ttl, poll, max_runs, once)))
+    _common.run_async(
+        lambda: _common.with_store(db_url, lambda store: _work(store, ttl, poll, max_runs, once), create=True)
+    )
 
 
 async def _work(store: Any, ttl: float | None, poll: float | None, max_runs: int, once: bool) -> None:

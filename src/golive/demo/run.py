@@ -166,7 +166,9 @@ async def run_demo(
                     ic.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await ic
-                await handle.refresh()
+                # The cutover's handle was fenced by its engine's lease, which ended with the run: what the
+                # stand-ins do after it (hypercare, sign-off) are acts on a fresh handle, as from another terminal.
+                handle = await acts.open_run(store, handle.run_id)
                 hypercare_failed: list[str] = []
                 spec = handle.runbook.hypercare
                 if handle.state.status.value == "passed":

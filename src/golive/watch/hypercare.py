@@ -230,7 +230,9 @@ class HypercareRunner:
         """When something is next due after ``now``: a tick, a report, a retry of a failed report, or the
         companion (a status update)."""
         candidates = [t for t in self.ticks if t > now]
-        if self._companion_wake is not None:
+        end = self.end
+        # The companion (status updates) speaks within hypercare only: it never keeps a finished one running.
+        if self._companion_wake is not None and end is not None and self._companion_wake <= end:
             candidates.append(max(self._companion_wake, now + timedelta(milliseconds=1)))
         for r in self.spec.reports:
             if r.id in self.written:
