@@ -74,6 +74,9 @@ class _Builder:
         self.file = file
         self.problems = problems
         self.pos: dict[Loc, tuple[int, int]] = {}
+        # Keys of a {flow, mapping} that have no value: `{title: Deploy, smoke}` reads `smoke` as a key, the
+        # usual sign of a comma in an unquoted value.
+        self.flow_bare_keys: set[Loc] = set()
         self.parser = _Loader(text)  # libyaml's parser with the safe resolver
         self.constructor = yaml.constructor.SafeConstructor()
         self.events = 0  # parse events read, bounded by MAX_YAML_EVENTS
@@ -140,7 +143,7 @@ class _Builder:
             if isinstance(event, yaml.ScalarEvent):
                 value = self._scalar(event, loc)
             elif isinstance(event, yaml.MappingStartEvent):
-                value = self._mapping(loc)
+                value = self._mapping(loc, flow=bool(event.flow_style))
             else:
                 value = [self.build((*loc, i)) for i in self._items()]
         finally:
@@ -157,7 +160,7 @@ class _Builder:
             i += 1
         self._next()
 
-    def _mapping(self, loc: Loc) -> dict[str, Any]:
+    def _mapping(self, loc: Loc, flow: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
         while not self.parser.check_event(yaml.MappingEndEvent):
             key_event = self.parser.peek_event()
@@ -181,6 +184,10 @@ class _Builder:
                 self.build((*loc, "<duplicate>"))
                 continue
             self.pos[(*loc, key)] = kpos
+            if flow:
+                nxt = self.parser.peek_event()
+                if isinstance(nxt, yaml.ScalarEvent) and nxt.value == "" and nxt.implicit[0]:
+                    self.flow_bare_keys.add((*loc, key))
             out[key] = self.build((*loc, key))
         self._next()
         return out
@@ -231,8 +238,15 @@ def fmt_loc(loc: Iterable[str | int]) -> str:
 
 
 def suggest(word: str, options: Iterable[str]) -> str:
-    match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    """`` (did you mean 'qa'?)`` for the closest option, case aside (`QA` is a near miss of `qa`), or ""."""
+    opts = [str(o) for o in options]
+    word = str(word)
+    same_but_case = [o for o in opts if o.lower() == word.lower() and o != word]
+    if same_but_case:
+        return f" (did you mean {same_but_case[0]!r}?)"
+    by_lower = {o.lower(): o for o in opts}
+    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[match[0]]!r}?)" if match else ""
 
 
 def _what(value: Any) -> str:
@@ -265,6 +279,7 @@ class _Ctx:
         self.pos = pos
         self.problems = problems
         self.var_types: Mapping[str, str] = {}  # declared (or implied) type of each var
+        self.flow_bare_keys: set[Loc] = set()  # see _Builder.flow_bare_keys
 
     def where(self, loc: Loc) -> tuple[int, int]:
         probe = tuple(loc)
@@ -362,6 +377,11 @@ def _pydantic_problems(ctx: _Ctx, exc: ValidationError, data: Any, base: Loc, mo
             owner = _model_at(model, loc[:-1])
             options = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
             msg = f"unknown field {loc[-1]!r}{suggest(str(loc[-1]), options)}"
+            if full in ctx.flow_bare_keys:
+                msg += (
+                    f"; in {{...}} a comma ends a value: if the value before {loc[-1]!r} holds a comma, quote it "
+                    f'("..., {loc[-1]}")'
+                )
         elif kind in ("enum", "literal_error"):
             expected = re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", "")))
             what = "step kind" if loc and loc[-1] == "kind" else f"value for {loc[-1]!r}" if loc else "value"
@@ -1313,6 +1333,7 @@ def _load(
             [exceptions.Problem(name, 1, 1, "", "the file is empty; a runbook starts with 'golive: 1'")]
         )
     ctx = _Ctx(name, builder.pos, problems)
+    ctx.flow_bare_keys = builder.flow_bare_keys
     if not isinstance(data, dict):
         ctx.add((), f"a runbook must be a mapping with 'golive: 1' at the top, not {_what(data)}")
         raise exceptions.RunbookInvalid(problems)
@@ -1321,10 +1342,11 @@ def _load(
         ctx.add((), "missing 'golive: 1' at the top (the runbook format version)")
         raise exceptions.RunbookInvalid(problems)
     if version != models.FORMAT_VERSION or isinstance(version, bool):
-        ctx.add(
-            ("golive",),
-            f"unsupported golive format version {version!r}: this golive reads version {models.FORMAT_VERSION}",
-        )
+        if isinstance(version, str) and version.strip() == str(models.FORMAT_VERSION):
+            why = f"the format version is the number {models.FORMAT_VERSION}, not the text {version!r}: write golive: 1 without quotes"
+        else:
+            why = f"unsupported golive format version {version!r}: this golive reads version {models.FORMAT_VERSION}"
+        ctx.add(("golive",), why)
         raise exceptions.RunbookInvalid(problems)
 
     runbook: models.Runbook | None = None
