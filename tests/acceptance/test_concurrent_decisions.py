@@ -19,7 +19,7 @@ import pytest
 from tests.acceptance import ownership_support as sup
 from tests.integration.conftest import free_port, throwaway_database
 
-TRIALS = {"sqlite": 20, "postgres": 10}  # PostgreSQL's store-level compare-and-append is also in the contract tests
+TRIALS = 20
 BATCH = 10  # trials at once
 TOKEN = "tok-ian-0123456789abcdefghij"
 RUNBOOK = """\
@@ -46,14 +46,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def trials_for(db_url: str) -> int:
-    return TRIALS["postgres" if db_url.startswith("postgresql://") else "sqlite"]
-
-
 def test_overlapping_go_and_no_go_land_exactly_one_decision(tmp_path: Path, db_url: str) -> None:
-    """20 trials (10 on PostgreSQL), CLI against API and API against API, GO against NO-GO (sides alternate):
+    """20 trials, CLI against API and API against API, GO against NO-GO (sides alternate):
     one decision per trial, the other act refused with exit 1 or HTTP 409 naming the decision that landed."""
-    trials = trials_for(db_url)
+    trials = TRIALS
     books = tmp_path / "runbooks"
     books.mkdir()
     (books / "gate.yaml").write_text(RUNBOOK)
