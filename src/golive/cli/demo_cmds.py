@@ -103,7 +103,10 @@ def demo(
 
     con.print()
     if quiet:  # otherwise the live view printed this line already
-        say(f"run {result.run_id}: [bold]{result.status}[/bold] ({result.verdict}) {esc(result.reason)}")
+        from golive.cli import views
+
+        words = views.outcome_words(result.status, result.verdict)
+        say(f"run {result.run_id}: [bold]{esc(words)}[/bold] {esc(result.reason)}")
     if result.status in expected:
         say(f"scenario {fault!r}: [bold]{result.status}[/bold], as this scenario should end")
     else:

@@ -88,7 +88,10 @@ async def _drive(
         status = await driver.drive(handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason)
     if not quiet:
         data = summary.summarize(handle)
-        con.print(f"run {handle.run_id}: {data['status_label']} ({data['verdict']}) {data['reason']}")
+        from golive.cli import views as views_mod
+
+        words = views_mod.outcome_words(data["status_label"], data["verdict"])
+        con.print(f"run {handle.run_id}: {words} {data['reason']}")
     return status
 
 

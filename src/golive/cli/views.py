@@ -73,6 +73,13 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         )
         for s in ph["steps"]:
             shown = s["outcome"] or s["status"]
+            if s["status"] == "unknown" and not s.get("summary"):
+                # An action a crash left without a result waits for a person: say how to settle it.
+                s = {
+                    **s,
+                    "summary": f"did it take effect? check, then: golive resolve {summary['run_id']} {s['id']} "
+                    "--outcome done|not-done --as NAME",
+                }
             table.add_row(
                 s.get("t") or s.get("planned_at") or "",
                 f"  {s['id']}",
@@ -155,3 +162,12 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                 Text("  blank: " + ", ".join(blank) + " (golive signoff RUN --field ID=VALUE)", style="yellow")
             )
     return Group(*parts)
+
+
+def outcome_words(status_label: str, verdict: str) -> str:
+    """``PASSED (GO)``, but ``NO-GO`` rather than ``NO-GO (NO-GO)``: the verdict only when it adds something."""
+
+    def norm(text: str) -> str:
+        return "".join(ch for ch in text.upper() if ch.isalnum())
+
+    return status_label if not verdict or norm(verdict) == norm(status_label) else f"{status_label} ({verdict})"

@@ -1,0 +1,48 @@
+"""What the terminal says about a run's end: the verdict only when it adds something."""
+
+from __future__ import annotations
+
+from golive.cli import views
+
+
+def test_a_verdict_that_repeats_the_status_is_not_said_twice() -> None:
+    """`NO-GO (NO-GO)` and `ROLLED-BACK (ROLLED BACK)` read `NO-GO` and `ROLLED-BACK`; `PASSED (GO)` stays."""
+    assert views.outcome_words("NO-GO", "NO-GO") == "NO-GO"
+    assert views.outcome_words("ROLLED-BACK", "ROLLED BACK") == "ROLLED-BACK"
+    assert views.outcome_words("PASSED", "GO") == "PASSED (GO)"
+    assert views.outcome_words("COMPLETE", "GO") == "COMPLETE (GO)"
+
+
+def test_an_unknown_step_names_golive_resolve() -> None:
+    """A step left unknown by a crash shows the resolve command in the status table."""
+    from rich.console import Console
+
+    summary = {
+        "run_id": "r1",
+        "title": "t",
+        "mode": "live",
+        "status_label": "WAITING",
+        "status": "waiting",
+        "reason": "",
+        "roles": {},
+        "rollback": None,
+        "phases": [
+            {
+                "title": "Deploy",
+                "outcome": "running",
+                "steps": [
+                    {
+                        "id": "migrate",
+                        "kind": "action",
+                        "role": None,
+                        "outcome": None,
+                        "status": "unknown",
+                        "summary": "",
+                    }
+                ],
+            }
+        ],
+    }
+    console = Console(width=200, record=True)
+    console.print(views.status_renderable(summary))
+    assert "golive resolve r1 migrate --outcome done|not-done" in console.export_text()
