@@ -213,3 +213,60 @@ def test_a_no_go_runs_checklist_shows_the_approval_record_present(tmp_path: Path
     status, items = asyncio.run(checklist())
     assert status is RunStatus.NO_GO
     assert [(i["title"], i["status"]) for i in items] == [("Approval record", "complete")]
+
+
+FIELDS_RUNBOOK = """\
+golive: 1
+name: fields
+roles:
+  qa: {may: [signoff]}
+  ops: {}
+phases:
+  - id: p
+    steps:
+      - {id: ok, kind: check, type: command, with: {run: ["true"]}}
+signoff:
+  areas: [{id: qa, title: QA, role: qa}]
+  fields:
+    - {id: recall_timestamp, title: "Recall drill: timestamp (UTC)", type: datetime}
+    - {id: approvers, title: Approver names}
+"""
+
+
+def test_the_dashboard_shows_the_fields_and_its_form_fills_them(tmp_path: Path) -> None:
+    """The run's dashboard panel lists each field (BLANK until filled) with an input for a signer and none for
+    anyone else; the form's request (POST .../signoff with fields) fills them, a bad type is a 400 naming it."""
+    import httpx
+
+    from golive.server import config as config_mod
+    from golive.server.testing import LiveServer
+
+    db = tmp_path / "g.db"
+    asyncio.run(
+        _create(db, loader.load_text(FIELDS_RUNBOOK, str(tmp_path / "rb.yaml"), environ={}), {"qa": "quinn"}, "f1")
+    )
+    tokens = {"tok-quinn-0123456789abcdef": ("quinn", ["qa"]), "tok-olga-0123456789abcdefg": ("olga", ["ops"])}
+    grants = {
+        config_mod.hash_token(t): config_mod.TokenGrant(user_id=u, roles=tuple(r)) for t, (u, r) in tokens.items()
+    }
+    cfg = config_mod.ServerConfig(token_hashes=grants, token_cache_ttl=0)
+    quinn = {"Authorization": "Bearer tok-quinn-0123456789abcdef"}
+    olga = {"Authorization": "Bearer tok-olga-0123456789abcdefg"}
+    with LiveServer(str(db), cfg) as srv, httpx.Client(base_url=srv.url, timeout=10) as http:
+        page = http.get("/ui/runs/f1", headers=quinn)
+        assert page.status_code == 200, page.text
+        assert 'name="fields.recall_timestamp"' in page.text
+        assert "BLANK" in page.text
+        assert 'name="fields.recall_timestamp"' not in http.get("/ui/runs/f1", headers=olga).text
+        bad = http.post("/api/v1/runs/f1/signoff", json={"fields": {"recall_timestamp": "soon"}}, headers=quinn)
+        assert bad.status_code == 400
+        assert "is a datetime" in bad.text
+        ok = http.post(
+            "/api/v1/runs/f1/signoff",
+            json={"fields": {"recall_timestamp": "2026-02-28T10:08:33Z", "approvers": "Quinn"}},
+            headers=quinn,
+        )
+        assert ok.status_code == 200, ok.text
+        filled = http.get("/ui/runs/f1", headers=quinn).text
+        assert "2026-02-28T10:08:33Z" in filled
+        assert "by quinn" in filled

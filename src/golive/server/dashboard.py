@@ -205,6 +205,17 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
         }
         for area, info in data["signoffs"].items()
     ]
+    signers = {r for r in area_roles.values() if r} | rb.roles_with("signoff")
+    field_roles = {f.id: f.role for f in rb.signoff.fields}
+    signoff_fields = [
+        {
+            **f,
+            "mine": viewer.holds(field_roles[f["id"]])
+            if field_roles.get(f["id"])
+            else any(viewer.holds(r) for r in signers),
+        }
+        for f in data.get("signoff_fields") or []
+    ]
     evidence = []
     for ph in data["phases"]:
         for s in ph["steps"]:
@@ -250,6 +261,8 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
         manual=manual,
         unknown=unknown,
         signoffs=signoffs,
+        signoff_fields=signoff_fields,
+        signoff_fields_mine=any(f["mine"] for f in signoff_fields),
         follow_ups=follow_ups,
         evidence=evidence,
         timeline=timeline,

@@ -224,6 +224,10 @@
         if (v === "") continue;
         obj.inputs = obj.inputs || {};
         obj.inputs[k.slice(7)] = v;
+      } else if (k.startsWith("fields.")) {
+        if (v === "") continue;
+        obj.fields = obj.fields || {};
+        obj.fields[k.slice(7)] = v;
       } else if (k === "failed") {
         obj.failed = v === "true";
       } else if (field && field.hasAttribute("data-pairs")) {
