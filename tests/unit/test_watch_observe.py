@@ -225,3 +225,16 @@ async def test_a_reset_trigger_must_breach_for_its_duration_again() -> None:
     ev.reset()
     second = await observe(600.0, [ev], clock, Events())
     assert (second.outcome, second.elapsed) == ("fired", 30.0)
+
+
+async def test_a_window_watched_only_by_pause_triggers_says_no_pause_trigger_fired() -> None:
+    """The summary names the responses really watched: `no pause trigger fired`, not `no rollback ...`."""
+    clock = FakeClock()
+    src = FakeMetricSource()
+    src.set(0.01)
+    ev = TriggerEvaluator(trig("latency", then="pause"), lambda r: src.read, clock)
+    res = await observe(30.0, [ev], clock, Events())
+    assert res.summary.startswith("no pause trigger fired in 30s")
+    both = [ev, TriggerEvaluator(trig("errors"), lambda r: src.read, clock)]
+    res = await observe(30.0, both, clock, Events())
+    assert res.summary.startswith("no rollback or pause trigger fired in 30s")

@@ -118,11 +118,16 @@ def watch_renderable(handle: Any) -> Any:
         )
     parts: list[Any] = [head]
     if rb is not None:
-        done = [
-            f"{sid} {s.outcome.value.upper()}"
-            for sid, s in st.steps.items()
-            if (s.section.startswith("rollback") or sid == "restore_safe_flags") and s.outcome is not None
-        ]
+        # In the order they ran (the flags' safe values first), not in the order the runbook lists them.
+        ran = sorted(
+            (
+                (s.finished_at or "", sid, s)
+                for sid, s in st.steps.items()
+                if (s.section.startswith("rollback") or sid == "restore_safe_flags") and s.outcome is not None
+            ),
+            key=lambda item: item[0],
+        )
+        done = [f"{sid} {s.outcome.value.upper()}" for _, sid, s in ran if s.outcome is not None]
         parts.append(Text(f"ROLLBACK: {rb.get('reason')} (started by {rb.get('by')})", style="bold red"))
         if done:
             parts.append(Text("rollback steps: " + ", ".join(done), style="red"))

@@ -80,7 +80,10 @@ class ObserveResult(BaseModel):
         """One line for the step result."""
         if self.outcome == "passed":
             extra = f"; notify: {', '.join(self.notified)}" if self.notified else ""
-            return f"no rollback trigger fired in {self.elapsed:.0f}s ({self.evaluations} evaluations){extra}"
+            # Name the responses that were really watched: a window watched only by pause triggers says so.
+            kinds = [k for k in ("rollback", "pause") if any(ev.then == k for ev in self.last.values())]
+            what = f"no {' or '.join(kinds)} trigger fired" if kinds else "no trigger fired"
+            return f"{what} in {self.elapsed:.0f}s ({self.evaluations} evaluations){extra}"
         if self.outcome == "fired":
             return f"trigger {self.trigger_id} fired ({self.then}): {self.reason}"
         return f"observation stopped after {self.elapsed:.0f}s: {self.reason}"
