@@ -46,3 +46,41 @@ def test_an_unknown_step_names_golive_resolve() -> None:
     console = Console(width=200, record=True)
     console.print(views.status_renderable(summary))
     assert "golive resolve r1 migrate --outcome done|not-done" in console.export_text()
+
+
+def test_status_at_80_columns_keeps_every_step_id_on_one_line() -> None:
+    """At 80 columns the step ids are whole (the summary wraps instead)."""
+    from rich.console import Console
+
+    ids = ["verify-prod-env-and-secrets", "payouts-router-reachable", "canary-withdraw-request"]
+    summary = {
+        "run_id": "r1",
+        "title": "Payments",
+        "mode": "live",
+        "status_label": "RUNNING",
+        "status": "running",
+        "reason": "",
+        "roles": {},
+        "rollback": None,
+        "phases": [
+            {
+                "title": "Deploy+Smoke",
+                "outcome": "running",
+                "steps": [
+                    {
+                        "id": i,
+                        "kind": "check",
+                        "role": "deployer",
+                        "outcome": "pass",
+                        "status": "done",
+                        "summary": 'status=200, expected 200; $.status="ok", expected == "ok" in 41 ms',
+                    }
+                    for i in ids
+                ],
+            }
+        ],
+    }
+    console = Console(width=80, record=True)
+    console.print(views.status_renderable(summary))
+    text = console.export_text()
+    assert all(i in text for i in ids), text

@@ -59,8 +59,14 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     if roles:
         parts.append(Text(f"roles: {roles}", style="dim"))
     table = Table(expand=False, show_lines=False)
-    for col in ("T", "phase / step", "kind", "role", "outcome", "took", "summary"):
-        table.add_column(col, overflow="fold")
+    # Ids, T-times, kinds and outcomes stay whole on one line (people copy step ids into commands); the
+    # summary and the role take what width is left and wrap.
+    for col in ("T", "phase / step", "kind"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("role", overflow="fold", max_width=16)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("took", no_wrap=True)
+    table.add_column("summary", overflow="fold", ratio=1)
     for ph in summary["phases"]:
         table.add_row(
             ph.get("t") or ph.get("planned_at") or "",
