@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         # Non-standalone click returns the callback's value, or the code of a ctx.exit(); only ints are codes.
         return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except exceptions.GoliveError as exc:
-        click.echo(f"golive: {exc.message}" if "\n" not in exc.message else exc.message, err=True)
+        # A runbook's problems are located (file:line:col: field: ...) and read the same from every command
+        # (validate, plan, run), one or many; any other error is golive's one line.
+        located = isinstance(exc, exceptions.RunbookInvalid) or "\n" in exc.message
+        click.echo(exc.message if located else f"golive: {exc.message}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("golive: aborted", err=True)
