@@ -109,11 +109,15 @@ def status_renderable(summary: dict[str, Any]) -> Any:
             )
     parts.append(table)
     for p in summary.get("pending") or []:
-        extra = f" deadline {p['deadline']} default {p['default']}" if p.get("deadline") else ""
-        who = p.get("holder") or f"<{p.get('role')} unassigned>"
-        if p.get("resolvers"):  # an unknown action: whoever may resolve it
+        if p.get("wait"):  # the shared description (engine.summary.wait): the API and dashboard say the same
+            w = p["wait"]
+            who = " or ".join(f"{r}={h or '<unassigned>'}" for r, h in (w.get("holders") or {}).items())
+            line = f"waiting: {p['id']} ({w['kind']}) for {who or 'someone'}: {w['text']}"
+        elif p.get("resolvers"):  # an unknown action: whoever may resolve it
             line = f"waiting: {p['id']} (resolve) for {' or '.join(p['resolvers'])}"
         else:
+            extra = f" deadline {p['deadline']} default {p['default']}" if p.get("deadline") else ""
+            who = p.get("holder") or f"<{p.get('role')} unassigned>"
             line = f"waiting: {p['id']} ({p['waiting_for']}) for {p.get('role')}={who}{extra}"
         parts.append(Text(line, style="cyan"))
     for w in summary.get("waivers") or []:

@@ -57,6 +57,48 @@ def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, 
     }
 
 
+def wait(h: acts.RunHandle, step: models.Step) -> dict[str, Any]:
+    """The one description of what a waiting step waits for, shared by ``golive status``, the API and the
+    dashboard: ``kind`` (decision, pause, manual, resolve), the ``roles`` that must act with their
+    ``holders``, the ``acts`` they can do, the ``deadline`` and ``default``, and a sentence (``text``).
+
+    A pause (a trigger stopped an observe window) is a decision for the roles that decide -- never for
+    whoever watches the window; an action left unknown by a crash is a resolve for its resolvers; a manual
+    step is a confirm for its role."""
+    s = h.state.step(step.id)
+    rb = h.runbook
+    if s.status == "unknown" or s.waiting_for == "resolve":
+        kind, roles, can = "resolve", acts.resolver_roles(h, step), ["done", "not-done"]
+    elif s.waiting_for == "pause":
+        kind, roles, can = "pause", sorted(rb.roles_with("decide")) or [acts.decider_role(h, step)], ["go", "no-go"]
+    elif s.waiting_for == "decision":
+        kind, roles, can = "decision", [step.role or acts.decider_role(h, step)], ["go", "no-go"]
+    else:
+        kind, roles, can = "manual", [r for r in [step.role] if r], ["confirm", "fail"]
+    holders = {r: h.state.roles.get(r) for r in roles}
+    who = " or ".join(f"{r} ({holders[r] or 'unassigned'})" for r in roles) or "someone"
+    title = step.title or step.id
+    if kind == "pause":
+        text = f"{title} is paused by a trigger: {who} decides GO (watch on) or NO-GO (roll back)"
+    elif kind == "decision":
+        text = f"{title}: {who} decides GO or NO-GO"
+    elif kind == "resolve":
+        text = f"{title}: did the action take effect? {who} resolves it (golive resolve {h.run_id} {step.id})"
+    else:
+        text = f"{title}: {who} confirms it (golive confirm {h.run_id} {step.id})"
+    if s.deadline and kind in ("pause", "decision"):
+        text += f" by {s.deadline}, else {(s.default or step.default or 'no-go').upper()}"
+    return {
+        "kind": kind,
+        "roles": roles,
+        "holders": holders,
+        "acts": can,
+        "deadline": s.deadline,
+        "default": s.default,
+        "text": text,
+    }
+
+
 def _centre(side: Any) -> float | None:
     if not isinstance(side, dict):
         return None
@@ -317,7 +359,11 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
             "stopped": st.engine_stopped,
             "takeovers": st.takeovers,
         },
-        "pending": [_step_dict(h, s.section, step) for s in st.waiting if (step := rb.step(s.id)) is not None],
+        "pending": [
+            {**_step_dict(h, s.section, step), "wait": wait(h, step)}
+            for s in st.waiting
+            if (step := rb.step(s.id)) is not None
+        ],
         "triggers": [
             {
                 "id": t.id,

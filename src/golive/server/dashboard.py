@@ -171,6 +171,26 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
             continue
         if item["waiting_for"] == "decision" and step.kind is models.StepKind.DECISION:
             decisions.append(_decision_view(h, step, viewer))
+        elif item["waiting_for"] == "pause":
+            # A trigger paused an observe window: a GO / NO-GO for the roles that decide (never an "unknown
+            # outcome" for whoever watches the window), from the same description the CLI and the API give.
+            w = item.get("wait") or {}
+            deciders = list(w.get("roles") or [])
+            decisions.append(
+                {
+                    "id": step.id,
+                    "title": f"Paused: {step.title or step.id}",
+                    "role": " or ".join(deciders),
+                    "holder": ", ".join(p for p in (w.get("holders") or {}).values() if p),
+                    "deadline": w.get("deadline"),
+                    "default": w.get("default"),
+                    "statement": None,
+                    "requires": [],
+                    "blockers": [],
+                    "mine": any(viewer.holds(r) for r in deciders),
+                    "wait": w,
+                }
+            )
         elif item["waiting_for"] == "manual":
             manual.append(
                 {

@@ -224,6 +224,11 @@ class StepOut(_Model):
         default_factory=list,
         description="For an action whose outcome is unknown: who may resolve it, as ROLE=HOLDER.",
     )
+    wait: dict[str, Any] | None = Field(
+        default=None,
+        description="For a pending step: what it waits for, the same for the CLI, the API and the dashboard "
+        "(kind: decision|pause|manual|resolve, roles, holders, acts, deadline, default, text).",
+    )
 
 
 class PhaseOut(_Model):

@@ -1,0 +1,108 @@
+"""One description of every waiting state, the same in `golive status --json`, the API and the dashboard:
+a pause is a GO / NO-GO for the roles that decide (not an "unknown outcome" for the observer), an action
+left unknown is a resolve, a manual step is a confirm."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from golive.engine import runner
+from golive.server import config as config_mod
+from golive.server.testing import LiveServer
+from golive.spec import loader
+from golive.store import sqlite
+
+GOLIVE = str(Path(sys.executable).with_name("golive"))
+RUNBOOK = """\
+golive: 1
+name: waits
+roles:
+  ic: {may: [decide]}
+  observer: {}
+  ops: {}
+phases:
+  - id: cutover
+    steps:
+      - {id: check-in, kind: manual, role: ops}
+      - {id: migrate, kind: action, type: command, role: ops, with: {run: ["true"]}}
+      - {id: watch, kind: observe, role: observer, duration: 10m}
+triggers:
+  - {id: latency, source: {type: command, with: {run: [echo, "9"]}}, when: value > 1, then: pause, deadline: 5m, default: rollback}
+"""
+ROLES = {"ic": "alice", "observer": "oscar", "ops": "olga"}
+TOKENS = {"tok-alice-0123456789abcdef": ("alice", ["ic"]), "tok-oscar-0123456789abcdef": ("oscar", ["observer"])}
+
+
+async def _waiting_run(db: Path, book: Path) -> str:
+    store = sqlite.SqliteStore(db)
+    await store.open()
+    try:
+        h = await runner.create_run(store, loader.load(book, environ={}), roles=ROLES, run_id="w1")
+        await h.append("phase_started", step_id="cutover", title="cutover")
+        await h.append("step_waiting", step_id="check-in", what="manual", role="ops", holder="olga")
+        await h.append("action_started", step_id="migrate", attempt=1, describe="true")
+        await h.append("action_unknown", step_id="migrate", idempotent=False, retry=False)
+        await h.append("step_started", step_id="watch", attempt=1, duration_planned=600)
+        await h.append(
+            "step_waiting",
+            step_id="watch",
+            what="pause",
+            trigger="latency",
+            reason="value 9 > 1",
+            deadline="2026-12-04T10:05:00.000000Z",
+            default="rollback",
+            remaining=540,
+        )
+        return h.run_id
+    finally:
+        await store.close()
+
+
+def _waits(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["id"]: p["wait"] for p in summary["pending"]}
+
+
+def test_the_cli_the_api_and_the_dashboard_describe_each_waiting_state_alike(tmp_path: Path) -> None:
+    book = tmp_path / "rb.yaml"
+    book.write_text(RUNBOOK)
+    db = tmp_path / "g.db"
+    run_id = asyncio.run(_waiting_run(db, book))
+    env = {k: v for k, v in os.environ.items() if k != "GOLIVE_DEBUG"} | {"GOLIVE_DATABASE_URL": str(db)}
+    done = subprocess.run([GOLIVE, "status", run_id, "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    cli = _waits(json.loads(done.stdout))
+    assert {k: (w["kind"], w["roles"], w["acts"]) for k, w in cli.items()} == {
+        "check-in": ("manual", ["ops"], ["confirm", "fail"]),
+        "migrate": ("resolve", ["ic", "ops"], ["done", "not-done"]),
+        "watch": ("pause", ["ic"], ["go", "no-go"]),
+    }
+    assert cli["watch"]["text"].startswith("watch is paused by a trigger: ic (alice) decides GO")
+
+    grants = {
+        config_mod.hash_token(t): config_mod.TokenGrant(user_id=u, roles=tuple(r)) for t, (u, r) in TOKENS.items()
+    }
+    cfg = config_mod.ServerConfig(token_hashes=grants, token_cache_ttl=0)
+    alice = {"Authorization": "Bearer tok-alice-0123456789abcdef"}
+    oscar = {"Authorization": "Bearer tok-oscar-0123456789abcdef"}
+    with LiveServer(str(db), cfg) as srv, httpx.Client(base_url=srv.url, timeout=10) as http:
+        api = http.get(f"/api/v1/runs/{run_id}", headers=alice)
+        assert api.status_code == 200, api.text
+        assert _waits(api.json()) == cli
+        ic_page = http.get(f"/ui/runs/{run_id}", headers=alice).text
+        observer_page = http.get(f"/ui/runs/{run_id}", headers=oscar).text
+    # The pause is in the decision panel with its description; the IC gets GO / NO-GO, the observer nothing.
+    assert 'id="decision-watch"' in ic_page
+    assert cli["watch"]["text"] in ic_page
+    assert 'data-testid="go"' in ic_page
+    assert 'data-testid="no-go"' in ic_page
+    assert 'id="decision-watch"' in observer_page
+    assert 'data-testid="go"' not in observer_page
+    assert "No decision pending" not in ic_page
