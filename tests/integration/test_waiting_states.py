@@ -106,3 +106,49 @@ def test_the_cli_the_api_and_the_dashboard_describe_each_waiting_state_alike(tmp
     assert 'id="decision-watch"' in observer_page
     assert 'data-testid="go"' not in observer_page
     assert "No decision pending" not in ic_page
+
+
+DECISION_RUNBOOK = """\
+golive: 1
+name: gate
+roles: {ic: {may: [decide]}}
+phases:
+  - id: smoke
+    steps: [{id: smoke-check, kind: check, type: command, with: {run: ["true"]}}]
+  - id: canary
+    steps: [{id: canary-check, kind: check, type: command, with: {run: ["true"]}}]
+  - id: decision
+    steps: [{id: go, kind: decision, role: ic, requires: [smoke, canary]}]
+"""
+
+
+async def _rehearsal_at_the_decision(db: Path, book: Path) -> str:
+    store = sqlite.SqliteStore(db)
+    await store.open()
+    try:
+        h = await runner.create_run(store, loader.load(book, environ={}), roles={"ic": "alice"}, mode="rehearsal")
+        for phase, outcome in (("smoke", "pass"), ("canary", "fail")):
+            await h.append("phase_started", step_id=phase, title=phase)
+            await h.append("phase_finished", step_id=phase, outcome=outcome)
+        await h.append("step_waiting", step_id="go", what="decision", role="ic", holder="alice")
+        return h.run_id
+    finally:
+        await store.close()
+
+
+def test_the_dashboard_shows_a_rehearsal_banner_and_each_requirement_green_or_not(tmp_path: Path) -> None:
+    """A rehearsal says so at the top; the pending decision marks each requirement green (smoke) or red
+    (canary) right now."""
+    book = tmp_path / "rb.yaml"
+    book.write_text(DECISION_RUNBOOK)
+    db = tmp_path / "g.db"
+    run_id = asyncio.run(_rehearsal_at_the_decision(db, book))
+    grants = {
+        config_mod.hash_token(t): config_mod.TokenGrant(user_id=u, roles=tuple(r)) for t, (u, r) in TOKENS.items()
+    }
+    cfg = config_mod.ServerConfig(token_hashes=grants, token_cache_ttl=0)
+    with LiveServer(str(db), cfg) as srv, httpx.Client(base_url=srv.url, timeout=10) as http:
+        page = http.get(f"/ui/runs/{run_id}", headers={"Authorization": "Bearer tok-alice-0123456789abcdef"}).text
+    assert 'data-testid="mode-banner">REHEARSAL: not the real cutover' in page
+    assert 'class="req-green" data-testid="requirement-smoke"' in page
+    assert 'class="req-red" data-testid="requirement-canary"' in page

@@ -140,6 +140,7 @@ class Perspective:
 
 def _decision_view(h: acts.RunHandle, step: models.Step, viewer: Perspective) -> dict[str, Any]:
     s = h.state.step(step.id)
+    blockers = acts.decision_blockers(h, step)
     return {
         "id": step.id,
         "title": step.title or step.id,
@@ -149,8 +150,10 @@ def _decision_view(h: acts.RunHandle, step: models.Step, viewer: Perspective) ->
         "default": s.default or step.default,
         "statement": step.statement,
         "requires": list(step.requires),
+        # Each requirement, green or not right now (a blocker names it as 'phase ...' or 'step ...').
+        "requirements": [{"id": r, "green": not any(f"{r!r}" in b for b in blockers)} for r in step.requires],
         # The same function the rule uses, so the button and the rule can never disagree.
-        "blockers": acts.decision_blockers(h, step),
+        "blockers": blockers,
         "mine": viewer.holds(step.role),
     }
 
