@@ -87,7 +87,8 @@
     tpl.innerHTML = html.trim();
     const fresh = tpl.content.firstElementChild;
     const current = container.firstElementChild;
-    if (!current || current.id !== fresh.id) {
+    // A new layout (the rollback panel moves to the top while rolling back) is a whole new page.
+    if (!current || current.id !== fresh.id || current.dataset.layout !== fresh.dataset.layout) {
       container.replaceChildren(fresh);
       lastHtml.clear();
       fresh.querySelectorAll(".panel[id]").forEach((p) => lastHtml.set(p.id, p.outerHTML));
