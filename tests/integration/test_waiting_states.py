@@ -152,3 +152,24 @@ def test_the_dashboard_shows_a_rehearsal_banner_and_each_requirement_green_or_no
     assert 'data-testid="mode-banner">REHEARSAL: not the real cutover' in page
     assert 'class="req-green" data-testid="requirement-smoke"' in page
     assert 'class="req-red" data-testid="requirement-canary"' in page
+
+
+def test_a_pause_answered_go_does_not_make_the_header_read_go(tmp_path: Path) -> None:
+    """The IC's GO to a pause lets the window go on; the run's verdict stays what it was (no `WAITING GO`)."""
+    from golive.engine import acts, summary
+
+    book = tmp_path / "rb.yaml"
+    book.write_text(RUNBOOK)
+
+    async def go() -> str:
+        store = sqlite.SqliteStore(tmp_path / "g.db")
+        await store.open()
+        try:
+            await _waiting_run(tmp_path / "g.db", book)
+            h = await acts.open_run(store, "w1")
+            await h.append("decision_recorded", step_id="watch", actor="alice", decision="go", reason="ok", pause=True)
+            return summary.verdict(await acts.open_run(store, "w1"))
+        finally:
+            await store.close()
+
+    assert asyncio.run(go()) != "GO"

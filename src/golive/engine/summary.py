@@ -277,7 +277,8 @@ def verdict(h: acts.RunHandle) -> str:
     st = h.state
     if st.status is RunStatus.ROLLED_BACK or st.rollback is not None:
         return "ROLLED BACK"
-    if st.decision and st.decision.get("decision") == "go":
+    # The go-live's GO (go_at), not the answer to a pause: a pause's GO only lets an observe window go on.
+    if st.go_at is not None:
         return "GO"
     if st.status is RunStatus.STOPPED:
         return "STOPPED"
