@@ -41,13 +41,13 @@ rollback:
 LAPTOP = (1280, 800)
 
 
-def seed(war: War, rolling: bool) -> str:
+def seed(war: War, rolling: bool, paused: bool = True) -> str:
     """The run, written to the store from another thread (Playwright's sync API holds this one's event loop)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _seed(war, rolling)).result()
+        return pool.submit(asyncio.run, _seed(war, rolling, paused)).result()
 
 
-async def _seed(war: War, rolling: bool) -> str:
+async def _seed(war: War, rolling: bool, paused: bool = True) -> str:
     store = sqlite.SqliteStore(war.db)
     await store.open()
     try:
@@ -59,6 +59,8 @@ async def _seed(war: War, rolling: bool) -> str:
         await h.append("phase_finished", step_id="preflight", outcome="pass")
         await h.append("phase_started", step_id="canary", title="canary")
         await h.append("step_started", step_id="watch", attempt=1, duration_planned=600)
+        if not paused:
+            return h.run_id
         await h.append(
             "step_waiting",
             step_id="watch",
@@ -103,3 +105,16 @@ def test_a_pause_offers_go_and_no_go_to_the_ic_and_nothing_to_the_observer(war: 
     assert theirs.is_visible()
     assert theirs.locator("button").count() == 0
     assert "It took effect" not in ops.locator("#panel-manual").inner_text()
+
+
+def test_a_running_observe_window_shows_the_time_left(war: War) -> None:
+    """The 10-minute watch that just started counts down (m:ss) beside its step, at laptop and phone widths."""
+    run_id = seed(war, rolling=False, paused=False)
+    for width, height in (LAPTOP, (390, 844)):
+        page: Any = war.page("ic", width, height)
+        war.open_run(page, run_id, "ic")
+        left = page.locator("[data-testid=watch-left-watch]")
+        page.wait_for_function("document.querySelector('[data-testid=watch-left-watch]').textContent.includes(':')")
+        minutes = int(left.inner_text().split(":")[0])
+        assert 8 <= minutes <= 9, left.inner_text()
+        assert page.errors == []

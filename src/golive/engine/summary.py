@@ -51,10 +51,25 @@ def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, 
         "output": s.output,
         "decision": s.decision,
         "statement": s.statement,
+        "watch_ends_at": _watch_ends_at(s, step),
         "resolvers": [f"{r}={h.state.roles.get(r) or '<unassigned>'}" for r in acts.resolver_roles(h, step)]
         if s.status == "unknown"
         else [],
     }
+
+
+def _watch_ends_at(s: Any, step: models.Step) -> str | None:
+    """When a running observe window that was never paused ends (its start plus its duration), or None."""
+    from datetime import timedelta
+
+    from golive.clock import utc_iso
+
+    if step.kind is not models.StepKind.OBSERVE or s.status != "running" or step.duration is None:
+        return None
+    if s.remaining is not None:  # paused once: the rest of the window restarted at the IC's answer
+        return None
+    began = parse_ts(s.started_at)
+    return utc_iso(began + timedelta(seconds=step.duration)) if began is not None else None
 
 
 def wait(h: acts.RunHandle, step: models.Step) -> dict[str, Any]:

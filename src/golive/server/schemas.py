@@ -224,6 +224,9 @@ class StepOut(_Model):
         default_factory=list,
         description="For an action whose outcome is unknown: who may resolve it, as ROLE=HOLDER.",
     )
+    watch_ends_at: str | None = Field(
+        default=None, description="A running observe window (never paused): when it ends, UTC."
+    )
     wait: dict[str, Any] | None = Field(
         default=None,
         description="For a pending step: what it waits for, the same for the CLI, the API and the dashboard "
