@@ -200,6 +200,7 @@ def test_public_surface_of_golive_store_is_pinned() -> None:
             "Store",
             "TokenRecord",
             "describe_url",
+            "discover",
             "open_store",
             "resolve_url",
             "verify_chain",
