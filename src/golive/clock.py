@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "utc_iso"]
+__all__ = ["Clock", "ScaledClock", "SystemClock", "utc_iso"]
 
 
 class Clock(Protocol):
@@ -49,3 +49,35 @@ class SystemClock:
 def utc_iso(ts: datetime) -> str:
     """An ISO 8601 UTC timestamp with microseconds and a Z suffix, the one format golive stores."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ScaledClock:
+    """Rehearsal time: scaled time runs ``factor`` times faster than real time from ``anchor``.
+
+    ``now()`` is ``anchor + (real_now - anchor) * factor``; ``sleep(s)`` waits ``s / factor`` real seconds;
+    ``monotonic()`` is scaled the same way. Every process that works on a scaled run rebuilds the clock from
+    the anchor and factor recorded with the run, so resume, hypercare and acts from another terminal all
+    read the same scaled time. Leases and heartbeats keep real time (the store's own clock).
+    """
+
+    def __init__(self, factor: float, anchor: datetime | None = None, *, base: Clock | None = None) -> None:
+        if not factor > 0:
+            raise ValueError(f"time scale must be positive, not {factor!r}")
+        self.factor = float(factor)
+        self._base = base or SystemClock()
+        self.anchor = (anchor or self._base.now()).astimezone(UTC)
+        self._mono0 = self._base.monotonic()
+
+    def now(self) -> datetime:
+        real = self._base.now()
+        return self.anchor + (real - self.anchor) * self.factor
+
+    def real_time(self, scaled: datetime) -> datetime:
+        """The real wall time at which the scaled clock read ``scaled``."""
+        return self.anchor + (scaled - self.anchor) / self.factor
+
+    def monotonic(self) -> float:
+        return self._mono0 + (self._base.monotonic() - self._mono0) * self.factor
+
+    async def sleep(self, seconds: float) -> None:
+        await self._base.sleep(max(0.0, seconds) / self.factor)

@@ -184,7 +184,7 @@ class InMemoryStore(store_base.Store):
             if why is not None:
                 raise exceptions.Fenced(why)
         seq, prev = last
-        now = clock_mod.utc_iso(self.clock.now())
+        now = clock_mod.utc_iso(self.event_clock.now())
         last_ts = log[-1].ts if log else None
         sealed: list[store_base.Event] = []
         for p in prepared:

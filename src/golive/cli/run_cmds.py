@@ -41,9 +41,16 @@ async def _drive(
     kind: str = "run",
     take_over: bool = False,
     actor: str | None = None,
+    settings: Any = None,
 ) -> Any:
     """Run the engine with a live view, owning the run through the driver (lease, heartbeat, fencing)."""
-    from golive.engine import driver, runner, summary
+    from golive.engine import driver, rehearsal, runner, summary
+
+    if settings is None:
+        settings = rehearsal.settings_from_params(handle.record.params)
+    scaled = settings.clock()
+    if scaled is not None:
+        store.event_clock = scaled  # events carry scaled time; the lease keeps real time
 
     con = _common.console()
     live_view: Any = None
@@ -73,7 +80,9 @@ async def _drive(
                 con.print(f"        rollback/{s['id']}: {str(s.get('outcome')).upper()} {s.get('summary') or ''}")
 
     prompter = _terminal_prompter if prompt and runner.is_interactive() else None
-    engine = runner.Engine(handle, prompter=prompter, on_change=on_change, var_overrides=var_overrides)
+    engine = runner.Engine(
+        handle, clock=scaled, prompter=prompter, on_change=on_change, var_overrides=var_overrides
+    )
     owner = driver.process_owner(kind)
     reason = "taken over with --take-over" if take_over else ""
     if not quiet and con.is_terminal:
@@ -83,9 +92,13 @@ async def _drive(
 
         with Live(views.status_renderable(summary.summarize(handle)), console=con, refresh_per_second=4) as lv:
             live_view = lv
-            status = await driver.drive(handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason)
+            async with rehearsal.outside_world(engine, settings):
+                status = await driver.drive(
+                    handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason
+                )
     else:
-        status = await driver.drive(handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason)
+        async with rehearsal.outside_world(engine, settings):
+            status = await driver.drive(handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason)
     if not quiet:
         data = summary.summarize(handle)
         from golive.cli import views as views_mod
@@ -148,6 +161,33 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
 @click.option("--start-now", is_flag=True, help="Do not wait for the planned T-times (t0 and at:) of phases and steps.")
 @export_cmds.events_option
 @export_cmds.otlp_option
+@click.option(
+    "--time-scale",
+    type=float,
+    default=None,
+    metavar="FACTOR",
+    help="Rehearsal only: run time this many times faster (waits, windows, deadlines, cadence, at:, back-off).",
+)
+@click.option(
+    "--time-budget",
+    default=None,
+    metavar="DURATION",
+    help="Rehearsal only: choose the time scale that fits the planned run into this wall time (e.g. 2m).",
+)
+@click.option(
+    "--stubs",
+    "stubs_file",
+    default=None,
+    type=click.Path(path_type=str),
+    help="Rehearsal only: a stubs file that answers in place of the outside world (docs/rehearsal.md).",
+)
+@click.option(
+    "--record",
+    "record_file",
+    default=None,
+    type=click.Path(path_type=str),
+    help="Rehearsal or dry-run: write what the outside world answered (redacted) as a stubs file.",
+)
 @_common.db_option
 def run(
     file: str,
@@ -160,6 +200,10 @@ def run(
     start_now: bool,
     events_to: tuple[str, ...],
     otlp: str | None,
+    time_scale: float | None,
+    time_budget: str | None,
+    stubs_file: str | None,
+    record_file: str | None,
     db_url: str | None,
 ) -> None:
     """Start a run of FILE and drive it to its end.
@@ -168,12 +212,18 @@ def run(
     when this is an interactive terminal. Exit 0 when the run passed; 3 when it STOPPED (on_no_go: keep-live);
     1 for NO-GO, failure or rollback.
     """
-    from golive.engine import runner
+    from golive.engine import rehearsal, runner
     from golive.spec import loader
 
     export_cmds.check_urls(events_to, otlp)
     loaded = loader.load(file, var_overrides=_common.parse_pairs(vars_, "var"))
     role_map = _common.parse_pairs(roles, "role")
+    if time_budget is not None:
+        if time_scale is not None:
+            raise exceptions.UsageError("--time-scale and --time-budget: give one of them")
+        time_scale = rehearsal.time_scale_for_budget(_planned_seconds(loaded.runbook), _budget(time_budget))
+    settings = rehearsal.new_settings(time_scale=time_scale, stubs_path=stubs_file, record=record_file)
+    settings.check_mode(mode)
 
     async def go(store: Any) -> Any:
         if run_id is not None:
@@ -186,17 +236,56 @@ def run(
                     f"--run-id {run_id}: a run with this id already exists; choose another id, "
                     f"or continue it with: golive resume {run_id}"
                 )
-        handle = await runner.create_run(store, loaded, mode=mode, roles=role_map, run_id=run_id, start_now=start_now)
+        handle = await runner.create_run(
+            store,
+            loaded,
+            mode=mode,
+            roles=role_map,
+            run_id=run_id,
+            start_now=start_now,
+            rehearsal=settings,
+            clock=settings.clock(),
+        )
         if not quiet:
-            click.echo(f"run {handle.run_id} started ({mode}); db {store_url(db_url)}")
+            click.echo(f"run {handle.run_id} started ({mode}{_scaled_note(settings)}); db {store_url(db_url)}")
         forwarder = await export_cmds.start(store, handle, events_to)
         try:
-            return await _drive(store, handle, quiet=quiet, prompt=not no_prompt)
+            return await _drive(store, handle, quiet=quiet, prompt=not no_prompt, settings=settings)
         finally:
             await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
 
     status = _common.run_async(lambda: _common.with_store(db_url, go, create=True))
     sys.exit(_exit_for(status))
+
+
+def _budget(text: str) -> float:
+    from golive.spec.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise exceptions.UsageError(f"--time-budget {text!r}: {exc}") from None
+
+
+def _planned_seconds(runbook: Any) -> float:
+    """How long the runbook is planned to take: the span of its T-times or its expected durations, if longer."""
+    from golive.spec import plan as plan_mod
+
+    plan = plan_mod.make_plan(runbook)
+    ats = [a for ph in plan.phases for a in (ph.at, *(s.at for s in ph.steps)) if a is not None]
+    span = (max(ats) - min(ats)) if ats else 0.0
+    return max(plan.expected, span)
+
+
+def _scaled_note(settings: Any) -> str:
+    parts = []
+    if settings.time_scale not in (None, 1.0):
+        parts.append(f"time x{settings.time_scale:g}")
+    if settings.stubs is not None:
+        parts.append(f"stubs {settings.stubs.path}")
+    if settings.record is not None:
+        parts.append(f"recording to {settings.record}")
+    return ", " + ", ".join(parts) if parts else ""
 
 
 def store_url(db_url: str | None) -> str:
@@ -235,6 +324,13 @@ def store_url(db_url: str | None) -> str:
     metavar="NAME",
     help="Who takes the run over or continues it (with --from: a role that decides; default $USER).",
 )
+@click.option(
+    "--stubs",
+    "stubs_file",
+    default=None,
+    type=click.Path(path_type=str),
+    help="A stubbed rehearsal's stubs file, if it moved since the run started (its digest must match).",
+)
 @export_cmds.events_option
 @export_cmds.otlp_option
 @_common.db_option
@@ -246,6 +342,7 @@ def resume(
     take_over: bool,
     from_phase: str | None,
     actor: str | None,
+    stubs_file: str | None,
     events_to: tuple[str, ...],
     otlp: str | None,
     db_url: str | None,
@@ -254,7 +351,7 @@ def resume(
     run days later with --from PHASE). Exit 0 passed, 3 stopped, 1 otherwise.
 
     Refused while another live process owns the run (it is named); --take-over takes it anyway."""
-    from golive.engine import acts
+    from golive.engine import acts, rehearsal
 
     overrides = _common.parse_pairs(vars_, "var")
     export_cmds.check_urls(events_to, otlp)
@@ -272,6 +369,7 @@ def resume(
             phases = await acts.continue_from(handle, from_phase, actor)
             if not quiet:
                 click.echo(f"run {handle.run_id} continues from {from_phase} ({', '.join(phases)} run again)")
+        settings = rehearsal.settings_from_params(handle.record.params, stubs_path=stubs_file)
         logged = await store.events(handle.run_id)
         # events from here on (the ones before were sent by the run before; `golive export` sends them all)
         forwarder = await export_cmds.start(store, handle, events_to, after_seq=logged[-1].seq if logged else 0)
@@ -285,6 +383,7 @@ def resume(
                 kind="resume",
                 take_over=take_over,
                 actor=who if take_over else None,
+                settings=settings,
             )
         finally:
             await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)

@@ -32,6 +32,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     head = Text()
     head.append(f"{summary['title']} ", style="bold")
     head.append(f"run {summary['run_id']} ({summary['mode']}) ")
+    if summary.get("rehearsal_note"):
+        head.append(f"[{summary['rehearsal_note']}] ", style="magenta")
     label = summary["status_label"]
     style = (
         "green" if label in ("PASSED", "COMPLETE") else "red" if label in ("NO-GO", "ROLLED-BACK", "FAILED") else "cyan"

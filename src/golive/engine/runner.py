@@ -34,10 +34,12 @@ from pydantic import ValidationError
 from golive import clock as clock_mod
 from golive import exceptions, runids
 from golive.engine import acts
+from golive.engine import rehearsal as rehearsal_mod
 from golive.engine.state import FINAL, RunStatus
 from golive.evidence import redact as redact_mod
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
+from golive.plugins import stubs
 from golive.results import Evidence, Outcome, Result
 from golive.spec import loader, models, refs, vartypes
 from golive.store import base as store_base
@@ -80,14 +82,20 @@ async def create_run(
     clock: clock_mod.Clock | None = None,
     run_id: str | None = None,
     start_now: bool = False,
+    rehearsal: rehearsal_mod.RehearsalSettings | None = None,
 ) -> acts.RunHandle:
     """Create a run, record ``run_created`` and the initial role assignments, and return its handle.
 
     ``start_now``: the run does not wait for the planned T-times of its phases and steps (``golive run
-    --start-now``); without it, a runbook with ``t0`` holds each ``at:`` until its wall time."""
+    --start-now``); without it, a runbook with ``t0`` holds each ``at:`` until its wall time.
+    ``rehearsal`` (time scale, stubs, recording) is refused for a live run; it is recorded with the run."""
     clk = clock or store.clock
     if mode not in ("live", "rehearsal", "dry-run"):
         raise exceptions.UsageError(f"--mode {mode!r}: use live, rehearsal or dry-run")
+    rehearsal_params: dict[str, Any] = {}
+    if rehearsal is not None:
+        rehearsal.check_mode(mode)
+        rehearsal_params = rehearsal.params()
     runbook = loaded.runbook
     for role in roles or {}:
         if role not in runbook.roles:
@@ -126,6 +134,7 @@ async def create_run(
             "vars_withheld": withheld,
             "var_sources": dict(loaded.var_sources),
             "roles": dict(roles or {}),
+            **({"rehearsal": rehearsal_params} if rehearsal_params else {}),
         },
     )
     await store.create_run(record)
@@ -155,6 +164,7 @@ async def create_run(
                 "release": runbook.release.model_dump(mode="json", exclude_none=True),
                 "sections": {s.id: sec for sec, s in runbook.all_steps()},
                 "phases": [p.id for p in runbook.phases],
+                **({"rehearsal": rehearsal_params} if rehearsal_params else {}),
             },
         )
     ]
@@ -196,7 +206,10 @@ class Engine:
         self.clock = clock or self.store.clock
         self.registry = registry or registry_mod.default_registry()
         self.prompter = prompter
-        self.poll = poll
+        # Seconds of run time between looks at the store. A time-scaled rehearsal looks as often in real time
+        # as an unscaled run does (its clock sleeps poll / factor), so polling never becomes a busy loop.
+        self.real_poll = poll
+        self.poll = poll * self.clock.factor if isinstance(self.clock, clock_mod.ScaledClock) else poll
         self.on_change = on_change
         self.redactor = handle.redactor()
         self.vars = {**handle.loaded.vars, **(handle.record.params.get("vars") or {})}
@@ -284,7 +297,7 @@ class Engine:
     async def _poller(self) -> None:
         """Apply acts recorded by other processes; wake the run loop when a rollback is requested."""
         while True:
-            await asyncio.sleep(self.poll)
+            await asyncio.sleep(self.real_poll)
             try:
                 await self.h.refresh()
             except exceptions.StoreError:
@@ -307,9 +320,14 @@ class Engine:
                 secret_id, options = refs.render((ref.id, ref.options), self._sync_resolve)
             except refs.RefError as exc:
                 raise exceptions.SecretError(f"secret {name!r}: {exc}") from None
-            provider = self.secret_provider(ref.provider, options)
+            transport, recorder = stubs.active(), stubs.recording()
+            if recorder is not None:
+                recorder.secret(name)
             try:
-                value = await provider.resolve(secret_id, ref.key)
+                if transport is not None:  # a stubbed rehearsal: no provider is asked
+                    value = transport.secret(name, secret_id, ref.key)
+                else:
+                    value = await self.secret_provider(ref.provider, options).resolve(secret_id, ref.key)
             except exceptions.GoliveError:
                 raise
             except Exception as exc:
@@ -329,6 +347,10 @@ class Engine:
 
     def flag_provider(self, name: str | None = None) -> plugin_base.FlagProvider:
         spec = self.runbook.flags
+        transport = stubs.active()
+        stubbed = transport.flag_provider() if transport is not None else None
+        if stubbed is not None:  # a stubbed rehearsal with flags: an in-memory store stands in for the vendor
+            return stubbed
         if spec is None:
             raise exceptions.UsageError("the runbook declares no flags provider (flags.provider)")
         cls = self.registry.get("flag", spec.provider.type)

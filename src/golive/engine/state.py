@@ -125,6 +125,7 @@ class RunState:
     engine: dict[str, Any] | None = None  # who drives the run: owner, epoch, since (engine_started)
     engine_stopped: dict[str, Any] | None = None  # the last engine failure, until another engine starts
     takeovers: list[dict[str, Any]] = field(default_factory=list)  # explicit --take-over acts
+    rehearsal: dict[str, Any] = field(default_factory=dict)  # time scale, stubs, recording (engine/rehearsal.py)
     last_seq: int = 0
     head_hash: str = ""
 
@@ -175,6 +176,7 @@ class RunState:
             self.created_by = ev.actor if ev.actor and ev.actor != "golive" else None
             self.anchor = d.get("anchor")
             self.start_now = bool(d.get("start_now"))
+            self.rehearsal = dict(d.get("rehearsal") or {})
             self.status = RunStatus.RUNNING
             for sid, section in (d.get("sections") or {}).items():
                 self.steps[sid] = StepState(sid, section)
@@ -391,6 +393,8 @@ class RunState:
             self.status = RunStatus(d.get("status", "failed"))
             self.reason = d.get("reason", "")
             self.finished_at = ev.ts
+        elif t == "rehearsal_report":
+            self.rehearsal = {**self.rehearsal, "report": dict(d)}
         elif t == "run_reopened":
             self.status = RunStatus.RUNNING
             self.reason = ""

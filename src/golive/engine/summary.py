@@ -350,6 +350,8 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "release": rb.release.model_dump(mode="json", exclude_none=True),
         "digest": h.record.runbook_digest,
         "mode": st.mode,
+        "rehearsal": st.rehearsal,
+        "rehearsal_note": rehearsal_note(st.rehearsal, st.created_at, st.finished_at),
         "status": st.status.value,
         "status_label": "COMPLETE" if comp["complete"] else st.status.label,
         "verdict": verdict(h),
@@ -534,3 +536,38 @@ def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[d
     for line in lines:
         line["t"] = tminus(h, line["at"])
     return lines
+
+
+def rehearsal_note(reh: dict[str, Any], started: str | None, finished: str | None) -> str:
+    """One line that says how a rehearsal met time and the outside world ("" for an ordinary run)."""
+    if not reh:
+        return ""
+    parts: list[str] = []
+    scale = reh.get("time_scale")
+    if scale:
+        part = f"time-scaled x{scale:g}"
+        a, b = parse_ts(started), parse_ts(finished)
+        if a is not None and b is not None:
+            run_s = (b - a).total_seconds()
+            part += (
+                f" ({durations.format_duration(run_s)} of run time in "
+                f"{durations.format_duration(run_s / float(scale))} real)"
+            )
+        parts.append(part)
+    stubs = reh.get("stubs")
+    report = reh.get("report") or {}
+    if stubs:
+        part = f"against stubs {stubs.get('path')} (sha256 {str(stubs.get('sha256'))[:12]})"
+        if report:
+            part += f": {report.get('calls', 0)} calls answered"
+            if report.get("unstubbed"):
+                part += f", UNSTUBBED (failed closed): {', '.join(report['unstubbed'])}"
+            if report.get("messages_held"):
+                part += f", {report['messages_held']} messages held back from real channels"
+        parts.append(part)
+    if reh.get("record"):
+        part = f"recording to {reh['record']}"
+        if report.get("calls") is not None:
+            part += f" ({report['calls']} calls recorded)"
+        parts.append(part)
+    return "; ".join(parts)

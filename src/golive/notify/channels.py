@@ -171,6 +171,12 @@ class AppriseChannel:
     async def send(self, title: str, body: str) -> Delivery:
         import apprise
 
+        from golive.plugins import stubs
+
+        transport = stubs.active()
+        if transport is not None:  # a stubbed rehearsal never posts to the outside world; the run keeps it
+            transport.deliver(self._id, title, body)
+            return Delivery(self._id, True, required=self._required)
         try:
             result = await self._apprise.async_notify(
                 body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=self._timeout

@@ -165,6 +165,44 @@ class HttpClient:
         follow_redirects: bool = True,
     ) -> HttpResponse:
         """Send one request and read the whole response; :class:`HttpFailure` if there is none."""
+        from golive.plugins import stubs
+
+        transport = stubs.active()
+        if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the network
+            return await transport.http(method, url, params, timeout)
+        resp = await self._send(
+            method,
+            url,
+            headers=headers,
+            params=params,
+            content=content,
+            json=json,
+            timeout=timeout,
+            tls=tls,
+            basic_auth=basic_auth,
+            max_body_bytes=max_body_bytes,
+            follow_redirects=follow_redirects,
+        )
+        recorder = stubs.recording()
+        if recorder is not None:
+            recorder.http(method, url, params, resp)
+        return resp
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+        content: bytes | str | None,
+        json: Any,
+        timeout: float,  # noqa: ASYNC109
+        tls: TlsOptions,
+        basic_auth: tuple[str, str] | None,
+        max_body_bytes: int,
+        follow_redirects: bool,
+    ) -> HttpResponse:
         import aiohttp
 
         session = self._get_session()

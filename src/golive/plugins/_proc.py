@@ -121,6 +121,24 @@ async def run_command(
     argv = argv_of(run)
     if not argv or not argv[0]:
         raise ProcFailure("the command is empty")
+    from golive.plugins import stubs
+
+    transport, recorder = stubs.active(), stubs.recording()
+    if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the process
+        return await transport.command(argv, cwd, timeout)
+    if recorder is not None:  # recording: run it for real, keep its answer
+        with stubs.activate(None, None):
+            res = await run_command(
+                argv,
+                cwd=cwd,
+                env=env,
+                inherit_env=inherit_env,
+                timeout=timeout,
+                stdin=stdin,
+                max_output_bytes=max_output_bytes,
+            )
+        recorder.command(argv, res)
+        return res
     full_env = child_environment() if inherit_env else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     full_env.update(env or {})
     started = time.perf_counter()

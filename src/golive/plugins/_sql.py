@@ -126,6 +126,16 @@ async def execute(
     write: bool = False,
 ) -> SqlResult:
     """Run statements in one transaction (committed when ``write``) and return the last one's result."""
+    from golive.plugins import stubs
+
+    transport, recorder = stubs.active(), stubs.recording()
+    if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the database
+        return await transport.sql(url, statements)
+    if recorder is not None:  # recording: run it for real, keep its answer
+        with stubs.activate(None, None):
+            res = await execute(url, statements, parameters, timeout=timeout, write=write)
+        recorder.sql(statements, res)
+        return res
     from sqlalchemy import exc as sa_exc
 
     try:

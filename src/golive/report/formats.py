@@ -206,6 +206,8 @@ def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = No
         meta.append(
             f"release `{rel.get('tag') or ''}{' ' if rel.get('tag') and rel.get('sha') else ''}{rel.get('sha') or ''}`"
         )
+    if summary.get("rehearsal_note"):
+        meta.append(f"rehearsal: {summary['rehearsal_note']}")
     lines += [", ".join(meta), "", "```text", f"overall_status {overall_status(summary, steps)}"]
     lines += [proof_line(s) for s in steps]
     lines += ["```", ""]

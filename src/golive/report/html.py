@@ -887,6 +887,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         "service": summary.get("service") or "",
         "environment": summary.get("environment") or "",
         "mode": summary.get("mode") or "",
+        "rehearsal_note": summary.get("rehearsal_note") or "",
         "verdict": verdict,
         "verdict_class": VERDICT_CLASS.get(verdict, "other"),
         "status_label": summary.get("status_label") or "",

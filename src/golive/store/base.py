@@ -285,6 +285,16 @@ class Store(abc.ABC):
 
     def __init__(self, clock: clock_mod.Clock | None = None) -> None:
         self.clock: clock_mod.Clock = clock or clock_mod.SystemClock()
+        self._event_clock: clock_mod.Clock | None = None
+
+    @property
+    def event_clock(self) -> clock_mod.Clock:
+        """The clock that stamps events: the store's own, or a time-scaled rehearsal's (leases keep real time)."""
+        return self._event_clock or self.clock
+
+    @event_clock.setter
+    def event_clock(self, clock: clock_mod.Clock | None) -> None:
+        self._event_clock = clock
 
     # lifecycle -------------------------------------------------------------------------------------
     @abc.abstractmethod

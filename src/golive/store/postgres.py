@@ -278,7 +278,7 @@ class PostgresStore(common.BatchingStore):
         ) -> tuple[list[list[base.Event] | exceptions.GoliveError], set[str]]:
             async with conn.transaction():
                 locked = await (await conn.execute(self._sql["lock_runs"], {"run_ids": run_ids})).fetchall()
-                now = clock_mod.utc_iso(self.clock.now())  # under the run locks: timestamps follow the seqs
+                now = clock_mod.utc_iso(self.event_clock.now())  # under the run locks: timestamps follow the seqs
                 heads = {r[0]: (int(r[1]), str(r[2])) for r in locked}
                 leases = {r[0]: common.lease_from_state(r[0], (*r[3:8], r[8])) for r in locked}
                 cur = await conn.execute(self._sql["run_tails"], {"run_ids": list(heads)})

@@ -601,7 +601,7 @@ class SqliteStore(common.BatchingStore):
         outcomes: list[tuple[_Job, Any]] = []
         tails: dict[str, tuple[int, str, str | None]] = {}  # run -> (last seq, hash, ts) in this transaction
         fenced_ok: set[tuple[str, base.Fence]] = set()  # fences checked in this transaction
-        now = clock_mod.utc_iso(self.clock.now())  # under the write lock: timestamps follow the seqs
+        now = clock_mod.utc_iso(self.event_clock.now())  # under the write lock: timestamps follow the seqs
         try:
             for job in jobs:
                 conn.execute("SAVEPOINT job")

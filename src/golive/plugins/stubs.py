@@ -1,0 +1,657 @@
+"""Stubs at the transport: a rehearsal that replaces the outside world where golive meets it.
+
+A stubs file (YAML, ``stubs: 1`` at the top) answers in place of the network, processes, databases, secret
+providers, flag stores and metric sources. It replaces only the transport: the HTTP client's request, the
+process spawn, the SQL driver's execute, a secret provider's lookup, a flag store, and Prometheus' HTTP API
+for metric series. Every plugin still builds its request, parses the answer and judges ``expect`` exactly as
+in a live run, so a stubbed answer fails the same expectation a live one fails.
+
+In a stubbed run an outside call that no stub matches fails closed (an ``error`` outcome for the step, never a
+pass) and is listed in :attr:`StubTransport.unstubbed`, which the run records at its end.
+
+:class:`Recorder` is the other direction: on a rehearsal or dry-run against a real environment it lets every
+call through, keeps what the outside world answered (redacted), and writes it as a stubs file to replay later.
+
+The active transport is a context variable: the run sets it around its engine, every task the engine starts
+inherits it, and two runs in one process never see each other's stubs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import fnmatch
+import hashlib
+import json as jsonlib
+import re
+import shlex
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from golive import clock as clock_mod
+from golive import exceptions
+from golive.spec.durations import Duration
+
+if TYPE_CHECKING:
+    from golive.plugins import _http, _proc, _sql, base
+
+__all__ = [
+    "Recorder",
+    "StubTransport",
+    "StubsFile",
+    "activate",
+    "active",
+    "load_stubs",
+]
+
+STUBS_VERSION = 1
+MAX_STUBS_BYTES = 16 * 1024 * 1024  # a stubs file is configuration, not a data dump
+RECORD_BODY_LIMIT = 64 * 1024  # characters of one recorded body or output
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------------------- the file format
+
+
+class HttpAnswer(_Model):
+    """One HTTP answer: a status with headers and a body (text or JSON), or a failure."""
+
+    status: int = Field(default=200, ge=100, le=599)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    json_: Any = Field(default=None, alias="json")
+    latency: Duration = 0.0
+    fail: Literal["timeout", "connect", "tls"] | None = Field(
+        default=None, description="Answer with this failure instead of a response."
+    )
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpAnswer:
+        if self.body is not None and self.json_ is not None:
+            raise ValueError("give either body or json, not both")
+        return self
+
+
+class HttpPhase(HttpAnswer):
+    until: Duration | None = Field(default=None, description="Run time (from the run's start) this answer lasts.")
+
+
+class HttpStub(_Model):
+    """Requests matched by method and URL pattern (a glob over scheme://host/path, query excluded)."""
+
+    method: str | None = None
+    url: str = Field(min_length=1)
+    query: dict[str, str] = Field(default_factory=dict, description="Query parameters that must be present.")
+    respond: HttpAnswer | None = None
+    sequence: list[HttpPhase] | None = None
+
+    @model_validator(mode="after")
+    def _answer(self) -> HttpStub:
+        if (self.respond is None) == (self.sequence is None):
+            raise ValueError("give either respond or sequence")
+        return self
+
+
+class CommandResult(_Model):
+    exit: int = 0
+    stdout: str = ""
+    stderr: str = ""
+    files: dict[str, str] = Field(default_factory=dict, description="Files the command writes (under its cwd).")
+    latency: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _safe_paths(self) -> CommandResult:
+        for name in self.files:
+            p = PurePosixPath(name)
+            if p.is_absolute() or ".." in p.parts or not p.parts:
+                raise ValueError(f"files: {name!r} must be a relative path inside the command's directory")
+        return self
+
+
+class CommandPhase(CommandResult):
+    until: Duration | None = None
+
+
+class CommandStub(_Model):
+    """Commands matched by argv (a glob per element; ``**`` matches any rest) or by the whole command line."""
+
+    argv: list[str] | None = None
+    command: str | None = Field(default=None, description="A glob over the shell-quoted command line.")
+    result: CommandResult | None = None
+    sequence: list[CommandPhase] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> CommandStub:
+        if (self.argv is None) == (self.command is None):
+            raise ValueError("give either argv or command")
+        if (self.result is None) == (self.sequence is None):
+            raise ValueError("give either result or sequence")
+        return self
+
+
+class SqlAnswer(_Model):
+    columns: list[str] = Field(default_factory=list)
+    rows: list[Any] = Field(default_factory=list, description="Lists of values, or mappings of column to value.")
+    rowcount: int | None = None
+    error: str | None = None
+
+
+class SqlPhase(SqlAnswer):
+    until: Duration | None = None
+
+
+class SqlStub(_Model):
+    """Statements matched by a regular expression (searched, case-insensitive, whitespace collapsed)."""
+
+    query: str = Field(min_length=1)
+    url: str | None = Field(default=None, description="A glob over the database URL (credentials removed).")
+    result: SqlAnswer | None = None
+    sequence: list[SqlPhase] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> SqlStub:
+        if (self.result is None) == (self.sequence is None):
+            raise ValueError("give either result or sequence")
+        try:
+            re.compile(self.query)
+        except re.error as exc:
+            raise ValueError(f"query: not a valid regular expression: {exc}") from None
+        return self
+
+
+class SeriesPoint(_Model):
+    value: float | None = Field(description="The metric's value; null means the query returns no data.")
+    until: Duration | None = None
+
+
+class MetricStub(_Model):
+    """A Prometheus query answered with a series over run time ("0.1% until 5m, then 8%")."""
+
+    query: str = Field(min_length=1, description="The PromQL text, exactly (whitespace collapsed).")
+    labels: dict[str, str] = Field(default_factory=dict)
+    series: list[SeriesPoint] = Field(min_length=1)
+
+
+class StubsFile(_Model):
+    """A stubs file, ``stubs: 1``."""
+
+    stubs: Literal[1]
+    http: list[HttpStub] = Field(default_factory=list)
+    commands: list[CommandStub] = Field(default_factory=list)
+    sql: list[SqlStub] = Field(default_factory=list)
+    secrets: dict[str, str] | None = Field(
+        default=None, description="Values by secret name or provider id; when given, every secret must be here."
+    )
+    flags: dict[str, Any] | None = Field(
+        default=None, description="Initial values of an in-memory flag store that replaces the runbook's provider."
+    )
+    metrics: list[MetricStub] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoadedStubs:
+    path: str
+    digest: str
+    stubs: StubsFile
+
+
+def load_stubs(path: str | Path) -> LoadedStubs:
+    """Read and validate a stubs file; :class:`exceptions.UsageError` naming file, line and field otherwise."""
+    import yaml
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise exceptions.UsageError(f"--stubs {p}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_STUBS_BYTES:
+        raise exceptions.UsageError(f"{p}: a stubs file is at most {MAX_STUBS_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise exceptions.UsageError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
+        raise exceptions.UsageError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict) or "stubs" not in data:
+        raise exceptions.UsageError(f"{p}:1:1: a stubs file starts with 'stubs: 1'")
+    try:
+        model = StubsFile.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = [str(x) for x in err["loc"]]
+            line = _line_of(node, err["loc"])
+            lines.append(f"{p}:{line}: {'.'.join(loc)}: {err['msg']}")
+        raise exceptions.UsageError("invalid stubs file:\n" + "\n".join(lines)) from None
+    return LoadedStubs(str(p), hashlib.sha256(raw).hexdigest(), model)
+
+
+def _line_of(node: Any, loc: Sequence[Any]) -> int:
+    """The 1-based line of the deepest node of ``loc`` that exists."""
+    import yaml
+
+    line = 1
+    for key in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+# ------------------------------------------------------------------------------------------ the transport
+
+
+def _phase(phases: Sequence[Any], elapsed: float) -> Any:
+    """The first phase whose ``until`` lies ahead of ``elapsed`` (or has none)."""
+    for ph in phases:
+        if ph.until is None or elapsed < ph.until:
+            return ph
+    return phases[-1]
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _url_key(url: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}", dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _argv_matches(pattern: Sequence[str], argv: Sequence[str]) -> bool:
+    for i, pat in enumerate(pattern):
+        if pat == "**":
+            return True
+        if i >= len(argv) or not fnmatch.fnmatchcase(argv[i], pat):
+            return False
+    return len(argv) == len(pattern)
+
+
+class _MemoryFlags:
+    """The in-memory flag store of a stubbed run; every write is kept in ``writes``."""
+
+    def __init__(self, initial: Mapping[str, Any]) -> None:
+        self.values: dict[str, Any] = dict(initial)
+        self.writes: list[tuple[str, Any]] = []
+
+
+@dataclass
+class StubTransport:
+    """Answers a run's outside calls from a stubs file; unmatched calls fail closed and are listed."""
+
+    stubs: StubsFile
+    clock: clock_mod.Clock = field(default_factory=clock_mod.SystemClock)
+    source: str = "stubs"
+    unstubbed: list[str] = field(default_factory=list)
+    outbox: list[dict[str, str]] = field(default_factory=list)
+    calls: int = 0
+    _start: float | None = None
+    _flags: _MemoryFlags | None = None
+
+    def __post_init__(self) -> None:
+        self._start = self.clock.monotonic()
+        self._flags = _MemoryFlags(self.stubs.flags or {})
+
+    def elapsed(self) -> float:
+        """Run time (scaled, on the run's clock) since the transport was activated."""
+        return self.clock.monotonic() - (self._start or 0.0)
+
+    def _miss(self, what: str) -> str:
+        if what not in self.unstubbed:
+            self.unstubbed.append(what)
+        return f"unstubbed in this rehearsal: {what} (add it to {self.source}, or record one with --record)"
+
+    # -- HTTP --
+    async def http(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        timeout: float,  # noqa: ASYNC109  # a stub answers for the boundary that owns the deadline
+    ) -> _http.HttpResponse:
+        from golive.plugins import _http
+
+        self.calls += 1
+        method = method.upper()
+        base_url, query = _url_key(url)
+        query.update(params or {})
+        metric = self._metric_answer(base_url, query)
+        if metric is not None:
+            return _http.HttpResponse(200, {"content-type": "application/json"}, metric, 0.0, url)
+        for stub in self.stubs.http:
+            if stub.method is not None and stub.method.upper() != method:
+                continue
+            if not fnmatch.fnmatchcase(base_url, stub.url):
+                continue
+            if any(query.get(k) != v for k, v in stub.query.items()):
+                continue
+            ans = stub.respond if stub.respond is not None else _phase(stub.sequence or [], self.elapsed())
+            if ans.latency:
+                if ans.latency >= timeout:
+                    await self.clock.sleep(timeout)
+                    raise _http.HttpFailure("timeout", f"{method} {base_url} timed out after {timeout:g} s")
+                await self.clock.sleep(ans.latency)
+            if ans.fail == "timeout":
+                raise _http.HttpFailure("timeout", f"{method} {base_url} timed out after {timeout:g} s")
+            if ans.fail == "connect":
+                host = urlsplit(url).netloc
+                raise _http.HttpFailure("connect", f"cannot connect to {host}: Connection refused")
+            if ans.fail == "tls":
+                raise _http.HttpFailure("tls", f"TLS verification of {urlsplit(url).netloc} failed")
+            headers = {k.lower(): v for k, v in ans.headers.items()}
+            if ans.json_ is not None:
+                body = jsonlib.dumps(ans.json_).encode()
+                headers.setdefault("content-type", "application/json")
+            else:
+                body = (ans.body or "").encode()
+            return _http.HttpResponse(ans.status, headers, body, float(ans.latency) * 1000.0, url)
+        raise _http.HttpFailure("connect", self._miss(f"HTTP {method} {base_url}"))
+
+    def _metric_answer(self, base_url: str, query: Mapping[str, str]) -> bytes | None:
+        if not self.stubs.metrics or not base_url.endswith(("/api/v1/query", "/api/v1/query_range")):
+            return None
+        promql = _collapse(query.get("query", ""))
+        for m in self.stubs.metrics:
+            if _collapse(m.query) != promql:
+                continue
+            point = _phase(m.series, self.elapsed())
+            now = time.time()
+            if point.value is None:
+                result: list[Any] = []
+            elif base_url.endswith("query_range"):
+                result = [{"metric": m.labels, "values": [[now, repr(float(point.value))]]}]
+            else:
+                result = [{"metric": m.labels, "value": [now, repr(float(point.value))]}]
+            kind = "matrix" if base_url.endswith("query_range") else "vector"
+            return jsonlib.dumps({"status": "success", "data": {"resultType": kind, "result": result}}).encode()
+        return None
+
+    # -- processes --
+    async def command(self, argv: Sequence[str], cwd: Path, timeout: float) -> _proc.ProcResult:  # noqa: ASYNC109
+        from golive.plugins import _proc
+
+        self.calls += 1
+        line = shlex.join(argv)
+        for stub in self.stubs.commands:
+            hit = (
+                _argv_matches(stub.argv, argv)
+                if stub.argv is not None
+                else fnmatch.fnmatchcase(line, stub.command or "")
+            )
+            if not hit:
+                continue
+            res = stub.result if stub.result is not None else _phase(stub.sequence or [], self.elapsed())
+            if res.latency >= timeout:
+                await self.clock.sleep(timeout)
+                return _proc.ProcResult(None, "", "", timeout * 1000.0, True, False)
+            if res.latency:
+                await self.clock.sleep(res.latency)
+            for name, content in res.files.items():
+                target = cwd / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content, encoding="utf-8")
+            return _proc.ProcResult(res.exit, res.stdout, res.stderr, float(res.latency) * 1000.0, False, False)
+        raise _proc.ProcFailure(self._miss(f"command {line}"))
+
+    # -- SQL --
+    async def sql(self, url: str, statements: Sequence[str]) -> _sql.SqlResult:
+        from golive.plugins import _sql
+
+        self.calls += 1
+        safe = _sql.safe_url(url)
+        last: Any = None
+        for stmt in statements:
+            text = _collapse(stmt)
+            for stub in self.stubs.sql:
+                if stub.url is not None and not fnmatch.fnmatchcase(safe, stub.url):
+                    continue
+                if re.search(stub.query, text, re.IGNORECASE):
+                    last = stub.result if stub.result is not None else _phase(stub.sequence or [], self.elapsed())
+                    break
+            else:
+                raise _sql.SqlFailure(self._miss(f"SQL {text[:120]}"))
+            if last.error:
+                raise _sql.SqlFailure(f"database {safe}: {last.error}")
+        assert last is not None  # statements is never empty (the plugins' params require one)
+        columns = list(last.columns)
+        rows: list[list[Any]] = []
+        for r in last.rows:
+            if isinstance(r, Mapping):
+                for k in r:
+                    if k not in columns:
+                        columns.append(k)
+                rows.append([r.get(c) for c in columns])
+            else:
+                rows.append(list(r) if isinstance(r, list | tuple) else [r])
+        rowcount = last.rowcount if last.rowcount is not None else len(rows)
+        return _sql.SqlResult(columns, rows, rowcount, False)
+
+    # -- secrets and flags --
+    def secret(self, name: str, secret_id: str, key: str | None) -> str:
+        table = self.stubs.secrets
+        if table is None:
+            raise exceptions.SecretError(self._miss(f"secret {name}"))
+        for k in (name, f"{secret_id}#{key}" if key else secret_id, secret_id):
+            if k in table:
+                return table[k]
+        raise exceptions.SecretError(self._miss(f"secret {name} ({secret_id})"))
+
+    def flag_provider(self) -> base.FlagProvider | None:
+        """An in-memory flag store when the stubs give ``flags:``; None leaves the runbook's provider."""
+        if self.stubs.flags is None or self._flags is None:
+            return None
+        return _memory_flag_provider(self._flags)
+
+    @property
+    def flag_values(self) -> dict[str, Any]:
+        return dict(self._flags.values) if self._flags else {}
+
+    # -- comms --
+    def deliver(self, channel: str, title: str, body: str) -> None:
+        """A message for a real channel stays here: a stubbed rehearsal never posts to the outside world."""
+        self.outbox.append({"channel": channel, "title": title, "body": body})
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "calls": self.calls,
+            "unstubbed": list(self.unstubbed),
+            "messages_held": len(self.outbox),
+            "flags": self.flag_values,
+        }
+
+
+def _memory_flag_provider(store: _MemoryFlags) -> base.FlagProvider:
+    from golive.plugins import base
+
+    class MemoryFlags(base.FlagProvider):
+        name = "stub-memory"
+        kind = "flag"
+        params = base.Params
+        description = "The in-memory flag store of a stubbed rehearsal."
+
+        def __init__(self) -> None:
+            self.options = base.Params()
+
+        async def get(self, name: str) -> Any:
+            return store.values.get(name)
+
+        async def set(self, name: str, value: Any) -> None:
+            store.values[name] = value
+            store.writes.append((name, value))
+
+    return MemoryFlags()
+
+
+# --------------------------------------------------------------------------------------------- recording
+
+
+@dataclass
+class _Call:
+    kind: str
+    key: tuple[Any, ...]
+    at: float
+    answer: dict[str, Any]
+
+
+@dataclass
+class Recorder:
+    """Lets every call through and keeps what the outside world answered, redacted, to write as stubs."""
+
+    redact: Callable[[str], str] = field(default=lambda s: s)
+    clock: clock_mod.Clock = field(default_factory=clock_mod.SystemClock)
+    calls: list[_Call] = field(default_factory=list)
+    secret_names: list[str] = field(default_factory=list)
+    _start: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._start = self.clock.monotonic()
+
+    def _at(self) -> float:
+        return round(self.clock.monotonic() - self._start, 3)
+
+    def _text(self, text: str) -> str:
+        clean = self.redact(text)
+        return clean if len(clean) <= RECORD_BODY_LIMIT else clean[:RECORD_BODY_LIMIT]
+
+    def http(self, method: str, url: str, params: Mapping[str, str] | None, resp: _http.HttpResponse) -> None:
+        base_url, query = _url_key(url)
+        query.update(params or {})
+        base_url = self.redact(base_url)
+        ctype = resp.headers.get("content-type", "")
+        answer: dict[str, Any] = {"status": resp.status}
+        if ctype:
+            answer["headers"] = {"content-type": ctype}
+        text = resp.text()
+        if "json" in ctype:
+            try:
+                answer["json"] = jsonlib.loads(self._text(text))
+            except ValueError:
+                answer["body"] = self._text(text)
+        elif text:
+            answer["body"] = self._text(text)
+        clean_query = {k: self.redact(v) for k, v in sorted(query.items()) if k not in ("start", "end", "time")}
+        key = (method.upper(), base_url, tuple(clean_query.items()))
+        self.calls.append(_Call("http", key, self._at(), answer))
+
+    def command(self, argv: Sequence[str], res: _proc.ProcResult) -> None:
+        key = tuple(self.redact(a) for a in argv)
+        answer = {"exit": res.exit_code if res.exit_code is not None else 124, "stdout": self._text(res.stdout)}
+        if res.stderr:
+            answer["stderr"] = self._text(res.stderr)
+        self.calls.append(_Call("command", key, self._at(), answer))
+
+    def sql(self, statements: Sequence[str], res: _sql.SqlResult) -> None:
+        key = (self.redact(_collapse(statements[-1])),)
+        rows = jsonlib.loads(self.redact(jsonlib.dumps(res.rows, default=str)))
+        answer = {"columns": list(res.columns), "rows": rows, "rowcount": res.rowcount}
+        self.calls.append(_Call("sql", key, self._at(), answer))
+
+    def secret(self, name: str) -> None:
+        if name not in self.secret_names:
+            self.secret_names.append(name)
+
+    def to_stubs(self) -> dict[str, Any]:
+        """The stubs document: one stub per distinct call, a sequence where its answer changed over time."""
+        groups: dict[tuple[str, tuple[Any, ...]], list[_Call]] = {}
+        for c in self.calls:
+            groups.setdefault((c.kind, c.key), []).append(c)
+        doc: dict[str, Any] = {"stubs": STUBS_VERSION}
+        http: list[dict[str, Any]] = []
+        commands: list[dict[str, Any]] = []
+        sql: list[dict[str, Any]] = []
+        for (kind, key), calls in groups.items():
+            phases: list[dict[str, Any]] = []
+            for c in calls:
+                if phases and phases[-1]["answer"] == c.answer:
+                    continue
+                if phases:
+                    phases[-1]["until"] = f"{c.at:g}s"
+                phases.append({"answer": c.answer})
+            answers: Any = (
+                phases[0]["answer"]
+                if len(phases) == 1
+                else [{**p["answer"], **({"until": p["until"]} if "until" in p else {})} for p in phases]
+            )
+            one = len(phases) == 1
+            if kind == "http":
+                entry: dict[str, Any] = {"method": key[0], "url": key[1]}
+                if key[2]:
+                    entry["query"] = dict(key[2])
+                entry["respond" if one else "sequence"] = answers
+                http.append(entry)
+            elif kind == "command":
+                commands.append({"argv": list(key), ("result" if one else "sequence"): answers})
+            else:
+                sql.append({"query": "^" + re.escape(key[0]) + "$", ("result" if one else "sequence"): answers})
+        if http:
+            doc["http"] = http
+        if commands:
+            doc["commands"] = commands
+        if sql:
+            doc["sql"] = sql
+        if self.secret_names:
+            # Never the value: a placeholder a person replaces if a stub's answer depends on it.
+            doc["secrets"] = {n: f"stub-{n}" for n in self.secret_names}
+        return doc
+
+    def write(self, path: str | Path) -> Path:
+        import yaml
+
+        p = Path(path)
+        header = (
+            "# golive stubs recorded from a run; every value passed through the run's redactor.\n"
+            "# Replay with: golive run RUNBOOK --mode rehearsal --stubs " + p.name + "\n"
+        )
+        p.write_text(header + yaml.safe_dump(self.to_stubs(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+        return p
+
+
+# ------------------------------------------------------------------------------------------ activation
+
+_ACTIVE: contextvars.ContextVar[StubTransport | None] = contextvars.ContextVar("golive_stubs", default=None)
+_RECORDING: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("golive_recorder", default=None)
+
+
+def active() -> StubTransport | None:
+    """The stub transport of the run this task belongs to, if it is a stubbed rehearsal."""
+    return _ACTIVE.get()
+
+
+def recording() -> Recorder | None:
+    """The recorder of the run this task belongs to, if it records."""
+    return _RECORDING.get()
+
+
+@contextlib.contextmanager
+def activate(transport: StubTransport | None = None, recorder: Recorder | None = None) -> Iterator[None]:
+    """Make ``transport`` (and/or ``recorder``) the outside world of everything started inside."""
+    t1 = _ACTIVE.set(transport)
+    t2 = _RECORDING.set(recorder)
+    try:
+        yield
+    finally:
+        _RECORDING.reset(t2)
+        _ACTIVE.reset(t1)
