@@ -6,9 +6,11 @@ import asyncio
 import dataclasses
 import heapq
 import itertools
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from golive import clock as clock_mod
@@ -498,3 +500,95 @@ async def start_engine(
     handle = await runner.create_run(store, loaded, roles=roles, mode=mode)
     engine = runner.Engine(handle, poll=poll, clock=clock)
     return RunningEngine(store, handle, asyncio.create_task(engine.run()))
+
+
+class AutoActors:
+    """People who act on a run as a rehearsal's script says, with the roles' holders as actors.
+
+    Each manual step is confirmed with ``inputs[step_id]`` (an input not given gets ``"rehearsal"``; an
+    input with a ``pattern`` must be given), each decision and pause is decided ``decisions.get(step_id,
+    "go")``. They look at the run every ``every`` seconds of the run's clock (a fake or scaled clock), so
+    the time people take is in proportion whatever the clock. Used by rehearsal tests and scenarios.
+    """
+
+    def __init__(
+        self,
+        store: store_base.Store,
+        run_id: str,
+        *,
+        clock: Any,
+        inputs: dict[str, dict[str, str]] | None = None,
+        decisions: dict[str, str] | None = None,
+        every: float = 30.0,
+        fallback_actor: str = "rehearsal-actor",
+        max_tries: int = 5,
+    ) -> None:
+        self.store, self.run_id, self.clock = store, run_id, clock
+        self.inputs = inputs or {}
+        self.decisions = decisions or {}
+        self.every = every
+        self.fallback_actor = fallback_actor
+        self.max_tries = max_tries
+        self.acted: list[tuple[str, str]] = []  # (step id, what)
+        self.refused: list[str] = []
+
+    async def run(self) -> None:
+        """Act until the run is final (cancel the task to stop earlier)."""
+        from golive import exceptions as exc_mod
+        from golive.engine import acts
+
+        done: set[tuple[str, str]] = set()
+        tries: dict[tuple[str, str], int] = {}
+        while True:
+            h = await acts.open_run(self.store, self.run_id)
+            if h.state.final:
+                return
+            for s in list(h.state.waiting):
+                key = (s.id, str(s.waiting_for))
+                if key in done:
+                    continue
+                step = h.runbook.step(s.id)
+                if step is None:
+                    continue
+                actor = h.state.roles.get(step.role or "") or self._decider(h) or self.fallback_actor
+                try:
+                    if s.waiting_for == "manual":
+                        given = self.inputs.get(s.id, {})
+                        values = {i.id: given.get(i.id, "rehearsal") for i in step.inputs}
+                        await acts.confirm(h, s.id, actor, inputs=values, evidence=self._evidence(step))
+                    elif s.waiting_for in ("decision", "pause"):
+                        choice = self.decisions.get(s.id, "go")
+                        await acts.decide(h, choice, self._decider(h) or actor, "rehearsal script", step_id=s.id)
+                    else:
+                        continue
+                except exc_mod.GoliveError as exc:
+                    # Refused (a rule, or another act landed first): look again on the next round, a few times.
+                    self.refused.append(f"{s.id}: {exc.message}")
+                    tries[key] = tries.get(key, 0) + 1
+                    if tries[key] >= self.max_tries:
+                        done.add(key)
+                    continue
+                done.add(key)
+                self.acted.append(key)
+                h = await acts.open_run(self.store, self.run_id)
+            await self.clock.sleep(self.every)
+
+    def _evidence(self, step: Any) -> list[Path]:
+        """A small file per required evidence item of a manual step (a rehearsal's stand-in)."""
+        import tempfile
+
+        out = []
+        for item in step.evidence:
+            if item.required:
+                fd, name = tempfile.mkstemp(prefix=f"golive-{step.id}-", suffix=".txt")
+                with os.fdopen(fd, "w") as f:
+                    f.write(f"rehearsal evidence for {step.id}: {item.name}\n")
+                out.append(Path(name))
+        return out
+
+    @staticmethod
+    def _decider(h: Any) -> str | None:
+        for role_id, role in h.runbook.roles.items():
+            if "decide" in (role.may or []) and h.state.roles.get(role_id):
+                return str(h.state.roles[role_id])
+        return None

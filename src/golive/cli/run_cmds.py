@@ -80,9 +80,7 @@ async def _drive(
                 con.print(f"        rollback/{s['id']}: {str(s.get('outcome')).upper()} {s.get('summary') or ''}")
 
     prompter = _terminal_prompter if prompt and runner.is_interactive() else None
-    engine = runner.Engine(
-        handle, clock=scaled, prompter=prompter, on_change=on_change, var_overrides=var_overrides
-    )
+    engine = runner.Engine(handle, clock=scaled, prompter=prompter, on_change=on_change, var_overrides=var_overrides)
     owner = driver.process_owner(kind)
     reason = "taken over with --take-over" if take_over else ""
     if not quiet and con.is_terminal:
@@ -498,10 +496,19 @@ as_option = click.option("--as", "actor", required=True, metavar="NAME", help="W
 
 
 def _act(db_url: str | None, run_id: str, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-    from golive.engine import acts
+    from golive.engine import acts, rehearsal
+    from golive.plugins import stubs
 
     async def go(store: Any) -> Any:
-        return await fn(await acts.open_run(store, run_id))
+        handle = await acts.open_run(store, run_id)
+        settings = rehearsal.settings_from_params(handle.record.params)
+        scaled = settings.clock()
+        if scaled is not None:  # an act on a time-scaled rehearsal is stamped with the run's scaled time
+            store.event_clock = scaled
+        # An act that runs checks (a recheck at the decision) meets the rehearsal's stubs, never the world.
+        transport = rehearsal.act_transport(settings, scaled)
+        with stubs.activate(transport, None):
+            return await fn(handle)
 
     return _common.run_async(lambda: _common.with_store(db_url, go))
 

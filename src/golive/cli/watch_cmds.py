@@ -205,6 +205,8 @@ def hypercare(
     run_id: str | None, tick: bool, until: str | None, out_dir: Path | None, as_json: bool, db_url: str | None
 ) -> None:
     """Run RUN's hypercare checks on their schedule (tiers from GO), write the control reports, alert on failures."""
+    from golive.engine import rehearsal
+
     until_at: datetime | None = None
     if until:
         try:
@@ -220,14 +222,16 @@ def hypercare(
     async def go(store: Any) -> int:
         rid = await _common.latest_run_id(store, run_id)
         r = await service.hypercare_runner(store, rid, out_dir, lambda s: con.print(s, markup=False))
+        settings = rehearsal.settings_from_params(r.engine.h.record.params)
         try:
-            return await _drive_hypercare(r, rid)
+            return await _drive_hypercare(r, rid, settings)
         finally:
             await r.engine.aclose()
 
-    async def _drive_hypercare(r: Any, rid: str) -> int:
+    async def _drive_hypercare(r: Any, rid: str, settings: Any) -> int:
         if tick:
-            result = await r.tick()
+            async with rehearsal.outside_world(r.engine, settings):
+                result = await r.tick()
             if as_json:
                 _common.echo_json(
                     {
@@ -249,7 +253,8 @@ def hypercare(
                 con.print(f"nothing due now; next at {_iso(nxt) or 'never (hypercare is over)'}")
             return 0 if result.ok else 1
         con.print(f"hypercare of run {rid}: {len(r.ticks)} ticks from GO {r.go_time:%Y-%m-%d %H:%M} UTC to {r.end}")
-        await r.run_forever(until=until_at)
+        async with rehearsal.outside_world(r.engine, settings):
+            await r.run_forever(until=until_at)
         failed = any(not rec.outcome.ok for rec in r.history) or bool(r.missed)
         return 1 if failed else 0
 

@@ -25,7 +25,14 @@ from golive import clock as clock_mod
 from golive import exceptions
 from golive.plugins import stubs as stubs_mod
 
-__all__ = ["RehearsalSettings", "clock_for", "outside_world", "settings_from_params", "time_scale_for_budget"]
+__all__ = [
+    "RehearsalSettings",
+    "act_transport",
+    "clock_for",
+    "outside_world",
+    "settings_from_params",
+    "time_scale_for_budget",
+]
 
 MAX_TIME_SCALE = 1_000_000.0
 
@@ -118,6 +125,13 @@ def clock_for(params: Mapping[str, Any]) -> clock_mod.Clock | None:
     if not reh.get("time_scale"):
         return None
     return RehearsalSettings(reh["time_scale"], reh.get("anchor")).clock()
+
+
+def act_transport(settings: RehearsalSettings, clock: clock_mod.Clock | None = None) -> stubs_mod.StubTransport | None:
+    """The stubs an act from another process meets (a recheck at a decision), for a stubbed rehearsal."""
+    if settings.stubs is None:
+        return None
+    return stubs_mod.StubTransport(settings.stubs.stubs, clock or clock_mod.SystemClock(), source=settings.stubs.path)
 
 
 def time_scale_for_budget(planned_seconds: float, budget_seconds: float) -> float:

@@ -178,6 +178,9 @@ async def create_run(
     return handle
 
 
+MIN_REAL_POLL = 0.01  # real seconds between a time-scaled engine's looks at the store
+
+
 class _Rollback(Exception):
     """Raised inside the run loop when a rollback must start now."""
 
@@ -206,10 +209,11 @@ class Engine:
         self.clock = clock or self.store.clock
         self.registry = registry or registry_mod.default_registry()
         self.prompter = prompter
-        # Seconds of run time between looks at the store. A time-scaled rehearsal looks as often in real time
-        # as an unscaled run does (its clock sleeps poll / factor), so polling never becomes a busy loop.
-        self.real_poll = poll
-        self.poll = poll * self.clock.factor if isinstance(self.clock, clock_mod.ScaledClock) else poll
+        # Seconds of run time between looks at the store, and the same in real seconds. A time-scaled
+        # rehearsal looks at most every MIN_REAL_POLL real seconds, so polling never becomes a busy loop.
+        factor = self.clock.factor if isinstance(self.clock, clock_mod.ScaledClock) else 1.0
+        self.poll = max(poll, MIN_REAL_POLL * factor) if factor != 1.0 else poll
+        self.real_poll = self.poll / factor
         self.on_change = on_change
         self.redactor = handle.redactor()
         self.vars = {**handle.loaded.vars, **(handle.record.params.get("vars") or {})}

@@ -69,7 +69,7 @@ def _report_markdown(report: Any, summary: dict[str, Any]) -> str:
 async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: Callable[[str], None]) -> Any:
     """A HypercareRunner for a run, with the engine's plugins and context, restored from the run's events."""
     from golive import clock as clock_mod
-    from golive.engine import acts, runner
+    from golive.engine import acts, rehearsal, runner
     from golive.engine.state import parse_ts
     from golive.results import Result
     from golive.spec import models
@@ -86,7 +86,10 @@ async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: 
         raise exceptions.UsageError(
             f"run {run_id} has no GO decision yet; hypercare starts at GO (record it with: golive decide {run_id} go)"
         )
-    engine = runner.Engine(handle)
+    scaled = rehearsal.clock_for(handle.record.params)
+    if scaled is not None:  # a time-scaled rehearsal: hypercare runs on the run's scaled clock
+        store.event_clock = scaled
+    engine = runner.Engine(handle, clock=scaled)
     clock = engine.clock or clock_mod.SystemClock()
     target = out_dir or Path(".golive") / "reports" / run_id
 
@@ -149,9 +152,13 @@ async def run_hypercare(
     store: Any, run_id: str, out_dir: Path | None = None, echo: Callable[[str], None] = lambda s: None
 ) -> Any:
     """Run a run's whole hypercare schedule to its end (reports written, results recorded)."""
+    from golive.engine import rehearsal
+
     runner = await hypercare_runner(store, run_id, out_dir, echo)
+    settings = rehearsal.settings_from_params((await store.get_run(run_id)).params)
     try:
-        await runner.run_forever()
+        async with rehearsal.outside_world(runner.engine, settings):
+            await runner.run_forever()
     finally:
         await runner.engine.aclose()
     return runner

@@ -1,0 +1,154 @@
+"""A time-scaled, stubbed rehearsal of the payments example: its 2-hour observe window and 72 hours of
+hypercare in about a minute and a half, with the schedule's hypercare slots, reports, decision and status
+updates as the schedule says and as an unscaled run under the fake clock has them."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from golive import clock as clock_mod
+from golive.engine import rehearsal, runner
+from golive.engine.state import RunStatus, parse_ts
+from golive.spec import loader
+from golive.store import open_store
+from golive.testing import AutoActors, FakeClock
+from golive.watch import hypercare, service
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOK = ROOT / "examples" / "payments-go-live.yaml"
+STUBS = ROOT / "examples" / "stubs" / "payments-go-live.yaml"
+ROLES = {
+    "ic": "ines",
+    "deployer": "dora",
+    "db-owner": "dan",
+    "payments-owner": "pam",
+    "scribe": "sam",
+    "on-call": "oscar",
+}
+INPUTS = {
+    "release-pin": {"release_sha": "3f9c2a1b7d4e5f60718293a4b5c6d7e8f9012345", "release_tag": "v1.5.0"},
+    "canary-ready": {"test_amount": "10.00"},
+    "db-snapshot": {"snapshot_taken_at": "2026-03-04T09:30:00Z"},
+}
+
+
+def _loaded(tmp_path: Path) -> Any:
+    return loader.load(
+        str(RUNBOOK), var_overrides={"previous_release_tag": "v1.4.2", "api_log": str(tmp_path / "api.log")}
+    )
+
+
+async def _service_log(path: Path, clock: Any) -> None:
+    """The API writing its webhook log as (run) time passes, as the live service would."""
+    n = 0
+    while True:
+        n += 1
+        with path.open("a") as f:
+            f.write(f"{clock_mod.utc_iso(clock.now())} webhook Signature Verified for evt_{n}\n")
+        await clock.sleep(600)
+
+
+def _counts(events: list[Any]) -> dict[str, Any]:
+    """What the schedule decides, and must not depend on the clock's speed."""
+    comms = collections.Counter(
+        e.data.get("tier")
+        for e in events
+        if e.type == "comms_sent" and e.data.get("tier") not in (None, "during-cutover")
+    )
+    return {
+        # Every slot of the schedule is accounted for: run, or recorded as missed (a rehearsal scaled beyond what
+        # the machine keeps up with misses slots visibly; it never drops them).
+        "hypercare_slots": collections.Counter(
+            [e.step_id for e in events if e.type == "hypercare_check"]
+            + [c for e in events if e.type == "hypercare_missed" for c in e.data.get("check_ids") or ()]
+        ),
+        "hypercare_reports": sorted(str(e.data.get("report")) for e in events if e.type == "hypercare_report"),
+        "cadence_after_go": dict(comms),
+        "decisions": [e.data.get("decision") for e in events if e.type == "decision_recorded"],
+        "steps_passed": sorted(
+            e.step_id or ""
+            for e in events
+            if e.type in ("step_finished", "action_finished") and e.data.get("outcome") == "pass"
+        ),
+    }
+
+
+async def _hypercare(store: Any, run_id: str, clock: Any, out: Path) -> None:
+    hc = await service.hypercare_runner(store, run_id, out, lambda s: None)
+    hc.clock = hc.engine.clock = clock  # the fake clock of the unscaled run (a scaled run's is rebuilt from the run)
+    try:
+        await hc.run_forever()
+    finally:
+        await hc.engine.aclose()
+
+
+async def _rehearse(tmp_path: Path, clock: Any, settings: rehearsal.RehearsalSettings, name: str) -> dict[str, Any]:
+    store = open_store(str(tmp_path / f"{name}.db"), clock=clock if isinstance(clock, FakeClock) else None)
+    await store.open()
+    try:
+        store.event_clock = clock
+        handle = await runner.create_run(
+            store, _loaded(tmp_path), mode="rehearsal", roles=ROLES, rehearsal=settings, clock=clock
+        )
+        engine = runner.Engine(handle, clock=clock)
+        actors = AutoActors(store, handle.run_id, clock=clock, inputs=INPUTS, every=30.0)
+        async with rehearsal.outside_world(engine, settings) as transport:
+            # People act inside the rehearsal too: a recheck at their decision asks the stubs, not the world.
+            people = asyncio.create_task(actors.run())
+            service_log = asyncio.create_task(_service_log(tmp_path / "api.log", clock))
+            run = asyncio.create_task(engine.run())
+            while not run.done():  # a helper that dies (an actor refused, a crash) fails the test at once
+                await asyncio.wait({run, people, service_log}, return_when=asyncio.FIRST_COMPLETED)
+                for t in (people, service_log):
+                    if t.done() and not t.cancelled() and t.exception() is not None:
+                        run.cancel()
+                        raise t.exception()  # type: ignore[misc]
+                if people.done() and not run.done():
+                    await asyncio.wait({run}, timeout=5)
+                    assert run.done(), "the run is stuck after the people's script ended"
+            status = run.result()
+            await engine.aclose()
+            people.cancel()
+            service_log.cancel()
+            assert status is RunStatus.PASSED, (handle.state.reason, actors.refused)
+            # The on-call then runs `golive hypercare RUN`: every slot since GO is run or recorded as missed.
+            await _hypercare(store, handle.run_id, clock, tmp_path / name)
+            assert transport is not None
+            assert not transport.unstubbed
+        events = await store.events(handle.run_id)
+        first, last = parse_ts(events[0].ts), parse_ts(events[-1].ts)
+        assert first is not None
+        assert last is not None
+        return _counts(events) | {"span_hours": (last - first).total_seconds() / 3600}
+    finally:
+        await store.close()
+
+
+def test_payments_rehearsal_time_scaled_3600_keeps_the_schedule(tmp_path: Path) -> None:
+    """The 2-hour window and 72 hours of hypercare at 3600x: every hypercare slot of the schedule is accounted
+    for (run, or recorded as missed), the four reports are written, the decision and the first-2-hours status
+    updates are as the schedule says, and every step ran against its stub."""
+    settings = rehearsal.new_settings(time_scale=3600, stubs_path=STUBS)
+    scaled = settings.clock()
+    assert isinstance(scaled, clock_mod.ScaledClock)
+    fast = asyncio.run(_rehearse(tmp_path, scaled, settings, "scaled"))
+    # The same rehearsal unscaled, under the fake clock (no real waiting): the same counts.
+    slow = asyncio.run(_rehearse(tmp_path, FakeClock(), rehearsal.RehearsalSettings(stubs=settings.stubs), "fake"))
+    for key in ("hypercare_slots", "hypercare_reports", "decisions", "steps_passed"):
+        assert fast[key] == slow[key], key
+    assert fast["cadence_after_go"].get("first-2-hours") == slow["cadence_after_go"].get("first-2-hours")
+
+    # What the schedule says, independent of any clock: the tiers from GO for each hypercare check.
+    spec = _loaded(tmp_path).runbook.hypercare
+    go = datetime(2026, 1, 1, tzinfo=UTC)
+    want = {c.id: len(hypercare.check_schedule(c, spec.tiers, go)) for c in spec.checks if c.kind.value == "check"}
+    assert dict(fast["hypercare_slots"]) == want
+    assert fast["hypercare_reports"] == ["control-24h", "first-6h", "first-report", "stable-72h"]
+    assert fast["decisions"] == ["go"]
+    # every 30 minutes from GO until GO+2h, on the war room and the log
+    assert fast["cadence_after_go"].get("first-2-hours") == 8
+    assert fast["span_hours"] >= 74  # the run and 72 hours of hypercare, in scaled time
