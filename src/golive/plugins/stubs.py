@@ -53,6 +53,7 @@ __all__ = [
 STUBS_VERSION = 1
 MAX_STUBS_BYTES = 16 * 1024 * 1024  # a stubs file is configuration, not a data dump
 RECORD_BODY_LIMIT = 64 * 1024  # characters of one recorded body or output
+_UNRECORDED_HEADERS = frozenset({"set-cookie", "www-authenticate", "proxy-authenticate", "authorization"})
 
 
 class _Model(BaseModel):
@@ -542,8 +543,11 @@ class Recorder:
         base_url = self.redact(base_url)
         ctype = resp.headers.get("content-type", "")
         answer: dict[str, Any] = {"status": resp.status}
-        if ctype:
-            answer["headers"] = {"content-type": ctype}
+        # Every header as answered (redacted; cookies and auth challenges never kept), so a replay gives the
+        # plugins the same response and the same evidence.
+        headers = {k: self.redact(v) for k, v in resp.headers.items() if k not in _UNRECORDED_HEADERS}
+        if headers:
+            answer["headers"] = headers
         text = resp.text()
         if "json" in ctype:
             try:
