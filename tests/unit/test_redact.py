@@ -166,8 +166,8 @@ def test_custom_patterns_named_and_unnamed(engine: str) -> None:
 
 
 def test_custom_pattern_hyperscan_cannot_compile_still_works() -> None:
-    """A pattern only Python's ``re`` understands (the ASCII flag) is matched by ``re`` alone."""
-    r = redact.Redactor(custom_patterns=[("acct", r"(?a)ACCT\d{5}")])
+    """A pattern Hyperscan cannot compile (RE2's ungreedy flag) is matched by RE2 alone, still linear."""
+    r = redact.Redactor(custom_patterns=[("acct", r"(?U)ACCT\d{5}")])
     assert r.redact("x ACCT12345 y") == "x <acct:1> y"
 
 

@@ -31,7 +31,7 @@ import stat
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import quote, quote_plus
 
 from golive import exceptions
@@ -731,14 +731,64 @@ def _hs_escape(literal: bytes) -> bytes:
     return b"".join(b"\\x%02x" % c for c in literal)
 
 
-def _compile_custom(spec: str | tuple[str, str]) -> tuple[str, re.Pattern[bytes], str]:
+class _LinearMatch:
+    """A match of a :class:`_LinearPattern`, answering the calls the redactor makes on a ``re.Match``."""
+
+    __slots__ = ("_m", "_names")
+
+    def __init__(self, m: Any, names: dict[str, int]) -> None:
+        self._m, self._names = m, names
+
+    def _g(self, group: int | str) -> int:
+        return self._names[group] if isinstance(group, str) else group
+
+    def span(self, group: int | str = 0) -> tuple[int, int]:
+        return cast(tuple[int, int], self._m.span(self._g(group)))
+
+    def start(self, group: int | str = 0) -> int:
+        return int(self._m.start(self._g(group)))
+
+    def end(self, group: int | str = 0) -> int:
+        return int(self._m.end(self._g(group)))
+
+
+class _LinearPattern:
+    """A runbook's custom redaction pattern on RE2: linear time whatever the pattern and the text, so a
+    catastrophic expression such as ``(a+)+$`` cannot stall redaction (and with it the engine or server)."""
+
+    def __init__(self, source: bytes) -> None:
+        import re2
+
+        try:
+            self._rx = re2.compile(source)
+        except re2.error as exc:
+            raise re.error(f"{exc} (custom patterns use RE2 syntax: no lookaround or backreferences)") from None
+        self.pattern = source
+        self.groupindex = {
+            (k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in self._rx.groupindex.items()
+        }
+
+    def _wrap(self, m: Any) -> _LinearMatch | None:
+        return None if m is None else _LinearMatch(m, self.groupindex)
+
+    def search(self, data: bytes, pos: int = 0, endpos: int | None = None) -> _LinearMatch | None:
+        return self._wrap(self._rx.search(data, pos, len(data) if endpos is None else endpos))
+
+    def match(self, data: bytes, pos: int = 0, endpos: int | None = None) -> _LinearMatch | None:
+        return self._wrap(self._rx.match(data, pos, len(data) if endpos is None else endpos))
+
+    def fullmatch(self, data: bytes) -> _LinearMatch | None:
+        return self._wrap(self._rx.fullmatch(data))
+
+
+def _compile_custom(spec: str | tuple[str, str]) -> tuple[str, Any, str]:
     name, pattern = ("custom", spec) if isinstance(spec, str) else spec
     if not _CUSTOM_NAME.fullmatch(name):
         raise exceptions.UsageError(
             f"custom redaction pattern name {name!r}: use lower-case letters, digits and '_' (at most 32)"
         )
     try:
-        regex = re.compile(pattern.encode("utf-8"))
+        regex = _LinearPattern(pattern.encode("utf-8"))
     except re.error as exc:
         raise exceptions.UsageError(
             f"custom redaction pattern {name!r} ({pattern!r}): {exc}; fix the regular expression"
@@ -925,7 +975,7 @@ def _static_rules(redact_ips: bool, customs: _CustomSpec) -> tuple[_Compiled, tu
                 )
             )
         for name, source in customs:
-            regex = re.compile(source.encode("utf-8"))
+            regex = cast(re.Pattern[bytes], _LinearPattern(source.encode("utf-8")))
             rule = _Rule(
                 kind=name,
                 priority=_P["custom"],
