@@ -171,11 +171,15 @@ def test_hypercare_until_past_the_report_writes_it(run: Run, tmp_path: Path) -> 
     from golive.testing import FakeClock
 
     async def simulate() -> list[str]:
-        store = sqlite.SqliteStore(run.db)
+        # One fake clock for the store, hence the engine and its status-update cadence, and the runner: a
+        # runner on a fake clock beside a notifier on the real one waits for a status update the real clock
+        # has not reached, and ticks every millisecond until it has.
+        clock = FakeClock(max(go, datetime.now(UTC)))
+        store = sqlite.SqliteStore(run.db, clock)
         await store.open()
         try:
             r = await watch_cmds.hypercare_runner(store, run.run_id, tmp_path, lambda s: None)
-            r.clock = FakeClock(max(go, datetime.now(UTC)))
+            r.clock = clock
             await r.run_forever(until=go + timedelta(hours=1, minutes=1))
             return sorted(r.written)
         finally:
