@@ -298,6 +298,11 @@ class RunSummary(_Model):
     release: dict[str, Any]
     digest: str
     mode: str
+    rehearsal: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A rehearsal's time scale and anchor, stubs file (path, sha256) or recording, and its report.",
+    )
+    rehearsal_note: str = Field(default="", description="One line on how a rehearsal met time and the outside world.")
     status: str
     status_label: str
     verdict: str
