@@ -116,5 +116,5 @@ def test_a_running_observe_window_shows_the_time_left(war: War) -> None:
         left = page.locator("[data-testid=watch-left-watch]")
         page.wait_for_function("document.querySelector('[data-testid=watch-left-watch]').textContent.includes(':')")
         minutes = int(left.inner_text().split(":")[0])
-        assert 8 <= minutes <= 9, left.inner_text()
+        assert 8 <= minutes <= 10, left.inner_text()  # 10:00 when the page loads within the first second
         assert page.errors == []
