@@ -317,8 +317,6 @@ class RunSummary(_Model):
     follow_ups: list[FollowUpOut]
     scheduled: dict[str, str]
     rechecks: list[dict[str, Any]]
-    rehearsal: dict[str, Any]  # a rehearsal's settings (time scale, stubs); empty for a live run
-    rehearsal_note: str  # how a rehearsal met time and the outside world; empty for a live run
     decision: dict[str, Any] | None
     waivers: list[dict[str, Any]]
     refusals: list[dict[str, Any]]
