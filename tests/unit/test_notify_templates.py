@@ -155,3 +155,15 @@ def test_failed_rollback_is_never_announced_as_complete() -> None:
     )
     ok = _ctx(**context.normalize({"outcome": "PASS"}))
     assert templates.render("rollback_complete", ok) == "Rollback complete. Previous release restored."
+
+
+def test_every_templated_event_is_one_a_channel_may_name() -> None:
+    """One list of comms events: a channel may route every event golive has a template for (the two lists had
+    drifted, and `events: [run_stopped]` was refused at load)."""
+    from golive.notify import templates
+    from golive.spec import comms
+
+    assert set(templates.EVENTS) <= set(comms.EVENTS)
+    assert set(comms.EVENTS) - set(templates.EVENTS) == {"notify"}
+    for event in ("run_stopped", "phase_waived", "canary_waived", "rollback_interrupted"):
+        assert event in comms.known_events({})

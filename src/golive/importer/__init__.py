@@ -96,24 +96,9 @@ def _decode(raw: bytes, name: str) -> str:
         raise exceptions.RunbookInvalid(
             [exceptions.Problem(name, 0, 0, "", f"{len(raw)} bytes is more than {MAX_BYTES}; split the document")]
         )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise exceptions.RunbookInvalid(
-            [
-                exceptions.Problem(
-                    name, line, col, "", f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
-                )
-            ]
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise exceptions.RunbookInvalid([exceptions.Problem(name, line, 1, "", "contains a NUL byte; not a text file")])
+    from golive.spec import loader
+
+    text = loader.decode_text(raw, name)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -20,6 +20,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from golive import exceptions
+from golive.spec import comms as comms_vocabulary
 from golive.spec import refs
 
 __all__ = [
@@ -31,33 +32,10 @@ __all__ = [
     "template_source",
 ]
 
-# Every event golive announces by itself. `title` is not an event: it is the subject line (e-mail subject,
-# the bold title in Slack/Teams) of every message.
-EVENTS = (
-    "run_started",
-    "phase_started",
-    "phase_passed",
-    "phase_failed",
-    "canary_passed",
-    "canary_failed",
-    "phase_waived",
-    "canary_waived",
-    "step_failed",
-    "decision_go",
-    "decision_no_go",
-    "decision_pending",
-    "manual_waiting",
-    "action_unknown",
-    "pause",
-    "trigger_fired",
-    "rollback_triggered",
-    "rollback_complete",
-    "rollback_interrupted",
-    "run_stopped",
-    "status_update",
-    "hypercare_report",
-    "hypercare_alert",
-)
+# `title` is not an event: it is the subject line (e-mail subject, the bold title in Slack/Teams) of every message.
+# The events with a template: every comms event (one list, golive.spec.comms, which the loader checks channels'
+# `events:` against) except `notify`, whose text is the notify step's own message.
+EVENTS = tuple(e for e in comms_vocabulary.EVENTS if e != "notify")
 TITLE = "title"
 
 # The defaults say what the payments seed's communication plan says wherever the plan has words for it,

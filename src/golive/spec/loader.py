@@ -26,7 +26,15 @@ from pydantic import BaseModel, ValidationError
 from golive import exceptions
 from golive.spec import codecheck, durations, models, refs, vartypes
 
-__all__ = ["LoadedRunbook", "load", "load_text", "resolve_vars", "resolve_vars_with_sources", "var_env_key"]
+__all__ = [
+    "LoadedRunbook",
+    "decode_text",
+    "load",
+    "load_text",
+    "resolve_vars",
+    "resolve_vars_with_sources",
+    "var_env_key",
+]
 
 Loc = tuple[str | int, ...]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -1275,7 +1283,9 @@ def _too_big(name: str, size: int) -> exceptions.Problem:
     )
 
 
-def _decode(raw: bytes, name: str) -> str:
+def decode_text(raw: bytes, name: str) -> str:
+    """UTF-8 text of a file's bytes (a BOM dropped), or RunbookInvalid naming the line and column of the
+    first byte that is not UTF-8, or of a NUL byte. Shared by the loader and ``golive import``."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -1308,7 +1318,7 @@ def _load(
 ) -> LoadedRunbook:
     if len(raw) > MAX_RUNBOOK_BYTES:
         raise exceptions.RunbookInvalid([_too_big(name, len(raw))])
-    text = _decode(raw, name)
+    text = decode_text(raw, name)
     problems: list[exceptions.Problem] = []
     builder = _Builder(text, name, problems)
     try:
