@@ -197,6 +197,31 @@ def next_epoch(kind: str, owner: str, lease_epoch: int, lease: base.Lease | None
     return lease_epoch + 1
 
 
+@dataclass(frozen=True)
+class LeaseMove:
+    """A lease move decided from the run's ``lease_state`` row: the row to put and whether the run's epoch
+    moves. The SQLite and PostgreSQL stores write it in their own transaction."""
+
+    lease: base.Lease
+    params: dict[str, Any]  # for the ``put_lease`` statement
+    epoch_moves: bool  # ``set_lease_epoch`` too
+
+
+def plan_lease_move(
+    kind: str, run_id: str, owner: str, ttl: float, row: tuple[Any, ...], now_iso: str
+) -> LeaseMove | None:
+    """What acquiring, renewing or taking over the lease does, by the database's clock (``row[6]``); None
+    when the move is refused. ``now_iso`` is the acquisition time of a new owner."""
+    lease_epoch, lease, alive = lease_from_state(run_id, row)
+    epoch = next_epoch(kind, owner, lease_epoch, lease, alive)
+    if epoch is None:
+        return None
+    now = float(row[6])
+    acquired = lease.acquired_at if lease is not None and epoch == lease.epoch else now_iso
+    params = {"run_id": run_id, "owner": owner, "expires_at": now + ttl, "acquired_at": acquired, "epoch": epoch}
+    return LeaseMove(base.Lease(run_id, owner, now + ttl, epoch, acquired), params, epoch != lease_epoch)
+
+
 class BatchingStore(base.Store):
     """A store whose writer commits queued events in batches: ``append`` and ``append_many`` prepare the
     events here once, and the implementation's ``_append`` hands them to its writer and awaits the commit."""

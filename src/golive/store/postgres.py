@@ -494,27 +494,13 @@ class PostgresStore(common.BatchingStore):
                 row = await (await conn.execute(self._sql["lease_state"], {"run_id": rid})).fetchone()
                 if row is None:
                     raise exceptions.NotFound(f"no run {rid!r}")
-                lease_epoch, lease, alive = common.lease_from_state(rid, row)
-                epoch = common.next_epoch(kind, owner, lease_epoch, lease, alive)
-                if epoch is None:
+                move = common.plan_lease_move(kind, rid, owner, ttl, row, clock_mod.utc_iso(self.clock.now()))
+                if move is None:
                     return None
-                now = float(row[6])
-                acquired = (
-                    lease.acquired_at
-                    if lease is not None and epoch == lease.epoch
-                    else clock_mod.utc_iso(self.clock.now())
-                )
-                params = {
-                    "run_id": rid,
-                    "owner": owner,
-                    "expires_at": now + ttl,
-                    "acquired_at": acquired,
-                    "epoch": epoch,
-                }
-                await conn.execute(self._sql["put_lease"], params)
-                if epoch != lease_epoch:
-                    await conn.execute(self._sql["set_lease_epoch"], {"run_id": rid, "epoch": epoch})
-                return base.Lease(rid, owner, now + ttl, epoch, acquired)
+                await conn.execute(self._sql["put_lease"], move.params)
+                if move.epoch_moves:
+                    await conn.execute(self._sql["set_lease_epoch"], {"run_id": rid, "epoch": move.lease.epoch})
+                return move.lease
 
         return await self._with_conn(f"lease {kind}", run)
 

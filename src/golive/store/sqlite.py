@@ -431,19 +431,13 @@ class SqliteStore(common.BatchingStore):
         row = conn.execute(self._sql["lease_state"], {"run_id": run_id}).fetchone()
         if row is None:
             raise exceptions.NotFound(f"no run {run_id!r}")
-        lease_epoch, lease, alive = common.lease_from_state(run_id, row)
-        epoch = common.next_epoch(kind, owner, lease_epoch, lease, alive)
-        if epoch is None:
+        move = common.plan_lease_move(kind, run_id, owner, ttl, row, clock_mod.utc_iso(self.clock.now()))
+        if move is None:
             return None
-        now = float(row[6])
-        acquired = (
-            lease.acquired_at if lease is not None and epoch == lease.epoch else clock_mod.utc_iso(self.clock.now())
-        )
-        params = {"run_id": run_id, "owner": owner, "expires_at": now + ttl, "acquired_at": acquired, "epoch": epoch}
-        conn.execute(self._sql["put_lease"], params)
-        if epoch != lease_epoch:
-            conn.execute(self._sql["set_lease_epoch"], {"run_id": run_id, "epoch": epoch})
-        return base.Lease(run_id, owner, now + ttl, epoch, acquired)
+        conn.execute(self._sql["put_lease"], move.params)
+        if move.epoch_moves:
+            conn.execute(self._sql["set_lease_epoch"], {"run_id": run_id, "epoch": move.lease.epoch})
+        return move.lease
 
     async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> base.Lease | None:
         return await self._write(lambda c: self._move_lease(c, "acquire", run_id, owner, ttl))
