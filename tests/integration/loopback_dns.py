@@ -20,6 +20,7 @@ from .conftest import LOOPBACK
 
 ZONE_TTL = 60  # seconds
 UDP_LIMIT = 512  # bytes of a UDP answer without EDNS (RFC 1035)
+BIND_ATTEMPTS = 20
 
 
 @dataclass
@@ -42,11 +43,19 @@ class ZoneServer(asyncio.DatagramProtocol):
     async def start(self) -> ZoneServer:
         """UDP on a free port, and TCP on the same port number (for answers too big for UDP)."""
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(LOOPBACK, 0))
-        self._transport = transport
-        self.port = int(transport.get_extra_info("sockname")[1])
-        self._tcp = await asyncio.start_server(self._serve_tcp, LOOPBACK, self.port)
-        return self
+        for _ in range(BIND_ATTEMPTS):
+            transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(LOOPBACK, 0))
+            port = int(transport.get_extra_info("sockname")[1])
+            try:
+                # the UDP port's number may be taken for TCP (e.g. by an outgoing connection): try another
+                self._tcp = await asyncio.start_server(self._serve_tcp, LOOPBACK, port)
+            except OSError:
+                transport.close()
+                continue
+            self._transport = transport
+            self.port = port
+            return self
+        raise OSError(f"no loopback port was free for both UDP and TCP in {BIND_ATTEMPTS} attempts")
 
     def close(self) -> None:
         if self._transport is not None:

@@ -99,8 +99,10 @@ ZONE = {
 @pytest.fixture
 async def resolvers() -> AsyncIterator[list[ZoneServer]]:
     """Three loopback DNS servers on separate ports, answering from the same zone."""
-    servers = [await ZoneServer(dict(ZONE)).start() for _ in range(3)]
+    servers: list[ZoneServer] = []
     try:
+        for _ in range(3):
+            servers.append(await ZoneServer(dict(ZONE)).start())
         yield servers
     finally:
         for s in servers:

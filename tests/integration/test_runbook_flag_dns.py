@@ -57,13 +57,15 @@ async def world(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
         {"kvV2Read": kv.read, "kvV2Write": kv.write, "kvV2Patch": kv.patch},
         credentials={"VaultToken": {VAULT_TOKEN}},
     )
-    await ld.start()
-    await vault.start()
-    dns = [await ZoneServer({(DB_NAME, "A"): [NEW_IP]}).start() for _ in range(3)]
+    dns: list[ZoneServer] = []
     monkeypatch.setenv("LD_API_KEY", LD_TOKEN)
     monkeypatch.setenv("VAULT_TOKEN", VAULT_TOKEN)
     monkeypatch.setenv("NEW_DATABASE_URL", NEW_URL)
-    try:
+    try:  # everything started so far is closed even when a later start fails
+        await ld.start()
+        await vault.start()
+        for _ in range(3):
+            dns.append(await ZoneServer({(DB_NAME, "A"): [NEW_IP]}).start())
         yield World(ld, flags, vault, kv, dns)
     finally:
         for server in dns:
