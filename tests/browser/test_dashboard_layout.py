@@ -1,5 +1,5 @@
-"""The war room at the moments that matter: while rolling back, the rollback panel is in the first viewport
-of a 1280x800 laptop screen; a pause offers GO / NO-GO to the IC and nothing to an observer."""
+"""The war room at the moments that matter, on a 1280x800 laptop and a 390x844 phone: while rolling back, the
+rollback panel is in the first viewport; a pause offers GO / NO-GO to the IC and nothing to an observer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 from typing import Any
 
+import pytest
 from tests.browser.conftest import War
 
 from golive.engine import runner
@@ -39,6 +40,8 @@ rollback:
     - {id: verify, kind: check, type: command, with: {run: ["true"]}}
 """
 LAPTOP = (1280, 800)
+PHONE = (390, 844)
+SCREENS = pytest.mark.parametrize("screen", [LAPTOP, PHONE], ids=["laptop", "phone"])
 
 
 def seed(war: War, rolling: bool, paused: bool = True) -> str:
@@ -79,27 +82,43 @@ async def _seed(war: War, rolling: bool, paused: bool = True) -> str:
         await store.close()
 
 
-def test_the_rollback_panel_is_in_the_first_laptop_viewport_while_rolling_back(war: War) -> None:
+def within(box: dict[str, float] | None, screen: tuple[int, int]) -> bool:
+    """The box lies entirely inside the first viewport of `screen` (width, height)."""
+    assert box is not None
+    return bool(
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= screen[0]
+        and box["y"] + box["height"] <= screen[1]
+    )
+
+
+@SCREENS
+def test_the_rollback_panel_is_in_the_first_viewport_while_rolling_back(war: War, screen: tuple[int, int]) -> None:
     run_id = seed(war, rolling=True)
-    page: Any = war.page("ic", *LAPTOP)
+    page: Any = war.page("ic", *screen)
     war.open_run(page, run_id, "ic")
     box = page.locator("#panel-rollback").bounding_box()
-    assert box is not None
-    assert box["y"] >= 0
-    assert box["y"] + box["height"] <= LAPTOP[1], box
-    war.shot(page, "rolling-back-laptop")
+    assert within(box, screen), box
+    war.shot(page, f"rolling-back-{screen[0]}x{screen[1]}")
     assert page.errors == []
 
 
-def test_a_pause_offers_go_and_no_go_to_the_ic_and_nothing_to_the_observer(war: War) -> None:
+@SCREENS
+def test_a_pause_offers_go_and_no_go_to_the_ic_and_nothing_to_the_observer(war: War, screen: tuple[int, int]) -> None:
+    """The IC's GO and NO-GO are on the screen (not cut off at the side); the observer gets no button."""
     run_id = seed(war, rolling=False)
-    ic: Any = war.page("ic", *LAPTOP)
+    ic: Any = war.page("ic", *screen)
     war.open_run(ic, run_id, "ic")
     panel = ic.locator("#decision-watch")
-    assert panel.locator("[data-testid=go]").is_visible()
-    assert panel.locator("[data-testid=no-go]").is_visible()
+    for testid in ("go", "no-go"):
+        button = panel.locator(f"[data-testid={testid}]")
+        assert button.is_visible()
+        button.scroll_into_view_if_needed()
+        assert within(button.bounding_box(), screen), (testid, button.bounding_box())
     assert "paused by a trigger" in panel.inner_text()
-    ops: Any = war.page("ops", *LAPTOP)
+    war.shot(ic, f"pause-ic-{screen[0]}x{screen[1]}")
+    ops: Any = war.page("ops", *screen)
     war.open_run(ops, run_id, "ops")
     theirs = ops.locator("#decision-watch")
     assert theirs.is_visible()
