@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from typing import Any
 
 import click
@@ -98,29 +99,62 @@ def _roles(value: str) -> tuple[str, ...]:
 @token.command("create")
 @click.option("--user", required=True, help="Who the token speaks for: the actor of every act made with it.")
 @click.option("--roles", default="", help="Server roles, comma-separated (e.g. ic,observer; admin may start runs).")
+@click.option(
+    "--expires",
+    default=None,
+    metavar="DURATION",
+    help="The token stops working this long after it is made (e.g. 8h, 30m, 7d); default: never.",
+)
 @_common.json_option
 @_common.db_option
-def token_create(user: str, roles: str, as_json: bool, db_url: str | None) -> None:
-    """Make a token for USER and print it once (only its sha256 is stored)."""
+def token_create(user: str, roles: str, expires: str | None, as_json: bool, db_url: str | None) -> None:
+    """Make a token for USER and print it once (only its sha256 and expiry are stored)."""
     from golive.server import auth
 
     if not user.strip():
         raise exceptions.UsageError("--user must not be empty")
     role_list = _roles(roles)
+    ttl = _expires(expires)
     made, record = _common.run_async(
-        lambda: _common.with_store(db_url, lambda s: auth.create_token(s, user.strip(), role_list), create=True)
+        lambda: _common.with_store(
+            db_url, lambda s: auth.create_token(s, user.strip(), role_list, expires_in=ttl), create=True
+        )
     )
     if as_json:
         _common.echo_json(
-            {"token": made, "sha256": record.token_hash, "user": record.user, "roles": list(record.roles)}
+            {
+                "token": made,
+                "sha256": record.token_hash,
+                "user": record.user,
+                "roles": list(record.roles),
+                "expires_at": record.expires_at,
+            }
         )
         return
     click.echo(made)
+    until = f"; expires {record.expires_at}" if record.expires_at else ""
     click.echo(
-        f"token for {record.user} (roles: {', '.join(record.roles) or 'none'}); sha256 {record.token_hash[:12]}…. "
-        "It is not shown again.",
+        f"token for {record.user} (roles: {', '.join(record.roles) or 'none'}{until}); sha256 "
+        f"{record.token_hash[:12]}…. It is not shown again.",
         err=True,
     )
+
+
+def _expires(text: str | None) -> float | None:
+    """--expires DURATION in seconds; a bad one is a usage error with the fix."""
+    from golive.spec import durations
+
+    if text is None:
+        return None
+    try:
+        seconds = durations.parse_duration(text)
+    except (ValueError, exceptions.GoliveError) as exc:
+        raise exceptions.UsageError(
+            f"--expires {text!r}: {getattr(exc, 'message', exc)} (write e.g. 8h, 30m, 7d)"
+        ) from None
+    if seconds <= 0:
+        raise exceptions.UsageError(f"--expires {text!r}: must be longer than zero (write e.g. 8h, 30m, 7d)")
+    return seconds
 
 
 @token.command("list")
@@ -135,6 +169,7 @@ def token_list(as_json: bool, db_url: str | None) -> None:
             "user": r.user,
             "roles": list(r.roles),
             "created_at": r.created_at,
+            "expires_at": r.expires_at,
             "revoked": r.revoked,
         }
         for r in records
@@ -146,8 +181,18 @@ def token_list(as_json: bool, db_url: str | None) -> None:
         click.echo("no tokens in the store; make one with: golive token create --user NAME --roles ROLE,...")
         return
     for r in rows:
-        state = "REVOKED" if r["revoked"] else "active"
-        click.echo(f"{r['sha256']}  {r['user']:<20} {','.join(r['roles']):<24} {r['created_at']}  {state}")
+        click.echo(f"{r['sha256']}  {r['user']:<20} {','.join(r['roles']):<24} {r['created_at']}  {_state(r)}")
+
+
+def _state(row: dict[str, Any]) -> str:
+    from golive.server import auth
+
+    if row["revoked"]:
+        return "REVOKED"
+    expires = auth.expiry_seconds(row["expires_at"])
+    if expires is None:
+        return "active"
+    return f"EXPIRED {row['expires_at']}" if expires <= time.time() else f"active until {row['expires_at']}"
 
 
 @token.command("revoke")

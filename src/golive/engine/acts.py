@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from golive import exceptions, patterns
+from golive import exceptions, identity, patterns
 from golive.engine import state as state_mod
 from golive.evidence import redact as redact_mod
 from golive.results import Outcome
@@ -96,6 +96,8 @@ class RunHandle:
         if self.ownership is not None:
             self.ownership.check()  # lost, or past due: fail here, before the store and any side effect
             fence = self.ownership.fence
+        # Whoever is acting (golive.identity.acting) is named with how they authenticated on their events.
+        events = identity.stamp_events(events)
         announce, self.announce = self.announce, None
         batch = events if announce is None else [announce, *events]
         try:

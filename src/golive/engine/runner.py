@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from golive import clock as clock_mod
-from golive import exceptions, runids
+from golive import exceptions, identity, runids
 from golive.engine import acts
 from golive.engine import rehearsal as rehearsal_mod
 from golive.engine.state import FINAL, RunStatus
@@ -172,7 +172,7 @@ async def create_run(
         store_base.NewEvent("role_assigned", actor=actor, data={"role": r, "person": p})
         for r, p in (roles or {}).items()
     ]
-    await store.append_many(rid, events)
+    await store.append_many(rid, identity.stamp_events(events))
     handle = await acts.open_run(store, rid, loaded=loaded)
     handle.raw_vars = dict(loaded.vars)
     return handle

@@ -36,6 +36,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from golive import exceptions
+from golive import identity as identity_mod
 from golive.engine import acts
 from golive.server import auth, dashboard, exports, openapi, schemas, sse
 from golive.server import config as config_mod
@@ -149,16 +150,16 @@ async def authenticate(request: Request, st: ServerState, allow_ticket: bool = F
             "the Authorization header must be 'Bearer <token>'",
             {"WWW-Authenticate": AUTH_CHALLENGE + ', error="invalid_request"'},
         )
-    principal = await st.authority.authenticate(token)
-    if principal is None:
+    try:
+        return await st.authority.authenticate(token)
+    except auth.Rejected as exc:
         st.limiter.failed(client)
         raise HTTPProblem(
             401,
             "unauthorized",
-            "the bearer token is unknown or revoked",
-            {"WWW-Authenticate": AUTH_CHALLENGE + ', error="invalid_token"'},
-        )
-    return principal
+            exc.message,
+            {"WWW-Authenticate": AUTH_CHALLENGE + f', error="invalid_token", error_description="{exc.message}"'},
+        ) from None
 
 
 def _check_access(ep: openapi.Endpoint, p: auth.Principal, cfg: config_mod.ServerConfig) -> None:
@@ -273,7 +274,9 @@ def _route_handler(ep: openapi.Endpoint) -> Callable[[Request], Any]:
                     call.body = await _read_confirm_form(call)
                 else:
                     call.body = await _read_json(request, ep.body)
-            result = await ep.handler(call)
+            # Acts in this request are recorded with who made them and how they authenticated.
+            with identity_mod.acting(call.principal.identity if call.principal is not None else None):
+                result = await ep.handler(call)
         except HTTPProblem as exc:
             return _error(exc.status, exc.error, exc.message, exc.headers)
         except exceptions.RunbookInvalid as exc:

@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
 import hmac
 import json
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from golive import clock as clock_mod
+from golive import identity as identity_mod
 from golive.server import config as config_mod
 from golive.store import base as store_base
 
 __all__ = [
     "FailureLimiter",
     "Principal",
+    "Rejected",
     "TicketSigner",
     "TokenAuthority",
     "create_token",
@@ -48,11 +51,20 @@ class Principal:
     roles: frozenset[str]
     can_act: bool
     can_start: bool
-    source: str  # "config", "store" or "ticket"
+    source: str  # "config", "store", "oidc" or "ticket"
+    subject: str | None = None  # who authenticated, when not the user itself (an OIDC subject)
+    issuer: str | None = None  # the OIDC issuer, for source "oidc"
 
     @classmethod
     def of(
-        cls, user: str, roles: tuple[str, ...] | frozenset[str], cfg: config_mod.ServerConfig, source: str
+        cls,
+        user: str,
+        roles: tuple[str, ...] | frozenset[str],
+        cfg: config_mod.ServerConfig,
+        source: str,
+        *,
+        subject: str | None = None,
+        issuer: str | None = None,
     ) -> Principal:
         role_set = frozenset(roles)
         read_only = set(cfg.read_only_roles)
@@ -63,7 +75,15 @@ class Principal:
             can_act=can_act,
             can_start=can_act and bool(role_set & set(cfg.start_roles)),
             source=source,
+            subject=subject,
+            issuer=issuer,
         )
+
+    @property
+    def identity(self) -> identity_mod.Identity:
+        """The identity acts made by this caller are recorded under."""
+        method: identity_mod.Method = "oidc" if self.source == "oidc" else "token"
+        return identity_mod.Identity(self.user, method, self.subject or self.user, self.issuer)
 
 
 def new_token() -> str:
@@ -72,16 +92,45 @@ def new_token() -> str:
 
 
 async def create_token(
-    store: store_base.Store, user: str, roles: tuple[str, ...], clock: clock_mod.Clock | None = None
+    store: store_base.Store,
+    user: str,
+    roles: tuple[str, ...],
+    clock: clock_mod.Clock | None = None,
+    *,
+    expires_in: float | None = None,
 ) -> tuple[str, store_base.TokenRecord]:
-    """Make a token for ``user`` with ``roles``, keep only its sha256, and return (token, record)."""
+    """Make a token for ``user`` with ``roles`` (expiring ``expires_in`` seconds from now, if given), keep
+    only its sha256, and return (token, record)."""
     token = new_token()
     now = (clock or store.clock).now()
+    expires_at = None if expires_in is None else clock_mod.utc_iso(now + datetime.timedelta(seconds=expires_in))
     record = store_base.TokenRecord(
-        token_hash=config_mod.hash_token(token), user=user, roles=tuple(roles), created_at=clock_mod.utc_iso(now)
+        token_hash=config_mod.hash_token(token),
+        user=user,
+        roles=tuple(roles),
+        created_at=clock_mod.utc_iso(now),
+        expires_at=expires_at,
     )
     await store.put_token(record)
     return token, record
+
+
+class Rejected(Exception):
+    """The credential is not accepted (401); the message says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def expiry_seconds(expires_at: str | None) -> float | None:
+    """Seconds since the epoch of an ISO 8601 expiry (None: never)."""
+    if expires_at is None:
+        return None
+    when = datetime.datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp()
 
 
 class TokenAuthority:
@@ -92,14 +141,19 @@ class TokenAuthority:
         cfg: config_mod.ServerConfig,
         store: store_base.Store,
         monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
         self.store = store
         self._monotonic = monotonic
-        self._cache: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._now = now
+        # digest -> (cache entry good until (monotonic), the token's expiry (epoch seconds) or None, principal)
+        self._cache: OrderedDict[str, tuple[float, float | None, Principal]] = OrderedDict()
+        # Other ways in (an OIDC provider's access tokens): tried, in order, for a token the store does not know.
+        self.extra: list[Callable[[str], Awaitable[Principal | None]]] = []
 
-    async def authenticate(self, token: str) -> Principal | None:
-        """The principal for ``token``, or None when it is unknown or revoked."""
+    async def authenticate(self, token: str) -> Principal:
+        """The principal for ``token``; :class:`Rejected` (with the reason) when it is unknown, revoked or expired."""
         digest = config_mod.hash_token(token)
         grant = self.cfg.token_hashes.get(digest)
         if grant is not None:
@@ -107,19 +161,37 @@ class TokenAuthority:
         now = self._monotonic()
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            self._check_expiry(hit[1], hit[2].user)
+            return hit[2]
         record = await self.store.find_token(digest)
-        if record is None or record.revoked:
+        if record is None:
             self._cache.pop(digest, None)
-            return None
+            for other in self.extra:
+                found = await other(token)
+                if found is not None:
+                    return found
+            raise Rejected("the bearer token is unknown or revoked")
+        if record.revoked:
+            self._cache.pop(digest, None)
+            raise Rejected("the bearer token is unknown or revoked")
+        expires = expiry_seconds(record.expires_at)
+        self._check_expiry(expires, record.user)
         principal = Principal.of(record.user, record.roles, self.cfg, "store")
         if self.cfg.token_cache_ttl > 0:
             # Only hits are remembered: a token made a moment ago must work at once.
-            self._cache[digest] = (now + self.cfg.token_cache_ttl, principal)
+            self._cache[digest] = (now + self.cfg.token_cache_ttl, expires, principal)
             self._cache.move_to_end(digest)
             while len(self._cache) > TOKEN_CACHE_MAX:
                 self._cache.popitem(last=False)
         return principal
+
+    def _check_expiry(self, expires: float | None, user: str) -> None:
+        if expires is not None and expires <= self._now():
+            when = datetime.datetime.fromtimestamp(expires, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            raise Rejected(
+                f"the bearer token of {user} expired at {when}; make a new one with `golive token create` "
+                "(or log in again with `golive login`)"
+            )
 
 
 class FailureLimiter:

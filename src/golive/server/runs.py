@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from golive import exceptions
+from golive import exceptions, identity
 from golive.engine import acts, driver, runner, summary
 from golive.engine.state import RunStatus
 from golive.spec import loader
@@ -316,7 +316,9 @@ class RunService:
 
         async def driven() -> None:
             try:
-                await body()
+                # The engine acts as itself, not as the person whose request started or resumed it.
+                with identity.acting(None):
+                    await body()
             except asyncio.CancelledError:
                 raise
             except exceptions.Fenced as exc:

@@ -10,6 +10,7 @@ deleting or reordering a row breaks the chain at that row (:func:`verify_chain`)
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable
@@ -122,6 +123,7 @@ class TokenRecord:
     roles: tuple[str, ...]
     created_at: str
     revoked: bool = False
+    expires_at: str | None = None  # ISO 8601 UTC; None: never expires
 
 
 def verify_chain(run_id: str, events: Iterable[Event]) -> int:
@@ -389,7 +391,7 @@ class Store(abc.ABC):
         token = await self.find_token(token_hash)
         if token is None:
             return False
-        await self.put_token(TokenRecord(token.token_hash, token.user, token.roles, token.created_at, revoked=True))
+        await self.put_token(dataclasses.replace(token, revoked=True))
         return True
 
     async def blob_info(self, digest: str) -> BlobInfo:

@@ -469,6 +469,7 @@ class PostgresStore(common.BatchingStore):
             "roles": json.dumps(list(token.roles)),
             "created_at": token.created_at,
             "revoked": token.revoked,
+            "expires_at": token.expires_at,
         }
         await self._execute("put_token", params)
 

@@ -412,6 +412,7 @@ class SqliteStore(common.BatchingStore):
             "roles": json.dumps(list(token.roles)),
             "created_at": token.created_at,
             "revoked": int(token.revoked),
+            "expires_at": token.expires_at,
         }
         await self._write(self._statement("put_token", params))
 
