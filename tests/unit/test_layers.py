@@ -35,7 +35,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     # models, durations, refs, var types, code checks: what plugins and the loader share
     ("golive.spec",),
-    ("golive.store",),
+    # who acts and how they authenticated, stamped on the events an act appends
+    ("golive.store", "golive.identity"),
     ("golive.plugins",),
     # loading validates each step's params against the plugin registry; the JSON Schema is made from it
     ("golive.spec.loader", "golive.spec.schema"),
