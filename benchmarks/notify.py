@@ -20,8 +20,8 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from golive.clock import SystemClock
-from golive.evidence.redact import Redactor
 from golive.notify import Notifier, cadence, context, templates
+from golive.redact import Redactor
 from golive.spec import models
 
 RENDERS = 20_000  # messages rendered per template

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from golive.evidence import redact
+from golive import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000  # bytes; throughput is reported in decimal MB/s
@@ -304,7 +304,7 @@ def calls_main(args: argparse.Namespace) -> int:
 _COMPILE_PROBE = """
 import time
 t0 = time.perf_counter()
-from golive.evidence import redact
+from golive import redact
 t1 = time.perf_counter()
 redact.Redactor()
 t2 = time.perf_counter()

@@ -49,7 +49,7 @@ _LAZY = {
     "summarize": "golive.engine.summary",
     "Outcome": "golive.results",
     "Result": "golive.results",
-    "Redactor": "golive.evidence.redact",
+    "Redactor": "golive.redact",
     "Registry": "golive.plugins.registry",
     "default_registry": "golive.plugins.registry",
     "Runbook": "golive.spec.models",

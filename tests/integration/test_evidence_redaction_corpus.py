@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from golive.evidence import redact
+from golive import redact
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "redaction"
 RECALL_FLOOR = 0.99

@@ -12,8 +12,8 @@ import pytest
 
 from golive.cli import main
 from golive.engine import runner
-from golive.evidence.redact import Redactor
 from golive.notify import Notifier, context
+from golive.redact import Redactor
 from golive.spec import loader
 from golive.store import open_store
 from golive.testing import FakeClock

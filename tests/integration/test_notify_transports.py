@@ -16,8 +16,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from golive import exceptions
-from golive.evidence.redact import Redactor
 from golive.notify import Notifier, context
+from golive.redact import Redactor
 from golive.spec import models
 from golive.testing import FakeClock
 

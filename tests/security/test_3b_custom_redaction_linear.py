@@ -9,14 +9,14 @@ import sys
 import pytest
 
 from golive import exceptions
-from golive.evidence.redact import Redactor
+from golive.redact import Redactor
 
 LIMIT = 20.0  # seconds: a backtracking engine takes hours on this input; RE2 takes microseconds
 
 
 def test_a_catastrophic_custom_pattern_redacts_in_linear_time() -> None:
     code = (
-        "from golive.evidence.redact import Redactor\n"
+        "from golive.redact import Redactor\n"
         "r = Redactor(custom_patterns=[('tenant', r'(a+)+$')])\n"
         "out = r.redact('a' * 40000 + '!')\n"
         "assert out.endswith('!'), out[-20:]\n"

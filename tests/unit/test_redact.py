@@ -1,4 +1,4 @@
-"""Unit tests of golive.evidence.redact: each kind, placeholders, secrets, custom patterns, IPs, streams."""
+"""Unit tests of golive.redact: each kind, placeholders, secrets, custom patterns, IPs, streams."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from golive import exceptions
-from golive.evidence import redact
+from golive import exceptions, redact
 
 ENGINES = ["hyperscan", "re"] if redact.HYPERSCAN_AVAILABLE else ["re"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from golive.evidence import redact
+from golive import redact
 
 pytestmark = pytest.mark.skipif(not redact.HYPERSCAN_AVAILABLE, reason="hyperscan is not importable here")
 TEXT = "card 4111 1111 1111 1111, mail ann@example.com, pw=SqlOutPassw0rd, +1-713-463-0759"

@@ -12,7 +12,7 @@ import string
 
 import pytest
 
-from golive.evidence import redact
+from golive import redact
 
 ENGINES = ["hyperscan", "re"] if redact.HYPERSCAN_AVAILABLE else ["re"]
 

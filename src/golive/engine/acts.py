@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from golive import exceptions, identity, patterns
+from golive import redact as redact_mod
 from golive.engine import state as state_mod
-from golive.evidence import redact as redact_mod
 from golive.results import Outcome
 from golive.spec import durations, loader, models, refs
 from golive.store import base as store_base

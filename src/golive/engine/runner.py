@@ -33,10 +33,10 @@ from pydantic import ValidationError
 
 from golive import clock as clock_mod
 from golive import exceptions, identity, runids
+from golive import redact as redact_mod
 from golive.engine import acts
 from golive.engine import rehearsal as rehearsal_mod
 from golive.engine.state import FINAL, RunStatus
-from golive.evidence import redact as redact_mod
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
 from golive.plugins import stubs
