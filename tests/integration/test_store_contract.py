@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from golive import exceptions, testing
-from golive.store import base, sqlfiles
+from golive.store import base, memory, sqlfiles
 from golive.store.base import NewEvent, RunRecord, Store, TokenRecord
 from golive.store.postgres import PostgresStore
 from golive.store.sqlite import SqliteStore
@@ -44,7 +44,7 @@ async def make_store(
     """Opens stores on one backend location; each call is a new instance, like another process would
     have (InMemory has no second instance to offer: it hands back the same one)."""
     opened: list[Store] = []
-    memory = testing.InMemoryStore(clock)
+    in_memory = memory.InMemoryStore(clock)
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_session_database")
         _reset_schema(url)
@@ -52,7 +52,7 @@ async def make_store(
     async def make() -> Store:
         store: Store
         if request.param == "memory":
-            store = memory
+            store = in_memory
         elif request.param == "sqlite":
             store = SqliteStore(f"{tmp_path}/db/golive.db", clock)
         else:

@@ -55,8 +55,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # Imports that break the rules today, each with why it is still there. The test fails when one of them is
 # gone (take it off the list) as it fails on a new one.
 KNOWN: dict[tuple[str, str], str] = {
-    # the store's in-memory double lives in golive.testing
-    ("golive.store", "golive.testing"): "InMemoryStore lives in golive.testing",
     # hypercare's wiring to the engine sits in watch/
     ("golive.watch.service", "golive.engine.acts"): "hypercare wiring in watch/",
     ("golive.watch.service", "golive.engine.rehearsal"): "hypercare wiring in watch/",

@@ -6,7 +6,7 @@
     store = open_store("ops/golive.db")      # a SQLite file (plain path)
     store = open_store("sqlite:////var/lib/golive/golive.db")
     store = open_store("postgresql://golive@db.internal:5432/golive")
-    store = open_store("memory://")          # golive.testing.InMemoryStore, gone at exit
+    store = open_store("memory://")          # golive.store.memory.InMemoryStore, gone at exit
 
 Without a URL the store is found as git finds ``.git``: the nearest ``.golive/`` directory from the working
 directory up (its ``golive.db``), else ``$GOLIVE_HOME/golive.db``, else ``./.golive/golive.db`` (made by the
@@ -128,9 +128,9 @@ def open_store(
         libpq_url = "postgresql://" + rest  # libpq knows neither "+psycopg" nor every alias
         return postgres.PostgresStore(libpq_url, clock, migrate=migrate)
     if scheme == "memory":
-        from golive import testing
+        from golive.store import memory
 
-        return testing.InMemoryStore(clock)
+        return memory.InMemoryStore(clock)
     shown = common.redact_url(target)
     raise exceptions.UsageError(f"store URL {shown!r}: unknown scheme {scheme!r} (from --db or ${ENV_VAR}); {_FIX}")
 

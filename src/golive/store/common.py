@@ -1,4 +1,4 @@
-"""Pieces every store implementation shares (SQLite, PostgreSQL and ``golive.testing.InMemoryStore``).
+"""Pieces every store implementation shares (SQLite, PostgreSQL and ``golive.store.memory``).
 
 No driver is imported here.
 """
