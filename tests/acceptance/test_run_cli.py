@@ -401,3 +401,47 @@ def test_a_rollback_of_a_run_whose_process_died_runs_in_the_rollback_command(
     assert res.returncode == 0, res.stderr
     assert status_json(env, "rb2")["status"] == "rolled_back"
     assert (tmp_path / "unflip.log").read_text() == "unflip\n"
+
+
+ALWAYS_FROZEN = """\
+golive: 1
+name: frozen
+comms: {cadence: []}
+roles:
+  ic: {title: Incident Commander, may: [decide, waive]}
+freeze:
+  - id: every-day
+    title: Frozen every day
+    start: "2020-01-01T00:00:00Z"
+    end: "2020-01-02T00:00:00Z"
+    rrule: FREQ=DAILY
+phases:
+  - id: switch
+    steps:
+      - {id: flip, kind: action, type: command, with: {run: "true"}}
+"""
+
+
+def test_a_live_run_inside_a_freeze_is_refused_with_exit_1_and_runs_when_waived(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The refusal names what blocks, until when, who may waive it and how; `--waive` by the IC proceeds."""
+    rb = tmp_path / "frozen.yaml"
+    rb.write_text(ALWAYS_FROZEN)
+    refused = golive(env, "run", str(rb), "--role", "ic=alice", "--no-prompt")
+    assert refused.returncode == 1, refused.stderr
+    assert "refused at the start gate (1 block):" in refused.stderr
+    assert "  freeze every-day (Frozen every day): in force since " in refused.stderr
+    assert "--waive every-day --as NAME --ticket TICKET --reason TEXT" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    bad = golive(env, "run", str(rb), "--role", "ic=alice", "--waive", "every-day", "--as", "alice")
+    assert bad.returncode == 2
+    assert "a waiver needs --ticket, --reason" in bad.stderr
+    waived = golive(
+        env, "run", str(rb), "--role", "ic=alice", "--no-prompt",
+        "--waive", "every-day", "--as", "alice", "--ticket", "CHG-1", "--reason", "hotfix",
+    )  # fmt: skip
+    assert waived.returncode == 0, waived.stderr
+    run_id = re.search(r"run (\S+) started", waived.stdout).group(1)  # type: ignore[union-attr]
+    (w,) = [e for e in events(env, run_id) if e[0] == "gate_waived"]
+    assert (w[2], w[3]["gate"], w[3]["ticket"], w[3]["role"]) == ("alice", "every-day", "CHG-1", "ic")

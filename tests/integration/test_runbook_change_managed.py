@@ -120,7 +120,15 @@ async def test_live_run_refused_until_approved_then_statuspage_and_pager_follow_
     loaded = example(tmp_path, v)
 
     refused = await run(store, loaded)
-    assert refused.state.status is not RunStatus.PASSED
+    assert refused.state.status is RunStatus.FAILED
+    assert refused.state.reason.startswith("refused at the start gate: change CHG0030001: is not approved")
+    assert refused.state.gate is not None
+    assert refused.state.gate["outcome"] == "refused"
+    (block,) = refused.state.gate["blocks"]
+    assert (block["gate"], block["kind"]) == ("change_approved", "change")
+    assert block["until_text"] == "until the change record is approved and inside its window"
+    assert block["waivable_by"] == ["ic"]
+    assert all(refused.state.phases[p] == "not-run" for p in refused.state.phases)
     gate = refused.state.step("change_approved")
     assert gate.outcome is Outcome.FAIL
     assert gate.summary == "refused: change CHG0030001 is not approved (approval: requested, state: Assess (-4))"
@@ -131,6 +139,8 @@ async def test_live_run_refused_until_approved_then_statuspage_and_pager_follow_
     h = await run(store, loaded)
     assert h.state.status is RunStatus.PASSED, {s.id: s.summary for s in h.state.steps.values()}
     assert h.state.step("change_approved").outcome is Outcome.PASS
+    assert h.state.gate is not None
+    assert (h.state.gate["outcome"], h.state.gate["blocks"]) == ("open", [])
 
     # Statuspage: created at the start (component under maintenance), resolved at completion (operational).
     (incident,) = v.sp.incidents.values()

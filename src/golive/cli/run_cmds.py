@@ -97,6 +97,13 @@ async def _drive(
     else:
         async with rehearsal.outside_world(engine, settings):
             status = await driver.drive(handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason)
+    gate_state = handle.state.gate
+    if gate_state is not None and gate_state.get("outcome") == "refused":
+        from golive.engine import gate
+
+        left = [b for b in gate_state.get("blocks") or [] if not b.get("waived")]
+        for line in gate.format_refusal(handle.run_id, left, gate_state.get("next_allowed_text")):
+            click.echo(line, err=True)
     if not quiet:
         data = summary.summarize(handle)
         from golive.cli import views as views_mod
@@ -157,6 +164,18 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
 @click.option("--no-prompt", is_flag=True, help="Never prompt; wait for golive confirm/decide from anyone.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
 @click.option("--start-now", is_flag=True, help="Do not wait for the planned T-times (t0 and at:) of phases and steps.")
+@click.option(
+    "--waive",
+    "gate_waive",
+    multiple=True,
+    metavar="ID",
+    help="Waive a block of the start gate (window, a freeze id, a change-record step id); with --as, --ticket, --reason.",
+)
+@click.option(
+    "--as", "waive_as", default=None, metavar="NAME", help="Who waives (must hold a waiving role; see --role)."
+)
+@click.option("--ticket", "waive_ticket", default=None, help="The ticket that tracks the start-gate waiver.")
+@click.option("--reason", "waive_reason", default=None, help="Why the start-gate block is waived.")
 @export_cmds.events_option
 @export_cmds.otlp_option
 @click.option(
@@ -196,6 +215,10 @@ def run(
     no_prompt: bool,
     quiet: bool,
     start_now: bool,
+    gate_waive: tuple[str, ...],
+    waive_as: str | None,
+    waive_ticket: str | None,
+    waive_reason: str | None,
     events_to: tuple[str, ...],
     otlp: str | None,
     time_scale: float | None,
@@ -222,6 +245,7 @@ def run(
         time_scale = rehearsal.time_scale_for_budget(_planned_seconds(loaded.runbook), _budget(time_budget))
     settings = rehearsal.new_settings(time_scale=time_scale, stubs_path=stubs_file, record=record_file)
     settings.check_mode(mode)
+    waivers = _gate_waivers(gate_waive, waive_as, waive_ticket, waive_reason, mode)
 
     async def go(store: Any) -> Any:
         if run_id is not None:
@@ -243,6 +267,7 @@ def run(
             start_now=start_now,
             rehearsal=settings,
             clock=settings.clock(),
+            gate_waivers=waivers,
         )
         if not quiet:
             click.echo(f"run {handle.run_id} started ({mode}{_scaled_note(settings)}); db {store_url(db_url)}")
@@ -254,6 +279,24 @@ def run(
 
     status = _common.run_async(lambda: _common.with_store(db_url, go, create=True))
     sys.exit(_exit_for(status))
+
+
+def _gate_waivers(
+    ids: tuple[str, ...], actor: str | None, ticket: str | None, reason: str | None, mode: str
+) -> list[Any]:
+    """--waive ID... --as NAME --ticket T --reason R: waivers for the start gate (judged when the run starts)."""
+    from golive.engine import gate
+
+    if not ids:
+        if actor or ticket or reason:
+            raise exceptions.UsageError("--as, --ticket and --reason go with --waive ID (a block of the start gate)")
+        return []
+    if mode != "live":
+        raise exceptions.UsageError(f"--waive: only a live run has a start gate (this is a {mode} run)")
+    missing = [n for n, v in (("--as", actor), ("--ticket", ticket), ("--reason", reason)) if not (v or "").strip()]
+    if missing:
+        raise exceptions.UsageError(f"--waive {ids[0]}: a waiver needs {', '.join(missing)} (who, which ticket, why)")
+    return [gate.GateWaiver(gate=i, by=actor or "", ticket=ticket or "", reason=reason or "") for i in ids]
 
 
 def _budget(text: str) -> float:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import re
 import secrets as secrets_mod
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from golive import clock as clock_mod
 from golive import exceptions, identity, runids
 from golive import redact as redact_mod
 from golive.engine import acts
+from golive.engine import gate as gate_mod
 from golive.engine import rehearsal as rehearsal_mod
 from golive.engine.state import FINAL, RunStatus
 from golive.plugins import base as plugin_base
@@ -83,12 +85,15 @@ async def create_run(
     run_id: str | None = None,
     start_now: bool = False,
     rehearsal: rehearsal_mod.RehearsalSettings | None = None,
+    gate_waivers: Sequence[gate_mod.GateWaiver] = (),
 ) -> acts.RunHandle:
     """Create a run, record ``run_created`` and the initial role assignments, and return its handle.
 
     ``start_now``: the run does not wait for the planned T-times of its phases and steps (``golive run
     --start-now``); without it, a runbook with ``t0`` holds each ``at:`` until its wall time.
-    ``rehearsal`` (time scale, stubs, recording) is refused for a live run; it is recorded with the run."""
+    ``rehearsal`` (time scale, stubs, recording) is refused for a live run; it is recorded with the run.
+    ``gate_waivers``: waivers of the start gate's blocks given at the start (``golive run --waive``), judged
+    by the gate when the engine starts the run (:mod:`golive.engine.gate`)."""
     clk = clock or store.clock
     if mode not in ("live", "rehearsal", "dry-run"):
         raise exceptions.UsageError(f"--mode {mode!r}: use live, rehearsal or dry-run")
@@ -161,6 +166,11 @@ async def create_run(
                 "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
                 "anchor": _anchor(runbook, clk),
                 "start_now": start_now,
+                **(
+                    {"gate_waivers": [red.redact_obj(dataclasses.asdict(w)) for w in gate_waivers]}
+                    if gate_waivers
+                    else {}
+                ),
                 "release": runbook.release.model_dump(mode="json", exclude_none=True),
                 "sections": {s.id: sec for sec, s in runbook.all_steps()},
                 "phases": [p.id for p in runbook.phases],
@@ -607,6 +617,15 @@ class Engine:
 
     async def _run(self) -> RunStatus:
         st = self.h.state
+        if st.mode == "live" and st.gate is None and all(o == "pending" for o in st.phases.values()):
+            # A fresh live run passes the start gate (windows, freezes, change records) before anything else.
+            left = await gate_mod.run_gate(self, [gate_mod.GateWaiver(**w) for w in st.gate_waivers])
+            if left:
+                await self.finish(
+                    RunStatus.FAILED,
+                    "refused at the start gate: " + "; ".join(f"{b['what']}: {b['why']}" for b in left),
+                )
+                return st.status
         # A fresh run (nothing started yet; ownership events do not count) announces itself once.
         if not any(c.get("event") == "run_started" for c in st.comms) and all(
             o == "pending" for o in st.phases.values()

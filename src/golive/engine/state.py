@@ -22,6 +22,11 @@ Event types (``data`` fields in brackets):
 - ``signoff_fields_recorded`` [fields: {id: value}]
 - ``engine_started`` [owner, epoch, takeover, previous_owner, previous_epoch, reason]   (a process took the lease)
 - ``engine_stopped`` [owner, epoch, reason]                        (its engine failed; resume or a worker continues)
+- ``start_gate`` [outcome: open|refused, blocks, next_allowed]: the start gate of a live run (engine/gate.py)
+- ``gate_waived`` [gate, kind, what, why, role, ticket, reason]: a block of the start gate waived at the start
+- ``window_overrun`` [scope: run|PHASE, not_after, deadline, default, role]: past not_after, the IC is asked
+- ``overrun_decided`` [scope, decision: continue|rollback, reason, default]: the answer (or the deadline's default)
+- ``freeze_started`` [freeze, title, start, end]: a freeze began while the run was going on (announced)
 - ``hypercare_check`` [slot, outcome]   ``hypercare_report`` [report, summary]   ``evidence_added`` [name, sha256]
 """
 
@@ -126,6 +131,11 @@ class RunState:
     engine_stopped: dict[str, Any] | None = None  # the last engine failure, until another engine starts
     takeovers: list[dict[str, Any]] = field(default_factory=list)  # explicit --take-over acts
     rehearsal: dict[str, Any] = field(default_factory=dict)  # time scale, stubs, recording (engine/rehearsal.py)
+    gate_waivers: list[dict[str, Any]] = field(default_factory=list)  # waivers given at the start (run --waive)
+    gate: dict[str, Any] | None = None  # the start gate: outcome, blocks, next_allowed (start_gate)
+    gate_waived: list[dict[str, Any]] = field(default_factory=list)  # blocks of the gate waived, by whom
+    overruns: list[dict[str, Any]] = field(default_factory=list)  # window_overrun questions and their answers
+    freezes_started: list[dict[str, Any]] = field(default_factory=list)  # freezes that began during the run
     last_seq: int = 0
     head_hash: str = ""
 
@@ -160,6 +170,11 @@ class RunState:
     def roles_of(self, person: str) -> set[str]:
         return {r for r, p in self.roles.items() if p == person}
 
+    @property
+    def pending_overrun(self) -> dict[str, Any] | None:
+        """The window-overrun question waiting for its answer, if any."""
+        return next((o for o in reversed(self.overruns) if o.get("decision") is None), None)
+
     # -- the fold ----------------------------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
         if ev.seq <= self.last_seq:
@@ -177,6 +192,7 @@ class RunState:
             self.anchor = d.get("anchor")
             self.start_now = bool(d.get("start_now"))
             self.rehearsal = dict(d.get("rehearsal") or {})
+            self.gate_waivers = list(d.get("gate_waivers") or [])
             self.status = RunStatus.RUNNING
             for sid, section in (d.get("sections") or {}).items():
                 self.steps[sid] = StepState(sid, section)
@@ -206,6 +222,19 @@ class RunState:
                 st.deadline = None
         elif t == "scheduled_wait":  # a phase or step waits for its planned T-time (views count down)
             self.scheduled[ev.step_id or ""] = d.get("until", "")
+        elif t == "start_gate":
+            self.gate = {**d, "at": ev.ts}
+        elif t == "gate_waived":
+            self.gate_waived.append({**d, "by": ev.actor, "at": ev.ts})
+        elif t == "window_overrun":
+            self.overruns.append({**d, "at": ev.ts, "decision": None})
+        elif t == "overrun_decided":
+            for o in reversed(self.overruns):
+                if o.get("scope") == d.get("scope") and o.get("decision") is None:
+                    o["decision"] = {**d, "by": ev.actor, "at": ev.ts}
+                    break
+        elif t == "freeze_started":
+            self.freezes_started.append({**d, "at": ev.ts})
         elif t == "step_probe":  # a steady gate's probe: the live view shows how long it has held
             st = self.step(ev.step_id or "")
             st.summary = f"held {d.get('held', 0)}s: {d.get('summary', '')}"

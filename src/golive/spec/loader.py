@@ -15,7 +15,7 @@ import gc
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1058,6 +1058,8 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
                     f"unknown hypercare report {rid!r}{suggest(rid, report_ids)}",
                 )
 
+    _check_schedule(ctx, data, phases, check_role)
+
     # references anywhere in the document
     for loc, item in refs.scan(data):
         if isinstance(item, refs.RefError):
@@ -1075,6 +1077,57 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             declared_roles,
             data,
         )
+
+
+def read_ics(path: Path) -> Any:
+    """A shared freeze calendar (an ``icalendar.Calendar``), or a UsageError naming the file and the fault."""
+    import icalendar
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise exceptions.UsageError(f"{path}: cannot read the freeze calendar: {exc.strerror or exc}") from None
+    try:
+        cal = icalendar.Calendar.from_ical(raw)
+    except ValueError as exc:
+        raise exceptions.UsageError(f"{path}: not an RFC 5545 calendar: {exc}") from None
+    if not isinstance(cal, icalendar.Calendar):
+        raise exceptions.UsageError(f"{path}: not an RFC 5545 calendar (no VCALENDAR)")
+    return cal
+
+
+def _check_schedule(ctx: _Ctx, data: dict[str, Any], phases: list[Any], check_role: Callable[[Loc, Any], None]) -> None:
+    """Windows and freezes: a T-time edge needs ``t0``, roles are declared, a shared .ics file is readable."""
+    windows: list[tuple[Loc, Any]] = [(("window",), data.get("window"))]
+    windows += [(("phases", i, "window"), ph.get("window")) for i, ph in enumerate(phases)]
+    for loc, win in windows:
+        if not isinstance(win, dict):
+            continue
+        for edge in ("not_before", "not_after"):
+            v = win.get(edge)
+            if isinstance(v, str) and v.strip().startswith("T") and data.get("t0") is None:
+                ctx.add(
+                    (*loc, edge),
+                    f"{v!r} is a T-time but the runbook has no t0; set t0 (e.g. t0: 2026-03-07T02:00:00Z) or write "
+                    "a date-time with a timezone",
+                )
+        for k, role in enumerate(_items(win.get("waivable_by"))):
+            check_role((*loc, "waivable_by", k), role)
+        if isinstance(win.get("on_overrun"), dict):
+            check_role((*loc, "on_overrun", "role"), win["on_overrun"].get("role"))
+    base = Path(ctx.file).parent
+    for i, fr in enumerate(_items(data.get("freeze"))):
+        if not isinstance(fr, dict):
+            continue
+        for k, role in enumerate(_items(fr.get("waivable_by"))):
+            check_role(("freeze", i, "waivable_by", k), role)
+        ics = fr.get("ics")
+        if isinstance(ics, str):
+            path = Path(ics) if Path(ics).is_absolute() else base / ics
+            try:
+                read_ics(path)
+            except exceptions.UsageError as exc:
+                ctx.add(("freeze", i, "ics"), f"{exc.message}; give the path of an .ics file relative to the runbook")
 
 
 def _check_ref(

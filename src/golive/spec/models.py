@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from golive import patterns
 from golive.spec import vartypes
-from golive.spec.durations import Duration, TTime, format_duration
+from golive.spec.durations import Duration, TTime, format_duration, parse_ttime
 
 __all__ = [
     "Artifact",
@@ -31,6 +31,8 @@ __all__ = [
     "FlagProviderRef",
     "FlagsSpec",
     "FollowUp",
+    "Freeze",
+    "FreezeHolidays",
     "HypercareReport",
     "HypercareSpec",
     "HypercareTier",
@@ -38,6 +40,7 @@ __all__ = [
     "Judge",
     "JudgeMetric",
     "MetricRef",
+    "OnOverrun",
     "Phase",
     "PluginRef",
     "Release",
@@ -56,6 +59,7 @@ __all__ = [
     "StepKind",
     "Trigger",
     "Var",
+    "Window",
 ]
 
 FORMAT_VERSION = 1
@@ -519,6 +523,200 @@ class Step(Model):
         return self
 
 
+# --- schedule: windows and freezes ------------------------------------------------------------------
+
+
+def _window_time(v: Any) -> Any:
+    """A window edge: an ISO 8601 date-time with a timezone, or a T-time relative to ``t0``."""
+    if isinstance(v, datetime):
+        if v.tzinfo is None:
+            raise ValueError(f"{v.isoformat()} needs a timezone, e.g. '{v.isoformat()}Z' or '{v.isoformat()}+01:00'")
+        return v.isoformat()
+    if not isinstance(v, str):
+        raise ValueError(
+            "expected an ISO 8601 date-time with a timezone ('2026-03-07T02:00:00Z') or a T-time ('T-30m')"
+        )
+    text = v.strip()
+    if text.startswith("T"):
+        parse_ttime(text)
+        return text
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a date-time ('2026-03-07T02:00:00Z', with a timezone) nor a T-time ('T-30m')"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} needs a timezone, e.g. '{text}Z' or '{text}+01:00'")
+    return text
+
+
+WindowTime = Annotated[str, BeforeValidator(_window_time)]
+
+
+class OnOverrun(Model):
+    """What happens past ``not_after``: the IC (or ``role``) is asked, with a deadline and a default."""
+
+    role: str | None = Field(default=None, description="Who is asked (default: the role with the decide power).")
+    deadline: Duration = Field(default=600.0, description="How long the answer may take, e.g. 10m.")
+    default: Literal["continue", "rollback"] = Field(
+        default="rollback", description="What happens when nobody answers by the deadline: continue or rollback."
+    )
+
+
+class Window(Model):
+    """When the run (or a phase) may start and must be done: edges as date-times or T-times."""
+
+    not_before: WindowTime | None = Field(default=None, description="Earliest start, e.g. '2026-03-07T02:00:00Z'.")
+    not_after: WindowTime | None = Field(default=None, description="Must be done by, e.g. '2026-03-07T04:00:00Z'.")
+    on_overrun: OnOverrun = Field(default_factory=OnOverrun, description="The question asked past not_after.")
+    waivable_by: tuple[str, ...] = Field(
+        default=(), description="Roles that may waive the window at the start (default: roles with the waive power)."
+    )
+
+    @model_validator(mode="after")
+    def _some_edge(self) -> Window:
+        if self.not_before is None and self.not_after is None:
+            raise ValueError("a window needs not_before, not_after or both")
+        return self
+
+    def edges(self, t0: datetime | None) -> tuple[datetime | None, datetime | None]:
+        """The window's edges as aware date-times (a T-time edge needs ``t0``)."""
+        return _edge(self.not_before, t0), _edge(self.not_after, t0)
+
+
+def _edge(text: str | None, t0: datetime | None) -> datetime | None:
+    if text is None:
+        return None
+    if text.startswith("T"):
+        if t0 is None:
+            return None
+        from datetime import timedelta
+
+        return t0 + timedelta(seconds=parse_ttime(text))
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _check_timezone(name: str | None) -> str | None:
+    if name is None:
+        return None
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else "; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        raise ValueError(f"unknown timezone {name!r}{hint}") from None
+    return name
+
+
+class FreezeHolidays(Model):
+    """The public holidays of a country (and subdivision) are frozen, each a whole day in ``timezone``."""
+
+    country: str = Field(description="ISO 3166-1 alpha-2 code, e.g. DE, US, GB.")
+    subdiv: str | None = Field(default=None, description="Subdivision code, e.g. BY (Bavaria), CA (California).")
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str) -> str:
+        import difflib
+
+        import holidays
+
+        supported = holidays.list_supported_countries()
+        if v not in supported:
+            close = difflib.get_close_matches(v.upper(), sorted(supported), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown country {v!r}{hint}; use an ISO 3166-1 alpha-2 code such as DE, US or GB")
+        return v
+
+    @model_validator(mode="after")
+    def _known(self) -> FreezeHolidays:
+        import holidays
+
+        subdivs = holidays.list_supported_countries()[self.country]
+        if self.subdiv is not None and self.subdiv not in subdivs:
+            raise ValueError(
+                f"unknown subdivision {self.subdiv!r} of {self.country}; known: {', '.join(subdivs) or 'none'}"
+            )
+        return self
+
+
+class Freeze(Model):
+    """A change freeze: a live run does not start inside it (unless waived by a named role with a ticket).
+
+    Give ``start`` and ``end`` (with an optional RFC 5545 ``rrule``), or ``holidays``, or ``ics`` (a shared
+    calendar file; every event in it is a freeze).
+    """
+
+    id: Id
+    title: str = ""
+    start: datetime | date | None = Field(default=None, description="First occurrence's start (DTSTART).")
+    end: datetime | date | None = Field(default=None, description="First occurrence's end (DTEND, exclusive).")
+    rrule: str | None = Field(default=None, description="RFC 5545 recurrence rule, e.g. 'FREQ=WEEKLY;BYDAY=FR'.")
+    exdates: tuple[datetime | date, ...] = Field(default=(), description="Occurrences left out (EXDATE).")
+    timezone: str | None = Field(
+        default=None, description="IANA zone for dates, naive times and holidays, e.g. Europe/Berlin (default UTC)."
+    )
+    holidays: FreezeHolidays | None = None
+    ics: str | None = Field(default=None, description="A shared .ics file (path relative to the runbook).")
+    waivable_by: tuple[str, ...] = Field(
+        default=(), description="Roles that may waive this freeze (default: roles with the waive power)."
+    )
+
+    _tz = field_validator("timezone")(lambda cls, v: _check_timezone(v))
+
+    @field_validator("rrule")
+    @classmethod
+    def _rrule(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        import icalendar
+
+        text = v.strip().removeprefix("RRULE:")
+        try:
+            rule = icalendar.vRecur.from_ical(text)
+            if "FREQ" not in rule:
+                raise ValueError("FREQ is missing")
+        except ValueError as exc:
+            raise ValueError(
+                f"bad RRULE {v!r}: {exc}; write an RFC 5545 rule such as 'FREQ=WEEKLY;BYDAY=FR' or "
+                "'FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24'"
+            ) from None
+        return text
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Freeze:
+        given = [n for n, v in (("start", self.start), ("holidays", self.holidays), ("ics", self.ics)) if v]
+        if len(given) != 1:
+            raise ValueError(
+                "a freeze is one of: start + end (with an optional rrule), holidays: {country}, or ics: FILE"
+                + (f"; got {' and '.join(given)}" if given else "")
+            )
+        if self.start is not None:
+            if self.end is None:
+                raise ValueError("a freeze with start needs end (exclusive), e.g. end: 2026-12-27")
+            if isinstance(self.start, datetime) != isinstance(self.end, datetime):
+                raise ValueError("start and end must both be dates or both date-times")
+            for what, v in (("start", self.start), ("end", self.end)):
+                if isinstance(v, datetime) and v.tzinfo is None and self.timezone is None:
+                    raise ValueError(f"{what} {v.isoformat()} needs a timezone (add Z or +01:00, or set timezone:)")
+            if (
+                isinstance(self.start, datetime)
+                and isinstance(self.end, datetime)
+                and ((self.start.tzinfo is None) != (self.end.tzinfo is None))
+            ):
+                raise ValueError("start and end must both have a timezone or both have none (with timezone: set)")
+            if self.end <= self.start:
+                raise ValueError("end must be after start")
+        elif self.rrule or self.end or self.exdates:
+            raise ValueError("rrule, end and exdates belong to a freeze with start")
+        return self
+
+
 class Phase(Model):
     """Steps that run together; a phase starts when every phase before it passed or was waived."""
 
@@ -526,6 +724,10 @@ class Phase(Model):
     title: str = ""
     description: str = ""
     at: TTime | None = None
+    window: Window | None = Field(
+        default=None,
+        description="When this phase may start and must be done (live runs; the IC is asked past not_after).",
+    )
     canary: bool | None = Field(
         default=None,
         description="This phase is the canary (comms send canary_passed/canary_failed). Unset: guessed from "
@@ -808,6 +1010,10 @@ class Runbook(Model):
     owner: str = ""
     release: Release = Field(default_factory=Release)
     t0: datetime | None = Field(default=None, description="Planned T-0 (ISO 8601 with a timezone).")
+    window: Window | None = Field(
+        default=None, description="When a live run may start and must be done (the IC is asked past not_after)."
+    )
+    freeze: tuple[Freeze, ...] = Field(default=(), description="Change freezes: a live run does not start inside one.")
     settings: Settings = Field(default_factory=Settings)
     roles: dict[Id, Role] = Field(default_factory=dict)
     vars: dict[Id, Var | str | int | float | bool] = Field(default_factory=dict)

@@ -1,0 +1,269 @@
+"""The start gate: windows, freezes and change records, judged together before a live run starts.
+
+Each thing that stops the start is a :class:`Block`, and every refusal has one format, whatever blocks:
+what blocks, until when, who can waive it and how. The engine runs the gate first thing in a fresh live
+run (CLI, server and worker alike): it records ``start_gate`` [outcome open|refused, blocks, next_allowed]
+and, when refused, ends the run FAILED before anything else happens (exit 1, as every refused act).
+
+- **window** (``window:`` at the top): before ``not_before`` or past ``not_after``.
+- **freeze** (``freeze:``): an occurrence in force now (runbook RRULEs, a shared .ics file, public holidays).
+- **change record**: every ``change-record`` check step of the phases runs here, before any phase; its
+  result is the step's own (a pass is not asked again in its phase).
+
+A block is lifted by a waiver given when the run starts (``golive run --waive ID --as NAME --ticket T
+--reason R``): NAME must hold, in this run, a role that may waive it (the block's ``waivable_by``, else the
+roles with the ``waive`` power). A waiver is recorded as ``gate_waived`` [gate, role, ticket, reason] with
+NAME as actor; a change-record step waived so is recorded waived with the waiver (``waiver_recorded``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from golive import clock as clock_mod
+from golive.results import Outcome
+from golive.spec import models
+from golive.spec.durations import format_duration
+from golive.watch import freezes
+
+if TYPE_CHECKING:
+    from golive.engine.runner import Engine
+
+__all__ = ["Block", "GateWaiver", "calendar_for", "format_refusal", "run_gate", "when_text"]
+
+CHANGE_CHECK = "change-record"  # the check type of a change record (golive.plugins.checks)
+
+
+@dataclass(frozen=True)
+class GateWaiver:
+    """A waiver given at the start: ``gate`` is ``window``, a freeze id or a change-record step id."""
+
+    gate: str
+    by: str
+    ticket: str
+    reason: str
+
+
+@dataclass
+class Block:
+    """One thing that keeps a live run from starting."""
+
+    gate: str  # the id to waive it by: "window", a freeze id, a change-record step id
+    kind: str  # window | freeze | change
+    what: str  # "window 02:00–04:00 UTC", "freeze year-end (Year-end sales)", "change CHG0030001"
+    why: str
+    until: str | None  # ISO UTC when it lifts by itself; None: it does not (approval, a closed window)
+    until_text: str
+    waivable_by: tuple[str, ...]
+    waived: dict[str, Any] | None = field(default=None)
+
+    def data(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["waivable_by"] = list(self.waivable_by)
+        return out
+
+
+def when_text(ts: datetime, now: datetime) -> str:
+    """ "2026-03-07 02:00 UTC (in 3h20m)": the wall time and how far away it is."""
+    text = clock_mod.utc_iso(ts)[:16].replace("T", " ") + " UTC"
+    delta = (ts - now).total_seconds()
+    if delta > 0:
+        return f"{text} (in {format_duration(delta)})"
+    return f"{text} ({format_duration(-delta)} ago)"
+
+
+def calendar_for(runbook: models.Runbook, runbook_path: str | None) -> freezes.Calendar:
+    base = Path(runbook_path).parent if runbook_path else None
+    return freezes.Calendar(runbook.freeze, base)
+
+
+def _waivers(runbook: models.Runbook, own: Sequence[str]) -> tuple[str, ...]:
+    return tuple(own) or tuple(sorted(runbook.roles_with("waive")))
+
+
+def window_blocks(runbook: models.Runbook, now: datetime) -> list[Block]:
+    win = runbook.window
+    if win is None:
+        return []
+    nb, na = win.edges(runbook.t0)
+    span = f"window {_span(nb, na)}"
+    roles = _waivers(runbook, win.waivable_by)
+    if nb is not None and now < nb:
+        return [Block("window", "window", span, "the window has not opened", clock_mod.utc_iso(nb),
+                      f"until {when_text(nb, now)}", roles)]  # fmt: skip
+    if na is not None and now >= na:
+        return [Block("window", "window", span, f"the window closed at {when_text(na, now)}", None,
+                      "until a new window is planned (change not_before/not_after)", roles)]  # fmt: skip
+    return []
+
+
+def _span(nb: datetime | None, na: datetime | None) -> str:
+    def t(x: datetime | None) -> str:
+        return clock_mod.utc_iso(x)[:16].replace("T", " ") if x else "…"
+
+    return f"{t(nb)} – {t(na)} UTC"
+
+
+def freeze_blocks(runbook: models.Runbook, cal: freezes.Calendar, now: datetime) -> list[Block]:
+    out: list[Block] = []
+    seen: set[str] = set()
+    for occ in cal.active(now):
+        if occ.freeze_id in seen:
+            continue
+        seen.add(occ.freeze_id)
+        end = cal.until(occ, now)
+        out.append(
+            Block(
+                occ.freeze_id,
+                "freeze",
+                f"freeze {occ.freeze_id} ({occ.title})",
+                f"in force since {when_text(occ.start, now)}",
+                clock_mod.utc_iso(end) if end is not None else None,
+                f"until {when_text(end, now)}" if end is not None else "with no end within a year",
+                _waivers(runbook, occ.waivable_by),
+            )
+        )
+    return out
+
+
+def change_steps(runbook: models.Runbook) -> list[models.Step]:
+    """The change-record checks of the phases: they are part of the start gate."""
+    return [s for p in runbook.phases for s in p.steps if s.kind is models.StepKind.CHECK and s.type == CHANGE_CHECK]
+
+
+def change_block(runbook: models.Runbook, step: models.Step, summary: str, output: Any, now: datetime) -> Block:
+    record = (output or {}).get("record") if isinstance(output, dict) else None
+    record = record or ((step.with_ or {}).get("record") if isinstance(step.with_, dict) else None) or step.id
+    start = _parse((output or {}).get("start")) if isinstance(output, dict) else None
+    if start is not None and start > now and "not opened" in summary:
+        until, text = clock_mod.utc_iso(start), f"until {when_text(start, now)} (its window opens)"
+    else:
+        until, text = None, "until the change record is approved and inside its window"
+    why = summary.removeprefix("refused: ").removeprefix(f"change {record} ")
+    return Block(step.id, "change", f"change {record}", why, until, text,
+                 _waivers(runbook, ()))  # fmt: skip
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def format_refusal(run_id: str, blocks: Sequence[dict[str, Any]], next_allowed: str | None) -> list[str]:
+    """The one refusal format: what blocks, until when, who can waive it and how."""
+    lines = [f"run {run_id} refused at the start gate ({len(blocks)} block{'s' if len(blocks) != 1 else ''}):"]
+    for b in blocks:
+        lines.append(f"  {b['what']}: {b['why']}; blocks {b['until_text']}")
+        roles = ", ".join(b.get("waivable_by") or []) or "no role (give a role the waive power)"
+        lines.append(
+            f"    waive: a holder of {roles}, when starting: golive run FILE --waive {b['gate']} --as NAME "
+            "--ticket TICKET --reason TEXT"
+        )
+    if next_allowed:
+        lines.append(f"  next allowed start (windows and freezes): {next_allowed}")
+    return lines
+
+
+async def run_gate(engine: Engine, waivers: Sequence[GateWaiver]) -> list[dict[str, Any]]:
+    """Judge the start gate now; record it (``start_gate``) and return the blocks left (empty: the run starts)."""
+    runbook = engine.runbook
+    st = engine.h.state
+    if runbook.window is None and not runbook.freeze and not change_steps(runbook):
+        return []  # nothing to gate: nothing recorded
+    now = engine.clock.now()
+    cal = calendar_for(runbook, engine.h.loaded.path)
+    blocks = window_blocks(runbook, now) + freeze_blocks(runbook, cal, now)
+    passed_changes: list[tuple[models.Step, Any, str, float]] = []
+    for step in change_steps(runbook):
+        if st.step(step.id).status == "done":
+            continue
+        started = clock_mod.utc_iso(engine.clock.now())
+        began = engine.clock.monotonic()
+        result = await engine.check_result(step)
+        if result.outcome in (Outcome.PASS, Outcome.WARN):
+            passed_changes.append((step, result, started, engine.clock.monotonic() - began))
+        else:
+            blocks.append(change_block(runbook, step, result.summary, result.output, now))
+            passed_changes.append((step, result, started, engine.clock.monotonic() - began))
+    by_gate = {w.gate: w for w in waivers}
+    for b in blocks:
+        w = by_gate.get(b.gate)
+        if w is None:
+            continue
+        role = next((r for r in b.waivable_by if st.roles.get(r) == w.by), None)
+        if role is None:
+            held = sorted(st.roles_of(w.by))
+            b.why += (
+                f"; the waiver by {w.by} does not count: {w.by} holds "
+                f"{', '.join(held) or 'no role'} in this run, not {' or '.join(b.waivable_by) or 'a waiving role'}"
+            )
+            continue
+        if not w.ticket.strip() or not w.reason.strip():
+            b.why += "; a waiver needs --ticket and --reason"
+            continue
+        b.waived = {"by": w.by, "role": role, "ticket": w.ticket, "reason": w.reason}
+    left = [b for b in blocks if b.waived is None]
+    nb, na = runbook.window.edges(runbook.t0) if runbook.window else (None, None)
+    nxt = cal.next_allowed(now, nb, na) if left else None
+    nxt_text = when_text(nxt, now) if nxt is not None and nxt > now else None
+    if left:
+        # The change records' results are the evidence of the refusal: recorded as their steps' own.
+        for step, result, started, took in passed_changes:
+            await engine.emit("step_started", step_id=step.id, attempt=1)
+            await engine._record_result(step, result, 1, started, took, "step_finished")
+        await engine.emit(
+            "start_gate",
+            outcome="refused",
+            blocks=[b.data() for b in blocks],
+            next_allowed=clock_mod.utc_iso(nxt) if nxt is not None else None,
+            next_allowed_text=nxt_text,
+        )
+        return [b.data() for b in left]
+    for b in blocks:
+        assert b.waived is not None
+        await engine.emit(
+            "gate_waived",
+            actor=b.waived["by"],
+            gate=b.gate,
+            kind=b.kind,
+            what=b.what,
+            why=b.why,
+            role=b.waived["role"],
+            ticket=b.waived["ticket"],
+            reason=engine.redactor.redact(b.waived["reason"]),
+        )
+    waived_steps = {b.gate: b for b in blocks if b.kind == "change"}
+    for step, result, started, took in passed_changes:
+        await engine.emit("step_started", step_id=step.id, attempt=1)
+        if step.id in waived_steps:
+            wv = waived_steps[step.id].waived or {}
+            await engine.emit(
+                "waiver_recorded",
+                step_id=step.id,
+                actor=wv.get("by"),
+                ticket=wv.get("ticket"),
+                reason=engine.redactor.redact(str(wv.get("reason"))),
+            )
+            await engine.emit(
+                "step_finished",
+                step_id=step.id,
+                outcome="waived",
+                summary=engine.redactor.redact(
+                    f"waived at the start gate by {wv.get('by')} ({wv.get('ticket')}): {result.summary}"
+                ),
+                output=engine.redactor.redact_obj(result.output),
+                actor=wv.get("by"),
+            )
+        else:
+            await engine._record_result(step, result, 1, started, took, "step_finished")
+    await engine.emit("start_gate", outcome="open", blocks=[b.data() for b in blocks])
+    return []

@@ -1,0 +1,193 @@
+"""The start gate of a live run: windows and freezes (RRULEs, a shared .ics file, public holidays), judged before
+anything runs, with one refusal format; a block waived by a named role with a ticket lets the run proceed
+(FakeClock, real SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from golive.engine import acts, gate, runner
+from golive.engine.state import RunStatus
+from golive.spec import loader
+from golive.store import sqlite
+from golive.testing import FakeClock
+
+WAIT_LIMIT = 30.0  # seconds (real) a run may take before the test fails
+
+RUNBOOK = """\
+golive: 1
+name: gated
+comms: {cadence: []}
+roles:
+  ic: {title: Incident Commander, may: [decide, rollback, waive]}
+  cab: {title: Change Advisory Board}
+window:
+  not_before: "2026-12-01T00:00:00Z"
+  not_after: "2027-01-31T00:00:00Z"
+freeze:
+  - id: friday-afternoons
+    title: No changes on Friday afternoons
+    start: "2026-01-02T12:00:00Z"
+    end: "2026-01-03T00:00:00Z"
+    rrule: FREQ=WEEKLY;BYDAY=FR
+  - id: holidays-de
+    holidays: {country: DE}
+    timezone: Europe/Berlin
+    waivable_by: [cab]
+  - id: shared
+    ics: freezes.ics
+phases:
+  - id: switch
+    steps:
+      - {id: flip, kind: action, type: command, with: {run: "true"}}
+"""
+
+ICS = """\
+BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//acme//change calendar//EN
+BEGIN:VEVENT
+UID:peak-1@acme
+DTSTAMP:20260101T000000Z
+DTSTART;VALUE=DATE:20261127
+DTEND;VALUE=DATE:20261201
+SUMMARY:Black Friday peak
+END:VEVENT
+END:VCALENDAR
+"""
+
+TUESDAY = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # outside every freeze, inside the window
+FRIDAY_AFTERNOON = datetime(2026, 12, 11, 14, 0, tzinfo=UTC)
+CHRISTMAS = datetime(2026, 12, 25, 10, 0, tzinfo=UTC)  # a public holiday in Germany
+
+
+def write(tmp_path: Path, text: str = RUNBOOK) -> loader.LoadedRunbook:
+    (tmp_path / "freezes.ics").write_text(ICS)
+    path = tmp_path / "gated.yaml"
+    path.write_text(text)
+    return loader.load(path, environ={})
+
+
+async def start(
+    tmp_path: Path, at: datetime, *, roles: dict[str, str] | None = None, waivers: list[gate.GateWaiver] | None = None
+) -> acts.RunHandle:
+    clock = FakeClock(at)
+    store = sqlite.SqliteStore(tmp_path / f"{at:%m%d%H}-{len(waivers or [])}.db", clock)
+    await store.open()
+    try:
+        h = await runner.create_run(
+            store, write(tmp_path), clock=clock, roles=roles or {"ic": "alice"}, gate_waivers=waivers or []
+        )
+        await asyncio.wait_for(runner.Engine(h, clock=clock, poll=1.0).run(), WAIT_LIMIT)
+        return await acts.open_run(store, h.run_id)
+    finally:
+        await store.close()
+
+
+def blocks(h: acts.RunHandle) -> list[tuple[str, str]]:
+    assert h.state.gate is not None
+    return [(b["gate"], b["until"]) for b in h.state.gate["blocks"]]
+
+
+async def test_a_live_run_outside_every_freeze_and_inside_its_window_starts(tmp_path: Path) -> None:
+    h = await start(tmp_path, TUESDAY)
+    assert h.state.status is RunStatus.PASSED
+    assert h.state.gate is not None
+    assert (h.state.gate["outcome"], h.state.gate["blocks"]) == ("open", [])
+
+
+async def test_a_live_run_inside_a_weekly_rrule_freeze_is_refused_until_it_ends(tmp_path: Path) -> None:
+    h = await start(tmp_path, FRIDAY_AFTERNOON)
+    assert h.state.status is RunStatus.FAILED
+    assert blocks(h) == [("friday-afternoons", "2026-12-12T00:00:00.000000Z")]
+    assert h.state.step("flip").outcome is not None
+    assert h.state.step("flip").outcome.value == "not-run"
+    assert h.state.reason.startswith("refused at the start gate: freeze friday-afternoons")
+    assert h.state.gate is not None
+    assert h.state.gate["next_allowed"] == "2026-12-12T00:00:00.000000Z"
+    lines = gate.format_refusal(h.run_id, h.state.gate["blocks"], h.state.gate["next_allowed_text"])
+    assert lines[1] == (
+        "  freeze friday-afternoons (No changes on Friday afternoons): in force since 2026-12-11 12:00 UTC (2h ago); "
+        "blocks until 2026-12-12 00:00 UTC (in 10h)"
+    )
+    assert "--waive friday-afternoons --as NAME --ticket TICKET --reason TEXT" in lines[2]
+    assert "a holder of ic" in lines[2]
+
+
+async def test_a_live_run_on_a_public_holiday_is_refused_through_the_next_holiday(tmp_path: Path) -> None:
+    """Christmas Day and Boxing Day in Germany (Europe/Berlin days) are one block: refused until 26 Dec 23:00Z."""
+    h = await start(tmp_path, CHRISTMAS)
+    assert h.state.status is RunStatus.FAILED
+    assert blocks(h) == [("holidays-de", "2026-12-26T23:00:00.000000Z")]
+    assert h.state.gate is not None
+    (b,) = h.state.gate["blocks"]
+    assert b["waivable_by"] == ["cab"]
+    assert "Christmas" in b["what"]
+
+
+async def test_a_shared_ics_freeze_refuses_and_the_window_refuses_before_it_opens(tmp_path: Path) -> None:
+    h = await start(tmp_path, datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
+    assert {g for g, _ in blocks(h)} == {"window", "shared"}
+    assert h.state.gate is not None
+    assert h.state.gate["next_allowed"] == "2026-12-01T00:00:00.000000Z"
+
+
+async def test_a_waived_freeze_proceeds_and_the_waiver_is_attributed(tmp_path: Path) -> None:
+    waiver = gate.GateWaiver(gate="holidays-de", by="carol", ticket="CAB-77", reason="regulator deadline")
+    h = await start(tmp_path, CHRISTMAS, roles={"ic": "alice", "cab": "carol"}, waivers=[waiver])
+    assert h.state.status is RunStatus.PASSED
+    (w,) = h.state.gate_waived
+    assert (w["gate"], w["by"], w["role"], w["ticket"]) == ("holidays-de", "carol", "cab", "CAB-77")
+
+
+async def test_a_waiver_by_someone_without_a_waiving_role_does_not_count(tmp_path: Path) -> None:
+    """alice is the IC, but only the CAB may waive the holiday freeze: the run is refused and says why."""
+    waiver = gate.GateWaiver(gate="holidays-de", by="alice", ticket="CAB-77", reason="we are in a hurry")
+    h = await start(tmp_path, CHRISTMAS, waivers=[waiver])
+    assert h.state.status is RunStatus.FAILED
+    assert h.state.gate_waived == []
+    assert h.state.gate is not None
+    assert "the waiver by alice does not count: alice holds ic in this run, not cab" in h.state.gate["blocks"][0]["why"]
+
+
+async def test_a_rehearsal_has_no_start_gate(tmp_path: Path) -> None:
+    clock = FakeClock(CHRISTMAS)
+    store = sqlite.SqliteStore(tmp_path / "rehearsal.db", clock)
+    await store.open()
+    try:
+        h = await runner.create_run(store, write(tmp_path), clock=clock, mode="rehearsal")
+        assert await asyncio.wait_for(runner.Engine(h, clock=clock, poll=1.0).run(), WAIT_LIMIT) is RunStatus.PASSED
+        assert h.state.gate is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("rrule: FREQ=WEEKLY;BYDAY=FR", "rrule: FREQ=WEEKLI", "bad RRULE 'FREQ=WEEKLI': Expected frequency"),
+        (
+            "timezone: Europe/Berlin",
+            "timezone: Europe/Berln",
+            "unknown timezone 'Europe/Berln' (did you mean 'Europe/Berlin'?)",
+        ),
+        ("holidays: {country: DE}", "holidays: {country: XX}", "unknown country 'XX'"),
+        ("ics: freezes.ics", "ics: missing.ics", "cannot read the freeze calendar"),
+    ],
+)
+def test_a_bad_freeze_names_file_line_and_field(tmp_path: Path, field: str, value: str, message: str) -> None:
+    from golive import exceptions
+
+    text = RUNBOOK.replace(field, value)
+    line = text.splitlines().index(next(ln for ln in text.splitlines() if value in ln)) + 1
+    with pytest.raises(exceptions.RunbookInvalid) as err:
+        write(tmp_path, text)
+    (problem,) = err.value.problems
+    assert problem.file.endswith("gated.yaml")
+    assert problem.line == line
+    assert problem.path.startswith("freeze[")
+    assert message in problem.message
