@@ -22,16 +22,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from golive import clock as clock_mod
 from golive.results import Outcome
 from golive.spec import models
 from golive.spec.durations import format_duration
 from golive.watch import freezes
-
-if TYPE_CHECKING:
-    from golive.engine.runner import Engine
 
 __all__ = ["Block", "GateWaiver", "calendar_for", "format_refusal", "run_gate", "when_text"]
 
@@ -173,8 +170,10 @@ def format_refusal(run_id: str, blocks: Sequence[dict[str, Any]], next_allowed: 
     return lines
 
 
-async def run_gate(engine: Engine, waivers: Sequence[GateWaiver]) -> list[dict[str, Any]]:
-    """Judge the start gate now; record it (``start_gate``) and return the blocks left (empty: the run starts)."""
+async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str, Any]]:
+    """Judge the start gate now; record it (``start_gate``) and return the blocks left (empty: the run starts).
+
+    ``engine`` is the :class:`golive.engine.runner.Engine` that runs the gate (it imports this module)."""
     runbook = engine.runbook
     st = engine.h.state
     if runbook.window is None and not runbook.freeze and not change_steps(runbook):
