@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "worker": ("golive.cli.worker_cmds", "worker", "Adopt and drive runs whose owner stopped (shared store)."),
     "db": ("golive.cli.db_cmds", "db", "Manage the store (upgrade)."),
     "demo": ("golive.cli.demo_cmds", "demo", "Run a complete cutover of a bundled demo service."),
+    "test": ("golive.cli.test_cmds", "test", "Play a runbook's scenarios against stubs and check what comes out."),
     "replay": ("golive.cli.replay_cmds", "replay", "Replay a finished run through edited triggers and judges."),
 }
 

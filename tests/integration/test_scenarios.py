@@ -1,0 +1,101 @@
+"""`golive test`: every example's scenarios play against their stubs under the fake clock and come out as
+they expect; a scenario expecting the wrong outcome fails with a diff naming the first differing step."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from golive import exceptions
+from golive.cli import main
+from golive.engine import scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*/*.yaml"))
+
+
+def _golive(*args: str) -> int:
+    """The CLI in this process: its exit code."""
+    try:
+        return main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def _runbook(path: Path) -> Path:
+    return EXAMPLES / f"{path.parent.name}.yaml"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[f"{p.parent.name}/{p.stem}" for p in SCENARIOS])
+def test_example_scenario_comes_out_as_it_expects(path: Path) -> None:
+    """Each example scenario, played headless against its stubs, ends as it expects (outcome, steps, flags,
+    comms, evidence) with no call left unstubbed."""
+    res = scenario.run_one(_runbook(path), scenario.load_scenario(path), None, {})
+    assert res.passed, res.report()
+    assert res.actual is not None
+    assert not res.actual.unstubbed
+
+
+def test_wrong_expectation_fails_naming_the_first_differing_step(tmp_path: Path) -> None:
+    """A scenario that expects the canary deposit to fail (it passes) fails; the diff names that step first,
+    and the JUnit file carries the failure."""
+    src = EXAMPLES / "scenarios" / "payments-go-live" / "go.yaml"
+    text = src.read_text().replace("    webhook-watch: pass\n", "    webhook-watch: pass\n    canary-deposit: fail\n")
+    text = text.replace("    observe-first-2h: pass\n", "    observe-first-2h: fail\n")
+    text = text.replace("../../stubs/", str(EXAMPLES / "stubs") + "/")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text)
+    junit = tmp_path / "junit.xml"
+    assert (
+        _golive("test", str(EXAMPLES / "payments-go-live.yaml"), "--scenario", str(wrong), "--junit", str(junit)) == 1
+    )
+    res = scenario.run_one(EXAMPLES / "payments-go-live.yaml", scenario.load_scenario(wrong), None, {})
+    assert not res.passed
+    report = res.report()
+    assert "first differing step: canary-deposit" in report
+    assert "step canary-deposit: expected fail, got pass" in report
+    assert "step observe-first-2h: expected fail, got pass" in report
+    case = ET.parse(junit).getroot().find("testsuite/testcase")
+    assert case is not None
+    failure = case.find("failure")
+    assert failure is not None
+    assert failure.get("message") == "first differing step: canary-deposit"
+
+
+def test_bad_scenario_is_refused_with_file_line_field_and_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt field and an act with two things to do: exit 2, each named with its file and line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "scenario: 1\nname: bad\nstubs: x.yaml\npeople:\n  acts:\n    - {step: a, decide: go, fail: broken}\n"
+        "expect:\n  outcom: passed\n"
+    )
+    assert _golive("test", str(EXAMPLES / "payments-go-live.yaml"), "--scenario", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:6: people.acts.0: give exactly one of confirm, fail, decide" in err
+    assert f"{bad}:8: expect.outcom: Extra inputs are not permitted (remove it" in err
+    assert f"{bad}:8: expect.outcome: Field required (add it)" in err
+
+
+def test_bad_fault_is_refused_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "scenario: 1\nname: bad\nfaults:\n  http:\n    - url: x\n      respond: {status: 700}\nexpect: {outcome: passed}\n"
+    )
+    with pytest.raises(exceptions.UsageError) as exc:
+        scenario.load_scenario(bad)
+    assert f"{bad}:6: faults.http.0.respond.status: Input should be less than or equal to 599" in exc.value.message
+
+
+def test_without_a_scenario_lists_what_is_not_stubbed_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    """`golive test RUNBOOK` plays the happy path only when every outside call is stubbed: the payments
+    example's webhook watch reads a local log no stub gives, so it fails naming that step, and plays nothing."""
+    assert _golive("test", str(EXAMPLES / "payments-go-live.yaml"), "--var", "previous_release_tag=v1.4.2") == 1
+    out = capsys.readouterr().out
+    assert "not every outside call is stubbed" in out
+    assert "step webhook-watch (log): reads the local file ${{ vars.api_log }}" in out
+    assert "PASS" not in out
