@@ -40,6 +40,7 @@ from golive import identity as identity_mod
 from golive.engine import acts
 from golive.server import auth, dashboard, exports, openapi, schemas, sse
 from golive.server import config as config_mod
+from golive.server import oidc as oidc_mod
 from golive.server.runs import RunService
 from golive.store import base as store_base
 
@@ -75,6 +76,8 @@ class ServerState:
     limiter: auth.FailureLimiter
     signer: auth.TicketSigner
     version: str
+    login_sealer: auth.Sealer
+    oidc: oidc_mod.Provider | None = None
     endpoints: list[openapi.Endpoint] = field(default_factory=list)
     document: dict[str, Any] | None = None
 
@@ -815,6 +818,8 @@ def create_app(
         limiter=auth.FailureLimiter(cfg.auth_failures),
         signer=auth.TicketSigner(secret, cfg.ticket_ttl),
         version=version,
+        login_sealer=auth.Sealer(secret, "golive-oidc-login", oidc_mod.PENDING_TTL),
+        oidc=oidc_mod.Provider(cfg.oidc) if cfg.oidc is not None else None,
     )
     state.endpoints = endpoints()
 
@@ -843,6 +848,7 @@ def create_app(
         Route(ep.path, _route_handler(ep), methods=[ep.method], name=ep.name) for ep in state.endpoints
     ]
     routes += dashboard.page_routes()
+    routes += oidc_mod.routes(cfg.oidc is not None)
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"))
     middleware = [Middleware(SecurityHeaders)]
     if cfg.cors_origins:

@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from golive import clock as clock_mod
 from golive import identity as identity_mod
@@ -32,6 +33,7 @@ __all__ = [
     "FailureLimiter",
     "Principal",
     "Rejected",
+    "Sealer",
     "TicketSigner",
     "TokenAuthority",
     "create_token",
@@ -98,6 +100,8 @@ async def create_token(
     clock: clock_mod.Clock | None = None,
     *,
     expires_in: float | None = None,
+    method: str = "token",
+    subject: str | None = None,
 ) -> tuple[str, store_base.TokenRecord]:
     """Make a token for ``user`` with ``roles`` (expiring ``expires_in`` seconds from now, if given), keep
     only its sha256, and return (token, record)."""
@@ -110,6 +114,8 @@ async def create_token(
         roles=tuple(roles),
         created_at=clock_mod.utc_iso(now),
         expires_at=expires_at,
+        auth=method,
+        subject=subject,
     )
     await store.put_token(record)
     return token, record
@@ -176,7 +182,9 @@ class TokenAuthority:
             raise Rejected("the bearer token is unknown or revoked")
         expires = expiry_seconds(record.expires_at)
         self._check_expiry(expires, record.user)
-        principal = Principal.of(record.user, record.roles, self.cfg, "store")
+        source = "oidc" if record.auth == "oidc" else "store"
+        issuer = self.cfg.oidc.issuer if source == "oidc" and self.cfg.oidc is not None else None
+        principal = Principal.of(record.user, record.roles, self.cfg, source, subject=record.subject, issuer=issuer)
         if self.cfg.token_cache_ttl > 0:
             # Only hits are remembered: a token made a moment ago must work at once.
             self._cache[digest] = (now + self.cfg.token_cache_ttl, expires, principal)
@@ -232,6 +240,38 @@ class FailureLimiter:
         return len(self._fails)
 
 
+class Sealer:
+    """Signed, expiring JSON payloads for one purpose (the key is derived from the server secret and it)."""
+
+    def __init__(self, secret: bytes, purpose: str, ttl: float, now: Callable[[], float] = time.time) -> None:
+        self._key = hashlib.sha256(purpose.encode() + b"\x00" + secret).digest()
+        self.ttl = ttl
+        self._now = now
+
+    def seal(self, payload: dict[str, Any]) -> str:
+        data = {**payload, "e": round(self._now() + self.ttl, 3)}
+        body = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=")
+        return body.decode() + "." + self._sign(body)
+
+    def open(self, sealed: str) -> dict[str, Any] | None:
+        """The payload when ``sealed`` is genuine and unexpired; else None."""
+        body, sep, sig = sealed.partition(".")
+        if not sep or not hmac.compare_digest(self._sign(body.encode()), sig):
+            return None
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        except (binascii.Error, ValueError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        if not isinstance(payload.get("e"), int | float) or payload["e"] < self._now():
+            return None
+        return payload
+
+    def _sign(self, body: bytes) -> str:
+        return base64.urlsafe_b64encode(hmac.new(self._key, body, hashlib.sha256).digest()).rstrip(b"=").decode()
+
+
 class TicketSigner:
     """Short-lived, signed tickets that let a browser's EventSource (which cannot send headers) follow one run.
 
@@ -240,34 +280,15 @@ class TicketSigner:
     """
 
     def __init__(self, secret: bytes, ttl: float, now: Callable[[], float] = time.time) -> None:
-        self._key = hashlib.sha256(b"golive-sse-ticket\x00" + secret).digest()
+        self._sealer = Sealer(secret, "golive-sse-ticket", ttl, now)
         self.ttl = ttl
-        self._now = now
 
     def issue(self, run_id: str, principal: Principal) -> str:
-        payload = {
-            "r": run_id,
-            "u": principal.user,
-            "g": sorted(principal.roles),
-            "e": round(self._now() + self.ttl, 3),
-        }
-        body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).rstrip(b"=")
-        return body.decode() + "." + self._sign(body)
+        return self._sealer.seal({"r": run_id, "u": principal.user, "g": sorted(principal.roles)})
 
     def verify(self, ticket: str, run_id: str) -> tuple[str, tuple[str, ...]] | None:
         """(user, roles) when the ticket is genuine, unexpired and for ``run_id``; else None."""
-        body, sep, sig = ticket.partition(".")
-        if not sep or not hmac.compare_digest(self._sign(body.encode()), sig):
-            return None
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        except (binascii.Error, ValueError):
-            return None
-        if not isinstance(payload, dict) or payload.get("r") != run_id:
-            return None
-        if not isinstance(payload.get("e"), int | float) or payload["e"] < self._now():
+        payload = self._sealer.open(ticket)
+        if payload is None or payload.get("r") != run_id:
             return None
         return str(payload.get("u")), tuple(str(r) for r in payload.get("g") or ())
-
-    def _sign(self, body: bytes) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self._key, body, hashlib.sha256).digest()).rstrip(b"=").decode()

@@ -34,6 +34,8 @@ from golive import exceptions
 __all__ = [
     "ENV_TOKEN_MAP",
     "AuthFailureLimit",
+    "OidcConfig",
+    "OidcGroup",
     "ServerConfig",
     "TokenGrant",
     "hash_token",
@@ -42,6 +44,7 @@ __all__ = [
 
 ENV_TOKEN_MAP = "GOLIVE_API_TOKEN_MAP_JSON"
 ENV_SECRET = "GOLIVE_SERVER_SECRET"
+ENV_OIDC_SECRET = "GOLIVE_OIDC_CLIENT_SECRET"
 HASH_PREFIX = "sha256:"
 MIN_TOKEN_LENGTH = 16  # characters; shorter bearer tokens are guessable and refused at load
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -71,6 +74,66 @@ class AuthFailureLimit(_Model):
     max_clients: int = Field(default=10_000, ge=1, le=1_000_000, description="Addresses remembered at most.")
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
+
+
+class OidcGroup(_Model):
+    """What membership of one identity-provider group gives: server roles, and optionally the golive user."""
+
+    roles: tuple[str, ...] = Field(default=(), description="Server roles (e.g. ic, admin, viewer).")
+    user: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Act as this golive user (e.g. a duty rota's name) instead of the person's own name.",
+    )
+
+
+class OidcConfig(_Model):
+    """OpenID Connect login: the issuer, this server's client, and how claims map to golive users and roles."""
+
+    issuer: str = Field(description="The provider's issuer URL (https://, or http:// on a loopback address).")
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = Field(
+        default=None, repr=False, description="Or $GOLIVE_OIDC_CLIENT_SECRET (kept out of the file)."
+    )
+    scopes: tuple[str, ...] = Field(default=("openid", "profile", "email", "groups"))
+    user_claim: str = Field(default="preferred_username", description="The claim that names the golive user.")
+    groups_claim: str = Field(default="groups", description="The claim that lists the person's groups.")
+    groups: dict[str, OidcGroup] = Field(
+        default_factory=dict,
+        description="Group -> roles (and user). A person in none of these groups is refused at login.",
+    )
+    users: dict[str, str] = Field(
+        default_factory=dict, description="A user_claim value -> the golive user it acts as (renames)."
+    )
+    session_ttl: float = Field(
+        default=8 * 3600.0, gt=0, le=30 * 86400, description="Seconds a login (browser or golive login) lasts."
+    )
+    redirect_url: str | None = Field(
+        default=None,
+        description="The callback URL registered at the provider (default: this server's /auth/callback).",
+    )
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, v: str) -> str:
+        v = v.rstrip("/")
+        m = re.match(r"^(https?)://([^/:]+|\[[^\]]+\])(:\d+)?(/.*)?$", v)
+        if m is None:
+            raise ValueError(f"{v!r} is not an issuer URL; write https://login.example.com/realms/ops")
+        if m.group(1) == "http" and m.group(2) not in LOOPBACK_HOSTS:
+            raise ValueError(f"{v!r}: an issuer must use https:// (http:// only on a loopback address)")
+        return v
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if "openid" not in v:
+            raise ValueError("must include 'openid' (write [openid, profile, email, groups])")
+        return v
+
+
 class ServerConfig(_Model):
     """Everything ``golive serve`` needs besides the store URL."""
 
@@ -95,6 +158,7 @@ class ServerConfig(_Model):
     )
     resume_orphans: bool = Field(default=True, description="Take over runs whose owner stopped renewing its lease.")
     max_upload: int = Field(default=25 * 1024 * 1024, ge=1, description="Bytes per evidence upload.")
+    oidc: OidcConfig | None = Field(default=None, description="OpenID Connect login (off when absent).")
     trusted_proxies: tuple[str, ...] = Field(
         default=(),
         description="Addresses or networks of reverse proxies whose X-Forwarded-For is believed (default: none; "
@@ -194,6 +258,8 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str
         grants.update(_grants(parsed, f"${ENV_TOKEN_MAP}"))
     if env.get(ENV_SECRET) and "secret" not in data:
         data["secret"] = env[ENV_SECRET]
+    if isinstance(data.get("oidc"), Mapping) and env.get(ENV_OIDC_SECRET) and "client_secret" not in data["oidc"]:
+        data["oidc"] = {**data["oidc"], "client_secret": env[ENV_OIDC_SECRET]}
     try:
         return ServerConfig.model_validate({**data, "token_hashes": grants})
     except ValidationError as exc:

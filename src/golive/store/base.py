@@ -124,6 +124,8 @@ class TokenRecord:
     created_at: str
     revoked: bool = False
     expires_at: str | None = None  # ISO 8601 UTC; None: never expires
+    auth: str = "token"  # how the holder authenticated: "token" (golive token create) or "oidc" (a login session)
+    subject: str | None = None  # who authenticated, when the token came from a login (the OIDC subject)
 
 
 def verify_chain(run_id: str, events: Iterable[Event]) -> int:

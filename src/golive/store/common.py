@@ -169,10 +169,12 @@ def run_params(run: base.RunRecord) -> dict[str, Any]:
 
 
 def token_from_row(row: tuple[Any, ...]) -> base.TokenRecord:
-    """TokenRecord from (token_hash, user, roles JSON, created_at, revoked, expires_at)."""
-    token_hash, user, roles, created_at, revoked, expires_at = row
+    """TokenRecord from (token_hash, user, roles JSON, created_at, revoked, expires_at, auth, subject)."""
+    token_hash, user, roles, created_at, revoked, expires_at, auth, subject = row
     roles_list = _json_column(roles, f"roles of the token of {user!r}")
-    return base.TokenRecord(token_hash, user, tuple(roles_list), created_at, bool(revoked), expires_at)
+    return base.TokenRecord(
+        token_hash, user, tuple(roles_list), created_at, bool(revoked), expires_at, auth or "token", subject
+    )
 
 
 def lease_from_state(run_id: str, row: tuple[Any, ...]) -> tuple[int, base.Lease | None, bool]:

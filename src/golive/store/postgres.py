@@ -470,6 +470,8 @@ class PostgresStore(common.BatchingStore):
             "created_at": token.created_at,
             "revoked": token.revoked,
             "expires_at": token.expires_at,
+            "auth": token.auth,
+            "subject": token.subject,
         }
         await self._execute("put_token", params)
 

@@ -413,6 +413,8 @@ class SqliteStore(common.BatchingStore):
             "created_at": token.created_at,
             "revoked": int(token.revoked),
             "expires_at": token.expires_at,
+            "auth": token.auth,
+            "subject": token.subject,
         }
         await self._write(self._statement("put_token", params))
 

@@ -335,7 +335,32 @@
       showLogin(await errorText(resp));
     }
   });
-  document.getElementById("logout").addEventListener("click", () => showLogin(""));
+  document.getElementById("logout").addEventListener("click", () => {
+    // A single sign-on session ends at the server too (its token is revoked); the cookie is for /auth only.
+    fetch("/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => {});
+    showLogin("");
+  });
   setInterval(tick, 1000);
-  if (token()) start(); else showLogin("");
+
+  // Single sign-on: when the server offers it, show the button, and pick up this browser's login session
+  // (an HttpOnly cookie sent only to /auth) as the tab's bearer token.
+  async function signIn() {
+    if (token()) { start(); return; }
+    try {
+      const conf = await (await fetch("/auth/config", { cache: "no-store" })).json();
+      if (conf.oidc) {
+        const link = document.getElementById("sso-login");
+        link.href = "/auth/login?next=" + encodeURIComponent(location.pathname);
+        document.getElementById("sso").hidden = false;
+        const resp = await fetch("/auth/session", { credentials: "same-origin", cache: "no-store" });
+        if (resp.ok) {
+          sessionStorage.setItem(KEY, (await resp.json()).token);
+          start();
+          return;
+        }
+      }
+    } catch (e) { /* no single sign-on: the token form stays */ }
+    showLogin("");
+  }
+  signIn();
 })();

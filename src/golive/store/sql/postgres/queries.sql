@@ -74,17 +74,18 @@ FROM events WHERE run_id = %(run_id)s AND seq > %(after_seq)s ORDER BY seq LIMIT
 SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = %(run_id)s
 
 -- name: put_token
-INSERT INTO tokens (token_hash, "user", roles, created_at, revoked, expires_at)
-VALUES (%(token_hash)s, %(user)s, %(roles)s, %(created_at)s, %(revoked)s, %(expires_at)s)
+INSERT INTO tokens (token_hash, "user", roles, created_at, revoked, expires_at, auth, subject)
+VALUES (%(token_hash)s, %(user)s, %(roles)s, %(created_at)s, %(revoked)s, %(expires_at)s, %(auth)s, %(subject)s)
 ON CONFLICT (token_hash) DO UPDATE SET
     "user" = excluded."user", roles = excluded.roles, created_at = excluded.created_at,
-    revoked = excluded.revoked, expires_at = excluded.expires_at
+    revoked = excluded.revoked, expires_at = excluded.expires_at,
+    auth = excluded.auth, subject = excluded.subject
 
 -- name: find_token
-SELECT token_hash, "user", roles, created_at, revoked, expires_at FROM tokens WHERE token_hash = %(token_hash)s
+SELECT token_hash, "user", roles, created_at, revoked, expires_at, auth, subject FROM tokens WHERE token_hash = %(token_hash)s
 
 -- name: list_tokens
-SELECT token_hash, "user", roles, created_at, revoked, expires_at FROM tokens ORDER BY created_at, token_hash
+SELECT token_hash, "user", roles, created_at, revoked, expires_at, auth, subject FROM tokens ORDER BY created_at, token_hash
 
 -- name: insert_blob
 INSERT INTO blobs (digest, size, media_type, created_at, data)

@@ -58,17 +58,17 @@ FROM events WHERE run_id = :run_id AND seq > :after_seq ORDER BY seq LIMIT :limi
 SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = :run_id
 
 -- name: put_token
-INSERT INTO tokens (token_hash, user, roles, created_at, revoked, expires_at)
-VALUES (:token_hash, :user, :roles, :created_at, :revoked, :expires_at)
+INSERT INTO tokens (token_hash, user, roles, created_at, revoked, expires_at, auth, subject)
+VALUES (:token_hash, :user, :roles, :created_at, :revoked, :expires_at, :auth, :subject)
 ON CONFLICT (token_hash) DO UPDATE SET
     user = excluded.user, roles = excluded.roles, created_at = excluded.created_at, revoked = excluded.revoked,
-    expires_at = excluded.expires_at
+    expires_at = excluded.expires_at, auth = excluded.auth, subject = excluded.subject
 
 -- name: find_token
-SELECT token_hash, user, roles, created_at, revoked, expires_at FROM tokens WHERE token_hash = :token_hash
+SELECT token_hash, user, roles, created_at, revoked, expires_at, auth, subject FROM tokens WHERE token_hash = :token_hash
 
 -- name: list_tokens
-SELECT token_hash, user, roles, created_at, revoked, expires_at FROM tokens ORDER BY created_at, token_hash
+SELECT token_hash, user, roles, created_at, revoked, expires_at, auth, subject FROM tokens ORDER BY created_at, token_hash
 
 -- name: insert_blob
 INSERT INTO blobs (digest, size, media_type, created_at) VALUES (:digest, :size, :media_type, :created_at)
