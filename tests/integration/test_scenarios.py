@@ -99,3 +99,30 @@ def test_without_a_scenario_lists_what_is_not_stubbed_and_fails(capsys: pytest.C
     assert "not every outside call is stubbed" in out
     assert "step webhook-watch (log): reads the local file ${{ vars.api_log }}" in out
     assert "PASS" not in out
+
+
+def test_supply_chain_env_checks_source_the_env_file_from_the_run_directory(tmp_path: Path) -> None:
+    """The supply-chain example's env checks, run by sh as shipped (prod_env_file: .env.prod), read the file
+    in the run's directory: sh's `.` searches PATH for a bare name, so `. .env.prod` found nothing."""
+    import os
+    import subprocess
+
+    from golive.spec import loader
+
+    loaded = loader.load(EXAMPLES / "supply-chain-prod-cutover.yaml")
+    (tmp_path / ".env.prod").write_text(
+        "APP_ENV=prod\nSTORAGE_DIR=storage\nAUTH_ENABLED=true\nRATE_LIMIT_ENABLED=true\nRATE_LIMIT_REQUESTS=300\n"
+        "RATE_LIMIT_WINDOW_SECONDS=60\nBASE_URL=https://api.example.com\nCORS_ALLOW_ORIGINS=https://ops.example.com\n"
+        "DATABASE_URL=postgresql+psycopg://u:p@db:5432/supply_intel\n"
+    )
+    for step_id in ("env-app-settings", "env-urls"):
+        step = loaded.runbook.step(step_id)
+        assert step is not None
+        env = {
+            "PATH": os.environ["PATH"],
+            "ENV_FILE": str(loaded.vars["prod_env_file"]),
+            "WANT_BASE_URL": "https://api.example.com",
+            "WANT_ORIGIN": "https://ops.example.com",
+        }
+        done = subprocess.run(step.with_["run"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, (step_id, done.stderr)

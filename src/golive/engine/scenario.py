@@ -293,6 +293,17 @@ def unstubbable(runbook: Any, stubs: stubs_mod.StubsFile | None, files: Mapping[
                 out.append(f"step {step.id} ({kind}): reads the local file {path}; give it in a scenario's files:")
             elif "${{" not in str(path) and str(path) not in files:
                 out.append(f"step {step.id} ({kind}): reads {path}, which the scenario's files: does not give")
+    for trig in runbook.triggers:
+        src = trig.source
+        if src is None or src.type not in LOCAL_FILES:
+            continue
+        path = dict(src.with_ or {}).get("path")
+        if path is None:
+            continue
+        if files is None:
+            out.append(f"trigger {trig.id} ({src.type}): reads the local file {path}; give it in a scenario's files:")
+        elif "${{" not in str(path) and str(path) not in files:
+            out.append(f"trigger {trig.id} ({src.type}): reads {path}, which the scenario's files: does not give")
     if stubs is None:
         out.insert(0, "no stubs file: give --stubs FILE (or stubs/<runbook>.yaml beside the runbook)")
     return out

@@ -169,7 +169,7 @@ class HttpClient:
 
         transport = stubs.active()
         if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the network
-            return await transport.http(method, url, params, timeout)
+            return await transport.http(method, url, params, timeout, headers)
         resp = await self._send(
             method,
             url,

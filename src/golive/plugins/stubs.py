@@ -92,6 +92,9 @@ class HttpStub(_Model):
     method: str | None = None
     url: str = Field(min_length=1)
     query: dict[str, str] = Field(default_factory=dict, description="Query parameters that must be present.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Request headers that must be present (name: a glob over the value)."
+    )
     respond: HttpAnswer | None = None
     sequence: list[HttpPhase] | None = None
 
@@ -331,6 +334,7 @@ class StubTransport:
         url: str,
         params: Mapping[str, str] | None,
         timeout: float,  # noqa: ASYNC109  # a stub answers for the boundary that owns the deadline
+        headers: Mapping[str, str] | None = None,
     ) -> _http.HttpResponse:
         from golive.plugins import _http
 
@@ -348,6 +352,10 @@ class StubTransport:
                 continue
             if any(query.get(k) != v for k, v in stub.query.items()):
                 continue
+            if stub.headers:
+                sent = {k.lower(): v for k, v in (headers or {}).items()}
+                if any(not fnmatch.fnmatchcase(sent.get(k.lower(), "\0"), v) for k, v in stub.headers.items()):
+                    continue
             ans = stub.respond if stub.respond is not None else _phase(stub.sequence or [], self.elapsed())
             if ans.latency:
                 if ans.latency >= timeout:
@@ -459,6 +467,10 @@ class StubTransport:
                 return table[k]
         raise exceptions.SecretError(self._miss(f"secret {name} ({secret_id})"))
 
+    def secret_provider(self) -> base.SecretProvider:
+        """A secret provider answering from ``secrets:`` by id (a missing one fails closed and is listed)."""
+        return _stub_secret_provider(self)
+
     def flag_provider(self) -> base.FlagProvider | None:
         """An in-memory flag store when the stubs give ``flags:``; None leaves the runbook's provider."""
         if self.stubs.flags is None or self._flags is None:
@@ -482,6 +494,24 @@ class StubTransport:
             "messages_held": len(self.outbox),
             "flags": self.flag_values,
         }
+
+
+def _stub_secret_provider(transport: StubTransport) -> base.SecretProvider:
+    from golive.plugins import base
+
+    class StubSecrets(base.SecretProvider):
+        name = "stub-secrets"
+        kind = "secret"
+        params = base.Params
+        description = "The secrets of a stubbed rehearsal."
+
+        def __init__(self) -> None:
+            self.options = base.Params()
+
+        async def resolve(self, secret_id: str, key: str | None = None) -> str:
+            return transport.secret(secret_id, secret_id, key)
+
+    return StubSecrets()
 
 
 def _memory_flag_provider(store: _MemoryFlags) -> base.FlagProvider:
