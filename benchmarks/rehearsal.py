@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from golive.engine import hypercare as service
 from golive.engine import rehearsal, runner
 from golive.engine.state import RunStatus, parse_ts
 from golive.spec import loader
 from golive.store import open_store
 from golive.testing import AutoActors
-from golive.watch import service
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNBOOK = ROOT / "examples" / "payments-go-live.yaml"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from golive.engine import acts, runner
+from golive.engine import hypercare as service
 from golive.spec import loader
 from golive.store import sqlite
 from golive.testing import FakeClock
-from golive.watch import service
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments-go-live.yaml"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from golive import clock as clock_mod
+from golive.engine import hypercare as service
 from golive.engine import rehearsal, runner
 from golive.engine.state import RunStatus, parse_ts
 from golive.spec import loader
 from golive.store import open_store
 from golive.testing import AutoActors, FakeClock
-from golive.watch import hypercare, service
+from golive.watch import hypercare
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "examples" / "payments-go-live.yaml"

@@ -24,13 +24,13 @@ import pytest
 
 from golive import results
 from golive.engine import acts, runner
+from golive.engine import hypercare as service
 from golive.engine.state import RunStatus
 from golive.plugins import base
 from golive.plugins import registry as registry_mod
 from golive.spec import loader, models
 from golive.store import sqlite
 from golive.testing import FakeClock
-from golive.watch import service
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments-go-live.yaml"
 GOLIVE = str(Path(sys.executable).with_name("golive"))

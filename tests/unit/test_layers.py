@@ -55,11 +55,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # Imports that break the rules today, each with why it is still there. The test fails when one of them is
 # gone (take it off the list) as it fails on a new one.
 KNOWN: dict[tuple[str, str], str] = {
-    # hypercare's wiring to the engine sits in watch/
-    ("golive.watch.service", "golive.engine.acts"): "hypercare wiring in watch/",
-    ("golive.watch.service", "golive.engine.rehearsal"): "hypercare wiring in watch/",
-    ("golive.watch.service", "golive.engine.runner"): "hypercare wiring in watch/",
-    ("golive.watch.service", "golive.engine.state"): "hypercare wiring in watch/",
     # a stub checks in at each transport, and the stubs name the transports
     ("golive.plugins._http", "golive.plugins.stubs"): "transport asks stubs",
     ("golive.plugins._proc", "golive.plugins.stubs"): "transport asks stubs",

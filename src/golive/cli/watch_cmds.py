@@ -20,7 +20,7 @@ import click
 
 from golive import exceptions
 from golive.cli import _common
-from golive.watch import service
+from golive.engine import hypercare as service
 
 __all__ = ["flags", "hypercare", "sparkline", "watch"]
 

@@ -212,7 +212,7 @@ def _prepare(workdir: Path) -> tuple[Path, Path]:
 
 async def _hypercare(store: Any, handle: Any, workdir: Path, echo: Callable[[str], None]) -> None:
     """A short hypercare on the demo's compressed schedule, through the same code as `golive hypercare`."""
-    from golive.watch import service
+    from golive.engine import hypercare as service
 
     await service.run_hypercare(store, handle.run_id, workdir / "hypercare", echo)
     await handle.refresh()
