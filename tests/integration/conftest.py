@@ -362,13 +362,30 @@ class PrometheusService:
 
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusService]:
+    with running_prometheus(tmp_path_factory.mktemp("prometheus")) as service:
+        yield service
+
+
+@contextlib.contextmanager
+def running_prometheus(work: Path) -> Iterator[PrometheusService]:
+    """A real Prometheus (working in ``work``) scraping a local exporter every second, stopped afterwards;
+    skips the test when the ``prometheus`` binary is absent."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("the prometheus binary is not installed (scripts/setup installs it)")
+    work.mkdir(parents=True, exist_ok=True)
     exporter = Exporter()
+    try:
+        with _prometheus_process(binary, work, exporter) as service:
+            yield service
+    finally:
+        exporter.server.close()
+
+
+@contextlib.contextmanager
+def _prometheus_process(binary: str, work: Path, exporter: Exporter) -> Iterator[PrometheusService]:
     exporter.set("golive_test_error_ratio", 0.05)
     exporter.set("golive_test_zero", 0.0)
-    work = tmp_path_factory.mktemp("prometheus")
     config = work / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
@@ -410,7 +427,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
             proc.kill()
             proc.wait(timeout=10)
         log.close()
-        exporter.server.close()
 
 
 # ------------------------------------------------------------------------------------------------ AWS (moto)
@@ -430,6 +446,13 @@ class MotoService:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoService]:
+    with running_moto() as service:
+        yield service
+
+
+@contextlib.contextmanager
+def running_moto() -> Iterator[MotoService]:
+    """moto in server mode on a free loopback port, stopped afterwards."""
     from moto.server import ThreadedMotoServer
 
     port = free_port()
