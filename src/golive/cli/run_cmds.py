@@ -608,14 +608,21 @@ def confirm(
 
 @click.command()
 @click.argument("run_id")
-@click.argument("decision", type=click.Choice(["go", "no-go"], case_sensitive=False))
+@click.argument("decision", type=click.Choice(["go", "no-go", "continue", "rollback"], case_sensitive=False))
 @as_option
 @click.option("--reason", required=True, help="Why.")
 @click.option("--step", "step_id", default=None, help="The decision step (default: the pending one).")
 @_common.db_option
 def decide(run_id: str, decision: str, actor: str, reason: str, step_id: str | None, db_url: str | None) -> None:
-    """Record GO or NO-GO. Refused (exit 1) when ACTOR does not hold the role or a requirement did not pass."""
+    """Record GO or NO-GO, or answer a closed window with continue or rollback. Refused (exit 1) when ACTOR does
+    not hold the role or a requirement did not pass."""
     from golive.engine import acts
+
+    if decision.lower() in ("continue", "rollback"):
+        said = _act(db_url, run_id, lambda h: acts.decide_overrun(h, decision, actor, reason))
+        click.echo(f"{decision.upper()} recorded by {actor}")
+        click.echo(said)
+        return
 
     statement = _act(db_url, run_id, lambda h: acts.decide(h, decision, actor, reason, step_id=step_id))
     click.echo(f"{decision.upper()} recorded by {actor}")

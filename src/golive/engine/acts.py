@@ -794,6 +794,62 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
 
 
 @_compare_and_append
+async def decide_overrun(h: RunHandle, decision: str, actor: str, reason: str) -> str:
+    """Answer the question asked when a window closed before the cutover was done: ``continue`` or
+    ``rollback``. Only the role asked may answer, before the deadline (after it, the default applies)."""
+    decision = decision.lower()
+    if decision not in ("continue", "rollback"):
+        raise exceptions.UsageError(f"decision {decision!r}: a window overrun is answered continue or rollback")
+    if not reason.strip():
+        raise exceptions.UsageError("a decision needs --reason")
+    _check_open(h)
+    pending = h.state.pending_overrun
+    if pending is None:
+        answered = next((o for o in reversed(h.state.overruns) if o.get("decision")), None)
+        why = (
+            f"no window overrun is waiting for an answer (the last was answered {answered['decision'].get('decision')}"
+            f" by {answered['decision'].get('by') or 'the deadline'})"
+            if answered
+            else "no window has closed on this run; continue or rollback answers a window overrun"
+        )
+        await _refuse(h, f"decide {decision}", actor, why)
+        raise AssertionError("unreachable")  # _refuse raises
+    roles = list(pending.get("roles") or [])
+    if not any(_holds(h, actor, r) for r in roles):
+        await _refuse(
+            h,
+            f"decide {decision}",
+            actor,
+            f"{actor} holds none of the roles asked about the window: "
+            + ("; ".join(_role_hint(h, r) for r in roles) or "none"),
+        )
+    deadline = state_mod.parse_ts(pending.get("deadline"))
+    if deadline is not None and h.store.clock.now() >= deadline:
+        await _refuse(
+            h,
+            f"decide {decision}",
+            actor,
+            f"the deadline passed at {_when(pending.get('deadline'))}; its default {str(pending.get('default')).upper()} "
+            "applies",
+        )
+    red = await act_redactor(h)
+    await _commit(
+        h,
+        [
+            _ev(
+                "overrun_decided",
+                actor=actor,
+                scope=pending.get("scope"),
+                decision=decision,
+                default=False,
+                reason=red.redact(reason),
+            )
+        ],
+    )
+    return f"{decision.upper()} past the window: {red.redact(reason)}"
+
+
+@_compare_and_append
 async def apply_default(h: RunHandle, step_id: str, default: str) -> bool:
     """The engine applies a decision's default at its deadline, compare-and-append like a person's act:
     False (nothing recorded) when a decision landed first."""

@@ -26,7 +26,7 @@ import secrets as secrets_mod
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from golive import redact as redact_mod
 from golive.engine import acts
 from golive.engine import gate as gate_mod
 from golive.engine import rehearsal as rehearsal_mod
+from golive.engine import windows as windows_mod
 from golive.engine.state import FINAL, RunStatus
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
@@ -563,10 +564,13 @@ class Engine:
             return st.status
         poller = asyncio.create_task(self._poller())
         updates = asyncio.create_task(self._run_cadence())
+        tasks = [poller, updates]
+        if st.mode == "live" and windows_mod.has_watch(self.runbook):
+            tasks.append(asyncio.create_task(windows_mod.watch(self)))
         try:
             return await self._run()
         finally:
-            for task in (poller, updates):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, exceptions.GoliveError):
                     await task
@@ -672,6 +676,8 @@ class Engine:
                 self._check_rollback()
                 if st.phases.get(phase.id) == "pending":
                     await self._wait_until_planned(phase.at, phase.id, "phase")
+                    self._check_rollback()
+                    await self._wait_for_window(phase)
                     self._check_rollback()
                 if st.resumed_from == phase.id and st.phases.get(phase.id) == "pending":
                     await self._checks_first(phase)
@@ -798,17 +804,14 @@ class Engine:
         anchor = parse_ts(st.anchor)
         if at is None or self.runbook.t0 is None or anchor is None or st.start_now or self.dry_run:
             return
-        due = anchor + timedelta(seconds=at)
+        await self._sleep_until(anchor + timedelta(seconds=at), ident, what, clock_fmt_t(at))
+
+    async def _sleep_until(self, due: datetime, ident: str, what: str, planned: str) -> None:
+        """Wait until ``due`` (recorded as ``scheduled_wait``); a rollback request ends the wait."""
         remaining = (due - self.clock.now()).total_seconds()
         if remaining <= 0:
             return
-        await self.emit(
-            "scheduled_wait",
-            step_id=ident,
-            what=what,
-            until=clock_mod.utc_iso(due),
-            planned=clock_fmt_t(at),
-        )
+        await self.emit("scheduled_wait", step_id=ident, what=what, until=clock_mod.utc_iso(due), planned=planned)
         sleeper = asyncio.ensure_future(self.clock.sleep(remaining))
         waker = asyncio.ensure_future(self._rollback_wake.wait())
         try:
@@ -816,6 +819,17 @@ class Engine:
         finally:
             for fut in (sleeper, waker):
                 fut.cancel()
+
+    async def _wait_for_window(self, phase: models.Phase) -> None:
+        """A live run's phase with ``window.not_before`` does not start before it (recorded as a
+        ``scheduled_wait`` of ``what: window``); a rollback request ends the wait. Past ``not_after`` it starts
+        and the IC is asked at once (:mod:`golive.engine.windows`)."""
+        if phase.window is None or self.h.state.mode != "live":
+            return
+        nb, _ = phase.window.edges(self.runbook.t0)
+        if nb is None:
+            return
+        await self._sleep_until(nb, phase.id, "window", f"window opens {clock_mod.utc_iso(nb)}")
 
     async def _checks_first(self, phase: models.Phase) -> None:
         """A STOPPED run continued from this phase days later: its checks run again before anyone is asked to

@@ -82,10 +82,14 @@ VARIABLES: Mapping[str, str] = {
     "waivers": "phase_waived/canary_waived: each waived step, who waived it and the ticket",
     "next_phase": "run_stopped: the phase to continue from (golive resume RUN --from PHASE)",
     "trigger": "a mapping: id, title, reason of the trigger that fired",
+    "scope": "window_overrun: whose window closed ('the run's window' or 'phase X's window')",
+    "not_after": "window_overrun: when that window closed (wall time and how long ago)",
+    "freeze": "freeze_started: a mapping: id, title of the freeze that began",
+    "until": "freeze_started: when the freeze ends (wall time and how far away)",
 }
 
 _ZERO = ("steps_total", "steps_passed", "steps_failed", "steps_pending")
-_MAPPINGS = ("run", "release", "vars", "steps", "roles", "trigger")
+_MAPPINGS = ("run", "release", "vars", "steps", "roles", "trigger", "freeze")
 _CANARY = re.compile(r"(?<![a-z0-9])canary(?![a-z0-9])", re.IGNORECASE)
 _PASSING = frozenset({"pass", "warn", "waived"})
 _FAILING = frozenset({"fail", "error"})

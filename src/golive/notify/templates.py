@@ -86,6 +86,15 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
         "Cutover STOPPED here{% if reason %} ({{ reason }}){% endif %}. What passed stays live."
         "{% if next_phase %} Continue later with: golive resume {{ run_id }} --from {{ next_phase }}.{% endif %}"
     ),
+    "window_overrun": (
+        "The cutover is past {{ scope }} (closed {{ not_after }}). {{ role or 'IC' }} decision needed"
+        "{% if deadline %} by {{ deadline }}{% endif %}: continue or rollback"
+        "{% if default %} (default: {{ default }}){% endif %}."
+    ),
+    "freeze_started": (
+        "Change freeze {{ freeze.get('title') or freeze.get('id') }} began{% if until %} (until {{ until }}){% endif %}."
+        " The cutover in progress goes on; no new cutover starts."
+    ),
     "status_update": (
         "Status update {{ t_minus or elapsed }}"
         "{% if current_phase %}: {{ current_phase }}{% endif %}. "

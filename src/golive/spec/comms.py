@@ -34,6 +34,8 @@ EVENTS = (
     "rollback_complete",
     "rollback_interrupted",
     "run_stopped",
+    "window_overrun",
+    "freeze_started",
     "status_update",
     "hypercare_report",
     "hypercare_alert",
