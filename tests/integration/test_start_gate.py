@@ -191,3 +191,23 @@ def test_a_bad_freeze_names_file_line_and_field(tmp_path: Path, field: str, valu
     assert problem.line == line
     assert problem.path.startswith("freeze[")
     assert message in problem.message
+
+
+def test_plan_shows_the_next_allowed_start_after_every_freeze_and_inside_the_window(tmp_path: Path) -> None:
+    """golive plan's schedule: on Christmas Day (a Friday) the German holidays and the Friday freeze chain up
+    to the end of Boxing Day in Berlin; before the window opens, the window's start."""
+    loaded = write(tmp_path)
+    sched = gate.schedule(loaded.runbook, loaded.path, CHRISTMAS)
+    assert sched is not None
+    assert sched["next_allowed"] == "2026-12-26T23:00:00.000000Z"
+    assert {b["gate"] for b in sched["blocks_now"]} == {"holidays-de"}
+    early = gate.schedule(loaded.runbook, loaded.path, datetime(2026, 11, 20, tzinfo=UTC))
+    assert early is not None
+    assert early["next_allowed"] == "2026-12-01T00:00:00.000000Z"
+    late = gate.schedule(loaded.runbook, loaded.path, datetime(2027, 2, 1, tzinfo=UTC))
+    assert late is not None
+    assert late["next_allowed"] is None
+    assert late["next_allowed_text"] == "none within the window (or the coming year)"
+    free = gate.schedule(loaded.runbook, loaded.path, TUESDAY)
+    assert free is not None
+    assert (free["next_allowed_text"], free["blocks_now"]) == ("now", [])

@@ -76,12 +76,38 @@ def plan(file: str, vars_: tuple[str, ...], compare_run: str | None, db_url: str
 
         plan_compare.show(loaded, the_plan, compare_run, db_url, as_json)
         return
+    from golive import clock as clock_mod
+    from golive.engine import gate
+
+    sched = gate.schedule(loaded.runbook, loaded.path, clock_mod.SystemClock().now())
     if as_json:
         import dataclasses
 
-        _common.echo_json(dataclasses.asdict(the_plan))
+        _common.echo_json({**dataclasses.asdict(the_plan), **({"schedule": sched} if sched else {})})
         return
     _print_plan(loaded.runbook, the_plan)
+    if sched:
+        _print_schedule(sched)
+
+
+def _print_schedule(sched: dict[str, object]) -> None:
+    """The start gate's windows and freezes: what blocks now, the next allowed start, coming freezes."""
+    con = _common.console()
+    win = sched["window"]
+    assert isinstance(win, dict)
+    if win["not_before"] or win["not_after"]:
+        nb, na = (str(win[k])[:16].replace("T", " ") if win[k] else "…" for k in ("not_before", "not_after"))
+        con.print(f"[bold]window[/bold]: {nb} – {na} UTC")
+    blocks = sched["blocks_now"]
+    assert isinstance(blocks, list)
+    for b in blocks:
+        con.print(f"blocks a live start now: {b['what']}: {b['why']}; {b['until_text']}")
+    con.print(f"[bold]next allowed start[/bold]: {sched['next_allowed_text']}")
+    freezes = sched["freezes"]
+    assert isinstance(freezes, list)
+    for f in freezes:
+        start, end = (str(f[k])[:16].replace("T", " ") for k in ("start", "end"))
+        con.print(f"  freeze {f['freeze']} ({f['title']}): {start} – {end} UTC")
 
 
 def _print_plan(runbook: object, the_plan: object) -> None:

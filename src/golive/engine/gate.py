@@ -30,7 +30,7 @@ from golive.spec import models
 from golive.spec.durations import format_duration
 from golive.watch import freezes
 
-__all__ = ["Block", "GateWaiver", "calendar_for", "format_refusal", "run_gate", "when_text"]
+__all__ = ["Block", "GateWaiver", "calendar_for", "format_refusal", "run_gate", "schedule", "when_text"]
 
 CHANGE_CHECK = "change-record"  # the check type of a change record (golive.plugins.checks)
 
@@ -68,6 +68,8 @@ def when_text(ts: datetime, now: datetime) -> str:
     """ "2026-03-07 02:00 UTC (in 3h20m)": the wall time and how far away it is."""
     text = clock_mod.utc_iso(ts)[:16].replace("T", " ") + " UTC"
     delta = (ts - now).total_seconds()
+    if abs(delta) >= 60:  # minutes are enough for a person planning a start
+        delta = round(delta / 60) * 60.0
     if delta > 0:
         return f"{text} (in {format_duration(delta)})"
     return f"{text} ({format_duration(-delta)} ago)"
@@ -266,3 +268,38 @@ async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str,
             await engine._record_result(step, result, 1, started, took, "step_finished")
     await engine.emit("start_gate", outcome="open", blocks=[b.data() for b in blocks])
     return []
+
+
+def schedule(runbook: models.Runbook, runbook_path: str | None, now: datetime) -> dict[str, Any] | None:
+    """What ``golive plan`` shows of the start gate (windows and freezes; change records are asked at the
+    start): the window, what blocks a start now, the next allowed start, and the freezes of the coming year."""
+    if runbook.window is None and not runbook.freeze:
+        return None
+    cal = calendar_for(runbook, runbook_path)
+    nb, na = runbook.window.edges(runbook.t0) if runbook.window else (None, None)
+    blocks = window_blocks(runbook, now) + freeze_blocks(runbook, cal, now)
+    nxt = cal.next_allowed(now, nb, na)
+    upcoming = []
+    for occ in cal.between(now, now + freezes.HORIZON)[:MAX_LISTED]:
+        upcoming.append({"freeze": occ.freeze_id, "title": occ.title, "start": clock_mod.utc_iso(occ.start),
+                         "end": clock_mod.utc_iso(occ.end)})  # fmt: skip
+    return {
+        "now": clock_mod.utc_iso(now),
+        "window": {
+            "not_before": clock_mod.utc_iso(nb) if nb else None,
+            "not_after": clock_mod.utc_iso(na) if na else None,
+        },
+        "blocks_now": [b.data() for b in blocks],
+        "next_allowed": clock_mod.utc_iso(nxt) if nxt is not None else None,
+        "next_allowed_text": (
+            "now"
+            if nxt is not None and nxt <= now
+            else when_text(nxt, now)
+            if nxt is not None
+            else "none within the window (or the coming year)"
+        ),
+        "freezes": upcoming,
+    }
+
+
+MAX_LISTED = 10  # freeze occurrences golive plan lists
