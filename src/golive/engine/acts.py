@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import hashlib
+import logging
 import mimetypes
 import os
 import re
@@ -28,6 +29,8 @@ from golive.results import Outcome
 from golive.spec import durations, loader, models, refs
 from golive.store import base as store_base
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "RunHandle",
     "apply_default",
@@ -37,7 +40,10 @@ __all__ = [
     "continue_from",
     "decide",
     "decision_blockers",
+    "fold_run",
+    "keep_snapshot",
     "open_run",
+    "pause_gc",
     "request_rollback",
     "resolve",
     "resolve_many",
@@ -257,19 +263,115 @@ def stored_var_overrides(record: store_base.RunRecord) -> dict[str, Any]:
     }
 
 
-async def open_run(store: store_base.Store, run_id: str, loaded: loader.LoadedRunbook | None = None) -> RunHandle:
+async def open_run(
+    store: store_base.Store, run_id: str, loaded: loader.LoadedRunbook | None = None, *, snapshot: bool = True
+) -> RunHandle:
     """Load a run by id (or unique prefix): record, runbook (from the stored text) and folded state.
 
     ``loaded`` (the runbook the run was just created from) saves validating the stored text again, which is
-    most of the cost of starting a large run; it is used only when its digest is the run's.
+    most of the cost of starting a large run; it is used only when its digest is the run's. ``snapshot``:
+    start the fold from the run's folded-state snapshot when one matches the log (see :func:`fold_run`);
+    False folds the whole log (the evidence pack does).
     """
     record = await store.get_run(run_id)
+    overrides = stored_var_overrides(record)
+    # The validated runbook is cached beside the state snapshot, by its digest, its vars and the code.
+    rb_kind = (
+        "runbook/"
+        + hashlib.sha256(
+            f"{loader.validated_code_digest()}\0{record.runbook_digest}\0{store_base.canonical_json(overrides)}".encode()
+        ).hexdigest()[:40]
+    )
+    cached = None
     if loaded is None or loaded.digest != record.runbook_digest:
-        loaded = loader.load_text(
-            record.runbook_text, record.runbook_path, environ={}, var_overrides=stored_var_overrides(record)
-        )
-    events = await store.events(record.run_id)
-    return RunHandle(store, record, loaded, state_mod.fold(record.run_id, events, loaded.runbook))
+        loaded = await _cached_runbook(store, record, rb_kind) if snapshot else None
+        cached = loaded
+        if loaded is None:
+            loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={}, var_overrides=overrides)
+    state = await fold_run(store, record.run_id, loaded.runbook, record.runbook_digest, snapshot=snapshot)
+    if snapshot and cached is None and state.last_seq:
+        try:
+            text = loader.dump_loaded(loaded)
+        except (ValueError, TypeError):
+            pass
+        else:
+            await _keep(store, record.run_id, rb_kind, store_base.Snapshot(state.last_seq, state.head_hash, text))
+    return RunHandle(store, record, loaded, state)
+
+
+async def _cached_runbook(
+    store: store_base.Store, record: store_base.RunRecord, kind: str
+) -> loader.LoadedRunbook | None:
+    try:
+        snap = await store.get_snapshot(record.run_id, kind)
+        return None if snap is None else loader.undump_loaded(snap.data, record.runbook_text)
+    except (exceptions.StoreError, ValueError, KeyError, TypeError):
+        return None
+
+
+# Events folded past the snapshot (or from the start) before a new snapshot is kept. A finished run keeps
+# one as soon as it has this many events, so its views never fold its log again.
+SNAPSHOT_EVERY = 1000
+
+
+async def fold_run(
+    store: store_base.Store, run_id: str, runbook: models.Runbook, runbook_digest: str, *, snapshot: bool = True
+) -> state_mod.RunState:
+    """The run's state: its snapshot (a cache in the store) when one was folded by this code and the event
+    it folded up to still has the hash it folded, plus the events after it; else the fold of the whole log.
+    Keeps a new snapshot once SNAPSHOT_EVERY events were folded (or the run is finished): best effort, a
+    store that refuses the write (read-only) costs the next reader a fold, nothing else."""
+    kind = state_mod.snapshot_kind(runbook_digest)
+    state: state_mod.RunState | None = None
+    with pause_gc():
+        if snapshot:
+            try:
+                snap = await store.get_snapshot(run_id, kind)
+                if snap is not None:
+                    state = state_mod.load_state(snap.data)
+                    if state.last_seq != snap.seq or state.head_hash != snap.head_hash or state.run_id != run_id:
+                        state = None
+            except (exceptions.StoreError, ValueError, KeyError, TypeError):
+                state = None
+        if state is None:
+            state = state_mod.fold(run_id, [], runbook)
+        events = await store.events(run_id, after_seq=state.last_seq)
+        for ev in events:
+            state.apply(ev)
+    if snapshot and events and (len(events) >= SNAPSHOT_EVERY or (state.final and state.last_seq >= SNAPSHOT_EVERY)):
+        await keep_snapshot(store, state, kind)
+    return state
+
+
+async def keep_snapshot(store: store_base.Store, state: state_mod.RunState, kind: str) -> None:
+    """Store ``state`` as the run's snapshot of ``kind`` (best effort: see :func:`fold_run`)."""
+    try:
+        data = state_mod.dump_state(state)
+    except (ValueError, TypeError):
+        return
+    await _keep(store, state.run_id, kind, store_base.Snapshot(state.last_seq, state.head_hash, data))
+
+
+async def _keep(store: store_base.Store, run_id: str, kind: str, snap: store_base.Snapshot) -> None:
+    try:
+        await store.put_snapshot(run_id, kind, snap)
+    except exceptions.StoreError as exc:
+        log.debug("run %s: snapshot %s not kept: %s", run_id, kind.split("/", 1)[0], exc.message)
+
+
+@contextlib.contextmanager
+def pause_gc() -> Any:
+    """The cyclic collector off while a large acyclic object graph is built (events, a fold): its passes
+    over the growing heap made reading and folding super-linear in the log's length."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 async def _refuse(

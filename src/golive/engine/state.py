@@ -33,16 +33,20 @@ Event types (``data`` fields in brackets):
 from __future__ import annotations
 
 import enum
+import functools
+import hashlib
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from golive.results import Outcome
 from golive.spec import models
 from golive.store.base import Event
 
-__all__ = ["FINAL", "RunState", "RunStatus", "StepState", "fold"]
+__all__ = ["FINAL", "RunState", "RunStatus", "StepState", "dump_state", "fold", "load_state", "snapshot_kind"]
 
 
 class RunStatus(enum.StrEnum):
@@ -472,3 +476,48 @@ def parse_ts(ts: str | None) -> datetime | None:
     if not ts:
         return None
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+# --- snapshots: a folded state kept in the store (a cache of the fold, never evidence) ----------------------
+
+
+@functools.cache
+def _fold_code_digest() -> str:
+    """The digest of this module's source: a snapshot folded by other code is never read back."""
+    from golive import __version__
+
+    return hashlib.sha256(__version__.encode() + b"\0" + Path(__file__).read_bytes()).hexdigest()[:32]
+
+
+def snapshot_kind(runbook_digest: str) -> str:
+    """The snapshot kind of a fold by this code over a run of the runbook with ``runbook_digest`` (its steps
+    and phases seed the fold)."""
+    return f"state/{_fold_code_digest()}/{runbook_digest}"
+
+
+def dump_state(state: RunState) -> str:
+    """The state as JSON text; :func:`load_state` gives back an equal state."""
+    return json.dumps(asdict(state), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+_STEP_FIELDS = frozenset(f.name for f in fields(StepState))
+_RUN_FIELDS = frozenset(f.name for f in fields(RunState))
+
+
+def load_state(text: str) -> RunState:
+    """The state :func:`dump_state` wrote. ValueError (or KeyError/TypeError) when the text is not one."""
+    raw = json.loads(text)
+    if not isinstance(raw, dict) or set(raw) != _RUN_FIELDS:
+        raise ValueError("not a folded run state")
+    steps: dict[str, StepState] = {}
+    for sid, st in raw["steps"].items():
+        if set(st) != _STEP_FIELDS:
+            raise ValueError("not a folded step state")
+        step = StepState(**st)
+        if step.outcome is not None:
+            step.outcome = Outcome(step.outcome)
+        steps[sid] = step
+    raw["steps"] = steps
+    raw["status"] = RunStatus(raw["status"])
+    raw["phase_times"] = {k: (v[0], v[1]) for k, v in raw["phase_times"].items()}
+    return RunState(**raw)

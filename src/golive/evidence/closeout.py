@@ -73,7 +73,7 @@ async def close_change(
     """Close the change record of finished run ``run_id`` with its outcome, decision and ``pack``'s digest."""
     from golive.plugins.actions.change import ChangeCloseAction, ChangeCloseParams
 
-    h = await acts.open_run(store, run_id)
+    h = await acts.open_run(store, run_id, snapshot=False)  # evidence: the fold of the log itself
     if not h.state.final:
         raise exceptions.UsageError(f"run {h.run_id} has not finished; close its change once it has")
     step = _change_step(h.runbook, step_id)

@@ -11,8 +11,10 @@ Stages: size limit -> decode (UTF-8) -> libyaml parse events straight into plain
 from __future__ import annotations
 
 import difflib
+import functools
 import gc
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from golive import exceptions
+from golive import __version__, exceptions
 from golive.spec import codecheck, durations, models, refs, vartypes
 
 __all__ = [
@@ -1457,3 +1459,45 @@ def _load(
 def is_secret_name(name: str) -> bool:
     low = name.lower()
     return any(k in low for k in _SAFE_KEYS)
+
+
+# --- validated-runbook cache: a runbook already validated, kept as JSON by the code that validated it ------
+
+
+@functools.cache
+def validated_code_digest() -> str:
+    """Digest of golive's version and of the format's code (this package's sources): a runbook validated by
+    other code is never read back from a cache."""
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def dump_loaded(loaded: LoadedRunbook) -> str:
+    """A validated runbook as JSON text (the model as it validates again, its vars); :func:`undump_loaded`
+    gives back an equal one without reading YAML, importing plugins or running the cross-field rules."""
+    return json.dumps(
+        {
+            "runbook": loaded.runbook.model_dump(mode="json", by_alias=True, round_trip=True),
+            "path": loaded.path,
+            "digest": loaded.digest,
+            "vars": loaded.vars,
+            "var_sources": loaded.var_sources,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def undump_loaded(data: str, text: str) -> LoadedRunbook:
+    """The runbook :func:`dump_loaded` wrote (``text``: the runbook's text, kept once in the run record).
+    ValueError (pydantic's ValidationError is one) when ``data`` is not such a dump or not of ``text``."""
+    raw = json.loads(data)
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != raw["digest"]:
+        raise ValueError("the cached runbook is not of this text")
+    runbook = models.Runbook.model_validate(raw["runbook"])
+    return LoadedRunbook(
+        runbook, str(raw["path"]), text, str(raw["digest"]), dict(raw["vars"]), dict(raw["var_sources"])
+    )

@@ -30,6 +30,7 @@ __all__ = [
     "Lease",
     "NewEvent",
     "RunRecord",
+    "Snapshot",
     "Store",
     "TokenRecord",
     "canonical_json",
@@ -239,6 +240,15 @@ class BlobInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a run's events folded into up to event ``seq`` (whose hash was ``head_hash``), as JSON text."""
+
+    seq: int
+    head_hash: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
     """Ownership of a run by one process until ``expires_at`` unless renewed.
 
@@ -404,6 +414,17 @@ class Store(abc.ABC):
         """The local file that holds a blob's bytes, for streaming a large blob without loading it, or None
         when this store keeps blobs elsewhere (use :meth:`get_blob`). The file is not re-hashed here: a
         reader that streams it hashes what it reads. NotFound when there is no such blob."""
+        return None
+
+    # folded-state snapshots: a cache of a run's fold, never evidence (verify never reads it) -----------
+    async def get_snapshot(self, run_id: str, kind: str) -> Snapshot | None:
+        """The run's snapshot of ``kind`` if the event it folded up to still has the hash it folded; one that
+        no longer matches is discarded (deleted) and None returned, as is None when there is none."""
+        return None
+
+    async def put_snapshot(self, run_id: str, kind: str, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` as the run's snapshot of ``kind`` (replacing the previous one). A store without
+        snapshots keeps nothing: its readers fold the whole log."""
         return None
 
     async def schema_version(self) -> int:

@@ -40,6 +40,7 @@ class InMemoryStore(store_base.Store):
         self._leases: dict[str, store_base.Lease] = {}
         self._lease_epochs: dict[str, int] = {}
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._snapshots: dict[tuple[str, str], store_base.Snapshot] = {}
         self._version = 0
 
     async def open(self) -> None:
@@ -146,6 +147,21 @@ class InMemoryStore(store_base.Store):
         self._check_open()
         found = [ev for ev in self._events.get(run_id, []) if ev.seq > after_seq]
         return found if limit is None else found[:limit]
+
+    async def get_snapshot(self, run_id: str, kind: str) -> store_base.Snapshot | None:
+        self._check_open()
+        snap = self._snapshots.get((run_id, kind))
+        if snap is None:
+            return None
+        at = [ev for ev in self._events.get(run_id, []) if ev.seq == snap.seq]
+        if not at or at[0].hash != snap.head_hash:
+            del self._snapshots[run_id, kind]
+            return None
+        return snap
+
+    async def put_snapshot(self, run_id: str, kind: str, snapshot: store_base.Snapshot) -> None:
+        self._check_open()
+        self._snapshots[run_id, kind] = snapshot
 
     async def verify(self, run_id: str) -> int:
         """Verify every hash, seq continuity, and that the log ends at the run's head."""

@@ -462,6 +462,22 @@ class PostgresStore(common.BatchingStore):
         return base.BlobInfo(row[0], int(row[1]), row[2], row[3])
 
     # tokens ------------------------------------------------------------------------------------------
+    # snapshots -------------------------------------------------------------------------------------
+    async def get_snapshot(self, run_id: str, kind: str) -> base.Snapshot | None:
+        params = {"run_id": run_id, "kind": kind}
+        row = await self._fetchone("get_snapshot", params)
+        if row is None:
+            return None
+        snap = base.Snapshot(int(row[0]), str(row[1]), str(row[2]))
+        if not row[3]:
+            await self._execute("drop_snapshot", {**params, "seq": snap.seq, "head_hash": snap.head_hash})
+            return None
+        return snap
+
+    async def put_snapshot(self, run_id: str, kind: str, snapshot: base.Snapshot) -> None:
+        params = {"run_id": run_id, "kind": kind, "seq": snapshot.seq, "head_hash": snapshot.head_hash}
+        await self._execute("put_snapshot", {**params, "data": snapshot.data})
+
     async def put_token(self, token: base.TokenRecord) -> None:
         params = {
             "token_hash": token.token_hash,

@@ -405,6 +405,24 @@ class SqliteStore(common.BatchingStore):
         return None if row is None else base.BlobInfo(row[0], int(row[1]), row[2], row[3])
 
     # tokens ------------------------------------------------------------------------------------------
+    # snapshots -------------------------------------------------------------------------------------
+    async def get_snapshot(self, run_id: str, kind: str) -> base.Snapshot | None:
+        params = {"run_id": run_id, "kind": kind}
+        row = await self._read(lambda c: c.execute(self._sql["get_snapshot"], params).fetchone())
+        if row is None:
+            return None
+        snap = base.Snapshot(int(row[0]), str(row[1]), str(row[2]))
+        if not row[3]:
+            await self._write(
+                self._statement("drop_snapshot", {**params, "seq": snap.seq, "head_hash": snap.head_hash})
+            )
+            return None
+        return snap
+
+    async def put_snapshot(self, run_id: str, kind: str, snapshot: base.Snapshot) -> None:
+        params = {"run_id": run_id, "kind": kind, "seq": snapshot.seq, "head_hash": snapshot.head_hash}
+        await self._write(self._statement("put_snapshot", {**params, "data": snapshot.data}))
+
     async def put_token(self, token: base.TokenRecord) -> None:
         params = {
             "token_hash": token.token_hash,

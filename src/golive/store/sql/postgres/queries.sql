@@ -138,3 +138,17 @@ SELECT l.run_id FROM runs_lease AS l JOIN runs AS r ON r.run_id = l.run_id
 WHERE l.expires_at <= extract(epoch FROM clock_timestamp())::float8
 ORDER BY l.expires_at, l.run_id LIMIT 1
 FOR UPDATE OF r SKIP LOCKED
+
+-- name: get_snapshot
+-- The snapshot with whether the event it folded up to still has the hash it folded (false: discard it).
+SELECT s.seq, s.head_hash, s.data, EXISTS (
+    SELECT 1 FROM events e WHERE e.run_id = s.run_id AND e.seq = s.seq AND e.hash = s.head_hash
+) FROM snapshots s WHERE s.run_id = %(run_id)s AND s.kind = %(kind)s
+
+-- name: put_snapshot
+INSERT INTO snapshots (run_id, kind, seq, head_hash, data)
+VALUES (%(run_id)s, %(kind)s, %(seq)s, %(head_hash)s, %(data)s)
+ON CONFLICT (run_id, kind) DO UPDATE SET seq = excluded.seq, head_hash = excluded.head_hash, data = excluded.data
+
+-- name: drop_snapshot
+DELETE FROM snapshots WHERE run_id = %(run_id)s AND kind = %(kind)s AND seq = %(seq)s AND head_hash = %(head_hash)s

@@ -112,3 +112,16 @@ SELECT run_id, owner, expires_at, epoch, acquired_at FROM runs_lease WHERE run_i
 -- SQLite has one writer at a time (BEGIN IMMEDIATE), so finding and taking an orphan cannot race.
 SELECT run_id FROM runs_lease WHERE expires_at <= (julianday('now') - 2440587.5) * 86400.0
 ORDER BY expires_at, run_id LIMIT 1
+
+-- name: get_snapshot
+-- The snapshot with whether the event it folded up to still has the hash it folded (0: discard it).
+SELECT s.seq, s.head_hash, s.data, EXISTS (
+    SELECT 1 FROM events e WHERE e.run_id = s.run_id AND e.seq = s.seq AND e.hash = s.head_hash
+) FROM snapshots s WHERE s.run_id = :run_id AND s.kind = :kind
+
+-- name: put_snapshot
+INSERT INTO snapshots (run_id, kind, seq, head_hash, data) VALUES (:run_id, :kind, :seq, :head_hash, :data)
+ON CONFLICT (run_id, kind) DO UPDATE SET seq = excluded.seq, head_hash = excluded.head_hash, data = excluded.data
+
+-- name: drop_snapshot
+DELETE FROM snapshots WHERE run_id = :run_id AND kind = :kind AND seq = :seq AND head_hash = :head_hash
