@@ -6,16 +6,14 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from golive import exceptions, results
+from golive.clock import FakeClock
 from golive.plugins import base as plugins_base
 from golive.store import base as store_base
 from golive.store.memory import InMemoryStore
@@ -28,57 +26,6 @@ __all__ = [
     "make_ctx",
     "start_engine",
 ]
-
-
-class FakeClock:
-    """A clock that only moves when told to, or when something sleeps on it.
-
-    Sleepers wake in the order of their wake times, as on a real clock: a sleeper's ``sleep`` lets the
-    other ready tasks run (so they can start their own sleeps), then moves time to the earliest wake time
-    among all sleepers and wakes those that are due. A 900 s status-update sleep therefore does not jump
-    past a 0.2 s poll, and a simulated 72 hours of hypercare still runs in milliseconds.
-    """
-
-    YIELDS = 3  # event-loop turns a sleeper lets pass before it moves time
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
-        self._mono = 0.0
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-
-    def now(self) -> datetime:
-        return self._now
-
-    def monotonic(self) -> float:
-        return self._mono
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward (and wake the sleepers that are due)."""
-        self._now += timedelta(seconds=seconds)
-        self._mono += seconds
-        self._wake_due()
-
-    def _wake_due(self) -> None:
-        while self._sleepers and self._sleepers[0][0] <= self._mono:
-            _, _, fut = heapq.heappop(self._sleepers)
-            if not fut.done():
-                fut.set_result(None)
-
-    async def sleep(self, seconds: float) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
-        for _ in range(self.YIELDS):
-            await asyncio.sleep(0)
-        while self._sleepers and self._sleepers[0][2].done():  # cancelled sleepers
-            heapq.heappop(self._sleepers)
-        if self._sleepers and not fut.done():
-            earliest = self._sleepers[0][0]
-            if earliest > self._mono:
-                self.advance(earliest - self._mono)
-            else:
-                self._wake_due()
-        await fut
 
 
 class FakeMetricSource:

@@ -7,7 +7,7 @@ T+3m or a metric series a trigger or a judge reads), and what must come out: the
 outcomes, flags at the end, comms per channel and the evidence checklist.
 
 :func:`play` runs the same engine ``golive run --mode rehearsal`` runs, with an in-memory store and
-:class:`golive.testing.FakeClock` (a 2-hour window passes without real waiting), and returns what happened
+:class:`golive.clock.FakeClock` (a 2-hour window passes without real waiting), and returns what happened
 (:class:`Actual`); :func:`compare` lists every difference from what the scenario expects, the first
 differing step first. ``golive test`` is the command over both.
 
@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from golive import clock as clock_mod
 from golive import exceptions
 from golive.plugins import stubs as stubs_mod
 from golive.spec.durations import Duration
@@ -495,11 +496,11 @@ async def play(
     """Play the runbook against ``stubs`` with the scenario's people under a fake clock; what happened."""
     from golive.engine import acts, rehearsal, runner, summary
     from golive.engine.state import parse_ts
-    from golive.testing import FakeClock, InMemoryStore
+    from golive.store import memory
 
     scenario = sc.scenario if sc is not None else None
-    clock = FakeClock()
-    store = InMemoryStore(clock=clock)
+    clock = clock_mod.FakeClock()
+    store = memory.InMemoryStore(clock=clock)
     await store.open()
     store.event_clock = clock
     settings = rehearsal.RehearsalSettings(stubs=stubs)

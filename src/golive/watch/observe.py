@@ -11,7 +11,7 @@ never lets a window pass. After the IC chose to continue from a pause, the engin
 ``TriggerEvaluator.reset()`` so the trigger must breach for ``for`` again.
 
 One loop (rather than one sleeping task per trigger) is also what makes the window exact under
-:class:`golive.testing.FakeClock`, whose ``sleep`` moves time forward: only one sleeper ever waits.
+:class:`golive.clock.FakeClock`, whose ``sleep`` moves time forward: only one sleeper ever waits.
 
 Events: ``on_event`` receives ``{"type": "trigger_fired" | "trigger_evaluated", "data": {...}}`` (data is
 :meth:`golive.watch.triggers.Evaluation.event_data`). Every fire is recorded; evaluations are recorded when
