@@ -49,6 +49,7 @@ SCENARIO_VERSION = 1
 MAX_SCENARIO_BYTES = 4 * 1024 * 1024  # a scenario is configuration
 DEFAULT_LOOK_EVERY = 30.0  # seconds of run time between the scripted people's looks at the run
 DEFAULT_RUN_LIMIT = 7 * 24 * 3600.0  # seconds of run time a scenario may take before it fails
+IDLE_TURNS = 200  # event-loop turns a sleeper waits at most for the other tasks to become idle
 ENGINE_POLL = 5.0  # seconds of run time between the engine's looks for people's acts (they look every 30 s)
 REAL_TIME_LIMIT = 120.0  # seconds of real time a scenario may take before it fails (a stuck run never hangs)
 # Plugins that meet the outside world somewhere no stub reaches (a socket of their own).
@@ -331,6 +332,38 @@ class Actual:
     summaries: dict[str, str] = field(default_factory=dict)
 
 
+def _scenario_clock() -> Any:
+    """A fake clock that moves only when every task is idle.
+
+    :class:`golive.clock.FakeClock` lets a few event-loop turns pass before a sleeper moves time; a task
+    that is about to sleep (the observe window's next read, started as a task) may not have registered yet,
+    and time would jump past it. Here a sleeper first lets the loop run until nothing else is ready.
+    """
+    import heapq
+
+    class ScenarioClock(clock_mod.FakeClock):
+        async def sleep(self, seconds: float) -> None:
+            loop = asyncio.get_running_loop()
+            fut: asyncio.Future[None] = loop.create_future()
+            heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
+            for _ in range(IDLE_TURNS):
+                await asyncio.sleep(0)
+                # Private, but the only way to know that no other task is ready to run.
+                if not getattr(loop, "_ready", None):
+                    break
+            while self._sleepers and self._sleepers[0][2].done():
+                heapq.heappop(self._sleepers)
+            if self._sleepers and not fut.done():
+                earliest = self._sleepers[0][0]
+                if earliest > self._mono:
+                    self.advance(earliest - self._mono)
+                else:
+                    self._wake_due()
+            await fut
+
+    return ScenarioClock()
+
+
 class _People:
     """The scenario's people: each scripted act when its step waits (after its delay) or at its time; every
     other waiting step answered automatically (``default: auto``) or not at all."""
@@ -499,7 +532,7 @@ async def play(
     from golive.store import memory
 
     scenario = sc.scenario if sc is not None else None
-    clock = clock_mod.FakeClock()
+    clock = _scenario_clock()
     store = memory.InMemoryStore(clock=clock)
     await store.open()
     store.event_clock = clock
