@@ -59,7 +59,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("golive.plugins._http", "golive.plugins.stubs"): "transport asks stubs",
     ("golive.plugins._proc", "golive.plugins.stubs"): "transport asks stubs",
     ("golive.plugins._sql", "golive.plugins.stubs"): "transport asks stubs",
-    ("golive.watch.triggers", "golive.watch.baselines"): "a trigger's baseline",
     ("golive.evidence.pack", "golive.evidence.anchor"): "pack verifies anchors",
     ("golive.evidence.pack", "golive.evidence.attest"): "pack verifies attestations",
     # Engine's jobs (secrets, checks, rollback) are not yet apart from the scheduler: acts, judging and

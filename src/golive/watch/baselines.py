@@ -8,7 +8,7 @@ A baseline is one of (:class:`golive.spec.models.Baseline`):
 - ``run``: the recorded samples of a pinned earlier run (the caller looks them up in the store).
 
 Shifted and windowed reads need a source that can read the past: Prometheus (its ``range``, ``step`` and
-``offset`` params). Pure: everything is read through a :data:`golive.watch.triggers.SourceFactory`.
+``offset`` params). Pure: everything is read through a :data:`golive.watch.sources.SourceFactory`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from datetime import datetime
 from golive import results
 from golive.spec import models
 from golive.watch import judge as judge_mod
-from golive.watch import triggers
+from golive.watch import sources
 
 __all__ = [
     "HISTORY_SOURCES",
@@ -81,7 +81,7 @@ def _seconds(value: object) -> float:
 Series = tuple[tuple[float, float], ...]
 
 
-async def _series(factory: triggers.SourceFactory, ref: models.MetricRef) -> Series:
+async def _series(factory: sources.SourceFactory, ref: models.MetricRef) -> Series:
     """The points of one read: a range query's series, or the one value of an instant read."""
     reading = await factory(ref)()
     if reading.status == "error":
@@ -110,7 +110,7 @@ def _paired(events: Series, totals: Series, step: float) -> tuple[tuple[float, .
 async def _metric(
     spec: models.Judge,
     metric: models.JudgeMetric,
-    factory: triggers.SourceFactory,
+    factory: sources.SourceFactory,
     *,
     window: float,
     since_t0: float | None,
@@ -161,7 +161,7 @@ async def _metric(
 
 async def collect(
     spec: models.Judge,
-    factory: triggers.SourceFactory,
+    factory: sources.SourceFactory,
     *,
     window: float,
     now: datetime,
@@ -186,12 +186,12 @@ async def collect(
 
 def baseline_reader(
     trigger: models.Trigger,
-    factory: triggers.SourceFactory,
+    factory: sources.SourceFactory,
     *,
     now: Callable[[], datetime],
     t0: Callable[[], datetime | None] = lambda: None,
     earlier: Earlier | None = None,
-) -> triggers.ReadMetric:
+) -> sources.ReadMetric:
     """Reads a trigger's baseline value: the shifted query, the window before T-0 (its average), the second
     query, or the mean of what the earlier run recorded for this trigger."""
     b = trigger.baseline

@@ -31,7 +31,7 @@ import asyncio
 import enum
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict
 from golive import clock as clock_mod
 from golive import expr, results
 from golive.spec import models
+from golive.watch import sources
 
 __all__ = [
     "BASELINE_NAMES",
@@ -60,10 +61,10 @@ FOR_SLACK = 0.1  # fraction of the interval forgiven when checking `for`
 MAX_READ_TIMEOUT = 30.0  # seconds; a read never takes longer than min(interval, this) before it is an error
 MIN_READ_TIMEOUT = 1.0  # seconds; a very short interval still gives the source this long
 
-ReadMetric = Callable[[], Awaitable[results.MetricReading]]
+ReadMetric = sources.ReadMetric
 """Reads the trigger's metric once."""
 
-SourceFactory = Callable[[models.MetricRef], ReadMetric]
+SourceFactory = sources.SourceFactory
 """Makes the reader of a trigger's ``source`` (plugin and params); called once per evaluator."""
 
 
