@@ -39,6 +39,18 @@ def test_example_scenario_comes_out_as_it_expects(path: Path) -> None:
     assert not res.actual.unstubbed
 
 
+def test_every_example_has_go_no_go_and_rollback_scenarios() -> None:
+    """Scenarios ship for the examples: at least 15, each runbook with one ending GO and one rolled back."""
+    assert len(SCENARIOS) >= 15
+    by_runbook: dict[str, set[str]] = {}
+    for p in SCENARIOS:
+        assert _runbook(p).is_file(), p
+        by_runbook.setdefault(p.parent.name, set()).add(scenario.load_scenario(p).scenario.expect.outcome)
+    for name, outcomes in by_runbook.items():
+        assert "passed" in outcomes, name
+        assert outcomes - {"passed"}, name
+
+
 def test_wrong_expectation_fails_naming_the_first_differing_step(tmp_path: Path) -> None:
     """A scenario that expects the canary deposit to fail (it passes) fails; the diff names that step first,
     and the JUnit file carries the failure."""
