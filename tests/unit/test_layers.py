@@ -59,8 +59,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("golive.plugins._http", "golive.plugins.stubs"): "transport asks stubs",
     ("golive.plugins._proc", "golive.plugins.stubs"): "transport asks stubs",
     ("golive.plugins._sql", "golive.plugins.stubs"): "transport asks stubs",
-    ("golive.evidence.pack", "golive.evidence.anchor"): "pack verifies anchors",
-    ("golive.evidence.pack", "golive.evidence.attest"): "pack verifies attestations",
     # Engine's jobs (secrets, checks, rollback) are not yet apart from the scheduler: acts, judging and
     # observing reach back into it
     ("golive.engine.acts", "golive.engine.runner"): "act_redactor and recheck build an Engine",

@@ -840,9 +840,9 @@ def verify(run_id: str, checkpoint_path: Path | None, pubkey: Path | None, as_js
     """Verify RUN's event hash chain and its runbook text; name the first broken event. With --checkpoint,
     also that the log still reaches a head anchored outside the store (truncation). Exit 1 when it does not
     verify."""
-    from golive.evidence import anchor
+    from golive.evidence import anchor, runpack
 
-    anchored = anchor.read_anchor(checkpoint_path, pubkey) if checkpoint_path is not None else None
+    anchored = runpack.read_anchor(checkpoint_path, pubkey) if checkpoint_path is not None else None
 
     async def go(store: Any) -> dict[str, Any]:
         rec = await store.get_run(run_id)

@@ -29,7 +29,7 @@ __all__ = [
     "check_against",
     "check_pack_chain",
     "check_stored_runbook",
-    "read_anchor",
+    "read_checkpoint",
     "runbook_digests",
     "text_digest",
     "write_checkpoint",
@@ -139,21 +139,13 @@ def write_checkpoint(out: Path, run_id: str, head_seq: int, head_hash: str, sign
     return doc
 
 
-def read_anchor(path: Path, pubkey: Path | None = None) -> dict[str, Any]:
-    """The anchored head (run_id, head_seq, head_hash) from a checkpoint file or an evidence pack.
+def read_checkpoint(path: Path, pubkey: Path | None = None) -> dict[str, Any]:
+    """The anchored head (run_id, head_seq, head_hash) from a checkpoint file.
 
-    A checkpoint with a signature is checked against ``pubkey`` when given; a pack is verified whole (its
-    own chain included). UsageError when it cannot be read; EvidenceError when it is not authentic.
+    A checkpoint with a signature is checked against ``pubkey`` when given. UsageError when it cannot be
+    read; EvidenceError when it is not authentic. (``golive.evidence.runpack.read_anchor`` reads a pack too.)
     """
     path = Path(path)
-    if path.is_dir() or path.suffix.lower() == ".zip":
-        from golive.evidence import pack as pack_mod
-
-        result = pack_mod.verify_pack(path, pubkey)
-        if not result.valid:
-            raise exceptions.EvidenceError(f"{path}: the pack does not verify: {'; '.join(result.problems)}")
-        m = result.manifest
-        return {"run_id": m.get("run_id"), "head_seq": m.get("head_seq"), "head_hash": m.get("head_hash")}
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         body = doc["checkpoint"]

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from golive import exceptions
-from golive.evidence import pack, signing
+from golive.evidence import packformat, signing
 
 __all__ = [
     "PAYLOAD_TYPE",
@@ -64,7 +64,7 @@ def attestation_path(pack_path: Path) -> Path:
 def pack_digest(pack_path: Path) -> str:
     """Hex SHA-256 of the zip file, or of ``manifest.json`` of a directory pack."""
     pack_path = Path(pack_path)
-    target = pack_path / pack.MANIFEST_NAME if pack_path.is_dir() else pack_path
+    target = pack_path / packformat.MANIFEST_NAME if pack_path.is_dir() else pack_path
     h = hashlib.sha256()
     try:
         with open(target, "rb") as handle:
@@ -134,7 +134,7 @@ def make_statement(
         "pack": {
             "name": pack_path.name,
             "digest": {"sha256": digest},
-            "digest_of": pack.MANIFEST_NAME if pack_path.is_dir() else "file",
+            "digest_of": packformat.MANIFEST_NAME if pack_path.is_dir() else "file",
             "head_hash": manifest.get("head_hash"),
             "head_seq": manifest.get("head_seq"),
         },
@@ -157,7 +157,7 @@ def _digest_set(text: str) -> dict[str, str]:
 
 
 def sign_envelope(statement: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
-    payload = pack.canonical_json(statement)
+    payload = packformat.canonical_json(statement)
     sig = key.sign(pae(PAYLOAD_TYPE, payload))
     return {
         "payloadType": PAYLOAD_TYPE,
@@ -182,7 +182,7 @@ def write_attestation(
         raise exceptions.EvidenceError(f"{out}: already exists; choose a new path for the evidence pack")
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     try:
-        tmp.write_bytes(pack.canonical_json(envelope))
+        tmp.write_bytes(packformat.canonical_json(envelope))
         os.rename(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict
 
 from golive import clock as clock_mod
 from golive import exceptions
-from golive.evidence import signing
+from golive.evidence import packformat, signing
 
 __all__ = [
     "CHECKSUMS_NAME",
@@ -56,12 +56,12 @@ __all__ = [
     "write_pack",
 ]
 
-FORMAT = "golive-evidence"
-FORMAT_VERSION = 1
-CHECKSUMS_NAME = "checksums.json"
-MANIFEST_NAME = "manifest.json"
-SIGNATURE_NAME = "signature.json"
-RESERVED_NAMES = frozenset({CHECKSUMS_NAME, MANIFEST_NAME, SIGNATURE_NAME})
+FORMAT = packformat.FORMAT
+FORMAT_VERSION = packformat.FORMAT_VERSION
+CHECKSUMS_NAME = packformat.CHECKSUMS_NAME
+MANIFEST_NAME = packformat.MANIFEST_NAME
+SIGNATURE_NAME = packformat.SIGNATURE_NAME
+RESERVED_NAMES = packformat.RESERVED_NAMES
 RESERVED_MANIFEST_KEYS = frozenset(
     {"format", "format_version", "created_at", "checksums_sha256", "file_count", "total_bytes"}
 )
@@ -77,7 +77,7 @@ COMPRESSED_SUFFIXES = frozenset(
 )  # fmt: skip
 SignatureStatus = Literal["valid", "invalid", "absent", "unverified"]
 ChainStatus = Literal["valid", "broken", "absent"]  # absent: not a run pack (no run_id in the manifest)
-RUN_EVENTS_NAME = "events.jsonl"  # a run pack's events, whose chain verify_pack re-checks
+RUN_EVENTS_NAME = packformat.RUN_EVENTS_NAME
 
 
 class PackFile(NamedTuple):
@@ -120,9 +120,7 @@ class VerifyResult(BaseModel):
         return self.model_dump(mode="json")
 
 
-def canonical_json(obj: Any) -> bytes:
-    """The one byte form golive writes JSON metadata in: UTF-8, sorted keys, two-space indent, newline."""
-    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+canonical_json = packformat.canonical_json
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from golive.evidence import anchor, pack
 from golive.spec import loader
 from golive.store import base as store_base
 
-__all__ = ["EVIDENCE_DIR", "RunPackSummary", "evidence_refs", "pack_run", "safe_name"]
+__all__ = ["EVIDENCE_DIR", "RunPackSummary", "evidence_refs", "pack_run", "read_anchor", "safe_name"]
 
 EVIDENCE_DIR = "evidence"
 EVIDENCE_INDEX = "evidence.json"
@@ -46,6 +46,22 @@ STAGE_ABOVE = 1024 * 1024  # bytes; a blob fetched as bytes and larger than this
 MAX_NAME = 120  # characters of one sanitised path part
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def read_anchor(path: Path, pubkey: Path | None = None) -> dict[str, Any]:
+    """The anchored head (run_id, head_seq, head_hash) from a checkpoint file or an evidence pack.
+
+    A checkpoint with a signature is checked against ``pubkey`` when given; a pack is verified whole (its
+    own chain included). UsageError when it cannot be read; EvidenceError when it is not authentic.
+    """
+    path = Path(path)
+    if not (path.is_dir() or path.suffix.lower() == ".zip"):
+        return anchor.read_checkpoint(path, pubkey)
+    result = pack.verify_pack(path, pubkey)
+    if not result.valid:
+        raise exceptions.EvidenceError(f"{path}: the pack does not verify: {'; '.join(result.problems)}")
+    m = result.manifest
+    return {"run_id": m.get("run_id"), "head_seq": m.get("head_seq"), "head_hash": m.get("head_hash")}
 
 
 class RunPackSummary(pack.PackSummary):
