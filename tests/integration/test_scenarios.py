@@ -138,3 +138,68 @@ def test_supply_chain_env_checks_source_the_env_file_from_the_run_directory(tmp_
         }
         done = subprocess.run(step.with_["run"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, (step_id, done.stderr)
+
+
+JUDGE_RUNBOOK = """\
+golive: 1
+name: judged-canary
+roles:
+  ic: {may: [decide, rollback]}
+vars:
+  prometheus: {default: "http://127.0.0.1:9090"}
+comms: {cadence: []}
+phases:
+  - id: canary
+    on_failure: decide
+    steps:
+      - id: judge-canary
+        kind: check
+        type: judge
+        with:
+          window: 30m
+          step: 1m
+          metrics:
+            - id: p99
+              critical: true
+              source: {type: prometheus, with: {url: "${{ vars.prometheus }}", query: 'p99{track="canary"}'}}
+              baseline:
+                source: {type: prometheus, with: {url: "${{ vars.prometheus }}", query: 'p99{track="stable"}'}}
+  - id: go-live
+    steps:
+      - {id: go, kind: decision, role: ic, requires: [judge-canary], on_no_go: stop}
+"""
+
+JUDGE_SCENARIO = """\
+scenario: 1
+name: judged canary
+roles: {{ic: ines}}
+faults:
+  metrics:
+    - query: 'p99{{track="stable"}}'
+      series: [{{value: 0.30, noise: 0.02}}]
+    - query: 'p99{{track="canary"}}'
+      series: [{{value: {canary}, noise: 0.02}}]
+people:
+  acts:
+    - {{step: go, decide: {decision}}}
+expect:
+  outcome: {outcome}
+  steps: {{judge-canary: {judged}, go: {decision}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("canary", "judged", "decision", "outcome"),
+    [(0.30, "pass", "go", "passed"), (0.45, "fail", "no-go", "no_go")],
+    ids=["same-as-stable", "p99-regressed"],
+)
+def test_stubbed_series_feed_a_judge(tmp_path: Path, canary: float, judged: str, decision: str, outcome: str) -> None:
+    """A metric stub answers a range query with one point per step over the window (with seeded noise), so a
+    judge in a scenario compares real samples: a canary like the stable fleet passes, a 50% slower p99
+    fails the judgement (and GO is then refused, so the IC's NO-GO ends the run)."""
+    runbook = tmp_path / "judged.yaml"
+    runbook.write_text(JUDGE_RUNBOOK)
+    sc = tmp_path / "scenario.yaml"
+    sc.write_text(JUDGE_SCENARIO.format(canary=canary, judged=judged, decision=decision, outcome=outcome))
+    res = scenario.run_one(runbook, scenario.load_scenario(sc), None, {})
+    assert res.passed, res.report()

@@ -52,6 +52,7 @@ __all__ = [
 
 STUBS_VERSION = 1
 MAX_STUBS_BYTES = 16 * 1024 * 1024  # a stubs file is configuration, not a data dump
+MAX_RANGE_POINTS = 11_000  # points of one stubbed range answer (Prometheus refuses more)
 RECORD_BODY_LIMIT = 64 * 1024  # characters of one recorded body or output
 _UNRECORDED_HEADERS = frozenset({"set-cookie", "www-authenticate", "proxy-authenticate", "authorization"})
 
@@ -175,6 +176,12 @@ class SqlStub(_Model):
 class SeriesPoint(_Model):
     value: float | None = Field(description="The metric's value; null means the query returns no data.")
     until: Duration | None = None
+    noise: float = Field(
+        default=0.0,
+        ge=0,
+        description="Standard deviation of noise added to each point (the same noise for the same query and "
+        "instant, so a rehearsal replays identically); a judge needs samples that vary.",
+    )
 
 
 class MetricStub(_Model):
@@ -273,6 +280,25 @@ def _phase(phases: Sequence[Any], elapsed: float) -> Any:
         if ph.until is None or elapsed < ph.until:
             return ph
     return phases[-1]
+
+
+def _float(text: str | None, default: float) -> float:
+    try:
+        return float(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def _noisy(m: MetricStub, point: SeriesPoint, at: float) -> float | None:
+    """The point's value, plus its noise for this query and instant (seeded, so replays are identical)."""
+    if point.value is None:
+        return None
+    if not point.noise:
+        return float(point.value)
+    import random
+
+    seed = hashlib.sha256(f"{_collapse(m.query)}|{round(at, 3)}".encode()).digest()
+    return float(point.value) + random.Random(seed).gauss(0.0, point.noise)
 
 
 def _collapse(text: str) -> str:
@@ -385,17 +411,33 @@ class StubTransport:
         for m in self.stubs.metrics:
             if _collapse(m.query) != promql:
                 continue
-            point = _phase(m.series, self.elapsed())
             now = time.time()
-            if point.value is None:
-                result: list[Any] = []
-            elif base_url.endswith("query_range"):
-                result = [{"metric": m.labels, "values": [[now, repr(float(point.value))]]}]
+            if base_url.endswith("query_range"):
+                values = self._range(m, query, now)
+                result: list[Any] = [{"metric": m.labels, "values": values}] if values else []
             else:
-                result = [{"metric": m.labels, "value": [now, repr(float(point.value))]}]
+                at = _float(query.get("time"), now)
+                point = _phase(m.series, self.elapsed() - (now - at))
+                value = _noisy(m, point, at)
+                result = [] if value is None else [{"metric": m.labels, "value": [at, repr(value)]}]
             kind = "matrix" if base_url.endswith("query_range") else "vector"
             return jsonlib.dumps({"status": "success", "data": {"resultType": kind, "result": result}}).encode()
         return None
+
+    def _range(self, m: MetricStub, query: Mapping[str, str], now: float) -> list[list[Any]]:
+        """One point per ``step`` from ``start`` to ``end``, each the series' value at that run time (a point
+        before the run started takes the series' first value), so a judge reads a window of samples."""
+        end = _float(query.get("end"), now)
+        step = max(_float(query.get("step"), 60.0), 1e-3)
+        start = _float(query.get("start"), end)
+        out: list[list[Any]] = []
+        n = min(int((end - start) / step + 1e-9), MAX_RANGE_POINTS - 1)
+        for i in range(n + 1):
+            t = start + i * step
+            value = _noisy(m, _phase(m.series, self.elapsed() - (now - t)), t)
+            if value is not None:
+                out.append([t, repr(value)])
+        return out
 
     # -- processes --
     async def command(self, argv: Sequence[str], cwd: Path, timeout: float) -> _proc.ProcResult:  # noqa: ASYNC109
