@@ -84,9 +84,11 @@ def test_overlapping_go_and_no_go_land_exactly_one_decision(tmp_path: Path, db_u
             for i, rid in enumerate(runs[first : first + BATCH], start=first):
                 says = ("go", "no-go") if i % 4 < 2 else ("no-go", "go")
                 outcomes[rid] = []
-                if i % 2 == 0:  # the CLI against the API of the server that drives the run
+                if (
+                    i % 2 == 0
+                ):  # the CLI, writing to the store itself, against the API of the server that drives the run
                     procs[rid] = sup.spawn("decide", rid, says[0], "--as", "ian", "--reason", f"cli {says[0]}",
-                                           env=env, cwd=tmp_path)  # fmt: skip
+                                           "--local", env=env, cwd=tmp_path)  # fmt: skip
                     callers = [(apis[0], says[1])]
                 else:  # the API of one server against the API of the other
                     callers = [(apis[0], says[0]), (apis[1], says[1])]

@@ -260,7 +260,13 @@ def test_a_role_assigned_later_can_confirm(env: dict[str, str], tmp_path: Path) 
     assert data["roles"]["dba"]["holder"] == "bob"
     assert step_of(data, "snapshot")["actor"] == "bob"
     assigned_by = [(a, d) for t, _, a, d in events(env, "as1") if t == "role_assigned"]
-    assert assigned_by[-1] == ("alice", {"role": "dba", "person": "bob"})
+    # The CLI wrote the act itself: recorded as a local act of the account that ran it.
+    assert assigned_by[-1][0] == "alice"
+    assert {k: assigned_by[-1][1][k] for k in ("role", "person", "auth")} == {
+        "role": "dba",
+        "person": "bob",
+        "auth": "local",
+    }
 
 
 def test_a_waiver_shows_in_status_text_json_and_timeline(env: dict[str, str], tmp_path: Path) -> None:

@@ -11,11 +11,10 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from tests.integration.oidc_provider import Client, Person, Provider
 
 from golive.server import config as config_mod
 from golive.server.testing import LiveServer
-
-from .oidc_provider import Client, Person, Provider
 
 SECRET = "golive-client-secret-0123456789"
 

@@ -41,7 +41,7 @@ def test_postgres_run_acts_and_live_events(pg_api: tuple[Api, str]) -> None:
                 if seen[-1]["seq"] == head:
                     break
         done = subprocess.run(
-            [sys.executable, "-m", "golive", "confirm", rid, "drain", "--as", "bob", "--db", url],
+            [sys.executable, "-m", "golive", "confirm", rid, "drain", "--as", "bob", "--db", url, "--local"],
             capture_output=True,
             text=True,
             timeout=60,

@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "comms": ("golive.cli.comms_cmds", "comms", "List messages sent and the next ones due."),
     "serve": ("golive.cli.server_cmds", "serve", "Serve the war-room API and dashboard."),
     "token": ("golive.cli.server_cmds", "token", "Manage API tokens."),
+    "login": ("golive.cli.server_cmds", "login", "Log in to a golive server (single sign-on) for the CLI's acts."),
     "worker": ("golive.cli.worker_cmds", "worker", "Adopt and drive runs whose owner stopped (shared store)."),
     "db": ("golive.cli.db_cmds", "db", "Manage the store (upgrade)."),
     "demo": ("golive.cli.demo_cmds", "demo", "Run a complete cutover of a bundled demo service."),

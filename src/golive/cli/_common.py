@@ -57,7 +57,13 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-async def with_store(db_url: str | None, fn: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
+async def with_store(
+    db_url: str | None,
+    fn: Callable[[Any], Awaitable[T]],
+    *,
+    create: bool = False,
+    check: Callable[[Any], None] | None = None,
+) -> T:
     """Open the store named by --db (or the discovered one), run ``fn(store)``, and close the store.
 
     Only commands that start something (``run``, ``token create``, ``worker``) pass ``create=True``: any
@@ -65,6 +71,8 @@ async def with_store(db_url: str | None, fn: Callable[[Any], Awaitable[T]], *, c
     from golive.store import open_store
 
     store = open_store(db_url, create=create)
+    if check is not None:  # before connecting: e.g. refuse an act on a shared store
+        check(store)
     await store.open()
     try:
         return await fn(store)

@@ -4,17 +4,19 @@ rollback, signoff), plus verify. The rules live in :mod:`golive.engine.acts`, sh
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from golive import exceptions
-from golive.cli import _common, export_cmds
+from golive.cli import _common, export_cmds, remote
 
 ROLLBACK_HANDOFF_WAIT = 3.0  # seconds to let a running engine pick up a rollback request
 
@@ -534,13 +536,67 @@ def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
 
 
 # --- acts --------------------------------------------------------------------------------------------
+#
+# Each act goes to the server when one is named (--server / $GOLIVE_SERVER): authenticated there and checked by
+# the same rules, as the credential's user. Otherwise it is written to the store here as --as NAME (auth:
+# local), which a shared store refuses without --local.
 
-as_option = click.option("--as", "actor", required=True, metavar="NAME", help="Who is acting (must hold the role).")
+as_option = click.option(
+    "--as",
+    "actor",
+    default=None,
+    metavar="NAME",
+    help="Who is acting (must hold the role). Through a server: your credential's user (--as may only repeat it).",
+)
 
 
-def _act(db_url: str | None, run_id: str, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+def _acts_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return remote.server_option(remote.local_option(_common.db_option(fn)))
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where an act goes: the server (with its client), or the store here as ``actor``."""
+
+    command: str
+    actor: str | None
+    server_url: str | None
+    local: bool
+    db_url: str | None
+
+    def server(self) -> tuple[remote.Remote, str] | None:
+        """(client, the acting user) when the act goes through the server."""
+        if not self.server_url:
+            return None
+        if self.local:
+            raise exceptions.UsageError(
+                "--local writes to the store here; --server sends the act to a server: give one"
+            )
+        client = remote.Remote.for_server(self.server_url)
+        return client, remote.check_actor(client, self.actor)
+
+    def local_actor(self) -> str:
+        if not self.actor:
+            raise exceptions.UsageError(
+                "--as NAME is required: say who is acting (or act through a server with --server URL)"
+            )
+        return self.actor
+
+
+def _path(run_id: str, *parts: str) -> str:
+    from urllib.parse import quote
+
+    return "/api/v1/runs/" + "/".join(quote(p, safe="") for p in (run_id, *parts))
+
+
+def _act(db_url: str | None, run_id: str, fn: Callable[[Any], Awaitable[Any]], where: _Where | None = None) -> Any:
+    """Run ``fn(handle)`` on the run in the store here. An act (``where`` given) is refused on a shared store
+    without --local, and is recorded as the local identity of ``where.actor``."""
+    from golive import identity
     from golive.engine import acts, rehearsal
     from golive.plugins import stubs
+
+    who = identity.local(where.local_actor()) if where is not None else None
 
     async def go(store: Any) -> Any:
         handle = await acts.open_run(store, run_id)
@@ -550,29 +606,44 @@ def _act(db_url: str | None, run_id: str, fn: Callable[[Any], Awaitable[Any]]) -
             store.event_clock = scaled
         # An act that runs checks (a recheck at the decision) meets the rehearsal's stubs, never the world.
         transport = rehearsal.act_transport(settings, scaled)
-        with stubs.activate(transport, None):
+        with stubs.activate(transport, None), identity.acting(who):
             return await fn(handle)
 
-    return _common.run_async(lambda: _common.with_store(db_url, go))
+    check = None if where is None else (lambda store: remote.refuse_shared(store, where.local, where.command))
+    return _common.run_async(lambda: _common.with_store(db_url, go, check=check))
 
 
 @click.command()
 @click.argument("run_id")
 @click.argument("assignments", nargs=-1, required=True, metavar="ROLE=NAME...")
 @as_option
-@_common.db_option
-def assign(run_id: str, assignments: tuple[str, ...], actor: str, db_url: str | None) -> None:
+@_acts_options
+def assign(
+    run_id: str,
+    assignments: tuple[str, ...],
+    actor: str | None,
+    server_url: str | None,
+    local: bool,
+    db_url: str | None,
+) -> None:
     """Assign people to roles in RUN."""
     from golive.engine import acts
 
     pairs = _common.parse_pairs(assignments, "role")
+    where = _Where("assign", actor, server_url, local, db_url)
+    via = where.server()
+    if via is not None:
+        client, who = via
+        client.request("POST", _path(run_id, "assign"), json_body={"roles": pairs})
+    else:
+        who = where.local_actor()
 
-    async def fn(h: Any) -> None:
-        for role, person in pairs.items():
-            await acts.assign(h, actor, role, person)
+        async def fn(h: Any) -> None:
+            for role, person in pairs.items():
+                await acts.assign(h, who, role, person)
 
-    _act(db_url, run_id, fn)
-    click.echo(", ".join(f"{r}={p}" for r, p in pairs.items()) + f" (by {actor})")
+        _act(db_url, run_id, fn, where)
+    click.echo(", ".join(f"{r}={p}" for r, p in pairs.items()) + f" (by {who})")
 
 
 @click.command()
@@ -583,27 +654,40 @@ def assign(run_id: str, assignments: tuple[str, ...], actor: str, db_url: str | 
 @click.option("--evidence", "evidence", multiple=True, type=click.Path(path_type=Path), help="An evidence file.")
 @click.option("--fail", "failed", is_flag=True, help="Record the step as failed.")
 @click.option("--reason", default="", help="Why it failed (with --fail).")
-@_common.db_option
+@_acts_options
 def confirm(
     run_id: str,
     step_id: str,
-    actor: str,
+    actor: str | None,
     inputs: tuple[str, ...],
     evidence: tuple[Path, ...],
     failed: bool,
     reason: str,
+    server_url: str | None,
+    local: bool,
     db_url: str | None,
 ) -> None:
     """Confirm (or --fail) the manual STEP of RUN, as the holder of its role."""
     from golive.engine import acts
 
     values = _common.parse_pairs(inputs, "input")
-    _act(
-        db_url,
-        run_id,
-        lambda h: acts.confirm(h, step_id, actor, inputs=values, evidence=list(evidence), failed=failed, reason=reason),
-    )
-    click.echo(f"{step_id}: {'FAIL' if failed else 'PASS'} (confirmed by {actor})")
+    where = _Where("confirm", actor, server_url, local, db_url)
+    via = where.server()
+    if via is not None:
+        client, who = via
+        form = {"inputs": json.dumps(values), "failed": "true" if failed else "false", "reason": reason}
+        client.request("POST", _path(run_id, "steps", step_id, "confirm"), data=form, files=list(evidence))
+    else:
+        who = where.local_actor()
+        _act(
+            db_url,
+            run_id,
+            lambda h: acts.confirm(
+                h, step_id, who, inputs=values, evidence=list(evidence), failed=failed, reason=reason
+            ),
+            where,
+        )
+    click.echo(f"{step_id}: {'FAIL' if failed else 'PASS'} (confirmed by {who})")
 
 
 @click.command()
@@ -612,20 +696,37 @@ def confirm(
 @as_option
 @click.option("--reason", required=True, help="Why.")
 @click.option("--step", "step_id", default=None, help="The decision step (default: the pending one).")
-@_common.db_option
-def decide(run_id: str, decision: str, actor: str, reason: str, step_id: str | None, db_url: str | None) -> None:
+@_acts_options
+def decide(
+    run_id: str,
+    decision: str,
+    actor: str | None,
+    reason: str,
+    step_id: str | None,
+    server_url: str | None,
+    local: bool,
+    db_url: str | None,
+) -> None:
     """Record GO or NO-GO, or answer a closed window with continue or rollback. Refused (exit 1) when ACTOR does
     not hold the role or a requirement did not pass."""
     from golive.engine import acts
 
-    if decision.lower() in ("continue", "rollback"):
-        said = _act(db_url, run_id, lambda h: acts.decide_overrun(h, decision, actor, reason))
-        click.echo(f"{decision.upper()} recorded by {actor}")
-        click.echo(said)
-        return
-
-    statement = _act(db_url, run_id, lambda h: acts.decide(h, decision, actor, reason, step_id=step_id))
-    click.echo(f"{decision.upper()} recorded by {actor}")
+    decision = decision.lower()
+    overrun = decision in ("continue", "rollback")
+    where = _Where("decide", actor, server_url, local, db_url)
+    via = where.server()
+    if via is not None:
+        client, who = via
+        body = {"decision": decision, "reason": reason, "step": step_id}
+        answer = client.request("POST", _path(run_id, "decide"), json_body=body)
+        statement = answer.get("statement") if not overrun else answer.get("message")
+    elif overrun:
+        who = where.local_actor()
+        statement = _act(db_url, run_id, lambda h: acts.decide_overrun(h, decision, who, reason), where)
+    else:
+        who = where.local_actor()
+        statement = _act(db_url, run_id, lambda h: acts.decide(h, decision, who, reason, step_id=step_id), where)
+    click.echo(f"{decision.upper()} recorded by {who}")
     if statement:
         click.echo(statement)
 
@@ -636,13 +737,29 @@ def decide(run_id: str, decision: str, actor: str, reason: str, step_id: str | N
 @as_option
 @click.option("--ticket", required=True, help="The ticket that tracks the waiver.")
 @click.option("--reason", required=True)
-@_common.db_option
-def waive(run_id: str, step_id: str, actor: str, ticket: str, reason: str, db_url: str | None) -> None:
+@_acts_options
+def waive(
+    run_id: str,
+    step_id: str,
+    actor: str | None,
+    ticket: str,
+    reason: str,
+    server_url: str | None,
+    local: bool,
+    db_url: str | None,
+) -> None:
     """Waive STEP of RUN (only roles the runbook allows); recorded and shown in every status and report."""
     from golive.engine import acts
 
-    _act(db_url, run_id, lambda h: acts.waive(h, step_id, actor, ticket, reason))
-    click.echo(f"{step_id}: WAIVED by {actor} ({ticket})")
+    where = _Where("waive", actor, server_url, local, db_url)
+    via = where.server()
+    if via is not None:
+        client, who = via
+        client.request("POST", _path(run_id, "steps", step_id, "waive"), json_body={"ticket": ticket, "reason": reason})
+    else:
+        who = where.local_actor()
+        _act(db_url, run_id, lambda h: acts.waive(h, step_id, who, ticket, reason), where)
+    click.echo(f"{step_id}: WAIVED by {who} ({ticket})")
 
 
 @click.command()
@@ -659,7 +776,7 @@ def waive(run_id: str, step_id: str, actor: str, ticket: str, reason: str, db_ur
     help="A YAML file of STEP: done|not-done lines, one per unknown action (recorded in one act).",
 )
 @_common.json_option
-@_common.db_option
+@_acts_options
 def resolve(
     run_id: str,
     step_id: str | None,
@@ -668,13 +785,15 @@ def resolve(
     list_unknown: bool,
     outcomes_file: Path | None,
     as_json: bool,
+    server_url: str | None,
+    local: bool,
     db_url: str | None,
 ) -> None:
     """Say whether actions left unknown by a crash took effect (done) or not (not-done: they run again).
 
     One step: RUN STEP --outcome done|not-done --as NAME. All of them: RUN --unknown lists them (when each
     started, under which process, what it was doing); RUN --outcomes FILE --as NAME records a file of
-    STEP: done|not-done lines."""
+    STEP: done|not-done lines (through a server: one act per step)."""
     from golive.engine import acts
 
     if list_unknown:
@@ -696,20 +815,32 @@ def resolve(
         click.echo(f"{len(rows)} unknown; write STEP: done|not-done lines to a file, then: "
                    f"golive resolve {run_id} --outcomes FILE --as NAME")  # fmt: skip
         return
-    if actor is None:
-        raise exceptions.UsageError("--as NAME is required: say who is resolving")
+    where = _Where("resolve", actor, server_url, local, db_url)
     if outcomes_file is not None:
         if step_id is not None or outcome is not None:
             raise exceptions.UsageError("--outcomes FILE resolves many steps: give neither STEP nor --outcome")
         outcomes = _read_outcomes(outcomes_file)
-        _act(db_url, run_id, lambda h: acts.resolve_many(h, outcomes, actor))
+        via = where.server()
+        if via is not None:
+            client, by = via
+            for sid, out in outcomes.items():
+                client.request("POST", _path(run_id, "steps", sid, "resolve"), json_body={"outcome": out})
+        else:
+            by = where.local_actor()
+            _act(db_url, run_id, lambda h: acts.resolve_many(h, outcomes, by), where)
         done = sum(1 for o in outcomes.values() if o == "done")
-        click.echo(f"resolved {len(outcomes)} unknown actions by {actor}: {done} done, {len(outcomes) - done} not-done")
+        click.echo(f"resolved {len(outcomes)} unknown actions by {by}: {done} done, {len(outcomes) - done} not-done")
         return
     if step_id is None or outcome is None:
         raise exceptions.UsageError("give STEP and --outcome done|not-done, or --outcomes FILE, or --unknown")
-    _act(db_url, run_id, lambda h: acts.resolve(h, step_id, actor, outcome))
-    click.echo(f"{step_id}: resolved {outcome} by {actor}")
+    via = where.server()
+    if via is not None:
+        client, by = via
+        client.request("POST", _path(run_id, "steps", step_id, "resolve"), json_body={"outcome": outcome})
+    else:
+        by = where.local_actor()
+        _act(db_url, run_id, lambda h: acts.resolve(h, step_id, by, outcome), where)
+    click.echo(f"{step_id}: resolved {outcome} by {by}")
 
 
 def _read_outcomes(path: Path) -> dict[str, str]:
@@ -745,19 +876,41 @@ def _read_outcomes(path: Path) -> dict[str, str]:
 @as_option
 @click.option("--reason", required=True)
 @click.option("--trigger", "trigger_id", default=None, metavar="ID", help="Raise this trigger (one without a source).")
-@_common.db_option
-def rollback(run_id: str, actor: str, reason: str, trigger_id: str | None, db_url: str | None) -> None:
-    """Start RUN's rollback plan now. The running engine picks it up; if none runs, it runs here.
+@_acts_options
+def rollback(
+    run_id: str,
+    actor: str | None,
+    reason: str,
+    trigger_id: str | None,
+    server_url: str | None,
+    local: bool,
+    db_url: str | None,
+) -> None:
+    """Start RUN's rollback plan now. The running engine picks it up; if none runs, it runs here (through a
+    server: the server's engine, or the server itself).
 
     Exit 0 once the rollback is requested and started (or, run here, finished with every step passing);
     1 when refused or when a rollback step failed."""
+    from golive import identity
     from golive.engine import acts, driver, runner
     from golive.engine.state import RunStatus
 
+    where = _Where("rollback", actor, server_url, local, db_url)
+    via = where.server()
+    if via is not None:
+        client, by = via
+        body = {"reason": reason, "trigger": trigger_id}
+        answer = client.request("POST", _path(run_id, "rollback"), json_body=body)
+        click.echo(f"rollback requested by {by}: {reason}")
+        click.echo(str(answer.get("message") or ""))
+        sys.exit(0)
+    by = where.local_actor()
+
     async def go(store: Any) -> bool:
         h = await acts.open_run(store, run_id)
-        await acts.request_rollback(h, actor, reason, trigger=trigger_id)
-        click.echo(f"rollback requested by {actor}: {reason}")
+        with identity.acting(identity.local(by)):
+            await acts.request_rollback(h, by, reason, trigger=trigger_id)
+        click.echo(f"rollback requested by {by}: {reason}")
         lease = await store.get_lease(h.run_id)
         if lease is not None and lease.expires_at > time.time() and driver.local_owner_alive(lease.owner) is not False:
             # A live engine owns the run: give it a moment to start the rollback.
@@ -778,7 +931,8 @@ def rollback(run_id: str, actor: str, reason: str, trigger_id: str | None, db_ur
         click.echo(f"run {h.run_id}: {h.state.status.label} ({h.state.reason})")
         return status is RunStatus.ROLLED_BACK and (h.state.rollback or {}).get("outcome") == "pass"
 
-    sys.exit(0 if _common.run_async(lambda: _common.with_store(db_url, go)) else 1)
+    check = lambda store: remote.refuse_shared(store, local, "rollback")  # noqa: E731
+    sys.exit(0 if _common.run_async(lambda: _common.with_store(db_url, go, check=check)) else 1)
 
 
 @click.command()
@@ -793,9 +947,16 @@ def rollback(run_id: str, actor: str, reason: str, trigger_id: str | None, db_ur
     metavar="ID=VALUE",
     help="Fill in a sign-off field (repeatable); checked against its declared type.",
 )
-@_common.db_option
+@_acts_options
 def signoff(
-    run_id: str, actor: str, area: str | None, statement: str | None, fields: tuple[str, ...], db_url: str | None
+    run_id: str,
+    actor: str | None,
+    area: str | None,
+    statement: str | None,
+    fields: tuple[str, ...],
+    server_url: str | None,
+    local: bool,
+    db_url: str | None,
 ) -> None:
     """Sign off an area of RUN (--area, --statement) and/or fill in its sign-off fields (--field ID=VALUE)."""
     from golive.engine import acts
@@ -805,18 +966,28 @@ def signoff(
     if area and not statement:
         raise exceptions.UsageError("--area needs --statement: say what the area signs")
     values = _common.parse_pairs(fields, "field")
+    where = _Where("signoff", actor, server_url, local, db_url)
+    via = where.server()
+    if via is not None:
+        client, by = via
+        client.request(
+            "POST", _path(run_id, "signoff"), json_body={"area": area, "statement": statement, "fields": values}
+        )
+        stored = values
+    else:
+        by = where.local_actor()
 
-    async def act(h: Any) -> dict[str, str]:
-        stored = await acts.signoff_fields(h, actor, values) if values else {}
-        if area:
-            await acts.signoff(h, area, actor, statement or "")
-        return stored
+        async def act(h: Any) -> dict[str, str]:
+            out = await acts.signoff_fields(h, by, values) if values else {}
+            if area:
+                await acts.signoff(h, area, by, statement or "")
+            return out
 
-    stored = _act(db_url, run_id, act)
+        stored = _act(db_url, run_id, act, where)
     for fid, value in stored.items():
-        click.echo(f"{fid}: {value} (filled in by {actor})")
+        click.echo(f"{fid}: {value} (filled in by {by})")
     if area:
-        click.echo(f"{area}: signed off by {actor}")
+        click.echo(f"{area}: signed off by {by}")
 
 
 @click.command()

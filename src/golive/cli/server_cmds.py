@@ -13,7 +13,7 @@ import click
 from golive import exceptions
 from golive.cli import _common
 
-__all__ = ["serve", "token"]
+__all__ = ["login", "serve", "token"]
 
 _TICKET_IN_QUERY = re.compile(r"([?&]ticket=)[^&\s]+")
 
@@ -216,3 +216,35 @@ def token_revoke(sha256_prefix: str, db_url: str | None) -> None:
     which = _common.run_async(lambda: _common.with_store(db_url, go))
     click.echo(f"revoked {which}")
     sys.exit(0)
+
+
+@click.command()
+@click.option(
+    "--server",
+    "server_url",
+    envvar="GOLIVE_SERVER",
+    required=True,
+    metavar="URL",
+    help="The golive server to log in to (or $GOLIVE_SERVER).",
+)
+@click.option(
+    "--with-token",
+    is_flag=True,
+    help="Read a token (from `golive token create`) on standard input and keep it, instead of single sign-on.",
+)
+def login(server_url: str, with_token: bool) -> None:
+    """Log in to a golive server for the CLI's acts: single sign-on in a browser (the identity provider's device
+    flow), or --with-token. The login is kept in ~/.config/golive/credentials.json (mode 0600)."""
+    from golive.cli import remote
+
+    if with_token:
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise exceptions.UsageError("--with-token: give the token on standard input (e.g. golive login ... < file)")
+        me = remote.Remote(server_url.rstrip("/"), token).me()
+        got: dict[str, Any] = {"token": token, "user": me.get("user"), "roles": me.get("roles"), "expires_at": None}
+    else:
+        got = remote.device_login(server_url, lambda line: click.echo(line, err=True))
+    path = remote.save_login(server_url, got)
+    until = f" until {got['expires_at']}" if got.get("expires_at") else ""
+    click.echo(f"logged in to {server_url.rstrip('/')} as {got.get('user')}{until} (kept in {path})")

@@ -428,6 +428,11 @@ async def confirm(call: Call) -> schemas.ActResult:
 
 async def decide(call: Call) -> schemas.ActResult:
     body: schemas.DecideRequest = call.body
+    if body.decision in ("continue", "rollback"):  # the answer to a window that closed before the cutover was done
+        said, v = await call.state.service.act(
+            call.path("run_id"), lambda h: acts.decide_overrun(h, body.decision, call.user, body.reason)
+        )
+        return _result(call, v, f"decide {body.decision}", said)
     statement, v = await call.state.service.act(
         call.path("run_id"), lambda h: acts.decide(h, body.decision, call.user, body.reason, step_id=body.step)
     )
@@ -452,7 +457,7 @@ async def resolve(call: Call) -> schemas.ActResult:
 
 async def rollback(call: Call) -> schemas.ActResult:
     body: schemas.RollbackRequest = call.body
-    how, v = await call.state.service.request_rollback(call.path("run_id"), call.user, body.reason)
+    how, v = await call.state.service.request_rollback(call.path("run_id"), call.user, body.reason, body.trigger)
     return _result(call, v, "rollback", f"rollback requested by {call.user}: {how}")
 
 

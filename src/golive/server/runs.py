@@ -224,9 +224,11 @@ class RunService:
             result = await fn(v.handle)
         return result, v
 
-    async def request_rollback(self, run_id: str, actor: str, reason: str) -> tuple[str, RunView]:
+    async def request_rollback(
+        self, run_id: str, actor: str, reason: str, trigger: str | None = None
+    ) -> tuple[str, RunView]:
         """Ask for the rollback (the rules in acts decide); make sure an engine carries it out."""
-        _, v = await self.act(run_id, lambda h: acts.request_rollback(h, actor, reason))
+        _, v = await self.act(run_id, lambda h: acts.request_rollback(h, actor, reason, trigger=trigger))
         rid = v.handle.run_id
         task = self._engines.get(rid)
         if task is not None and not task.done():

@@ -75,7 +75,9 @@ class ConfirmRequest(_Model):
 
 
 class DecideRequest(_Model):
-    decision: Literal["go", "no-go"]
+    decision: Literal["go", "no-go", "continue", "rollback"] = Field(
+        description="GO or NO-GO; continue or rollback answer a window that closed before the cutover was done."
+    )
     reason: str = Field(min_length=1)
     step: str | None = Field(default=None, description="The decision step (default: the pending one).")
 
@@ -91,6 +93,9 @@ class ResolveRequest(_Model):
 
 class RollbackRequest(_Model):
     reason: str = Field(min_length=1)
+    trigger: str | None = Field(
+        default=None, description="Raise this trigger (one without a source, then: rollback) as the rollback's cause."
+    )
 
 
 class SignoffRequest(_Model):

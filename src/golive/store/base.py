@@ -297,6 +297,10 @@ def fence_refusal(run_id: str, fence: Fence, current: Lease | None, lease_epoch:
 class Store(abc.ABC):
     """Async event store. One instance per process; safe to share between tasks."""
 
+    # A store a team shares (PostgreSQL): a person's act written to it directly skips authentication, so the
+    # CLI sends acts through the server unless told --local.
+    shared: bool = False
+
     def __init__(self, clock: clock_mod.Clock | None = None) -> None:
         self.clock: clock_mod.Clock = clock or clock_mod.SystemClock()
         self._event_clock: clock_mod.Clock | None = None

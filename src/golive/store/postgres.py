@@ -55,6 +55,9 @@ class _Append:
 class PostgresStore(common.BatchingStore):
     """Event store in a PostgreSQL database; many processes may share it."""
 
+    # Shared by a team: people's acts go through `golive serve` (authenticated) unless --local is given.
+    shared = True
+
     def __init__(self, url: str, clock: clock_mod.Clock | None = None, *, migrate: bool = True) -> None:
         """``url`` is a libpq URL or conninfo; ``migrate=False`` opens without applying migrations."""
         super().__init__(clock)

@@ -1,0 +1,205 @@
+"""The CLI through the server: on a shared (PostgreSQL) store a person's act goes through `golive serve`, where
+it is authenticated and checked by the same rules; written straight to the store it is refused with the fix,
+unless --local (recorded as auth: local). Logins for the CLI: a token ($GOLIVE_TOKEN) or single sign-on
+(`golive login`, the provider's device flow), kept with mode 0600."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.integration.oidc_provider import Client, Person, Provider
+
+from golive.cli import main
+from golive.server import config as config_mod
+from golive.server.testing import LiveServer
+from golive.store import open_store
+
+pytestmark = pytest.mark.postgres
+
+RUNBOOK = """golive: 1
+name: gate
+roles:
+  ic: {may: [decide, assign]}
+  ops: {}
+  scribe: {}
+phases:
+  - id: p
+    steps:
+      - {id: gate, kind: decision, role: ic}
+"""
+ADMIN = "tok-admin-0123456789abcdef"
+ALICE = "tok-alice-0123456789abcdef"
+BOB = "tok-bob-0123456789abcdefgh"
+SECRET = "golive-client-secret-0123456789"
+
+
+@pytest.fixture
+def idp() -> Iterator[Provider]:
+    provider = Provider([Person("u-1001", "alice", ["warroom-ic"])], Client("golive", SECRET)).start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def server(postgres_url: str, tmp_path: Path, idp: Provider) -> Iterator[LiveServer]:
+    books = tmp_path / "runbooks"
+    books.mkdir()
+    (books / "gate.yaml").write_text(RUNBOOK, encoding="utf-8")
+    tokens = {ADMIN: ("admin", ("admin",)), ALICE: ("alice", ("ic",)), BOB: ("bob", ("ops",))}
+    cfg = config_mod.ServerConfig(
+        token_hashes={
+            config_mod.hash_token(t): config_mod.TokenGrant(user_id=u, roles=r) for t, (u, r) in tokens.items()
+        },
+        runbook_dir=books,
+        token_cache_ttl=0,
+        oidc=config_mod.OidcConfig(
+            issuer=idp.url,
+            client_id="golive",
+            client_secret=SECRET,
+            groups={"warroom-ic": config_mod.OidcGroup(roles=("ic",))},
+        ),
+    )
+    with LiveServer(postgres_url, cfg) as srv:
+        yield srv
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgres_url: str) -> Path:
+    """A person's terminal: the shared store's URL in the environment, a config dir of their own."""
+    monkeypatch.setenv("GOLIVE_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("GOLIVE_SERVER", raising=False)
+    monkeypatch.delenv("GOLIVE_TOKEN", raising=False)
+    return tmp_path / "config"
+
+
+def start_run(srv: LiveServer) -> str:
+    with httpx.Client(base_url=srv.url, timeout=10, headers={"Authorization": f"Bearer {ADMIN}"}) as http:
+        r = http.post("/api/v1/runs", json={"runbook": "gate.yaml", "roles": {"ic": "alice", "ops": "bob"}})
+        assert r.status_code == 201, r.text
+        rid = str(r.json()["run_id"])
+        for _ in range(500):  # bounded: the engine reaches the decision within a few polls
+            if '"waiting_for":"decision"' in http.get(f"/api/v1/runs/{rid}").text:
+                return rid
+            time.sleep(0.02)
+    raise AssertionError("the run never waited for its decision")
+
+
+def events(url: str, rid: str) -> list[Any]:
+    async def go() -> list[Any]:
+        store = open_store(url)
+        await store.open()
+        try:
+            return list(await store.events(rid))
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def run_cli(args: list[str]) -> int:
+    try:
+        return main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def test_a_cli_act_on_postgres_without_the_server_is_refused_with_the_fix(
+    server: LiveServer, cli_env: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rid = start_run(server)
+    assert run_cli(["decide", rid, "no-go", "--as", "alice", "--reason", "not today"]) == 2
+    err = capsys.readouterr().err
+    assert "the store is shared" in err
+    assert "--server URL" in err
+    assert "--local" in err
+    assert not [e for e in events(postgres_url, rid) if e.type == "decision_recorded" and e.actor == "alice"]
+
+
+def test_the_same_act_through_the_server_lands_with_the_subject_recorded(
+    server: LiveServer,
+    cli_env: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rid = start_run(server)
+    monkeypatch.setenv("GOLIVE_SERVER", server.url)
+    monkeypatch.setenv("GOLIVE_TOKEN", ALICE)
+    # --as may repeat the credential's user, never name another.
+    assert run_cli(["decide", rid, "no-go", "--as", "bob", "--reason", "x"]) == 2
+    assert "you act as alice" in capsys.readouterr().err
+    assert run_cli(["decide", rid, "no-go", "--reason", "not today"]) == 0
+    assert "NO-GO recorded by alice" in capsys.readouterr().out
+    decided = [e for e in events(postgres_url, rid) if e.type == "decision_recorded" and e.actor == "alice"]
+    assert decided
+    assert decided[-1].data["auth"] == "token"
+    assert decided[-1].data["auth_subject"] == "alice"
+
+
+def test_a_vacant_role_claim_through_the_cli_and_server_is_refused(
+    server: LiveServer,
+    cli_env: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rid = start_run(server)
+    monkeypatch.setenv("GOLIVE_TOKEN", BOB)
+    assert run_cli(["assign", rid, "scribe=bob", "--server", server.url]) == 1
+    assert "roles are given, not taken" in capsys.readouterr().err
+    refused = [e for e in events(postgres_url, rid) if e.type == "act_refused"]
+    assert refused
+    assert refused[-1].actor == "bob"
+    assert refused[-1].data["auth"] == "token"
+
+
+def test_local_on_postgres_is_recorded_as_a_local_act(server: LiveServer, cli_env: Path, postgres_url: str) -> None:
+    rid = start_run(server)
+    assert run_cli(["decide", rid, "no-go", "--as", "alice", "--reason", "db admin", "--local"]) == 0
+    decided = [e for e in events(postgres_url, rid) if e.type == "decision_recorded" and e.actor == "alice"]
+    assert decided[-1].data["auth"] == "local"
+
+
+def test_golive_login_device_flow_stores_a_0600_login_and_acts_record_oidc(
+    server: LiveServer, cli_env: Path, postgres_url: str, idp: Provider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rid = start_run(server)
+    env = {**os.environ, "GOLIVE_SERVER": server.url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "golive", "login"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "approve the code" in line, line
+        code = line.rsplit(" ", 1)[-1].strip()
+        r = httpx.post(idp.url + "/device", data={"user_code": code, "username": "alice"}, timeout=10)
+        assert r.status_code == 200
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "logged in to" in out
+    assert "as alice" in out
+    creds = cli_env / "golive" / "credentials.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    assert stat.S_IMODE(creds.parent.stat().st_mode) == 0o700
+    assert run_cli(["decide", rid, "no-go", "--reason", "sso", "--server", server.url]) == 0
+    decided = [e for e in events(postgres_url, rid) if e.type == "decision_recorded" and e.actor == "alice"]
+    assert decided[-1].data["auth"] == "oidc"
+    assert decided[-1].data["auth_subject"] == "u-1001"
