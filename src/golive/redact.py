@@ -136,6 +136,8 @@ def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
     base = m.start()
     if text.isdigit():
         return [m.span()] if _card_ok(text) else []
+    if _ONE_GROUPED_CARD.fullmatch(text) and _card_ok(text.translate(None, b" -")):
+        return [m.span()]  # the whole run is one card: what the search below would find first
     groups = _GROUP_SEP.split(text)
     lens = [len(g) for g in groups]
     n = len(groups)
@@ -183,6 +185,8 @@ def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
 
 
 _GROUP_SEP = re.compile(rb"[ -]")
+# A run that is one grouped card by itself: fours with a last group of 1-4, or 4-6-5 / 4-6-4, one separator.
+_ONE_GROUPED_CARD = re.compile(rb"\d{4}([ -])\d{4}\1\d{4}\1(?:\d{1,4}|\d{4}\1\d{1,3})|\d{4}([ -])\d{6}\2\d{4,5}")
 
 
 IBAN_LENGTHS: Mapping[str, int] = {
@@ -197,14 +201,16 @@ IBAN_LENGTHS: Mapping[str, int] = {
 }  # fmt: skip
 
 
-_IBAN_DIGITS = {ord(ch): str(int(ch, 36)) for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+# Each character of an IBAN as the digits the mod-97 check reads (A=10 ... Z=35), looked up per character:
+# str.translate with a partial table takes a slow path for every character it does not list.
+_IBAN_DIGITS = {ch: str(int(ch, 36)) for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
 
 
 def iban_valid(compact: str) -> bool:
     """True when ``compact`` (no spaces) has its country's length and a correct mod-97 checksum."""
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum() or not compact.isascii():
         return False
-    return int((compact[4:] + compact[:4]).upper().translate(_IBAN_DIGITS)) % 97 == 1
+    return int("".join(map(_IBAN_DIGITS.__getitem__, compact[4:] + compact[:4]))) % 97 == 1
 
 
 def _refine_iban(data: bytes, m: re.Match[bytes]) -> _Span | None:
@@ -323,6 +329,9 @@ class _Rule:
     literal: bytes | None = None  # exact bytes (registered secrets): Hyperscan's end offset is enough
     canonical: bytes | None = None  # the registered value this literal encodes (one placeholder for all)
     at_anchor: bool = False  # every match starts where its anchor starts (Hyperscan's start of match)
+    # Where the only match an anchor can belong to starts, from the anchor's start (an e-mail's local part
+    # before its "@"); the exact expression is then tried there alone, as for at_anchor.
+    start_of: Callable[[bytes, int], int] | None = None
 
 
 _PREFILTER = 128  # hyperscan.HS_FLAG_PREFILTER, spelled out so the table is built without Hyperscan
@@ -363,11 +372,25 @@ _PHONE_START = rb"(?<![\w+./#-])"
 # expression is searched from a little before them. Every other anchor starts where its match starts,
 # so the expression is only tried there (re.match at Hyperscan's start of match).
 _ANCHORS_INSIDE: set[bytes] = set()
+_START_OF: dict[bytes, Callable[[bytes, int], int]] = {}
 
 
-def _inside(anchor: bytes) -> bytes:
+def _inside(anchor: bytes, start_of: Callable[[bytes, int], int] | None = None) -> bytes:
     _ANCHORS_INSIDE.add(anchor)
+    if start_of is not None:
+        _START_OF[anchor] = start_of
     return anchor
+
+
+_EMAIL_LOCAL_BACK = re.compile(rb"[A-Za-z0-9._%+-]{1,65}")
+
+
+def _email_start(data: bytes, at: int) -> int:
+    """Where an e-mail whose local part ends at ``at`` (its anchor's first character) can start: at the
+    start of the run of local-part characters before it. The expression's look-behind refuses every
+    later position of that run, and a local part has at most 64 characters (65 back: the expression
+    decides whether the run starts there)."""
+    return at + 1 - _EMAIL_LOCAL_BACK.match(data[max(0, at - 64) : at + 1][::-1]).end()  # type: ignore[union-attr]
 
 
 def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int, _Refine | None, bool]]:
@@ -562,7 +585,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             "email",
             rb"[A-Za-z0-9](?<![\w.+%-][A-Za-z0-9])[A-Za-z0-9._%+-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
             rb"[A-Za-z]{2,24}(?![\w-])",
-            _inside(rb"[A-Za-z0-9._%+-](?:@|%40)[A-Za-z0-9]"),  # a local part may end in . _ % + -
+            _inside(rb"[A-Za-z0-9._%+-](?:@|%40)[A-Za-z0-9]", _email_start),  # a local part may end in . _ % + -
             0,
             _refine_email,
             False,
@@ -969,7 +992,8 @@ def _static_rules(redact_ips: bool, customs: _CustomSpec) -> tuple[_Compiled, tu
                     regex=regex,
                     hs_pattern=anchor if anchor is not None else pattern,
                     hs_flags=_PREFILTER if anchor is None else _SOM_LEFTMOST,
-                    at_anchor=anchor is not None and anchor not in _ANCHORS_INSIDE,
+                    at_anchor=anchor is not None and (anchor not in _ANCHORS_INSIDE or anchor in _START_OF),
+                    start_of=_START_OF.get(anchor) if anchor is not None else None,
                     refine=refine,
                     multiline=multiline,
                 )
@@ -1277,6 +1301,9 @@ class Redactor:
             elif rule.multiline:
                 start = data.rfind(b"\n", 0, max(0, min(e for _s, e in spans) - 1)) + 1
                 _search(rule, data, start, size, found)
+            elif rule.start_of is not None:
+                start_of = rule.start_of
+                _match_at(rule, data, sorted({start_of(data, s) for s, _e in spans}), found)
             elif rule.at_anchor:
                 _match_at(rule, data, sorted({s for s, _e in spans}), found)
             else:
