@@ -96,9 +96,6 @@ def _luhn_ok(digits: bytes) -> bool:
     return (sum(kept) - 48 * len(kept) + sum(doubled.translate(_LUHN_DOUBLED_ASCII))) % 10 == 0
 
 
-_CARD_GROUPS_OK = {(4, 6, 5), (4, 6, 4)}
-
-
 def _issuer_ok(digits: bytes) -> bool:
     """True when the number starts like a card of a major network and has a length that network uses."""
     n = len(digits)
@@ -118,8 +115,17 @@ def _issuer_ok(digits: bytes) -> bool:
     return False
 
 
+# _issuer_ok as one expression over the digits (for the hot path; the function above says it in words).
+_ISSUER = re.compile(
+    rb"4(?:\d{12}|\d{15}|\d{18})|5[1-5]\d{14}|(?:222[1-9]|22[3-9]\d|2[3-6]\d\d|27[01]\d|2720)\d{12}"
+    rb"|3[47]\d{13}|3[0689]\d{12,17}|35(?:2[89]|[3-8]\d)\d{12,15}"
+    rb"|(?:6011|65\d\d|64[4-9]\d|62\d\d)\d{12,15}"
+)
+
+
 def _card_ok(digits: bytes) -> bool:
-    return 13 <= len(digits) <= 19 and digits[0] in b"23456" and _issuer_ok(digits) and _luhn_ok(digits)
+    """True for an ASCII digit string that is a card number: issuer and length, then the Luhn digit."""
+    return _ISSUER.fullmatch(digits) is not None and _luhn_ok(digits)
 
 
 def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
@@ -141,11 +147,18 @@ def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
     groups = _GROUP_SEP.split(text)
     lens = [len(g) for g in groups]
     n = len(groups)
-    offs = [0] * n
+    offs = [0] * n  # where each group starts in text
+    cum = [0] * (n + 1)  # where each group starts in digits
     pos = 0
     for k in range(n):
         offs[k] = pos
         pos += lens[k] + 1
+        cum[k + 1] = cum[k] + lens[k]
+    digits = text.translate(None, b" -")
+    seps = text.translate(None, b"0123456789")  # seps[k - 1]: the separator before group k
+    fours = [n] * (n + 1)  # fours[k]: the first group at or after k that is not a group of four
+    for k in range(n - 1, -1, -1):
+        fours[k] = fours[k + 1] if lens[k] == 4 else k
     out: list[_Span] = []
     i = 0
     boundary = 0  # the first group after the previous card (or the run's start)
@@ -164,13 +177,16 @@ def _find_cards(data: bytes, m: re.Match[bytes]) -> list[_Span]:
                 if j - i == 1:
                     ok = _card_ok(groups[i])
                 else:
-                    sep = text[offs[i + 1] - 1]
-                    sizes = tuple(lens[i:j])
+                    last = lens[j - 1]
                     ok = (
-                        all(text[offs[k] - 1] == sep for k in range(i + 2, j))
-                        and ((all(x == 4 for x in sizes[:-1]) and sizes[-1] <= 4) or sizes in _CARD_GROUPS_OK)
-                        and not (i > boundary and all(x == 4 for x in lens[boundary:i]))
-                        and _card_ok(b"".join(groups[i:j]))
+                        # fours with a last group of 1-4, or 4-6-5 / 4-6-4
+                        (
+                            (fours[i] >= j - 1 and last <= 4)
+                            or (j - i == 3 and lens[i] == 4 and lens[i + 1] == 6 and last in (4, 5))
+                        )
+                        and seps[i : j - 1] == seps[i : i + 1] * (j - 1 - i)  # one kind of separator
+                        and not (i > boundary and fours[boundary] >= i)  # not inside a longer number in fours
+                        and _card_ok(digits[cum[i] : cum[j]])
                     )
                 if ok:
                     count = j - i
@@ -342,6 +358,10 @@ class _Rule:
     # Where the only match an anchor can belong to starts, from the anchor's start (an e-mail's local part
     # before its "@"); the exact expression is then tried there alone, as for at_anchor.
     start_of: Callable[[bytes, int], int] | None = None
+    # Every finding lies in a run of text that holds an anchor's start, and this expression, matched on the
+    # text before an anchor read backwards, finds where that run starts: the search skips what lies between
+    # runs (in a line of timestamps and ids around one card, most of it).
+    run_back: re.Pattern[bytes] | None = None
 
 
 _PREFILTER = 128  # hyperscan.HS_FLAG_PREFILTER, spelled out so the table is built without Hyperscan
@@ -385,10 +405,15 @@ _ANCHORS_INSIDE: set[bytes] = set()
 _START_OF: dict[bytes, Callable[[bytes, int], int]] = {}
 
 
-def _inside(anchor: bytes, start_of: Callable[[bytes, int], int] | None = None) -> bytes:
+_RUN_BACK: dict[bytes, re.Pattern[bytes]] = {}
+
+
+def _inside(anchor: bytes, start_of: Callable[[bytes, int], int] | None = None, run_back: bytes | None = None) -> bytes:
     _ANCHORS_INSIDE.add(anchor)
     if start_of is not None:
         _START_OF[anchor] = start_of
+    if run_back is not None:
+        _RUN_BACK[anchor] = re.compile(run_back)
     return anchor
 
 
@@ -578,7 +603,9 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # (The first digit comes before its look-behind so that `re` can skip to digits quickly.)
             rb"\d(?<![\w.,+]\d)(?=(?:[ -]?\d){12})\d*(?:[ -]\d+)*(?![\w]|[.,]\d)",
             # 13 digits in a row, or grouped in fours, or 4-6 (Amex, Diners): cheap to compile with SOM.
-            _inside(rb"\b[2-6]\d{3}(?:\d{9}|[ -]\d{4}[ -]\d|[ -]\d{6}[ -]\d)"),
+            # A card starts where an anchor starts (a group boundary), and the run of digit groups around
+            # it goes back over groups joined by single separators ("(?:[ -]\d+)*" read backwards).
+            _inside(rb"\b[2-6]\d{3}(?:\d{9}|[ -]\d{4}[ -]\d|[ -]\d{6}[ -]\d)", run_back=rb"(?:[ -]\d+)*"),
             0,
             _find_cards,
             False,
@@ -1004,6 +1031,7 @@ def _static_rules(redact_ips: bool, customs: _CustomSpec) -> tuple[_Compiled, tu
                     hs_flags=_PREFILTER if anchor is None else _SOM_LEFTMOST,
                     at_anchor=anchor is not None and (anchor not in _ANCHORS_INSIDE or anchor in _START_OF),
                     start_of=_START_OF.get(anchor) if anchor is not None else None,
+                    run_back=_RUN_BACK.get(anchor) if anchor is not None else None,
                     refine=refine,
                     multiline=multiline,
                 )
@@ -1321,7 +1349,9 @@ class Redactor:
                 # exact expression searched once, from a little before the leftmost anchor's start (anchors
                 # compiled without start-of-match report 0: the line's start) to the end of the line.
                 i, n = 0, len(spans)
+                run_back = rule.run_back
                 while i < n:
+                    first = i
                     lo, end = spans[i]
                     line_end = data.find(b"\n", max(0, end - 1))
                     if line_end < 0:
@@ -1334,7 +1364,11 @@ class Redactor:
                         i += 1
                     line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
                     # Every anchor lies inside its rule's match: no match starts after the last anchor's end.
-                    _search(rule, data, max(line_start, lo - _LOOKBACK), line_end, found, end)
+                    if run_back is None:
+                        _search(rule, data, max(line_start, lo - _LOOKBACK), line_end, found, end)
+                    else:
+                        starts = sorted(s for s, _e in spans[first:i])
+                        _search_runs(rule, run_back, data, max(line_start, lo - _LOOKBACK), line_end, starts, found)
 
     def _redact(self, data: bytes, engine: _Engine) -> bytes:
         return self._apply(data, self._find(data, engine), len(data))
@@ -1350,13 +1384,15 @@ class Redactor:
         i = 0
         n = len(found)
         placeholder = self._placeholder
+        made_get = self._made.get  # a value seen before: its placeholder without a call
         append = parts.append
         while i < n:
             start, end, prio, kind, canonical = found[i]
             i += 1
             if i == n or found[i][0] >= end:  # the common case: a finding alone
                 append(data[pos:start])
-                append(placeholder(kind, data[start:end] if canonical is None else canonical))
+                value = data[start:end] if canonical is None else canonical
+                append(made_get((kind, value)) or placeholder(kind, value))
                 pos = end
                 continue
             best = (prio, kind, canonical, start, end)
@@ -1447,6 +1483,41 @@ def _search(
             # An IBAN's expression may run past the IBAN into the next one; go on from the refined end.
             nxt = max(span[1] if refine is _refine_iban else m.end(), m.start() + 1)
         m = search(data, nxt, endpos) if nxt < stop else None
+
+
+def _search_runs(
+    rule: _Rule,
+    run_back: re.Pattern[bytes],
+    data: bytes,
+    pos: int,
+    endpos: int,
+    starts: list[int],
+    out: list[tuple[int, int, int, str, bytes | None]],
+) -> None:
+    """What ``_search`` finds in ``data[pos:endpos]`` up to the last anchor, searching only from the start of
+    each anchor's run (``rule.run_back``): a match lies within one run, and one that holds no anchor's
+    start holds no finding, so the text between runs is not searched."""
+    regex = rule.regex
+    assert regex is not None
+    search = regex.search
+    refine = rule.refine
+    for start in starts:
+        if start < pos:
+            continue  # inside what the previous match took
+        back = run_back.match(data[pos:start][::-1])
+        m = search(data, start - (back.end() if back is not None else 0), endpos)
+        if m is None:
+            return
+        span = refine(data, m) if refine is not None else m.span()
+        if isinstance(span, list):
+            out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
+            pos = max(m.end(), m.start() + 1)
+        elif span is None:
+            pos = m.start() + 1
+        else:
+            if span[1] > span[0]:
+                out.append((span[0], span[1], rule.priority, rule.kind, None))
+            pos = max(span[1] if refine is _refine_iban else m.end(), m.start() + 1)
 
 
 def _match_at(rule: _Rule, data: bytes, starts: list[int], out: list[tuple[int, int, int, str, bytes | None]]) -> None:
