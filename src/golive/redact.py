@@ -1344,14 +1344,14 @@ class Redactor:
                 _match_at(rule, data, sorted({start_of(data, s) for s, _e in spans}), found)
             elif rule.at_anchor:
                 _match_at(rule, data, sorted({s for s, _e in spans}), found)
+            elif rule.run_back is not None:
+                _search_runs(rule, rule.run_back, data, sorted({s for s, _e in spans}), found)
             else:
                 # Hyperscan reports in order of end offset: the hits of one line are taken together, and the
                 # exact expression searched once, from a little before the leftmost anchor's start (anchors
                 # compiled without start-of-match report 0: the line's start) to the end of the line.
                 i, n = 0, len(spans)
-                run_back = rule.run_back
                 while i < n:
-                    first = i
                     lo, end = spans[i]
                     line_end = data.find(b"\n", max(0, end - 1))
                     if line_end < 0:
@@ -1364,11 +1364,7 @@ class Redactor:
                         i += 1
                     line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
                     # Every anchor lies inside its rule's match: no match starts after the last anchor's end.
-                    if run_back is None:
-                        _search(rule, data, max(line_start, lo - _LOOKBACK), line_end, found, end)
-                    else:
-                        starts = sorted(s for s, _e in spans[first:i])
-                        _search_runs(rule, run_back, data, max(line_start, lo - _LOOKBACK), line_end, starts, found)
+                    _search(rule, data, max(line_start, lo - _LOOKBACK), line_end, found, end)
 
     def _redact(self, data: bytes, engine: _Engine) -> bytes:
         return self._apply(data, self._find(data, engine), len(data))
@@ -1489,25 +1485,35 @@ def _search_runs(
     rule: _Rule,
     run_back: re.Pattern[bytes],
     data: bytes,
-    pos: int,
-    endpos: int,
     starts: list[int],
     out: list[tuple[int, int, int, str, bytes | None]],
 ) -> None:
-    """What ``_search`` finds in ``data[pos:endpos]`` up to the last anchor, searching only from the start of
-    each anchor's run (``rule.run_back``): a match lies within one run, and one that holds no anchor's
-    start holds no finding, so the text between runs is not searched."""
+    """What the generic search finds for these anchor starts (ascending), line by line from ``_LOOKBACK``
+    bytes before a line's first anchor, searching only from the start of each anchor's run
+    (``rule.run_back``): a match lies within one run, and one that holds no anchor's start holds no
+    finding, so the text between runs is not searched. (Anchors of such a rule lie within one line.)"""
     regex = rule.regex
     assert regex is not None
     search = regex.search
     refine = rule.refine
+    rfind = data.rfind
+    line_start = -1
+    endpos = pos = 0
     for start in starts:
-        if start < pos:
+        first = rfind(b"\n", 0, start) + 1
+        if first != line_start:  # the first anchor of a line
+            line_start = first
+            endpos = data.find(b"\n", start)
+            if endpos < 0:
+                endpos = len(data)
+            pos = max(line_start, start - _LOOKBACK)
+        elif start < pos:
             continue  # inside what the previous match took
         back = run_back.match(data[pos:start][::-1])
         m = search(data, start - (back.end() if back is not None else 0), endpos)
         if m is None:
-            return
+            pos = endpos  # nothing more in this line
+            continue
         span = refine(data, m) if refine is not None else m.span()
         if isinstance(span, list):
             out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
