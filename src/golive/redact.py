@@ -1533,22 +1533,34 @@ def _match_at(rule: _Rule, data: bytes, starts: list[int], out: list[tuple[int, 
     assert regex is not None
     match = regex.match
     refine = rule.refine
+    prio, kind = rule.priority, rule.kind
+    append = out.append
     size = len(data)
+    find = data.find
     cursor = -1
+    line_end = -1  # the end of the line of the previous start (starts ascend: it serves until passed)
     for start in starts:
         if start < cursor:
             continue
-        line_end = data.find(b"\n", start)
-        m = match(data, start, size if line_end < 0 else line_end)
+        if start > line_end:
+            line_end = find(b"\n", start)
+            if line_end < 0:
+                line_end = size
+        m = match(data, start, line_end)
         if m is None:
             continue
-        span = refine(data, m) if refine is not None else m.span()
+        if refine is None:
+            cursor = m.end()
+            if cursor > start:
+                append((start, cursor, prio, kind, None))
+            continue
+        span = refine(data, m)
         if isinstance(span, list):
-            out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
+            out.extend((s, e, prio, kind, None) for s, e in span)
             cursor = m.end()
         elif span is not None:
             if span[1] > span[0]:
-                out.append((span[0], span[1], rule.priority, rule.kind, None))
+                append((span[0], span[1], prio, kind, None))
             cursor = span[1] if refine is _refine_iban else m.end()
 
 
