@@ -7,8 +7,9 @@ one (``<email:2>``).
 How it is fast: every rule has a Python regular expression that says exactly what it matches, and an
 anchor (a short pattern every match contains) compiled once, with every other rule's, into one Hyperscan
 database that reports where each anchor starts; the database is cached on disk. Hyperscan scans the whole
-input once; the exact Python expression is then tried only where an anchor starts (or searched from just
-before the leftmost anchor of a flagged line), and checksums (Luhn, IBAN mod 97) run only on those
+input once; the exact Python expression is then tried only where an anchor starts, where its match must
+start (an e-mail's local part), from the start of the anchor's run (a card's digit groups), or searched
+from just before the leftmost anchor of a flagged line; checksums (Luhn, IBAN mod 97) run only on those
 candidates. A memo answers texts seen before. Without Hyperscan every rule's expression runs over the
 whole input: the same results, slower.
 
