@@ -51,9 +51,8 @@ def _recorded_readings(db: Path, run_id: str) -> list[tuple[datetime, str]]:
         d: dict[str, Any] = json.loads(raw)
         if d.get("trigger_id") != "order_errors":
             continue
-        for r in d.get("readings") or []:
+        for r in d["samples"]:  # the batch of readings the event holds
             out[_ts(r[0])] = r[1]
-        out[_ts(d["ts"])] = d["status"]
     return sorted(out.items())
 
 

@@ -427,4 +427,4 @@ def test_long_series_are_thinned_keeping_their_peaks() -> None:
     series = html.series_from_events(events)["t"]
     assert len(series["points"]) <= html.MAX_SERIES_POINTS
     assert max(v for _, v in series["points"]) == 9.5
-    assert series["gaps"] == [["2026-01-01T01:00:00Z", "no_data"]]
+    assert series["gaps"] == [["2026-01-01T01:00:00.000000Z", "no_data"]]  # golive's one stored format

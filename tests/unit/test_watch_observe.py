@@ -12,6 +12,7 @@ from golive import results
 from golive.spec import models
 from golive.testing import FakeClock, FakeMetricSource
 from golive.watch import observe as observe_mod
+from golive.watch import samples as samples_mod
 from golive.watch.observe import observe
 from golive.watch.triggers import TriggerEvaluator
 
@@ -177,8 +178,9 @@ async def test_manual_triggers_are_not_polled() -> None:
     assert res.evaluations == 0
 
 
-async def test_recorded_events_are_bounded_and_include_state_changes() -> None:
-    """A 1-hour window at 1s records state changes and periodic samples, far fewer than one per evaluation."""
+async def test_readings_are_batched_about_one_event_a_minute_with_every_sample_and_the_clear_at_once() -> None:
+    """A 1-hour window at 1s writes about one event per minute (plus the fire and the clear), the batches hold
+    all 3600 readings, and the recovery one second after the fire is written at once."""
     clock = FakeClock()
     src = FakeMetricSource([0.0] * 100 + [0.3] + [0.0] * 10000)
     ev = TriggerEvaluator(trig("errors", interval="1s", then="notify"), lambda r: src.read, clock)
@@ -186,12 +188,14 @@ async def test_recorded_events_are_bounded_and_include_state_changes() -> None:
     res = await observe(3600.0, [ev], clock, events)
     evaluated = events.of("trigger_evaluated")
     assert res.evaluations == 3600
-    assert len(evaluated) + len(events.of("trigger_fired")) <= observe_mod.MAX_SAMPLES + observe_mod.MAX_CHANGES
-    assert len(evaluated) < 3600 / 4
-    # the recovery one second after the fire is a state change, so it is recorded
+    assert len(evaluated) + len(events.of("trigger_fired")) <= 3600 / samples_mod.BATCH_PERIOD + 4
+    stamps = [s[0] for d in evaluated + events.of("trigger_fired") for s in d["samples"]]
+    assert len(stamps) == len(set(stamps)) == 3600
     fired_at = datetime.fromisoformat(events.of("trigger_fired")[0]["ts"])
     recovered = (fired_at + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    assert any(d["state"] == "ok" and d["ts"] == recovered for d in evaluated)
+    [clear] = [d for d in evaluated if d["ts"] == recovered]
+    assert clear["state"] == "ok"
+    assert [s[0] for s in clear["samples"]] == [recovered]
 
 
 async def test_a_zero_duration_is_refused() -> None:

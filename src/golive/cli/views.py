@@ -122,6 +122,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
             who = p.get("holder") or f"<{p.get('role')} unassigned>"
             line = f"waiting: {p['id']} ({p['waiting_for']}) for {p.get('role')}={who}{extra}"
         parts.append(Text(line, style="cyan"))
+    for c in summary.get("coverage") or []:
+        parts.append(Text(f"coverage: {c['step']} {c['text']}", style="green" if c.get("ok") else "red"))
     for w in summary.get("waivers") or []:
         parts.append(Text(f"waiver: {w['step']} by {w['by']} ticket {w['ticket']}: {w['reason']}", style="magenta"))
     for ident, until in (summary.get("scheduled") or {}).items():

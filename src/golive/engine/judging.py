@@ -20,6 +20,7 @@ from golive.results import Result
 from golive.spec import models, refs
 from golive.watch import baselines, sequential
 from golive.watch import judge as judge_mod
+from golive.watch import samples as samples_mod
 from golive.watch import triggers as triggers_mod
 
 if TYPE_CHECKING:
@@ -65,8 +66,10 @@ async def earlier_run(engine: Engine, run_id: str) -> baselines.Earlier:
                 if got.get("canary"):
                     total = got.get("canary_total")
                     samples[m["id"]] = (tuple(got["canary"]), tuple(total) if total else None)
-        if ev.type in ("trigger_evaluated", "trigger_fired") and isinstance(d.get("value"), int | float):
-            values.setdefault(str(d.get("trigger_id")), []).append(float(d["value"]))
+        if ev.type in ("trigger_evaluated", "trigger_fired"):
+            got = [float(v) for _, _, v, _ in samples_mod.samples_of(d, ev.ts) if v is not None]
+            if got:
+                values.setdefault(str(d.get("trigger_id")), []).extend(got)
     return baselines.Earlier(run_id=run_id, samples=samples, values={k: tuple(v) for k, v in values.items()})
 
 

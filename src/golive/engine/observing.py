@@ -16,6 +16,7 @@ from golive.results import Result
 from golive.spec import models
 from golive.watch import baselines
 from golive.watch import observe as observe_mod
+from golive.watch import samples as samples_mod
 from golive.watch import triggers as triggers_mod
 
 if TYPE_CHECKING:
@@ -82,6 +83,10 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
 
     watched = step.duration - remaining
     pauses: list[str] = []
+    segments: dict[str, list[samples_mod.Coverage]] = {}  # each trigger's coverage, window segment by segment
+    extended = 0.0
+    most = step.max_extension if step.max_extension is not None else step.duration
+    rearm = False
     earlier: dict[str, baselines.Earlier] = {}
     for t in engine.runbook.triggers:
         if t.baseline is not None and t.baseline.run and (not step.triggers or t.id in step.triggers):
@@ -94,9 +99,10 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
             watch = judging.watcher(engine, step)  # a sequential judge watches like a trigger
             if watch is not None:
                 evs.append(watch)
-        else:
+        elif rearm:
             for ev in evs:  # the IC chose to go on: a trigger must breach (for `for`) again to fire again
                 ev.reset()
+            rearm = False
         result = None
         if remaining > 0:
             result = await observe_mod.observe(
@@ -108,19 +114,55 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
                 default_deadline=engine.runbook.settings.decision_deadline or DEFAULT_PAUSE_DEADLINE,
             )
             watched += result.elapsed
+            for tid, part in result.coverage.items():
+                segments.setdefault(tid, []).append(part)
         started = st.step(step.id).started_at
         began = parse_ts(started)
         took = (engine.clock.now() - began).total_seconds() if began else watched
         if result is None or result.outcome == "passed":
+            cov = coverage(engine, step, segments, extended)
+            if not cov["ok"]:
+                more = min(most - extended, _extension(engine, step, segments))
+                if step.on_low_coverage == "extend" and more > 0:
+                    extended += more
+                    remaining = more
+                    await engine.emit(
+                        "window_extended",
+                        step_id=step.id,
+                        extension=round(more, 3),
+                        extended=round(extended, 3),
+                        max_extension=most,
+                        coverage=cov,
+                        reason=f"watched {_pct(cov['fraction'])} of the window, below min_coverage "
+                        f"{_pct(cov['min_coverage'])}: watching {more:.0f}s more",
+                    )
+                    continue
+                why = (
+                    f"watched {_pct(cov['fraction'])} of the window (least: {cov['least']}), below min_coverage "
+                    f"{_pct(cov['min_coverage'])}"
+                    + (f", after extending it by {extended:.0f}s" if extended else "")
+                    + f"; unwatched: {_gaps_text(cov)}"
+                )
+                await engine._record_result(
+                    step, Result.fail(why, details={"coverage": cov}), 1, started or "", took, "step_finished"
+                )
+                return
             summary = result.summary if result is not None else f"watched {watched:.0f}s"
             if pauses:
                 summary = f"{summary}; watched {watched:.0f}s of {step.duration:.0f}s in all ({'; '.join(pauses)})"
+            if segments:
+                summary = f"{summary}; coverage {_pct(cov['fraction'])}" + (
+                    f" (extended by {extended:.0f}s)" if extended else ""
+                )
             if step.judge is not None:  # the window was watched: now the canary against its baseline
                 spec = judging.end_of_window(step.judge)
                 judgement = await judging.judge_now(engine, spec, spec.window or step.duration)
                 await judging.decide(engine, step, spec, judgement, started or "", rollback_on_fail=True)
                 return
-            await engine._record_result(step, Result.ok(summary), 1, started or "", took, "step_finished")
+            details = {"coverage": cov} if segments else {}
+            await engine._record_result(
+                step, Result.ok(summary, details=details), 1, started or "", took, "step_finished"
+            )
             return
         if result.outcome == "stopped":  # a rollback was asked for while watching
             await engine.abandon([step])
@@ -156,8 +198,76 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
             default=result.default,
         )
         remaining = await _wait_pause(engine, step)
+        rearm = True
         dec = st.decision or {}
         pauses.append(f"paused by {result.trigger_id}; {str(dec.get('decision')).upper()} by {dec.get('by')}")
+
+
+def min_coverage(engine: Engine, step: models.Step, trigger_id: str) -> float:
+    """The watched fraction a trigger must reach in this window: its own, else the step's, else 0.9."""
+    trig = engine.runbook.trigger(trigger_id)
+    if trig is not None and trig.min_coverage is not None:
+        return trig.min_coverage
+    return step.min_coverage if step.min_coverage is not None else samples_mod.DEFAULT_MIN_COVERAGE
+
+
+def coverage(
+    engine: Engine, step: models.Step, segments: dict[str, list[samples_mod.Coverage]], extended: float = 0.0
+) -> dict[str, Any]:
+    """The window's coverage (``details.coverage`` of its result): each trigger's watched fraction against
+    its ``min_coverage``; the window's is its least-watched trigger's, and it is ok when every trigger's is."""
+    per: dict[str, Any] = {}
+    for tid, parts in segments.items():
+        need = min_coverage(engine, step, tid)
+        frac = samples_mod.watched_fraction(parts)
+        per[tid] = {
+            "fraction": round(frac, 4),
+            "min_coverage": need,
+            "ok": frac + 1e-9 >= need,
+            "watched": round(sum(c.watched for c in parts), 3),
+            "span": round(sum(c.span for c in parts), 3),
+            "readings": sum(c.readings for c in parts),
+            "gaps": [g for c in parts for g in c.as_json()["gaps"]][: samples_mod.MAX_GAPS],
+        }
+    least = min(per, key=lambda t: per[t]["fraction"]) if per else None
+    return {
+        "fraction": per[least]["fraction"] if least else 1.0,
+        "min_coverage": per[least]["min_coverage"]
+        if least
+        else (step.min_coverage or samples_mod.DEFAULT_MIN_COVERAGE),
+        "least": least,
+        "ok": all(t["ok"] for t in per.values()),
+        "extended": round(extended, 3),
+        "triggers": per,
+    }
+
+
+def _extension(engine: Engine, step: models.Step, segments: dict[str, list[samples_mod.Coverage]]) -> float:
+    """Seconds more to watch for every trigger to reach its min_coverage if the rest is watched (at least
+    one reading of the slowest trigger)."""
+    need = 0.0
+    slowest = 0.0
+    for tid, parts in segments.items():
+        c = min_coverage(engine, step, tid)
+        span = sum(p.span for p in parts)
+        seen = sum(p.watched for p in parts)
+        slowest = max(slowest, parts[-1].interval)
+        # (seen + x) / (span + x) >= c; all of it must be watched when c is 1
+        gap = (float("inf") if seen < span else 0.0) if c >= 1.0 else (c * span - seen) / (1.0 - c)
+        need = max(need, gap)
+    return max(need, slowest)
+
+
+def _pct(x: Any) -> str:
+    return f"{float(x) * 100:.0f}%"
+
+
+def _gaps_text(cov: dict[str, Any]) -> str:
+    least = cov["triggers"].get(cov["least"] or "", {})
+    gaps = least.get("gaps") or []
+    if not gaps:
+        return "none recorded"
+    return ", ".join(f"{a[11:19]}-{b[11:19]}" for a, b in gaps[:5]) + (" ..." if len(gaps) > 5 else "")
 
 
 async def _wait_pause(engine: Engine, step: models.Step) -> float:

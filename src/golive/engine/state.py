@@ -42,11 +42,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from golive import clock as clock_mod
 from golive.results import Outcome
 from golive.spec import models
 from golive.store.base import Event
+from golive.watch import samples as samples_mod
 
 __all__ = ["FINAL", "RunState", "RunStatus", "StepState", "dump_state", "fold", "load_state", "snapshot_kind"]
+
+HISTORY_POINTS = 120  # recorded values kept per trigger for the sparkline
+
+
+def _history(history: list[list[Any]], data: dict[str, Any], ts: str) -> list[list[Any]]:
+    """A trigger's sparkline points with an event's samples added (each with the time it was read)."""
+    points = [
+        [clock_mod.utc_iso(at), value] for at, _, value, _ in samples_mod.samples_of(data, ts) if value is not None
+    ]
+    return [*history, *points][-HISTORY_POINTS:]
 
 
 class RunStatus(enum.StrEnum):
@@ -336,10 +348,9 @@ class RunState:
             tr = self.triggers.setdefault(tid, {"history": []})
             if tr.get("state") == "firing" and d.get("state") not in (None, "firing"):
                 self.cleared.append({"trigger": tid, "at": ev.ts, "value": d.get("value"), "reason": d.get("reason")})
-            tr.update({k: v for k, v in d.items() if k not in ("trigger", "trigger_id")})
+            tr.update({k: v for k, v in d.items() if k not in ("trigger", "trigger_id", "samples", "readings")})
             tr["at"] = ev.ts
-            if d.get("value") is not None:
-                tr["history"] = [*tr["history"][-119:], [ev.ts, d.get("value")]]
+            tr["history"] = _history(tr["history"], d, ev.ts)
         elif t == "trigger_fired":
             self.fired.append(
                 {
@@ -353,10 +364,11 @@ class RunState:
             )
             tr = self.triggers.setdefault(d.get("trigger_id") or d.get("trigger", ""), {"history": []})
             # The firing reading is the latest one: views show its value and reason, not the one before.
-            tr.update({k: v for k, v in d.items() if k not in ("trigger", "trigger_id", "history")})
+            tr.update(
+                {k: v for k, v in d.items() if k not in ("trigger", "trigger_id", "history", "samples", "readings")}
+            )
             tr["at"] = ev.ts
-            if d.get("value") is not None:
-                tr["history"] = [*tr["history"][-119:], [ev.ts, d.get("value")]]
+            tr["history"] = _history(tr["history"], d, ev.ts)
             tr["state"] = "firing"
         elif t == "rollback_requested":
             self.rollback_requests.append(

@@ -123,6 +123,42 @@ def _centre(side: Any) -> float | None:
     return None
 
 
+def coverage(h: acts.RunHandle) -> list[dict[str, Any]]:
+    """Each observe window's watched fraction (from its result's ``details.coverage``): the least-watched
+    trigger's fraction, the min_coverage it needed, whether it was met, any extension, and per trigger."""
+    out: list[dict[str, Any]] = []
+    for _, step in h.runbook.all_steps():
+        s = h.state.steps.get(step.id)
+        cov = (s.details or {}).get("coverage") if s is not None else None
+        if step.kind is not models.StepKind.OBSERVE or not isinstance(cov, dict):
+            continue
+        out.append(
+            {
+                "step": step.id,
+                "title": step.title or step.id,
+                "fraction": cov.get("fraction"),
+                "min_coverage": cov.get("min_coverage"),
+                "ok": cov.get("ok"),
+                "least": cov.get("least"),
+                "extended": cov.get("extended") or 0.0,
+                "triggers": cov.get("triggers") or {},
+                "text": coverage_text(cov),
+            }
+        )
+    return out
+
+
+def coverage_text(cov: dict[str, Any]) -> str:
+    """``95% watched (min 90%)``, with the extension and the least-watched trigger when it matters."""
+    frac, need = float(cov.get("fraction") or 0.0), float(cov.get("min_coverage") or 0.0)
+    text = f"{frac * 100:.0f}% watched (min {need * 100:.0f}%)"
+    if cov.get("extended"):
+        text += f", extended by {float(cov['extended']):.0f}s"
+    if not cov.get("ok"):
+        text += f": NOT MET ({cov.get('least')} least watched)"
+    return text
+
+
 def judgements(h: acts.RunHandle) -> list[dict[str, Any]]:
     """Each judged step's verdict and, per metric, canary against baseline (the full samples, statistics
     and p-values stay in the step's ``details.judge``)."""
@@ -395,6 +431,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         ],
         "fired": st.fired,
         "judgements": judgements(h),
+        "coverage": coverage(h),
         "comms": st.comms,
         "signoffs": {
             a.id: st.signoffs.get(a.id, {"status": "pending"}) | {"title": a.title or a.id} for a in rb.signoff.areas

@@ -229,6 +229,21 @@ def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = No
             done = f"confirmed by {f['by']} at {f['at']}" if f.get("by") else "due"
             lines.append(f"- [{'x' if f.get('by') else ' '}] {f['title']} (`{f['id']}`, {done})")
         lines.append("")
+    windows = summary.get("coverage") or []
+    if windows:
+        lines += [
+            "**Watched windows:**",
+            "",
+            "| window | watched | min | extended | met |",
+            "| --- | ---: | ---: | ---: | --- |",
+        ]
+        for c in windows:
+            lines.append(
+                f"| `{c['step']}` | {float(c.get('fraction') or 0) * 100:.0f}% | "
+                f"{float(c.get('min_coverage') or 0) * 100:.0f}% | {float(c.get('extended') or 0):.0f}s | "
+                f"{'yes' if c.get('ok') else 'NO (' + str(c.get('least')) + ' least watched)'} |"
+            )
+        lines.append("")
     if summary.get("waivers"):
         lines += ["**Waivers:**", ""]
         lines += [f"- `{w['step']}` by {w['by']}, ticket {w['ticket']}: {w['reason']}" for w in summary["waivers"]]

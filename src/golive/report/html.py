@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from golive import __version__, exceptions
+from golive import clock as clock_mod
+from golive.watch import samples as samples_mod
 
 if TYPE_CHECKING:
     from golive.engine import acts
@@ -145,13 +147,13 @@ def series_from_events(events: Iterable[store_base.Event]) -> dict[str, dict[str
         tid = str(d.get("trigger_id") or d.get("trigger") or "")
         if not tid:
             continue
-        ts = d.get("ts") or ev.ts
         entry = out.setdefault(tid, {"points": [], "gaps": []})
-        value = d.get("value")
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            entry["points"].append([ts, float(value)])
-        else:
-            entry["gaps"].append([ts, str(d.get("status") or "no data")])
+        for at, status, value, _ in samples_mod.samples_of(d, ev.ts):
+            ts = clock_mod.utc_iso(at)
+            if value is not None and math.isfinite(value):
+                entry["points"].append([ts, float(value)])
+            else:
+                entry["gaps"].append([ts, status or "no data"])
     for entry in out.values():
         entry["points"] = _thin(entry["points"], MAX_SERIES_POINTS)
         entry["gaps"] = entry["gaps"][-MAX_SERIES_POINTS:]
@@ -927,6 +929,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         "steps_planned": any(row.get("planned") for row in step_rows if not row["group"]),
         "triggers": triggers,
         "judgements": _judgements(summary),
+        "coverage": summary.get("coverage") or [],
         "evidence": evidence,
         "checklist": checklist,
         "checklist_missing": sum(1 for i in checklist if i["status"] == "missing"),

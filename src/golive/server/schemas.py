@@ -333,6 +333,11 @@ class RunSummary(_Model):
     triggers: list[dict[str, Any]]
     fired: list[dict[str, Any]]
     judgements: list[JudgementOut] = Field(description="Each judged step, canary against baseline per metric.")
+    coverage: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each finished observe window's watched fraction: step, title, fraction, min_coverage, ok, "
+        "least (the least-watched trigger), extended (seconds), triggers (per trigger: fraction, gaps, ...), text.",
+    )
     comms: list[dict[str, Any]]
     signoffs: dict[str, dict[str, Any]]
     signoff_fields: list[dict[str, Any]] = Field(

@@ -457,6 +457,23 @@ class Step(Model):
     judge: Judge | None = Field(
         default=None, description="Observe steps: judge the canary against its baseline over the window at its end."
     )
+    min_coverage: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Observe steps: the fraction of the window that must really be watched for it to pass (default "
+        "0.9); a gap between a trigger's readings longer than twice its interval is unwatched.",
+    )
+    on_low_coverage: Literal["extend", "fail"] = Field(
+        default="extend",
+        description="Observe steps: when less than min_coverage was watched, extend (watch on until it is met, at "
+        "most max_extension) or fail (the step fails closed).",
+    )
+    max_extension: Duration | None = Field(
+        default=None,
+        gt=0,
+        description="Observe steps, on_low_coverage: extend: the most a window is extended (default: its duration).",
+    )
     # notify
     channels: tuple[str, ...] = Field(default=(), description="Channel ids (default: all).")
     message: str | None = None
@@ -508,6 +525,15 @@ class Step(Model):
             raise ValueError("'steady' belongs to check steps (a condition that must hold for a while)")
         if kind is StepKind.OBSERVE and self.duration is None:
             raise ValueError("an observe step needs 'duration' (e.g. '60m')")
+        if kind is not StepKind.OBSERVE and (
+            self.min_coverage is not None
+            or self.max_extension is not None
+            or "on_low_coverage" in self.model_fields_set
+        ):
+            raise ValueError(
+                "'min_coverage', 'on_low_coverage' and 'max_extension' belong to observe steps (how much of a "
+                "window must really be watched)"
+            )
         if kind is StepKind.NOTIFY and not (self.message or self.template):
             raise ValueError("a notify step needs 'message' or 'template'")
         if kind is StepKind.DECISION and not self.role:
@@ -781,6 +807,13 @@ class Trigger(Model):
     channels: tuple[str, ...] = Field(
         default=(), description="Channel ids its fire (and pause) messages go to (default: the routed channels)."
     )
+    min_coverage: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="The fraction of an observe window this trigger must really have watched for the window to "
+        "pass (default: the step's min_coverage, else 0.9).",
+    )
 
     @model_validator(mode="after")
     def _source_needs_when(self) -> Trigger:
@@ -788,6 +821,8 @@ class Trigger(Model):
             raise ValueError("a trigger with a source needs 'when' (e.g. 'value > 0.15')")
         if self.baseline is not None and self.source is None:
             raise ValueError("a trigger with a baseline needs a 'source' to compare with it")
+        if self.min_coverage is not None and self.source is None:
+            raise ValueError("'min_coverage' belongs to a trigger with a 'source' (one a person raises is never read)")
         return self
 
 

@@ -49,6 +49,7 @@ from typing import Any
 from golive import clock as clock_mod
 from golive import results
 from golive.spec import models
+from golive.watch import samples as samples_mod
 
 __all__ = [
     "ACTION_EVENT_TYPES",
@@ -458,6 +459,16 @@ def control_summary(
     for ev in events:
         kind = ev.get("type")
         data = ev.get("data") or {}
+        if kind in TRIGGER_EVENT_TYPES:
+            tid = str(data.get("trigger_id"))
+            for at, _, value, _ in samples_mod.samples_of(data, ev.get("ts")):
+                if value is None or not go_time <= at <= due:
+                    continue
+                m = metrics.setdefault(tid, {"samples": 0, "min": value, "max": value, "last": value})
+                m["samples"] += 1
+                m["min"] = min(m["min"], value)
+                m["max"] = max(m["max"], value)
+                m["last"] = value
         ts_text = data.get("ts") if kind in TRIGGER_EVENT_TYPES else ev.get("ts")
         if not ts_text:
             continue
@@ -465,14 +476,6 @@ def control_summary(
         if not go_time <= ts <= due:
             continue
         if kind in TRIGGER_EVENT_TYPES:
-            value = data.get("value")
-            tid = str(data.get("trigger_id"))
-            if isinstance(value, int | float):
-                m = metrics.setdefault(tid, {"samples": 0, "min": value, "max": value, "last": value})
-                m["samples"] += 1
-                m["min"] = min(m["min"], value)
-                m["max"] = max(m["max"], value)
-                m["last"] = value
             if kind == "trigger_fired":
                 triggers_fired.append(
                     {

@@ -14,11 +14,13 @@ One loop (rather than one sleeping task per trigger) is also what makes the wind
 :class:`golive.clock.FakeClock`, whose ``sleep`` moves time forward: only one sleeper ever waits.
 
 Events: ``on_event`` receives ``{"type": "trigger_fired" | "trigger_evaluated", "data": {...}}`` (data is
-:meth:`golive.watch.triggers.Evaluation.event_data`). Every fire is recorded; evaluations are recorded when
-a trigger's state changes and as periodic samples for the sparkline, both bounded per trigger and window
-(:data:`MAX_SAMPLES`, :data:`MAX_CHANGES`). The readings in between ride along in the next recorded event's
-``readings`` (``[ts, status, value, baseline]`` each), and the last ones are flushed when the window ends,
-so every reading is in the log and a run can be replayed (:mod:`golive.watch.replay`).
+:meth:`golive.watch.triggers.Evaluation.event_data` of the latest evaluation, plus ``samples``). Readings are
+batched (:class:`Recorder`, :mod:`golive.watch.samples`): about one event per trigger per minute holding its
+samples, a fire or a clear at once; the rest is flushed when the window ends, so every reading is in the log
+and a run can be replayed (:mod:`golive.watch.replay`).
+
+Coverage: the result holds each polled trigger's :class:`golive.watch.samples.Coverage` of the window (a gap
+between readings longer than twice the interval is unwatched); the engine decides what a low one means.
 """
 
 from __future__ import annotations
@@ -32,22 +34,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from golive import clock as clock_mod
+from golive.watch import samples as samples_mod
 from golive.watch import triggers
 
 __all__ = [
     "DEFAULT_PAUSE_DEADLINE",
-    "MAX_CHANGES",
-    "MAX_SAMPLES",
-    "MIN_SAMPLE_PERIOD",
     "ObserveResult",
     "OnEvent",
+    "Recorder",
     "observe",
 ]
 
 DEFAULT_PAUSE_DEADLINE = 300.0  # seconds; "IC decides within 5 minutes" when neither trigger nor runbook says
-MIN_SAMPLE_PERIOD = 5.0  # seconds between two periodic samples of one trigger, at the least
-MAX_SAMPLES = 360  # periodic samples per trigger and window; the sample period stretches to fit
-MAX_CHANGES = 360  # state-change records per trigger and window; past it, a flapping trigger is only sampled
 
 OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -57,7 +55,7 @@ _THEN_RANK = {"rollback": 0, "pause": 1}  # when two fire in the same instant, t
 class ObserveResult(BaseModel):
     """How an observation window ended."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     passed: bool  # the whole duration elapsed and no rollback/pause trigger fired
     outcome: Literal["passed", "fired", "stopped"]
@@ -74,6 +72,7 @@ class ObserveResult(BaseModel):
     notified: tuple[str, ...] = ()  # notify triggers that fired during the window
     evaluations: int = 0
     last: dict[str, triggers.Evaluation] = {}  # the latest evaluation of each trigger
+    coverage: dict[str, samples_mod.Coverage] = {}  # each polled trigger's watched time in the window
 
     @property
     def summary(self) -> str:
@@ -94,59 +93,49 @@ def _reading(ev: triggers.Evaluation) -> list[Any]:
     return [clock_mod.utc_iso(ev.ts), ev.status, ev.value, ev.baseline]
 
 
-class _Recorder:
-    """Decides which evaluations become events, keeping the volume bounded."""
+class Recorder:
+    """Batches a trigger's readings into events (:mod:`golive.watch.samples`): one ``trigger_evaluated`` per
+    trigger every :data:`~golive.watch.samples.BATCH_PERIOD` holding its ``samples``; a fire and a clear are
+    written at once (with the readings since the last event), and :meth:`flush` writes what is left."""
 
-    def __init__(self, on_event: OnEvent, duration: float, clock: clock_mod.Clock) -> None:
+    def __init__(self, on_event: OnEvent, clock: clock_mod.Clock, period: float = samples_mod.BATCH_PERIOD) -> None:
         self._on_event = on_event
-        self._duration = duration
         self._clock = clock
+        self._period = period
         self._last_state: dict[str, triggers.TriggerState] = {}
-        self._last_sample: dict[str, float] = {}
-        self._samples: dict[str, int] = {}
-        self._changes: dict[str, int] = {}
-        # Readings not recorded as events of their own, carried by the trigger's next event ("readings").
-        self._held: dict[str, list[list[Any]]] = {}
-
-    def _period(self, interval: float) -> float:
-        return max(interval, MIN_SAMPLE_PERIOD, self._duration / MAX_SAMPLES)
+        self._last_emit: dict[str, float] = {}  # monotonic seconds of each trigger's last event
+        self._batch: dict[str, list[list[Any]]] = {}
+        self._last: dict[str, triggers.Evaluation] = {}
 
     async def record(self, ev: triggers.Evaluation, interval: float) -> None:
         tid = ev.trigger_id
         mono = self._clock.monotonic()
-        changed = self._last_state.get(tid) is not ev.state or ev.stops_observe
+        was = self._last_state.get(tid)
         self._last_state[tid] = ev.state
+        self._last[tid] = ev
+        if ev.status != "manual":
+            self._batch.setdefault(tid, []).append(_reading(ev))
         if ev.fired:
-            await self._emit("trigger_fired", ev)
-            self._last_sample[tid] = mono
+            await self._emit("trigger_fired", ev, mono)
             return
-        if changed and self._changes.get(tid, 0) < MAX_CHANGES:
-            self._changes[tid] = self._changes.get(tid, 0) + 1
-        elif tid not in self._last_sample or (
-            mono - self._last_sample[tid] >= self._period(interval) and self._samples.get(tid, 0) < MAX_SAMPLES
-        ):
-            self._samples[tid] = self._samples.get(tid, 0) + 1
-        else:
-            self._held.setdefault(tid, []).append(_reading(ev))
-            return
-        self._last_sample[tid] = mono
-        await self._emit("trigger_evaluated", ev)
+        cleared = was is triggers.TriggerState.FIRING and ev.state is not triggers.TriggerState.FIRING
+        # A tenth of the interval is forgiven so that a batch due with a reading is not put off by jitter.
+        due = tid not in self._last_emit or mono - self._last_emit[tid] >= self._period - 0.1 * interval
+        if cleared or due:
+            await self._emit("trigger_evaluated", ev, mono)
 
-    async def _emit(self, kind: str, ev: triggers.Evaluation) -> None:
+    async def _emit(self, kind: str, ev: triggers.Evaluation, mono: float) -> None:
         data = ev.event_data()
-        held = self._held.pop(ev.trigger_id, None)
-        if held:
-            data["readings"] = held
+        data["samples"] = self._batch.pop(ev.trigger_id, [])
+        self._last_emit[ev.trigger_id] = mono
         await self._on_event({"type": kind, "data": data})
 
-    async def flush(self, last: dict[str, triggers.Evaluation]) -> None:
-        """Record the readings not yet recorded (with each trigger's last evaluation): every reading of a
-        window ends up in the events, so a finished run can be replayed through edited triggers."""
-        for tid, held in list(self._held.items()):
-            if tid in last:
-                if held and held[-1] == _reading(last[tid]):
-                    held.pop()  # the event itself carries the last reading
-                await self._emit("trigger_evaluated", last[tid])
+    async def flush(self) -> None:
+        """Write every trigger's readings not yet written (with its last evaluation): every reading ends up in
+        the events, so a finished run can be replayed through edited triggers."""
+        for tid, batch in list(self._batch.items()):
+            if batch and tid in self._last:
+                await self._emit("trigger_evaluated", self._last[tid], self._clock.monotonic())
 
 
 async def observe(
@@ -172,7 +161,8 @@ async def observe(
     polled = [e for e in evaluators if not e.manual]
     next_due: dict[str, float] = {e.id: start for e in polled}
     inflight: dict[asyncio.Task[triggers.Evaluation], triggers.TriggerEvaluator] = {}
-    recorder = _Recorder(on_event, duration, clock)
+    recorder = Recorder(on_event, clock)
+    coverage = {e.id: samples_mod.Coverage(interval=e.interval, start=started_at) for e in polled}
     notified: list[str] = []
     last: dict[str, triggers.Evaluation] = {}
     count = 0
@@ -180,11 +170,13 @@ async def observe(
     sleeper: asyncio.Task[None] | None = None
 
     def finish(outcome: Literal["passed", "fired", "stopped"], **kw: Any) -> ObserveResult:
+        ended = clock.now()
         return ObserveResult(
+            coverage={tid: c.close(ended) for tid, c in coverage.items()},
             passed=outcome == "passed",
             outcome=outcome,
             started_at=started_at,
-            ended_at=clock.now(),
+            ended_at=ended,
             elapsed=clock.monotonic() - start,
             notified=tuple(notified),
             evaluations=count,
@@ -195,11 +187,11 @@ async def observe(
     try:
         while True:
             if stop is not None and stop.is_set():
-                await recorder.flush(last)
+                await recorder.flush()
                 return finish("stopped", reason="stopped by the engine")
             now = clock.monotonic()
             if now >= end:
-                await recorder.flush(last)
+                await recorder.flush()
                 return finish("passed")
             busy = set(inflight.values())
             for e in polled:
@@ -229,13 +221,15 @@ async def observe(
                 count += 1
                 last[ev.trigger_id] = ev
                 await recorder.record(ev, evaluator.interval)
+                if ev.trigger_id in coverage:
+                    coverage[ev.trigger_id].add(ev.ts)
                 if ev.fired and ev.then == "notify":
                     notified.append(ev.trigger_id)
                 if ev.stops_observe:
                     stopping.append(ev)
             if stopping:
                 ev = min(stopping, key=lambda x: _THEN_RANK.get(x.then, 9))
-                await recorder.flush(last)
+                await recorder.flush()
                 return _fired(finish, ev, evaluators, default_deadline)
     finally:
         pending: list[asyncio.Future[Any]] = [*inflight]

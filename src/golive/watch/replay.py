@@ -1,7 +1,7 @@
 """Replay a finished run through edited triggers and judges: "would this have rolled back, and when?"
 
-Every reading a trigger took in an observation window is in the run's events (the ``trigger_evaluated`` /
-``trigger_fired`` events and the ``readings`` they carry), and every judgement stores its samples. A replay
+Every reading a trigger took in an observation window is in the run's events (the ``samples`` batched in
+``trigger_evaluated`` / ``trigger_fired`` events, :mod:`golive.watch.samples`), and every judgement stores its samples. A replay
 feeds the recorded readings, in their order and at their times, through the edited runbook's triggers
 (matched by id; a new ``when``, ``for``, ``no_data``, ``max_errors`` or ``then`` applies), window by window,
 and re-judges each judged step's recorded samples with the edited judge. Nothing is read again from the
@@ -21,6 +21,7 @@ from typing import Any
 from golive import results
 from golive.spec import models
 from golive.watch import judge as judge_mod
+from golive.watch import samples as samples_mod
 from golive.watch import triggers
 
 __all__ = ["Replay", "ReplayedJudge", "ReplayedWindow", "parse_ts", "replay"]
@@ -169,16 +170,7 @@ class Replay:
 
 
 def _readings(ev: Mapping[str, Any]) -> list[tuple[datetime, str, float | None, float | None]]:
-    d = ev.get("data") or {}
-    out = []
-    for r in d.get("readings") or []:
-        at = parse_ts(r[0]) if isinstance(r, list | tuple) and r else None
-        if at is not None and len(r) >= 3:
-            out.append((at, str(r[1]), r[2], r[3] if len(r) > 3 else None))
-    at = parse_ts(d.get("ts")) or parse_ts(ev.get("ts"))
-    if at is not None and d.get("status") != "manual":
-        out.append((at, str(d.get("status")), d.get("value"), d.get("baseline")))
-    return out
+    return samples_mod.samples_of(ev.get("data") or {}, ev.get("ts"))
 
 
 def _never(ref: models.MetricRef) -> triggers.ReadMetric:
