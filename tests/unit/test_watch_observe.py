@@ -11,7 +11,6 @@ import pytest
 from golive import results
 from golive.spec import models
 from golive.testing import FakeClock, FakeMetricSource
-from golive.watch import observe as observe_mod
 from golive.watch import samples as samples_mod
 from golive.watch.observe import observe
 from golive.watch.triggers import TriggerEvaluator
