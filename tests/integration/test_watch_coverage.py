@@ -99,9 +99,7 @@ async def test_extending_cannot_save_a_window_stopped_for_75_percent_of_it(
     assert ext.data["extension"] == 40.0
 
 
-async def test_a_window_watched_95_percent_passes(
-    store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
-) -> None:
+async def test_a_window_watched_95_percent_passes(store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any) -> None:
     """80 s window, one 4-second gap between readings (the engine stopped for 3 s): 95% watched, it passes
     without extension and says its coverage."""
     status, h = await run(store, tmp_path, fake_metrics, "80s", 3.0, "on_low_coverage: fail")

@@ -162,12 +162,16 @@ async def observe(
     next_due: dict[str, float] = {e.id: start for e in polled}
     inflight: dict[asyncio.Task[triggers.Evaluation], triggers.TriggerEvaluator] = {}
     recorder = Recorder(on_event, clock)
-    coverage = {e.id: samples_mod.Coverage(interval=e.interval, start=started_at) for e in polled}
+    # A time-scaled rehearsal reads as fast as the machine can: a gap too short in real time is not unwatched.
+    factor = getattr(clock, "factor", None)
+    floor = samples_mod.REAL_GAP_FLOOR * factor if isinstance(factor, int | float) else 0.0
+    coverage = {e.id: samples_mod.Coverage(interval=e.interval, start=started_at, min_gap=floor) for e in polled}
     notified: list[str] = []
     last: dict[str, triggers.Evaluation] = {}
     count = 0
     stop_task: asyncio.Task[Any] | None = asyncio.ensure_future(stop.wait()) if stop is not None else None
     sleeper: asyncio.Task[None] | None = None
+    sleeper_at = 0.0  # the monotonic time the sleeper wakes at
 
     def finish(outcome: Literal["passed", "fired", "stopped"], **kw: Any) -> ObserveResult:
         ended = clock.now()
@@ -207,13 +211,17 @@ async def observe(
                 await asyncio.sleep(0)
             if not any(t.done() for t in inflight):
                 wake = min([d for d in next_due.values() if d > now] + [end])
-                sleeper = asyncio.ensure_future(clock.sleep(wake - now))
+                # The sleeper stays while the reads that woke the loop are recorded: under a fake clock,
+                # time then moves no further than the next read while the store is written (another task's
+                # sleep would otherwise carry it past reads that are due, and the window would look unwatched).
+                if sleeper is None or sleeper.done() or sleeper_at != wake:
+                    if sleeper is not None and not sleeper.done():
+                        sleeper.cancel()
+                    sleeper, sleeper_at = asyncio.ensure_future(clock.sleep(wake - now)), wake
                 waiting: set[asyncio.Future[Any]] = {*inflight, sleeper}
                 if stop_task is not None:
                     waiting.add(stop_task)
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if not sleeper.done():
-                    sleeper.cancel()
             stopping: list[triggers.Evaluation] = []
             for task in [t for t in inflight if t.done()]:
                 evaluator = inflight.pop(task)

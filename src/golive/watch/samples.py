@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_MIN_COVERAGE",
     "GAP_FACTOR",
     "MAX_GAPS",
+    "REAL_GAP_FLOOR",
     "Coverage",
     "Sample",
     "coverage_of",
@@ -39,6 +40,7 @@ BATCH_PERIOD = 60.0  # seconds between two batch events of one trigger (fires an
 GAP_FACTOR = 2.0  # a gap between readings longer than this many intervals is unwatched
 DEFAULT_MIN_COVERAGE = 0.9  # fraction of a window that must be watched for it to pass
 MAX_GAPS = 20  # unwatched gaps kept per trigger for the reports (the total counts them all)
+REAL_GAP_FLOOR = 0.5  # real seconds; in a time-scaled rehearsal a shorter gap is never unwatched
 
 Sample = tuple[datetime, str, float | None, float | None]
 """One reading: (ts, status, value, baseline)."""
@@ -93,6 +95,7 @@ class Coverage:
 
     interval: float
     start: datetime
+    min_gap: float = 0.0  # seconds; a longer floor than twice the interval (a time-scaled rehearsal's)
     end: datetime | None = None
     readings: int = 0
     unwatched: float = 0.0
@@ -116,7 +119,7 @@ class Coverage:
 
     def _gap(self, a: datetime, b: datetime) -> None:
         gap = (b - a).total_seconds()
-        if gap > GAP_FACTOR * self.interval:
+        if gap > max(GAP_FACTOR * self.interval, self.min_gap):
             self.unwatched += gap
             if len(self.gaps) < MAX_GAPS:
                 self.gaps.append((a, b))
