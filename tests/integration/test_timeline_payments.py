@@ -53,6 +53,7 @@ INPUTS = {
     "test_amount": "10.00",
 }
 DRIVE_LIMIT = 5000  # passes of the driver loop before the test gives up
+WALK_STEP = 30.0  # seconds; the clock walks to a planned time in steps of the triggers' interval
 SETTLE_LIMIT = 200  # looks (10 ms apart) for the engine to stop appending before time moves on
 ENGINE_POLL = 1.0  # fake seconds between the engine's looks at the log while people act
 
@@ -136,6 +137,18 @@ async def pass_time(clock: SteppedClock, store: sqlite.SqliteStore, run_id: str,
     await asyncio.wait({busy}, timeout=0.005)
 
 
+async def walk_to(clock: SteppedClock, store: sqlite.SqliteStore, run_id: str, when: datetime) -> None:
+    """Move the clock to ``when`` in steps no longer than the triggers' interval, the engine settling after
+    each: a running observe window reads its triggers on the way (time passes; it does not jump, which the
+    window would rightly count as unwatched)."""
+    for _ in range(DRIVE_LIMIT):
+        left = (when - clock.now()).total_seconds()
+        if left <= 0:
+            return
+        clock.advance(min(left, WALK_STEP))
+        await settle(store, run_id)
+
+
 def planned(rb: models.Runbook, step_id: str) -> float | None:
     for p in rb.phases:
         for s in p.steps:
@@ -177,7 +190,7 @@ async def drive(tmp_path: Path, clock: SteppedClock, store: sqlite.SqliteStore) 
                 assert spec is not None
                 at = planned(rb, s.id)
                 if at is not None:
-                    clock.advance_to(T0 + timedelta(seconds=at))
+                    await walk_to(clock, store, h.run_id, T0 + timedelta(seconds=at))
                 view = await acts.open_run(store, h.run_id)
                 if s.waiting_for == "decision":
                     await acts.decide(view, "go", "alice", "canary PASS, artifacts secured")
