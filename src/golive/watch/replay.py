@@ -27,14 +27,7 @@ from golive.watch import triggers
 __all__ = ["Replay", "ReplayedJudge", "ReplayedWindow", "parse_ts", "replay"]
 
 
-def parse_ts(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+parse_ts = samples_mod.parse_ts
 
 
 class _Clock:

@@ -32,6 +32,7 @@ __all__ = [
     "Coverage",
     "Sample",
     "coverage_of",
+    "parse_ts",
     "samples_of",
     "watched_fraction",
 ]
@@ -46,7 +47,8 @@ Sample = tuple[datetime, str, float | None, float | None]
 """One reading: (ts, status, value, baseline)."""
 
 
-def _ts(text: Any) -> datetime | None:
+def parse_ts(text: Any) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; naive is UTC), a datetime as it is, anything else None."""
     if isinstance(text, datetime):
         return text if text.tzinfo else text.replace(tzinfo=UTC)
     if not isinstance(text, str):
@@ -61,7 +63,7 @@ def _ts(text: Any) -> datetime | None:
 def _row(r: Any) -> Sample | None:
     if not isinstance(r, list | tuple) or len(r) < 3:
         return None
-    at = _ts(r[0])
+    at = parse_ts(r[0])
     if at is None:
         return None
     value = r[2] if isinstance(r[2], int | float) and not isinstance(r[2], bool) else None
@@ -79,7 +81,7 @@ def samples_of(data: Mapping[str, Any], ts: Any = None) -> list[Sample]:
     if isinstance(data.get("samples"), list):
         return [s for r in data["samples"] if (s := _row(r)) is not None and s[1] != "manual"]
     out = [s for r in data.get("readings") or [] if (s := _row(r)) is not None]
-    at = _ts(data.get("ts")) or _ts(ts)
+    at = parse_ts(data.get("ts")) or parse_ts(ts)
     value, base = data.get("value"), data.get("baseline")
     value = value if isinstance(value, int | float) and not isinstance(value, bool) else None
     base = base if isinstance(base, int | float) and not isinstance(base, bool) else None
