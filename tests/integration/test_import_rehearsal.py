@@ -165,9 +165,11 @@ async def test_an_imported_seed_runs_in_rehearsal_against_stubs(
     # secrets: env variables, and AWS Secrets Manager in moto
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env.endpoint_url)
     sm = boto3.client("secretsmanager", region_name="us-east-2", endpoint_url=aws_env.endpoint_url)
+    in_moto: set[str] = set()
     for _, step in rb.all_steps():
-        if step.type == "secret" and step.with_["provider"] == "aws-secretsmanager":
+        if step.type == "secret" and step.with_["provider"] == "aws-secretsmanager" and step.with_["id"] not in in_moto:
             sm.create_secret(Name=step.with_["id"], SecretString="stub-value")
+            in_moto.add(step.with_["id"])
         if step.type == "env":
             monkeypatch.setenv(step.with_["name"], str(rb.var_defaults()[step.with_["value"].split(".")[1].split()[0]]))
     for name, ref in rb.secrets.items():

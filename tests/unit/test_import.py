@@ -33,12 +33,14 @@ SEED_FILES = {
 }
 # seed -> (steps, executable, manual, TODOs) as in docs/import.md; steps and executable are floors
 PINNED = {
-    "000": (26, 7, 19, 3),
-    "001": (6, 5, 1, 2),
-    "002": (30, 6, 23, 1),
-    "003": (62, 11, 50, 7),
-    "004": (22, 10, 11, 8),
+    "000": (26, 11, 15, 4),
+    "001": (8, 7, 1, 1),
+    "002": (33, 15, 17, 4),
+    "003": (59, 15, 43, 8),
+    "004": (26, 15, 10, 9),
 }
+# hand-counted across the five seeds: 124 requirements a machine can check; at least half come out executable
+MACHINE_CHECKABLE = 124
 
 needs_seeds = pytest.mark.skipif(not SEEDS.is_dir(), reason=f"the seed runbooks are not at {SEEDS}")
 
@@ -111,6 +113,7 @@ def test_every_todo_is_a_comment_with_its_source_line(seed: str) -> None:
 def test_across_the_seeds_executable_steps_and_their_total() -> None:
     total = sum(_imported(s).report.counts()["executable"] for s in SEED_FILES)
     assert total >= sum(p[1] for p in PINNED.values())
+    assert total * 2 >= MACHINE_CHECKABLE
 
 
 @needs_seeds
@@ -211,6 +214,8 @@ def test_seed_000_secrets_become_secret_checks_never_values() -> None:
         "rp-mw/prod/richpanel/bot_agent_id",
         "rp-mw/prod/openai/api_key",
         "rp-mw/prod/shopify/admin_api_token",
+        # "Richpanel bot agent created; bot id stored in Secrets Manager." checks the listed secret it names
+        "rp-mw/prod/richpanel/bot_agent_id",
     ]
     assert all(c.with_["provider"] == "aws-secretsmanager" for c in checks)
     aws = next(s for _, s in rb.all_steps() if s.type == "command" and s.with_["run"][0] == "aws")
@@ -235,10 +240,107 @@ def test_seed_002_flags_observe_and_rollback() -> None:
     assert ("rollback", {"automation_enabled": False}) in flag_steps
     assert any(f == {"safe_mode": False} for _, f in flag_steps)
     assert rb.flags is not None
-    assert rb.flags.safe == {"automation_enabled": False, "safe_mode": True}
+    templates = {
+        "t_order_status_ask_order_number",
+        "t_delivered_not_received_intake",
+        "t_missing_items_intake",
+        "t_technical_support_intake",
+        "t_order_status_verified",
+        "t_shipping_delay_verified",
+    }
+    # the templates enabled one by one under "Enable only Tier 1 templates ...:" and "Enable:"; off until then
+    assert rb.flags.safe == {"automation_enabled": False, "safe_mode": True, **dict.fromkeys(templates, False)}
+    assert {k for _, f in flag_steps for k, v in f.items() if v is True and k.startswith("t_")} == templates
     observe = next(s for _, s in rb.all_steps() if s.kind is models.StepKind.OBSERVE)
     assert observe.duration == 3600
     assert len(rb.rollback.follow_up) >= 3
+
+
+@needs_seeds
+def test_seed_000_outbound_flag_words_become_a_flag_check_and_actions() -> None:
+    """ "Keep outbound flag disabled" is a check; "Enable outbound" under "Enable outbound flag" and the rollback's
+    "Set outbound disabled (safety flag back to `false`)" are actions; the flag is safe off."""
+    rb = _imported("000").runbook
+    flag_steps = [(sec, s.kind.value, s.with_) for sec, s in rb.all_steps() if s.type == "flag"]
+    assert [(k, w) for _, k, w in flag_steps] == [
+        ("check", {"flag": "outbound", "is": False}),
+        ("action", {"flags": {"outbound": True}}),
+        ("action", {"flags": {"outbound": False}}),
+    ]
+    assert flag_steps[-1][0] == "rollback"
+    assert rb.flags is not None
+    assert rb.flags.safe == {"outbound": False}
+
+
+@needs_seeds
+def test_seed_002_secrets_named_in_words_become_presence_checks_with_a_todo() -> None:
+    result = _imported("002")
+    rb = result.runbook
+    ids = [s.with_["id"] for _, s in rb.all_steps() if s.type == "secret"]
+    assert ids == ["RICHPANEL_TOKEN", "OPENAI_KEY", "WEBHOOK_TOKEN"]
+    assert {rb.secrets[k].id for k in ("richpanel_token", "openai_key", "webhook_token")} == set(ids)
+    assert any("secret names drafted from the words 'Richpanel token'" in t for t in result.report.todos)
+
+
+@needs_seeds
+def test_seed_003_the_config_tool_runs_for_its_group_and_the_artifacts_directory_is_checked() -> None:
+    rb = _imported("003").runbook
+    steps = _steps(rb)
+    config = steps["prod-config-verification"]
+    assert (config.kind, config.with_["run"]) == (models.StepKind.CHECK, ["python3", "scripts/verify_prod_env.py"])
+    assert "PSP Keys (Stripe/Adyen Live); Webhook Secrets" in config.description
+    artifacts = next(s for s in steps.values() if s.type == "command" and s.with_["run"][:2] == ["test", "-d"])
+    assert artifacts.with_["run"][2] == "${{ vars.rc_proof_dir }}"
+    assert rb.vars["rc_proof_dir"] == "/app/artifacts/rc-proof/"
+    pull = next(s for s in steps.values() if s.type == "command" and s.with_["run"][-1] == "pull")
+    assert (pull.kind, pull.with_["run"]) == (models.StepKind.ACTION, ["docker-compose", "pull"])
+
+
+@needs_seeds
+def test_seed_004_rollback_re_runs_the_checks_it_names_and_go_needs_auth_enabled() -> None:
+    rb = _imported("004").runbook
+    again = [s for s in rb.rollback.steps if s.title.startswith("Re-run: ")]
+    assert [(s.type, s.kind.value) for s in again] == [("http", "check"), ("command", "check")]
+    assert again[0].with_["url"] == "${{ vars.base_url }}/health"
+    assert again[1].with_["run"] == ["./scripts/run_staging_release_gate.sh"]
+    present = [s.with_["id"] for _, s in rb.all_steps() if s.type == "secret"]
+    assert present == ["DATABASE_URL", "API_TOKEN_MAP_JSON"]  # the env file's credentials, by name only
+    decision = next(s for _, s in rb.all_steps() if s.kind is models.StepKind.DECISION)
+    auth = _steps(rb)[decision.needs[-1]]
+    assert (auth.type, auth.with_["name"]) == ("env", "AUTH_ENABLED")
+
+
+@needs_seeds
+def test_seed_001_cloudwatch_alarms_by_prefix_are_listed_with_the_documents_profile_and_region() -> None:
+    rb = _imported("001").runbook
+    alarms = [s for _, s in rb.all_steps() if s.type == "command" and s.with_["run"][:2] == ["aws", "cloudwatch"]]
+    assert len(alarms) == 2  # "Find alarms" and the rollback's "... alarms still present"
+    run = alarms[0].with_["run"]
+    assert run[run.index("--alarm-name-prefix") + 1] == "${{ vars.alarm_prefix }}"
+    assert run[run.index("--profile") + 1] == "${{ vars.aws_profile }}"
+    assert (rb.vars["alarm_prefix"], rb.vars["aws_profile"], rb.vars["aws_region"]) == (
+        "rp-mw-prod-",
+        "rp-admin-prod",
+        "us-east-2",
+    )
+    assert _all_match(alarms[0].with_["expect"]["stdout"], "rp-mw-prod-worker-errors\trp-mw-prod-429s")
+    assert alarms[1] in rb.rollback.steps
+
+
+def test_words_that_name_no_flag_template_or_secret_stay_manual_steps() -> None:
+    """The prose recognitions need their anchor: "flag" beside the name, an "Enable" label over names only,
+    secrets in a parenthesised list of credential nouns."""
+    text = (
+        "# R\n\n## Cutover\n\n"
+        "1. Enable Maintenance Page / Block Ingress.\n"
+        "2. Keep outbound disabled.\n"
+        "3. Secrets exist for prod (see the vault).\n"
+        "4. Enable:\n   - `t_one` and then check the dashboard\n"
+        "5. Artifacts present in the bucket.\n"
+    )
+    rb = _hostile(text).runbook
+    assert all(s.kind is models.StepKind.MANUAL for _, s in rb.all_steps())
+    assert rb.flags is None
 
 
 # --- the command and hostile input --------------------------------------------------------------------------

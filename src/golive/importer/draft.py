@@ -221,6 +221,8 @@ class Draft:
     top_todos: list[str] = field(default_factory=list)
     account: dict[int, LineAccount] = field(default_factory=dict)
     scripts: dict[str, list[str]] = field(default_factory=dict)  # script file name -> argv
+    tool_labels: dict[str, str] = field(default_factory=dict)  # a tools list's label (lower case) -> script
+    alarms_check: dict[str, Any] | None = None  # the step that finds the document's alarms
     script_refs: set[str] = field(default_factory=set)
     captures: dict[str, str] = field(default_factory=dict)  # shell NAME -> ${{ steps.x.output.json.f }}
     raw_values: dict[str, str] = field(default_factory=dict)  # env NAME -> value as written
@@ -458,6 +460,9 @@ def _prescan(d: Draft, sec: Section) -> None:
                                 script = _script_name(cmd.argv)
                                 if script:
                                     d.scripts.setdefault(script, cmd.argv)
+                                    label = strip_label(it.lead.inline.lead_bold or "") if it.lead else ""
+                                    if len(label.split()) >= 2:
+                                        d.tool_labels.setdefault(label.lower(), script)
 
 
 def _unquote(v: str) -> str:
@@ -757,6 +762,9 @@ def _item(d: Draft, it: Item, ctx: Ctx, mode: str | None, prefix: str = "") -> N
         ctx.last_step.setdefault("evidence", []).append({"name": short(text, 120)})
         d.mark(it.first, it.last, "field", f"{ctx.last_step['id']}.evidence")
         return
+    if (alarms := _cloudwatch_alarms(d, inl)) is not None:
+        _alarms_check(d, ctx, title, alarms, it.first, lead.last if lead else it.first)
+        return
     if mode == "refs" or (cls == "info" and not _has_command(it)):
         if mode == "refs" and ctx.last_step is not None:
             ctx.last_step.setdefault("refs", []).append(inl.codes[0] if inl.codes else text)
@@ -868,6 +876,9 @@ def _step_item(d: Draft, it: Item, ctx: Ctx, title: str, prefix: str) -> None:
         d.mark(it.first, it.first, "field", "title of the secret checks below")
         return
     ctx.last_exec = None
+    if label_only and nested and not lead_cmds and (tool := _tool_for_label(d, strip_label(inl.lead_bold or text))):
+        _tool_group(d, it, ctx, strip_label(inl.lead_bold or text), tool)
+        return
     if label_only and nested and not lead_cmds:
         d.mark(it.first, lead.last if lead else it.first, "field", "title of the steps below")
         label = strip_label(inl.lead_bold or text)
@@ -905,17 +916,316 @@ def _step_item(d: Draft, it: Item, ctx: Ctx, title: str, prefix: str) -> None:
             )
     elif (rerun := _rerun(d, low)) is not None:
         _command_step(d, ctx, title, None, it.first, lead.last if lead else it.first, text, argv=rerun)
-        if ctx.last_exec is not None and " and " in low:
+        rest = low.split(" and ", 1)[1] if " and " in low else ""
+        if re.search(r"\balarms? (?:are |is )?still (?:present|there|exist)", rest) and d.alarms_check is not None:
+            again = d.alarms_check
+            step = {
+                "id": d.new_id(f"re-run {again['title']}"),
+                "title": f"Alarms still present: {again['title']}",
+                "kind": "check",
+                "type": "command",
+                "with": json.loads(json.dumps(again["with"])),
+            }
+            _place(d, ctx, step, it.first, lead.last if lead else it.first)
+        elif ctx.last_exec is not None and rest:
             d.todo(ctx.last_exec["id"], it.first, f"re-runs the earlier command; the rest is not checked: {text}")
     elif (m := re.search(r"\b(?:observe|watch)\b.*?\bfor\s+" + _DUR, text, re.I)) is not None:
         _observe(d, ctx, title, text, duration(m.group(1), m.group(2)), it.first, it.last)
     elif text.rstrip().endswith(":") and not nested:
         ctx.pending_title = (strip_label(text), it.first)
         d.mark(it.first, it.last, "field", "title of the command below")
+    elif text and _prose_step(d, ctx, it, title, prefix):
+        pass
     elif text:
         _manual(d, ctx, title, text, it.first, lead.last if lead else it.first)
     for b in nested:
         _nested(d, b, ctx, title)
+
+
+# --- prose that names something a machine can check or do ----------------------------------------------
+
+_FLAG_STATE = {"disabled": False, "off": False, "false": False, "enabled": True, "on": True, "true": True}
+_IDENT = re.compile(r"[a-z][a-z0-9_.-]*")
+_SECRET_NOUN = re.compile(r"[A-Za-z][A-Za-z0-9 .-]{0,40}\b(?:token|key|secret|password)s?", re.I)
+
+
+def _prose_step(d: Draft, ctx: Ctx, it: Item, title: str, prefix: str) -> bool:
+    """A list item in words that still names a flag, template switches, secrets, a directory, an earlier
+    check to re-run or a tool: the executable steps for it (True), else False (it stays a manual step)."""
+    assert it.lead is not None
+    inl = it.lead.inline
+    text, first, last = inl.text, it.first, it.lead.last
+    label = prefix or (ctx.mode_text if ctx.mode == "label" else "")
+    if (flag := _flag_words(text, prefix)) is not None:
+        name, value, kind = flag
+        d.flags_line = d.flags_line or first
+        d.flags_used.setdefault(name, value)
+        if kind == "check":
+            step: dict[str, Any] = {"kind": "check", "type": "flag", "with": {"flag": name, "is": value}}
+        else:
+            step = {"kind": "action", "type": "flag", "with": {"flags": {name: value}}}
+        _place(d, ctx, {"id": d.new_id(title), "title": title, **step}, first, last)
+        return True
+    if enables := _enable_codes(inl, label):
+        value = not label.lower().lstrip().startswith("disable")
+        for code, optional in enables:
+            d.flags_line = d.flags_line or first
+            d.flags_used.setdefault(code, not value)  # before the switch, the template was the other way
+            verb = "Enable" if value else "Disable"
+            step = {
+                "id": d.new_id(f"{verb} {code}"),
+                "title": f"{verb} {code}",
+                "kind": "action",
+                "type": "flag",
+                "with": {"flags": {code: value}},
+            }
+            _place(d, ctx, step, first, last)
+            if optional:
+                d.todo(step["id"], first, f"optional in the document: keep or drop this step ({short(text, 80)})")
+        return True
+    if names := _secret_words(text):
+        for noun in names:
+            env = re.sub(r"[^A-Za-z0-9]+", "_", noun).strip("_").upper()
+            d.secret(env, f"named '{noun}' in the document")
+            ref = d.secrets[snake(env)]
+            step = _presence_check(d, ctx, noun, {"provider": ref["provider"], "id": ref["id"]}, first, last)
+        d.todo(
+            step["id"],
+            first,
+            "secret names drafted from the words "
+            + ", ".join(f"'{n}'" for n in names)
+            + "; give each its real name"
+            + (
+                " and provider (the document keeps secrets in Secrets Manager)"
+                if "secrets manager" in d.source.lower()
+                else ""
+            ),
+        )
+        return True
+    if (stored := _stored_secret(d, text)) is not None:
+        _presence_check(d, ctx, stored["id"], dict(stored), first, last, title=title)
+        return True
+    if (folder := _dir_present(inl)) is not None:
+        name = snake(re.sub(r"[^A-Za-z0-9]+", "_", folder.rstrip("/").rsplit("/", 1)[-1]) + "_dir")
+        step = {
+            "id": d.new_id(title),
+            "title": title,
+            "kind": "check",
+            "type": "command",
+            "with": {"run": ["test", "-d", d.var(name, folder)]},
+        }
+        _place(d, ctx, step, first, last)
+        if re.search(r"\bhash", text, re.I):
+            d.todo(step["id"], first, f"only that the directory exists is checked, not its hashes: {text}")
+        return True
+    if again := _rerun_checks(d, text.lower()):
+        for orig in again:
+            step = {
+                "id": d.new_id(f"re-run {orig['title']}"),
+                "title": f"Re-run: {orig['title']}",
+                "kind": "check",
+                "type": orig["type"],
+                "with": json.loads(json.dumps(orig["with"])),
+            }
+            _place(d, ctx, step, first, last)
+        return True
+    if (pull := _image_pull(d, text)) is not None:
+        _place(
+            d,
+            ctx,
+            {"id": d.new_id(title), "title": title, "kind": "action", "type": "command", "with": {"run": pull}},
+            first,
+            last,
+        )
+        return True
+    return False
+
+
+def _place(d: Draft, ctx: Ctx, step: dict[str, Any], first: int, last: int) -> dict[str, Any]:
+    if ctx.at and ctx.cls != "rollback":
+        step["at"] = ctx.at
+    return _add_step(d, ctx, step, first, last)
+
+
+def _presence_check(
+    d: Draft, ctx: Ctx, name: str, with_: dict[str, Any], first: int, last: int, title: str | None = None
+) -> dict[str, Any]:
+    step = {
+        "id": d.new_id(f"secret {name.replace('/', ' ')}", "secret"),
+        "title": title or f"Secret present: {name}",
+        "kind": "check",
+        "type": "secret",
+        "with": with_,
+    }
+    return _place(d, ctx, step, first, last)
+
+
+def _flag_words(text: str, prefix: str) -> tuple[str, Any, str] | None:
+    """ "Keep outbound flag disabled" (a check), "Set outbound disabled (safety flag ...)" and "Enable outbound"
+    under "Enable outbound flag" (actions): (flag, value, check | action)."""
+    low = text.lower()
+    both = f"{prefix.lower()} {low}"
+    m = re.match(r"keep (?:the )?([a-z][\w.-]*) flag (?:is |as )?(disabled|enabled|off|on)\b", low)
+    if m:
+        return m.group(1), _FLAG_STATE[m.group(2)], "check"
+    m = re.match(r"set (?:the )?([a-z][\w.-]*) (?:flag )?(?:to )?(disabled|enabled|off|on)\b", low)
+    if m and re.search(r"\bflag\b", both):
+        return m.group(1), _FLAG_STATE[m.group(2)], "action"
+    m = re.match(r"(enable|disable) (?:the )?([a-z][\w.-]*)\b", low)
+    if m and re.search(r"\b" + m.group(1) + r" (?:the )?" + re.escape(m.group(2)) + r" flag\b", both):
+        return m.group(2), m.group(1) == "enable", "action"
+    return None
+
+
+def _enable_codes(inl: Inline, label: str) -> list[tuple[str, bool]]:
+    """Under "Enable:" / "Enable only Tier 1 templates:", an item that is only switch names (`t_order_status`,
+    maybe "(optional)"): each name, and whether the document marks it optional."""
+    if not re.match(r"\s*(enable|disable)\b", label, re.I) or not inl.codes:
+        return []
+    if not all(_IDENT.fullmatch(c.strip()) for c in inl.codes):
+        return []
+    rest = inl.text
+    for c in inl.codes:
+        rest = rest.replace(c, " ", 1)
+    rest = re.sub(r"\(\s*optional\b[^)]*\)", " ", rest, flags=re.I)
+    if re.sub(r"[\s*_,;.]", "", rest):
+        return []
+    out = []
+    pos = 0
+    for k, c in enumerate(inl.codes):
+        at = inl.text.find(c, pos)
+        before = inl.text[pos:at].lower()
+        pos = at + len(c)
+        after = inl.text[pos:].lower() if k == len(inl.codes) - 1 else ""
+        out.append((c.strip(), "optional" in before or "optional" in after))
+    return out
+
+
+def _secret_words(text: str) -> list[str]:
+    """ "Secrets exist for prod (Richpanel token, OpenAI key, webhook token)": the secrets it names in words."""
+    m = re.search(r"\bsecrets?\b[^()]*\(([^)]*)\)", text, re.I)
+    if not m:
+        return []
+    names = [n.strip() for n in m.group(1).split(",") if n.strip()]
+    if not names or not all(_SECRET_NOUN.fullmatch(n) and len(n.split()) <= 3 for n in names):
+        return []
+    return names
+
+
+def _stored_secret(d: Draft, text: str) -> dict[str, Any] | None:
+    """ "... bot id stored in Secrets Manager": the one secret of the document's secret checks whose name's last
+    part is made of the item's words (`.../bot_agent_id`)."""
+    if not re.search(r"\bstored in (?:aws )?secrets? ?manager\b", text, re.I):
+        return None
+    words = set(re.findall(r"[a-z0-9]+", text.lower()))
+    found = [
+        s["with"]
+        for p in d.phases
+        for s in p["steps"]
+        if s.get("type") == "secret"
+        and set(re.findall(r"[a-z0-9]+", str(s["with"]["id"]).rsplit("/", 1)[-1].lower())) <= words
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _dir_present(inl: Inline) -> str | None:
+    """ "RC Artifacts (`/app/artifacts/rc-proof/`) present": the one directory the item says must be there."""
+    if not re.search(r"\b(present|exists?|in place)\b", inl.text, re.I):
+        return None
+    dirs = [c for c in inl.codes if re.fullmatch(r"\.{0,2}/[\w./-]*/", c.strip())]
+    return dirs[0].strip() if len(dirs) == 1 else None
+
+
+def _rerun_checks(d: Draft, low: str) -> list[dict[str, Any]]:
+    """ "Re-run health and security regression checks": for each part, the one earlier check (a command or an
+    HTTP request, reading no other step's output) that names it."""
+    m = re.match(r"re-?run (?:the )?(.+?)\.?$", low)
+    if not m:
+        return []
+    parts = [re.sub(r"\s+(checks?|tests?)$", "", p.strip()) for p in re.split(r",\s*|\s+and\s+", m.group(1))]
+    out = []
+    for part in parts:
+        if not part:
+            return []
+        found = [
+            s
+            for p in d.phases
+            for s in p["steps"]
+            if s.get("kind") == "check"
+            and s.get("type") in ("command", "http")
+            and "${{ steps." not in json.dumps(s["with"])
+            and part in (s["title"] + " " + json.dumps(s["with"])).lower().replace("\\", "")
+        ]
+        if len(found) != 1:
+            return []
+        out.append(found[0])
+    return out
+
+
+def _image_pull(d: Draft, text: str) -> list[str] | None:
+    """ "Pull Docker Images" where the document deploys with `docker-compose up` / `docker compose up`."""
+    if not re.match(r"pull (?:the )?(?:new )?docker images?\b", text, re.I):
+        return None
+    if re.search(r"`docker-compose up\b", d.source):
+        return ["docker-compose", "pull"]
+    if re.search(r"`docker compose up\b", d.source):
+        return ["docker", "compose", "pull"]
+    return None
+
+
+def _cloudwatch_alarms(d: Draft, inl: Inline) -> str | None:
+    """ "Find alarms: CloudWatch -> Alarms -> `rp-mw-prod-*`": the alarm name prefix."""
+    if not re.search(r"cloudwatch\s*(?:→|->|>)\s*alarms", inl.text, re.I):
+        return None
+    prefixes = [c.strip()[:-1] for c in inl.codes if re.fullmatch(r"[A-Za-z0-9_./-]+\*", c.strip())]
+    return prefixes[0] if prefixes else None
+
+
+def _alarms_check(d: Draft, ctx: Ctx, title: str, prefix: str, first: int, last: int) -> dict[str, Any] | None:
+    """`aws cloudwatch describe-alarms` for the prefix (with the document's profile and region): the alarms exist."""
+    argv = ["aws", "cloudwatch", "describe-alarms", "--alarm-name-prefix", d.var("alarm_prefix", prefix)]
+    argv += ["--query", "MetricAlarms[].AlarmName", "--output", "text"]
+    profile = re.search(r"(?:--profile[ =]|AWS_PROFILE=)([A-Za-z0-9_.-]+)", d.source)
+    region = re.search(r"(?:--region[ =]|AWS_REGION=|AWS_DEFAULT_REGION=)([a-z]{2}-[a-z]+-\d)\b", d.source)
+    if profile:
+        argv += ["--profile", d.var("aws_profile", profile.group(1))]
+    if region:
+        argv += ["--region", d.var("aws_region", region.group(1))]
+    step = _command_step(d, ctx, title, None, first, last, title, argv=argv)
+    if step is not None and step.get("type") == "command":
+        step["kind"] = "check"
+        step["with"]["expect"] = {"stdout": re.escape(prefix)}
+        d.alarms_check = step
+    return step
+
+
+def _tool_for_label(d: Draft, label: str) -> str | None:
+    """A group titled like a tools-list entry ("Prod Config Verification" for "Config Verification:
+    `python3 scripts/verify_prod_env.py`"): that tool's script."""
+    low = label.lower().strip()
+    found = {script for tl, script in d.tool_labels.items() if low == tl or low.endswith(" " + tl)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _tool_group(d: Draft, it: Item, ctx: Ctx, label: str, script: str) -> None:
+    """The tool runs once for the group; the group's items in words are what it verifies (its description);
+    items with code stay steps of their own."""
+    assert it.lead is not None
+    d.script_refs.add(script)
+    step = _command_step(d, ctx, label, None, it.first, it.lead.last, it.lead.inline.text, argv=d.scripts[script])
+    verifies: list[str] = []
+    for b in it.blocks[1:]:
+        if not isinstance(b, ListBlock) or step is None:
+            _nested(d, b, ctx, label)
+            continue
+        for sub in b.items:
+            sub_inl = sub.lead.inline if sub.lead else Inline()
+            if sub_inl.codes or len(sub.blocks) > 1 or not sub_inl.text:
+                _item(d, sub, ctx, None, label)
+                continue
+            verifies.append(sub_inl.text.rstrip("."))
+            step["description"] = "Verifies: " + "; ".join(verifies) + "."
+            d.mark(sub.first, sub.last, "field", f"{step['id']}.description")
 
 
 def _nested(d: Draft, b: Block, ctx: Ctx, prefix: str) -> None:
@@ -1471,6 +1781,10 @@ def _fence(d: Draft, f: Fence, ctx: Ctx, title: str | None) -> None:
             f.last,
         )
         d.mark(f.first, f.last, "step", f"{step['id']} (manual; the values became vars and secrets)", force=True)
+        for name in names:
+            if is_secret(name):
+                ref = d.secrets[snake(name)]
+                _presence_check(d, ctx, name, {"provider": ref["provider"], "id": ref["id"]}, f.first, f.last)
         return
     if info in ("sql", "postgresql", "pgsql"):
         _sql_step(d, ctx, base_title, f.content, d.secret("database_url"), f.first, f.last)
@@ -1660,7 +1974,15 @@ def _decision_section(d: Draft, sec: Section, ctx: Ctx) -> None:
         elif isinstance(blk, ListBlock):
             for it in blk.items:
                 if ctx.last_step is not None and ctx.last_step.get("kind") == "decision":
+                    dec = ctx.last_step
                     _decision(d, ctx, _item_text(it), it.first, it.last, statement=None, criteria=True)
+                    if it.lead is not None and _env_assignments(it.lead.inline):
+                        # "Auth/RBAC enforced (`AUTH_ENABLED=true`)": checked before GO can be given
+                        before = {s["id"] for s in _all_steps_flat(d)}
+                        _env_checks(d, ctx, title_of(it.lead.inline), it.lead.inline, it.first, it.last)
+                        added = [s["id"] for s in _all_steps_flat(d) if s["id"] not in before]
+                        dec["needs"] = [*dec.get("needs", []), *added]
+                        ctx.last_step = dec
                 else:
                     _item(d, it, ctx, ctx.mode)
             ctx.mode = None
@@ -1927,7 +2249,8 @@ def _finish(d: Draft) -> None:
             None,
             d.flags_line or 1,
             "flags: the document does not say where its flags live; the draft uses a dotenv file (vars.flags_file)"
-            " and takes the first value each flag is set to as its safe value",
+            " and takes the first value each flag is set to (or checked for) as its safe value; a template or"
+            " switch first turned on is safe off",
         )
         rb["vars"] = d.vars
     for _, st in _all_steps(d):
@@ -2025,6 +2348,10 @@ def _finish(d: Draft) -> None:
     if d.completion:
         rb["completion"] = d.completion
     d.doc = rb
+
+
+def _all_steps_flat(d: Draft) -> list[dict[str, Any]]:
+    return [s for _, s in _all_steps(d)]
 
 
 def _all_steps(d: Draft) -> list[tuple[str, dict[str, Any]]]:
