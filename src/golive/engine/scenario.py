@@ -50,6 +50,7 @@ MAX_SCENARIO_BYTES = 4 * 1024 * 1024  # a scenario is configuration
 DEFAULT_LOOK_EVERY = 30.0  # seconds of run time between the scripted people's looks at the run
 DEFAULT_RUN_LIMIT = 7 * 24 * 3600.0  # seconds of run time a scenario may take before it fails
 IDLE_TURNS = 200  # event-loop turns a sleeper waits at most for the other tasks to become idle
+REAL_POLL = 0.02  # seconds (real) between the engine's looks for acts recorded by others
 ENGINE_POLL = 5.0  # seconds of run time between the engine's looks for people's acts (they look every 30 s)
 REAL_TIME_LIMIT = 120.0  # seconds of real time a scenario may take before it fails (a stuck run never hangs)
 # Plugins that meet the outside world somewhere no stub reaches (a socket of their own).
@@ -88,7 +89,9 @@ class Act(_Model):
     decide: Literal["go", "no-go"] | None = None
     reason: str = Field(default="scenario", description="The reason recorded with a decision.")
     waive: Waive | None = None
-    rollback: str | None = Field(default=None, description="Ask for the rollback plan, with this reason.")
+    rollback: str | None = Field(
+        default=None, description="Ask for the rollback plan, with this reason (at: a run time, or while step: runs)."
+    )
     no_answer: bool = Field(default=False, description="Nobody answers: the step's deadline and default apply.")
 
     @model_validator(mode="after")
@@ -471,6 +474,18 @@ class _People:
                     await h.refresh()
                 else:
                     next_due = min(next_due, at)
+            # A rollback while a step runs (an observe window), once it has run for `after`.
+            for during in [a for a in self.pending if a.at is None and a.rollback is not None]:
+                st = h.state.step(during.step or "")
+                if st.status not in ("running", "waiting"):
+                    continue
+                since = self.waiting_since.setdefault((st.id, "running"), now)
+                if now >= since + float(during.after):
+                    self.pending.remove(during)
+                    await self._try(h, during, st.id, None)
+                    await h.refresh()
+                else:
+                    next_due = min(next_due, since + float(during.after))
             for s in list(h.state.waiting) + self._failed_open(h):
                 key = (s.id, str(s.waiting_for))
                 if key in self.answered:
@@ -551,6 +566,9 @@ async def play(
         start_now=True,
     )
     engine = runner.Engine(handle, clock=clock, poll=ENGINE_POLL)
+    # The engine notices acts of other processes (a rollback request) on a real-time poll: here they are
+    # this process's, so it looks often rather than every ENGINE_POLL real seconds.
+    engine.real_poll = REAL_POLL
     engine._workdir_cache = workdir  # commands run (and stubbed commands write) in the scenario's directory
     people = _People(
         store,
