@@ -96,6 +96,8 @@ class StepState:
     finished_at: str | None = None
     duration: float | None = None
     actor: str | None = None
+    auth: str | None = None  # how the actor authenticated (token | oidc | local), when a person acted
+    auth_subject: str | None = None  # who authenticated (golive.identity)
     waiting_for: str | None = None  # manual | decision | resolve
     deadline: str | None = None
     default: str | None = None
@@ -277,7 +279,9 @@ class RunState:
             st.duration = d.get("duration")
             st.downgraded_from = d.get("downgraded_from")
             st.started_at = d.get("started_at") or st.started_at or ev.ts
-            st.actor = ev.actor or st.actor
+            if ev.actor:
+                st.actor = ev.actor
+                st.auth, st.auth_subject = d.get("auth", st.auth), d.get("auth_subject", st.auth_subject)
             st.waiting_for = None
             st.deadline = None
         elif t == "step_waiting":
@@ -297,6 +301,7 @@ class RunState:
             st.inputs = dict(d.get("inputs") or {})
             st.evidence = list(st.evidence) + list(d.get("evidence") or [])
             st.actor = ev.actor
+            st.auth, st.auth_subject = d.get("auth"), d.get("auth_subject")
         elif t == "action_unknown":
             st = self.step(ev.step_id or "")
             st.status = "unknown"

@@ -263,6 +263,9 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
                         "planned": s.get("planned_at"),
                         "t": s.get("t"),
                         "outcome": s.get("decision") or s.get("outcome") or s.get("status"),
+                        "actor": s.get("actor") if s["kind"] in ("manual", "decision") else None,
+                        "auth": s.get("auth"),
+                        "auth_subject": s.get("auth_subject"),
                     }
                 )
     if data["rollback"]:

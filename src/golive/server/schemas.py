@@ -215,6 +215,12 @@ class StepOut(_Model):
     expected: float | None = None
     attempts: int = 0
     actor: str | None = None
+    auth: str | None = Field(
+        default=None, description="How the person who acted authenticated: token, oidc or local (CLI to the store)."
+    )
+    auth_subject: str | None = Field(
+        default=None, description="Who authenticated: the token's user, the OIDC subject, or the local account."
+    )
     waiting_for: str | None = None
     deadline: str | None = None
     default: str | None = None
