@@ -205,7 +205,7 @@ async def test_change_system_failures_fail_closed(servicenow: tuple[VendorApi, S
     """A refused sign-in, a 5xx or a timeout is an ERROR (never a pass); no credential is in the result."""
     api, sn = servicenow
     sn.approve()
-    kw: dict[str, Any] = {"timeout": 0.3}
+    kw: dict[str, Any] = {"timeout": "300ms"}
     if fault == "401":
         kw["password"] = "wrong-password-1"
     elif fault == "timeout":
@@ -327,7 +327,7 @@ async def test_jira_failures_fail_closed(jira: tuple[VendorApi, Jira], fault: st
     """Jira: a refused API token, a 5xx or a timeout is an ERROR for the check and the close; no token shown."""
     api, j = jira
     j.status = "Approved"
-    kw: dict[str, Any] = {"timeout": 0.3, "check_window": False}
+    kw: dict[str, Any] = {"timeout": "300ms", "check_window": False}
     if fault == "401":
         kw["password"] = "wrong-token-3"
     elif fault == "timeout":

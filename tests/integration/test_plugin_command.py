@@ -81,7 +81,7 @@ def still_alive(pid: int, wait: float = 5.0) -> bool:
 async def test_command_check_timeout_kills_the_process_group(tmp_path: Path) -> None:
     """On timeout the check is an ERROR and the shell's child (a sleep) is killed too."""
     pidfile = tmp_path / "child.pid"
-    p = CommandParams(run=f"sleep 30 & echo $! > {pidfile}; wait", timeout=0.5)
+    p = CommandParams(run=f"sleep 30 & echo $! > {pidfile}; wait", timeout="500ms")
     result = await CommandCheck().run(make_ctx(p, workdir=tmp_path))
     assert result.outcome is Outcome.ERROR
     assert "timed out after 0.5 s" in result.summary

@@ -66,7 +66,7 @@ async def test_http_check_malformed_json_is_an_error(http_server: LoopbackHTTPSe
 async def test_http_check_timeout_is_an_error(http_server: LoopbackHTTPServer) -> None:
     """A server slower than the timeout gives ERROR with `timed out`."""
     http_server.route("/slow", json={"status": "ok"}, delay=1.0)
-    result = await check(url=http_server.url("/slow"), timeout=0.2)
+    result = await check(url=http_server.url("/slow"), timeout="200ms")
     assert result.outcome is Outcome.ERROR
     assert "timed out after 0.2 s" in result.summary
 

@@ -200,7 +200,7 @@ async def test_launchdarkly_outage_fails_closed(ld: tuple[VendorApi, LaunchDarkl
         api.delay = 1.0
     else:
         api.fault_status = int(fault)
-    provider = LaunchDarklyFlags(ld_opts(api, timeout=0.3))
+    provider = LaunchDarklyFlags(ld_opts(api, timeout="300ms"))
     check = await FlagCheck().run(
         make_ctx(FlagCheckParams.model_validate({"flag": "orders.write_new_db", "is": False}), flags=provider)
     )
@@ -332,7 +332,7 @@ async def test_ofrep_fake_rejects_a_malformed_evaluation(ofrep: VendorApi) -> No
 async def test_ofrep_timeout_fails_closed(ofrep: VendorApi) -> None:
     """An OFREP service that does not answer in time makes the flag check an ERROR."""
     ofrep.delay = 1.0
-    provider = OfrepFlags(ofrep_opts(ofrep, timeout=0.3))
+    provider = OfrepFlags(ofrep_opts(ofrep, timeout="300ms"))
     result = await FlagCheck().run(
         make_ctx(FlagCheckParams.model_validate({"flag": "checkout.percent", "is": 25}), flags=provider)
     )

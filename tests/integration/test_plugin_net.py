@@ -140,7 +140,7 @@ async def test_dns_named_resolver_timeout_or_servfail_is_an_error(resolvers: lis
     """A resolver that does not answer, or answers SERVFAIL, is an ERROR (fail closed), never a pass."""
     resolvers[0].silent = True
     resolvers[1].rcode = "SERVFAIL"
-    p = DnsParams(name="db.example.com", resolvers=named(resolvers), answers=["10.0.0.5"], timeout=0.3)
+    p = DnsParams(name="db.example.com", resolvers=named(resolvers), answers=["10.0.0.5"], timeout="300ms")
     result = await DnsCheck().run(make_ctx(p))
     assert result.outcome is Outcome.ERROR
     assert "google" in result.summary

@@ -212,7 +212,7 @@ async def test_statuspage_scheduled_maintenance_lifecycle(statuspage: tuple[Vend
 async def test_statuspage_failures_fail_closed(statuspage: tuple[VendorApi, Statuspage], fault: str) -> None:
     """A refused key, a 5xx or a timeout is an ERROR; the key is never in the result."""
     api, _ = statuspage
-    kw: dict[str, Any] = {"timeout": 0.3}
+    kw: dict[str, Any] = {"timeout": "300ms"}
     if fault == "401":
         kw["api_key"] = "wrong-key-5"
     elif fault == "timeout":
@@ -294,7 +294,7 @@ async def test_pagerduty_failures_fail_closed(pagerduty: tuple[VendorApi, PagerD
     else:
         api.fault_status = int(fault)
     p = PagerDutyParams.model_validate(
-        {"event_action": "trigger", "summary": "s", "url": api.url(), "routing_key": key, "timeout": 0.3}
+        {"event_action": "trigger", "summary": "s", "url": api.url(), "routing_key": key, "timeout": "300ms"}
     )
     result = await PagerDutyAction().run(make_ctx(p))
     assert result.outcome is Outcome.ERROR

@@ -149,7 +149,7 @@ async def test_vault_write_outage_fails_closed(vault: tuple[VendorApi, Kv2], fau
         api.delay = 1.0
     else:
         api.fault_status = int(fault)
-    result = await VaultWriteAction().run(secrets_ctx(params(api, timeout=0.3)))
+    result = await VaultWriteAction().run(secrets_ctx(params(api, timeout="300ms")))
     assert result.outcome is Outcome.ERROR
     assert ("timed out" in result.summary) if fault == "timeout" else (f"status {fault}" in result.summary)
 

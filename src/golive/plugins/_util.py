@@ -12,23 +12,22 @@ engine can make one per run::
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, PlainSerializer, model_validator
+from pydantic import Field, GetJsonSchemaHandler, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 from golive import exceptions, expr, results
 from golive.plugins import base
 from golive.plugins._http import HttpClient, HttpFailure, HttpResponse, TlsOptions, make_http_client
-from golive.spec import codecheck
+from golive.spec import codecheck, durations
 
 __all__ = [
     "Duration",
@@ -58,60 +57,9 @@ class SecretMissing(exceptions.SecretError):
 
 # ---------------------------------------------------------------------------------------------- durations
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"8h"``, ``"1h30m"``, ``"500ms"``, ``"2d"``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; write one like 30s, 5m or 8h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        try:
-            seconds = float(text)
-        except ValueError:
-            pos = 0
-            seconds = 0.0
-            for m in _DURATION_PART.finditer(text):
-                if m.start() != pos:
-                    break
-                seconds += float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
-                pos = m.end()
-            if pos != len(text) or not text:
-                raise ValueError(f"{value!r} is not a duration; write one like 30s, 5m, 8h or 1h30m") from None
-    else:
-        raise ValueError(f"{value!r} is not a duration; write one like 30s, 5m or 8h")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{value!r} is not a duration: it must be zero or more seconds")
-    return seconds
-
-
-class _DurationSchema:
-    """JSON Schema of a duration: seconds, or a string like ``8h``."""
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, _schema: core_schema.CoreSchema, _handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {
-            "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*)+$"},
-            ],
-            "description": "seconds, or a duration like 500ms, 30s, 5m, 8h, 1h30m, 2d",
-        }
-
-
-# A duration in seconds (float) that reads `30s`, `5m`, `8h` in a runbook and dumps back as seconds.
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    PlainSerializer(lambda v: v, return_type=float),
-    _DurationSchema,
-]
+# One rule for every duration golive reads (golive.spec.durations): a number with its unit.
+parse_duration = durations.parse_duration
+Duration = durations.Duration
 
 
 def fmt_duration(seconds: float) -> str:
