@@ -74,3 +74,32 @@ async def test_start_now_runs_every_phase_at_once(tmp_path: Path) -> None:
     assert seconds_after_t0(h.state.phase_times["switch-cname"][0]) == 0
     assert seconds_after_t0(h.state.step("verify").started_at) == 0
     assert h.state.scheduled == {}
+
+
+async def test_planned_and_actual_t_times_side_by_side_from_t0(tmp_path: Path) -> None:
+    """Planned = t0 + at, actual = when it started, both labelled from t0 (not from the first phase's wall time):
+    with --start-now the T+10m phase and the T+15m step start at T-0, 10 and 15 minutes early."""
+    from golive.cli import views
+    from golive.engine import summary
+
+    h = await run(tmp_path, start_now=True)
+    data = summary.summarize(h)
+    switch = next(p for p in data["phases"] if p["id"] == "switch-cname")
+    assert (switch["planned_at"], switch["planned_time"], switch["t"], switch["drift"]) == (
+        "T+10m",
+        "2026-01-01T02:10:00.000000Z",
+        "T-0",
+        "-10m",
+    )
+    verify = next(s for s in switch["steps"] if s["id"] == "verify")
+    assert (views.planned_cell(verify), views.actual_cell(verify)) == ("T+15m 02:15", "T-0 (-15m)")
+    lines = [ln for ln in summary.timeline(h, data) if ln["what"].startswith("verify")]
+    assert [(ln["planned"], ln["t"]) for ln in lines] == [("T+15m", "T-0")]
+
+
+async def test_a_run_on_time_shows_no_drift(tmp_path: Path) -> None:
+    from golive.engine import summary
+
+    h = await run(tmp_path, start_now=False)
+    switch = next(p for p in summary.summarize(h)["phases"] if p["id"] == "switch-cname")
+    assert (switch["planned_at"], switch["t"], switch["drift"]) == ("T+10m", "T+10m", "0m")

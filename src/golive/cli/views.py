@@ -63,7 +63,9 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     table = Table(expand=False, show_lines=False)
     # Ids, T-times, kinds and outcomes stay whole on one line (people copy step ids into commands); the
     # summary and the role take what width is left and wrap.
-    for col in ("T", "phase / step", "kind"):
+    # Planned and actual T-times side by side: planned is the `at` (with t0: its wall time), actual when it
+    # started, both from T-0.
+    for col in ("planned", "actual", "phase / step", "kind"):
         table.add_column(col, no_wrap=True)
     table.add_column("role", overflow="fold", max_width=16)
     table.add_column("outcome", no_wrap=True)
@@ -71,7 +73,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     table.add_column("summary", overflow="fold", ratio=1)
     for ph in summary["phases"]:
         table.add_row(
-            ph.get("t") or ph.get("planned_at") or "",
+            planned_cell(ph),
+            actual_cell(ph),
             Text(ph["title"], style="bold"),
             "",
             "",
@@ -89,7 +92,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                     "--outcome done|not-done --as NAME",
                 }
             table.add_row(
-                s.get("t") or s.get("planned_at") or "",
+                planned_cell(s),
+                actual_cell(s),
                 f"  {s['id']}",
                 s["kind"],
                 f"{s['role'] or ''}{'=' + s['holder'] if s.get('holder') else ''}",
@@ -101,6 +105,7 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         if s.get("status") not in (None, "pending"):
             shown = s["outcome"] or s["status"]
             table.add_row(
+                "",
                 s.get("t") or "",
                 f"  rollback: {s['id']}",
                 s["kind"],
@@ -124,6 +129,24 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         parts.append(Text(line, style="cyan"))
     for c in summary.get("coverage") or []:
         parts.append(Text(f"coverage: {c['step']} {c['text']}", style="green" if c.get("ok") else "red"))
+    gate = summary.get("start_gate") or {}
+    if gate.get("outcome") == "refused":
+        for b in gate.get("blocks") or []:
+            if not b.get("waived"):
+                parts.append(Text(f"start gate: {b['what']}: {b['why']}; blocks {b['until_text']}", style="bold red"))
+    for g in summary.get("gate_waived") or []:
+        parts.append(Text(f"start gate waived: {g['what']} by {g['by']} ({g['role']}) ticket {g['ticket']}",
+                          style="magenta"))  # fmt: skip
+    ov = summary.get("overrun")
+    if ov:
+        parts.append(
+            Text(
+                f"waiting: {ov.get('reason')}; {' or '.join(ov.get('roles') or [])} decides by {ov.get('deadline')} "
+                f"(default {ov.get('default')}): golive decide {summary['run_id']} continue|rollback --as NAME "
+                "--reason TEXT",
+                style="bold cyan",
+            )
+        )
     for w in summary.get("waivers") or []:
         parts.append(Text(f"waiver: {w['step']} by {w['by']} ticket {w['ticket']}: {w['reason']}", style="magenta"))
     for ident, until in (summary.get("scheduled") or {}).items():
@@ -185,3 +208,17 @@ def outcome_words(status_label: str, verdict: str) -> str:
         return "".join(ch for ch in text.upper() if ch.isalnum())
 
     return status_label if not verdict or norm(verdict) == norm(status_label) else f"{status_label} ({verdict})"
+
+
+def planned_cell(item: dict[str, Any]) -> str:
+    """ "T+10m" or, with a t0, "T+10m 02:10" (the planned wall time, UTC)."""
+    at = item.get("planned_at") or ""
+    wall = item.get("planned_time")
+    return f"{at} {str(wall)[11:16]}" if at and wall else at
+
+
+def actual_cell(item: dict[str, Any]) -> str:
+    """ "T+12m (+2m)": when it started, from T-0, and how far from its plan."""
+    t = item.get("t") or ""
+    d = item.get("drift")
+    return f"{t} ({d})" if t and d and d != "0m" else t

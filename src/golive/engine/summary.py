@@ -9,7 +9,17 @@ from golive.engine.state import RunStatus, parse_ts
 from golive.results import Outcome
 from golive.spec import durations, models
 
-__all__ = ["checklist", "completion", "follow_ups", "signoff_fields", "summarize", "timeline", "tminus"]
+__all__ = [
+    "checklist",
+    "completion",
+    "drift",
+    "follow_ups",
+    "planned_time",
+    "signoff_fields",
+    "summarize",
+    "timeline",
+    "tminus",
+]
 
 
 def tminus(h: acts.RunHandle, ts: str | None) -> str | None:
@@ -19,6 +29,27 @@ def tminus(h: acts.RunHandle, ts: str | None) -> str | None:
     if anchor is None or at is None:
         return None
     return durations.format_ttime(round((at - anchor).total_seconds() / 60) * 60)
+
+
+def planned_time(h: acts.RunHandle, at: float | None) -> str | None:
+    """The planned wall time of a T-time: ``t0`` plus ``at`` (None without a ``t0`` or an ``at``)."""
+    t0 = h.runbook.t0
+    if t0 is None or at is None:
+        return None
+    from datetime import timedelta
+
+    from golive import clock as clock_mod
+
+    return clock_mod.utc_iso(t0 + timedelta(seconds=at))
+
+
+def drift(h: acts.RunHandle, at: float | None, started: str | None) -> str | None:
+    """How far the actual start was from the planned T-time, e.g. '+4m', '-1m', '0m' (None if either is unknown)."""
+    anchor, ts = parse_ts(h.state.anchor), parse_ts(started)
+    if at is None or anchor is None or ts is None:
+        return None
+    minutes = round(((ts - anchor).total_seconds() - at) / 60)
+    return f"{minutes:+d}m" if minutes else "0m"
 
 
 def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, Any]:
@@ -31,6 +62,8 @@ def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, 
         "role": step.role,
         "holder": h.state.roles.get(step.role or "") if step.role else None,
         "planned_at": durations.format_ttime(step.at) if step.at is not None else None,
+        "planned_time": planned_time(h, step.at),
+        "drift": drift(h, step.at, s.started_at),
         "status": s.status,
         "outcome": s.outcome.value if s.outcome else None,
         "summary": s.summary,
@@ -351,6 +384,8 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
                 "id": p.id,
                 "title": p.title or p.id,
                 "planned_at": durations.format_ttime(p.at) if p.at is not None else None,
+                "planned_time": planned_time(h, p.at),
+                "drift": drift(h, p.at, start),
                 "outcome": st.phases.get(p.id, "pending"),
                 "started_at": start,
                 "finished_at": end,
@@ -406,6 +441,10 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "rollback_steps": rollback_steps,
         "follow_ups": follow_ups(h),
         "scheduled": {k: v for k, v in st.scheduled.items() if not _started(h, k)},
+        "start_gate": st.gate,
+        "gate_waived": st.gate_waived,
+        "overrun": st.pending_overrun,
+        "freezes_started": st.freezes_started,
         "rechecks": st.rechecks,
         "decision": st.decision,
         "waivers": st.waivers,
@@ -550,6 +589,24 @@ def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[d
     for fu in summary.get("follow_ups") or []:
         if fu.get("at"):
             add(f"Follow-up {fu['title']}", "CONFIRMED", fu["at"], fu.get("by"), "follow_up")
+    # The start gate, the windows and the freezes (engine/gate.py, engine/windows.py).
+    if st.gate is not None:
+        blocks = [b for b in st.gate.get("blocks") or [] if not b.get("waived")]
+        what = "; ".join(f"{b['what']}: {b['why']}, {b['until_text']}" for b in blocks) or "nothing blocks"
+        add(f"Start gate: {what}", "REFUSED" if blocks else "OPEN", st.gate.get("at"), "golive", "gate")
+    for g in st.gate_waived:
+        add(f"Start gate waiver {g.get('what')} ({g.get('ticket')}): {g.get('reason')}", "WAIVED", g.get("at"),
+            g.get("by"), "waiver")  # fmt: skip
+    for o in st.overruns:
+        add(f"Window overrun: {o.get('reason')}; asked {', '.join(o.get('roles') or [])}, default {o.get('default')}",
+            "ASKED", o.get("at"), "golive", "window")  # fmt: skip
+        dec = o.get("decision")
+        if dec:
+            who = "deadline" if dec.get("default") else dec.get("by")
+            add(f"Window overrun answered: {dec.get('reason')}", str(dec.get("decision")).upper(), dec.get("at"),
+                who, "window")  # fmt: skip
+    for fz in st.freezes_started:
+        add(f"Freeze {fz.get('title')} began (the run goes on)", "FREEZE", fz.get("at"), "golive", "freeze")
     planned_go = _planned_go(rb)
     reports = {r.id: r for r in rb.hypercare.reports}
     for rid, rep in st.reports.items():
