@@ -205,6 +205,8 @@ class StepOut(_Model):
     role: str | None = None
     holder: str | None = None
     planned_at: str | None = None
+    planned_time: str | None = Field(default=None, description="With a t0: the planned wall time (t0 + at), UTC.")
+    drift: str | None = Field(default=None, description="Actual start against the planned T-time, e.g. '+4m'.")
     status: str
     outcome: str | None
     summary: str
@@ -249,6 +251,8 @@ class PhaseOut(_Model):
     id: str
     title: str
     planned_at: str | None
+    planned_time: str | None = Field(default=None, description="With a t0: the planned wall time (t0 + at), UTC.")
+    drift: str | None = Field(default=None, description="Actual start against the planned T-time, e.g. '+4m'.")
     outcome: str
     started_at: str | None
     finished_at: str | None
@@ -327,6 +331,19 @@ class RunSummary(_Model):
     rollback_steps: list[StepOut]
     follow_ups: list[FollowUpOut]
     scheduled: dict[str, str]
+    start_gate: dict[str, Any] | None = Field(
+        default=None,
+        description="A live run's start gate: outcome (open|refused), blocks (gate, kind, what, why, until, "
+        "until_text, waivable_by, waived), next_allowed.",
+    )
+    gate_waived: list[dict[str, Any]] = Field(default_factory=list, description="Blocks waived at the start, by whom.")
+    overrun: dict[str, Any] | None = Field(
+        default=None,
+        description="A window closed before the cutover was done: scope, not_after, roles asked, deadline, default.",
+    )
+    freezes_started: list[dict[str, Any]] = Field(
+        default_factory=list, description="Freezes that began during the run."
+    )
     rechecks: list[dict[str, Any]]
     decision: dict[str, Any] | None
     waivers: list[dict[str, Any]]
