@@ -76,3 +76,23 @@ async def test_resuming_without_the_withheld_var_fails_closed_with_the_fix(tmp_p
         assert await engine2.render("${{ vars.region }}") == "eu-west-1"
     finally:
         await store.close()
+
+
+async def test_the_fix_names_the_environment_variable_that_resumes_a_dashed_var(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For a var named ``on-call`` the message names GOLIVE_VAR_ON_CALL, the variable a resume really reads."""
+    rb = tmp_path / "rb.yaml"
+    rb.write_text(RUNBOOK.replace("oncall", "on-call").replace("$ON-CALL", "$ONCALL"), encoding="utf-8")
+    store = open_store(str(tmp_path / "golive.db"))
+    await store.open()
+    try:
+        loaded = loader.load(rb, var_overrides={"on-call": EMAIL}, environ={})
+        handle = await runner.create_run(store, loaded)
+        h = await acts.open_run(store, handle.run_id)
+        with pytest.raises(exceptions.SecretError, match=r"\(or GOLIVE_VAR_ON_CALL\)"):
+            await runner.Engine(h).render("${{ vars.on-call }}")
+        monkeypatch.setenv("GOLIVE_VAR_ON_CALL", EMAIL)
+        assert await runner.Engine(h).render("${{ vars.on-call }}") == EMAIL
+    finally:
+        await store.close()

@@ -235,7 +235,7 @@ class Engine:
             import os
 
             for name in handle.record.params.get("vars_withheld") or []:
-                env_key = "GOLIVE_VAR_" + name.upper().replace("-", "_").replace(".", "_")
+                env_key = loader.var_env_key(name)
                 if env_key in os.environ:
                     self.vars[name] = os.environ[env_key]
                 else:
@@ -382,7 +382,7 @@ class Engine:
             name = ref.parts[1]
             raise exceptions.SecretError(
                 f"variable {name!r} held a secret or personal data, so it was not stored with the run; "
-                f"resume with --var {name}=VALUE (or GOLIVE_VAR_{name.upper()})"
+                f"resume with --var {name}=VALUE (or {loader.var_env_key(name)})"
             )
         if ref.root == "vars":
             return self.vars.get(ref.parts[1])
