@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golive import exceptions
+from golive.spec import vartypes
 
 __all__ = [
     "KILL_GRACE",
@@ -90,12 +91,13 @@ OWN_CREDENTIALS = frozenset(
         "GOLIVE_TOKEN",
     }
 )
-_VAR_PREFIX = "GOLIVE_VAR_"
 
 
 def child_environment() -> dict[str, str]:
     """golive's environment less its own credentials: what a command step inherits."""
-    return {k: v for k, v in os.environ.items() if k not in OWN_CREDENTIALS and not k.startswith(_VAR_PREFIX)}
+    return {
+        k: v for k, v in os.environ.items() if k not in OWN_CREDENTIALS and not k.startswith(vartypes.VAR_ENV_PREFIX)
+    }
 
 
 def argv_of(run: str | list[str]) -> list[str]:

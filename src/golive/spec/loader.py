@@ -44,7 +44,6 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 
 _SAFE_KEYS = ("secret", "password", "token", "api_key", "apikey", "authorization", "private")
-_VAR_ENV_PREFIX = "GOLIVE_VAR_"
 CONDITION_NAMES = frozenset({"vars", "steps"})  # what a step's or a phase's `if:` may read
 # Aliases can make a tiny file expand into billions of values ("billion laughs"); a 2,000-step runbook
 # has about 40,000, so this bound only stops abuse.
@@ -481,9 +480,7 @@ def resolve_vars_with_sources(
     return values, sources
 
 
-def var_env_key(name: str) -> str:
-    """The environment variable that sets a var: GOLIVE_VAR_<NAME>."""
-    return _VAR_ENV_PREFIX + name.upper().replace("-", "_").replace(".", "_")
+var_env_key = vartypes.var_env_key
 
 
 # Fields of the runbook itself (not plugin params) that may take a typed var: durations, thresholds, counts.

@@ -20,7 +20,7 @@ from typing import Any, Literal, get_args
 
 from golive.spec import durations
 
-__all__ = ["CODE_TYPES", "TYPES", "VarType", "coerce", "infer"]
+__all__ = ["CODE_TYPES", "TYPES", "VAR_ENV_PREFIX", "VarType", "coerce", "infer", "var_env_key"]
 
 VarType = Literal["string", "bool", "int", "number", "duration", "url", "sql", "promql"]
 TYPES: tuple[str, ...] = get_args(VarType)
@@ -33,6 +33,12 @@ _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _INT = re.compile(r"^[+-]?\d{1,30}$")
 MAX_VAR_CHARS = 64 * 1024  # characters in one var value; a var is a setting, not a payload
+VAR_ENV_PREFIX = "GOLIVE_VAR_"  # environment variables that set vars (and that a command step never inherits)
+
+
+def var_env_key(name: str) -> str:
+    """The environment variable that sets a var: GOLIVE_VAR_<NAME>."""
+    return VAR_ENV_PREFIX + name.upper().replace("-", "_").replace(".", "_")
 
 
 def infer(default: Any) -> VarType:
