@@ -327,6 +327,45 @@ def test_seed_001_cloudwatch_alarms_by_prefix_are_listed_with_the_documents_prof
     assert alarms[1] in rb.rollback.steps
 
 
+def test_commands_urls_and_thresholds_in_prose_become_checks_and_triggers() -> None:
+    """A verify line with a URL is an `http` check; a command's expected output in words is its `stdout`
+    expectation (and a read such as `helm status` is a check even when the words say "deployed"); quoted `*` in
+    `psql -c` is no glob; a `$API_KEY` the document never sets is a secret reference; "5xx > 2% for 3 min, roll
+    back" in a list is a rollback trigger."""
+    text = (
+        "# R\n\n## Pre-flight\n\n"
+        "1. Verify https://api.example.com/health returns 200\n"
+        "2. Run `helm status payments -n prod` (expect `STATUS: deployed`)\n"
+        "3. Check `kubectl get deploy api -o jsonpath={.status.readyReplicas}` shows 3\n"
+        "4. `gcloud sql instances describe orders-db --format=value(state)` should return `RUNNABLE`\n\n"
+        "## Deploy\n\n"
+        "| Step | Owner | Command | Pass criteria |\n| --- | --- | --- | --- |\n"
+        '| Migrate | dba | `psql "$DATABASE_URL" -c "SELECT count(*) FROM schema_migrations"` | 1 row |\n'
+        '| Smoke | ops | `curl -sf -H "X-Api-Key: $API_KEY" https://api.example.com/v1/smoke` | HTTP 200 |\n\n'
+        "## Rollback\n\n- If 5xx > 2% for 3 min, roll back.\n"
+    )
+    result = _hostile(text)
+    rb = result.runbook
+    steps = _steps(rb)
+    assert all(s.kind is models.StepKind.CHECK for s in steps.values()), {i: s.kind for i, s in steps.items()}
+    health = next(s for s in steps.values() if s.type == "http" and s.with_["url"].endswith("/health"))
+    assert health.with_["expect"] == {"status": 200}
+    helm = next(s for s in steps.values() if s.type == "command" and s.with_["run"][0] == "helm")
+    assert _all_match(helm.with_["expect"]["stdout"], "NAME: payments\nSTATUS: deployed\n")
+    kubectl = next(s for s in steps.values() if s.type == "command" and s.with_["run"][0] == "kubectl")
+    assert _all_match(kubectl.with_["expect"]["stdout"], "3")
+    assert not _all_match(kubectl.with_["expect"]["stdout"], "13")
+    gcloud = next(s for s in steps.values() if s.type == "command" and s.with_["run"][0] == "gcloud")
+    assert _all_match(gcloud.with_["expect"]["stdout"], "RUNNABLE\n")
+    migrate = steps["migrate"]
+    assert (migrate.type, migrate.with_["query"]) == ("sql", "SELECT count(*) FROM schema_migrations")
+    smoke = steps["smoke"]
+    assert smoke.with_["headers"] == {"X-Api-Key": "${{ secrets.api_key }}"}
+    assert rb.secrets["api_key"].id == "API_KEY"
+    (trigger,) = rb.triggers
+    assert (trigger.then, trigger.for_) == ("rollback", 180)
+
+
 def test_words_that_name_no_flag_template_or_secret_stay_manual_steps() -> None:
     """The prose recognitions need their anchor: "flag" beside the name, an "Enable" label over names only,
     secrets in a parenthesised list of credential nouns."""

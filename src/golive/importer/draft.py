@@ -348,7 +348,11 @@ class Draft:
                 break
 
         def shell_sub(m: re.Match[str]) -> str:
-            return self.shell_var(m.group(1)) or m.group(0)
+            name = m.group(1)
+            if (ref := self.shell_var(name)) is not None:
+                return ref
+            # `$API_KEY` the document never sets: the environment's, as a secret (credential names) or a var
+            return self.secret(name) if is_secret(name) else self.var(name, None, f"was ${name} in the document")
 
         text = shell.SHELL_VAR.sub(shell_sub, text)
 
@@ -956,6 +960,19 @@ def _prose_step(d: Draft, ctx: Ctx, it: Item, title: str, prefix: str) -> bool:
     inl = it.lead.inline
     text, first, last = inl.text, it.first, it.lead.last
     label = prefix or (ctx.mode_text if ctx.mode == "label" else "")
+    if re.search(r"\broll(?:ing)? ?back\b", text, re.I) and _GT.search(text) and _FOR.search(text):
+        # "If 5xx > 2% for 3 min, roll back": a rollback trigger (drafted; it needs a metric source)
+        _trigger(d, text, it.first, it.last, then="rollback")
+        return True
+    if (url := _verify_url(inl)) is not None:
+        check: dict[str, Any] = {"url": url}
+        status = _HTTP_STATUS.search(text) or re.search(r"\breturns?\s+([1-5]\d\d)\b", text)
+        if status:
+            check["expect"] = {"status": int(status.group(1))}
+        _place(
+            d, ctx, {"id": d.new_id(title), "title": title, "kind": "check", "type": "http", "with": check}, first, last
+        )
+        return True
     if (flag := _flag_words(text, prefix)) is not None:
         name, value, kind = flag
         d.flags_line = d.flags_line or first
@@ -1039,6 +1056,14 @@ def _prose_step(d: Draft, ctx: Ctx, it: Item, title: str, prefix: str) -> bool:
         )
         return True
     return False
+
+
+def _verify_url(inl: Inline) -> str | None:
+    """ "Verify https://api.example.com/health returns 200", "Check `https://.../ready` is up": the one URL."""
+    if not re.match(r"\s*(verify|check|confirm|ensure|test)\b", inl.text, re.I):
+        return None
+    urls = {u.rstrip(".,;:)") for u in re.findall(r"https?://[^\s`<>\"']+", inl.text)}
+    return urls.pop() if len(urls) == 1 else None
 
 
 def _place(d: Draft, ctx: Ctx, step: dict[str, Any], first: int, last: int) -> dict[str, Any]:
@@ -1332,7 +1357,8 @@ def _command_step(
             return _sql_step(d, ctx, title, sql, _psql_url(d, cmd.argv), first, last)
     env = {k: d.value_ref(k, v) for k, v in cmd.env.items()}
     run = [_argv_word(d, w) for w in cmd.argv]
-    kind = _kind_for(title.replace(code or "", " ") if code else title, cmd.argv)
+    plain_title = re.sub(r"\(?\b(?:expect|should|returns?|shows?)\b.*$", "", title, flags=re.I)  # not "deployed"
+    kind = _kind_for(plain_title.replace(code or "", " ") if code else plain_title, cmd.argv)
     withp: dict[str, Any] = {"run": run}
     if env:
         withp["env"] = env
@@ -1346,7 +1372,7 @@ def _command_step(
         run[1:1] = ["-v", "ON_ERROR_STOP=1"]
         step["description"] = "psql stops at the first error (-v ON_ERROR_STOP=1) so that a failure fails the step."
     placed = _add_step(d, ctx, step, first, last)
-    _prose_expectations(d, placed, context_text, first)
+    _prose_expectations(d, placed, context_text, first, code)
     return placed
 
 
@@ -1360,11 +1386,25 @@ def _argv_word(d: Draft, w: str) -> str:
     return w
 
 
-def _prose_expectations(d: Draft, step: dict[str, Any], text: str, line: int) -> None:
+_SAYS = re.compile(
+    r"\b(?:expect(?:ed)?|should (?:return|show|print|output|say|be)|returns?|shows?|prints?|outputs?)\s*:?\s+(.+?)\)?\.?$",
+    re.I,
+)
+
+
+def _prose_expectations(d: Draft, step: dict[str, Any], text: str, line: int, code: str | None = None) -> None:
     if step.get("type") == "command":
         m = re.search(r"\(run (every\s+\d+\s*\w+|daily|hourly)\)", text, re.I)
         if m:
             return
+        rest = text.replace(code, " ") if code else text
+        said = _SAYS.search(rest)
+        if said and not step["with"].get("expect") and len(said.group(1).split()) <= 6:
+            # "(expect `STATUS: deployed`)", "should return `RUNNABLE`", "shows 3": the output it must show
+            value = said.group(1).strip(" `'\"")
+            pattern = f"^{re.escape(value)}$" if re.fullmatch(r"-?\d+(?:\.\d+)?", value) else re.escape(value)
+            _add_stdout(step, [pattern])
+            d.todo(step["id"], line, f"output expectation drafted from the text: {short(text, 100)}")
     m = _WITHIN.search(text)
     if m and step.get("type") == "http":
         ms = _to_seconds(m.group(1), m.group(2)) * 1000

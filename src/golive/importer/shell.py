@@ -185,9 +185,14 @@ def parse_command(text: str) -> Command:
         cmd.needs_shell = f"shell operator {ops[0]!r}"
     elif any("$(" in w or "`" in w for w in words):
         cmd.needs_shell = "a command substitution"
-    elif any(any(ch in w for ch in "*?") and not w.startswith(("http", "-")) for w in words[1:]):
-        cmd.needs_shell = "a glob pattern"
+    elif any(any(ch in w for ch in "*?") and not w.startswith(("http", "-")) for w in _unquoted_words(stripped)[1:]):
+        cmd.needs_shell = "a glob pattern"  # quoted text (`psql -c "SELECT count(*) ..."`) is no glob
     return cmd
+
+
+def _unquoted_words(text: str) -> list[str]:
+    """The command's words with quoted text blanked out: what the shell would expand."""
+    return re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "''", text).split()
 
 
 def parse_curl(argv: list[str]) -> CurlRequest | None:
