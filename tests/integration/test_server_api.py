@@ -769,3 +769,50 @@ def test_uploaded_evidence_names_lose_paths_and_header_breaking_characters(api: 
     assert item["name"] == "cron_rm_-rf.txt"
     served = api.get(f"/api/v1/runs/{rid}/blobs/{item['sha256']}")
     assert served.headers["content-disposition"] == 'attachment; filename="cron_rm_-rf.txt"'
+
+
+FROZEN_RUNBOOK = """\
+golive: 1
+name: frozen
+comms: {cadence: []}
+roles:
+  ic: {title: Incident Commander, may: [decide, waive]}
+freeze:
+  - id: every-day
+    title: Frozen every day
+    start: "2020-01-01T00:00:00Z"
+    end: "2020-01-02T00:00:00Z"
+    rrule: FREQ=DAILY
+phases:
+  - id: switch
+    steps:
+      - {id: flip, kind: action, type: command, with: {run: "true"}}
+"""
+
+
+def test_a_live_run_started_over_the_api_passes_the_start_gate_and_a_waiver_is_the_callers(
+    api: Api, runbook_dir: Path
+) -> None:
+    """POST /runs of a live run inside a freeze: the run is refused at the start gate (FAILED, start_gate with
+    the block); with waive: [...] by a caller who holds the IC role in the run it runs, the waiver attributed to the caller."""
+    (runbook_dir / "frozen.yaml").write_text(FROZEN_RUNBOOK)
+    body: dict[str, Any] = {"runbook": "frozen.yaml", "mode": "live", "roles": {"ic": "admin"}}
+    r = api.post("/api/v1/runs", body, "admin")
+    assert r.status_code == 201, r.text
+    refused = api.wait(r.json()["run_id"], lambda d: d["status"] == "failed", "refused")
+    assert refused["start_gate"]["outcome"] == "refused"
+    assert [b["gate"] for b in refused["start_gate"]["blocks"]] == ["every-day"]
+    page = api.get(f"/ui/runs/{refused['run_id']}").text
+    assert 'data-testid="gate-block-every-day"' in page
+    assert "Start gate: freeze every-day (Frozen every day)" in page
+    r = api.post(
+        "/api/v1/runs", {**body, "waive": [{"gate": "every-day", "ticket": "CHG-9", "reason": "hotfix"}]}, "admin"
+    )
+    assert r.status_code == 201, r.text
+    passed = api.wait(r.json()["run_id"], lambda d: d["status"] == "passed", "passed")
+    (w,) = passed["gate_waived"]
+    assert (w["by"], w["gate"], w["ticket"], w["role"]) == ("admin", "every-day", "CHG-9", "ic")
+    assert 'data-testid="gate-waived-every-day"' in api.get(f"/ui/runs/{passed['run_id']}").text
+    waive = [{"gate": "every-day", "ticket": "CHG-9", "reason": "hotfix"}]
+    bad = api.post("/api/v1/runs", {**body, "mode": "rehearsal", "waive": waive}, "admin")
+    assert bad.status_code == 422

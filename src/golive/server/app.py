@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from golive import exceptions
 from golive import identity as identity_mod
-from golive.engine import acts
+from golive.engine import acts, gate
 from golive.server import auth, dashboard, exports, openapi, schemas, sse
 from golive.server import config as config_mod
 from golive.server import oidc as oidc_mod
@@ -357,8 +357,17 @@ async def list_runs(call: Call) -> schemas.RunList:
 
 async def start_run(call: Call) -> schemas.StartRunResult:
     body: schemas.StartRunRequest = call.body
+    if body.waive and body.mode != "live":
+        raise HTTPProblem(422, "invalid", f"waive: only a live run has a start gate (this is a {body.mode} run)")
+    waivers = [gate.GateWaiver(gate=w.gate, by=call.user, ticket=w.ticket, reason=w.reason) for w in body.waive]
     rid = await call.state.service.start(
-        body.runbook, mode=body.mode, vars_=dict(body.vars), roles=dict(body.roles), run_id=body.run_id, actor=call.user
+        body.runbook,
+        mode=body.mode,
+        vars_=dict(body.vars),
+        roles=dict(body.roles),
+        run_id=body.run_id,
+        actor=call.user,
+        gate_waivers=waivers,
     )
     return schemas.StartRunResult(run_id=rid, url=f"/api/v1/runs/{rid}")
 

@@ -16,13 +16,13 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from golive import exceptions, identity
-from golive.engine import acts, driver, runner, summary
+from golive.engine import acts, driver, gate, runner, summary
 from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
@@ -292,12 +292,22 @@ class RunService:
         return await asyncio.to_thread(scan)
 
     async def start(
-        self, runbook: str, *, mode: str, vars_: dict[str, Any], roles: dict[str, str], run_id: str | None, actor: str
+        self,
+        runbook: str,
+        *,
+        mode: str,
+        vars_: dict[str, Any],
+        roles: dict[str, str],
+        run_id: str | None,
+        actor: str,
+        gate_waivers: Sequence[gate.GateWaiver] = (),
     ) -> str:
-        """Create a run and drive it in the background; return its id."""
+        """Create a run and drive it in the background; return its id (a live run passes the start gate first)."""
         path = self.runbook_path(runbook)
         loaded = await asyncio.to_thread(loader.load, path, var_overrides=vars_)
-        handle = await runner.create_run(self.store, loaded, mode=mode, roles=roles, actor=actor, run_id=run_id)
+        handle = await runner.create_run(
+            self.store, loaded, mode=mode, roles=roles, actor=actor, run_id=run_id, gate_waivers=gate_waivers
+        )
         rid = handle.run_id
         own = driver.Ownership(self.store, rid, self.owner)
         try:

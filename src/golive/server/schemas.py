@@ -19,6 +19,7 @@ __all__ = [
     "DecideRequest",
     "ErrorBody",
     "EventOut",
+    "GateWaiveRequest",
     "Health",
     "JudgedMetricOut",
     "JudgementOut",
@@ -45,6 +46,14 @@ class _Model(BaseModel):
 # --- requests ------------------------------------------------------------------------------------------
 
 
+class GateWaiveRequest(_Model):
+    """A block of the start gate to waive: ``window``, a freeze id or a change-record step id."""
+
+    gate: str = Field(min_length=1)
+    ticket: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
 class StartRunRequest(_Model):
     """Start a run of a runbook file found under the server's ``runbook_dir``."""
 
@@ -57,6 +66,11 @@ class StartRunRequest(_Model):
     )
     roles: dict[str, str] = Field(default_factory=dict, description="Role -> person, assigned at start.")
     run_id: str | None = Field(default=None, pattern=runids.PATTERN)
+    waive: list[GateWaiveRequest] = Field(
+        default_factory=list,
+        description="Blocks of a live run's start gate waived by the caller (like golive run --waive): the caller "
+        "must hold, in this run, a role the block names.",
+    )
 
 
 class AssignRequest(_Model):
