@@ -948,6 +948,7 @@ def _step_item(d: Draft, it: Item, ctx: Ctx, title: str, prefix: str) -> None:
 
 # --- prose that names something a machine can check or do ----------------------------------------------
 
+_PROSE_LIMIT = 2000  # characters of one item's words that the prose recognitions read
 _FLAG_STATE = {"disabled": False, "off": False, "false": False, "enabled": True, "on": True, "true": True}
 _IDENT = re.compile(r"[a-z][a-z0-9_.-]*")
 _SECRET_NOUN = re.compile(r"[A-Za-z][A-Za-z0-9 .-]{0,40}\b(?:token|key|secret|password)s?", re.I)
@@ -960,6 +961,8 @@ def _prose_step(d: Draft, ctx: Ctx, it: Item, title: str, prefix: str) -> bool:
     inl = it.lead.inline
     text, first, last = inl.text, it.first, it.lead.last
     label = prefix or (ctx.mode_text if ctx.mode == "label" else "")
+    if len(text) > _PROSE_LIMIT:
+        return False  # a line that long is not one step's words (and hostile input stays linear)
     if re.search(r"\broll(?:ing)? ?back\b", text, re.I) and _GT.search(text) and _FOR.search(text):
         # "If 5xx > 2% for 3 min, roll back": a rollback trigger (drafted; it needs a metric source)
         _trigger(d, text, it.first, it.last, then="rollback")
@@ -1398,7 +1401,7 @@ def _prose_expectations(d: Draft, step: dict[str, Any], text: str, line: int, co
         if m:
             return
         rest = text.replace(code, " ") if code else text
-        said = _SAYS.search(rest)
+        said = _SAYS.search(rest) if len(rest) <= _PROSE_LIMIT else None
         if said and not step["with"].get("expect") and len(said.group(1).split()) <= 6:
             # "(expect `STATUS: deployed`)", "should return `RUNNABLE`", "shows 3": the output it must show
             value = said.group(1).strip(" `'\"")
