@@ -75,7 +75,7 @@ def serve(
     n = len(cfg.token_hashes)
     click.echo(
         f"golive serve: http://{host}:{port}/ (store {describe_url(db_url)}; {n} token(s) from config/env"
-        " + tokens in the store)",
+        " + tokens in the store" + (f"; single sign-on via {cfg.oidc.issuer}" if cfg.oidc is not None else "") + ")",
         err=True,
     )
     serving.Server(
