@@ -203,3 +203,14 @@ def test_golive_login_device_flow_stores_a_0600_login_and_acts_record_oidc(
     decided = [e for e in events(postgres_url, rid) if e.type == "decision_recorded" and e.actor == "alice"]
     assert decided[-1].data["auth"] == "oidc"
     assert decided[-1].data["auth_subject"] == "u-1001"
+
+
+def test_continuing_a_run_on_postgres_needs_local(
+    server: LiveServer, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`resume --from` is a person's act the API does not offer: on a shared store only with --local."""
+    rid = start_run(server)
+    assert run_cli(["resume", rid, "--from", "p", "--as", "alice"]) == 2
+    err = capsys.readouterr().err
+    assert "the store is shared" in err
+    assert "--local" in err

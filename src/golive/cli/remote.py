@@ -62,8 +62,13 @@ def _norm(url: str) -> str:
     return url
 
 
-def refuse_shared(store: Any, local: bool, command: str) -> None:
+def refuse_shared(store: Any, local: bool, command: str, *, via_server: bool = True) -> None:
     """A person's act written straight into a shared store would skip authentication: refuse it with the fix."""
+    if getattr(store, "shared", False) and not local and not via_server:
+        raise exceptions.UsageError(
+            f"golive {command}: the store is shared (PostgreSQL) and this act is not offered through the server: "
+            "give --local to make it yourself with the store's credentials (recorded as auth: local)"
+        )
     if getattr(store, "shared", False) and not local:
         raise exceptions.UsageError(
             f"golive {command}: the store is shared (PostgreSQL), so acts go through the server, where they are "

@@ -120,6 +120,7 @@ async def _drive(
 
 async def _terminal_prompter(step: Any, handle: Any) -> None:
     """Ask at the terminal for a manual step (as its role holder) or a decision (as the IC)."""
+    from golive import identity
     from golive.engine import acts
 
     loop = asyncio.get_running_loop()
@@ -138,7 +139,8 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
         reason = ""
         if answer == "f":
             reason = await loop.run_in_executor(None, lambda: click.prompt("What went wrong"))
-        await acts.confirm(handle, step.id, actor, inputs=inputs, failed=answer == "f", reason=reason)
+        with identity.acting(identity.local(actor)):  # named at this terminal: a local act
+            await acts.confirm(handle, step.id, actor, inputs=inputs, failed=answer == "f", reason=reason)
     else:
         blockers = acts.decision_blockers(handle, step)
         if blockers:
@@ -152,7 +154,8 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
         actor = holder or await loop.run_in_executor(None, lambda: click.prompt("Your name"))
         reason = await loop.run_in_executor(None, lambda: click.prompt("Reason"))
         try:
-            await acts.decide(handle, choice, actor, reason, step_id=step.id)
+            with identity.acting(identity.local(actor)):
+                await acts.decide(handle, choice, actor, reason, step_id=step.id)
         except exceptions.RuleRefused as exc:
             click.echo(f"golive: {exc.message}", err=True)
 
@@ -379,6 +382,7 @@ def store_url(db_url: str | None) -> str:
 )
 @export_cmds.events_option
 @export_cmds.otlp_option
+@remote.local_option
 @_common.db_option
 def resume(
     run_id: str,
@@ -391,12 +395,14 @@ def resume(
     stubs_file: str | None,
     events_to: tuple[str, ...],
     otlp: str | None,
+    local: bool,
     db_url: str | None,
 ) -> None:
     """Continue RUN from its event log (after a crash, after waivers on the steps that stopped it, or a STOPPED
     run days later with --from PHASE). Exit 0 passed, 3 stopped, 1 otherwise.
 
     Refused while another live process owns the run (it is named); --take-over takes it anyway."""
+    from golive import identity
     from golive.engine import acts, rehearsal
 
     overrides = _common.parse_pairs(vars_, "var")
@@ -412,7 +418,8 @@ def resume(
             raise exceptions.UsageError(f"--var {unknown[0]}: the runbook declares no such variable")
         if from_phase is not None:
             assert actor is not None
-            phases = await acts.continue_from(handle, from_phase, actor)
+            with identity.acting(identity.local(actor)):
+                phases = await acts.continue_from(handle, from_phase, actor)
             if not quiet:
                 click.echo(f"run {handle.run_id} continues from {from_phase} ({', '.join(phases)} run again)")
         settings = rehearsal.settings_from_params(handle.record.params, stubs_path=stubs_file)
@@ -434,7 +441,13 @@ def resume(
         finally:
             await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
 
-    sys.exit(_exit_for(_common.run_async(lambda: _common.with_store(db_url, go))))
+    # Continuing a stopped run is a person's act: on a shared store only with --local (the API has no such act).
+    check = (
+        (lambda store: remote.refuse_shared(store, local, "resume --from", via_server=False))
+        if from_phase is not None
+        else None
+    )
+    sys.exit(_exit_for(_common.run_async(lambda: _common.with_store(db_url, go, check=check))))
 
 
 # --- views -------------------------------------------------------------------------------------------
