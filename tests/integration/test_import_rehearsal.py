@@ -2,7 +2,8 @@
 
 golive has no built-in stubs for rehearsals yet, so this test builds them from the draft itself: a loopback
 HTTP server answering every URL the draft calls with what its expectations ask for, a stub for each script
-or program a command step runs (printing what its `stdout` expectation wants), moto for AWS Secrets Manager,
+or program a command step runs (printing what its `stdout` expectation wants), a log file with what a `log`
+check looks for, moto for AWS Secrets Manager,
 a dotenv file for the flags, env variables for the secrets and a throwaway PostgreSQL database for `psql`.
 A person is played by confirming every manual step and deciding GO. Each draft must reach PASSED.
 """
@@ -184,6 +185,13 @@ async def test_an_imported_seed_runs_in_rehearsal_against_stubs(
     for vid, var in rb.vars.items():
         if isinstance(var, models.Var) and var.required:
             overrides[vid] = http_server.url("").rstrip("/") if vid == "base_url" else "stub"
+    for _, step in rb.all_steps():
+        if step.type == "log":  # a log the step's pattern can find (its time is never too old)
+            m = re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", step.with_["path"])
+            assert m is not None, step.with_["path"]
+            log = tmp_path / f"{m.group(1)}.log"
+            log.write_text("".join(f"2099-01-01T00:00:00Z {line}\n" for line in _literals(step.with_["pattern"])))
+            overrides[m.group(1)] = str(log)
     if "flags_file" in rb.vars:
         flags = draft.parent / "flags.env"
         flags.write_text("".join(f"{k}={str(v).lower()}\n" for k, v in (rb.flags.safe if rb.flags else {}).items()))

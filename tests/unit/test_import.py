@@ -36,7 +36,7 @@ PINNED = {
     "000": (26, 11, 15, 4),
     "001": (8, 7, 1, 1),
     "002": (33, 15, 17, 4),
-    "003": (59, 15, 43, 8),
+    "003": (59, 16, 42, 9),
     "004": (26, 15, 10, 9),
 }
 # hand-counted across the five seeds: 124 requirements a machine can check; at least half come out executable
@@ -294,6 +294,8 @@ def test_seed_003_the_config_tool_runs_for_its_group_and_the_artifacts_directory
     assert rb.vars["rc_proof_dir"] == "/app/artifacts/rc-proof/"
     pull = next(s for s in steps.values() if s.type == "command" and s.with_["run"][-1] == "pull")
     assert (pull.kind, pull.with_["run"]) == (models.StepKind.ACTION, ["docker-compose", "pull"])
+    webhook = next(s for s in steps.values() if s.type == "log")  # "Tail logs for `Signature Verified` events"
+    assert webhook.with_ == {"path": "${{ vars.log_file }}", "pattern": "Signature\\ Verified", "within": "1h"}
 
 
 @needs_seeds

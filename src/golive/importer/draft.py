@@ -1049,6 +1049,25 @@ def _prose_step(d: Draft, ctx: Ctx, it: Item, title: str, prefix: str) -> bool:
             }
             _place(d, ctx, step, first, last)
         return True
+    if (wanted := _log_words(inl)) is not None:
+        win = _WITHIN.search(text)
+        within = duration(win.group(1), win.group(2)) if win else "1h"
+        path = d.var("log_file", None, "the log file to read (the document names none)")
+        step = {
+            "id": d.new_id(title),
+            "title": title,
+            "kind": "check",
+            "type": "log",
+            "with": {"path": path, "pattern": re.escape(wanted), "within": within},
+        }
+        _place(d, ctx, step, first, last)
+        d.todo(
+            step["id"],
+            first,
+            "the document names no log file (vars.log_file, or read the logs with `command:`)"
+            + ("" if win else "; 'within: 1h' is drafted"),
+        )
+        return True
     if (pull := _image_pull(d, text)) is not None:
         _place(
             d,
@@ -1188,6 +1207,14 @@ def _rerun_checks(d: Draft, low: str) -> list[dict[str, Any]]:
             return []
         out.append(found[0])
     return out
+
+
+def _log_words(inl: Inline) -> str | None:
+    """ "Tail logs for `Signature Verified` events": the one text the logs must show."""
+    if not re.search(r"\b(?:tail|grep|search|check|watch)\b[^.]*\blogs?\b[^.]*\bfor\b", inl.text, re.I):
+        return None
+    texts = [c for c in inl.codes if not shell.looks_like_command(c) and not c.startswith(("/", "./"))]
+    return texts[0] if len(texts) == 1 and len(inl.codes) == 1 else None
 
 
 def _image_pull(d: Draft, text: str) -> list[str] | None:
