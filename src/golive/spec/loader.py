@@ -1078,11 +1078,22 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
         )
 
 
+_ICS_CACHE: dict[tuple[str, int, int], Any] = {}  # (path, mtime_ns, size) -> parsed calendar
+ICS_CACHE_MAX = 16  # calendars kept parsed (the loader's check and the start gate read the same file)
+
+
 def read_ics(path: Path) -> Any:
-    """A shared freeze calendar (an ``icalendar.Calendar``), or a UsageError naming the file and the fault."""
+    """A shared freeze calendar (an ``icalendar.Calendar``), or a UsageError naming the file and the fault.
+
+    Parsed once per file version: icalendar needs about a millisecond per event, and the loader (to refuse a bad
+    file at validate) and the start gate read the same file."""
     import icalendar
 
     try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        if key in _ICS_CACHE:
+            return _ICS_CACHE[key]
         raw = path.read_bytes()
     except OSError as exc:
         raise exceptions.UsageError(f"{path}: cannot read the freeze calendar: {exc.strerror or exc}") from None
@@ -1092,6 +1103,9 @@ def read_ics(path: Path) -> Any:
         raise exceptions.UsageError(f"{path}: not an RFC 5545 calendar: {exc}") from None
     if not isinstance(cal, icalendar.Calendar):
         raise exceptions.UsageError(f"{path}: not an RFC 5545 calendar (no VCALENDAR)")
+    if len(_ICS_CACHE) >= ICS_CACHE_MAX:
+        _ICS_CACHE.pop(next(iter(_ICS_CACHE)))
+    _ICS_CACHE[key] = cal
     return cal
 
 

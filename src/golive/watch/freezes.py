@@ -86,15 +86,15 @@ class Calendar:
 
     def __init__(self, freezes: Sequence[models.Freeze], base_dir: Path | None = None) -> None:
         self.freezes = tuple(freezes)
-        self._cals: dict[str, icalendar.Calendar] = {}
+        self._cals: dict[str, Any] = {}  # freeze id -> its recurring-ical-events expander (built once)
         for f in self.freezes:
             if f.ics is not None:
                 path = Path(f.ics)
                 if not path.is_absolute() and base_dir is not None:
                     path = base_dir / path
-                self._cals[f.id] = loader.read_ics(path)
+                self._cals[f.id] = recurring_ical_events.of(loader.read_ics(path))
             elif f.start is not None:
-                self._cals[f.id] = _event_calendar(f)
+                self._cals[f.id] = recurring_ical_events.of(_event_calendar(f))
 
     def __bool__(self) -> bool:
         return bool(self.freezes)
@@ -107,7 +107,7 @@ class Calendar:
             if f.holidays is not None:
                 out += self._holidays(f, tz, a, b)
                 continue
-            for comp in recurring_ical_events.of(self._cals[f.id]).between(a - timedelta(days=1), b):
+            for comp in self._cals[f.id].between(a - timedelta(days=1), b):
                 start = _aware(comp.get("DTSTART").dt, tz)
                 end_prop = comp.get("DTEND")
                 if end_prop is not None:
