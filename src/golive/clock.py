@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "ScaledClock", "SystemClock", "utc_iso"]
+__all__ = ["Clock", "FakeClock", "NoTimezone", "ScaledClock", "SystemClock", "parse_time", "utc_iso"]
 
 
 class Clock(Protocol):
@@ -51,6 +51,26 @@ class SystemClock:
 def utc_iso(ts: datetime) -> str:
     """An ISO 8601 UTC timestamp with microseconds and a Z suffix, the one format golive stores."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class NoTimezone(ValueError):
+    """A time without a timezone where one is required."""
+
+
+def parse_time(text: str, *, naive_is_utc: bool = True) -> datetime:
+    """A UTC datetime from ISO 8601 text (``2026-03-07T02:00:00Z``, an offset, a space for the ``T``).
+
+    The one timestamp parser of the package. A time without a timezone is UTC (golive writes UTC), or, with
+    ``naive_is_utc=False``, refused with :class:`NoTimezone`. Anything else is a ValueError.
+    """
+    stripped = text.strip()
+    iso = stripped[:-1] + "+00:00" if stripped.endswith(("Z", "z")) else stripped
+    parsed = datetime.fromisoformat(iso)
+    if parsed.tzinfo is None:
+        if not naive_is_utc:
+            raise NoTimezone(f"time {stripped!r} has no timezone")
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 class ScaledClock:

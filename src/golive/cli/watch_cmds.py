@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from golive import clock as clock_mod
 from golive import exceptions
 from golive.cli import _common
 from golive.engine import hypercare as service
@@ -210,7 +211,7 @@ def hypercare(
     until_at: datetime | None = None
     if until:
         try:
-            until_at = datetime.fromisoformat(until.replace("Z", "+00:00"))
+            until_at = clock_mod.parse_time(until)
         except ValueError:
             raise exceptions.UsageError(
                 f"--until {until!r}: write an ISO 8601 time, e.g. 2026-03-04T10:00:00Z"

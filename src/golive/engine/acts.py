@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from golive import clock as clock_mod
 from golive import exceptions, identity, patterns
 from golive import redact as redact_mod
 from golive.engine import state as state_mod
@@ -1367,10 +1368,11 @@ def check_field_value(field: models.SignoffField, value: str) -> str:
         elif field.type == "date":
             v = dt.date.fromisoformat(v).isoformat()
         elif field.type == "datetime":
-            parsed = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-            if parsed.tzinfo is None:
-                raise ValueError("no timezone")
-            v = parsed.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+            try:
+                parsed = clock_mod.parse_time(v, naive_is_utc=False)
+            except clock_mod.NoTimezone:
+                raise ValueError("no timezone") from None
+            v = parsed.isoformat().replace("+00:00", "Z")
         elif field.type == "url":
             if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", v):
                 raise ValueError("not an http(s) URL")

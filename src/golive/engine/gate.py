@@ -151,10 +151,9 @@ def _parse(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return clock_mod.parse_time(value, naive_is_utc=False)
+    except ValueError:  # NoTimezone too
         return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def format_refusal(run_id: str, blocks: Sequence[dict[str, Any]], next_allowed: str | None) -> list[str]:

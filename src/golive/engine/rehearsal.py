@@ -82,7 +82,7 @@ class RehearsalSettings:
     def clock(self) -> clock_mod.Clock | None:
         if self.time_scale is None or self.time_scale == 1.0:
             return None
-        anchor = datetime.fromisoformat(self.anchor.replace("Z", "+00:00")) if self.anchor else None
+        anchor = clock_mod.parse_time(self.anchor) if self.anchor else None
         return clock_mod.ScaledClock(self.time_scale, anchor)
 
 

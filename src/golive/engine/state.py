@@ -492,7 +492,7 @@ def fold(run_id: str, events: Iterable[Event], runbook: models.Runbook | None = 
 def parse_ts(ts: str | None) -> datetime | None:
     if not ts:
         return None
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return clock_mod.parse_time(ts)
 
 
 # --- snapshots: a folded state kept in the store (a cache of the fold, never evidence) ----------------------

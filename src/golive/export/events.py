@@ -26,6 +26,7 @@ from typing import Any
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
+from golive import clock as clock_mod
 from golive.store import base as store_base
 
 __all__ = ["CDEVENTS_VERSION", "EventForwarder", "Sink", "SinkStats", "cloud_events"]
@@ -109,10 +110,8 @@ def _cdevent(kind: str, ev: store_base.Event, info: RunInfo) -> CloudEvent:
 
 
 def _time(ts: str) -> Any:
-    from datetime import datetime
-
     try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        return clock_mod.parse_time(ts)
     except ValueError:
         return None
 

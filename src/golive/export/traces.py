@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
+from golive import clock as clock_mod
 from golive.store import base as store_base
 
 __all__ = ["RESULTS", "export_trace", "trace_id_of"]
@@ -28,7 +28,7 @@ EXPORT_TIMEOUT = 10.0  # seconds for the whole export, retries included
 
 
 def _ns(ts: str) -> int:
-    return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1_000_000_000)
+    return int(clock_mod.parse_time(ts).timestamp() * 1_000_000_000)
 
 
 def trace_id_of(run_id: str) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from golive import clock as clock_mod
 from golive.clock import utc_iso
 from golive.notify import cadence
 from golive.spec import models
@@ -19,7 +20,7 @@ UPCOMING = 5  # slots shown ahead by default
 def _ts(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return clock_mod.parse_time(value)
 
 
 def anchors(started_at: str | None, go_at: str | None, finished_at: str | None) -> cadence.Anchors | None:

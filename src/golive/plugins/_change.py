@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from golive import clock as clock_mod
 from golive import exceptions
 from golive.plugins import _http, _request, _util, base
 
@@ -147,10 +148,9 @@ def parse_time(value: Any, what: str) -> datetime | None:
             continue
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     try:
-        parsed = datetime.fromisoformat(text)
+        return clock_mod.parse_time(text)
     except ValueError:
         raise exceptions.PluginError(f"{what}: {text!r} is not a date and time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 async def read(

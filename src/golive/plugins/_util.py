@@ -24,6 +24,7 @@ from pydantic import Field, GetJsonSchemaHandler, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from golive import clock as clock_mod
 from golive import exceptions, expr, results
 from golive.plugins import base
 from golive.plugins._http import HttpClient, HttpFailure, HttpResponse, TlsOptions, make_http_client
@@ -323,8 +324,7 @@ def parse_timestamp(text: str, fmt_: str | None = None, *, assume_utc: bool = Tr
     if fmt_:
         ts = datetime.strptime(text, fmt_)
     else:
-        iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-        ts = datetime.fromisoformat(iso.replace(" ", "T", 1) if "T" not in iso else iso)
+        return clock_mod.parse_time(text, naive_is_utc=assume_utc)
     if ts.tzinfo is None:
         if not assume_utc:
             raise ValueError(f"timestamp {text!r} has no timezone")

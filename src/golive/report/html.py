@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -213,10 +213,9 @@ def _ts(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return clock_mod.parse_time(value)  # golive writes UTC; a naive time is UTC, never mixed
     except ValueError:
         return None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # golive writes UTC; never mix naive
 
 
 def _clock(value: Any) -> str:

@@ -133,10 +133,7 @@ def expiry_seconds(expires_at: str | None) -> float | None:
     """Seconds since the epoch of an ISO 8601 expiry (None: never)."""
     if expires_at is None:
         return None
-    when = datetime.datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
+    return clock_mod.parse_time(expires_at).timestamp()
 
 
 class TokenAuthority:

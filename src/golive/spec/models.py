@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from golive import clock as clock_mod
 from golive import patterns
 from golive.spec import vartypes
 from golive.spec.durations import Duration, TTime, format_duration, parse_ttime
@@ -567,13 +568,13 @@ def _window_time(v: Any) -> Any:
         parse_ttime(text)
         return text
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        clock_mod.parse_time(text, naive_is_utc=False)
+    except clock_mod.NoTimezone:
+        raise ValueError(f"{text!r} needs a timezone, e.g. '{text}Z' or '{text}+01:00'") from None
     except ValueError:
         raise ValueError(
             f"{text!r} is neither a date-time ('2026-03-07T02:00:00Z', with a timezone) nor a T-time ('T-30m')"
         ) from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{text!r} needs a timezone, e.g. '{text}Z' or '{text}+01:00'")
     return text
 
 
@@ -620,7 +621,7 @@ def _edge(text: str | None, t0: datetime | None) -> datetime | None:
         from datetime import timedelta
 
         return t0 + timedelta(seconds=parse_ttime(text))
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return clock_mod.parse_time(text)
 
 
 def _check_timezone(name: str | None) -> str | None:

@@ -535,4 +535,4 @@ def _iso(ts: datetime) -> str:
 
 
 def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return clock_mod.parse_time(text)

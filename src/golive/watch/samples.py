@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from golive import clock as clock_mod
+
 __all__ = [
     "BATCH_PERIOD",
     "DEFAULT_MIN_COVERAGE",
@@ -54,10 +56,9 @@ def parse_ts(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return clock_mod.parse_time(text)
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _row(r: Any) -> Sample | None:
