@@ -568,7 +568,8 @@ class Engine:
         if st.mode == "live" and windows_mod.has_watch(self.runbook):
             tasks.append(asyncio.create_task(windows_mod.watch(self)))
         try:
-            return await self._run()
+            with acts.collector_relaxed():
+                return await self._run()
         finally:
             for task in tasks:
                 task.cancel()

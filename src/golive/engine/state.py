@@ -37,7 +37,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -514,7 +514,10 @@ def snapshot_kind(runbook_digest: str) -> str:
 
 def dump_state(state: RunState) -> str:
     """The state as JSON text; :func:`load_state` gives back an equal state."""
-    return json.dumps(asdict(state), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # The fields as they are (no deep copy: json reads them); enums are str, tuples become lists.
+    raw = dict(vars(state))
+    raw["steps"] = {sid: vars(st) for sid, st in state.steps.items()}
+    return json.dumps(raw, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 _STEP_FIELDS = frozenset(f.name for f in fields(StepState))
