@@ -158,3 +158,24 @@ async def test_a_phase_waits_for_its_window_and_a_freeze_that_begins_is_announce
     assert minutes(began["at"]) >= 5
     assert [c["event"] for c in h.state.comms if c["event"] == "freeze_started"] == ["freeze_started"]
     assert h.state.overruns == []
+
+
+async def test_a_failed_window_watcher_stops_the_engine_and_never_lets_the_run_go_on_unwatched(
+    clock_store: tuple[FakeClock, sqlite.SqliteStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: the watcher's error stops the engine (the run stays resumable: the waiting step is not
+    recorded as abandoned)."""
+    from golive.engine import windows
+
+    def broken(*_: object) -> list[windows.Due]:
+        raise RuntimeError("calendar exploded")
+
+    clock, store = clock_store
+    r = await start(store, clock, OVERRUN.replace("DEFAULT", "rollback").replace("DEADLINE", "10m"), poll=0.5)
+    await r.waiting("copy")
+    monkeypatch.setattr(windows, "due_overruns", broken)
+    with pytest.raises(exceptions.GoliveError, match="the window and freeze watcher failed: calendar exploded"):
+        await r.finished()
+    h = await r.view()
+    assert h.state.step("copy").status == "waiting"
+    assert not h.state.final

@@ -263,6 +263,7 @@ class Engine:
         self._secret_lock = asyncio.Lock()
         self._http: Any = None
         self._rollback_wake = asyncio.Event()
+        self._watch_failed: BaseException | None = None
         self._notifier: Any = None
         self._pagers: Any = None
         self.dry_run = handle.state.mode == "dry-run"
@@ -566,13 +567,17 @@ class Engine:
         updates = asyncio.create_task(self._run_cadence())
         tasks = [poller, updates]
         if st.mode == "live" and windows_mod.has_watch(self.runbook):
-            tasks.append(asyncio.create_task(windows_mod.watch(self)))
+            watcher = asyncio.create_task(windows_mod.watch(self))
+            watcher.add_done_callback(self._watch_ended)
+            tasks.append(watcher)
         try:
             with acts.collector_relaxed():
                 return await self._run()
         finally:
             for task in tasks:
                 task.cancel()
+                if task.done() and not task.cancelled() and task.exception() is self._watch_failed:
+                    continue  # the watcher's failure is the run's error (raised by _check_rollback)
                 with contextlib.suppress(asyncio.CancelledError, exceptions.GoliveError):
                     await task
             if self._notifier is not None and not self._lost():
@@ -716,7 +721,16 @@ class Engine:
             await self.rollback(rb.reason, rb.by, rb.source)
             return st.status
 
+    def _watch_ended(self, task: asyncio.Task[None]) -> None:
+        """Fail closed: a window watcher that failed stops the run (at its next look at the rollback request),
+        never lets it go on unwatched; the driver records why and a resume starts a new watcher."""
+        if not task.cancelled() and task.exception() is not None:
+            self._watch_failed = task.exception()
+            self._rollback_wake.set()
+
     def _check_rollback(self) -> None:
+        if self._watch_failed is not None:
+            raise exceptions.GoliveError(f"the window and freeze watcher failed: {self._watch_failed}")
         rb = self._pending_rollback()
         if rb is not None:
             raise rb
@@ -930,7 +944,8 @@ class Engine:
                 t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gathered
-            await self.abandon(phase.steps)
+            if self._watch_failed is None:  # a failed watcher stops the engine; its steps wait on for a resume
+                await self.abandon(phase.steps)
             self._check_rollback()
         for r in gathered.result():
             if isinstance(r, _Rollback):

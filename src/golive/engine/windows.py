@@ -83,32 +83,48 @@ async def watch(engine: Any) -> None:
     announced = {(f.get("freeze"), f.get("start")) for f in st.freezes_started}
     last = engine.clock.now()
     while not st.final:
-        now = engine.clock.now()
-        if freezes is not None and not st.rolling_back:
-            for occ in freezes.between(last, now):
-                key = (occ.freeze_id, clock_mod.utc_iso(occ.start))
-                if key in announced or occ.freeze_id in waived:
-                    continue
-                announced.add(key)
-                await engine.emit("freeze_started", freeze=occ.freeze_id, title=occ.title, start=key[1],
-                                  end=clock_mod.utc_iso(occ.end))  # fmt: skip
-                await engine.notify(
-                    "freeze_started",
-                    freeze={"id": occ.freeze_id, "title": occ.title},
-                    until=gate.when_text(occ.end, now),
-                )
-        last = now
-        if not st.rolling_back and st.rollback is None:
-            for due in due_overruns(runbook, st):
-                if now >= due.not_after and not any(o.get("scope") == due.scope for o in st.overruns):
-                    await _ask(engine, due, now)
-        pending = st.pending_overrun
-        if pending is not None:
-            deadline = state_mod.parse_ts(pending.get("deadline"))
-            if deadline is not None and now >= deadline:
-                await _default(engine, pending)
-        await _act_on_answers(engine)
+        # A busy store: looked at again next time (a lost lease stops the run loop itself).
+        with contextlib.suppress(exceptions.StoreError):
+            last = await _look(engine, runbook, st, freezes, waived, announced, last)
         await asyncio.sleep(min(float(engine.real_poll), WATCH_REAL))
+
+
+async def _look(
+    engine: Any,
+    runbook: models.Runbook,
+    st: state_mod.RunState,
+    freezes: _FreezeStarts | None,
+    waived: set[Any],
+    announced: set[tuple[Any, Any]],
+    last: datetime,
+) -> datetime:
+    """One look: announce freezes that began since ``last``, ask about windows that closed, apply defaults."""
+    now = engine.clock.now()
+    if freezes is not None and not st.rolling_back:
+        for occ in freezes.between(last, now):
+            key = (occ.freeze_id, clock_mod.utc_iso(occ.start))
+            if key in announced or occ.freeze_id in waived:
+                continue
+            announced.add(key)
+            await engine.emit("freeze_started", freeze=occ.freeze_id, title=occ.title, start=key[1],
+                              end=clock_mod.utc_iso(occ.end))  # fmt: skip
+            await engine.notify(
+                "freeze_started",
+                freeze={"id": occ.freeze_id, "title": occ.title},
+                until=gate.when_text(occ.end, now),
+            )
+    last = now
+    if not st.rolling_back and st.rollback is None:
+        for due in due_overruns(runbook, st):
+            if now >= due.not_after and not any(o.get("scope") == due.scope for o in st.overruns):
+                await _ask(engine, due, now)
+    pending = st.pending_overrun
+    if pending is not None:
+        deadline = state_mod.parse_ts(pending.get("deadline"))
+        if deadline is not None and now >= deadline:
+            await _default(engine, pending)
+    await _act_on_answers(engine)
+    return last
 
 
 class _FreezeStarts:
