@@ -337,6 +337,7 @@ def test_commands_urls_and_thresholds_in_prose_become_checks_and_triggers() -> N
     text = (
         "# R\n\n## Pre-flight\n\n"
         "1. Verify https://api.example.com/health returns 200\n"
+        "1. Check https://<status-host>/ready is up\n"
         "2. Run `helm status payments -n prod` (expect `STATUS: deployed`)\n"
         "3. Check `kubectl get deploy api -o jsonpath={.status.readyReplicas}` shows 3\n"
         "4. `gcloud sql instances describe orders-db --format=value(state)` should return `RUNNABLE`\n\n"
@@ -352,6 +353,8 @@ def test_commands_urls_and_thresholds_in_prose_become_checks_and_triggers() -> N
     assert all(s.kind is models.StepKind.CHECK for s in steps.values()), {i: s.kind for i, s in steps.items()}
     health = next(s for s in steps.values() if s.type == "http" and s.with_["url"].endswith("/health"))
     assert health.with_["expect"] == {"status": 200}
+    ready = next(s for s in steps.values() if s.type == "http" and s.with_["url"].endswith("/ready"))
+    assert ready.with_["url"] == "https://${{ vars.status_host }}/ready"
     helm = next(s for s in steps.values() if s.type == "command" and s.with_["run"][0] == "helm")
     assert _all_match(helm.with_["expect"]["stdout"], "NAME: payments\nSTATUS: deployed\n")
     kubectl = next(s for s in steps.values() if s.type == "command" and s.with_["run"][0] == "kubectl")

@@ -968,7 +968,7 @@ def _prose_step(d: Draft, ctx: Ctx, it: Item, title: str, prefix: str) -> bool:
         _trigger(d, text, it.first, it.last, then="rollback")
         return True
     if (url := _verify_url(inl)) is not None:
-        check: dict[str, Any] = {"url": url}
+        check: dict[str, Any] = {"url": d.templated(url)}  # `<placeholders>` and `$NAMES` become references
         status = _HTTP_STATUS.search(text) or re.search(r"\breturns?\s+([1-5]\d\d)\b", text)
         if status:
             check["expect"] = {"status": int(status.group(1))}
@@ -1084,7 +1084,7 @@ def _verify_url(inl: Inline) -> str | None:
     """ "Verify https://api.example.com/health returns 200", "Check `https://.../ready` is up": the one URL."""
     if not re.match(r"\s*(verify|check|confirm|ensure|test)\b", inl.text, re.I):
         return None
-    urls = {u.rstrip(".,;:)") for u in re.findall(r"https?://[^\s`<>\"']+", inl.text)}
+    urls = {u.rstrip(".,;:)") for u in re.findall(r"https?://[^\s`\"']+", inl.text)}
     return urls.pop() if len(urls) == 1 else None
 
 
