@@ -203,3 +203,37 @@ def test_stubbed_series_feed_a_judge(tmp_path: Path, canary: float, judged: str,
     sc.write_text(JUDGE_SCENARIO.format(canary=canary, judged=judged, decision=decision, outcome=outcome))
     res = scenario.run_one(runbook, scenario.load_scenario(sc), None, {})
     assert res.passed, res.report()
+
+
+def test_dns_stubs_are_judged_as_a_resolver_answer_is() -> None:
+    """A `dns` check in a stubbed rehearsal asks the stubs: the expected address passes, NXDOMAIN fails, a
+    SERVFAIL is an error, and a name no stub answers is an error listed as unstubbed (never a pass)."""
+    import asyncio
+
+    from golive.plugins import stubs
+    from golive.plugins.checks.net import DnsCheck, DnsParams
+    from golive.results import Outcome
+    from golive.testing import make_ctx
+
+    doc = stubs.StubsFile.model_validate(
+        {
+            "stubs": 1,
+            "dns": [
+                {"name": "ok.example.com", "answer": {"answers": ["10.0.0.5"]}},
+                {"name": "gone.example.com", "answer": {"rcode": "NXDOMAIN"}},
+                {"name": "broken.example.com", "server": "9.9.9.9", "answer": {"rcode": "SERVFAIL"}},
+            ],
+        }
+    )
+    transport = stubs.StubTransport(doc)
+
+    async def check(**params: object) -> Outcome:
+        with stubs.activate(transport):
+            return (await DnsCheck().run(make_ctx(DnsParams.model_validate(params)))).outcome
+
+    assert asyncio.run(check(name="ok.example.com", answers=["10.0.0.5"])) is Outcome.PASS
+    assert asyncio.run(check(name="ok.example.com", answers=["10.0.0.6"])) is Outcome.FAIL
+    assert asyncio.run(check(name="gone.example.com")) is Outcome.FAIL
+    assert asyncio.run(check(name="broken.example.com", resolvers={"quad9": "9.9.9.9"})) is Outcome.ERROR
+    assert asyncio.run(check(name="unknown.example.com")) is Outcome.ERROR
+    assert transport.unstubbed == ["DNS A unknown.example.com at system"]

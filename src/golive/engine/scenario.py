@@ -13,14 +13,16 @@ differing step first. ``golive test`` is the command over both.
 
 A scenario never passes on a step that did not meet a stub: every outside call goes to the stubs (one no
 stub answers fails closed, and the scenario fails naming it), and a step whose plugin cannot be stubbed at
-the transport (``tcp``, ``tls``; a ``dns`` check without ``dns:`` stubs) is refused before the run starts.
+the transport (``tcp``, ``tls``) is refused before the run starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ SCENARIO_VERSION = 1
 MAX_SCENARIO_BYTES = 4 * 1024 * 1024  # a scenario is configuration
 DEFAULT_LOOK_EVERY = 30.0  # seconds of run time between the scripted people's looks at the run
 DEFAULT_RUN_LIMIT = 7 * 24 * 3600.0  # seconds of run time a scenario may take before it fails
+IDLE_WAIT = 5.0  # seconds (real) a sleeper waits at most for the run's threads before time moves anyway
 IDLE_TURNS = 200  # event-loop turns a sleeper waits at most for the other tasks to become idle
 REAL_POLL = 0.02  # seconds (real) between the engine's looks for acts recorded by others
 ENGINE_POLL = 5.0  # seconds of run time between the engine's looks for people's acts (they look every 30 s)
@@ -263,7 +266,7 @@ def scenario_stubs(loaded: LoadedScenario, base: stubs_mod.LoadedStubs | None) -
     under = base.stubs if base is not None else stubs_mod.StubsFile(stubs=1)
     over = stubs_mod.StubsFile.model_validate({"stubs": 1, **(sc.faults or {})})
     update: dict[str, Any] = {
-        k: [*getattr(over, k), *getattr(under, k)] for k in ("http", "commands", "sql", "metrics")
+        k: [*getattr(over, k), *getattr(under, k)] for k in ("http", "commands", "sql", "metrics", "dns")
     }
     for key in ("secrets", "flags"):
         if getattr(over, key) is not None:
@@ -287,8 +290,6 @@ def unstubbable(runbook: Any, stubs: stubs_mod.StubsFile | None, files: Mapping[
         kind = step.type or ""
         if kind in TRANSPORT_LESS:
             out.append(f"step {step.id} ({kind}): opens its own socket; no stub reaches it (waive it in the scenario)")
-        elif kind == "dns":
-            out.append(f"step {step.id} (dns): resolves names itself; no stub reaches it")
         elif kind in LOCAL_FILES:
             params = dict(step.with_ or {})
             path = params.get("path")
@@ -335,25 +336,54 @@ class Actual:
     summaries: dict[str, str] = field(default_factory=dict)
 
 
-def _scenario_clock() -> Any:
-    """A fake clock that moves only when every task is idle.
+class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The run's default executor, counting the work in flight (a log read in a thread is run time too)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=4, thread_name_prefix="golive-scenario")
+        self.busy = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        with self._lock:
+            self.busy += 1
+        fut = super().submit(fn, *args, **kwargs)
+        fut.add_done_callback(self._done)
+        return fut
+
+    def _done(self, _fut: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self.busy -= 1
+
+
+def _scenario_clock(executor: _CountingExecutor) -> Any:
+    """A fake clock that moves only when every task is idle and no thread works for the run.
 
     :class:`golive.clock.FakeClock` lets a few event-loop turns pass before a sleeper moves time; a task
     that is about to sleep (the observe window's next read, started as a task) may not have registered yet,
-    and time would jump past it. Here a sleeper first lets the loop run until nothing else is ready.
+    or a read may be running in a thread, and time would jump past it. Here a sleeper first lets the loop run
+    until nothing else is ready and the executor is idle (waiting at most IDLE_WAIT real seconds).
     """
     import heapq
 
     class ScenarioClock(clock_mod.FakeClock):
+        async def _idle(self, loop: asyncio.AbstractEventLoop) -> None:
+            give_up = time.monotonic() + IDLE_WAIT
+            while True:
+                for _ in range(IDLE_TURNS):
+                    await asyncio.sleep(0)
+                    # Private, but the only way to know that no other task is ready to run.
+                    if not getattr(loop, "_ready", None):
+                        break
+                if not executor.busy or time.monotonic() > give_up:
+                    return
+                await asyncio.sleep(0.001)  # a thread is working: let it finish (real time, briefly)
+
         async def sleep(self, seconds: float) -> None:
             loop = asyncio.get_running_loop()
             fut: asyncio.Future[None] = loop.create_future()
             heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
-            for _ in range(IDLE_TURNS):
-                await asyncio.sleep(0)
-                # Private, but the only way to know that no other task is ready to run.
-                if not getattr(loop, "_ready", None):
-                    break
+            await self._idle(loop)
             while self._sleepers and self._sleepers[0][2].done():
                 heapq.heappop(self._sleepers)
             if self._sleepers and not fut.done():
@@ -547,7 +577,9 @@ async def play(
     from golive.store import memory
 
     scenario = sc.scenario if sc is not None else None
-    clock = _scenario_clock()
+    executor = _CountingExecutor()
+    asyncio.get_running_loop().set_default_executor(executor)
+    clock = _scenario_clock(executor)
     store = memory.InMemoryStore(clock=clock)
     await store.open()
     store.event_clock = clock

@@ -192,6 +192,33 @@ class MetricStub(_Model):
     series: list[SeriesPoint] = Field(min_length=1)
 
 
+class DnsAnswer(_Model):
+    rcode: Literal["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "TIMEOUT"] = "NOERROR"
+    answers: list[str] = Field(default_factory=list, description="The records' values (addresses, names).")
+    canonical_name: str | None = None
+    ttl: int = Field(default=300, ge=0)
+
+
+class DnsPhase(DnsAnswer):
+    until: Duration | None = None
+
+
+class DnsStub(_Model):
+    """A name's answer, by record type and resolver (a glob over its address; the system resolver is 'system')."""
+
+    name: str = Field(min_length=1)
+    type: str = "A"
+    server: str = Field(default="*", description="A glob over the resolver asked ('8.8.8.8', 'system').")
+    answer: DnsAnswer | None = None
+    sequence: list[DnsPhase] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> DnsStub:
+        if (self.answer is None) == (self.sequence is None):
+            raise ValueError("give either answer or sequence")
+        return self
+
+
 class StubsFile(_Model):
     """A stubs file, ``stubs: 1``."""
 
@@ -206,6 +233,7 @@ class StubsFile(_Model):
         default=None, description="Initial values of an in-memory flag store that replaces the runbook's provider."
     )
     metrics: list[MetricStub] = Field(default_factory=list)
+    dns: list[DnsStub] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -498,6 +526,19 @@ class StubTransport:
                 rows.append(list(r) if isinstance(r, list | tuple) else [r])
         rowcount = last.rowcount if last.rowcount is not None else len(rows)
         return _sql.SqlResult(columns, rows, rowcount, False)
+
+    # -- DNS --
+    def dns(self, name: str, record_type: str, server: str) -> DnsAnswer:
+        """The stubbed answer for ``name`` asked of ``server``; a name no stub answers fails closed."""
+        self.calls += 1
+        want = name.rstrip(".").lower()
+        for stub in self.stubs.dns:
+            if stub.name.rstrip(".").lower() != want or stub.type.upper() != record_type.upper():
+                continue
+            if not fnmatch.fnmatchcase(server, stub.server):
+                continue
+            return stub.answer if stub.answer is not None else _phase(stub.sequence or [], self.elapsed())
+        raise exceptions.PluginError(self._miss(f"DNS {record_type} {name} at {server}"))
 
     # -- secrets and flags --
     def secret(self, name: str, secret_id: str, key: str | None) -> str:

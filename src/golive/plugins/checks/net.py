@@ -198,6 +198,11 @@ class DnsCheck(base.CheckPlugin):
         p: DnsParams = ctx.params
         if p.resolvers:
             return await self._named(ctx, p)
+        from golive.plugins import stubs
+
+        transport = stubs.active()
+        if transport is not None:  # a stubbed rehearsal: the stubs answer for the system resolver
+            return self._judge_system(ctx, p, await self._ask_stub(transport, p, "system"))
         resolve = self.resolver or asyncio.get_running_loop().getaddrinfo
         flags = socket.AI_CANONNAME if p.record_type == "CNAME" else 0
         try:
@@ -213,6 +218,11 @@ class DnsCheck(base.CheckPlugin):
             return _util.finish(ctx, results.Outcome.ERROR, f"resolving {p.name} failed: {exc.strerror or exc}")
         addresses = sorted({str(info[4][0]) for info in infos})
         canon = next((str(info[3]) for info in infos if info[3]), p.name)
+        return self._judge_addresses(ctx, p, addresses, canon)
+
+    @staticmethod
+    def _judge_addresses(ctx: base.StepContext, p: DnsParams, addresses: list[str], canon: str) -> results.Result:
+        """The system resolver's answer against what the step expects."""
         failures = []
         missing = [a for a in p.addresses if str(ipaddress.ip_address(a)) not in addresses]
         if missing:
@@ -229,8 +239,41 @@ class DnsCheck(base.CheckPlugin):
         shown = canon if p.record_type == "CNAME" else ", ".join(addresses)
         return _util.finish(ctx, results.Outcome.PASS, f"{p.name} {p.record_type} -> {shown}", output=output)
 
+    @staticmethod
+    async def _ask_stub(transport: Any, p: DnsParams, server: str) -> _Answer:
+        """The stubs' answer, judged as a resolver's would be (NXDOMAIN fails, a failure is an ERROR)."""
+        from golive.exceptions import PluginError
+
+        try:
+            got = transport.dns(p.name, p.record_type, server)
+        except PluginError as exc:
+            return _Answer(server, results.Outcome.ERROR, [], "ERROR", exc.message)
+        if got.rcode == "TIMEOUT":
+            return _Answer(server, results.Outcome.ERROR, [], "TIMEOUT", f"no answer within {p.timeout:g} s")
+        if got.rcode == "NXDOMAIN":
+            return _Answer(server, results.Outcome.FAIL, [], got.rcode, f"{p.name} does not exist")
+        if got.rcode != "NOERROR":
+            return _Answer(server, results.Outcome.ERROR, [], got.rcode, f"the resolver answered {got.rcode}")
+        answers = sorted({_norm(p.record_type, a) for a in got.answers})
+        canonical = got.canonical_name.rstrip(".").lower() if got.canonical_name else None
+        if not answers:
+            return _Answer(server, results.Outcome.FAIL, [], got.rcode, f"no {p.record_type} record", canonical)
+        return _Answer(server, results.Outcome.PASS, answers, got.rcode, "", canonical, got.ttl)
+
+    @classmethod
+    def _judge_system(cls, ctx: base.StepContext, p: DnsParams, a: _Answer) -> results.Result:
+        """A stubbed system-resolver answer, judged as the live path judges getaddrinfo's."""
+        if a.outcome is not results.Outcome.PASS:
+            return _util.finish(ctx, a.outcome, f"resolving {p.name} ({p.record_type}): {a.note}")
+        return cls._judge_addresses(ctx, p, a.answers, a.canonical_name or p.name)
+
     async def _ask(self, p: DnsParams, server: str) -> _Answer:
         """One resolver's answer; a timeout, a refusal or a server failure is an ERROR, never an empty answer."""
+        from golive.plugins import stubs
+
+        transport = stubs.active()
+        if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the resolver
+            return await self._ask_stub(transport, p, server)
         import dns.asyncquery
         import dns.exception
         import dns.flags
