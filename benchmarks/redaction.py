@@ -4,6 +4,7 @@ with ``--corpus``, recall, precision and MB/s on a labelled corpus.
 Run: ``.venv/bin/python benchmarks/redaction.py [--mb 50] [--fallback-mb 5]``
 or:  ``.venv/bin/python benchmarks/redaction.py --corpus FILE [--redact-ips] [--secret VALUE ...]``
 or:  ``.venv/bin/python benchmarks/redaction.py --calls [--checks 1000]`` (per-check cost, memo on and off)
+or:  ``.venv/bin/python benchmarks/redaction.py --corpus FILE --profile`` (where the time goes, per rule)
 
 ``--corpus FILE`` reads a labelled JSONL corpus, one record a line: ``{"text": ..., "spans": [{"start": 0,
 "end": 16, "label": "CREDIT_CARD"}]}`` (character offsets; an optional ``negatives`` list in the same shape
@@ -262,6 +263,69 @@ def _throughput(args: argparse.Namespace, records: list[dict[str, Any]], fresh: 
     return 0
 
 
+def profile_main(args: argparse.Namespace) -> int:
+    """Where redaction time goes on a corpus (CPU time, ``--profile-mb`` MB): the Hyperscan scan with the
+    redactor's own match callback, then each rule's exact expressions and checks (its recorded anchor hits
+    replayed through the redactor's code), then placing the placeholders; and cProfile's top functions."""
+    import cProfile
+    import pstats
+
+    records, secrets = load_corpus(args.corpus)
+    block = "\n".join(r["text"] for r in records) + "\n"
+    data = (block * max(1, int(args.profile_mb * MB) // len(block.encode()))).encode()
+    size = len(data) / MB
+    redactor = redact.Redactor(redact_ips=args.redact_ips)
+    for value in secrets + args.secret:
+        redactor.add_secret(value)
+    static = redactor._engine.static
+    if static.db is None:
+        raise SystemExit("--profile needs hyperscan")
+    hits: dict[int, list[tuple[int, int]]] = collections.defaultdict(list)
+
+    class Replay:  # one rule and its recorded anchor hits, in the shape _find_hyperscan scans
+        def __init__(self, rule_id: int) -> None:
+            self.rules = [static.rules[rule_id]]
+            self.db = self
+            self.spans = hits[rule_id]
+
+        def scan(self, _data: bytes, match_event_handler: Any, scratch: Any) -> None:
+            for start, end in self.spans:
+                match_event_handler(0, start, end, 0, None)
+
+    start = time.process_time()
+    static.db.scan(data, match_event_handler=lambda i, s, e, _f, _c: hits[i].append((s, e)),
+                   scratch=redactor._scratch(static, "static"))  # fmt: skip
+    scan = time.process_time() - start
+    redactor._scratch = lambda *_a: None  # type: ignore[method-assign]  # replays need no scratch
+    found: list[Any] = []
+    per_rule = {}
+    for rule_id in hits:
+        start = time.process_time()
+        redactor._find_hyperscan(data, Replay(rule_id), "replay", found)  # type: ignore[arg-type]
+        per_rule[rule_id] = time.process_time() - start
+    start = time.process_time()
+    redactor._apply(data, found, len(data))
+    apply = time.process_time() - start
+    total = scan + sum(per_rule.values()) + apply
+    print(f"{size:.1f} MB, {len(found) / size:,.0f} findings per MB, "
+          f"{sum(map(len, hits.values())) / size:,.0f} anchor hits per MB; CPU ms per MB (share):")  # fmt: skip
+    print(f"  {scan * 1000 / size:6.2f} ({scan / total:4.0%})  Hyperscan scan with the match callback")
+    for rule_id, spent in sorted(per_rule.items(), key=lambda kv: -kv[1]):
+        rule = static.rules[rule_id]
+        print(f"  {spent * 1000 / size:6.2f} ({spent / total:4.0%})  {rule.kind}: {len(hits[rule_id]) / size:,.0f} "
+              f"hits/MB, anchor {rule.hs_pattern[:48].decode('ascii', 'replace')}")  # fmt: skip
+    print(f"  {apply * 1000 / size:6.2f} ({apply / total:4.0%})  placeholders (sort, merge, number, join)")
+    print(f"  {total * 1000 / size:6.2f} total: {size / total:.1f} MB/s")
+    text = data.decode()
+    fresh = redact.Redactor(redact_ips=args.redact_ips)
+    for value in secrets + args.secret:
+        fresh.add_secret(value)
+    profiler = cProfile.Profile()
+    profiler.runcall(fresh.redact, text)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+    return 0
+
+
 def calls_main(args: argparse.Namespace) -> int:
     """Per-check redaction cost as the engine pays it: many calls on a few strings per check."""
     checks = []
@@ -348,11 +412,15 @@ def main() -> int:
     parser.add_argument("--calls", action="store_true", help="per-check cost of many redact calls, memo on/off")
     parser.add_argument("--checks", type=int, default=1000, help="checks for --calls")
     parser.add_argument("--compile", action="store_true", help="start-up: import and first Redactor, fresh")
+    parser.add_argument("--profile", action="store_true", help="with --corpus: where the time goes, per rule")
+    parser.add_argument("--profile-mb", type=float, default=6.0, help="size of the --profile input in MB")
     args = parser.parse_args()
     if args.calls:
         return calls_main(args)
     if args.compile:
         return compile_main(args)
+    if args.corpus and args.profile:
+        return profile_main(args)
     if args.corpus:
         return corpus_main(args)
     if not redact.HYPERSCAN_AVAILABLE:
