@@ -361,7 +361,8 @@ class _Rule:
     start_of: Callable[[bytes, int], int] | None = None
     # Every finding lies in a run of text that holds an anchor's start, and this expression, matched on the
     # text before an anchor read backwards, finds where that run starts: the search skips what lies between
-    # runs (in a line of timestamps and ids around one card, most of it).
+    # runs (in a line of timestamps and ids around one card, most of it). A run reaches back past an anchor
+    # only over a space or a dash before it.
     run_back: re.Pattern[bytes] | None = None
 
 
@@ -1510,8 +1511,11 @@ def _search_runs(
             pos = max(line_start, start - _LOOKBACK)
         elif start < pos:
             continue  # inside what the previous match took
-        back = run_back.match(data[pos:start][::-1])
-        m = search(data, start - (back.end() if back is not None else 0), endpos)
+        if start > pos and data[start - 1] in b" -":  # the run may reach back past the anchor
+            back = run_back.match(data[pos:start][::-1])
+            m = search(data, start - (back.end() if back is not None else 0), endpos)
+        else:
+            m = search(data, start, endpos)
         if m is None:
             pos = endpos  # nothing more in this line
             continue
