@@ -217,3 +217,12 @@ def test_dump_and_load_state_round_trip_every_field() -> None:
     assert state_mod.load_state(state_mod.dump_state(st)) == st
     with pytest.raises(ValueError, match="not a folded run state"):
         state_mod.load_state('{"run_id": "r1"}')
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (Path(__file__).parents[2] / "examples").glob("*.yaml")))
+def test_every_example_runbook_is_cached_and_read_back_equal(example: str) -> None:
+    path = Path(__file__).parents[2] / "examples" / example
+    loaded = loader.load_text(path.read_text(encoding="utf-8"), str(path), environ={})
+    back = loader.undump_loaded(loader.dump_loaded(loaded), loaded.text)
+    assert back.runbook == loaded.runbook
+    assert (back.digest, back.vars, back.var_sources) == (loaded.digest, loaded.vars, loaded.var_sources)

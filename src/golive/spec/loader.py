@@ -1487,10 +1487,16 @@ def validated_code_digest() -> str:
 
 def dump_loaded(loaded: LoadedRunbook) -> str:
     """A validated runbook as JSON text (the model as it validates again, its vars); :func:`undump_loaded`
-    gives back an equal one without reading YAML, importing plugins or running the cross-field rules."""
+    gives back an equal one without reading YAML, importing plugins or running the cross-field rules.
+    ValueError when the model would not validate back to an equal one (then nothing is cached)."""
+    # Only the fields the runbook set: validation fills in the defaults again (some rules refuse a field
+    # that is present at all where it does not belong, even at its default).
+    dumped = loaded.runbook.model_dump_json(by_alias=True, round_trip=True, exclude_unset=True)
+    if models.Runbook.model_validate_json(dumped) != loaded.runbook:
+        raise ValueError("the validated runbook does not validate back to itself; not cached")
     return json.dumps(
         {
-            "runbook": loaded.runbook.model_dump(mode="json", by_alias=True, round_trip=True),
+            "runbook": dumped,
             "path": loaded.path,
             "digest": loaded.digest,
             "vars": loaded.vars,
@@ -1508,7 +1514,7 @@ def undump_loaded(data: str, text: str) -> LoadedRunbook:
     raw = json.loads(data)
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != raw["digest"]:
         raise ValueError("the cached runbook is not of this text")
-    runbook = models.Runbook.model_validate(raw["runbook"])
+    runbook = models.Runbook.model_validate_json(raw["runbook"])
     return LoadedRunbook(
         runbook, str(raw["path"]), text, str(raw["digest"]), dict(raw["vars"]), dict(raw["var_sources"])
     )
