@@ -21,6 +21,7 @@ from golive.engine import acts, runner, summary
 from golive.engine.state import RunStatus
 from golive.report import formats
 from golive.report import html as html_report
+from golive.server import dashboard
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
@@ -576,6 +577,11 @@ async def test_a_crash_of_the_rollback_machinery_is_an_event_and_the_run_stays_a
     assert f"golive resume {r.run_id}" in err.value.message
     h = await r.view()
     assert h.state.status is RunStatus.ROLLING_BACK
+    assert summary.verdict(h) == "ROLLING BACK"  # not "ROLLED BACK" while the plan has not finished
+    page = dashboard.render_run(h, summary.summarize(h), dashboard.Perspective(True, frozenset({"ic"})))
+    assert "Rolling back; nobody is waited for." in page
+    assert "The run has ended" not in page
+    assert f"golive resume {r.run_id}" in page  # the engine stopped mid-rollback: how to continue it
     assert h.state.rollback is not None
     assert "describe() bug" in h.state.rollback["interrupted"]["error"]
     types = [e.type for e in await r.events()]
@@ -587,3 +593,4 @@ async def test_a_crash_of_the_rollback_machinery_is_an_event_and_the_run_stays_a
     assert h.state.rollback is not None
     assert (h.state.rollback["outcome"], h.state.rollback["interrupted"]) == ("pass", None)
     assert (tmp_path / "rollback.log").read_text().split() == ["first", "last"]
+    assert summary.verdict(h) == "ROLLED BACK"

@@ -361,6 +361,8 @@ def follow_ups(h: acts.RunHandle) -> list[dict[str, Any]]:
 
 def verdict(h: acts.RunHandle) -> str:
     st = h.state
+    if st.status is RunStatus.ROLLING_BACK:  # started, not finished: never "ROLLED BACK" before it is
+        return "ROLLING BACK"
     if st.status is RunStatus.ROLLED_BACK or st.rollback is not None:
         return "ROLLED BACK"
     # The go-live's GO (go_at), not the answer to a pause: a pause's GO only lets an observe window go on.

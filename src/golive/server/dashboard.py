@@ -297,7 +297,8 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
         and not rolling
         and not (final and data["status"] != "passed"),
         can_assign=viewer.can_act,
-        ended=rolling or final,
+        ended=final,
+        rolling_back=data["status"] == "rolling_back",
         role_names=sorted(rb.roles),
     )
 
