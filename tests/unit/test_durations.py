@@ -78,10 +78,24 @@ def test_parse_ttime_refuses_malformed(value: object) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.0, "0s"), (0.5, "500ms"), (90.0, "1m30s"), (3600.0, "1h"), (5400.0, "1h30m"), (90000.0, "1d1h")],
+    [
+        (0.0, "0s"),
+        (0.5, "500ms"),
+        (1.5, "1.5s"),
+        (45.0, "45s"),
+        (90.0, "1m30s"),
+        (150.0, "2m30s"),
+        (3600.0, "1h"),
+        (5400.0, "1h30m"),
+        (86400.0, "24h"),
+        (90000.0, "25h"),
+        (2 * 86400.0, "2d"),
+        (2 * 86400.0 + 3600.0, "2d1h"),
+    ],
 )
 def test_format_duration_is_compact(seconds: float, text: str) -> None:
-    """Seconds print in the largest units first, without zero parts."""
+    """Seconds print in the largest units first, without zero parts; a tenth of a second under a minute; days
+    only from two days up (``within: 24h`` reads back as 24h)."""
     assert durations.format_duration(seconds) == text
 
 

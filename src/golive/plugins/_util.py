@@ -63,20 +63,7 @@ parse_duration = durations.parse_duration
 Duration = durations.Duration
 
 
-def fmt_duration(seconds: float) -> str:
-    """A short human duration: 45s, 5m, 8h, 1h30m."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    whole = round(seconds)
-    # Days only from 2 days up: people write `within: 24h`, and the summary should echo that.
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole >= size * (2 if unit == "d" else 1) and whole % size == 0:
-            return f"{whole // size}{unit}"
-    if whole >= 3600:
-        return f"{whole // 3600}h{(whole % 3600) // 60}m"
-    if whole >= 60:
-        return f"{whole // 60}m{whole % 60}s"
-    return f"{seconds:g}s"
+fmt_duration = durations.format_duration
 
 
 # ---------------------------------------------------------------------------------------------- expect

@@ -25,6 +25,7 @@ import jinja2
 
 from golive import __version__, exceptions
 from golive import clock as clock_mod
+from golive.spec import durations
 from golive.watch import samples as samples_mod
 
 if TYPE_CHECKING:
@@ -252,15 +253,7 @@ def _ttext(seconds: float | None, decimals: int = 0) -> str:
 def _duration(seconds: Any) -> str:
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    m, s = divmod(round(seconds), 60)
-    if m < 60:
-        return f"{m}m {s:02d}s"
-    h, m = divmod(m, 60)
-    return f"{h}h {m:02d}m"
+    return durations.format_duration(seconds)
 
 
 def _size(n: Any) -> str:

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from golive.engine import acts
 from golive.engine.state import parse_ts
 from golive.server import auth
-from golive.spec import models
+from golive.spec import durations, models
 
 __all__ = ["CSP", "Perspective", "fragment", "page_routes", "render_run", "render_runs", "sparkline"]
 
@@ -94,13 +94,9 @@ def _clock(ts: str | None) -> str:
 
 
 def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{seconds / 60:.1f} min"
+    return durations.format_duration(seconds)
 
 
 def _badge(value: Any) -> str:

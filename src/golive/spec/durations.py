@@ -53,14 +53,23 @@ def parse_ttime(value: Any) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """Compact human form: 3600 -> '1h', 5400 -> '1h30m', 0.5 -> '500ms'."""
-    if seconds < 1 and seconds > 0:
+    """The one human form of a duration, which also reads back as one: 3600 -> '1h', 5400 -> '1h30m',
+    150 -> '2m30s', 0.5 -> '500ms', 1.5 -> '1.5s'.
+
+    Under a second in milliseconds; under a minute to a tenth of a second; from a minute on whole seconds in
+    the largest units first without zero parts. Days only from two days up: people write ``within: 24h``
+    and ``36h``, and a message should echo that.
+    """
+    if 0 < seconds < 1:
         return f"{round(seconds * 1000)}ms"
+    if seconds < 60:
+        tenths = round(seconds, 1)
+        return f"{tenths:g}s" if tenths < 60 else "1m"
     total = round(seconds)
-    if total == 0:
-        return "0s"
     out = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if unit == "d" and total < 2 * 86400:
+            continue
         n, total = divmod(total, size)
         if n:
             out.append(f"{n}{unit}")

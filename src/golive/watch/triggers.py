@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict
 
 from golive import clock as clock_mod
 from golive import expr, results
-from golive.spec import models
+from golive.spec import durations, models
 from golive.watch import sources
 
 __all__ = [
@@ -404,8 +404,7 @@ def _fmt(value: float) -> str:
     return f"value {value:.6g}"
 
 
-def _dur(seconds: float) -> str:
-    return f"{seconds:.3g}s" if seconds < 120 else f"{seconds / 60:.3g}m"
+_dur = durations.format_duration
 
 
 def plugin_source_factory(
