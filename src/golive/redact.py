@@ -1465,22 +1465,26 @@ def _search(
     stop = endpos if last_start is None else min(endpos, last_start)
     regex = rule.regex
     assert regex is not None
-    refine = rule.refine
     search = regex.search
     m = search(data, pos, endpos) if pos < stop else None
     while m is not None:
-        span = refine(data, m) if refine is not None else m.span()
-        if isinstance(span, list):  # several findings in one match (cards in a run of digit groups)
-            out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
-            nxt = max(m.end(), m.start() + 1)
-        elif span is None:
-            nxt = m.start() + 1
-        else:
-            if span[1] > span[0]:
-                out.append((span[0], span[1], rule.priority, rule.kind, None))
-            # An IBAN's expression may run past the IBAN into the next one; go on from the refined end.
-            nxt = max(span[1] if refine is _refine_iban else m.end(), m.start() + 1)
+        nxt = _take(rule, data, m, out)
         m = search(data, nxt, endpos) if nxt < stop else None
+
+
+def _take(rule: _Rule, data: bytes, m: re.Match[bytes], out: list[tuple[int, int, int, str, bytes | None]]) -> int:
+    """Append the findings of one match of a searched rule; where the search goes on."""
+    refine = rule.refine
+    span = refine(data, m) if refine is not None else m.span()
+    if isinstance(span, list):  # several findings in one match (cards in a run of digit groups)
+        out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
+        return max(m.end(), m.start() + 1)
+    if span is None:
+        return m.start() + 1
+    if span[1] > span[0]:
+        out.append((span[0], span[1], rule.priority, rule.kind, None))
+    # An IBAN's expression may run past the IBAN into the next one; go on from the refined end.
+    return max(span[1] if refine is _refine_iban else m.end(), m.start() + 1)
 
 
 def _search_runs(
@@ -1497,7 +1501,6 @@ def _search_runs(
     regex = rule.regex
     assert regex is not None
     search = regex.search
-    refine = rule.refine
     rfind = data.rfind
     line_start = -1
     endpos = pos = 0
@@ -1519,16 +1522,7 @@ def _search_runs(
         if m is None:
             pos = endpos  # nothing more in this line
             continue
-        span = refine(data, m) if refine is not None else m.span()
-        if isinstance(span, list):
-            out.extend((s, e, rule.priority, rule.kind, None) for s, e in span)
-            pos = max(m.end(), m.start() + 1)
-        elif span is None:
-            pos = m.start() + 1
-        else:
-            if span[1] > span[0]:
-                out.append((span[0], span[1], rule.priority, rule.kind, None))
-            pos = max(span[1] if refine is _refine_iban else m.end(), m.start() + 1)
+        pos = _take(rule, data, m, out)
 
 
 def _match_at(rule: _Rule, data: bytes, starts: list[int], out: list[tuple[int, int, int, str, bytes | None]]) -> None:
