@@ -13,6 +13,7 @@ import httpx
 import pytest
 from tests.integration.oidc_provider import Client, Person, Provider
 
+from golive.cli import main
 from golive.server import config as config_mod
 from golive.server.testing import LiveServer
 
@@ -68,7 +69,9 @@ def browser_login(http: httpx.Client, srv: LiveServer, idp: Provider, username: 
     return http.get(back.headers["location"])
 
 
-def test_browser_login_sets_a_session_and_maps_groups_to_roles(idp: Provider, tmp_path: Path) -> None:
+def test_browser_login_sets_a_session_and_maps_groups_to_roles(
+    idp: Provider, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with LiveServer(str(tmp_path / "g.db"), oidc_config(idp)) as srv:
         idp.client.redirect_uris.append(srv.url + "/auth/callback")
         with httpx.Client(timeout=10) as http:
@@ -90,6 +93,11 @@ def test_browser_login_sets_a_session_and_maps_groups_to_roles(idp: Provider, tm
             assert http.get(srv.url + "/api/v1/me").status_code == 401
             me = http.get(srv.url + "/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
             assert me.json() == {"user": "alice", "roles": ["ic"], "can_act": True, "can_start": False}
+            # The login is a token in the store, listed with the subject and its expiry.
+            assert main(["token", "list", "--db", str(tmp_path / "g.db")]) == 0
+            listed = capsys.readouterr().out
+            assert "(login: oidc u-1001)" in listed
+            assert "active until" in listed
             # Signing out revokes the session's token.
             assert http.post(srv.url + "/auth/logout").status_code == 200
             again = http.get(srv.url + "/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})

@@ -171,6 +171,8 @@ def token_list(as_json: bool, db_url: str | None) -> None:
             "created_at": r.created_at,
             "expires_at": r.expires_at,
             "revoked": r.revoked,
+            "auth": r.auth,
+            "subject": r.subject,
         }
         for r in records
     ]
@@ -181,7 +183,8 @@ def token_list(as_json: bool, db_url: str | None) -> None:
         click.echo("no tokens in the store; make one with: golive token create --user NAME --roles ROLE,...")
         return
     for r in rows:
-        click.echo(f"{r['sha256']}  {r['user']:<20} {','.join(r['roles']):<24} {r['created_at']}  {_state(r)}")
+        login = f"  (login: oidc {r['subject']})" if r["auth"] == "oidc" else ""
+        click.echo(f"{r['sha256']}  {r['user']:<20} {','.join(r['roles']):<24} {r['created_at']}  {_state(r)}{login}")
 
 
 def _state(row: dict[str, Any]) -> str:
