@@ -153,3 +153,14 @@ def test_device_flow_gives_the_cli_a_token_that_records_oidc_on_acts(idp: Provid
         assert tok["expires_at"]
         me = http.get(srv.url + "/api/v1/me", headers={"Authorization": f"Bearer {tok['token']}"})
         assert me.json()["user"] == "alice"
+
+
+def test_guessing_session_cookies_is_rate_limited_like_tokens(idp: Provider, tmp_path: Path) -> None:
+    cfg = oidc_config(idp, auth_failures=config_mod.AuthFailureLimit(max=2, window=600))
+    with LiveServer(str(tmp_path / "g.db"), cfg) as srv, httpx.Client(timeout=10) as http:
+        for guess in ("glv_guess-one-0123456789", "glv_guess-two-0123456789"):
+            r = http.get(srv.url + "/auth/session", headers={"Cookie": f"golive_session={guess}"})
+            assert r.status_code == 401
+        r = http.get(srv.url + "/auth/session", headers={"Cookie": "golive_session=glv_guess-three-01234567"})
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) > 0

@@ -21,6 +21,7 @@ actor authenticated, and revoking or expiring it works like any token.
 from __future__ import annotations
 
 import base64
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -345,9 +346,18 @@ async def session(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return JSONResponse({"error": "unauthorized", "message": "not logged in"}, status_code=401)
+    client = request.client.host if request.client else "unknown"
+    wait = st.limiter.retry_after(client)
+    if wait is not None:  # a cookie is a token: guessing them counts like guessing bearer tokens
+        return JSONResponse(
+            {"error": "rate_limited", "message": f"too many failed authentications from {client}"},
+            status_code=429,
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     try:
         p = await st.authority.authenticate(token)
     except auth.Rejected as exc:
+        st.limiter.failed(client)
         resp = JSONResponse({"error": "unauthorized", "message": exc.message}, status_code=401)
         resp.delete_cookie(SESSION_COOKIE, path="/auth")
         return resp
