@@ -37,6 +37,16 @@ phases:
     steps:
       - {id: gate, kind: decision, role: ic}
 """
+MANUAL = """golive: 1
+name: manual
+roles:
+  ic: {}
+  ops: {}
+phases:
+  - id: p
+    steps:
+      - {id: snapshot, kind: manual, role: ops, inputs: [{id: snapshot_id, required: true}]}
+"""
 ADMIN = "tok-admin-0123456789abcdef"
 ALICE = "tok-alice-0123456789abcdef"
 BOB = "tok-bob-0123456789abcdefgh"
@@ -57,6 +67,7 @@ def server(postgres_url: str, tmp_path: Path, idp: Provider) -> Iterator[LiveSer
     books = tmp_path / "runbooks"
     books.mkdir()
     (books / "gate.yaml").write_text(RUNBOOK, encoding="utf-8")
+    (books / "manual.yaml").write_text(MANUAL, encoding="utf-8")
     tokens = {ADMIN: ("admin", ("admin",)), ALICE: ("alice", ("ic",)), BOB: ("bob", ("ops",))}
     cfg = config_mod.ServerConfig(
         token_hashes={
@@ -85,16 +96,16 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgres_url: str) 
     return tmp_path / "config"
 
 
-def start_run(srv: LiveServer) -> str:
+def start_run(srv: LiveServer, runbook: str = "gate.yaml", waiting: str = "decision") -> str:
     with httpx.Client(base_url=srv.url, timeout=10, headers={"Authorization": f"Bearer {ADMIN}"}) as http:
-        r = http.post("/api/v1/runs", json={"runbook": "gate.yaml", "roles": {"ic": "alice", "ops": "bob"}})
+        r = http.post("/api/v1/runs", json={"runbook": runbook, "roles": {"ic": "alice", "ops": "bob"}})
         assert r.status_code == 201, r.text
         rid = str(r.json()["run_id"])
-        for _ in range(500):  # bounded: the engine reaches the decision within a few polls
-            if '"waiting_for":"decision"' in http.get(f"/api/v1/runs/{rid}").text:
+        for _ in range(500):  # bounded: the engine reaches the wait within a few polls
+            if f'"waiting_for":"{waiting}"' in http.get(f"/api/v1/runs/{rid}").text:
                 return rid
             time.sleep(0.02)
-    raise AssertionError("the run never waited for its decision")
+    raise AssertionError(f"the run never waited for {waiting}")
 
 
 def events(url: str, rid: str) -> list[Any]:
@@ -214,3 +225,36 @@ def test_continuing_a_run_on_postgres_needs_local(
     err = capsys.readouterr().err
     assert "the store is shared" in err
     assert "--local" in err
+
+
+def test_confirm_through_the_server_uploads_the_evidence(
+    server: LiveServer, cli_env: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rid = start_run(server, "manual.yaml", "manual")
+    proof = tmp_path / "snapshot.txt"
+    proof.write_text("snapshot snap-42 taken\n", encoding="utf-8")
+    monkeypatch.setenv("GOLIVE_TOKEN", BOB)
+    args = ["confirm", rid, "snapshot", "--input", "snapshot_id=snap-42", "--evidence", str(proof)]
+    assert run_cli([*args, "--server", server.url]) == 0
+    confirmed = [e for e in events(postgres_url, rid) if e.type == "step_confirmed"]
+    assert confirmed[-1].actor == "bob"
+    assert confirmed[-1].data["auth"] == "token"
+    assert confirmed[-1].data["inputs"] == {"snapshot_id": "snap-42"}
+    assert [ev["name"] for ev in confirmed[-1].data["evidence"]] == ["snapshot.txt"]
+
+
+def test_local_outweighs_golive_server_from_the_environment(
+    server: LiveServer,
+    cli_env: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rid = start_run(server)
+    monkeypatch.setenv("GOLIVE_SERVER", server.url)
+    args = ["decide", rid, "no-go", "--as", "alice", "--reason", "dba"]
+    assert run_cli([*args, "--local", "--server", server.url]) == 2
+    assert "give one" in capsys.readouterr().err
+    assert run_cli([*args, "--local"]) == 0
+    decided = [e for e in events(postgres_url, rid) if e.type == "decision_recorded" and e.actor == "alice"]
+    assert decided[-1].data["auth"] == "local"

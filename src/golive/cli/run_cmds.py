@@ -585,6 +585,10 @@ class _Where:
         if not self.server_url:
             return None
         if self.local:
+            ctx = click.get_current_context(silent=True)
+            given = ctx.get_parameter_source("server_url") if ctx is not None else None
+            if given is click.core.ParameterSource.ENVIRONMENT:
+                return None  # --local on the command line outweighs $GOLIVE_SERVER from the environment
             raise exceptions.UsageError(
                 "--local writes to the store here; --server sends the act to a server: give one"
             )
