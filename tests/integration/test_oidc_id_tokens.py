@@ -118,3 +118,19 @@ def test_the_oidc_config_refuses_a_plain_http_issuer_off_loopback(tmp_path: Any)
     assert cfg.oidc is not None
     assert cfg.oidc.client_secret == "s3cret-from-env"
     assert "s3cret" not in repr(cfg)
+
+
+@pytest.mark.parametrize(
+    ("given", "goes"),
+    [
+        ("/runs/20261205-0915", "/runs/20261205-0915"),
+        ("/runs/x?tab=log", "/runs/x?tab=log"),
+        ("//evil.example", "/"),
+        ("/\\\\evil.example", "/"),
+        ("/\\t/evil.example", "/"),
+        ("https://evil.example", "/"),
+        ("", "/"),
+    ],
+)
+def test_the_login_returns_only_to_a_path_on_this_server(given: str, goes: str) -> None:
+    assert oidc.safe_next(given) == goes

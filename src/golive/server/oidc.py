@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -265,9 +266,14 @@ def _cookie_secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _safe_next(value: str | None) -> str:
-    """Only a path on this server (never //host or a scheme): the login returns there."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this server: never //host, a backslash after the first slash, a scheme, or a path with
+    white space or control characters (a browser drops a tab between two slashes and goes to another host).
+    Anything else becomes ``/``."""
+    if not value or not _LOCAL_PATH.fullmatch(value):
         return "/"
     return value
 
@@ -287,7 +293,7 @@ async def login(request: Request) -> Response:
         url, pending = await st.oidc.authorization_url(_redirect_uri(request, cfg))
     except LoginRefused as exc:
         return _problem(502, exc.message)
-    pending["next"] = _safe_next(request.query_params.get("next"))
+    pending["next"] = safe_next(request.query_params.get("next"))
     resp = RedirectResponse(url, status_code=302)
     resp.set_cookie(
         PENDING_COOKIE,
@@ -319,7 +325,7 @@ async def callback(request: Request) -> Response:
         token, _ = await _session_token(st, cfg, claims)
     except LoginRefused as exc:
         return _problem(403, exc.message)
-    resp = RedirectResponse(_safe_next(pending.get("next")), status_code=302)
+    resp = RedirectResponse(safe_next(pending.get("next")), status_code=302)
     resp.delete_cookie(PENDING_COOKIE, path="/auth")
     resp.set_cookie(
         SESSION_COOKIE,
