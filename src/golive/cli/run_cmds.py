@@ -74,9 +74,7 @@ async def _drive(
                     printed.add(key)
                     shown = (s["outcome"] or s["status"]).upper()
                     extra = f" ({s['waiting_for']} by {s['role']})" if s["status"] == "waiting" else ""
-                    when = f"{s.get('t') or '':>7}"
-                    if s.get("planned_at"):  # planned beside actual: "T+10m  T+12m"
-                        when = f"{s['planned_at']:>7} {when}"
+                    when = f"{s.get('planned_at') or '':>7} {s.get('t') or '':>7}"  # planned, actual
                     con.print(f"{when} {ph['id']}/{s['id']}: {shown}{extra} {s.get('summary') or ''}")
         for s in data.get("rollback_steps") or []:
             key = ("rollback:" + s["id"], s.get("outcome") or s.get("status") or "")

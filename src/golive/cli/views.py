@@ -65,7 +65,7 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     # summary and the role take what width is left and wrap.
     # Planned and actual T-times side by side: planned is the `at` (with t0: its wall time), actual when it
     # started, both from T-0.
-    for col in ("planned", "actual", "phase / step", "kind"):
+    for col in ("T plan/act", "phase / step", "kind"):
         table.add_column(col, no_wrap=True)
     table.add_column("role", overflow="fold", max_width=16)
     table.add_column("outcome", no_wrap=True)
@@ -73,8 +73,7 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     table.add_column("summary", overflow="fold", ratio=1)
     for ph in summary["phases"]:
         table.add_row(
-            planned_cell(ph),
-            actual_cell(ph),
+            t_cell(ph),
             Text(ph["title"], style="bold"),
             "",
             "",
@@ -92,8 +91,7 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                     "--outcome done|not-done --as NAME",
                 }
             table.add_row(
-                planned_cell(s),
-                actual_cell(s),
+                t_cell(s),
                 f"  {s['id']}",
                 s["kind"],
                 f"{s['role'] or ''}{'=' + s['holder'] if s.get('holder') else ''}",
@@ -105,7 +103,6 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         if s.get("status") not in (None, "pending"):
             shown = s["outcome"] or s["status"]
             table.add_row(
-                "",
                 s.get("t") or "",
                 f"  rollback: {s['id']}",
                 s["kind"],
@@ -210,15 +207,9 @@ def outcome_words(status_label: str, verdict: str) -> str:
     return status_label if not verdict or norm(verdict) == norm(status_label) else f"{status_label} ({verdict})"
 
 
-def planned_cell(item: dict[str, Any]) -> str:
-    """ "T+10m" or, with a t0, "T+10m 02:10" (the planned wall time, UTC)."""
-    at = item.get("planned_at") or ""
-    wall = item.get("planned_time")
-    return f"{at} {str(wall)[11:16]}" if at and wall else at
-
-
-def actual_cell(item: dict[str, Any]) -> str:
-    """ "T+12m (+2m)": when it started, from T-0, and how far from its plan."""
-    t = item.get("t") or ""
-    d = item.get("drift")
-    return f"{t} ({d})" if t and d and d != "0m" else t
+def t_cell(item: dict[str, Any]) -> str:
+    """The table's T column: "T-1m/T+2m" (planned/actual), "T-1m/-" before it starts, "T+2m" when unplanned."""
+    planned, actual = item.get("planned_at"), item.get("t")
+    if planned:
+        return f"{planned}/{actual or '-'}"
+    return str(actual or "")
