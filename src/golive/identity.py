@@ -11,6 +11,9 @@ Callers (the server for each request, the CLI for a local act) put the identity 
 :func:`acting`; :mod:`golive.engine.acts` stamps the events of the act with ``auth`` (the method) and
 ``auth_subject`` (who authenticated: the token's user, the OIDC subject, the local OS account). Events of
 the engine itself carry neither.
+
+A new way in (an approval link, say) adds its name to ``Method`` and ``METHODS`` and puts its ``Identity`` in
+force around the act; the server's :class:`golive.server.auth.Principal` turns into one with ``.identity``.
 """
 
 from __future__ import annotations
