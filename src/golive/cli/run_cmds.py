@@ -738,13 +738,20 @@ def decide(
         body = {"decision": decision, "reason": reason, "step": step_id}
         answer = client.request("POST", _path(run_id, "decide"), json_body=body)
         statement = answer.get("statement") if not overrun else answer.get("message")
+        headline = str(answer.get("message") or f"{decision.upper()} recorded by {who}")
+        if overrun:
+            headline = f"{decision.upper()} recorded by {who}"
     elif overrun:
         who = where.local_actor()
         statement = _act(db_url, run_id, lambda h: acts.decide_overrun(h, decision, who, reason), where)
+        headline = f"{decision.upper()} recorded by {who}"
     else:
         who = where.local_actor()
         statement = _act(db_url, run_id, lambda h: acts.decide(h, decision, who, reason, step_id=step_id), where)
-    click.echo(f"{decision.upper()} recorded by {who}")
+        headline = f"{decision.upper()} recorded by {who}"
+        if isinstance(statement, acts.Approval):  # one approval of a quorum: the decision is still to come
+            headline, statement = str(statement), None
+    click.echo(headline)
     if statement:
         click.echo(statement)
 
@@ -773,11 +780,15 @@ def waive(
     via = where.server()
     if via is not None:
         client, who = via
-        client.request("POST", _path(run_id, "steps", step_id, "waive"), json_body={"ticket": ticket, "reason": reason})
+        answer = client.request(
+            "POST", _path(run_id, "steps", step_id, "waive"), json_body={"ticket": ticket, "reason": reason}
+        )
+        said = str(answer.get("message") or f"{step_id}: WAIVED by {who} ({ticket})")
     else:
         who = where.local_actor()
-        _act(db_url, run_id, lambda h: acts.waive(h, step_id, who, ticket, reason), where)
-    click.echo(f"{step_id}: WAIVED by {who} ({ticket})")
+        approval = _act(db_url, run_id, lambda h: acts.waive(h, step_id, who, ticket, reason), where)
+        said = str(approval) if approval is not None else f"{step_id}: WAIVED by {who} ({ticket})"
+    click.echo(said)
 
 
 @click.command()

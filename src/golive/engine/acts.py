@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 from golive import clock as clock_mod
 from golive import exceptions, identity, patterns
 from golive import redact as redact_mod
+from golive.engine import quorum as quorum_mod
 from golive.engine import state as state_mod
 from golive.results import Outcome
 from golive.spec import durations, loader, models, refs
@@ -33,6 +34,7 @@ from golive.store import base as store_base
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Approval",
     "RunHandle",
     "apply_default",
     "assign",
@@ -127,6 +129,13 @@ class RunHandle:
             if ev.seq == self.state.last_seq + 1:
                 self.state.apply(ev)
         return evs if announce is None else evs[1:]
+
+
+class Approval(str):
+    """What an act returns when it recorded one approval of a quorum that is not met yet (the decision or the
+    waiver itself is still to come): the text says who approved, how many of how many, and who is awaited."""
+
+    __slots__ = ()
 
 
 P = ParamSpec("P")
@@ -837,6 +846,11 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
                 + "; ".join(_role_hint(h, r) for r in sorted(deciders)),
                 step.id,
             )
+    elif (q := quorum_mod.quorum_of(h.runbook, step, decision)) is not None:
+        # GO needs a quorum: anyone eligible approves; NO-GO stays the deciding role's veto (below).
+        why = quorum_mod.ineligible(h.state, q, actor)
+        if why is not None:
+            await _refuse(h, "decide go", actor, f"{why}; GO needs {q.approvals} approvals", step.id)
     else:
         assert step.role is not None
         if not _holds(h, actor, step.role):
@@ -888,6 +902,29 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
             await _refuse(
                 h, "decide go", actor, "GO requires every required step to pass: " + "; ".join(blockers), step.id
             )
+    q = quorum_mod.quorum_of(h.runbook, step, decision)
+    approval: list[store_base.NewEvent] = []
+    approvers: list[str] = []
+    if q is not None:
+        red = await act_redactor(h)
+        before = quorum_mod.tally(h.state, q, st.approvals, "go")
+        mine = next((a for a in before.approved if a.get("by") == actor), None)
+        if mine is not None:
+            await _refuse(
+                h,
+                "decide go",
+                actor,
+                f"{actor} already approved GO at {_when(mine.get('at'))}; a quorum counts distinct people "
+                f"({quorum_mod.describe(before)})",
+                step.id,
+                conflict=True,
+            )
+        approval = [_ev("approval_recorded", step_id=step.id, actor=actor, act="go", reason=red.redact(reason))]
+        after = quorum_mod.tally(h.state, q, [*st.approvals, {"act": "go", "by": actor}], "go")
+        if not after.met:
+            await _commit(h, approval)
+            return Approval(f"GO approval recorded by {actor}: {quorum_mod.describe(after)}")
+        approvers = [str(a.get("by")) for a in after.approved]
     rechecked: list[store_base.NewEvent] = []
     if decision == "go" and step.recheck:
         # What held at smoke time may not hold now: the decision's checks run again at the moment of GO, and
@@ -901,10 +938,12 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
     statement = (
         red.redact(render_statement(h, step, decision, reason)) if decision == "go" else red.redact(f"NO-GO: {reason}")
     )
+    extra: dict[str, Any] = {"approvers": approvers} if approvers else {}
     await _commit(
         h,
         [
             *rechecked,
+            *approval,
             _ev(
                 "decision_recorded",
                 step_id=step.id,
@@ -912,13 +951,14 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
                 decision=decision,
                 reason=red.redact(reason),
                 statement=statement,
+                **extra,
             ),
             _ev(
                 "step_finished",
                 step_id=step.id,
                 actor=actor,
                 outcome="pass" if decision == "go" else "fail",
-                summary=f"{decision.upper()} by {actor}: {red.redact(reason)}",
+                summary=f"{decision.upper()} by {', '.join(approvers) or actor}: {red.redact(reason)}",
                 output={"decision": decision},
             ),
         ],
@@ -1012,8 +1052,9 @@ async def apply_default(h: RunHandle, step_id: str, default: str) -> bool:
 
 
 @_compare_and_append
-async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str) -> None:
-    """Waive a step, with a ticket and a reason, as a role the runbook allows to waive."""
+async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str) -> Approval | None:
+    """Waive a step, with a ticket and a reason, as a role the runbook allows to waive. Under a waiver quorum
+    each eligible person's waive is an approval, and the one that meets the quorum records the waiver."""
     st_ = h.state
     stopped_on_failure = st_.status in (state_mod.RunStatus.NO_GO, state_mod.RunStatus.FAILED) and st_.rollback is None
     if not stopped_on_failure:
@@ -1022,9 +1063,14 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
     if not ticket.strip() or not reason.strip():
         raise exceptions.UsageError("a waiver needs --ticket and --reason")
     allowed = h.runbook.roles_with("waive")
-    if not allowed:
+    q = quorum_mod.quorum_of(h.runbook, step, "waive") if step.kind is not models.StepKind.DECISION else None
+    if q is not None:
+        why = quorum_mod.ineligible(h.state, q, actor)
+        if why is not None:
+            await _refuse(h, "waive", actor, f"{why}; a waiver of {step_id!r} needs {q.approvals} approvals", step_id)
+    elif not allowed:
         await _refuse(h, "waive", actor, "this runbook allows no waivers (settings.waiver_roles is empty)", step_id)
-    if not any(_holds(h, actor, r) for r in allowed):
+    elif not any(_holds(h, actor, r) for r in allowed):
         await _refuse(
             h, "waive", actor, f"{actor} holds none of the roles that may waive: {', '.join(sorted(allowed))}", step_id
         )
@@ -1053,8 +1099,46 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
             step_id,
         )
     red = await act_redactor(h)
+    approval: list[store_base.NewEvent] = []
+    extra: dict[str, Any] = {}
+    if q is not None:
+        before = quorum_mod.tally(h.state, q, st.approvals, "waive")
+        mine = next((a for a in before.approved if a.get("by") == actor), None)
+        if mine is not None:
+            await _refuse(
+                h,
+                "waive",
+                actor,
+                f"{actor} already approved the waiver at {_when(mine.get('at'))}; a quorum counts distinct people "
+                f"({quorum_mod.describe(before)})",
+                step_id,
+                conflict=True,
+            )
+        approval = [
+            _ev(
+                "approval_recorded",
+                step_id=step_id,
+                actor=actor,
+                act="waive",
+                ticket=red.redact(ticket),
+                reason=red.redact(reason),
+            )
+        ]
+        after = quorum_mod.tally(h.state, q, [*st.approvals, {"act": "waive", "by": actor}], "waive")
+        if not after.met:
+            await _commit(h, approval)
+            return Approval(f"waiver approval of {step_id} recorded by {actor}: {quorum_mod.describe(after)}")
+        extra["approvers"] = [str(a.get("by")) for a in after.approved]
     events = [
-        _ev("waiver_recorded", step_id=step_id, actor=actor, ticket=red.redact(ticket), reason=red.redact(reason))
+        *approval,
+        _ev(
+            "waiver_recorded",
+            step_id=step_id,
+            actor=actor,
+            ticket=red.redact(ticket),
+            reason=red.redact(reason),
+            **extra,
+        ),
     ]
     if st.status in ("waiting", "unknown"):
         events.append(
@@ -1063,10 +1147,11 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
                 step_id=step_id,
                 actor=actor,
                 outcome="waived",
-                summary=f"waived by {actor} ({ticket}): {red.redact(reason)}",
+                summary=f"waived by {', '.join(extra.get('approvers') or [actor])} ({ticket}): {red.redact(reason)}",
             )
         )
     await _commit(h, events)
+    return None
 
 
 async def unknown_actions(h: RunHandle) -> list[dict[str, Any]]:

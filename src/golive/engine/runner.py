@@ -37,6 +37,7 @@ from golive import exceptions, identity, runids
 from golive import redact as redact_mod
 from golive.engine import acts
 from golive.engine import gate as gate_mod
+from golive.engine import quorum as quorum_mod
 from golive.engine import rehearsal as rehearsal_mod
 from golive.engine import windows as windows_mod
 from golive.engine.state import FINAL, RunStatus
@@ -1400,10 +1401,13 @@ class Engine:
         return {"name": ev.name, "sha256": digest, "size": len(data), "media_type": ev.media_type}
 
     # -- waiting on people ------------------------------------------------------------------------------
-    async def _wait_until_done(self, step_id: str, deadline: float | None = None) -> bool:
-        """Wait for a step to be done by an act from any process. False when the deadline passed first."""
+    async def _wait_until_done(
+        self, step_id: str, deadline: float | None = None, until: Callable[[], bool] | None = None
+    ) -> bool:
+        """Wait for a step to be done by an act from any process. False when the deadline passed first.
+        ``until``: also return (True) as soon as it holds (a quorum approval landed)."""
         s = self.h.state.step(step_id)
-        while s.status != "done":
+        while s.status != "done" and not (until is not None and until()):
             if s.status == "pending" and self.h.state.step(step_id).action_open is False and s.waiting_for is None:
                 return True  # resolved not-done: run it again
             if deadline is not None and self.clock.monotonic() >= deadline:
@@ -1464,6 +1468,7 @@ class Engine:
                 step={"id": step.id, "title": step.title or step.id},
                 blockers=blockers,
                 deadline=deadline_at,
+                **self.quorum_context(step),
             )
         deadline_mono = None
         s = st.step(step.id)
@@ -1472,12 +1477,14 @@ class Engine:
 
             remaining = (parse_ts(s.deadline) - self.clock.now()).total_seconds()  # type: ignore[operator]
             deadline_mono = self.clock.monotonic() + max(0.0, remaining)
+        prompt: asyncio.Future[None] | None = None
         if self.prompter is not None:
-            prompt: asyncio.Future[None] = asyncio.ensure_future(self.prompter(step, self.h))
-            ok = await self._wait_until_done(step.id, deadline_mono)
-            prompt.cancel()
-        else:
-            ok = await self._wait_until_done(step.id, deadline_mono)
+            prompt = asyncio.ensure_future(self.prompter(step, self.h))
+        try:
+            ok = await self._wait_approvals(step, deadline_mono)
+        finally:
+            if prompt is not None:
+                prompt.cancel()
         if not ok:
             # Compare-and-append, like a person's act: a decision that landed at the deadline wins.
             await acts.apply_default(self.h, step.id, step.default or "no-go")
@@ -1486,10 +1493,55 @@ class Engine:
         dec = st.decision or {}
         if st.step(step.id).outcome is Outcome.PASS:
             await self.notify(
-                "decision_go", actor=dec.get("by"), reason=dec.get("reason"), statement=dec.get("statement")
+                "decision_go",
+                actor=dec.get("by"),
+                reason=dec.get("reason"),
+                statement=dec.get("statement"),
+                approved=list(dec.get("approvers") or []),
             )
         else:
             await self.notify("decision_no_go", actor=dec.get("by"), reason=dec.get("reason"))
+
+    async def _wait_approvals(self, step: models.Step, deadline_mono: float | None) -> bool:
+        """Wait for the decision; under a quorum, announce each approval as it lands (who approved, who is
+        awaited). False when the deadline passed first."""
+        if step.quorum is None:
+            return await self._wait_until_done(step.id, deadline_mono)
+        seen = len(self.h.state.step(step.id).approvals)
+
+        def approved() -> bool:
+            return len(self.h.state.step(step.id).approvals) != seen
+
+        while True:
+            ok = await self._wait_until_done(step.id, deadline_mono, until=approved)
+            s = self.h.state.step(step.id)
+            # Each approval that did not itself record the decision is announced with the quorum as it stood
+            # then (two may land between two looks at the log).
+            last = len(s.approvals) - (1 if s.status == "done" and s.decision == "go" else 0)
+            for i in range(seen, last):
+                await self.notify(
+                    "decision_approved",
+                    step={"id": step.id, "title": step.title or step.id},
+                    actor=s.approvals[i].get("by"),
+                    reason=s.approvals[i].get("reason"),
+                    **self.quorum_context(step, upto=i + 1),
+                )
+            seen = len(s.approvals)
+            if not ok or s.status == "done":
+                return ok
+
+    def quorum_context(self, step: models.Step, upto: int | None = None) -> dict[str, Any]:
+        """The comms variables of a decision's quorum: ``quorum`` (one line), ``approved``, ``awaited``
+        (counting the first ``upto`` approvals, default all)."""
+        if step.quorum is None:
+            return {}
+        approvals = self.h.state.step(step.id).approvals
+        t = quorum_mod.tally(self.h.state, step.quorum, approvals[:upto], "go")
+        return {
+            "quorum": quorum_mod.describe(t),
+            "approved": [str(a.get("by")) for a in t.approved],
+            "awaited": [f"{w['holder']} ({w['role']})" if w["holder"] else f"{w['role']} (vacant)" for w in t.awaited],
+        }
 
     # -- observe and notify -------------------------------------------------------------------------------
     async def _observe(self, step: models.Step) -> None:

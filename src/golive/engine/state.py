@@ -107,6 +107,7 @@ class StepState:
     decision: str | None = None
     downgraded_from: str | None = None  # fail|error of a non-blocking step recorded as warn
     remaining: float | None = None  # a paused observe step: seconds of its window still to watch
+    approvals: list[dict[str, Any]] = field(default_factory=list)  # quorum approvals (go, waive): by, at, ...
 
 
 @dataclass
@@ -325,6 +326,8 @@ class RunState:
                 "step": ev.step_id,
                 "default": False,
             }
+            if d.get("approvers"):
+                self.decision["approvers"] = list(d["approvers"])
             if d.get("decision") == "go" and not d.get("pause"):  # GO after a pause is not the go-live's GO
                 self.go_at = ev.ts
         elif t == "decision_defaulted":
@@ -340,8 +343,24 @@ class RunState:
                 "step": ev.step_id,
                 "default": True,
             }
+        elif t == "approval_recorded":
+            st = self.step(ev.step_id or "")
+            st.approvals = [
+                *st.approvals,
+                {
+                    "act": d.get("act"),
+                    "by": ev.actor,
+                    "at": ev.ts,
+                    "reason": d.get("reason"),
+                    "ticket": d.get("ticket"),
+                    "auth": d.get("auth"),
+                    "auth_subject": d.get("auth_subject"),
+                },
+            ]
         elif t == "waiver_recorded":
             w = {"step": ev.step_id, "by": ev.actor, "at": ev.ts, "ticket": d.get("ticket"), "reason": d.get("reason")}
+            if d.get("approvers"):
+                w["approvers"] = list(d["approvers"])
             self.waivers.append(w)
             self.step(ev.step_id or "").waiver = w
         elif t == "act_refused":

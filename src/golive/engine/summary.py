@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from golive.engine import acts
+from golive.engine import quorum as quorum_mod
 from golive.engine.state import RunStatus, parse_ts
 from golive.results import Outcome
 from golive.spec import durations, models
@@ -90,7 +91,19 @@ def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, 
         "resolvers": [f"{r}={h.state.roles.get(r) or '<unassigned>'}" for r in acts.resolver_roles(h, step)]
         if s.status == "unknown"
         else [],
+        "approvals": s.approvals,
+        "quorum": quorum_state(h, step, "go"),
+        "waiver_quorum": quorum_state(h, step, "waive") if s.approvals or s.status == "waiting" else None,
     }
+
+
+def quorum_state(h: acts.RunHandle, step: models.Step, act: str) -> dict[str, Any] | None:
+    """Where the quorum of an act on a step stands (who approved, who is awaited), or None without one."""
+    q = quorum_mod.quorum_of(h.runbook, step, act)
+    if q is None:
+        return None
+    t = quorum_mod.tally(h.state, q, h.state.step(step.id).approvals, act)
+    return {**t.as_dict(), "text": quorum_mod.describe(t)}
 
 
 def _watch_ends_at(s: Any, step: models.Step) -> str | None:
@@ -123,6 +136,8 @@ def wait(h: acts.RunHandle, step: models.Step) -> dict[str, Any]:
         kind, roles, can = "pause", sorted(rb.roles_with("decide")) or [acts.decider_role(h, step)], ["go", "no-go"]
     elif s.waiting_for == "decision":
         kind, roles, can = "decision", [step.role or acts.decider_role(h, step)], ["go", "no-go"]
+        if step.quorum is not None:
+            roles = [*dict.fromkeys([*step.quorum.of, *roles])]
     else:
         kind, roles, can = "manual", [r for r in [step.role] if r], ["confirm", "fail"]
     holders = {r: h.state.roles.get(r) for r in roles}
@@ -130,6 +145,10 @@ def wait(h: acts.RunHandle, step: models.Step) -> dict[str, Any]:
     title = step.title or step.id
     if kind == "pause":
         text = f"{title} is paused by a trigger: {who} decides GO (watch on) or NO-GO (roll back)"
+    elif kind == "decision" and step.quorum is not None:
+        veto = step.role or acts.decider_role(h, step)
+        q = quorum_state(h, step, "go") or {}
+        text = f"{title}: GO needs {q.get('text')}; {veto} ({holders.get(veto) or 'unassigned'}) may say NO-GO at once"
     elif kind == "decision":
         text = f"{title}: {who} decides GO or NO-GO"
     elif kind == "resolve":
@@ -146,6 +165,7 @@ def wait(h: acts.RunHandle, step: models.Step) -> dict[str, Any]:
         "deadline": s.deadline,
         "default": s.default,
         "text": text,
+        "quorum": quorum_state(h, step, "go") if kind == "decision" else None,
     }
 
 
@@ -586,6 +606,11 @@ def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[d
     for area, v in (summary.get("signoffs") or {}).items():
         if v.get("at"):
             add(f"Sign-off {area}: {v.get('statement') or ''}".rstrip(": "), "SIGNED", v["at"], v.get("by"), "signoff")
+    for sid, ss in st.steps.items():  # each approval of a quorum (GO or a waiver), attributed
+        for a in ss.approvals:
+            what = "GO" if a.get("act") == "go" else f"waiver ({a.get('ticket')})"
+            add(f"Approval of {what} on {sid}: {a.get('reason') or ''}".rstrip(": "), "APPROVED", a.get("at"),
+                a.get("by"), "approval")  # fmt: skip
     for w in st.waivers:  # the scribe notes every waiver: what, ticket and reason, who
         add(f"Waiver {w['step']} ({w['ticket']}): {w['reason']}", "WAIVED", w["at"], w["by"], "waiver")
     for fu in summary.get("follow_ups") or []:

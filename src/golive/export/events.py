@@ -51,6 +51,7 @@ SAFE_FIELDS: dict[str, tuple[str, ...]] = {
     "decision_recorded": ("decision",),
     "decision_defaulted": ("default",),
     "waiver_recorded": ("ticket",),
+    "approval_recorded": ("act",),
     "trigger_fired": ("trigger", "then", "severity"),
     "rollback_requested": ("reason",),
     "rollback_started": ("reason",),
@@ -126,7 +127,7 @@ def cloud_events(ev: store_base.Event, info: RunInfo, redact: Callable[[str], st
         if k in ev.data and isinstance(ev.data[k], str | int | float | bool):
             value = ev.data[k]
             data[k] = redact(value) if isinstance(value, str) else value
-    if ev.type in ("decision_recorded", "signoff_recorded", "waiver_recorded", "step_confirmed"):
+    if ev.type in ("decision_recorded", "signoff_recorded", "waiver_recorded", "step_confirmed", "approval_recorded"):
         data["actor"] = redact(ev.actor or "")
     attrs: dict[str, Any] = {
         "type": GOLIVE_TYPE.format(type=ev.type),

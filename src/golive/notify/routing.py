@@ -46,6 +46,7 @@ EVENT_SEVERITY: Mapping[str, str] = {
     "hypercare_report": "info",
     "manual_waiting": "info",
     "decision_go": "info",
+    "decision_approved": "info",
     "notify": "info",
     "decision_pending": "warning",
     "step_failed": "warning",

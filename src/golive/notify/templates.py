@@ -52,12 +52,17 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     "canary_waived": "Canary WAIVED{% if waivers %} ({{ waivers }}){% endif %}",
     "canary_failed": "Canary FAIL{% if reason %} ({{ reason }}){% endif %}",
     "step_failed": "{{ step_title }} {{ verdict or 'FAIL' }}{% if reason %}: {{ reason }}{% endif %}",
-    "decision_go": "GO decision made. System live. Hypercare started.",
+    "decision_go": (
+        "GO decision made{% if approved %} (approved by {{ approved | join(', ') }}){% endif %}."
+        " System live. Hypercare started."
+    ),
     "decision_no_go": "NO-GO decision made.{% if reason %} Reason: {{ reason }}.{% endif %}",
     "decision_pending": (
         "GO/NO-GO pending: {{ step_title }}{% if deadline %}, deadline {{ deadline }}{% endif %}."
         "{% if blockers %} GO is blocked by: {{ blockers | join(', ') }}.{% endif %}"
+        "{% if quorum %} GO needs {{ quorum }}.{% endif %}"
     ),
+    "decision_approved": "GO approved by {{ actor }} for {{ step_title }}: {{ quorum }}.",
     "manual_waiting": "Waiting for {{ role or 'a person' }} to confirm: {{ step_title }}.",
     "action_unknown": (
         "{{ step_title }}: the action's result is unknown after a restart; a person must check it and resolve it."

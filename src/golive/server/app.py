@@ -445,16 +445,19 @@ async def decide(call: Call) -> schemas.ActResult:
     statement, v = await call.state.service.act(
         call.path("run_id"), lambda h: acts.decide(h, body.decision, call.user, body.reason, step_id=body.step)
     )
+    if isinstance(statement, acts.Approval):  # one approval of a quorum: the decision is still to come
+        return _result(call, v, f"decide {body.decision}", str(statement))
     return _result(call, v, f"decide {body.decision}", f"{body.decision.upper()} recorded by {call.user}", statement)
 
 
 async def waive(call: Call) -> schemas.ActResult:
     body: schemas.WaiveRequest = call.body
     step = call.path("step_id")
-    _, v = await call.state.service.act(
+    approval, v = await call.state.service.act(
         call.path("run_id"), lambda h: acts.waive(h, step, call.user, body.ticket, body.reason)
     )
-    return _result(call, v, "waive", f"{step}: WAIVED by {call.user} ({body.ticket})")
+    said = str(approval) if approval is not None else f"{step}: WAIVED by {call.user} ({body.ticket})"
+    return _result(call, v, "waive", said)
 
 
 async def resolve(call: Call) -> schemas.ActResult:

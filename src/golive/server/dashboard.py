@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from golive.engine import acts
+from golive.engine import acts, summary
 from golive.engine.state import parse_ts
 from golive.server import auth
 from golive.spec import durations, models
@@ -150,7 +150,11 @@ def _decision_view(h: acts.RunHandle, step: models.Step, viewer: Perspective) ->
         "requirements": [{"id": r, "green": not any(f"{r!r}" in b for b in blockers)} for r in step.requires],
         # The same function the rule uses, so the button and the rule can never disagree.
         "blockers": blockers,
-        "mine": viewer.holds(step.role),
+        # Under a quorum every approving role sees GO (the rule still judges the person: not the deployer,
+        # not their own change); NO-GO stays the deciding role's.
+        "mine": viewer.holds(step.role) or any(viewer.holds(r) for r in (step.quorum.of if step.quorum else ())),
+        "veto": viewer.holds(step.role),
+        "quorum": summary.quorum_state(h, step, "go"),
     }
 
 
@@ -300,8 +304,6 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
 
 
 def _tminus(h: acts.RunHandle, ts: str | None) -> str | None:
-    from golive.engine import summary
-
     return summary.tminus(h, ts)
 
 

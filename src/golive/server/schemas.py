@@ -257,7 +257,18 @@ class StepOut(_Model):
     wait: dict[str, Any] | None = Field(
         default=None,
         description="For a pending step: what it waits for, the same for the CLI, the API and the dashboard "
-        "(kind: decision|pause|manual|resolve, roles, holders, acts, deadline, default, text).",
+        "(kind: decision|pause|manual|resolve, roles, holders, acts, deadline, default, text, quorum).",
+    )
+    approvals: list[dict[str, Any]] = Field(
+        default_factory=list, description="Quorum approvals recorded on the step (act go|waive, by, at, reason)."
+    )
+    quorum: dict[str, Any] | None = Field(
+        default=None,
+        description="A decision with a quorum: approvals needed, approved (who counts), awaited (role, holder), "
+        "discounted (approved but no longer eligible), count, met, text.",
+    )
+    waiver_quorum: dict[str, Any] | None = Field(
+        default=None, description="A step whose waiver needs a quorum: where that quorum stands (as quorum)."
     )
 
 

@@ -26,6 +26,7 @@ EVENTS = (
     "decision_go",
     "decision_no_go",
     "decision_pending",
+    "decision_approved",
     "manual_waiting",
     "action_unknown",
     "pause",
@@ -45,7 +46,7 @@ EVENTS = (
 # Names a channel may use for several comms events at once, after the run's event types.
 EVENT_GROUPS: Mapping[str, tuple[str, ...]] = {
     "decision_recorded": ("decision_go", "decision_no_go"),
-    "decision": ("decision_pending", "decision_go", "decision_no_go"),
+    "decision": ("decision_pending", "decision_approved", "decision_go", "decision_no_go"),
     "rollback_started": ("rollback_triggered",),
     "rollback_finished": ("rollback_complete",),
     "rollback": ("rollback_triggered", "rollback_complete"),

@@ -799,6 +799,24 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
         if role not in declared_roles:
             ctx.add(loc, f"undeclared role {role!r}{suggest(role, declared_roles)}; declare it under 'roles:'")
 
+    def check_quorum(loc: Loc, q: Any) -> None:
+        """The roles and steps a quorum names must exist (its shape is the model's)."""
+        if not isinstance(q, dict):
+            return
+        for key in ("of", "not"):
+            for k, role in enumerate(_items(q.get(key)) or []):
+                check_role((*loc, key, k), role)
+        for k, sid in enumerate(_items(q.get("not_performers_of")) or []):
+            if isinstance(sid, str) and sid not in step_section:
+                ctx.add(
+                    (*loc, "not_performers_of", k),
+                    f"unknown step {sid!r}{suggest(sid, list(step_section))}; name a step whose performer may not "
+                    "approve",
+                )
+
+    settings_ = data.get("settings") if isinstance(data.get("settings"), dict) else {}
+    check_quorum(("settings", "waiver_quorum"), (settings_ or {}).get("waiver_quorum"))
+
     ancestors: dict[str, set[str]] = {}
     for sec_id, loc, steps in sections:
         local = {st.get("id"): st for st in steps if isinstance(st, dict) and isinstance(st.get("id"), str)}
@@ -809,6 +827,8 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             sid = st.get("id")
             sloc = (*loc, j)
             check_role((*sloc, "role"), st.get("role"))
+            for qkey in ("quorum", "waiver_quorum"):
+                check_quorum((*sloc, qkey), st.get(qkey))
             if "every" in st and sec_id != "hypercare":
                 ctx.add(
                     (*sloc, "every"),

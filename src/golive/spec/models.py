@@ -44,6 +44,7 @@ __all__ = [
     "OnOverrun",
     "Phase",
     "PluginRef",
+    "Quorum",
     "Release",
     "RestoreAfter",
     "Retries",
@@ -115,6 +116,39 @@ class Role(Model):
     )
 
 
+class Quorum(Model):
+    """N approvals by distinct people holding named roles, with exclusions (the two-person rule).
+
+    ``not`` excludes the holders of roles (e.g. the deployer); ``not_performers_of`` excludes whoever performed
+    the named steps (their own change); ``not_starter`` excludes whoever started the run.
+    """
+
+    approvals: int = Field(ge=1, le=50, description="How many distinct people must approve.")
+    of: tuple[str, ...] = Field(min_length=1, description="Roles whose holders may approve, e.g. [ic, cab, sre].")
+    not_: tuple[str, ...] = Field(
+        default=(), alias="not", description="Roles whose holders may never approve, e.g. [deployer]."
+    )
+    not_performers_of: tuple[str, ...] = Field(
+        default=(), description="Steps whose performer (who confirmed or acted) may not approve: their own change."
+    )
+    not_starter: bool = Field(default=True, description="The person who started the run may not approve.")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Quorum:
+        if len(set(self.of)) != len(self.of):
+            raise ValueError("'of' names a role twice")
+        if self.approvals > len(self.of):
+            # One person holds a role, so N distinct approvers need at least N roles.
+            raise ValueError(
+                f"approvals: {self.approvals} can never be met by the {len(self.of)} role(s) in 'of' (each role has "
+                f"one holder); lower 'approvals' or name more roles in 'of'"
+            )
+        both = sorted(set(self.of) & set(self.not_))
+        if both:
+            raise ValueError(f"role(s) {', '.join(both)} are both in 'of' and in 'not'; keep each in one list")
+        return self
+
+
 class Var(Model):
     """A variable with a default; overridable with --var k=v or GOLIVE_VAR_<NAME>."""
 
@@ -162,6 +196,9 @@ class Settings(Model):
     waiver_roles: tuple[str, ...] = Field(default=(), description="Roles that may waive a step.")
     rollback_roles: tuple[str, ...] = Field(default=(), description="Roles that may start the rollback.")
     decision_deadline: Duration | None = Field(default=None, description="Default deadline of decisions.")
+    waiver_quorum: Quorum | None = Field(
+        default=None, description="Every waiver needs this many approvals (a step's waiver_quorum overrides it)."
+    )
 
 
 class RedactPattern(Model):
@@ -442,6 +479,13 @@ class Step(Model):
         description="Check steps run again when someone decides GO; GO is refused if one does not pass now.",
     )
     statement: str | None = Field(default=None, description="The decision statement template.")
+    quorum: Quorum | None = Field(
+        default=None,
+        description="Decisions: GO needs this many approvals by distinct people (NO-GO by 'role' still lands at once).",
+    )
+    waiver_quorum: Quorum | None = Field(
+        default=None, description="A waiver of this step needs this many approvals (default: settings.waiver_quorum)."
+    )
     deadline: Duration | None = None
     default: Literal["no-go", "rollback", "hold"] | None = Field(
         default=None, description="What happens when the deadline passes."
@@ -540,11 +584,13 @@ class Step(Model):
         if kind is StepKind.DECISION and not self.role:
             raise ValueError("a decision step needs 'role' (who decides, e.g. 'ic')")
         if kind is not StepKind.DECISION and (
-            self.requires or self.requires_strict or self.recheck or self.statement or self.default
+            self.requires or self.requires_strict or self.recheck or self.statement or self.default or self.quorum
         ):
             raise ValueError(
-                "'requires', 'requires_strict', 'recheck', 'statement' and 'default' belong to decision steps"
+                "'requires', 'requires_strict', 'recheck', 'statement', 'default' and 'quorum' belong to decision steps"
             )
+        if kind is StepKind.DECISION and self.waiver_quorum is not None:
+            raise ValueError("a decision cannot be waived, so 'waiver_quorum' does not apply; use 'quorum'")
         if kind is StepKind.MANUAL and not self.role:
             raise ValueError("a manual step needs 'role' (who confirms it)")
         return self
