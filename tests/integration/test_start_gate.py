@@ -211,3 +211,51 @@ def test_plan_shows_the_next_allowed_start_after_every_freeze_and_inside_the_win
     free = gate.schedule(loaded.runbook, loaded.path, TUESDAY)
     assert free is not None
     assert (free["next_allowed_text"], free["blocks_now"]) == ("now", [])
+
+
+BROKEN_EVENTS = {
+    "a bad RRULE": "DTSTART:20261201T000000Z\nDTEND:20261203T000000Z\nRRULE:FREQ=BOGUS\n",
+    "no DTSTART": "SUMMARY:peak\n",
+    "a bad DTSTART": "DTSTART:2026XX01T000000Z\nDTEND:20261203T000000Z\n",
+}
+
+
+def broken_ics(event: str) -> str:
+    return f"BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//acme//x//EN\nBEGIN:VEVENT\nUID:b@acme\n{event}END:VEVENT\nEND:VCALENDAR\n"
+
+
+@pytest.mark.parametrize("event", list(BROKEN_EVENTS.values()), ids=list(BROKEN_EVENTS))
+def test_a_shared_ics_whose_events_do_not_read_is_refused_at_load(tmp_path: Path, event: str) -> None:
+    from golive import exceptions
+
+    (tmp_path / "gated.yaml").write_text(RUNBOOK)
+    (tmp_path / "freezes.ics").write_text(broken_ics(event))
+    with pytest.raises(exceptions.RunbookInvalid) as err:
+        loader.load(tmp_path / "gated.yaml", environ={})
+    (problem,) = err.value.problems
+    assert problem.path == "freeze[2].ics"
+    assert "freezes.ics" in problem.message
+
+
+@pytest.mark.parametrize("event", list(BROKEN_EVENTS.values()), ids=list(BROKEN_EVENTS))
+async def test_a_freeze_calendar_broken_after_load_refuses_the_start(tmp_path: Path, event: str) -> None:
+    """The shared .ics is rewritten between validation and the start: the gate fails closed with a block for
+    that freeze (one refusal format), never a traceback and never a start."""
+    loaded = write(tmp_path)
+    (tmp_path / "freezes.ics").write_text(broken_ics(event) + "\n")
+    clock = FakeClock(TUESDAY)
+    store = sqlite.SqliteStore(tmp_path / "broken.db", clock)
+    await store.open()
+    try:
+        h = await runner.create_run(store, loaded, clock=clock, roles={"ic": "alice"})
+        assert await asyncio.wait_for(runner.Engine(h, clock=clock, poll=1.0).run(), WAIT_LIMIT) is RunStatus.FAILED
+        h = await acts.open_run(store, h.run_id)
+    finally:
+        await store.close()
+    assert [g for g, _ in blocks(h)] == ["shared"]
+    assert h.state.step("flip").outcome is not None
+    assert h.state.step("flip").outcome.value == "not-run"
+    assert h.state.gate is not None
+    assert h.state.gate["next_allowed"] is None
+    (b,) = h.state.gate["blocks"]
+    assert "calendar cannot be read" in b["why"]

@@ -297,7 +297,8 @@ async def open_run(
     if loaded is None or loaded.digest != record.runbook_digest:
         loaded = await _cached_runbook(store, record, rb_kind) if snapshot else None
         if loaded is None:
-            loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={}, var_overrides=overrides)
+            with loader.stored_runbook():
+                loaded = loader.load_text(record.runbook_text, record.runbook_path, environ={}, var_overrides=overrides)
             validated = True
     state = await fold_run(store, record.run_id, loaded.runbook, record.runbook_digest, snapshot=snapshot)
     if snapshot and validated and state.last_seq:

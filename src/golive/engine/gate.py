@@ -109,6 +109,12 @@ def _span(nb: datetime | None, na: datetime | None) -> str:
 
 def freeze_blocks(runbook: models.Runbook, cal: freezes.Calendar, now: datetime) -> list[Block]:
     out: list[Block] = []
+    for f in runbook.freeze:
+        if f.id in cal.broken:
+            out.append(
+                Block(f.id, "freeze", f"freeze {f.id}", f"its calendar cannot be read: {cal.broken[f.id]}", None,
+                      "until its calendar reads again", _waivers(runbook, f.waivable_by))
+            )  # fmt: skip
     seen: set[str] = set()
     for occ in cal.active(now):
         if occ.freeze_id in seen:

@@ -10,6 +10,8 @@ Stages: size limit -> decode (UTF-8) -> libyaml parse events straight into plain
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import functools
 import gc
@@ -1100,6 +1102,19 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
 
 _ICS_CACHE: dict[tuple[str, int, int], Any] = {}  # (path, mtime_ns, size) -> parsed calendar
 ICS_CACHE_MAX = 16  # calendars kept parsed (the loader's check and the start gate read the same file)
+# Off while a run's stored runbook is read back: a shared .ics changed or gone since the run began must not make
+# the run unreadable (status, acts, rollback); the start gate reads it itself and fails closed.
+_CHECK_FILES: contextvars.ContextVar[bool] = contextvars.ContextVar("golive_check_files", default=True)
+
+
+@contextlib.contextmanager
+def stored_runbook() -> Iterator[None]:
+    """Validate a run's stored runbook text without reading the outside files it names (freeze calendars)."""
+    token = _CHECK_FILES.set(False)
+    try:
+        yield
+    finally:
+        _CHECK_FILES.reset(token)
 
 
 def read_ics(path: Path) -> Any:
@@ -1123,6 +1138,14 @@ def read_ics(path: Path) -> Any:
         raise exceptions.UsageError(f"{path}: not an RFC 5545 calendar: {exc}") from None
     if not isinstance(cal, icalendar.Calendar):
         raise exceptions.UsageError(f"{path}: not an RFC 5545 calendar (no VCALENDAR)")
+    from datetime import date
+
+    import recurring_ical_events
+
+    try:  # any span expands every event: a missing or broken DTSTART, DTEND, EXDATE or RRULE shows here
+        recurring_ical_events.of(cal).between(date(1970, 1, 1), date(1970, 1, 2))
+    except Exception as exc:  # the libraries raise many types (KeyError, BrokenCalendarProperty, rrule errors)
+        raise exceptions.UsageError(f"{path}: an event does not read: {type(exc).__name__}: {exc}") from None
     if len(_ICS_CACHE) >= ICS_CACHE_MAX:
         _ICS_CACHE.pop(next(iter(_ICS_CACHE)))
     _ICS_CACHE[key] = cal
@@ -1155,7 +1178,7 @@ def _check_schedule(ctx: _Ctx, data: dict[str, Any], phases: list[Any], check_ro
         for k, role in enumerate(_items(fr.get("waivable_by"))):
             check_role(("freeze", i, "waivable_by", k), role)
         ics = fr.get("ics")
-        if isinstance(ics, str):
+        if isinstance(ics, str) and _CHECK_FILES.get():
             path = Path(ics) if Path(ics).is_absolute() else base / ics
             try:
                 read_ics(path)

@@ -19,6 +19,7 @@ import holidays as holidays_mod
 import icalendar
 import recurring_ical_events
 
+from golive import exceptions
 from golive.spec import loader, models
 
 __all__ = ["Calendar", "Occurrence", "describe"]
@@ -87,12 +88,18 @@ class Calendar:
     def __init__(self, freezes: Sequence[models.Freeze], base_dir: Path | None = None) -> None:
         self.freezes = tuple(freezes)
         self._cals: dict[str, Any] = {}  # freeze id -> its recurring-ical-events expander (built once)
+        # freeze id -> why its calendar cannot be read (a shared file changed or gone since validation): the
+        # start gate blocks on it (fail closed), and no start is known to be allowed.
+        self.broken: dict[str, str] = {}
         for f in self.freezes:
             if f.ics is not None:
                 path = Path(f.ics)
                 if not path.is_absolute() and base_dir is not None:
                     path = base_dir / path
-                self._cals[f.id] = recurring_ical_events.of(loader.read_ics(path))
+                try:
+                    self._cals[f.id] = recurring_ical_events.of(loader.read_ics(path))
+                except exceptions.UsageError as exc:
+                    self.broken[f.id] = exc.message
             elif f.start is not None:
                 self._cals[f.id] = recurring_ical_events.of(_event_calendar(f))
 
@@ -106,6 +113,8 @@ class Calendar:
             tz = _zone(f.timezone)
             if f.holidays is not None:
                 out += self._holidays(f, tz, a, b)
+                continue
+            if f.id in self.broken:
                 continue
             for comp in self._cals[f.id].between(a - timedelta(days=1), b):
                 start = _aware(comp.get("DTSTART").dt, tz)
@@ -165,6 +174,8 @@ class Calendar:
     ) -> datetime | None:
         """The first instant from ``at`` that is outside every freeze and inside the window, or None when
         there is none before ``not_after`` (or within :data:`HORIZON`)."""
+        if self.broken:  # a freeze that cannot be read may cover any instant
+            return None
         t = max(at, not_before) if not_before is not None else at
         limit = min(not_after, at + HORIZON) if not_after is not None else at + HORIZON
         if t > limit:
