@@ -53,8 +53,9 @@ BOB = "tok-bob-0123456789abcdefgh"
 SECRET = "golive-client-secret-0123456789"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def idp() -> Iterator[Provider]:
+    """One provider for the module (its RSA key takes a while to make); each test registers its own server."""
     provider = Provider([Person("u-1001", "alice", ["warroom-ic"])], Client("golive", SECRET)).start()
     try:
         yield provider

@@ -20,8 +20,9 @@ from golive.server.testing import LiveServer
 SECRET = "golive-client-secret-0123456789"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def idp() -> Iterator[Provider]:
+    """One provider for the module (its RSA key takes a while to make); each test registers its own server."""
     people = [
         Person("u-1001", "alice", ["warroom-ic", "staff"], "alice@example.com"),
         Person("u-1002", "bob", ["payments-oncall"], "bob@example.com"),
