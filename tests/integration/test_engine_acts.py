@@ -277,6 +277,23 @@ async def test_a_waiver_by_qa_is_recorded_and_shown_in_the_status(store: sqlite.
         await cancel(r)
 
 
+async def test_a_waivers_ticket_with_personal_data_is_redacted_everywhere_it_is_recorded(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    """A ticket is free text: 'CHG-1234 (jane.doe@example.com)' never reaches the log unredacted, not in the
+    waiver's event and not in the step's summary."""
+    r = await start(store, gated(tmp_path))
+    try:
+        h = await r.waiting("snapshot")
+        await acts.waive(h, "snapshot", "quinn", "CHG-1234 (jane.doe@example.com)", "vendor took it")
+        await r.waiting("go")
+        logged = repr([(e.type, e.data) for e in await store.events(h.run_id)])
+        assert "CHG-1234" in logged
+        assert "jane.doe@example.com" not in logged
+    finally:
+        await cancel(r)
+
+
 async def test_a_decision_cannot_be_waived(store: sqlite.SqliteStore, tmp_path: Path) -> None:
     """Waiving the GO/NO-GO decision is refused, even for a role that may waive."""
     r = await start(store, gated(tmp_path))

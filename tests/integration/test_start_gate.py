@@ -259,3 +259,23 @@ async def test_a_freeze_calendar_broken_after_load_refuses_the_start(tmp_path: P
     assert h.state.gate["next_allowed"] is None
     (b,) = h.state.gate["blocks"]
     assert "calendar cannot be read" in b["why"]
+
+
+async def test_a_gate_waivers_ticket_and_reason_with_personal_data_are_redacted_in_the_log(tmp_path: Path) -> None:
+    waiver = gate.GateWaiver(
+        gate="holidays-de", by="carol", ticket="CAB-77 (jane.doe@example.com)", reason="asked by +44 20 7946 0958"
+    )
+    clock = FakeClock(CHRISTMAS)
+    store = sqlite.SqliteStore(tmp_path / "pii.db", clock)
+    await store.open()
+    try:
+        h = await runner.create_run(
+            store, write(tmp_path), clock=clock, roles={"ic": "alice", "cab": "carol"}, gate_waivers=[waiver]
+        )
+        assert await asyncio.wait_for(runner.Engine(h, clock=clock, poll=1.0).run(), WAIT_LIMIT) is RunStatus.PASSED
+        logged = repr([(e.type, e.data) for e in await store.events(h.run_id)])
+    finally:
+        await store.close()
+    assert "CAB-77" in logged
+    assert "jane.doe@example.com" not in logged
+    assert "7946 0958" not in logged

@@ -1148,7 +1148,7 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
                 step_id=step_id,
                 actor=actor,
                 outcome="waived",
-                summary=f"waived by {', '.join(extra.get('approvers') or [actor])} ({ticket}): {red.redact(reason)}",
+                summary=f"waived by {', '.join(extra.get('approvers') or [actor])} ({red.redact(ticket)}): {red.redact(reason)}",
             )
         )
     await _commit(h, events)
