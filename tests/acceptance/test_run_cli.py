@@ -451,3 +451,26 @@ def test_a_live_run_inside_a_freeze_is_refused_with_exit_1_and_runs_when_waived(
     run_id = re.search(r"run (\S+) started", waived.stdout).group(1)  # type: ignore[union-attr]
     (w,) = [e for e in events(env, run_id) if e[0] == "gate_waived"]
     assert (w[2], w[3]["gate"], w[3]["ticket"], w[3]["role"]) == ("alice", "every-day", "CHG-1", "ic")
+
+
+def test_plan_shows_the_start_gate_and_validate_refuses_a_bad_rrule_with_exit_2(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    rb = tmp_path / "frozen.yaml"
+    rb.write_text(ALWAYS_FROZEN)
+    plan = golive(env, "plan", str(rb), "--json")
+    assert plan.returncode == 0, plan.stderr
+    sched = json.loads(plan.stdout)["schedule"]
+    assert [b["gate"] for b in sched["blocks_now"]] == ["every-day"]
+    assert sched["next_allowed"] is None
+    assert sched["next_allowed_text"] == "none within the window (or the coming year)"
+    text = golive(env, "plan", str(rb))
+    assert "next allowed start: none within the window (or the coming year)" in text.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ALWAYS_FROZEN.replace("FREQ=DAILY", "FREQ=DAYLY"))
+    res = golive(env, "validate", str(bad))
+    assert res.returncode == 2
+    line = ALWAYS_FROZEN.splitlines().index("    rrule: FREQ=DAILY") + 1
+    assert f"bad.yaml:{line}:" in res.stdout + res.stderr
+    assert "freeze[0].rrule: bad RRULE 'FREQ=DAYLY'" in res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
