@@ -50,7 +50,8 @@ class ServiceNow:
         return {k: v for k, v in self.record.items() if not wanted or k in wanted.split(",")}
 
     def list(self, call: Call) -> tuple[int, Any]:
-        match = call.query["sysparm_query"] == f"number={self.record['number']}"
+        # An encoded query: terms joined by ^OR match when any of them does (as ServiceNow reads it).
+        match = f"number={self.record['number']}" in call.query["sysparm_query"].split("^OR")
         return 200, {"result": [self._fields(call)] if match else []}
 
     def get(self, call: Call) -> tuple[int, Any]:
@@ -227,6 +228,19 @@ async def test_servicenow_unknown_change_is_an_error(servicenow: tuple[VendorApi
     )
     assert result.outcome is Outcome.ERROR
     assert "ServiceNow has no change request CHG0099999" in result.summary
+
+
+async def test_a_change_number_is_matched_exactly_never_as_an_encoded_query(
+    servicenow: tuple[VendorApi, ServiceNow],
+) -> None:
+    """A record such as 'CHG0099999^ORnumber=CHG0030001' would let ServiceNow answer another, approved change:
+    the check never passes on a record other than the one named."""
+    api, sn = servicenow
+    sn.approve()
+    params = ChangeRecordParams.model_validate(sn_params(api, record="CHG0099999^ORnumber=CHG0030001"))
+    result = await ChangeRecordCheck().run(at(NOW, params))
+    assert result.outcome is Outcome.ERROR
+    assert "CHG0099999" in result.summary
 
 
 async def test_servicenow_close_posts_outcome_decision_and_digest(servicenow: tuple[VendorApi, ServiceNow]) -> None:

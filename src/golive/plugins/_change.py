@@ -173,10 +173,17 @@ async def read(
         if not rows:
             raise exceptions.PluginError(f"ServiceNow has no change request {p.record}")
         row = rows[0]
+        if not isinstance(row, dict) or str(row.get("number")) != p.record:
+            # The record is matched by an encoded query: one with query syntax in it ("^OR...") could match another
+            # change. Only the record named is ever judged.
+            raise exceptions.PluginError(
+                f"ServiceNow answered {row.get('number') if isinstance(row, dict) else 'no record'!s} for {p.record}; "
+                "give the change number alone (e.g. CHG0030001)"
+            )
         state = str(row.get("state", ""))
         return ChangeRecord(
             system="servicenow",
-            record=str(row.get("number", p.record)),
+            record=p.record,
             ref=str(row.get("sys_id", "")),
             approved_by_field=str(row.get("approval", "")),
             state=f"{SN_STATES.get(state, state)} ({state})" if state in SN_STATES else state,
