@@ -71,6 +71,8 @@ def serve(
         )
     store = open_store(db_url)
     application = app_mod.create_app(store, cfg)
+    if port:  # approval links point here unless public_url names the address people use
+        application.state.golive.service.listening_at(f"http://{host}:{port}")
     logging.getLogger("uvicorn.access").addFilter(_RedactTickets())
     n = len(cfg.token_hashes)
     click.echo(

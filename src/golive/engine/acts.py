@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 from golive import clock as clock_mod
 from golive import exceptions, identity, patterns
 from golive import redact as redact_mod
+from golive.engine import links as links_mod
 from golive.engine import quorum as quorum_mod
 from golive.engine import state as state_mod
 from golive.results import Outcome
@@ -46,6 +47,7 @@ __all__ = [
     "decision_blockers",
     "fold_run",
     "keep_snapshot",
+    "open_link",
     "open_run",
     "pause_gc",
     "request_rollback",
@@ -1021,6 +1023,35 @@ async def decide_overrun(h: RunHandle, decision: str, actor: str, reason: str) -
         ],
     )
     return f"{decision.upper()} past the window: {red.redact(reason)}"
+
+
+@_compare_and_append
+async def open_link(h: RunHandle, claim: links_mod.Claim, user: str) -> dict[str, Any]:
+    """The person an approval link was sent to opens it: recorded once (``link_opened``); refused after it was
+    used, for anyone else, after it expired (the act's deadline) and once the step no longer waits. Opening a
+    link never acts: it says which act to show."""
+    act, sid = "open link", claim.step_id
+    used = h.state.links_used.get(claim.nonce)
+    if used is not None:
+        await _refuse(
+            h,
+            act,
+            user,
+            f"this link was already used by {used['by']} at {_when(used['at'])}; a link opens once (open the run "
+            f"in the dashboard instead: /runs/{h.run_id})",
+            sid,
+            conflict=True,
+        )
+    if user != claim.person:
+        await _refuse(h, act, user, f"this link was sent to {claim.person}, not to {user}; it opens only for them", sid)
+    if h.store.clock.now() >= claim.expires:
+        await _refuse(h, act, user, f"this link expired at {_when(clock_mod.utc_iso(claim.expires))}", sid)
+    st = h.state.step(sid)
+    if st.status != "waiting":
+        what = st.outcome.value.upper() if st.outcome else st.status
+        await _refuse(h, act, user, f"step {sid!r} no longer waits for anyone ({what})", sid)
+    await _commit(h, [_ev("link_opened", step_id=sid, actor=user, act=claim.act, nonce=claim.nonce)])
+    return {"run_id": h.run_id, "step": sid, "act": claim.act, "person": claim.person, "waiting_for": st.waiting_for}
 
 
 @_compare_and_append

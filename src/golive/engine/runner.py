@@ -37,6 +37,7 @@ from golive import exceptions, identity, runids
 from golive import redact as redact_mod
 from golive.engine import acts
 from golive.engine import gate as gate_mod
+from golive.engine import links as links_mod
 from golive.engine import quorum as quorum_mod
 from golive.engine import rehearsal as rehearsal_mod
 from golive.engine import windows as windows_mod
@@ -214,8 +215,12 @@ class Engine:
         poll: float = POLL_INTERVAL,
         on_change: Callable[[], None] | None = None,
         var_overrides: dict[str, Any] | None = None,
+        linker: links_mod.Linker | None = None,
     ) -> None:
         self.h = handle
+        # Approval links in the messages of waiting steps: the server's own, else $GOLIVE_SERVER_SECRET with
+        # $GOLIVE_PUBLIC_URL; none when neither is set.
+        self.linker = linker if linker is not None else links_mod.from_env()
         self.store = handle.store
         self.runbook = handle.runbook
         self.clock = clock or self.store.clock
@@ -1428,7 +1433,11 @@ class Engine:
                 holder=self.h.state.roles.get(step.role or ""),
                 instructions=step.instructions,
             )
-            await self.notify("manual_waiting", step={"id": step.id, "title": step.title or step.id, "role": step.role})
+            await self.notify(
+                "manual_waiting",
+                step={"id": step.id, "title": step.title or step.id, "role": step.role},
+                links=self.approval_links(step, "confirm", [self.h.state.roles.get(step.role or "")]),
+            )
         if self.prompter is not None:
             prompt: asyncio.Future[None] = asyncio.ensure_future(self.prompter(step, self.h))
             waiter: asyncio.Future[Any] = asyncio.ensure_future(self._wait_until_done(step.id))
@@ -1468,6 +1477,7 @@ class Engine:
                 step={"id": step.id, "title": step.title or step.id},
                 blockers=blockers,
                 deadline=deadline_at,
+                links=self.approval_links(step, "decide", self._deciders(step)),
                 **self.quorum_context(step),
             )
         deadline_mono = None
@@ -1529,6 +1539,27 @@ class Engine:
             seen = len(s.approvals)
             if not ok or s.status == "done":
                 return ok
+
+    def _deciders(self, step: models.Step) -> list[str | None]:
+        """Who a pending decision waits for: the awaited approvers of its quorum and the deciding role's holder
+        (whose NO-GO is a veto); without a quorum, the deciding role's holder."""
+        people: list[str | None] = []
+        if step.quorum is not None:
+            t = quorum_mod.tally(self.h.state, step.quorum, self.h.state.step(step.id).approvals, "go")
+            people = [w["holder"] for w in t.awaited]
+        return [*people, self.h.state.roles.get(step.role or "")]
+
+    def approval_links(self, step: models.Step, act: str, people: Sequence[str | None]) -> list[dict[str, str]]:
+        """One signed, single-use link per person (``{person, url}``) that opens ``step`` in the dashboard for
+        them; they expire with the step's deadline. None without a linker."""
+        if self.linker is None:
+            return []
+        s = self.h.state.step(step.id)
+        expires = links_mod.expiry(s.deadline, self.clock.now())
+        return [
+            {"person": p, "url": self.linker.issue(self.h.run_id, step.id, act, p, expires)}
+            for p in dict.fromkeys(x for x in people if x)
+        ]
 
     def quorum_context(self, step: models.Step, upto: int | None = None) -> dict[str, Any]:
         """The comms variables of a decision's quorum: ``quorum`` (one line), ``approved``, ``awaited``

@@ -155,6 +155,7 @@ class RunState:
     gate_waived: list[dict[str, Any]] = field(default_factory=list)  # blocks of the gate waived, by whom
     overruns: list[dict[str, Any]] = field(default_factory=list)  # window_overrun questions and their answers
     freezes_started: list[dict[str, Any]] = field(default_factory=list)  # freezes that began during the run
+    links_used: dict[str, dict[str, Any]] = field(default_factory=dict)  # approval link nonce -> by, at, step
     last_seq: int = 0
     head_hash: str = ""
 
@@ -357,6 +358,13 @@ class RunState:
                     "auth_subject": d.get("auth_subject"),
                 },
             ]
+        elif t == "link_opened":
+            self.links_used[str(d.get("nonce"))] = {
+                "by": ev.actor,
+                "at": ev.ts,
+                "step": ev.step_id,
+                "act": d.get("act"),
+            }
         elif t == "waiver_recorded":
             w = {"step": ev.step_id, "by": ev.actor, "at": ev.ts, "ticket": d.get("ticket"), "reason": d.get("reason")}
             if d.get("approvers"):

@@ -82,6 +82,7 @@ VARIABLES: Mapping[str, str] = {
     "quorum": "a decision with a quorum: where it stands, e.g. '1 of 2 approvals (alice); awaited: carol (cab)'",
     "approved": "a decision with a quorum: the people whose approvals count, in order",
     "awaited": "a decision with a quorum: the eligible role holders still to approve, e.g. 'carol (cab)'",
+    "links": "decision_pending, manual_waiting: approval links, a list of {person, url} (with a server secret)",
     "waivers": "phase_waived/canary_waived: each waived step, who waived it and the ticket",
     "next_phase": "run_stopped: the phase to continue from (golive resume RUN --from PHASE)",
     "trigger": "a mapping: id, title, reason of the trigger that fired",

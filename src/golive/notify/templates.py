@@ -61,9 +61,13 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
         "GO/NO-GO pending: {{ step_title }}{% if deadline %}, deadline {{ deadline }}{% endif %}."
         "{% if blockers %} GO is blocked by: {{ blockers | join(', ') }}.{% endif %}"
         "{% if quorum %} GO needs {{ quorum }}.{% endif %}"
+        "{% for l in links or [] %} {{ l.person }}: {{ l.url }}{% endfor %}"
     ),
     "decision_approved": "GO approved by {{ actor }} for {{ step_title }}: {{ quorum }}.",
-    "manual_waiting": "Waiting for {{ role or 'a person' }} to confirm: {{ step_title }}.",
+    "manual_waiting": (
+        "Waiting for {{ role or 'a person' }} to confirm: {{ step_title }}."
+        "{% for l in links or [] %} {{ l.person }}: {{ l.url }}{% endfor %}"
+    ),
     "action_unknown": (
         "{{ step_title }}: the action's result is unknown after a restart; a person must check it and resolve it."
     ),

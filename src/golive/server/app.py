@@ -460,6 +460,21 @@ async def waive(call: Call) -> schemas.ActResult:
     return _result(call, v, "waive", said)
 
 
+async def open_link(call: Call) -> schemas.LinkOpened:
+    """An approval link opened by the person signed in: checked and recorded once; it never acts."""
+    body: schemas.OpenLinkRequest = call.body
+    rid = await call.state.service.resolve(call.path("run_id"))
+    linker = call.state.service.linker
+    claim = linker.read(body.link) if linker is not None else None
+    if claim is None or claim.run_id != rid:
+        raise exceptions.RuleRefused(
+            f"open link refused: this link was not made by this server for run {rid} (wrong run, altered, or signed "
+            "with another secret); open the run from the dashboard"
+        )
+    opened, _ = await call.state.service.act(rid, lambda h: acts.open_link(h, claim, call.user))
+    return schemas.LinkOpened(**opened)
+
+
 async def resolve(call: Call) -> schemas.ActResult:
     body: schemas.ResolveRequest = call.body
     step = call.path("step_id")
@@ -670,6 +685,19 @@ def endpoints() -> list[openapi.Endpoint]:
         ),
         E(
             "POST",
+            _RUN + "/links/open",
+            "openLink",
+            "Open an approval link",
+            open_link,
+            access="act",
+            body=s.OpenLinkRequest,
+            response=s.LinkOpened,
+            errors=(404,),
+            description="The signed-in person opens a link sent to them (once, before it expires); it shows the act "
+            "and never acts.",
+        ),
+        E(
+            "POST",
             _RUN + "/steps/{step_id}/resolve",
             "resolve",
             "Resolve an action left unknown by a crash",
@@ -826,6 +854,7 @@ def create_app(
         version = "0+unknown"
     service = RunService(store, cfg.runbook_dir)
     secret = cfg.secret.encode() if cfg.secret else secrets.token_bytes(32)
+    service.configure_links(secret, cfg.public_url)
     state = ServerState(
         config=cfg,
         store=store,

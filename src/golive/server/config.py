@@ -44,6 +44,7 @@ __all__ = [
 
 ENV_TOKEN_MAP = "GOLIVE_API_TOKEN_MAP_JSON"
 ENV_SECRET = "GOLIVE_SERVER_SECRET"
+ENV_PUBLIC_URL = "GOLIVE_PUBLIC_URL"
 ENV_OIDC_SECRET = "GOLIVE_OIDC_CLIENT_SECRET"
 HASH_PREFIX = "sha256:"
 MIN_TOKEN_LENGTH = 16  # characters; shorter bearer tokens are guessable and refused at load
@@ -153,6 +154,11 @@ class ServerConfig(_Model):
         repr=False,
         description="Key that signs SSE tickets; share it between servers behind one address (default: random).",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The dashboard's address as people reach it (https://warroom.example.com): approval links point "
+        "there (default: where this server listens). Also $GOLIVE_PUBLIC_URL.",
+    )
     token_cache_ttl: float = Field(
         default=5.0, ge=0, le=300, description="Seconds a store token lookup is reused (revocation delay)."
     )
@@ -258,6 +264,8 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str
         grants.update(_grants(parsed, f"${ENV_TOKEN_MAP}"))
     if env.get(ENV_SECRET) and "secret" not in data:
         data["secret"] = env[ENV_SECRET]
+    if env.get(ENV_PUBLIC_URL) and "public_url" not in data:
+        data["public_url"] = env[ENV_PUBLIC_URL]
     if isinstance(data.get("oidc"), Mapping) and env.get(ENV_OIDC_SECRET) and "client_secret" not in data["oidc"]:
         data["oidc"] = {**data["oidc"], "client_secret": env[ENV_OIDC_SECRET]}
     try:

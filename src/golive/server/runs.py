@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from golive import exceptions, identity
-from golive.engine import acts, driver, gate, runner, summary
+from golive.engine import acts, driver, gate, links, runner, summary
 from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
@@ -132,6 +132,20 @@ class RunService:
         self._opening: dict[str, asyncio.Future[RunView]] = {}
         self._engines: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        # Signs the approval links the engines of this server send (golive.engine.links); set up by create_app,
+        # its address by the config's public_url or, failing that, where the server listens.
+        self.linker: links.Linker | None = None
+        self._link_secret: bytes | None = None
+
+    def configure_links(self, secret: bytes, public_url: str | None) -> None:
+        """Approval links signed with ``secret``, opening the dashboard at ``public_url`` (None: not yet known)."""
+        self._link_secret = secret
+        self.linker = links.Linker(secret, public_url) if public_url else None
+
+    def listening_at(self, url: str) -> None:
+        """Where the server listens: the links' address unless the config named one."""
+        if self.linker is None and self._link_secret is not None:
+            self.linker = links.Linker(self._link_secret, url)
 
     # -- views ---------------------------------------------------------------------------------------
     async def resolve(self, run_id: str) -> str:
@@ -247,7 +261,9 @@ class RunService:
 
         async def go() -> None:
             handle = await acts.open_run(self.store, rid)
-            await driver.drive(handle, runner.Engine(handle), owner=self.owner, ownership=own, body=roll)
+            await driver.drive(
+                handle, runner.Engine(handle, linker=self.linker), owner=self.owner, ownership=own, body=roll
+            )
 
         self._spawn_driven(rid, go, own)
         return "rollback started by this server", v
@@ -318,7 +334,7 @@ class RunService:
         return rid
 
     async def _run_engine(self, handle: acts.RunHandle, own: driver.Ownership) -> None:
-        status = await driver.drive(handle, runner.Engine(handle), owner=self.owner, ownership=own)
+        status = await driver.drive(handle, runner.Engine(handle, linker=self.linker), owner=self.owner, ownership=own)
         log.info("run %s: engine stopped (%s)", handle.run_id, status.label)
 
     def _spawn_driven(self, run_id: str, body: Callable[[], Awaitable[None]], own: driver.Ownership) -> None:

@@ -101,6 +101,18 @@ class WaiveRequest(_Model):
     reason: str = Field(min_length=1)
 
 
+class OpenLinkRequest(_Model):
+    link: str = Field(min_length=1, max_length=4096, description="The token after ?link= in an approval link.")
+
+
+class LinkOpened(_Model):
+    run_id: str
+    step: str = Field(description="The step the link opens.")
+    act: str = Field(description="decide or confirm: what the person is asked to do (the link itself does nothing).")
+    person: str = Field(description="Whom the link was sent to (the signed-in user).")
+    waiting_for: str | None = Field(default=None, description="What the step waits for: decision or manual.")
+
+
 class ResolveRequest(_Model):
     outcome: Literal["done", "not-done"]
 

@@ -79,6 +79,7 @@ class LiveServer:
             time.sleep(0.02)
         sockets: list[Any] = [s for srv in server.servers for s in srv.sockets]
         self.port = int(sockets[0].getsockname()[1])
+        self.app.state.golive.service.listening_at(self.url)
         return self
 
     def stop(self) -> None:

@@ -184,6 +184,34 @@
     };
   }
 
+  // An approval link (?link=...) opens the act it was sent for, for the person signed in: the server checks
+  // that they are the person named, that it is unused and unexpired, and records its use. It never acts.
+  async function openLink() {
+    const params = new URLSearchParams(window.location.search);
+    const link = params.get("link");
+    if (!link) return;
+    // A link opens once: it leaves the address bar whatever the answer, so a reload does not use it again.
+    params.delete("link");
+    const rest = params.toString();
+    history.replaceState(null, "", window.location.pathname + (rest ? "?" + rest : "") + window.location.hash);
+    const resp = await api("/api/v1/runs/" + encodeURIComponent(runId) + "/links/open", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ link: link }),
+    });
+    if (!resp.ok) { flash(await errorText(resp), "error"); return; }
+    const data = await resp.json();
+    const what = data.act === "decide" ? "the decision " : "the step ";
+    flash("Your link opened " + what + data.step + ": nothing is recorded until you act.", "ok");
+    const target = document.getElementById((data.waiting_for === "manual" ? "manual-" : "decision-") + data.step);
+    if (target) {
+      target.classList.add("linked");
+      target.scrollIntoView({ block: "center" });
+      const field = target.querySelector("form input:not([type=hidden])");
+      if (field) field.focus();
+    }
+  }
+
   // --- the runs page --------------------------------------------------------------------------------
   async function loadRuns() {
     const resp = await api("/ui/runs");
@@ -316,6 +344,7 @@
       if (page === "run") {
         await loadRun();
         connect();
+        await openLink();
       } else {
         await loadRuns();
         setInterval(() => { if (!document.hidden && token()) loadRuns().catch(() => {}); }, 5000);
