@@ -28,6 +28,7 @@ TOKENS = {
     "admin": ("tok-admin-browser-0123456789", "admin", ("admin",)),
     "ic": ("tok-alice-browser-0123456789", "alice", ("ic",)),
     "ops": ("tok-bob-browser-012345678901", "bob", ("ops",)),
+    "cab": ("tok-carol-browser-01234567890", "carol", ("cab",)),
     "viewer": ("tok-audrey-browser-01234567", "audrey", ("viewer",)),
 }
 
