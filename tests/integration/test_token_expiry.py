@@ -86,3 +86,50 @@ def test_token_create_refuses_a_bad_expiry_with_the_fix(tmp_path: Path, capsys: 
     err = capsys.readouterr().err
     assert "--expires '8'" in err
     assert "8h" in err
+
+
+STREAM_LIMIT = 20.0  # seconds (real) the stream test waits at most for the stream to end
+
+
+def _run(db: Path) -> str:
+    from golive.engine import runner
+    from golive.spec import loader
+
+    text = "golive: 1\nname: s\nphases:\n  - id: p\n    steps:\n      - {id: a, kind: action, type: command, with: {run: 'true'}}\n"
+
+    async def go() -> str:
+        store = open_store(str(db), create=True)
+        await store.open()
+        try:
+            h = await runner.create_run(store, loader.load_text(text, "s.yaml", environ={}), mode="rehearsal")
+            return h.run_id
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("how", ["bearer", "ticket"])
+def test_an_open_event_stream_ends_when_its_token_expires(tmp_path: Path, how: str) -> None:
+    """A stream opened with a token (or a ticket it got) does not outlive the token: it ends at the expiry, and
+    opening it again is refused."""
+    import time
+
+    db = tmp_path / "g.db"
+    rid = _run(db)
+    token = _make(db, 2.0, FakeClock(datetime.now(UTC)))
+    auth_header = {"Authorization": f"Bearer {token}"}
+    with LiveServer(str(db)) as srv, httpx.Client(base_url=srv.url, timeout=STREAM_LIMIT) as http:
+        if how == "ticket":
+            t = http.post(f"/api/v1/runs/{rid}/events/ticket", headers=auth_header)
+            assert t.status_code == 200, t.text
+            url, headers = t.json()["url"], {}
+        else:
+            url, headers = f"/api/v1/runs/{rid}/events", auth_header
+        began = time.monotonic()
+        with http.stream("GET", url, headers=headers) as r:
+            assert r.status_code == 200
+            for _ in r.iter_lines():
+                assert time.monotonic() - began < STREAM_LIMIT, "the stream outlived its token"
+        again = http.get(url, headers=headers)
+        assert again.status_code == 401

@@ -19,6 +19,7 @@ import math
 import re
 import secrets
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -53,6 +54,7 @@ RUN_LIST_DEFAULT = 50  # runs listed when ?limit= is not given
 RUN_LIST_MAX = 500
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 AUTH_CHALLENGE = 'Bearer realm="golive"'
+STREAM_RECHECK_FLOOR = 0.2  # seconds: the shortest keepalive of a stream whose token is about to expire
 
 
 class HTTPProblem(Exception):
@@ -126,6 +128,14 @@ async def authenticate(request: Request, st: ServerState, allow_ticket: bool = F
         ticket = request.query_params.get("ticket") if allow_ticket else None
         if ticket:
             found = st.signer.verify(ticket, str(request.path_params.get("run_id", "")))
+            issuer_token = None
+            if found is not None and found[2] is not None:  # the token that got the ticket must still hold
+                try:
+                    issuer_token = await st.authority.by_digest(found[2])
+                except auth.Rejected:
+                    found = None
+                if issuer_token is None:
+                    found = None
             if found is None:
                 st.limiter.failed(client)
                 raise HTTPProblem(
@@ -136,7 +146,10 @@ async def authenticate(request: Request, st: ServerState, allow_ticket: bool = F
                     {"WWW-Authenticate": AUTH_CHALLENGE + ', error="invalid_token"'},
                 )
             # A ticket only ever opens a stream; it can never act, whatever roles it names.
-            return auth.Principal(found[0], frozenset(found[1]), can_act=False, can_start=False, source="ticket")
+            return auth.Principal(
+                found[0], frozenset(found[1]), can_act=False, can_start=False, source="ticket", digest=found[2],
+                expires=issuer_token.expires if issuer_token is not None else None,
+            )  # fmt: skip
         raise HTTPProblem(
             401,
             "unauthorized",
@@ -389,10 +402,34 @@ async def stream_events(call: Call) -> Response:
     rid = await st.service.resolve(call.path("run_id"))
     after = _after(call.request)
 
+    p = call.principal
+    assert p is not None
+    # The stream never outlives its credential: it ends at the token's expiry (a keepalive falls due then) or
+    # at the first look after the token is revoked; the client's reconnect is then refused (401).
+    keepalive = sse.KEEPALIVE
+    if p.expires is not None:
+        keepalive = max(STREAM_RECHECK_FLOOR, min(keepalive, p.expires - time.time()))
+
+    async def still_valid() -> bool:
+        if p.expires is not None and p.expires <= time.time():
+            return False
+        if p.digest is None:
+            return True
+        try:
+            return await st.authority.by_digest(p.digest) is not None
+        except auth.Rejected:
+            return False
+
     async def body() -> AsyncIterator[bytes]:
         yield f"retry: {sse.RETRY_MS}\n\n".encode()
-        async for ev in st.hub.stream(rid, after):
-            yield b": keepalive\n\n" if ev is None else sse.format_event(ev)
+        async with contextlib.aclosing(st.hub.stream(rid, after, keepalive=keepalive)) as events:
+            look = time.monotonic() + keepalive  # a busy stream has no keepalives: look on events too
+            async for ev in events:
+                if ev is None or time.monotonic() >= look:
+                    if not await still_valid():
+                        return
+                    look = time.monotonic() + keepalive
+                yield b": keepalive\n\n" if ev is None else sse.format_event(ev)
 
     return sse.EventStreamResponse(body())
 

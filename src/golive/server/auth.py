@@ -56,6 +56,8 @@ class Principal:
     source: str  # "config", "store", "oidc" or "ticket"
     subject: str | None = None  # who authenticated, when not the user itself (an OIDC subject)
     issuer: str | None = None  # the OIDC issuer, for source "oidc"
+    digest: str | None = None  # the credential's digest: a long request (an event stream) checks it again
+    expires: float | None = None  # when the credential expires (epoch seconds), None: never
 
     @classmethod
     def of(
@@ -67,6 +69,8 @@ class Principal:
         *,
         subject: str | None = None,
         issuer: str | None = None,
+        digest: str | None = None,
+        expires: float | None = None,
     ) -> Principal:
         role_set = frozenset(roles)
         read_only = set(cfg.read_only_roles)
@@ -79,6 +83,8 @@ class Principal:
             source=source,
             subject=subject,
             issuer=issuer,
+            digest=digest,
+            expires=expires,
         )
 
     @property
@@ -158,9 +164,21 @@ class TokenAuthority:
     async def authenticate(self, token: str) -> Principal:
         """The principal for ``token``; :class:`Rejected` (with the reason) when it is unknown, revoked or expired."""
         digest = config_mod.hash_token(token)
+        found = await self.by_digest(digest)
+        if found is not None:
+            return found
+        for other in self.extra:
+            principal = await other(token)
+            if principal is not None:
+                return principal
+        raise Rejected("the bearer token is unknown or revoked")
+
+    async def by_digest(self, digest: str) -> Principal | None:
+        """The principal of the token with this digest; None when no token has it; Rejected when revoked or
+        expired. An open event stream asks again with it, so the stream never outlives its token."""
         grant = self.cfg.token_hashes.get(digest)
         if grant is not None:
-            return Principal.of(grant.user_id, grant.roles, self.cfg, "config")
+            return Principal.of(grant.user_id, grant.roles, self.cfg, "config", digest=digest)
         now = self._monotonic()
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
@@ -169,11 +187,7 @@ class TokenAuthority:
         record = await self.store.find_token(digest)
         if record is None:
             self._cache.pop(digest, None)
-            for other in self.extra:
-                found = await other(token)
-                if found is not None:
-                    return found
-            raise Rejected("the bearer token is unknown or revoked")
+            return None
         if record.revoked:
             self._cache.pop(digest, None)
             raise Rejected("the bearer token is unknown or revoked")
@@ -181,7 +195,10 @@ class TokenAuthority:
         self._check_expiry(expires, record.user)
         source = "oidc" if record.auth == "oidc" else "store"
         issuer = self.cfg.oidc.issuer if source == "oidc" and self.cfg.oidc is not None else None
-        principal = Principal.of(record.user, record.roles, self.cfg, source, subject=record.subject, issuer=issuer)
+        principal = Principal.of(
+            record.user, record.roles, self.cfg, source, subject=record.subject, issuer=issuer, digest=digest,
+            expires=expires,
+        )  # fmt: skip
         if self.cfg.token_cache_ttl > 0:
             # Only hits are remembered: a token made a moment ago must work at once.
             self._cache[digest] = (now + self.cfg.token_cache_ttl, expires, principal)
@@ -281,11 +298,20 @@ class TicketSigner:
         self.ttl = ttl
 
     def issue(self, run_id: str, principal: Principal) -> str:
-        return self._sealer.seal({"r": run_id, "u": principal.user, "g": sorted(principal.roles)})
+        # The token's digest goes with the ticket: the stream it opens ends when that token expires or is revoked.
+        return self._sealer.seal(
+            {"r": run_id, "u": principal.user, "g": sorted(principal.roles), "d": principal.digest}
+        )
 
-    def verify(self, ticket: str, run_id: str) -> tuple[str, tuple[str, ...]] | None:
-        """(user, roles) when the ticket is genuine, unexpired and for ``run_id``; else None."""
+    def verify(self, ticket: str, run_id: str) -> tuple[str, tuple[str, ...], str | None] | None:
+        """(user, roles, the issuing token's digest) when the ticket is genuine, unexpired and for ``run_id``;
+        else None."""
         payload = self._sealer.open(ticket)
         if payload is None or payload.get("r") != run_id:
             return None
-        return str(payload.get("u")), tuple(str(r) for r in payload.get("g") or ())
+        digest = payload.get("d")
+        return (
+            str(payload.get("u")),
+            tuple(str(r) for r in payload.get("g") or ()),
+            digest if isinstance(digest, str) else None,
+        )

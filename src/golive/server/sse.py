@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,7 +112,7 @@ class Hub:
 
     async def stream(
         self, run_id: str, after_seq: int, keepalive: float = KEEPALIVE
-    ) -> AsyncIterator[store_base.Event | None]:
+    ) -> AsyncGenerator[store_base.Event | None, None]:
         """Events of ``run_id`` after ``after_seq``, then live ones; None now and then on an idle stream."""
         if self._closing:
             return
