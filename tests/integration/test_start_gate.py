@@ -279,3 +279,17 @@ async def test_a_gate_waivers_ticket_and_reason_with_personal_data_are_redacted_
     assert "CAB-77" in logged
     assert "jane.doe@example.com" not in logged
     assert "7946 0958" not in logged
+
+
+def test_a_freeze_longer_than_the_horizon_blocks_with_no_end_and_no_next_start(tmp_path: Path) -> None:
+    """A freeze "until further notice" (ending past the year golive looks ahead) is in force with no end in view;
+    the gate and golive plan say so (it once raised from the calendar library)."""
+    text = RUNBOOK.replace(
+        'end: "2026-01-03T00:00:00Z"\n    rrule: FREQ=WEEKLY;BYDAY=FR', 'end: "2099-01-01T00:00:00Z"'
+    )
+    loaded = write(tmp_path, text)
+    sched = gate.schedule(loaded.runbook, loaded.path, TUESDAY)
+    assert sched is not None
+    (b,) = [b for b in sched["blocks_now"] if b["gate"] == "friday-afternoons"]
+    assert (b["until"], b["until_text"]) == (None, "with no end within a year")
+    assert sched["next_allowed"] is None

@@ -151,6 +151,8 @@ class Calendar:
         when occurrences cover everything up to ``limit``. Expands a month ahead first, then further."""
         span = FIRST_LOOK
         while True:
+            if t >= limit:  # covered past the limit (a freeze that ends beyond it)
+                return None
             end = min(t + span, limit)
             for o in self.between(t, end):  # in start order: a gap before the next occurrence is the answer
                 if only is not None and o.freeze_id != only:
