@@ -5,6 +5,8 @@ quorum too. Acts come through their own handles, as from other terminals."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,8 @@ async def test_a_waiver_with_a_quorum_needs_two_distinct_people(store: sqlite.Sq
     assert h.state.step("flip").waiver is None
     with pytest.raises(exceptions.RuleRefused, match="dave holds role 'deployer', whose holders may not approve"):
         await acts.waive(h, "flip", "dave", "CHG-9", "me")
+    with pytest.raises(exceptions.ActConflict, match="quinn already approved the waiver"):
+        await acts.waive(await acts.open_run(store, h.run_id), "flip", "quinn", "CHG-9", "again")
     assert await acts.waive(await acts.open_run(store, h.run_id), "flip", "carol", "CHG-9", "agreed") is None
     h = await acts.open_run(store, h.run_id)
     waiver = h.state.step("flip").waiver
@@ -149,3 +153,42 @@ async def test_a_waiver_with_a_quorum_needs_two_distinct_people(store: sqlite.Sq
         "Approval of waiver (CHG-9) on flip: flag already on",
         "Approval of waiver (CHG-9) on flip: agreed",
     ]
+
+
+async def test_an_approver_who_becomes_the_deployer_no_longer_counts(store: sqlite.SqliteStore, tmp_path: Path) -> None:
+    """alice approves, then takes the deployer role: her approval is discounted (shown with why), so carol's
+    approval makes 1 of 2, not GO."""
+    r = await at_decision(store, tmp_path)
+    await acts.decide(await r.view(), "go", "alice", "canary green")
+    await acts.assign(await r.view(), "alice", "deployer", "alice")
+    said = await acts.decide(await r.view(), "go", "carol", "board agrees")
+    assert isinstance(said, acts.Approval)
+    quorum = summary.summarize(await r.view())["pending"][0]["wait"]["quorum"]
+    assert [a["by"] for a in quorum["approved"]] == ["carol"]
+    assert quorum["discounted"][0]["by"] == "alice"
+    assert "holds role 'deployer'" in quorum["discounted"][0]["why"]
+    await acts.decide(await r.view(), "no-go", "alice", "stop here")
+    assert await r.finished() is RunStatus.NO_GO
+
+
+async def _golive(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "golive", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_the_cli_says_an_approval_is_not_yet_the_decision(store: sqlite.SqliteStore, tmp_path: Path) -> None:
+    """golive decide prints the approval with who is awaited (exit 0), not 'GO recorded'; golive status shows
+    the quorum. (Two CLI processes: about 3 s on a busy box.)"""
+    r = await at_decision(store, tmp_path)
+    db = str(tmp_path / "db" / "golive.db")
+    code, out = await _golive("decide", r.run_id, "go", "--as", "alice", "--reason", "canary green", "--db", db)
+    assert (code, out.strip()) == (0, "GO approval recorded by alice: 1 of 2 approvals (alice); awaited: carol (cab)")
+    code, out = await _golive("status", r.run_id, "--db", db)
+    assert code == 0
+    text = " ".join(out.split())  # the view wraps long lines
+    assert "GO needs 1 of 2 approvals (alice); awaited: carol (cab); ic (alice) may say NO-GO at once" in text
+    await acts.decide(await r.view(), "no-go", "alice", "done testing")
+    assert await r.finished() is RunStatus.NO_GO

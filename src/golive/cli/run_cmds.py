@@ -153,7 +153,9 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
         reason = await loop.run_in_executor(None, lambda: click.prompt("Reason"))
         try:
             with identity.acting(identity.local(actor)):
-                await acts.decide(handle, choice, actor, reason, step_id=step.id)
+                said = await acts.decide(handle, choice, actor, reason, step_id=step.id)
+            if isinstance(said, acts.Approval):  # one approval of a quorum: the others approve from anywhere
+                click.echo(said)
         except exceptions.RuleRefused as exc:
             click.echo(f"golive: {exc.message}", err=True)
 

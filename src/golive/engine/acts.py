@@ -822,6 +822,29 @@ def _already_decided(h: RunHandle, step: models.Step) -> str:
     return f"already decided: {what} by {st.actor or 'the engine'} at {_when(st.finished_at)}"
 
 
+async def _approval(
+    h: RunHandle, q: models.Quorum, step_id: str, actor: str, act: str, **data: Any
+) -> tuple[store_base.NewEvent, quorum_mod.Tally]:
+    """One approval of a quorum (``act`` go or waive): refused when ``actor`` already approved; else its
+    ``approval_recorded`` event and the quorum as it stands with it."""
+    approvals = h.state.step(step_id).approvals
+    before = quorum_mod.tally(h.state, q, approvals, act)
+    mine = next((a for a in before.approved if a.get("by") == actor), None)
+    if mine is not None:
+        what = "GO" if act == "go" else "the waiver"
+        await _refuse(
+            h,
+            "decide go" if act == "go" else act,
+            actor,
+            f"{actor} already approved {what} at {_when(mine.get('at'))}; a quorum counts distinct people "
+            f"({quorum_mod.describe(before)})",
+            step_id,
+            conflict=True,
+        )
+    event = _ev("approval_recorded", step_id=step_id, actor=actor, act=act, **data)
+    return event, quorum_mod.tally(h.state, q, [*approvals, {"act": act, "by": actor}], act)
+
+
 @_compare_and_append
 async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: str | None = None) -> str:
     """Record GO or NO-GO on the pending decision. Refused when the actor does not hold the role, or for GO
@@ -910,20 +933,8 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
     approvers: list[str] = []
     if q is not None:
         red = await act_redactor(h)
-        before = quorum_mod.tally(h.state, q, st.approvals, "go")
-        mine = next((a for a in before.approved if a.get("by") == actor), None)
-        if mine is not None:
-            await _refuse(
-                h,
-                "decide go",
-                actor,
-                f"{actor} already approved GO at {_when(mine.get('at'))}; a quorum counts distinct people "
-                f"({quorum_mod.describe(before)})",
-                step.id,
-                conflict=True,
-            )
-        approval = [_ev("approval_recorded", step_id=step.id, actor=actor, act="go", reason=red.redact(reason))]
-        after = quorum_mod.tally(h.state, q, [*st.approvals, {"act": "go", "by": actor}], "go")
+        event, after = await _approval(h, q, step.id, actor, "go", reason=red.redact(reason))
+        approval = [event]
         if not after.met:
             await _commit(h, approval)
             return Approval(f"GO approval recorded by {actor}: {quorum_mod.describe(after)}")
@@ -1134,29 +1145,10 @@ async def waive(h: RunHandle, step_id: str, actor: str, ticket: str, reason: str
     approval: list[store_base.NewEvent] = []
     extra: dict[str, Any] = {}
     if q is not None:
-        before = quorum_mod.tally(h.state, q, st.approvals, "waive")
-        mine = next((a for a in before.approved if a.get("by") == actor), None)
-        if mine is not None:
-            await _refuse(
-                h,
-                "waive",
-                actor,
-                f"{actor} already approved the waiver at {_when(mine.get('at'))}; a quorum counts distinct people "
-                f"({quorum_mod.describe(before)})",
-                step_id,
-                conflict=True,
-            )
-        approval = [
-            _ev(
-                "approval_recorded",
-                step_id=step_id,
-                actor=actor,
-                act="waive",
-                ticket=red.redact(ticket),
-                reason=red.redact(reason),
-            )
-        ]
-        after = quorum_mod.tally(h.state, q, [*st.approvals, {"act": "waive", "by": actor}], "waive")
+        event, after = await _approval(
+            h, q, step_id, actor, "waive", ticket=red.redact(ticket), reason=red.redact(reason)
+        )
+        approval = [event]
         if not after.met:
             await _commit(h, approval)
             return Approval(f"waiver approval of {step_id} recorded by {actor}: {quorum_mod.describe(after)}")

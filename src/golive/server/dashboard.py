@@ -137,6 +137,10 @@ class Perspective:
 def _decision_view(h: acts.RunHandle, step: models.Step, viewer: Perspective) -> dict[str, Any]:
     s = h.state.step(step.id)
     blockers = acts.decision_blockers(h, step)
+    q = step.quorum
+    # Approve GO for the approving roles, never for a holder of an excluded role (the deployer); the rule
+    # still judges the person (the run's starter, the performer of the change).
+    approves = q is not None and any(viewer.holds(r) for r in q.of) and not any(viewer.holds(r) for r in q.not_)
     return {
         "id": step.id,
         "title": step.title or step.id,
@@ -150,10 +154,10 @@ def _decision_view(h: acts.RunHandle, step: models.Step, viewer: Perspective) ->
         "requirements": [{"id": r, "green": not any(f"{r!r}" in b for b in blockers)} for r in step.requires],
         # The same function the rule uses, so the button and the rule can never disagree.
         "blockers": blockers,
-        # Under a quorum every approving role sees GO (the rule still judges the person: not the deployer,
-        # not their own change); NO-GO stays the deciding role's.
-        "mine": viewer.holds(step.role) or any(viewer.holds(r) for r in (step.quorum.of if step.quorum else ())),
+        # Under a quorum NO-GO stays the deciding role's (its veto); GO is each approver's.
+        "mine": viewer.holds(step.role) or approves,
         "veto": viewer.holds(step.role),
+        "approves": approves,
         "quorum": summary.quorum_state(h, step, "go"),
     }
 
