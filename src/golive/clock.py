@@ -140,11 +140,15 @@ class FakeClock:
             if not fut.done():
                 fut.set_result(None)
 
+    async def _let_others_run(self) -> None:
+        """What a sleeper waits for before it moves time: here, a few event-loop turns."""
+        for _ in range(self.YIELDS):
+            await asyncio.sleep(0)
+
     async def sleep(self, seconds: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
-        for _ in range(self.YIELDS):
-            await asyncio.sleep(0)
+        await self._let_others_run()
         while self._sleepers and self._sleepers[0][2].done():  # cancelled sleepers
             heapq.heappop(self._sleepers)
         if self._sleepers and not fut.done():

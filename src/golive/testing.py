@@ -275,7 +275,6 @@ class AutoActors:
 
     @staticmethod
     def _decider(h: Any) -> str | None:
-        for role_id, role in h.runbook.roles.items():
-            if "decide" in (role.may or []) and h.state.roles.get(role_id):
-                return str(h.state.roles[role_id])
-        return None
+        from golive.engine import acts
+
+        return acts.decider_of(h)

@@ -800,6 +800,14 @@ def resolve_ref(h: RunHandle, ref: refs.Ref) -> Any:
     return None
 
 
+def decider_of(h: RunHandle) -> str | None:
+    """Who holds the first role that may decide, if anyone does (scripted people act as them)."""
+    for role_id, role in h.runbook.roles.items():
+        if "decide" in (role.may or []) and h.state.roles.get(role_id):
+            return str(h.state.roles[role_id])
+    return None
+
+
 def decider_role(h: RunHandle, step: models.Step) -> str:
     """The role that decides a step: its own, else the first role with the decide power (the IC)."""
     if step.role:

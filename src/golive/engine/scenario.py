@@ -195,28 +195,6 @@ class LoadedScenario:
     node: Any  # the YAML node tree, for lines in messages
 
 
-def _yaml_doc(p: Path, what: str) -> tuple[Any, Any]:
-    import yaml
-
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise exceptions.UsageError(f"{p}: cannot read {what}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_SCENARIO_BYTES:
-        raise exceptions.UsageError(f"{p}: a {what} is at most {MAX_SCENARIO_BYTES // (1024 * 1024)} MiB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise exceptions.UsageError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.compose(text, Loader=loader), yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
-        raise exceptions.UsageError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-
-
 _FIXES = {
     "extra_forbidden": "remove it, or check its spelling against docs/rehearsal.md",
     "missing": "add it",
@@ -238,7 +216,7 @@ def _invalid(p: Path, node: Any, exc: ValidationError, prefix: Sequence[Any] = (
 def load_scenario(path: str | Path) -> LoadedScenario:
     """Read and validate a scenario file; :class:`exceptions.UsageError` naming file, line, field and fix."""
     p = Path(path)
-    node, data = _yaml_doc(p, "scenario")
+    _raw, node, data = stubs_mod.read_yaml(p, "scenario file", MAX_SCENARIO_BYTES)
     if not isinstance(data, dict) or "scenario" not in data:
         raise exceptions.UsageError(f"{p}:1:1: a scenario file starts with 'scenario: 1'")
     try:
@@ -364,10 +342,10 @@ def _scenario_clock(executor: _CountingExecutor) -> Any:
     or a read may be running in a thread, and time would jump past it. Here a sleeper first lets the loop run
     until nothing else is ready and the executor is idle (waiting at most IDLE_WAIT real seconds).
     """
-    import heapq
 
     class ScenarioClock(clock_mod.FakeClock):
-        async def _idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        async def _let_others_run(self) -> None:
+            loop = asyncio.get_running_loop()
             give_up = time.monotonic() + IDLE_WAIT
             while True:
                 for _ in range(IDLE_TURNS):
@@ -378,21 +356,6 @@ def _scenario_clock(executor: _CountingExecutor) -> Any:
                 if not executor.busy or time.monotonic() > give_up:
                     return
                 await asyncio.sleep(0.001)  # a thread is working: let it finish (real time, briefly)
-
-        async def sleep(self, seconds: float) -> None:
-            loop = asyncio.get_running_loop()
-            fut: asyncio.Future[None] = loop.create_future()
-            heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
-            await self._idle(loop)
-            while self._sleepers and self._sleepers[0][2].done():
-                heapq.heappop(self._sleepers)
-            if self._sleepers and not fut.done():
-                earliest = self._sleepers[0][0]
-                if earliest > self._mono:
-                    self.advance(earliest - self._mono)
-                else:
-                    self._wake_due()
-            await fut
 
     return ScenarioClock()
 
@@ -437,10 +400,9 @@ class _People:
 
     @staticmethod
     def _decider(h: Any) -> str | None:
-        for role_id, role in h.runbook.roles.items():
-            if "decide" in (role.may or []) and h.state.roles.get(role_id):
-                return str(h.state.roles[role_id])
-        return None
+        from golive.engine import acts
+
+        return acts.decider_of(h)
 
     def _actor(self, h: Any, step: Any, act: Act | None) -> str:
         if act is not None and act.by:

@@ -243,28 +243,33 @@ class LoadedStubs:
     stubs: StubsFile
 
 
-def load_stubs(path: str | Path) -> LoadedStubs:
-    """Read and validate a stubs file; :class:`exceptions.UsageError` naming file, line and field otherwise."""
+def read_yaml(p: Path, what: str, max_bytes: int) -> tuple[bytes, Any, Any]:
+    """A YAML file's bytes, node tree (for lines in messages) and data; a clear UsageError otherwise."""
     import yaml
 
-    p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise exceptions.UsageError(f"--stubs {p}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_STUBS_BYTES:
-        raise exceptions.UsageError(f"{p}: a stubs file is at most {MAX_STUBS_BYTES // (1024 * 1024)} MiB")
+        raise exceptions.UsageError(f"{p}: cannot read {what}: {exc.strerror or exc}") from None
+    if len(raw) > max_bytes:
+        raise exceptions.UsageError(f"{p}: a {what} is at most {max_bytes // (1024 * 1024)} MiB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise exceptions.UsageError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return raw, yaml.compose(text, Loader=loader), yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
         raise exceptions.UsageError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_stubs(path: str | Path) -> LoadedStubs:
+    """Read and validate a stubs file; :class:`exceptions.UsageError` naming file, line and field otherwise."""
+    p = Path(path)
+    raw, node, data = read_yaml(p, "stubs file", MAX_STUBS_BYTES)
     if not isinstance(data, dict) or "stubs" not in data:
         raise exceptions.UsageError(f"{p}:1:1: a stubs file starts with 'stubs: 1'")
     try:
