@@ -16,9 +16,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from golive.engine import links
+from golive.engine import acts, links
+from golive.engine.state import RunStatus
 from golive.server import config as config_mod
 from golive.server.testing import LiveServer
+from golive.spec import loader
+from golive.store import sqlite
+from golive.testing import start_engine
+
+from .conftest import LoopbackHTTPServer
+from .test_notify_transports import FROM, MM_TOKEN, TO, Mailbox, smtp_server  # noqa: F401 - the fixture
 
 WAIT = 20.0  # seconds a run may take to reach the state a test needs
 SECRET = "approval-link-secret-0123456789abcdef"
@@ -55,7 +62,7 @@ phases:
         deadline: DEADLINE
         default: no-go
 """
-LINK = re.compile(r"(\w+): (http://\S+)")
+LINK = re.compile(r"(\w+): (https?://\S+)")
 
 
 class Api:
@@ -189,3 +196,49 @@ def test_a_link_opened_after_its_deadline_is_refused(api: Api) -> None:
     late = api.open(rid, sent["alice"], "alice")
     assert late.status_code == 403
     assert "this link expired at" in late.json()["message"]
+
+
+async def test_links_reach_email_chat_and_webhooks_from_an_engine_outside_the_server(
+    store: sqlite.SqliteStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_server: tuple[Mailbox, int],  # noqa: F811 - the fixture imported above
+    http_server: LoopbackHTTPServer,
+) -> None:
+    """golive run's engine (no server) with $GOLIVE_SERVER_SECRET and $GOLIVE_PUBLIC_URL: the decision's
+    message reaches a real SMTP server, a Slack-compatible (Mattermost) webhook and a JSON webhook with the same
+    links, and each opens for its person under the server's secret."""
+    monkeypatch.setenv(links.ENV_SECRET, SECRET)
+    monkeypatch.setenv(links.ENV_PUBLIC_URL, "https://warroom.example.com")
+    box, smtp_port = smtp_server
+    http_server.route("/hooks/golive", status=200, body="ok")
+    http_server.route(f"/hooks/{MM_TOKEN}", status=200, body="ok")
+    channels = (
+        "comms:\n  cadence: []\n  channels:\n"
+        f"    - {{id: email, url: 'mailto://127.0.0.1:{smtp_port}?from={FROM}&to={TO}', events: [decision_pending]}}\n"
+        f"    - {{id: chat, url: 'mmost://127.0.0.1:{http_server.port}/{MM_TOKEN}', events: [decision_pending]}}\n"
+        f"    - {{id: hook, url: 'json://127.0.0.1:{http_server.port}/hooks/golive', events: [decision_pending]}}\n"
+    )
+    book = tmp_path / "links.yaml"
+    book.write_text(RUNBOOK.replace("DEADLINE", "30m") + channels)
+    r = await start_engine(store, loader.load(book, environ={}), roles=ROLES)
+    await r.waiting("go")
+    await r.until("the message sent", lambda s: any(c.get("event") == "decision_pending" for c in s.comms))
+
+    [mail] = box.messages()
+    chat = [q.json()["text"] for q in http_server.requests if q.path == f"/hooks/{MM_TOKEN}"]
+    hook = [q.json()["message"] for q in http_server.requests if q.path == "/hooks/golive"]
+    sent = [dict(LINK.findall(text.replace("\r\n", " "))) for text in (mail.get_content(), *chat, *hook)]
+    assert len(sent) == 3
+    assert sent[0] == sent[1] == sent[2]
+    assert sorted(sent[0]) == ["alice", "carol"]
+    server_side = links.Linker(SECRET.encode(), "https://warroom.example.com")
+    for person, url in sent[0].items():
+        assert url.startswith(f"https://warroom.example.com/runs/{r.run_id}?link=")
+        claim = server_side.read(parse_qs(urlsplit(url).query)["link"][0])
+        assert claim is not None
+        assert (claim.person, claim.step_id, claim.act) == (person, "go", "decide")
+        opened = await acts.open_link(await r.view(), claim, person)
+        assert opened["step"] == "go"
+    await acts.decide(await r.view(), "no-go", "alice", "done")
+    assert await r.finished() is RunStatus.ROLLED_BACK  # on_no_go: rollback (the default)
