@@ -19,6 +19,7 @@ import httpx
 import pytest
 from tests.integration.oidc_provider import Client, Person, Provider
 
+from golive import exceptions
 from golive.cli import main
 from golive.server import config as config_mod
 from golive.server.testing import LiveServer
@@ -259,3 +260,48 @@ def test_local_outweighs_golive_server_from_the_environment(
     assert run_cli([*args, "--local"]) == 0
     decided = [e for e in events(postgres_url, rid) if e.type == "decision_recorded" and e.actor == "alice"]
     assert decided[-1].data["auth"] == "local"
+
+
+FROZEN = """golive: 1
+name: frozen
+roles:
+  ic: {may: [decide, rollback, waive]}
+freeze:
+  - {id: always, start: "2020-01-01T00:00:00Z", end: "2099-01-01T00:00:00Z"}
+phases:
+  - id: p
+    steps:
+      - {id: a, kind: action, type: command, with: {run: "true"}}
+"""
+
+
+def test_a_start_gate_waiver_on_postgres_needs_local_and_is_recorded_as_local(
+    cli_env: Path, postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`golive run --waive ID --as NAME` is a person's act: on a shared store it was written as anyone named,
+    unauthenticated. Without --local it is refused with the fix (the run is not created); with it the waiver is
+    recorded auth: local."""
+    (tmp_path / "frozen.yaml").write_text(FROZEN)
+    args = ["run", str(tmp_path / "frozen.yaml"), "--mode", "live", "--role", "ic=mallory", "--no-prompt", "-q"]
+    waive = ["--waive", "always", "--as", "mallory", "--ticket", "CAB-1", "--reason", "urgent fix"]
+    assert run_cli([*args, *waive, "--run-id", "frozen-1"]) == 2
+    err = capsys.readouterr().err
+    assert "the store is shared" in err
+    assert "--local" in err
+    with pytest.raises(exceptions.NotFound):
+        events_of_run(postgres_url, "frozen-1")
+    assert run_cli([*args, *waive, "--run-id", "frozen-2", "--local"]) == 0
+    (waived,) = [e for e in events(postgres_url, "frozen-2") if e.type == "gate_waived"]
+    assert (waived.actor, waived.data["auth"]) == ("mallory", "local")
+
+
+def events_of_run(url: str, rid: str) -> Any:
+    async def go() -> Any:
+        store = open_store(url)
+        await store.open()
+        try:
+            return await store.get_run(rid)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())

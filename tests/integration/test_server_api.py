@@ -812,6 +812,7 @@ def test_a_live_run_started_over_the_api_passes_the_start_gate_and_a_waiver_is_t
     passed = api.wait(r.json()["run_id"], lambda d: d["status"] == "passed", "passed")
     (w,) = passed["gate_waived"]
     assert (w["by"], w["gate"], w["ticket"], w["role"]) == ("admin", "every-day", "CHG-9", "ic")
+    assert (w["auth"], w["auth_subject"]) == ("token", "admin")  # how the caller authenticated, as on every act
     assert 'data-testid="gate-waived-every-day"' in api.get(f"/ui/runs/{passed['run_id']}").text
     waive = [{"gate": "every-day", "ticket": "CHG-9", "reason": "hotfix"}]
     bad = api.post("/api/v1/runs", {**body, "mode": "rehearsal", "waive": waive}, "admin")

@@ -213,6 +213,7 @@ async def _terminal_prompter(step: Any, handle: Any) -> None:
     type=click.Path(path_type=str),
     help="Rehearsal or dry-run: write what the outside world answered (redacted) as a stubs file.",
 )
+@remote.local_option
 @_common.db_option
 def run(
     file: str,
@@ -233,6 +234,7 @@ def run(
     time_budget: str | None,
     stubs_file: str | None,
     record_file: str | None,
+    local: bool,
     db_url: str | None,
 ) -> None:
     """Start a run of FILE and drive it to its end.
@@ -285,7 +287,9 @@ def run(
         finally:
             await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
 
-    status = _common.run_async(lambda: _common.with_store(db_url, go, create=True))
+    # A waiver is a person's act: on a shared store only with --local (recorded so); the API takes it as the caller.
+    check = (lambda store: remote.refuse_shared(store, local, "run --waive", via_server=False)) if waivers else None
+    status = _common.run_async(lambda: _common.with_store(db_url, go, create=True, check=check))
     sys.exit(_exit_for(status))
 
 
@@ -304,7 +308,10 @@ def _gate_waivers(
     missing = [n for n, v in (("--as", actor), ("--ticket", ticket), ("--reason", reason)) if not (v or "").strip()]
     if missing:
         raise exceptions.UsageError(f"--waive {ids[0]}: a waiver needs {', '.join(missing)} (who, which ticket, why)")
-    return [gate.GateWaiver(gate=i, by=actor or "", ticket=ticket or "", reason=reason or "") for i in ids]
+    from golive import identity
+
+    who = identity.local(actor or "").event_data()  # the CLI writes the waiver itself: a local act
+    return [gate.GateWaiver(gate=i, by=actor or "", ticket=ticket or "", reason=reason or "", **who) for i in ids]
 
 
 def _budget(text: str) -> float:

@@ -12,8 +12,8 @@ and, when refused, ends the run FAILED before anything else happens (exit 1, as 
 
 A block is lifted by a waiver given when the run starts (``golive run --waive ID --as NAME --ticket T
 --reason R``): NAME must hold, in this run, a role that may waive it (the block's ``waivable_by``, else the
-roles with the ``waive`` power). A waiver is recorded as ``gate_waived`` [gate, role, ticket, reason] with
-NAME as actor; a change-record step waived so is recorded waived with the waiver (``waiver_recorded``).
+roles with the ``waive`` power). A waiver is recorded as ``gate_waived`` [gate, role, ticket, reason, auth, auth_subject]
+with NAME as actor (auth: how NAME authenticated, as on every act); a change-record step waived so is recorded waived with the waiver (``waiver_recorded``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class GateWaiver:
     by: str
     ticket: str
     reason: str
+    auth: str | None = None  # how ``by`` authenticated (golive.identity: token, oidc, local)
+    auth_subject: str | None = None
 
 
 @dataclass
@@ -217,6 +219,8 @@ async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str,
             b.why += "; a waiver needs --ticket and --reason"
             continue
         b.waived = {"by": w.by, "role": role, "ticket": w.ticket, "reason": w.reason}
+        if w.auth is not None:
+            b.waived |= {"auth": w.auth, "auth_subject": w.auth_subject}
     left = [b for b in blocks if b.waived is None]
     nb, na = runbook.window.edges(runbook.t0) if runbook.window else (None, None)
     nxt = cal.next_allowed(now, nb, na) if left else None
@@ -246,6 +250,7 @@ async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str,
             role=b.waived["role"],
             ticket=b.waived["ticket"],
             reason=engine.redactor.redact(b.waived["reason"]),
+            **{k: b.waived[k] for k in ("auth", "auth_subject") if k in b.waived},
         )
     waived_steps = {b.gate: b for b in blocks if b.kind == "change"}
     for step, result, started, took in passed_changes:

@@ -77,6 +77,14 @@ def _anchor(runbook: models.Runbook, clock: clock_mod.Clock) -> str:
     return clock_mod.utc_iso(clock.now() - timedelta(seconds=first_at or 0.0))
 
 
+def _waiver_data(w: gate_mod.GateWaiver, red: Any) -> dict[str, Any]:
+    """A start-gate waiver as run_created keeps it: its free text redacted; how its giver authenticated (``auth``,
+    which the redactor would take for a credential by its name) kept as it is."""
+    data = dataclasses.asdict(w)
+    how = {k: data.pop(k) for k in ("auth", "auth_subject")}
+    return {**red.redact_obj(data), **{k: v for k, v in how.items() if v is not None}}
+
+
 async def create_run(
     store: store_base.Store,
     loaded: loader.LoadedRunbook,
@@ -169,11 +177,7 @@ async def create_run(
                 "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
                 "anchor": _anchor(runbook, clk),
                 "start_now": start_now,
-                **(
-                    {"gate_waivers": [red.redact_obj(dataclasses.asdict(w)) for w in gate_waivers]}
-                    if gate_waivers
-                    else {}
-                ),
+                **({"gate_waivers": [_waiver_data(w, red) for w in gate_waivers]} if gate_waivers else {}),
                 "release": runbook.release.model_dump(mode="json", exclude_none=True),
                 "sections": {s.id: sec for sec, s in runbook.all_steps()},
                 "phases": [p.id for p in runbook.phases],

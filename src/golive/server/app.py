@@ -372,7 +372,8 @@ async def start_run(call: Call) -> schemas.StartRunResult:
     body: schemas.StartRunRequest = call.body
     if body.waive and body.mode != "live":
         raise HTTPProblem(422, "invalid", f"waive: only a live run has a start gate (this is a {body.mode} run)")
-    waivers = [gate.GateWaiver(gate=w.gate, by=call.user, ticket=w.ticket, reason=w.reason) for w in body.waive]
+    who = call.principal.identity.event_data() if call.principal is not None else {}
+    waivers = [gate.GateWaiver(gate=w.gate, by=call.user, ticket=w.ticket, reason=w.reason, **who) for w in body.waive]
     rid = await call.state.service.start(
         body.runbook,
         mode=body.mode,
