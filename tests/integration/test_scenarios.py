@@ -237,3 +237,39 @@ def test_dns_stubs_are_judged_as_a_resolver_answer_is() -> None:
     assert asyncio.run(check(name="broken.example.com", resolvers={"quad9": "9.9.9.9"})) is Outcome.ERROR
     assert asyncio.run(check(name="unknown.example.com")) is Outcome.ERROR
     assert transport.unstubbed == ["DNS A unknown.example.com at system"]
+
+
+FILE_FLAGS_RUNBOOK = """golive: 1
+name: ff
+roles:
+  ic: {may: [decide, rollback]}
+flags:
+  provider: {type: json, with: {path: "FLAGS_FILE"}}
+  safe: {checkout.v2: false}
+phases:
+  - id: p
+    steps:
+      - {id: flip, kind: action, type: flag, with: {flags: {checkout.v2: true}}}
+"""
+
+
+@pytest.mark.parametrize("stubs_flags", [False, True])
+def test_a_file_flag_provider_is_never_flipped_for_real_without_flags_stubs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stubs_flags: bool
+) -> None:
+    """The flag step once PASSed by writing the runbook's real flag file (no stub met): without `flags:` in
+    the stubs it is listed as not stubbed and nothing runs; with them the stubs' in-memory store is flipped."""
+    real = tmp_path / "real-flags.json"
+    real.write_text('{"checkout.v2": false}')
+    (tmp_path / "ff.yaml").write_text(FILE_FLAGS_RUNBOOK.replace("FLAGS_FILE", str(real)))
+    (tmp_path / "stubs.yaml").write_text("stubs: 1\n" + ("flags: {checkout.v2: false}\n" if stubs_flags else ""))
+    args = ["test", str(tmp_path / "ff.yaml"), "--stubs", str(tmp_path / "stubs.yaml")]
+    code = _golive(*args)
+    out = capsys.readouterr().out
+    assert real.read_text() == '{"checkout.v2": false}'
+    if stubs_flags:
+        assert code == 0, out
+    else:
+        assert code == 1
+        assert "not every outside call is stubbed" in out
+        assert "flags (json)" in out

@@ -288,9 +288,26 @@ def unstubbable(runbook: Any, stubs: stubs_mod.StubsFile | None, files: Mapping[
             out.append(f"trigger {trig.id} ({src.type}): reads the local file {path}; give it in a scenario's files:")
         elif "${{" not in str(path) and str(path) not in files:
             out.append(f"trigger {trig.id} ({src.type}): reads {path}, which the scenario's files: does not give")
+    flags = runbook.flags
+    if flags is not None and (stubs is None or stubs.flags is None) and _writes_local_file(flags.provider.type):
+        # Without `flags:` the runbook's own provider is used: a file provider would flip the real file.
+        out.append(
+            f"flags ({flags.provider.type}): the flag provider writes the local file "
+            f"{dict(flags.provider.with_ or {}).get('path')}; give the flags' starting values as flags: in the stubs"
+        )
     if stubs is None:
         out.insert(0, "no stubs file: give --stubs FILE (or stubs/<runbook>.yaml beside the runbook)")
     return out
+
+
+def _writes_local_file(provider: str) -> bool:
+    """Whether a flag provider keeps the flags in a local file (no stub reaches it; network ones meet the
+    stubbed transport)."""
+    from golive.plugins import registry
+    from golive.plugins.flags import files
+
+    cls = registry.default_registry().get("flag", provider)
+    return cls is not None and issubclass(cls, files._FileFlags)
 
 
 # ---------------------------------------------------------------------------------------------- playing
