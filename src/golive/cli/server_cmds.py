@@ -15,11 +15,12 @@ from golive.cli import _common
 
 __all__ = ["login", "serve", "token"]
 
-_TICKET_IN_QUERY = re.compile(r"([?&]ticket=)[^&\s]+")
+_TICKET_IN_QUERY = re.compile(r"([?&](?:ticket|link)=)[^&\s]+")
 
 
 class _RedactTickets(logging.Filter):
-    """Access log lines carry the request path with its query; SSE tickets there are masked."""
+    """Access log lines carry the request path with its query; SSE tickets and approval link tokens there are
+    masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
