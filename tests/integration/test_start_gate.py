@@ -293,3 +293,72 @@ def test_a_freeze_longer_than_the_horizon_blocks_with_no_end_and_no_next_start(t
     (b,) = [b for b in sched["blocks_now"] if b["gate"] == "friday-afternoons"]
     assert (b["until"], b["until_text"]) == (None, "with no end within a year")
     assert sched["next_allowed"] is None
+
+
+CHANGE_GATED = """\
+golive: 1
+name: change-gated
+roles: {ic: {may: [decide, waive]}}
+secrets:
+  sn_password: {provider: env, id: SN_PASSWORD}
+phases:
+  - id: go
+    steps:
+      - {id: flip, kind: action, type: command, with: {run: "touch MARKER"}}
+  - id: close
+    steps:
+      - id: change_approved
+        kind: check
+        type: change-record
+        with:
+          system: servicenow
+          url: "http://127.0.0.1:9"
+          record: CHG0030001
+          username: golive
+          password: "${{ secrets.sn_password }}"
+          check_window: false
+          timeout: 2s
+"""
+
+
+async def test_a_crash_between_a_failed_change_record_and_the_refusal_never_opens_the_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change record cannot be read (ERROR, recorded as its step's result) and the engine dies before the
+    refusal is recorded: the engine that takes the run next judges the gate again and refuses, never counting the
+    recorded failure as a pass, and the action (in a phase before the change record's) never runs."""
+    monkeypatch.setenv("SN_PASSWORD", "pw-123")
+    marker = tmp_path / "MARKER"
+    (tmp_path / "cg.yaml").write_text(CHANGE_GATED.replace("touch MARKER", f"touch {marker}"))
+    loaded = loader.load(tmp_path / "cg.yaml", environ={"SN_PASSWORD": "pw-123"})
+    clock = FakeClock(TUESDAY)
+    store = sqlite.SqliteStore(tmp_path / "cg.db", clock)
+    await store.open()
+
+    class Died(Exception):
+        pass
+
+    try:
+        h = await runner.create_run(store, loaded, clock=clock, roles={"ic": "alice"})
+        first = runner.Engine(h, clock=clock, poll=1.0)
+        emit = first.emit
+
+        async def dies_at_the_refusal(type_: str, **kw: object) -> None:
+            if type_ == "start_gate":
+                raise Died
+            await emit(type_, **kw)  # type: ignore[arg-type]
+
+        first.emit = dies_at_the_refusal  # type: ignore[method-assign]
+        with pytest.raises(Died):
+            await asyncio.wait_for(first.run(), WAIT_LIMIT)
+        await first.aclose()
+        h = await acts.open_run(store, h.run_id)
+        status = await asyncio.wait_for(runner.Engine(h, clock=clock, poll=1.0).run(), WAIT_LIMIT)
+        h = await acts.open_run(store, h.run_id)
+    finally:
+        await store.close()
+    assert not marker.exists()
+    assert status is RunStatus.FAILED
+    assert h.state.gate is not None
+    assert h.state.gate["outcome"] == "refused"
+    assert [b["gate"] for b in h.state.gate["blocks"]] == ["change_approved"]
