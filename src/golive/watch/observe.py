@@ -162,9 +162,16 @@ async def observe(
     next_due: dict[str, float] = {e.id: start for e in polled}
     inflight: dict[asyncio.Task[triggers.Evaluation], triggers.TriggerEvaluator] = {}
     recorder = Recorder(on_event, clock)
-    # A time-scaled rehearsal reads as fast as the machine can: a gap too short in real time is not unwatched.
+    # A gap too short in real time is the machine's scheduling, not an engine that stopped watching: on the
+    # real clock and in a time-scaled rehearsal (whose reads run as fast as the machine can) it is never
+    # unwatched. A fake clock's time is not real time: no floor.
     factor = getattr(clock, "factor", None)
-    floor = samples_mod.REAL_GAP_FLOOR * factor if isinstance(factor, int | float) else 0.0
+    if isinstance(factor, int | float):
+        floor = samples_mod.REAL_GAP_FLOOR * factor
+    elif isinstance(clock, clock_mod.SystemClock):
+        floor = samples_mod.REAL_GAP_FLOOR
+    else:
+        floor = 0.0
     coverage = {e.id: samples_mod.Coverage(interval=e.interval, start=started_at, min_gap=floor) for e in polled}
     notified: list[str] = []
     last: dict[str, triggers.Evaluation] = {}

@@ -43,7 +43,7 @@ BATCH_PERIOD = 60.0  # seconds between two batch events of one trigger (fires an
 GAP_FACTOR = 2.0  # a gap between readings longer than this many intervals is unwatched
 DEFAULT_MIN_COVERAGE = 0.9  # fraction of a window that must be watched for it to pass
 MAX_GAPS = 20  # unwatched gaps kept per trigger for the reports (the total counts them all)
-REAL_GAP_FLOOR = 0.5  # real seconds; in a time-scaled rehearsal a shorter gap is never unwatched
+REAL_GAP_FLOOR = 0.5  # real seconds; a shorter gap (scheduling) is never unwatched, live or time-scaled
 
 Sample = tuple[datetime, str, float | None, float | None]
 """One reading: (ts, status, value, baseline)."""
