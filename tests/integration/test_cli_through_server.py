@@ -305,3 +305,51 @@ def events_of_run(url: str, rid: str) -> Any:
             await store.close()
 
     return asyncio.run(go())
+
+
+def _in_a_terminal(args: list[str], env: dict[str, str], answers: bytes, until: bytes, limit: float = 60.0) -> str:
+    """Run golive in a pseudo-terminal (so it may prompt), type ``answers`` when it asks, and return what it
+    printed once it printed ``until`` (bounded: the process is killed then, or at ``limit`` seconds)."""
+    import pty
+    import select
+
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "golive", *args], stdin=child_fd, stdout=child_fd, stderr=child_fd, env=env
+    )
+    os.close(child_fd)
+    out = b""
+    typed = False
+    deadline = time.monotonic() + limit
+    try:
+        while proc.poll() is None and time.monotonic() < deadline and until not in out:
+            ready, _, _ = select.select([main_fd], [], [], 0.2)
+            if ready:
+                try:
+                    out += os.read(main_fd, 4096)
+                except OSError:
+                    break
+            if not typed and b"go / no-go" in out:
+                os.write(main_fd, answers)
+                typed = True
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(main_fd)
+    return out.decode(errors="replace")
+
+
+def test_a_run_in_a_terminal_on_postgres_does_not_take_acts_at_its_prompt_without_local(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The terminal driving a run on a shared store asked for the IC's GO and wrote it as the IC, unauthenticated;
+    without --local it does not prompt (acts go through the server), and the run waits."""
+    (tmp_path / "gate.yaml").write_text(RUNBOOK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOLIVE_")}
+    env |= {"GOLIVE_DATABASE_URL": postgres_url, "GOLIVE_LEASE_TTL": "2", "XDG_CONFIG_HOME": str(tmp_path)}
+    args = ["run", str(tmp_path / "gate.yaml"), "--mode", "live", "--role", "ic=alice", "--run-id", "t1", "-q"]
+    shown = _in_a_terminal(args, env, b"go\nlooks good\n", until=b"takes no acts", limit=30.0)
+    assert "go / no-go" not in shown
+    assert "--local" in shown
+    assert not [e for e in events(postgres_url, "t1") if e.type == "decision_recorded"]

@@ -44,8 +44,10 @@ async def _drive(
     take_over: bool = False,
     actor: str | None = None,
     settings: Any = None,
+    local: bool = False,
 ) -> Any:
-    """Run the engine with a live view, owning the run through the driver (lease, heartbeat, fencing)."""
+    """Run the engine with a live view, owning the run through the driver (lease, heartbeat, fencing).
+    On a shared store the terminal takes no acts at its prompts unless ``local`` (--local)."""
     from golive.engine import driver, rehearsal, runner, summary
 
     if settings is None:
@@ -83,6 +85,14 @@ async def _drive(
                 con.print(f"        rollback/{s['id']}: {str(s.get('outcome')).upper()} {s.get('summary') or ''}")
 
     prompter = _terminal_prompter if prompt and runner.is_interactive() else None
+    if prompter is not None and getattr(store, "shared", False) and not local:
+        # An answer typed here would be a person's act written straight into the shared store, unauthenticated.
+        prompter = None
+        click.echo(
+            "golive: the store is shared (PostgreSQL): this terminal takes no acts; make them through the server "
+            "(golive decide/confirm --server URL), or give --local to answer here (recorded auth: local)",
+            err=True,
+        )
     engine = runner.Engine(handle, clock=scaled, prompter=prompter, on_change=on_change, var_overrides=var_overrides)
     owner = driver.process_owner(kind)
     reason = "taken over with --take-over" if take_over else ""
@@ -283,7 +293,7 @@ def run(
             click.echo(f"run {handle.run_id} started ({mode}{_scaled_note(settings)}); db {store_url(db_url)}")
         forwarder = await export_cmds.start(store, handle, events_to)
         try:
-            return await _drive(store, handle, quiet=quiet, prompt=not no_prompt, settings=settings)
+            return await _drive(store, handle, quiet=quiet, prompt=not no_prompt, settings=settings, local=local)
         finally:
             await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
 
@@ -444,6 +454,7 @@ def resume(
                 take_over=take_over,
                 actor=who if take_over else None,
                 settings=settings,
+                local=local,
             )
         finally:
             await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
