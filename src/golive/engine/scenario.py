@@ -337,6 +337,7 @@ class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
     def __init__(self) -> None:
         super().__init__(max_workers=4, thread_name_prefix="golive-scenario")
         self.busy = 0
+        self.finished = 0
         self._lock = threading.Lock()
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
@@ -349,6 +350,7 @@ class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
     def _done(self, _fut: concurrent.futures.Future[Any]) -> None:
         with self._lock:
             self.busy -= 1
+            self.finished += 1
 
 
 def _scenario_clock(executor: _CountingExecutor) -> Any:
@@ -364,15 +366,24 @@ def _scenario_clock(executor: _CountingExecutor) -> Any:
         async def _let_others_run(self) -> None:
             loop = asyncio.get_running_loop()
             give_up = time.monotonic() + IDLE_WAIT
+            threads = executor.finished
             while True:
                 for _ in range(IDLE_TURNS):
                     await asyncio.sleep(0)
                     # Private, but the only way to know that no other task is ready to run.
                     if not getattr(loop, "_ready", None):
                         break
-                if not executor.busy or time.monotonic() > give_up:
+                if time.monotonic() > give_up:
                     return
-                await asyncio.sleep(0.001)  # a thread is working: let it finish (real time, briefly)
+                if executor.busy:
+                    await asyncio.sleep(0.001)  # a thread is working: let it finish (real time, briefly)
+                elif executor.finished != threads:
+                    # A thread finished meanwhile: its result reaches the loop through a callback the loop
+                    # picks up on its next look at its selector. Look again before time moves.
+                    threads = executor.finished
+                    await asyncio.sleep(0.001)
+                else:
+                    return
 
     return ScenarioClock()
 
