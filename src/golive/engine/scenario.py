@@ -19,10 +19,8 @@ the transport (``tcp``, ``tls``) is refused before the run starts.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -331,29 +329,34 @@ class Actual:
     summaries: dict[str, str] = field(default_factory=dict)
 
 
-class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
-    """The run's default executor, counting the work in flight (a log read in a thread is run time too)."""
+class _ThreadWatch:
+    """Counts the run's work in threads (``asyncio.to_thread``, ``run_in_executor``) until the loop has its result.
 
-    def __init__(self) -> None:
-        super().__init__(max_workers=4, thread_name_prefix="golive-scenario")
+    The count drops in a callback of the asyncio future, queued together with the wake-up of the task that
+    awaits it, so "nothing in threads and nothing ready" means the result has been delivered too.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.busy = 0
-        self.finished = 0
-        self._lock = threading.Lock()
+        self._loop = loop
+        self._original = loop.run_in_executor
 
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        with self._lock:
+        def run_in_executor(executor: Any, func: Any, *args: Any) -> asyncio.Future[Any]:
+            fut = self._original(executor, func, *args)
             self.busy += 1
-        fut = super().submit(fn, *args, **kwargs)
-        fut.add_done_callback(self._done)
-        return fut
+            fut.add_done_callback(self._done)
+            return fut
 
-    def _done(self, _fut: concurrent.futures.Future[Any]) -> None:
-        with self._lock:
-            self.busy -= 1
-            self.finished += 1
+        loop.run_in_executor = run_in_executor  # type: ignore[method-assign,assignment]
+
+    def _done(self, _fut: asyncio.Future[Any]) -> None:
+        self.busy -= 1
+
+    def close(self) -> None:
+        self._loop.run_in_executor = self._original  # type: ignore[method-assign]
 
 
-def _scenario_clock(executor: _CountingExecutor) -> Any:
+def _scenario_clock(threads: _ThreadWatch) -> Any:
     """A fake clock that moves only when every task is idle and no thread works for the run.
 
     :class:`golive.clock.FakeClock` lets a few event-loop turns pass before a sleeper moves time; a task
@@ -366,24 +369,15 @@ def _scenario_clock(executor: _CountingExecutor) -> Any:
         async def _let_others_run(self) -> None:
             loop = asyncio.get_running_loop()
             give_up = time.monotonic() + IDLE_WAIT
-            threads = executor.finished
             while True:
                 for _ in range(IDLE_TURNS):
                     await asyncio.sleep(0)
                     # Private, but the only way to know that no other task is ready to run.
                     if not getattr(loop, "_ready", None):
                         break
-                if time.monotonic() > give_up:
+                if not threads.busy or time.monotonic() > give_up:
                     return
-                if executor.busy:
-                    await asyncio.sleep(0.001)  # a thread is working: let it finish (real time, briefly)
-                elif executor.finished != threads:
-                    # A thread finished meanwhile: its result reaches the loop through a callback the loop
-                    # picks up on its next look at its selector. Look again before time moves.
-                    threads = executor.finished
-                    await asyncio.sleep(0.001)
-                else:
-                    return
+                await asyncio.sleep(0.001)  # a thread is working: let it finish (real time, briefly)
 
     return ScenarioClock()
 
@@ -567,9 +561,8 @@ async def play(
     from golive.store import memory
 
     scenario = sc.scenario if sc is not None else None
-    executor = _CountingExecutor()
-    asyncio.get_running_loop().set_default_executor(executor)
-    clock = _scenario_clock(executor)
+    threads = _ThreadWatch(asyncio.get_running_loop())
+    clock = _scenario_clock(threads)
     store = memory.InMemoryStore(clock=clock)
     await store.open()
     store.event_clock = clock
@@ -658,6 +651,7 @@ async def play(
             summaries=summaries,
         )
     finally:
+        threads.close()
         await store.close()
 
 
