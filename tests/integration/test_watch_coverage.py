@@ -171,3 +171,28 @@ def test_coverage_fields_on_a_step_that_is_not_observe_are_refused(tmp_path: Pat
     )
     with pytest.raises(exceptions.RunbookInvalid, match="belong to observe steps"):
         loader.load_text(text, str(tmp_path / "runbook.yaml"), environ={})
+
+
+class FailingSource:
+    """Every read fails (the metric backend is down)."""
+
+    async def read(self) -> results.MetricReading:
+        return results.MetricReading.failed("connection refused")
+
+
+async def test_a_window_in_which_every_read_failed_does_not_pass(
+    store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """A 60 s window read every 30 s fits two reads, fewer than max_errors (3): both failed, so nothing was seen,
+    yet each failed read counted as watched and the window passed at 100%. It now fails closed, naming why."""
+    fake_metrics.sources["errors"] = FailingSource()
+    text = RUNBOOK.replace("DURATION EXTRA}", "60s, on_low_coverage: fail}").replace("interval: 1s", "interval: 30s")
+    loaded = loader.load_text(text + NO_CADENCE, str(tmp_path / "runbook.yaml"), environ={})
+    r = await start_engine(store, loaded, roles={"ic": "alice"}, clock=FakeClock(), poll=1.0)
+    status = await r.finished()
+    h = await r.view()
+    s = h.state.step("window")
+    assert status is not RunStatus.PASSED, s.summary
+    assert s.outcome is Outcome.FAIL
+    assert "every read of errors failed" in s.summary
+    assert s.details["coverage"]["triggers"]["errors"]["ok"] is False

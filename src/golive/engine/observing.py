@@ -137,11 +137,16 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
                         f"{_pct(cov['min_coverage'])}: watching {more:.0f}s more",
                     )
                     continue
+                blind = [t for t, c in cov["triggers"].items() if c["blind"]]
                 why = (
-                    f"watched {_pct(cov['fraction'])} of the window (least: {cov['least']}), below min_coverage "
-                    f"{_pct(cov['min_coverage'])}"
+                    (
+                        f"every read of {', '.join(blind)} failed: nothing was seen"
+                        if blind
+                        else f"watched {_pct(cov['fraction'])} of the window (least: {cov['least']}), below "
+                        f"min_coverage {_pct(cov['min_coverage'])}"
+                    )
                     + (f", after extending it by {extended:.0f}s" if extended else "")
-                    + f"; unwatched: {_gaps_text(cov)}"
+                    + ("" if blind else f"; unwatched: {_gaps_text(cov)}")
                 )
                 await engine._record_result(
                     step, Result.fail(why, details={"coverage": cov}), 1, started or "", took, "step_finished"
@@ -220,13 +225,17 @@ def coverage(
     for tid, parts in segments.items():
         need = min_coverage(engine, step, tid)
         frac = samples_mod.watched_fraction(parts)
+        readings = sum(c.readings for c in parts)
+        # Every read failed (fewer than max_errors, so the trigger did not fail closed): nothing was seen.
+        blind = sum(c.errors for c in parts) >= readings
         per[tid] = {
             "fraction": round(frac, 4),
             "min_coverage": need,
-            "ok": frac + 1e-9 >= need,
+            "ok": frac + 1e-9 >= need and not blind,
+            "blind": blind,
             "watched": round(sum(c.watched for c in parts), 3),
             "span": round(sum(c.span for c in parts), 3),
-            "readings": sum(c.readings for c in parts),
+            "readings": readings,
             "gaps": [g for c in parts for g in c.as_json()["gaps"]][: samples_mod.MAX_GAPS],
         }
     least = min(per, key=lambda t: per[t]["fraction"]) if per else None

@@ -237,7 +237,7 @@ async def observe(
                 last[ev.trigger_id] = ev
                 await recorder.record(ev, evaluator.interval)
                 if ev.trigger_id in coverage:
-                    coverage[ev.trigger_id].add(ev.ts)
+                    coverage[ev.trigger_id].add(ev.ts, error=ev.status == "error")
                 if ev.fired and ev.then == "notify":
                     notified.append(ev.trigger_id)
                 if ev.stops_observe:

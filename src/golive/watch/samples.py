@@ -13,7 +13,8 @@ the watch ends; a ``trigger_fired`` event carries the readings since the last ev
 twice the trigger's interval (:data:`GAP_FACTOR`) is *unwatched* as a whole (the engine was frozen, killed,
 starved, or its reads hung). The watched fraction is ``1 - unwatched / (end - start)``; a window's coverage
 is its least-watched trigger's. Every reading counts, errors and no data included: a source that cannot
-be read fails the trigger closed on its own (``max_errors``).
+be read fails the trigger closed on its own (``max_errors``); a span whose every reading was an error
+(``errors``) saw nothing, and the engine does not pass it.
 """
 
 from __future__ import annotations
@@ -101,18 +102,20 @@ class Coverage:
     min_gap: float = 0.0  # seconds; a longer floor than twice the interval (a time-scaled rehearsal's)
     end: datetime | None = None
     readings: int = 0
+    errors: int = 0  # readings that were errors: a span whose every reading failed saw nothing
     unwatched: float = 0.0
     gaps: list[tuple[datetime, datetime]] = field(default_factory=list)  # the first MAX_GAPS unwatched gaps
     _last: datetime | None = None
 
-    def add(self, at: datetime) -> None:
-        """A reading at ``at`` (readings come in time order; an earlier one changes nothing)."""
+    def add(self, at: datetime, *, error: bool = False) -> None:
+        """A reading at ``at`` (readings come in time order; an earlier one changes nothing); ``error``: it failed."""
         prev = self._last or self.start
         if at <= prev:
             return
         self._gap(prev, at)
         self._last = at
         self.readings += 1
+        self.errors += error
 
     def close(self, end: datetime) -> Coverage:
         """End the span at ``end`` (the gap after the last reading counts too)."""
@@ -150,6 +153,7 @@ class Coverage:
             "unwatched": round(self.unwatched, 3),
             "fraction": round(self.fraction, 4),
             "readings": self.readings,
+            "errors": self.errors,
             "gaps": [
                 [a.isoformat().replace("+00:00", "Z"), b.isoformat().replace("+00:00", "Z")] for a, b in self.gaps
             ],
