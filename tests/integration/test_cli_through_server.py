@@ -353,3 +353,32 @@ def test_a_run_in_a_terminal_on_postgres_does_not_take_acts_at_its_prompt_withou
     assert "go / no-go" not in shown
     assert "--local" in shown
     assert not [e for e in events(postgres_url, "t1") if e.type == "decision_recorded"]
+
+
+def test_taking_a_run_over_on_postgres_needs_local_and_is_recorded_as_local(
+    cli_env: Path, postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`golive resume RUN --take-over --as NAME` records NAME taking the run from its owner: on a shared store
+    that was written as anyone named; without --local it is refused, with it recorded auth: local."""
+    from golive.engine import runner
+    from golive.spec import loader
+
+    (tmp_path / "frozen.yaml").write_text(FROZEN.replace("freeze:\n", "freeze: []\n#"))
+
+    async def create() -> str:
+        store = open_store(postgres_url)
+        await store.open()
+        try:
+            loaded = loader.load(tmp_path / "frozen.yaml", environ={})
+            return (await runner.create_run(store, loaded, mode="rehearsal", run_id="taken-1")).run_id
+        finally:
+            await store.close()
+
+    rid = asyncio.run(create())
+    args = ["resume", rid, "--take-over", "--as", "mallory", "--no-prompt", "-q"]
+    assert run_cli(args) == 2
+    assert "the store is shared" in capsys.readouterr().err
+    assert not [e for e in events(postgres_url, rid) if e.type == "engine_started"]
+    assert run_cli([*args, "--local"]) == 0
+    (took,) = [e for e in events(postgres_url, rid) if e.type == "engine_started"]
+    assert (took.actor, took.data["takeover"], took.data["auth"]) == ("mallory", True, "local")

@@ -444,27 +444,27 @@ def resume(
         # events from here on (the ones before were sent by the run before; `golive export` sends them all)
         forwarder = await export_cmds.start(store, handle, events_to, after_seq=logged[-1].seq if logged else 0)
         try:
-            return await _drive(
-                store,
-                handle,
-                quiet=quiet,
-                prompt=not no_prompt,
-                var_overrides=overrides,
-                kind="resume",
-                take_over=take_over,
-                actor=who if take_over else None,
-                settings=settings,
-                local=local,
-            )
+            # Taking the run over is a person's act (recorded with who): a local one.
+            with identity.acting(identity.local(who) if take_over else None):
+                return await _drive(
+                    store,
+                    handle,
+                    quiet=quiet,
+                    prompt=not no_prompt,
+                    var_overrides=overrides,
+                    kind="resume",
+                    take_over=take_over,
+                    actor=who if take_over else None,
+                    settings=settings,
+                    local=local,
+                )
         finally:
             await export_cmds.finish(store, handle, forwarder, otlp, quiet=quiet)
 
-    # Continuing a stopped run is a person's act: on a shared store only with --local (the API has no such act).
-    check = (
-        (lambda store: remote.refuse_shared(store, local, "resume --from", via_server=False))
-        if from_phase is not None
-        else None
-    )
+    # Continuing a stopped run or taking it over is a person's act: on a shared store only with --local (the API
+    # has no such act).
+    what = "resume --from" if from_phase is not None else "resume --take-over" if take_over else None
+    check = (lambda store: remote.refuse_shared(store, local, what, via_server=False)) if what else None
     sys.exit(_exit_for(_common.run_async(lambda: _common.with_store(db_url, go, check=check))))
 
 
