@@ -109,7 +109,7 @@ def test_without_a_scenario_lists_what_is_not_stubbed_and_fails(capsys: pytest.C
     assert _golive("test", str(EXAMPLES / "payments-go-live.yaml"), "--var", "previous_release_tag=v1.4.2") == 1
     out = capsys.readouterr().out
     assert "not every outside call is stubbed" in out
-    assert "step webhook-watch (log): reads the local file ${{ vars.api_log }}" in out
+    assert "step webhook-watch (log): reads the local file /var/log/payments/api.log" in out
     assert "PASS" not in out
 
 
@@ -273,3 +273,15 @@ def test_a_file_flag_provider_is_never_flipped_for_real_without_flags_stubs(
         assert code == 1
         assert "not every outside call is stubbed" in out
         assert "flags (json)" in out
+
+
+def test_without_a_scenario_plays_the_happy_path_when_everything_is_stubbed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`golive test RUNBOOK` with its stubs beside it (stubs/<runbook>) and nothing else: automatic people
+    hold every role, confirm and say GO, and every step that ran passed against a stub (the backup file the
+    stubbed command writes counts as given)."""
+    assert _golive("test", str(EXAMPLES / "demo-cutover.yaml")) == 0
+    out = capsys.readouterr().out
+    assert "PASS happy path" in out
+    assert "1 passed, 0 failed" in out

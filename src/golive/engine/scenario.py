@@ -255,37 +255,40 @@ def scenario_stubs(loaded: LoadedScenario, base: stubs_mod.LoadedStubs | None) -
 # ------------------------------------------------------------------------------------ what cannot be stubbed
 
 
-def unstubbable(runbook: Any, stubs: stubs_mod.StubsFile | None, files: Mapping[str, str] | None = None) -> list[str]:
+def unstubbable(
+    runbook: Any,
+    stubs: stubs_mod.StubsFile | None,
+    files: Mapping[str, str] | None = None,
+    vars_: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Steps that would meet the outside world where no stub reaches, each with why and the fix.
 
-    ``files`` are the local files a scenario provides: a ``file`` / ``log`` check reading one of them is
-    stubbed by it; without a scenario (``files`` None) every local file a check reads is missing.
+    ``files`` are the local files a scenario provides: a ``file`` / ``log`` check (or ``log`` trigger) reading
+    one of them, or one a stubbed command writes (``files:`` of a command stub), is stubbed by it. A path
+    whose variables (``vars_``) do not settle it is taken on trust in a scenario and counted missing without.
     """
     out = []
+    provided = set(files or {}) | _written_by_stubs(stubs)
+    reads: list[tuple[str, str, Any]] = []
     for _, step in runbook.all_steps():
         kind = step.type or ""
         if kind in TRANSPORT_LESS:
             out.append(f"step {step.id} ({kind}): opens its own socket; no stub reaches it (waive it in the scenario)")
         elif kind in LOCAL_FILES:
-            params = dict(step.with_ or {})
-            path = params.get("path")
-            if path is None:
-                continue  # a log read through a command: the commands stubs answer it
-            if files is None:
-                out.append(f"step {step.id} ({kind}): reads the local file {path}; give it in a scenario's files:")
-            elif "${{" not in str(path) and str(path) not in files:
-                out.append(f"step {step.id} ({kind}): reads {path}, which the scenario's files: does not give")
+            reads.append((f"step {step.id}", kind, dict(step.with_ or {}).get("path")))
     for trig in runbook.triggers:
-        src = trig.source
-        if src is None or src.type not in LOCAL_FILES:
-            continue
-        path = dict(src.with_ or {}).get("path")
-        if path is None:
+        if trig.source is not None and trig.source.type in LOCAL_FILES:
+            reads.append((f"trigger {trig.id}", trig.source.type, dict(trig.source.with_ or {}).get("path")))
+    for label, kind, raw in reads:
+        if raw is None:
+            continue  # a log read through a command: the commands stubs answer it
+        path = _with_vars(str(raw), vars_ or {})
+        if path in provided:
             continue
         if files is None:
-            out.append(f"trigger {trig.id} ({src.type}): reads the local file {path}; give it in a scenario's files:")
-        elif "${{" not in str(path) and str(path) not in files:
-            out.append(f"trigger {trig.id} ({src.type}): reads {path}, which the scenario's files: does not give")
+            out.append(f"{label} ({kind}): reads the local file {path}; give it in a scenario's files:")
+        elif "${{" not in path:
+            out.append(f"{label} ({kind}): reads {path}, which the scenario's files: does not give")
     flags = runbook.flags
     if flags is not None and (stubs is None or stubs.flags is None) and _writes_local_file(flags.provider.type):
         # Without `flags:` the runbook's own provider is used: a file provider would flip the real file.
@@ -296,6 +299,26 @@ def unstubbable(runbook: Any, stubs: stubs_mod.StubsFile | None, files: Mapping[
     if stubs is None:
         out.insert(0, "no stubs file: give --stubs FILE (or stubs/<runbook>.yaml beside the runbook)")
     return out
+
+
+def _written_by_stubs(stubs: stubs_mod.StubsFile | None) -> set[str]:
+    """The files stubbed commands write (relative to the run's directory)."""
+    out: set[str] = set()
+    for c in stubs.commands if stubs is not None else ():
+        for res in [c.result] if c.result is not None else list(c.sequence or []):
+            out.update(res.files)
+    return out
+
+
+def _with_vars(path: str, vars_: Mapping[str, Any]) -> str:
+    """``${{ vars.NAME }}`` replaced by the variable's value where it is known."""
+    import re
+
+    def one(m: re.Match[str]) -> str:
+        value = vars_.get(m.group(1))
+        return str(value) if value is not None else m.group(0)
+
+    return re.sub(r"\$\{\{\s*vars\.([A-Za-z0-9_-]+)\s*\}\}", one, path)
 
 
 def _writes_local_file(provider: str) -> bool:
@@ -776,9 +799,9 @@ def run_one(
         loaded = loader.load(runbook_path, var_overrides=given)
         if sc is not None:
             stubs = scenario_stubs(sc, base_stubs)
-            missing = unstubbable(loaded.runbook, stubs.stubs, sc.scenario.files)
+            missing = unstubbable(loaded.runbook, stubs.stubs, sc.scenario.files, loaded.vars)
         else:
-            missing = unstubbable(loaded.runbook, base_stubs.stubs if base_stubs else None, None)
+            missing = unstubbable(loaded.runbook, base_stubs.stubs if base_stubs else None, None, loaded.vars)
             stubs = base_stubs  # type: ignore[assignment]
         if missing:
             return ScenarioResult(
@@ -786,6 +809,8 @@ def run_one(
             )
         expect = sc.scenario.expect if sc is not None else Expect(outcome="passed")
         try:
+            if sc is None:  # the happy path: automatic people hold every role nobody named
+                roles = {r: f"{r} (automatic)" for r in loaded.runbook.roles} | dict(roles or {})
             actual = asyncio.run(play(loaded, sc, stubs, workdir=workdir, roles=roles))
         except exceptions.UsageError:
             raise
