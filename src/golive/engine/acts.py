@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 from golive import clock as clock_mod
 from golive import exceptions, identity, patterns
 from golive import redact as redact_mod
+from golive.engine import events as events_mod
 from golive.engine import links as links_mod
 from golive.engine import quorum as quorum_mod
 from golive.engine import state as state_mod
@@ -110,6 +111,8 @@ class RunHandle:
             fence = self.ownership.fence
         # Whoever is acting (golive.identity.acting) is named with how they authenticated on their events.
         events = identity.stamp_events(events)
+        # Every event goes through its typed payload before the store sees it (a refusal loses nothing).
+        events_mod.check(events if self.announce is None else [self.announce, *events])
         announce, self.announce = self.announce, None
         batch = events if announce is None else [announce, *events]
         try:

@@ -36,6 +36,7 @@ from golive import clock as clock_mod
 from golive import exceptions, identity, runids
 from golive import redact as redact_mod
 from golive.engine import acts
+from golive.engine import events as events_mod
 from golive.engine import gate as gate_mod
 from golive.engine import links as links_mod
 from golive.engine import quorum as quorum_mod
@@ -189,7 +190,9 @@ async def create_run(
         store_base.NewEvent("role_assigned", actor=actor, data={"role": r, "person": p})
         for r, p in (roles or {}).items()
     ]
-    await store.append_many(rid, identity.stamp_events(events))
+    stamped = identity.stamp_events(events)
+    events_mod.check(stamped)
+    await store.append_many(rid, stamped)
     handle = await acts.open_run(store, rid, loaded=loaded)
     handle.raw_vars = dict(loaded.vars)
     return handle

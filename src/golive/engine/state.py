@@ -1,6 +1,7 @@
 """A run's state is a fold over its events. Every view (CLI, API, dashboard, reports) reads this.
 
-Event types (``data`` fields in brackets):
+Event types (``data`` fields in brackets; :mod:`golive.engine.events` declares each type's payload, and every
+event written goes through it):
 
 - ``run_created`` [runbook, digest, mode, vars, t0, anchor]          ``run_finished`` [status, reason]
 - ``run_reopened`` [reason, reenter_phases, reenter_steps, from_phase] ``role_assigned`` [role, person]
