@@ -58,6 +58,8 @@ SAMPLES: dict[EventType, tuple[str | None, dict[str, Any]]] = {
     EventType.STEP_CONFIRMED: ("look", {"outcome": "pass", "inputs": {}, "evidence": [], "reason": "done"}),
     EventType.WAIVER_RECORDED: ("look", {"ticket": "CHG-1", "reason": "known"}),
     EventType.ACT_REFUSED: ("go", {"act": "decide", "why": "not the IC"}),
+    EventType.APPROVAL_RECORDED: ("go", {"act": "go", "reason": "canary clean"}),
+    EventType.LINK_OPENED: ("go", {"act": "decide", "nonce": "n-1"}),
     EventType.EVIDENCE_ADDED: ("look", {"name": "out.txt", "sha256": "0" * 64}),
     EventType.TRIGGER_EVALUATED: (None, {"trigger": "errors", "trigger_id": "errors", "status": "ok", "value": 0.1}),
     EventType.TRIGGER_FIRED: (None, {"trigger": "errors", "reason": "above 5%", "then": "notify", "severity": "sev2"}),

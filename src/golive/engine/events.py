@@ -33,6 +33,8 @@ class EventType(enum.StrEnum):
     """Every type of event a run's log holds."""
 
     ACT_REFUSED = "act_refused"
+    APPROVAL_RECORDED = "approval_recorded"
+    LINK_OPENED = "link_opened"
     ACTION_FINISHED = "action_finished"
     ACTION_RESOLVED = "action_resolved"
     ACTION_STARTED = "action_started"
@@ -164,6 +166,7 @@ class DecisionDefaulted(Payload):
 class DecisionRecorded(Payload):
     """``decision_recorded``."""
 
+    approvers: Any = None
     auth: str | None = None
     auth_subject: str | None = None
     decision: str | None = None
@@ -559,6 +562,7 @@ class TriggerFired(Payload):
 class WaiverRecorded(Payload):
     """``waiver_recorded``."""
 
+    approvers: Any = None
     auth: str | None = None
     auth_subject: str | None = None
     reason: str | None = None
@@ -588,8 +592,29 @@ class WindowOverrun(Payload):
     scope: str | None = None
 
 
+class ApprovalRecorded(Payload):
+    """``approval_recorded``: one person's approval towards a quorum (GO or a waiver)."""
+
+    act: str | None = None
+    auth: str | None = None
+    auth_subject: str | None = None
+    reason: str | None = None
+    ticket: str | None = None
+
+
+class LinkOpened(Payload):
+    """``link_opened``: a person opened the one-time link sent to them."""
+
+    act: str | None = None
+    auth: str | None = None
+    auth_subject: str | None = None
+    nonce: Any = None
+
+
 PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.ACT_REFUSED: ActRefused,
+    EventType.APPROVAL_RECORDED: ApprovalRecorded,
+    EventType.LINK_OPENED: LinkOpened,
     EventType.ACTION_FINISHED: ActionFinished,
     EventType.ACTION_RESOLVED: ActionResolved,
     EventType.ACTION_STARTED: ActionStarted,
