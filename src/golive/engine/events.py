@@ -514,7 +514,7 @@ class StepWaiting(Payload):
 
 
 class TriggerEvaluated(Payload):
-    """``trigger_evaluated``."""
+    """``trigger_evaluated``: one evaluation of a trigger (``baseline`` only when it has one) and its samples."""
 
     baseline: Any = None
     breached: bool | None = None
@@ -536,27 +536,8 @@ class TriggerEvaluated(Payload):
     when: str | None = None
 
 
-class TriggerFired(Payload):
-    """``trigger_fired``."""
-
-    baseline: Any = None
-    breached: bool | None = None
-    breaching_since: str | None = None
-    consecutive_breaches: Any = None
-    consecutive_errors: Any = None
-    fired: bool | None = None
-    reason: str | None = None
-    samples: Any = None
-    severity: str | None = None
-    since: str | None = None
-    state: str | None = None
-    status: str | None = None
-    then: str | None = None
-    trigger: str | None = None
-    trigger_id: str | None = None
-    ts: str | None = None
-    value: Any = None
-    when: str | None = None
+class TriggerFired(TriggerEvaluated):
+    """``trigger_fired``: the same fields as ``trigger_evaluated`` (both carry ``Evaluation.event_data()``)."""
 
 
 class WaiverRecorded(Payload):
