@@ -245,7 +245,11 @@ class AutoActors:
                         await acts.confirm(h, s.id, actor, inputs=values, evidence=self._evidence(step))
                     elif s.waiting_for in ("decision", "pause"):
                         choice = self.decisions.get(s.id, "go")
-                        await acts.decide(h, choice, self._decider(h) or actor, "rehearsal script", step_id=s.id)
+                        who = self._decider(h) or actor
+                        if choice == "go":  # under a quorum, the awaited approvers approve too
+                            await acts.scripted_go(h, s.id, who, "rehearsal script")
+                        else:
+                            await acts.decide(h, choice, who, "rehearsal script", step_id=s.id)
                     else:
                         continue
                 except exc_mod.GoliveError as exc:

@@ -6,8 +6,9 @@ quorum too. Acts come through their own handles, as from other terminals."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from golive.engine import acts, runner, summary
 from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import sqlite
-from golive.testing import FakeClock, RunningEngine, start_engine
+from golive.testing import AutoActors, FakeClock, RunningEngine, start_engine
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "runbooks"
 # dave is the SRE on call and also the deployer: he may not approve the GO.
@@ -192,3 +193,23 @@ async def test_the_cli_says_an_approval_is_not_yet_the_decision(store: sqlite.Sq
     assert "GO needs 1 of 2 approvals (alice); awaited: carol (cab); ic (alice) may say NO-GO at once" in text
     await acts.decide(await r.view(), "no-go", "alice", "done testing")
     assert await r.finished() is RunStatus.NO_GO
+
+
+async def test_scripted_people_meet_a_quorum_with_distinct_approvers(store: sqlite.SqliteStore, tmp_path: Path) -> None:
+    """A rehearsal script's GO on a quorum decision is approved by the IC and then by the next awaited
+    approver (never the deployer), so the rehearsal reaches GO instead of the deadline's default."""
+    clock = FakeClock(datetime.now(UTC))
+    store.clock = clock  # the deadline is judged by the store's clock: the same fake one
+    r = await start_engine(store, quorum_runbook(tmp_path), roles=ROLES, clock=clock, poll=1.0)
+    people = AutoActors(store, r.run_id, clock=clock, inputs={"snapshot": {"snapshot_id": "snap-1"}}, every=5.0)
+    task = asyncio.create_task(people.run())
+    try:
+        status = await r.finished()
+        assert status is RunStatus.PASSED, (people.refused, [(e.type, e.actor, e.data) for e in await r.events()][-8:])
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    h = await r.view()
+    assert h.state.decision is not None
+    assert h.state.decision["approvers"] == ["alice", "carol"]

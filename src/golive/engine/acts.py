@@ -55,6 +55,7 @@ __all__ = [
     "resolve",
     "resolve_many",
     "resolver_roles",
+    "scripted_go",
     "signoff",
     "signoff_fields",
     "unknown_actions",
@@ -809,6 +810,23 @@ def decider_of(h: RunHandle) -> str | None:
         if "decide" in (role.may or []) and h.state.roles.get(role_id):
             return str(h.state.roles[role_id])
     return None
+
+
+async def scripted_go(h: RunHandle, step_id: str, first: str, reason: str) -> str:
+    """GO as scripted people (rehearsal scripts, scenarios): by ``first``; under a quorum, by ``first`` when
+    eligible and then by each awaited approver until it is met, each an approval of its own under every rule."""
+    step = _step(h, step_id)
+    if step.quorum is None or step.kind is not models.StepKind.DECISION:
+        return await decide(h, "go", first, reason, step_id=step_id)
+    said: str = Approval("")
+    for _ in range(step.quorum.approvals):
+        t = quorum_mod.tally(h.state, step.quorum, h.state.step(step_id).approvals, "go")
+        eligible = [str(w["holder"]) for w in t.awaited if w["holder"]]
+        who = first if first in eligible else (eligible[0] if eligible else first)
+        said = await decide(h, "go", who, reason, step_id=step_id)
+        if not isinstance(said, Approval):
+            break
+    return said
 
 
 def decider_role(h: RunHandle, step: models.Step) -> str:

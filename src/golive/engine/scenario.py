@@ -466,7 +466,7 @@ class _People:
                 values = {i.id: "rehearsal" for i in step.inputs}
                 await acts.confirm(h, step_id, actor, inputs=values, evidence=self._auto_evidence(step))
             else:
-                await acts.decide(h, "go", self._decider(h) or actor, "scenario: automatic GO", step_id=step_id)
+                await acts.scripted_go(h, step_id, self._decider(h) or actor, "scenario: automatic GO")
             return
         if act.confirm is not None:
             given = act.confirm.inputs
