@@ -195,21 +195,45 @@ async def test_the_cli_says_an_approval_is_not_yet_the_decision(store: sqlite.Sq
     assert await r.finished() is RunStatus.NO_GO
 
 
+SCRIPTED = """\
+golive: 1
+name: scripted
+roles:
+  ic: {may: [decide]}
+  cab: {}
+  sre: {}
+  deployer: {}
+comms: {cadence: []}
+phases:
+  - id: go-phase
+    steps:
+      - id: go
+        kind: decision
+        role: ic
+        quorum: {approvals: 2, of: [ic, sre, cab], not: [deployer]}
+        deadline: 5m
+        default: no-go
+        on_no_go: stop
+"""
+
+
 async def test_scripted_people_meet_a_quorum_with_distinct_approvers(store: sqlite.SqliteStore, tmp_path: Path) -> None:
     """A rehearsal script's GO on a quorum decision is approved by the IC and then by the next awaited
     approver (never the deployer), so the rehearsal reaches GO instead of the deadline's default."""
+    book = tmp_path / "scripted.yaml"
+    book.write_text(SCRIPTED)
     clock = FakeClock(datetime.now(UTC))
     store.clock = clock  # the deadline is judged by the store's clock: the same fake one
-    r = await start_engine(store, quorum_runbook(tmp_path), roles=ROLES, clock=clock, poll=1.0)
-    people = AutoActors(store, r.run_id, clock=clock, inputs={"snapshot": {"snapshot_id": "snap-1"}}, every=5.0)
+    roles = {role: ROLES[role] for role in ("ic", "cab", "sre", "deployer")}
+    r = await start_engine(store, loader.load(book, environ={}), roles=roles, clock=clock, poll=1.0)
+    people = AutoActors(store, r.run_id, clock=clock, every=5.0)
     task = asyncio.create_task(people.run())
     try:
-        status = await r.finished()
-        assert status is RunStatus.PASSED, (people.refused, [(e.type, e.actor, e.data) for e in await r.events()][-8:])
+        assert await r.finished() is RunStatus.PASSED, people.refused
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
     h = await r.view()
     assert h.state.decision is not None
-    assert h.state.decision["approvers"] == ["alice", "carol"]
+    assert h.state.decision["approvers"] == ["alice", "carol"]  # sre's dave is the deployer
