@@ -6,6 +6,9 @@ then 72 hours of hypercare, at --time-scale (default 3600), with scripted people
 Prints the wall time of the run and of hypercare, the scaled time they covered, and the hypercare slots run
 or missed (a factor beyond what the machine keeps up with shows as missed slots). There is no peer to compare
 with, so the figures are absolute.
+
+It also samples the process's RSS every quarter of a real second and prints it against run time (every 6 h
+of the 72), with the growth after the first hour (target: under 20 MB, memory flat over the 72 hours).
 """
 
 from __future__ import annotations
@@ -52,6 +55,48 @@ async def service_log(path: Path, clock: object) -> None:
         await clock.sleep(600)  # type: ignore[attr-defined]
 
 
+def rss_mb() -> float:
+    import resource
+
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 1e6
+
+
+async def sample_rss(clock: object, into: list[tuple[float, float]]) -> None:
+    """(run-time epoch seconds, RSS MB) every quarter of a real second."""
+    while True:
+        into.append((clock.now().timestamp(), rss_mb()))  # type: ignore[attr-defined]
+        await asyncio.sleep(0.25)
+
+
+def print_rss(samples: list[tuple[float, float]], hypercare_start: float) -> None:
+    if not samples:
+        return
+    start = samples[0][0]
+    shown = -1
+    for ts, mb in samples:
+        hour = int((ts - start) // 3600)
+        if hour // 6 > shown:
+            shown = hour // 6
+            print(f"  RSS at run hour {hour:>3}: {mb:6.1f} MB")
+    after_first = [mb for ts, mb in samples if ts - start >= 3600]
+    if after_first:
+        growth = max(after_first) - after_first[0]
+        verdict = "met" if growth < 20 else "MISSED"
+        print(
+            f"RSS after the first hour: {after_first[0]:.1f} MB, peak {max(after_first):.1f} MB, last "
+            f"{after_first[-1]:.1f} MB: growth {growth:.1f} MB over {(samples[-1][0] - start) / 3600:.0f} h of run "
+            f"time (target < 20 MB: {verdict})"
+        )
+    in_hc = [mb for ts, mb in samples if ts - hypercare_start >= 3600]
+    if in_hc:
+        growth = max(in_hc) - in_hc[0]
+        print(
+            f"RSS after hypercare's first hour: {in_hc[0]:.1f} MB, peak {max(in_hc):.1f} MB, last {in_hc[-1]:.1f} MB: "
+            f"growth {growth:.1f} MB over the rest of the 72 h (target < 20 MB: {'met' if growth < 20 else 'MISSED'})"
+        )
+
+
 async def main(scale: float) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="golive-bench-rehearsal-"))
     settings = rehearsal.new_settings(time_scale=scale, stubs_path=STUBS)
@@ -65,6 +110,8 @@ async def main(scale: float) -> None:
     store.event_clock = clock
     try:
         t0 = time.perf_counter()
+        samples: list[tuple[float, float]] = []
+        sampler = asyncio.create_task(sample_rss(clock, samples))
         handle = await runner.create_run(store, loaded, mode="rehearsal", roles=ROLES, rehearsal=settings, clock=clock)
         engine = runner.Engine(handle, clock=clock)
         async with rehearsal.outside_world(engine, settings):
@@ -75,10 +122,12 @@ async def main(scale: float) -> None:
             people.cancel()
             log.cancel()
             t1 = time.perf_counter()
+            hc_start = clock.now().timestamp()
             hc = await service.hypercare_runner(store, handle.run_id, tmp / "reports", lambda s: None)
             await hc.run_forever()
             await hc.engine.aclose()
             t2 = time.perf_counter()
+        sampler.cancel()
         events = await store.events(handle.run_id)
         first, last = parse_ts(events[0].ts), parse_ts(events[-1].ts)
         assert first is not None
@@ -91,6 +140,8 @@ async def main(scale: float) -> None:
         print(
             f"total                 {t2 - t0:.1f} s wall for {(last - first).total_seconds() / 3600:.1f} h of run time"
         )
+        print(f"triggers in the runbook: {len(loaded.runbook.triggers)}")
+        print_rss(samples, hc_start)
         assert status is RunStatus.PASSED
     finally:
         await store.close()

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 TARGET = 0.5  # seconds, subprocess validate of 2,000 steps
+FLOOR_RATIO = 1.2  # at most this times PyYAML's CSafeLoader alone on the same file, cold
 PHASES = 20
 
 
@@ -95,10 +96,17 @@ def main() -> int:
         count = len(loaded.runbook.all_steps())
         print(f"runbook: {count} steps in {len(loaded.runbook.phases)} phases, {size / 1024:.0f} KiB")
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GOLIVE_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOLIVE_") and k != "PYTHONDONTWRITEBYTECODE"}
         sub: list[float] = []
         cpu: list[float] = []
+        floor: list[float] = []
+        floor_code = f"import yaml; yaml.load(open({str(path)!r}, 'rb'), Loader=yaml.CSafeLoader)"
         for _ in range(args.repeat):
+            # The floor, alternated with golive: a fresh interpreter that only parses the file with PyYAML's
+            # libyaml loader (no positions, no validation).
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", floor_code], env=env, capture_output=True, check=True)
+            floor.append(time.perf_counter() - t)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             proc = subprocess.run([golive, "validate", str(path)], env=env, capture_output=True, check=False)
@@ -117,6 +125,11 @@ def main() -> int:
             inproc.append(time.perf_counter() - t)
     verdict = "meets" if min(sub) < TARGET else "MISSES"
     print(f"golive validate (subprocess, cold): {best(sub)}  [{verdict} the {TARGET * 1000:.0f} ms target]")
+    med = sorted(sub)[len(sub) // 2] / sorted(floor)[len(floor) // 2]
+    print(
+        f"PyYAML CSafeLoader alone (subprocess, cold): {best(floor)}; golive / floor: best {min(sub) / min(floor):.2f}x, "
+        f"median {med:.2f}x (target <= {FLOOR_RATIO}x)"
+    )
     print(f"  child CPU (user+sys):             {best(cpu)}")
     print(f"loader.load (in process, warm):     {best(inproc)}")
     print("CPU by stage (best of 5): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items()))

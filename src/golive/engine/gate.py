@@ -22,13 +22,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
 from golive.results import Outcome
 from golive.spec import models
 from golive.spec.durations import format_duration
-from golive.watch import freezes
+
+if TYPE_CHECKING:
+    from golive.watch import freezes
 
 __all__ = ["Block", "GateWaiver", "calendar_for", "format_refusal", "run_gate", "schedule", "when_text"]
 
@@ -78,6 +80,9 @@ def when_text(ts: datetime, now: datetime) -> str:
 
 
 def calendar_for(runbook: models.Runbook, runbook_path: str | None) -> freezes.Calendar:
+    # Imported here: calendars (icalendar, holidays) cost start-up that a run without a gate does not need.
+    from golive.watch import freezes
+
     base = Path(runbook_path).parent if runbook_path else None
     return freezes.Calendar(runbook.freeze, base)
 
@@ -290,6 +295,8 @@ def schedule(runbook: models.Runbook, runbook_path: str | None, now: datetime) -
     nb, na = runbook.window.edges(runbook.t0) if runbook.window else (None, None)
     blocks = window_blocks(runbook, now) + freeze_blocks(runbook, cal, now)
     nxt = cal.next_allowed(now, nb, na)
+    from golive.watch import freezes
+
     upcoming = []
     for occ in cal.between(now, now + freezes.HORIZON)[:MAX_LISTED]:
         upcoming.append({"freeze": occ.freeze_id, "title": occ.title, "start": clock_mod.utc_iso(occ.start),

@@ -19,11 +19,13 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
 from golive import exceptions
-from golive.plugins import stubs as stubs_mod
+
+if TYPE_CHECKING:
+    from golive.plugins import stubs as stubs_mod
 
 __all__ = [
     "RehearsalSettings",
@@ -95,7 +97,11 @@ def new_settings(
 ) -> RehearsalSettings:
     """Settings for a new run; the anchor of a scaled run is now."""
     anchor = clock_mod.utc_iso(now or datetime.now(UTC)) if time_scale not in (None, 1.0) else None
-    loaded = stubs_mod.load_stubs(stubs_path) if stubs_path is not None else None
+    loaded = None
+    if stubs_path is not None:
+        from golive.plugins import stubs as stubs_mod  # imported only by runs that use stubs: start-up
+
+        loaded = stubs_mod.load_stubs(stubs_path)
     return RehearsalSettings(time_scale, anchor, loaded, str(record) if record is not None else None)
 
 
@@ -108,6 +114,8 @@ def settings_from_params(params: Mapping[str, Any], *, stubs_path: str | Path | 
     reh = dict(params.get("rehearsal") or {})
     loaded = None
     if reh.get("stubs"):
+        from golive.plugins import stubs as stubs_mod
+
         want = reh["stubs"]
         path = stubs_path or want.get("path")
         loaded = stubs_mod.load_stubs(path)
@@ -131,6 +139,8 @@ def act_transport(settings: RehearsalSettings, clock: clock_mod.Clock | None = N
     """The stubs an act from another process meets (a recheck at a decision), for a stubbed rehearsal."""
     if settings.stubs is None:
         return None
+    from golive.plugins import stubs as stubs_mod
+
     return stubs_mod.StubTransport(settings.stubs.stubs, clock or clock_mod.SystemClock(), source=settings.stubs.path)
 
 
@@ -150,6 +160,11 @@ async def outside_world(
     On the way out a stubbed run records a ``rehearsal_report`` event (calls answered, unstubbed calls,
     messages held back, the in-memory flags); a recording run writes its stubs file.
     """
+    if settings.stubs is None and settings.record is None:
+        yield None  # the real world: nothing to put in its place (and the stubs module is never imported)
+        return
+    from golive.plugins import stubs as stubs_mod
+
     transport: stubs_mod.StubTransport | None = None
     recorder: stubs_mod.Recorder | None = None
     if settings.stubs is not None:

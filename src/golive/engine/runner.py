@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
@@ -45,10 +45,12 @@ from golive.engine import windows as windows_mod
 from golive.engine.state import FINAL, RunStatus
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
-from golive.plugins import stubs
 from golive.results import Evidence, Outcome, Result
 from golive.spec import loader, models, refs, vartypes
 from golive.store import base as store_base
+
+if TYPE_CHECKING:
+    from golive.plugins import stubs
 
 __all__ = ["Engine", "create_run", "new_run_id"]
 
@@ -209,6 +211,19 @@ class _Rollback(Exception):
         self.reason, self.by, self.source = reason, by, source
 
 
+def _stubs_active() -> stubs.StubTransport | None:
+    """The stubs a rehearsal put in place of the outside world, or None. Stubs are active only once
+    golive.plugins.stubs was imported (by a run that uses them): other runs never import it."""
+    mod = sys.modules.get("golive.plugins.stubs")
+    return None if mod is None else cast("stubs.StubTransport | None", mod.active())
+
+
+def _stubs_recording() -> stubs.Recorder | None:
+    """The recorder of a recording rehearsal, or None (see :func:`_stubs_active`)."""
+    mod = sys.modules.get("golive.plugins.stubs")
+    return None if mod is None else cast("stubs.Recorder | None", mod.recording())
+
+
 class Engine:
     """Runs one run to its end (or to a crash; then ``resume`` runs it again from the log)."""
 
@@ -349,7 +364,7 @@ class Engine:
                 secret_id, options = refs.render((ref.id, ref.options), self._sync_resolve)
             except refs.RefError as exc:
                 raise exceptions.SecretError(f"secret {name!r}: {exc}") from None
-            transport, recorder = stubs.active(), stubs.recording()
+            transport, recorder = _stubs_active(), _stubs_recording()
             if recorder is not None:
                 recorder.secret(name)
             try:
@@ -368,7 +383,7 @@ class Engine:
             return value
 
     def secret_provider(self, provider: str, options: Any) -> plugin_base.SecretProvider:
-        transport = stubs.active()
+        transport = _stubs_active()
         if transport is not None:  # a stubbed rehearsal: a `secret` check asks the stubs, never the provider
             return transport.secret_provider()
         cls = self.registry.get("secret", provider)
@@ -379,7 +394,7 @@ class Engine:
 
     def flag_provider(self, name: str | None = None) -> plugin_base.FlagProvider:
         spec = self.runbook.flags
-        transport = stubs.active()
+        transport = _stubs_active()
         stubbed = transport.flag_provider() if transport is not None else None
         if stubbed is not None:  # a stubbed rehearsal with flags: an in-memory store stands in for the vendor
             return stubbed

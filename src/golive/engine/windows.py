@@ -19,14 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import gate
 from golive.engine import state as state_mod
 from golive.spec import models
-from golive.watch import freezes as freezes_mod
+
+if TYPE_CHECKING:
+    from golive.watch import freezes as freezes_mod
 
 __all__ = ["Due", "due_overruns", "has_watch", "watch"]
 
