@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,10 +56,18 @@ local_option = click.option(
 )
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})  # where plain http keeps a token on this machine
+
+
 def _norm(url: str) -> str:
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise exceptions.UsageError(f"--server {url!r}: write the server's URL, e.g. https://golive.example.com")
+    if url.startswith("http://") and urllib.parse.urlsplit(url).hostname not in LOOPBACK_HOSTS:
+        raise exceptions.UsageError(
+            f"--server {url!r}: plain http would send your token across the network in clear; use https:// "
+            "(plain http is accepted only for a server on this machine: 127.0.0.1, ::1 or localhost)"
+        )
     return url
 
 

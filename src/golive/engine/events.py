@@ -28,6 +28,11 @@ class Payload(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+    # How the actor authenticated (golive.identity stamps them on any event of a person's act, whatever its
+    # type: a decision, a waiver, a take-over's engine_started); absent on the engine's own events.
+    auth: str | None = None
+    auth_subject: str | None = None
+
 
 class EventType(enum.StrEnum):
     """Every type of event a run's log holds."""
@@ -86,8 +91,6 @@ class ActRefused(Payload):
     """``act_refused``."""
 
     act: str | None = None
-    auth: str | None = None
-    auth_subject: str | None = None
     why: str | None = None
 
 
@@ -95,8 +98,6 @@ class ActionFinished(Payload):
     """``action_finished``."""
 
     attempt: Any = None
-    auth: str | None = None
-    auth_subject: str | None = None
     details: Any = None
     duration: Any = None
     evidence: Any = None
@@ -110,8 +111,6 @@ class ActionFinished(Payload):
 class ActionResolved(Payload):
     """``action_resolved``."""
 
-    auth: str | None = None
-    auth_subject: str | None = None
     bulk: Any = None
     outcome: str | None = None
     reason: str | None = None
@@ -167,8 +166,6 @@ class DecisionRecorded(Payload):
     """``decision_recorded``."""
 
     approvers: Any = None
-    auth: str | None = None
-    auth_subject: str | None = None
     decision: str | None = None
     pause: bool | None = None
     reason: str | None = None
@@ -204,8 +201,6 @@ class EvidenceAdded(Payload):
 class FollowUpConfirmed(Payload):
     """``follow_up_confirmed``."""
 
-    auth: str | None = None
-    auth_subject: str | None = None
     follow_up: str | None = None
     note: str | None = None
     title: str | None = None
@@ -246,8 +241,6 @@ class HypercareAlert(Payload):
 class HypercareCheck(Payload):
     """``hypercare_check``."""
 
-    auth: str | None = None
-    auth_subject: str | None = None
     by: str | None = None
     check_id: str | None = None
     evidence: Any = None
@@ -315,8 +308,6 @@ class RehearsalReport(Payload):
 class RoleAssigned(Payload):
     """``role_assigned``."""
 
-    auth: str | None = None
-    auth_subject: str | None = None
     person: str | None = None
     role: str | None = None
 
@@ -337,8 +328,6 @@ class RollbackInterrupted(Payload):
 class RollbackRequested(Payload):
     """``rollback_requested``."""
 
-    auth: str | None = None
-    auth_subject: str | None = None
     reason: str | None = None
     source: str | None = None
     trigger: str | None = None
@@ -356,8 +345,6 @@ class RunCreated(Payload):
     """``run_created``."""
 
     anchor: str | None = None
-    auth: str | None = None
-    auth_subject: str | None = None
     code_vars: Any = None
     digest: str | None = None
     gate_waivers: Any = None
@@ -385,8 +372,6 @@ class RunFinished(Payload):
 class RunReopened(Payload):
     """``run_reopened``."""
 
-    auth: str | None = None
-    auth_subject: str | None = None
     from_phase: str | None = None
     reason: str | None = None
     reenter_phases: Any = None
@@ -404,8 +389,6 @@ class ScheduledWait(Payload):
 class SignoffFieldsRecorded(Payload):
     """``signoff_fields_recorded``."""
 
-    auth: str | None = None
-    auth_subject: str | None = None
     fields: Any = None
 
 
@@ -413,8 +396,6 @@ class SignoffRecorded(Payload):
     """``signoff_recorded``."""
 
     area: str | None = None
-    auth: str | None = None
-    auth_subject: str | None = None
     statement: str | None = None
 
 
@@ -430,8 +411,6 @@ class StartGate(Payload):
 class StepConfirmed(Payload):
     """``step_confirmed``."""
 
-    auth: str | None = None
-    auth_subject: str | None = None
     evidence: Any = None
     inputs: Any = None
     outcome: str | None = None
@@ -442,8 +421,6 @@ class StepFinished(Payload):
     """``step_finished``."""
 
     attempt: Any = None
-    auth: str | None = None
-    auth_subject: str | None = None
     details: Any = None
     downgraded_from: str | None = None
     duration: Any = None
@@ -544,8 +521,6 @@ class WaiverRecorded(Payload):
     """``waiver_recorded``."""
 
     approvers: Any = None
-    auth: str | None = None
-    auth_subject: str | None = None
     reason: str | None = None
     ticket: str | None = None
 
@@ -577,8 +552,6 @@ class ApprovalRecorded(Payload):
     """``approval_recorded``: one person's approval towards a quorum (GO or a waiver)."""
 
     act: str | None = None
-    auth: str | None = None
-    auth_subject: str | None = None
     reason: str | None = None
     ticket: str | None = None
 
@@ -587,8 +560,6 @@ class LinkOpened(Payload):
     """``link_opened``: a person opened the one-time link sent to them."""
 
     act: str | None = None
-    auth: str | None = None
-    auth_subject: str | None = None
     nonce: Any = None
 
 
