@@ -19,9 +19,11 @@ from golive.store import base as store_base
 from golive.store.memory import InMemoryStore
 
 __all__ = [
+    "AutoActors",
     "FakeClock",
     "FakeMetricSource",
     "InMemoryStore",
+    "PeopleGaveUp",
     "RunningEngine",
     "make_ctx",
     "start_engine",
@@ -189,6 +191,10 @@ async def start_engine(
     return RunningEngine(store, handle, asyncio.create_task(engine.run()))
 
 
+class PeopleGaveUp(AssertionError):
+    """The scripted people were refused :attr:`AutoActors.max_tries` times on one step: the run cannot go on."""
+
+
 class AutoActors:
     """People who act on a run as a rehearsal's script says, with the roles' holders as actors.
 
@@ -257,7 +263,11 @@ class AutoActors:
                     self.refused.append(f"{s.id}: {exc.message}")
                     tries[key] = tries.get(key, 0) + 1
                     if tries[key] >= self.max_tries:
-                        done.add(key)
+                        # Nobody in the script can do what the run waits for: say so, instead of a run that
+                        # waits for ever (a manual step whose input must match a pattern the script lacks).
+                        raise PeopleGaveUp(
+                            f"the scripted people gave up on {s.id} ({s.waiting_for}): {exc.message}"
+                        ) from None
                     continue
                 done.add(key)
                 self.acted.append(key)
