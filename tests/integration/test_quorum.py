@@ -17,6 +17,8 @@ import pytest
 from golive import exceptions
 from golive.engine import acts, runner, summary
 from golive.engine.state import RunStatus
+from golive.report import formats
+from golive.report import html as html_report
 from golive.spec import loader
 from golive.store import sqlite
 from golive.testing import AutoActors, FakeClock, RunningEngine, start_engine
@@ -73,6 +75,10 @@ async def test_two_of_three_quorum_refuses_the_deployer_and_lands_on_the_second_
     assert "GO needs 0 of 2 approvals; awaited: alice (ic), carol (cab)" in texts["decision_pending"]
     assert texts["decision_approved"].endswith("1 of 2 approvals (alice); awaited: carol (cab).")
     assert "approved by alice, carol" in texts["decision_go"]
+    report = formats.to_markdown(summary.summarize(h))
+    assert "**Decision:** GO by carol" in report
+    assert "(quorum: approved by alice, carol)" in report
+    assert "<dt>Approved by</dt><dd>alice, carol (quorum)</dd>" in html_report.render(summary.summarize(h))
 
 
 async def test_the_performer_of_the_change_may_not_approve(store: sqlite.SqliteStore, tmp_path: Path) -> None:

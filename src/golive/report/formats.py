@@ -213,7 +213,8 @@ def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = No
     lines += ["```", ""]
     if summary.get("decision"):
         d = summary["decision"]
-        lines += [f"**Decision:** {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}", ""]
+        approved = f" (quorum: approved by {', '.join(d['approvers'])})" if d.get("approvers") else ""
+        lines += [f"**Decision:** {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}{approved}", ""]
         if d.get("statement"):
             lines += [f"> {d['statement']}", ""]
     if summary.get("rollback"):

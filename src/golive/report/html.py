@@ -297,6 +297,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
             "statement": decision.get("statement") or "",
             "step": decision.get("step") or "",
             "default": bool(decision.get("default")),
+            "approvers": list(decision.get("approvers") or []),
         }
     rb = summary.get("rollback")
     rb_view = None

@@ -379,7 +379,7 @@
       const conf = await (await fetch("/auth/config", { cache: "no-store" })).json();
       if (conf.oidc) {
         const link = document.getElementById("sso-login");
-        link.href = "/auth/login?next=" + encodeURIComponent(location.pathname);
+        link.href = "/auth/login?next=" + encodeURIComponent(location.pathname + location.search);
         document.getElementById("sso").hidden = false;
         const resp = await fetch("/auth/session", { credentials: "same-origin", cache: "no-store" });
         if (resp.ok) {
