@@ -167,7 +167,7 @@ async def observe(
     # unwatched. A fake clock's time is not real time: no floor.
     factor = getattr(clock, "factor", None)
     if isinstance(factor, int | float):
-        floor = samples_mod.REAL_GAP_FLOOR * factor
+        floor = samples_mod.REHEARSAL_GAP_FLOOR * factor
     elif isinstance(clock, clock_mod.SystemClock):
         floor = samples_mod.REAL_GAP_FLOOR
     else:
