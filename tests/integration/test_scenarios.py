@@ -285,3 +285,64 @@ def test_without_a_scenario_plays_the_happy_path_when_everything_is_stubbed(
     out = capsys.readouterr().out
     assert "PASS happy path" in out
     assert "1 passed, 0 failed" in out
+
+
+def test_env_checks_read_the_scenario_environment_never_the_real_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order-status preflight's `env` checks see the stubs' `env:` with the scenario's `env:` laid over
+    it: the real process environment (here the opposite values) is never read."""
+    monkeypatch.setenv("RICHPANEL_READ_ONLY", "false")  # the real shell is wrong; the stubs say "true"
+    monkeypatch.setenv("MW_ENV", "staging")
+    runbook = EXAMPLES / "order-status-preflight-and-monitoring.yaml"
+    go = EXAMPLES / "scenarios" / "order-status-preflight-and-monitoring" / "go.yaml"
+    res = scenario.run_one(runbook, scenario.load_scenario(go), None, {})
+    assert res.passed, res.report()
+    assert res.actual is not None
+    assert res.actual.steps["env-richpanel-read-only"] == "pass"
+    # The scenario's env: wins over the stubs', for that variable only.
+    monkeypatch.setenv("RICHPANEL_READ_ONLY", "true")
+    text = go.read_text().replace("../../stubs/", str(EXAMPLES / "stubs") + "/")
+    over = tmp_path / "over.yaml"
+    over.write_text(text.replace("roles:", 'env: {RICHPANEL_READ_ONLY: "false"}\nroles:', 1))
+    res = scenario.run_one(runbook, scenario.load_scenario(over), None, {})
+    assert res.actual is not None
+    assert res.actual.steps["env-richpanel-read-only"] == "fail"
+    assert res.actual.steps["env-mw-env"] == "pass"
+    assert res.actual.outcome == "no_go"
+
+
+def test_env_check_without_env_stubs_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stubs with no `env:` at all: an `env` check errors as unstubbed even though the real process has the
+    variable with the right value."""
+    monkeypatch.setenv("AWS_PROFILE", "rp-admin-prod")
+    stubs_text = (EXAMPLES / "stubs" / "order-status-preflight-and-monitoring.yaml").read_text()
+    head, _, rest = stubs_text.partition("# What the `env` checks see")
+    stubs = tmp_path / "stubs.yaml"
+    stubs.write_text(head + rest[rest.index("secrets:") :])
+    sc = tmp_path / "sc.yaml"
+    sc.write_text(
+        f"scenario: 1\nname: no env\nstubs: {stubs}\nroles: {{author: a, reviewer: r}}\nexpect: {{outcome: no_go}}\n"
+    )
+    runbook = EXAMPLES / "order-status-preflight-and-monitoring.yaml"
+    res = scenario.run_one(runbook, scenario.load_scenario(sc), None, {})
+    assert res.actual is not None
+    assert res.actual.steps["env-aws-profile"] == "error"
+    assert res.actual.outcome == "no_go"
+    assert any(u.startswith("env AWS_PROFILE") for u in res.actual.unstubbed)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ("{MW_ENV: true}", "env.MW_ENV: Input should be a valid string"),
+        ('{"A=B": x}', "env: 'A=B' is not a variable name"),
+    ],
+)
+def test_bad_env_is_refused_with_its_line(tmp_path: Path, env: str, message: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"scenario: 1\nname: bad\nstubs: x.yaml\nenv: {env}\nexpect: {{outcome: passed}}\n")
+    with pytest.raises(exceptions.UsageError) as exc:
+        scenario.load_scenario(bad)
+    assert f"{bad}:4: " in exc.value.message
+    assert message in exc.value.message

@@ -171,6 +171,10 @@ class Scenario(_Model):
         default=None, description="Stubs laid over the stubs file (same format; these are matched first)."
     )
     vars: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    env: dict[str, str] | None = Field(
+        default=None,
+        description="The run's environment for `env` checks, laid over the stubs' env: (never the real one).",
+    )
     files: dict[str, str] = Field(default_factory=dict, description="Files written in the run's directory.")
     roles: dict[str, str] = Field(default_factory=dict)
     people: People = Field(default_factory=People)
@@ -221,6 +225,11 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         model = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _invalid(p, node, exc) from None
+    if model.env is not None:
+        try:
+            stubs_mod.StubsFile.model_validate({"stubs": 1, "env": model.env})
+        except ValidationError as exc:
+            raise _invalid(p, node, exc) from None
     if model.faults is not None:
         try:
             stubs_mod.StubsFile.model_validate({"stubs": 1, **model.faults})
@@ -244,11 +253,15 @@ def scenario_stubs(loaded: LoadedScenario, base: stubs_mod.LoadedStubs | None) -
     update: dict[str, Any] = {
         k: [*getattr(over, k), *getattr(under, k)] for k in ("http", "commands", "sql", "metrics", "dns")
     }
-    for key in ("secrets", "flags"):
+    for key in ("secrets", "flags", "env"):
         if getattr(over, key) is not None:
             update[key] = {**(getattr(under, key) or {}), **getattr(over, key)}
+    if sc.env is not None:
+        update["env"] = {**(update.get("env") or under.env or {}), **sc.env}
     merged = under.model_copy(update=update)
-    digest = hashlib.sha256((base.digest if base else "").encode() + repr(sc.faults).encode()).hexdigest()
+    digest = hashlib.sha256(
+        (base.digest if base else "").encode() + repr(sc.faults).encode() + repr(sc.env).encode()
+    ).hexdigest()
     return stubs_mod.LoadedStubs(str(base.path if base else loaded.path), digest, merged)
 
 

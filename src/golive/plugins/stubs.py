@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from golive import clock as clock_mod
 from golive import exceptions
@@ -234,6 +234,21 @@ class StubsFile(_Model):
     )
     metrics: list[MetricStub] = Field(default_factory=list)
     dns: list[DnsStub] = Field(default_factory=list)
+    env: dict[str, str] | None = Field(
+        default=None,
+        description="The environment `env` checks see (never the real process environment); a name not here is "
+        "not set. Without it, an `env` check fails closed as unstubbed.",
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        for name, value in (v or {}).items():
+            if not name or "=" in name or "\0" in name:
+                raise ValueError(f"env: {name!r} is not a variable name (no '=', no NUL, not empty)")
+            if "\0" in value:
+                raise ValueError(f"env: {name}: a value cannot hold a NUL byte")
+        return v
 
 
 @dataclass(frozen=True)
@@ -554,6 +569,12 @@ class StubTransport:
             if k in table:
                 return table[k]
         raise exceptions.SecretError(self._miss(f"secret {name} ({secret_id})"))
+
+    def env(self, name: str) -> str | None:
+        """The value of ``name`` in the stubs' ``env:`` (None: not set); no ``env:`` at all fails closed."""
+        if self.stubs.env is None:
+            raise exceptions.PluginError(self._miss(f"env {name} (give the run's environment as env:)"))
+        return self.stubs.env.get(name)
 
     def secret_provider(self) -> base.SecretProvider:
         """A secret provider answering from ``secrets:`` by id (a missing one fails closed and is listed)."""

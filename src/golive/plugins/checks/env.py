@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -44,7 +45,16 @@ class EnvCheck(base.CheckPlugin):
     async def run(self, ctx: base.StepContext) -> results.Result:
         p: EnvParams = ctx.params
         hidden = p.secret if p.secret is not None else _util.looks_secret(p.name)
-        seen = os.environ.get(p.name)
+        # A stubbed rehearsal reads the stubs' `env:` only, never the real process environment.
+        mod = sys.modules.get("golive.plugins.stubs")
+        transport = None if mod is None else mod.active()
+        if transport is not None:
+            try:
+                seen = transport.env(p.name)
+            except exceptions.PluginError as exc:
+                return _util.finish(ctx, results.Outcome.ERROR, exc.message, output={"present": False})
+        else:
+            seen = os.environ.get(p.name)
         present = seen is not None and (p.allow_empty or seen != "")
         shown = "(hidden)" if hidden or seen is None else _util.fmt(seen)
         output: dict[str, Any] = {"present": present}
