@@ -313,8 +313,13 @@ def test_env_checks_read_the_scenario_environment_never_the_real_one(
 
 
 def test_env_check_without_env_stubs_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stubs with no `env:` at all: an `env` check errors as unstubbed even though the real process has the
-    variable with the right value."""
+    """Stubs with no `env:` at all: `golive test` lists each `env` check with the fix and plays nothing, and
+    a stubbed run that meets one anyway errors it as unstubbed even though the real process has the variable
+    with the right value."""
+    import asyncio
+
+    from golive.spec import loader
+
     monkeypatch.setenv("AWS_PROFILE", "rp-admin-prod")
     stubs_text = (EXAMPLES / "stubs" / "order-status-preflight-and-monitoring.yaml").read_text()
     head, _, rest = stubs_text.partition("# What the `env` checks see")
@@ -325,11 +330,31 @@ def test_env_check_without_env_stubs_fails_closed(tmp_path: Path, monkeypatch: p
         f"scenario: 1\nname: no env\nstubs: {stubs}\nroles: {{author: a, reviewer: r}}\nexpect: {{outcome: no_go}}\n"
     )
     runbook = EXAMPLES / "order-status-preflight-and-monitoring.yaml"
-    res = scenario.run_one(runbook, scenario.load_scenario(sc), None, {})
-    assert res.actual is not None
-    assert res.actual.steps["env-aws-profile"] == "error"
-    assert res.actual.outcome == "no_go"
-    assert any(u.startswith("env AWS_PROFILE") for u in res.actual.unstubbed)
+    loaded_sc = scenario.load_scenario(sc)
+    for res in (
+        scenario.run_one(runbook, loaded_sc, None, {}),
+        scenario.run_one(runbook, None, scenario.stubs_mod.load_stubs(stubs), {}),
+    ):
+        assert not res.passed
+        assert res.actual is None
+        report = res.report()
+        assert (
+            "step env-aws-profile (env): reads AWS_PROFILE; give the run's environment as env: in the stubs" in report
+        )
+        assert "step env-shopify-shop-domain (env): reads SHOPIFY_SHOP_DOMAIN" in report
+    work = tmp_path / "work"
+    work.mkdir()
+    actual = asyncio.run(
+        scenario.play(
+            loader.load(runbook),
+            loaded_sc,
+            scenario.scenario_stubs(loaded_sc, None),
+            workdir=work,
+        )
+    )
+    assert actual.steps["env-aws-profile"] == "error"
+    assert actual.outcome == "no_go"
+    assert any(u.startswith("env AWS_PROFILE") for u in actual.unstubbed)
 
 
 @pytest.mark.parametrize(

@@ -289,6 +289,9 @@ def unstubbable(
             out.append(f"step {step.id} ({kind}): opens its own socket; no stub reaches it (waive it in the scenario)")
         elif kind in LOCAL_FILES:
             reads.append((f"step {step.id}", kind, dict(step.with_ or {}).get("path")))
+        elif kind == "env" and stubs is not None and stubs.env is None:
+            name = dict(step.with_ or {}).get("name")
+            out.append(f"step {step.id} (env): reads {name}; give the run's environment as env: in the stubs")
     for trig in runbook.triggers:
         if trig.source is not None and trig.source.type in LOCAL_FILES:
             reads.append((f"trigger {trig.id}", trig.source.type, dict(trig.source.with_ or {}).get("path")))
