@@ -137,11 +137,10 @@ def test_payments_rehearsal_time_scaled_3600_keeps_the_schedule(tmp_path: Path) 
     scaled = settings.clock()
     assert isinstance(scaled, clock_mod.ScaledClock)
     fast = asyncio.run(_rehearse(tmp_path, scaled, settings, "scaled"))
-    # The same rehearsal unscaled, under the fake clock (no real waiting): the same counts.
-    slow = asyncio.run(_rehearse(tmp_path, FakeClock(), rehearsal.RehearsalSettings(stubs=settings.stubs), "fake"))
-    for key in ("hypercare_slots", "hypercare_reports", "decisions", "steps_passed"):
-        assert fast[key] == slow[key], key
-    assert fast["cadence_after_go"] == slow["cadence_after_go"]
+    # (The same rehearsal under the plain fake clock is not compared any more: its people's sleeps carry time
+    # past an observe window's reads, which the watched-window rule rightly counts as unwatched. What follows
+    # checks the scaled run against the schedule itself; `golive test` plays the payments example on a fake
+    # clock that moves only when the run is idle, in tests/integration/test_scenarios.py.)
 
     # What the schedule says, independent of any clock: the tiers from GO for each hypercare check.
     spec = _loaded(tmp_path).runbook.hypercare
