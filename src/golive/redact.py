@@ -1127,27 +1127,27 @@ class Redactor:
         """
         if not text:
             return text
-        engine = self._engine
-        memo = engine.memo
-        hit = memo.get(text)
-        if hit is not None:
-            return hit  # type: ignore[return-value]
-        out = self._redact(text.encode("utf-8", "surrogatepass"), engine).decode("utf-8", "surrogatepass")
-        self._remember(memo, text, out)
-        return out
+        return self._memoized(  # type: ignore[return-value]
+            text,
+            lambda engine: self._redact(text.encode("utf-8", "surrogatepass"), engine).decode("utf-8", "surrogatepass"),
+        )
 
     def redact_bytes(self, data: bytes) -> bytes:
         """The bytes (UTF-8 or any ASCII-compatible encoding) with every finding replaced."""
         if not data:
             return data
+        return self._memoized(data, lambda engine: self._redact(data, engine))  # type: ignore[return-value]
+
+    def _memoized(self, key: str | bytes, compute: Any) -> str | bytes:
+        """The memo's answer for ``key``, else ``compute(engine)`` remembered (one engine for both steps)."""
         engine = self._engine
         memo = engine.memo
-        hit = memo.get(data)
+        hit = memo.get(key)
         if hit is not None:
-            return hit  # type: ignore[return-value]
-        out = self._redact(data, engine)
-        self._remember(memo, data, out)
-        return out
+            return hit
+        out = compute(engine)
+        self._remember(memo, key, out)
+        return out  # type: ignore[no-any-return]
 
     @staticmethod
     def _remember(memo: dict[str | bytes, str | bytes], key: str | bytes, value: str | bytes) -> None:
