@@ -251,7 +251,7 @@ def scenario_stubs(loaded: LoadedScenario, base: stubs_mod.LoadedStubs | None) -
     under = base.stubs if base is not None else stubs_mod.StubsFile(stubs=1)
     over = stubs_mod.StubsFile.model_validate({"stubs": 1, **(sc.faults or {})})
     update: dict[str, Any] = {
-        k: [*getattr(over, k), *getattr(under, k)] for k in ("http", "commands", "sql", "metrics", "dns")
+        k: [*getattr(over, k), *getattr(under, k)] for k in ("http", "commands", "sql", "metrics", "counters", "dns")
     }
     for key in ("secrets", "flags", "env"):
         if getattr(over, key) is not None:

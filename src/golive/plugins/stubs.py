@@ -3,8 +3,14 @@
 A stubs file (YAML, ``stubs: 1`` at the top) answers in place of the network, processes, databases, secret
 providers, flag stores and metric sources. It replaces only the transport: the HTTP client's request, the
 process spawn, the SQL driver's execute, a secret provider's lookup, a flag store, and Prometheus' HTTP API
-for metric series. Every plugin still builds its request, parses the answer and judges ``expect`` exactly as
-in a live run, so a stubbed answer fails the same expectation a live one fails.
+for metric series, a service's ``/metrics`` page for its counters. Every plugin still builds its request,
+parses the answer and judges ``expect`` exactly as in a live run, so a stubbed answer fails the same
+expectation a live one fails.
+
+A counter stub is a Prometheus counter: its value only grows, by a rate per second of run time that may
+change in phases, so a source that reads increases between two scrapes (a ``scrape`` trigger's ``rate`` or
+``ratio``) sees traffic and errors as it would on a live service. A page lists every counter stubbed for its
+URL (the first stub of a metric and label set wins, so a scenario's fault replaces the file's counter).
 
 In a stubbed run an outside call that no stub matches fails closed (an ``error`` outcome for the step, never a
 pass) and is listed in :attr:`StubTransport.unstubbed`, which the run records at its end.
@@ -192,6 +198,44 @@ class MetricStub(_Model):
     series: list[SeriesPoint] = Field(min_length=1)
 
 
+class CounterPhase(_Model):
+    per_second: float = Field(ge=0, description="How fast the counter grows, per second of run time.")
+    until: Duration | None = Field(default=None, description="Run time (from the run's start) this rate lasts.")
+
+
+class CounterStub(_Model):
+    """A Prometheus counter on a ``/metrics`` page, growing over run time ("20 orders/s, 3 errors/s from 5m")."""
+
+    url: str = Field(min_length=1, description="The page (a glob over scheme://host/path) that exposes it.")
+    metric: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", description="The sample name, e.g. x_total.")
+    labels: dict[str, str] = Field(default_factory=dict)
+    start: float = Field(default=0.0, ge=0, description="The counter's value at the run's start.")
+    rate: list[CounterPhase] = Field(min_length=1, description="Its growth per second, in phases over run time.")
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+                raise ValueError(f"labels: {name!r} is not a Prometheus label name")
+        return v
+
+    def value_at(self, elapsed: float) -> float:
+        """The counter's value ``elapsed`` seconds of run time after the start: the sum of each phase's rate
+        over the part of ``[0, elapsed]`` it covers (never less than ``start``; a counter never goes down)."""
+        total, since = self.start, 0.0
+        for ph in self.rate:
+            end = elapsed if ph.until is None else min(float(ph.until), elapsed)
+            if end > since:
+                total += ph.per_second * (end - since)
+                since = end
+            if ph.until is None or since >= elapsed:
+                break
+        if since < elapsed:  # past the last phase's until: the last rate goes on
+            total += self.rate[-1].per_second * (elapsed - since)
+        return total
+
+
 class DnsAnswer(_Model):
     rcode: Literal["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "TIMEOUT"] = "NOERROR"
     answers: list[str] = Field(default_factory=list, description="The records' values (addresses, names).")
@@ -233,6 +277,9 @@ class StubsFile(_Model):
         default=None, description="Initial values of an in-memory flag store that replaces the runbook's provider."
     )
     metrics: list[MetricStub] = Field(default_factory=list)
+    counters: list[CounterStub] = Field(
+        default_factory=list, description="Counters on a /metrics page, growing by a rate over run time."
+    )
     dns: list[DnsStub] = Field(default_factory=list)
     env: dict[str, str] | None = Field(
         default=None,
@@ -353,6 +400,10 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
+def _label_value(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _url_key(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}", dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -419,6 +470,9 @@ class StubTransport:
         metric = self._metric_answer(base_url, query)
         if metric is not None:
             return _http.HttpResponse(200, {"content-type": "application/json"}, metric, 0.0, url)
+        page = self._counters_page(base_url) if method == "GET" else None
+        if page is not None:
+            return _http.HttpResponse(200, {"content-type": "text/plain; version=0.0.4"}, page, 0.0, url)
         for stub in self.stubs.http:
             if stub.method is not None and stub.method.upper() != method:
                 continue
@@ -471,6 +525,25 @@ class StubTransport:
             kind = "matrix" if base_url.endswith("query_range") else "vector"
             return jsonlib.dumps({"status": "success", "data": {"resultType": kind, "result": result}}).encode()
         return None
+
+    def _counters_page(self, base_url: str) -> bytes | None:
+        """The text exposition of every counter stubbed for this page, at the current run time."""
+        seen: dict[tuple[str, tuple[tuple[str, str], ...]], CounterStub] = {}
+        for c in self.stubs.counters:
+            if fnmatch.fnmatchcase(base_url, c.url):
+                seen.setdefault((c.metric, tuple(sorted(c.labels.items()))), c)
+        if not seen:
+            return None
+        elapsed = max(0.0, self.elapsed())
+        lines: list[str] = []
+        typed: set[str] = set()
+        for (name, labels), c in seen.items():
+            if name not in typed:
+                typed.add(name)
+                lines.append(f"# TYPE {name} counter")
+            sel = ",".join(f'{k}="{_label_value(v)}"' for k, v in labels)
+            lines.append(f"{name}{{{sel}}} {c.value_at(elapsed)!r}" if sel else f"{name} {c.value_at(elapsed)!r}")
+        return ("\n".join(lines) + "\n").encode()
 
     def _range(self, m: MetricStub, query: Mapping[str, str], now: float) -> list[list[Any]]:
         """One point per ``step`` from ``start`` to ``end``, each the series' value at that run time (a point
