@@ -1,6 +1,7 @@
 """examples/db-cutover-flag-dns.yaml run by the engine: a cutover gated on a LaunchDarkly flag, a Vault
 write, and a DNS answer on three named resolvers, against loopback LaunchDarkly and Vault APIs (checked
-against their API descriptions) and three loopback DNS servers.
+against their API descriptions) and three loopback DNS servers; its triggers' Prometheus sources are swapped
+for `fake` sources the test sets, under a FakeClock (the 30-minute watch passes at once).
 
 Every credential and the secret written to Vault are searched for in the store's files and its events.
 """
@@ -13,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from golive.engine.state import RunStatus
 from golive.results import Outcome
 from golive.spec import loader
 from golive.store import sqlite
-from golive.testing import start_engine
+from golive.testing import FakeClock, start_engine
 
 from .loopback_dns import ZoneServer
 from .test_plugin_launchdarkly import LD_TOKEN, LaunchDarkly
@@ -43,7 +45,7 @@ class World:
 
 
 @pytest.fixture
-async def world(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+async def world(monkeypatch: pytest.MonkeyPatch, fake_metrics: Any) -> AsyncIterator[World]:
     flags = LaunchDarkly()
     ld = VendorApi(
         load("launchdarkly.yaml"),
@@ -74,9 +76,15 @@ async def world(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
         await vault.close()
 
 
-async def run_example(world: World, store: sqlite.SqliteStore) -> Any:
+async def run_example(world: World, store: sqlite.SqliteStore, tmp_path: Path) -> Any:
+    """The example with each trigger's Prometheus source swapped for the `fake` source named after it."""
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    for trig in doc["triggers"]:
+        trig["source"] = {"type": "fake", "with": {"name": trig["id"]}}
+    path = tmp_path / EXAMPLE.name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
     loaded = loader.load(
-        EXAMPLE,
+        path,
         var_overrides={
             "ld_url": world.ld.url(),
             "vault_url": world.vault.url(),
@@ -86,7 +94,7 @@ async def run_example(world: World, store: sqlite.SqliteStore) -> Any:
         },
         environ={},
     )
-    running = await start_engine(store, loaded, roles={"ic": "Ana Ruiz"})
+    running = await start_engine(store, loaded, roles={"ic": "Ana Ruiz"}, clock=FakeClock())
     await running.finished()
     return await running.view()
 
@@ -108,9 +116,11 @@ def assert_nothing_leaked(tmp_path: Path, events: list[Any]) -> None:
 async def test_cutover_passes_when_the_flag_is_off_and_three_resolvers_answer(
     world: World, store: sqlite.SqliteStore, tmp_path: Path
 ) -> None:
-    """Flag OFF -> Vault written and read back -> DNS new address on three resolvers -> flag ON, read back."""
-    h = await run_example(world, store)
+    """Flag OFF -> Vault written and read back -> DNS new address on three resolvers -> flag ON, read back
+    -> 30 minutes of a healthy new database."""
+    h = await run_example(world, store, tmp_path)
     assert h.state.status is RunStatus.PASSED, {s.id: s.summary for s in h.state.steps.values()}
+    assert h.state.step("observe_new_db").outcome is Outcome.PASS
     assert world.flag_on()
     assert world.kv.versions["secret/orders/prod"][-1] == {"DATABASE_URL": NEW_URL, "POOL": "20"}
     dns_step = h.state.step("dns_on_three_resolvers")
@@ -128,7 +138,7 @@ async def test_cutover_stops_before_anything_moves_when_the_flag_is_on(
 ) -> None:
     """The gate: with new-database writes already ON, pre-flight fails and nothing is written anywhere."""
     world.flags.flags["orders.write_new_db"]["environments"]["production"]["on"] = True
-    h = await run_example(world, store)
+    h = await run_example(world, store, tmp_path)
     assert h.state.status is not RunStatus.PASSED
     assert h.state.step("new_db_writes_off").outcome is Outcome.FAIL
     assert "orders.write_new_db is true" in h.state.step("new_db_writes_off").summary
@@ -143,10 +153,30 @@ async def test_cutover_does_not_enable_while_one_resolver_answers_the_old_addres
 ) -> None:
     """One resolver still answering the old address fails the DNS step; the flag is never turned on."""
     world.dns[2].zone[(DB_NAME, "A")] = ["10.20.0.9"]
-    h = await run_example(world, store)
+    h = await run_example(world, store, tmp_path)
     assert h.state.status is not RunStatus.PASSED
     step = h.state.step("dns_on_three_resolvers")
     assert step.outcome is Outcome.FAIL
     assert "quad9 answers ['10.20.0.9']" in step.summary
     assert not world.flag_on()
+    assert_nothing_leaked(tmp_path, await store.events(h.run_id))
+
+
+@pytest.mark.parametrize("trigger", ["new_db_errors", "new_db_replication_lag"])
+async def test_the_new_database_watch_turns_writes_off_in_launchdarkly(
+    world: World, store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any, trigger: str
+) -> None:
+    """Writes ON, then the new database's error rate (6%) or its replicas' lag (90 s) stays over the line for
+    2 minutes: the trigger rolls back by itself and the flag reads OFF in LaunchDarkly again."""
+    fake_metrics[trigger].set(0.06 if trigger == "new_db_errors" else 90.0)
+    h = await run_example(world, store, tmp_path)
+    assert h.state.status is RunStatus.ROLLED_BACK, {s.id: s.summary for s in h.state.steps.values()}
+    assert (h.state.rollback or {}).get("by") == f"trigger:{trigger}"
+    assert h.state.step("new_db_writes_confirmed").outcome is Outcome.PASS
+    assert h.state.step("observe_new_db").outcome is Outcome.FAIL
+    assert h.state.step("writes_off").outcome is Outcome.PASS
+    assert not world.flag_on()
+    # ON; then OFF twice: the safe value restored first (flags.safe), then the rollback step writes_off.
+    assert len(world.ld.calls("patchFeatureFlag")) == 3
+    assert not world.ld.rejected, world.ld.rejected
     assert_nothing_leaked(tmp_path, await store.events(h.run_id))
