@@ -18,6 +18,7 @@ import pytest
 
 from golive.server import app as app_mod
 from golive.server import config as config_mod
+from golive.server import endpoints as endpoints_mod
 from golive.server import schemas
 from golive.server.testing import LiveServer
 
@@ -223,7 +224,7 @@ def _concrete(path: str) -> str:
     )
 
 
-@pytest.mark.parametrize("ep", [e for e in app_mod.endpoints() if e.access != "public"], ids=lambda e: e.name)
+@pytest.mark.parametrize("ep", [e for e in endpoints_mod.table() if e.access != "public"], ids=lambda e: e.name)
 def test_every_route_but_health_is_401_without_a_token(api: Api, ep: Any) -> None:
     """Without a token every API and fragment route answers 401 with a Bearer challenge, and no data."""
     r = api.http.request(ep.method, _concrete(ep.path), json={} if ep.method == "POST" else None)

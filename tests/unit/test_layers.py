@@ -65,8 +65,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("golive.engine.judging", "golive.engine.runner"): "judging uses Engine",
     ("golive.engine.observing", "golive.engine.runner"): "observing uses Engine's private members",
     ("golive.engine.judging", "golive.engine.observing"): "judging and observing call each other",
-    # openapi types its table with app's Call
-    ("golive.server.openapi", "golive.server.app"): "openapi types its table with app.Call",
 }
 
 

@@ -1,28 +1,27 @@
 """Endpoints as data, and the OpenAPI 3.1 document built from them.
 
-Every API route is declared once as an :class:`Endpoint`; the app's routes and the document are both made
-from that list, so a route cannot exist without being documented, and the schemas are the pydantic models
-the handlers actually validate with.
+Every API route is declared once as an :class:`Endpoint` (the table is golive.server.endpoints); the app's
+routes and the document are both made from that list, so a route cannot exist without being documented, and
+the schemas are the pydantic models the handlers actually validate with. This module knows nothing of the
+app: an Endpoint is generic in what its handler takes (the app's ``Call``), so the document is built from
+the declarations alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from golive.server import schemas
 
-if TYPE_CHECKING:
-    from golive.server.app import Call
-
 __all__ = ["Access", "Endpoint", "Param", "build_document"]
 
 Access = Literal["public", "read", "act", "start"]
-Handler = Callable[["Call"], Awaitable[Any]]
+C = TypeVar("C")  # what a handler is called with (golive.server.call.Call)
 
 _ERROR_TEXT = {
     400: "The request is not valid for this run (the message says why and how to fix it).",
@@ -49,14 +48,14 @@ class Param:
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Generic[C]):
     """One API operation: its route, who may call it, what it takes and what it returns."""
 
     method: Literal["GET", "POST", "DELETE"]
     path: str
     name: str
     summary: str
-    handler: Handler
+    handler: Callable[[C], Awaitable[Any]]
     access: Access = "read"
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
@@ -80,7 +79,7 @@ def _path_params(path: str) -> list[str]:
     return out
 
 
-def build_document(endpoints: Sequence[Endpoint], version: str) -> dict[str, Any]:
+def build_document(endpoints: Sequence[Endpoint[Any]], version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``endpoints``."""
     models: list[type[BaseModel]] = [schemas.ErrorBody]
     for ep in endpoints:
