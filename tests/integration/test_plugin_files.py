@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,6 +79,14 @@ async def test_log_check_reports_last_success_age_hours(tmp_path: Path) -> None:
     assert result.outcome is Outcome.PASS, result.summary
     assert result.output["last_success_age_hours"] == 0.07
     assert "last_success_age_hours=0.07" in result.summary
+    (proof,) = result.evidence  # the proof a pre-flight keeps (shopify_token_refresh_log.json in seed 001)
+    assert proof.name == "log.json"
+    doc = json.loads(proof.content)
+    assert doc["source"] == str(log)
+    assert doc["pattern"] == "token refresh succeeded"
+    assert doc["within_hours"] == 8
+    assert doc["last_success_age_hours"] == 0.07
+    assert doc["line"].endswith("INFO shopify token refresh succeeded")
 
 
 async def test_log_check_fails_when_the_last_success_is_too_old(tmp_path: Path) -> None:
@@ -98,6 +107,7 @@ async def test_log_check_no_matching_line_fails(tmp_path: Path) -> None:
     result = await LogCheck().run(make_ctx(p, clock=FakeClock(NOW)))
     assert result.outcome is Outcome.FAIL
     assert "no line matches" in result.summary
+    assert not result.evidence  # nothing found: no proof
 
 
 async def test_log_check_custom_timestamp_format(tmp_path: Path) -> None:

@@ -1,9 +1,14 @@
-"""File and log checks: a file exists with the right content and age; a log shows a recent success."""
+"""File and log checks: a file exists with the right content and age; a log shows a recent success.
+
+A log check that finds a matching line keeps it as evidence (`log.json`: the source, the pattern, the window,
+the line and its age, redacted), the proof a pre-flight hands in; no matching line is a FAIL with no proof.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -154,6 +159,12 @@ class LogCheck(base.CheckPlugin):
         age = max(0.0, (ctx.clock.now() - ts).total_seconds())
         hours = round(age / 3600.0, 2)
         output = {"last_success_age_hours": hours, "last_success_at": ts.isoformat(), "line": _util.excerpt(found, 300)}
+        # The proof a pre-flight keeps (e.g. shopify_token_refresh_log.json): where, what, and the line found
+        # (redacted with everything else by finish).
+        proof = {"source": source, "pattern": p.pattern, "within_hours": round(p.within / 3600.0, 2), **output}
+        evidence = (
+            results.Evidence(name="log.json", content=json.dumps(proof).encode(), media_type="application/json"),
+        )
         if age > p.within:
             return _util.finish(
                 ctx,
@@ -161,12 +172,14 @@ class LogCheck(base.CheckPlugin):
                 f"last match {hours:g} h ago, expected within {_util.fmt_duration(p.within)}; "
                 f"last_success_age_hours={hours:g}",
                 output=output,
+                evidence=evidence,
             )
         return _util.finish(
             ctx,
             results.Outcome.PASS,
             f"last_success_age_hours={hours:g} (within {_util.fmt_duration(p.within)})",
             output=output,
+            evidence=evidence,
         )
 
 
