@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -106,3 +108,28 @@ def test_malformed_plugin_is_refused_at_registration(reg: registry.Registry) -> 
         reg.register(SyncRun)
     with pytest.raises(exceptions.PluginError, match="params must be a subclass"):
         reg.register(NoParams)
+
+
+def test_a_builtin_is_imported_when_first_asked_for() -> None:
+    """Asking for the http check imports its module and not the other built-ins' (Vault, SQL, LaunchDarkly)."""
+    code = (
+        "import sys\n"
+        "from golive.plugins import registry\n"
+        "reg = registry.default_registry()\n"
+        "assert 'http' in reg.names('check') and 'vault' in reg.names('secret')\n"
+        "assert reg.get('check', 'http').__name__ == 'HttpCheck'\n"
+        "print(sorted(m for m in sys.modules if m.startswith('golive.plugins.') and m.count('.') == 3))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['golive.plugins.checks.http']"
+
+
+def test_a_declared_builtin_that_is_not_that_plugin_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A BUILTINS entry whose class has another kind or name is a PluginError when it is asked for, not a swap."""
+    monkeypatch.setitem(registry.BUILTINS, ("check", "tcp"), "golive.plugins.checks.net:DnsCheck")
+    r = registry.Registry()
+    r.load_builtins()
+    with pytest.raises(
+        exceptions.PluginError, match=r"golive\.plugins\.checks\.net:DnsCheck is not the check plugin 'tcp'"
+    ):
+        r.get("check", "tcp")

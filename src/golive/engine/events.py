@@ -26,7 +26,7 @@ __all__ = ["PAYLOADS", "EventType", "Payload", "check", "payload"]
 class Payload(BaseModel):
     """The ``data`` of one event: frozen, and any field it does not declare is refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
     # How the actor authenticated (golive.identity stamps them on any event of a person's act, whatever its
     # type: a decision, a waiver, a take-over's engine_started); absent on the engine's own events.

@@ -171,7 +171,7 @@ class AppriseChannel:
     async def send(self, title: str, body: str) -> Delivery:
         import apprise
 
-        from golive.plugins import stubs
+        from golive.plugins import _stubbed as stubs
 
         transport = stubs.active()
         if transport is not None:  # a stubbed rehearsal never posts to the outside world; the run keeps it

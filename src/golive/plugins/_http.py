@@ -165,7 +165,7 @@ class HttpClient:
         follow_redirects: bool = True,
     ) -> HttpResponse:
         """Send one request and read the whole response; :class:`HttpFailure` if there is none."""
-        from golive.plugins import stubs
+        from golive.plugins import _stubbed as stubs
 
         transport = stubs.active()
         if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the network

@@ -123,7 +123,7 @@ async def run_command(
     argv = argv_of(run)
     if not argv or not argv[0]:
         raise ProcFailure("the command is empty")
-    from golive.plugins import stubs
+    from golive.plugins import _stubbed as stubs
 
     transport, recorder = stubs.active(), stubs.recording()
     if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the process

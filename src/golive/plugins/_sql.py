@@ -126,7 +126,7 @@ async def execute(
     write: bool = False,
 ) -> SqlResult:
     """Run statements in one transaction (committed when ``write``) and return the last one's result."""
-    from golive.plugins import stubs
+    from golive.plugins import _stubbed as stubs
 
     transport, recorder = stubs.active(), stubs.recording()
     if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the database

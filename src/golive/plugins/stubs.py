@@ -24,15 +24,13 @@ inherits it, and two runs in one process never see each other's stubs.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import fnmatch
 import hashlib
 import json as jsonlib
 import re
 import shlex
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from golive import clock as clock_mod
 from golive import exceptions
+from golive.plugins._stubbed import activate, active, recording
 from golive.spec.durations import Duration
 
 if TYPE_CHECKING:
@@ -54,6 +53,7 @@ __all__ = [
     "activate",
     "active",
     "load_stubs",
+    "recording",
 ]
 
 STUBS_VERSION = 1
@@ -847,27 +847,4 @@ class Recorder:
 
 # ------------------------------------------------------------------------------------------ activation
 
-_ACTIVE: contextvars.ContextVar[StubTransport | None] = contextvars.ContextVar("golive_stubs", default=None)
-_RECORDING: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("golive_recorder", default=None)
-
-
-def active() -> StubTransport | None:
-    """The stub transport of the run this task belongs to, if it is a stubbed rehearsal."""
-    return _ACTIVE.get()
-
-
-def recording() -> Recorder | None:
-    """The recorder of the run this task belongs to, if it records."""
-    return _RECORDING.get()
-
-
-@contextlib.contextmanager
-def activate(transport: StubTransport | None = None, recorder: Recorder | None = None) -> Iterator[None]:
-    """Make ``transport`` (and/or ``recorder``) the outside world of everything started inside."""
-    t1 = _ACTIVE.set(transport)
-    t2 = _RECORDING.set(recorder)
-    try:
-        yield
-    finally:
-        _RECORDING.reset(t2)
-        _ACTIVE.reset(t1)
+# active(), recording() and activate() live in golive.plugins._stubbed (imported by every run).

@@ -629,7 +629,6 @@ def _render_vars_only(value: Any, var_values: Mapping[str, Any]) -> Any:
 def _check_params(
     ctx: _Ctx, registry: Any, kind: str, type_name: Any, params: Any, loc: Loc, var_values: Mapping[str, Any]
 ) -> None:
-    names = registry.names(kind)
     if not isinstance(type_name, str):
         return
     plugin = registry.get(kind, type_name)
@@ -641,6 +640,7 @@ def _check_params(
         "secret": "secret provider",
     }[kind]
     if plugin is None:
+        names = registry.names(kind)
         ctx.add(
             (*loc[:-1], "type" if kind in ("check", "action", "metric", "flag") else "provider"),
             f"unknown {label} {type_name!r}{suggest(type_name, names)}; available: {', '.join(names) or 'none'}",

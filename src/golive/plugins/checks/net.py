@@ -198,7 +198,7 @@ class DnsCheck(base.CheckPlugin):
         p: DnsParams = ctx.params
         if p.resolvers:
             return await self._named(ctx, p)
-        from golive.plugins import stubs
+        from golive.plugins import _stubbed as stubs
 
         transport = stubs.active()
         if transport is not None:  # a stubbed rehearsal: the stubs answer for the system resolver
@@ -269,7 +269,7 @@ class DnsCheck(base.CheckPlugin):
 
     async def _ask(self, p: DnsParams, server: str) -> _Answer:
         """One resolver's answer; a timeout, a refusal or a server failure is an ERROR, never an empty answer."""
-        from golive.plugins import stubs
+        from golive.plugins import _stubbed as stubs
 
         transport = stubs.active()
         if transport is not None:  # a stubbed rehearsal: the stubs answer in place of the resolver
