@@ -978,7 +978,8 @@ def rollback(
             click.echo("the running engine holds the run; it starts the rollback as soon as it can")
             return True
         click.echo(f"run {h.run_id}: {h.state.status.label} ({h.state.reason})")
-        return status is RunStatus.ROLLED_BACK and (h.state.rollback or {}).get("outcome") == "pass"
+        rolled = status in (RunStatus.ROLLED_BACK, RunStatus.ROLLED_BACK_AFTER_GO)
+        return rolled and (h.state.rollback or {}).get("outcome") == "pass"
 
     check = lambda store: remote.refuse_shared(store, local, "rollback")  # noqa: E731
     sys.exit(0 if _common.run_async(lambda: _common.with_store(db_url, go, check=check)) else 1)

@@ -46,7 +46,7 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         head.append(f"  {summary['reason']}", style="dim")
     parts.append(head)
     stopped = (summary.get("engine") or {}).get("stopped")
-    if stopped and summary.get("status") not in ("passed", "no_go", "rolled_back", "failed"):
+    if stopped and summary.get("status") not in ("passed", "no_go", "rolled_back", "rolled_back_after_go", "failed"):
         parts.append(
             Text(
                 f"ENGINE STOPPED at {stopped.get('at')}: {stopped.get('reason')} "

@@ -255,7 +255,11 @@ def hypercare(
             return 0 if result.ok else 1
         con.print(f"hypercare of run {rid}: {len(r.ticks)} ticks from GO {r.go_time:%Y-%m-%d %H:%M} UTC to {r.end}")
         async with rehearsal.outside_world(r.engine, settings):
-            await r.run_forever(until=until_at)
+            await service.watch_hypercare(r, until=until_at)
+        status = r.engine.h.state.status
+        if status.value == "rolled_back_after_go":
+            con.print(f"run {rid}: {status.label} ({r.engine.h.state.reason})")
+            return 1
         failed = any(not rec.outcome.ok for rec in r.history) or bool(r.missed)
         return 1 if failed else 0
 

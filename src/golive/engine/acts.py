@@ -1456,7 +1456,11 @@ async def request_rollback(
                 f"--trigger {trigger}: not a rollback trigger raised by a person"
                 f"{loader.suggest(trigger, raisable)}; such triggers: {', '.join(raisable) or 'none'}"
             )
-    if h.state.status in (state_mod.RunStatus.ROLLED_BACK, state_mod.RunStatus.ROLLING_BACK):
+    if h.state.status in (
+        state_mod.RunStatus.ROLLED_BACK,
+        state_mod.RunStatus.ROLLED_BACK_AFTER_GO,
+        state_mod.RunStatus.ROLLING_BACK,
+    ):
         await _refuse(h, "rollback", actor, f"run is already {h.state.status.label}", conflict=True)
     if h.state.final and h.state.status is not state_mod.RunStatus.PASSED:
         await _refuse(h, "rollback", actor, f"run has ended ({h.state.status.label})")

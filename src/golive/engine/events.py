@@ -328,6 +328,7 @@ class RollbackInterrupted(Payload):
 class RollbackRequested(Payload):
     """``rollback_requested``."""
 
+    armed: bool | None = None  # an armed trigger fired while the run went on (golive.engine.armed)
     reason: str | None = None
     source: str | None = None
     trigger: str | None = None
@@ -491,8 +492,10 @@ class StepWaiting(Payload):
 
 
 class TriggerEvaluated(Payload):
-    """``trigger_evaluated``: one evaluation of a trigger (``baseline`` only when it has one) and its samples."""
+    """``trigger_evaluated``: one evaluation of a trigger (``baseline`` only when it has one) and its samples;
+    ``armed`` when the armed watch read it outside an observe window (golive.engine.armed)."""
 
+    armed: bool | None = None
     baseline: Any = None
     breached: bool | None = None
     breaching_since: str | None = None

@@ -12,7 +12,7 @@ from typing import Any
 
 from golive import exceptions
 
-__all__ = ["HYPERCARE_ACTOR", "hypercare_runner", "run_hypercare"]
+__all__ = ["HYPERCARE_ACTOR", "hypercare_runner", "run_hypercare", "watch_hypercare"]
 
 HYPERCARE_ACTOR = "hypercare"
 
@@ -148,6 +148,44 @@ async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: 
     return hc_runner
 
 
+async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
+    """Run hypercare's schedule to its end (or ``until``) with the armed triggers read beside it
+    (:mod:`golive.engine.armed`): a rollback trigger's fire runs the rollback here, the run ends
+    ROLLED_BACK_AFTER_GO and hypercare stops. A failed append stops both (fail closed)."""
+    import asyncio
+    import contextlib
+
+    from golive.engine import armed
+
+    engine = hc_runner.engine
+    schedule = asyncio.ensure_future(hc_runner.run_forever(until=until))
+    rolling: list[bool] = []
+
+    async def on_rollback(reason: str, by: str) -> None:
+        rolling.append(True)
+        schedule.cancel()  # hypercare stops: no slot runs once the rollback has started
+        await engine.rollback(reason, by, "trigger")
+
+    watcher = armed.ArmedWatch(engine, on_rollback)
+    watch = asyncio.ensure_future(watcher.run())
+    try:
+        await asyncio.wait({watch, schedule}, return_when=asyncio.FIRST_COMPLETED)
+        if rolling:  # a rollback is under way: it runs to its end
+            await watch
+        elif schedule.done() and not schedule.cancelled() and schedule.exception() is None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+            await watcher.recorder.flush()  # hypercare is over: the last batches are written
+    finally:
+        for task in (watch, schedule):
+            if not task.done():
+                task.cancel()
+        for task in (watch, schedule):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def run_hypercare(
     store: Any, run_id: str, out_dir: Path | None = None, echo: Callable[[str], None] = lambda s: None
 ) -> Any:
@@ -158,7 +196,7 @@ async def run_hypercare(
     settings = rehearsal.settings_from_params((await store.get_run(run_id)).params)
     try:
         async with rehearsal.outside_world(runner.engine, settings):
-            await runner.run_forever()
+            await watch_hypercare(runner)
     finally:
         await runner.engine.aclose()
     return runner

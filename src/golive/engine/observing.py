@@ -45,6 +45,36 @@ def evaluators(
     ]
 
 
+async def shared(engine: Engine, trigger_ids: tuple[str, ...] = ()) -> list[triggers_mod.TriggerEvaluator]:
+    """The run's one evaluator per trigger (``trigger_ids``, or all), made at first need and kept on the engine:
+    observe windows and the armed watch (:mod:`golive.engine.armed`) read the same evaluator, so a trigger that
+    one of them fired stays firing for the other and never fires twice without a clear in between. A trigger
+    the run's log shows firing (an earlier engine of this run read it) is taken up still firing. The sources'
+    secrets and the pinned runs that ``run:`` baselines compare with are resolved once, here."""
+    from golive.engine.state import parse_ts
+
+    wanted = tuple(t.id for t in engine.runbook.triggers if (not trigger_ids or t.id in trigger_ids))
+    missing = tuple(tid for tid in wanted if tid not in engine.evaluators)
+    if missing:
+        earlier: dict[str, baselines.Earlier] = {}
+        for t in engine.runbook.triggers:
+            if t.id not in missing or t.source is None:
+                continue
+            await engine.render(t.source.with_)
+            if t.baseline is not None and t.baseline.run and t.baseline.run not in earlier:
+                # A missing run leaves the baseline reader without values: it reports an error, never a pass.
+                with contextlib.suppress(baselines.BaselineError):
+                    earlier[t.baseline.run] = await judging.earlier_run(engine, t.baseline.run)
+        for ev in evaluators(engine, missing, earlier):
+            if ev.id in engine.evaluators:  # made meanwhile by another reader
+                continue
+            logged = engine.h.state.triggers.get(ev.id) or {}
+            if logged.get("state") == "firing" and not ev.manual:
+                ev.continue_firing(parse_ts(logged.get("since")) or engine.clock.now())
+            engine.evaluators[ev.id] = ev
+    return [engine.evaluators[tid] for tid in wanted]
+
+
 async def observe_step(engine: Engine, step: models.Step) -> None:
     """Watch the step's triggers for its duration. After a pause and the IC's GO (or a ``continue``
     default), the evaluators are reset and the rest of the window is watched: a GO never passes a window
@@ -56,14 +86,14 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
     st = engine.h.state
     s = st.step(step.id)
     evs: list[triggers_mod.TriggerEvaluator] | None = None
+    rearm = False
     if s.status == "waiting" and s.waiting_for == "pause":
         remaining = await _wait_pause(engine, step)  # resumed while paused: the IC's answer comes first
+        rearm = True  # the IC chose to go on: the trigger that paused must breach again to fire again
     else:
         await engine.emit("step_started", step_id=step.id, attempt=1, duration_planned=step.duration)
         remaining = step.duration
-    for t in engine.runbook.triggers:  # resolve the secrets the sources need before the window opens
-        if t.source is not None and (not step.triggers or t.id in step.triggers):
-            await engine.render(t.source.with_)
+    window_evs = await shared(engine, step.triggers)  # the sources' secrets are resolved before the window opens
 
     async def on_event(ev: dict[str, Any]) -> None:
         await engine.emit(ev["type"], step_id=step.id, **ev["data"])
@@ -86,20 +116,13 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
     segments: dict[str, list[samples_mod.Coverage]] = {}  # each trigger's coverage, window segment by segment
     extended = 0.0
     most = step.max_extension if step.max_extension is not None else step.duration
-    rearm = False
-    earlier: dict[str, baselines.Earlier] = {}
-    for t in engine.runbook.triggers:
-        if t.baseline is not None and t.baseline.run and (not step.triggers or t.id in step.triggers):
-            # A missing run leaves the baseline reader without values: it reports an error, never a pass.
-            with contextlib.suppress(baselines.BaselineError):
-                earlier[t.baseline.run] = await judging.earlier_run(engine, t.baseline.run)
     while True:
         if evs is None:
-            evs = evaluators(engine, step.triggers, earlier)
-            watch = judging.watcher(engine, step)  # a sequential judge watches like a trigger
+            evs = list(window_evs)
+            watch = judging.watcher(engine, step)  # a sequential judge watches like a trigger (this window's own)
             if watch is not None:
                 evs.append(watch)
-        elif rearm:
+        if rearm:
             for ev in evs:  # the IC chose to go on: a trigger must breach (for `for`) again to fire again
                 ev.reset()
             rearm = False
@@ -176,6 +199,7 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
         trig = engine.runbook.trigger(result.trigger_id or "")
         title = trig.title if trig and trig.title else result.trigger_id
         if result.then == "rollback":
+            engine.rollback_begun = True  # nothing reads the triggers any more: the rollback comes next
             await engine._record_result(step, Result.fail(result.summary), 1, started or "", took, "step_finished")
             raise _Rollback(
                 f"trigger {result.trigger_id} fired ({title}): {result.reason}",

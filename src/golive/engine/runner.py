@@ -51,6 +51,7 @@ from golive.store import base as store_base
 
 if TYPE_CHECKING:
     from golive.plugins import stubs
+    from golive.watch import triggers as triggers_mod
 
 __all__ = ["Engine", "create_run", "new_run_id"]
 
@@ -292,6 +293,10 @@ class Engine:
         self._http: Any = None
         self._rollback_wake = asyncio.Event()
         self._watch_failed: BaseException | None = None
+        self._armed_failed: Exception | None = None  # the armed-trigger watch failed (e.g. a lost lease)
+        # One evaluator per trigger, shared by observe windows and the armed watch (observing.shared).
+        self.evaluators: dict[str, triggers_mod.TriggerEvaluator] = {}
+        self.rollback_begun = False  # a rollback is about to start: the armed watch reads no more
         self._notifier: Any = None
         self._pagers: Any = None
         self.dry_run = handle.state.mode == "dry-run"
@@ -328,6 +333,8 @@ class Engine:
         st = self.h.state
         if st.rollback is None and st.rollback_requests:
             req = st.rollback_requests[-1]
+            if req.get("armed"):  # an armed trigger fired while the run went on
+                return _Rollback(req.get("reason") or "trigger fired", f"trigger:{req.get('trigger')}", "trigger")
             if req.get("trigger"):  # a trigger a person raised: the rollback is the trigger's, the reason names them
                 tid = req["trigger"]
                 return _Rollback(
@@ -593,7 +600,7 @@ class Engine:
             return st.status
         poller = asyncio.create_task(self._poller())
         updates = asyncio.create_task(self._run_cadence())
-        tasks = [poller, updates]
+        tasks = [poller, updates, asyncio.create_task(self._watch_armed())]
         if st.mode == "live" and windows_mod.has_watch(self.runbook):
             watcher = asyncio.create_task(windows_mod.watch(self))
             watcher.add_done_callback(self._watch_ended)
@@ -746,6 +753,7 @@ class Engine:
             await self.finish(RunStatus.PASSED, "every phase passed")
             return st.status
         except _Rollback as rb:
+            self.rollback_begun = True
             await self.rollback(rb.reason, rb.by, rb.source)
             return st.status
 
@@ -756,7 +764,32 @@ class Engine:
             self._watch_failed = task.exception()
             self._rollback_wake.set()
 
+    async def _watch_armed(self) -> None:
+        """Read the armed triggers whatever step runs (:mod:`golive.engine.armed`); a rollback trigger's fire is
+        a rollback request the run loop takes at once. A failed append (a lost lease, a store error) stops the
+        run loop with that error: the run is never driven on unwatched."""
+        from golive.engine import armed
+
+        if self.dry_run:
+            return
+
+        async def on_rollback(reason: str, by: str) -> None:
+            await self.emit(
+                "rollback_requested", reason=reason, source="trigger", trigger=by.removeprefix("trigger:"), armed=True
+            )
+            self._rollback_wake.set()
+
+        try:
+            await armed.ArmedWatch(self, on_rollback).run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # fail closed: the run loop raises it at its next look
+            self._armed_failed = exc
+            self._rollback_wake.set()
+
     def _check_rollback(self) -> None:
+        if self._armed_failed is not None:
+            raise self._armed_failed
         if self._watch_failed is not None:
             raise exceptions.GoliveError(f"the window and freeze watcher failed: {self._watch_failed}")
         rb = self._pending_rollback()
@@ -1687,7 +1720,10 @@ class Engine:
         await self.emit("rollback_finished", outcome="pass" if ok else "fail", failed=failed)
         await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
         status_reason = f"{reason} (rollback started by {by}{'' if ok else '; some rollback steps failed'})"
-        await self.finish(RunStatus.ROLLED_BACK, status_reason)
+        after_go = bool((st.rollback or {}).get("after_go"))
+        if after_go:
+            status_reason = f"after GO, during hypercare: {status_reason}"
+        await self.finish(RunStatus.ROLLED_BACK_AFTER_GO if after_go else RunStatus.ROLLED_BACK, status_reason)
 
     async def _restore_flags(self) -> Outcome:
         """The fastest lever: set every declared kill-switch flag back to its safe value and read it back."""

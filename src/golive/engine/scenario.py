@@ -146,7 +146,7 @@ class Comms(_Model):
 
 
 Outcome = Literal["pass", "warn", "fail", "error", "skipped", "waived", "not-run", "not-taken", "go", "no-go"]
-FinalOutcome = Literal["passed", "no_go", "rolled_back", "stopped", "failed"]
+FinalOutcome = Literal["passed", "no_go", "rolled_back", "rolled_back_after_go", "stopped", "failed"]
 EvidenceStatus = Literal["complete", "missing", "not-applicable"]
 
 

@@ -15,7 +15,8 @@ event written goes through it):
 - ``decision_recorded`` [decision, reason, statement]             ``decision_defaulted`` [default]
 - ``waiver_recorded`` [ticket, reason]                            ``act_refused`` [act, why]
 - ``trigger_evaluated`` [trigger, status, value, state]            ``trigger_fired`` [trigger, reason, then, severity]
-- ``rollback_requested`` [reason, source]   ``rollback_started`` [reason, by, source]   ``rollback_finished`` [outcome]
+- ``rollback_requested`` [reason, source, trigger, armed]   ``rollback_started`` [reason, by, source]   ``rollback_finished`` [outcome]
+- ``window_extended`` [extension, extended, max_extension, coverage, reason]: an observe window watched on (min_coverage)
 - ``rollback_interrupted`` [error]: the rollback's own machinery failed; the run stays ROLLING-BACK, adoptable
 - ``step_rechecked`` [outcome, summary, decision]: a decision's recheck ran when someone decided
 - ``follow_up_confirmed`` [follow_up, note]: a rollback follow-up duty was confirmed
@@ -70,6 +71,7 @@ class RunStatus(enum.StrEnum):
     PASSED = "passed"
     NO_GO = "no_go"
     ROLLED_BACK = "rolled_back"
+    ROLLED_BACK_AFTER_GO = "rolled_back_after_go"  # rolled back during hypercare, after the cutover passed with a GO
     STOPPED = "stopped"  # a deliberate stop (on_no_go: keep-live): what passed stays live; resume --from continues
     FAILED = "failed"
 
@@ -78,7 +80,16 @@ class RunStatus(enum.StrEnum):
         return self.value.replace("_", "-").upper()
 
 
-FINAL = frozenset({RunStatus.PASSED, RunStatus.NO_GO, RunStatus.ROLLED_BACK, RunStatus.STOPPED, RunStatus.FAILED})
+FINAL = frozenset(
+    {
+        RunStatus.PASSED,
+        RunStatus.NO_GO,
+        RunStatus.ROLLED_BACK,
+        RunStatus.ROLLED_BACK_AFTER_GO,
+        RunStatus.STOPPED,
+        RunStatus.FAILED,
+    }
+)
 
 
 @dataclass
@@ -411,6 +422,7 @@ class RunState:
                     "by": ev.actor,
                     "at": ev.ts,
                     "trigger": d.get("trigger"),
+                    "armed": bool(d.get("armed")),
                 }
             )
         elif t == "rollback_started":
@@ -421,6 +433,8 @@ class RunState:
                 "started_at": ev.ts,
                 "finished_at": None,
                 "outcome": None,
+                # The cutover had passed (a GO, hypercare going on): the rollback ends ROLLED_BACK_AFTER_GO.
+                "after_go": self.status is RunStatus.PASSED and self.go_at is not None,
             }
             self.status = RunStatus.ROLLING_BACK
         elif t == "rollback_finished":

@@ -383,6 +383,8 @@ def verdict(h: acts.RunHandle) -> str:
     st = h.state
     if st.status is RunStatus.ROLLING_BACK:  # started, not finished: never "ROLLED BACK" before it is
         return "ROLLING BACK"
+    if st.status is RunStatus.ROLLED_BACK_AFTER_GO:
+        return "ROLLED BACK AFTER GO"
     if st.status is RunStatus.ROLLED_BACK or st.rollback is not None:
         return "ROLLED BACK"
     # The go-live's GO (go_at), not the answer to a pause: a pause's GO only lets an observe window go on.

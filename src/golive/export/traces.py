@@ -22,7 +22,13 @@ from golive.store import base as store_base
 __all__ = ["RESULTS", "export_trace", "trace_id_of"]
 
 RESULTS = {"pass": "success", "warn": "success", "fail": "failure", "error": "error", "skipped": "skip"}
-RUN_RESULTS = {"passed": "success", "no_go": "failure", "rolled_back": "failure", "failed": "failure"}
+RUN_RESULTS = {
+    "passed": "success",
+    "no_go": "failure",
+    "rolled_back": "failure",
+    "rolled_back_after_go": "failure",
+    "failed": "failure",
+}
 TASK_TYPES = {"check": "test", "action": "deploy"}
 EXPORT_TIMEOUT = 10.0  # seconds for the whole export, retries included
 

@@ -49,7 +49,7 @@ def overall_status(summary: dict[str, Any], steps: Iterable[dict[str, Any]] | No
     A step that has no outcome (never ran, still waiting) counts as a failure: no result is not a pass.
     """
     steps = list(steps if steps is not None else checks_of(summary))
-    if summary.get("status") in ("no_go", "rolled_back", "stopped", "failed"):
+    if summary.get("status") in ("no_go", "rolled_back", "rolled_back_after_go", "stopped", "failed"):
         return "FAIL"
     if not steps:
         return "FAIL"

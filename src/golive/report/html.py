@@ -38,8 +38,15 @@ SUMMARY_CHARS = 400  # characters of a step summary shown before the cell scroll
 parse_thresholds = charts.parse_thresholds
 
 
-FINAL_STATUSES = ("passed", "no_go", "rolled_back", "stopped", "failed")  # golive.engine.state.FINAL, as summary values
-VERDICT_CLASS = {"GO": "go", "NO-GO": "nogo", "ROLLED BACK": "rolledback"}
+FINAL_STATUSES = (
+    "passed",
+    "no_go",
+    "rolled_back",
+    "rolled_back_after_go",
+    "stopped",
+    "failed",
+)  # golive.engine.state.FINAL, as summary values
+VERDICT_CLASS = {"GO": "go", "NO-GO": "nogo", "ROLLED BACK": "rolledback", "ROLLED BACK AFTER GO": "rolledback"}
 
 
 # -- public API ---------------------------------------------------------------------------------------------

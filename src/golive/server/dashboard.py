@@ -168,8 +168,8 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
     decisions = []
     manual = []
     unknown = []
-    rolling = data["status"] in ("rolling_back", "rolled_back")
-    final = data["status"] in ("passed", "no_go", "rolled_back", "stopped", "failed")
+    rolling = data["status"] in ("rolling_back", "rolled_back", "rolled_back_after_go")
+    final = data["status"] in ("passed", "no_go", "rolled_back", "rolled_back_after_go", "stopped", "failed")
     # Once the run has ended or is rolling back, nobody is waited for any more (the engine stopped waiting).
     pending = [] if rolling or final else data["pending"]
     for item in pending:

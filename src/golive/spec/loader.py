@@ -1008,6 +1008,26 @@ def _cross_checks(ctx: _Ctx, data: dict[str, Any], registry: Any, var_values: Ma
             _check_expression(ctx, ("triggers", i, "when"), when, names)
         if isinstance(base, dict) and isinstance(src, dict):
             _check_baseline(ctx, registry, base, src, ("triggers", i, "baseline"), var_values)
+    for i, trig in enumerate(triggers):
+        armed = trig.get("armed") if isinstance(trig, dict) else None
+        if not isinstance(armed, dict):
+            continue
+        start, until = armed.get("from"), armed.get("until")
+        if isinstance(start, str) and start not in phase_ids:
+            ctx.add(("triggers", i, "armed", "from"), f"unknown phase {start!r}{suggest(start, phase_ids)}")
+        if isinstance(until, str) and until not in ("end", "hypercare") and until not in phase_ids:
+            ctx.add(
+                ("triggers", i, "armed", "until"),
+                f"unknown phase {until!r}{suggest(until, phase_ids)}; or 'end' (the cutover's end) or 'hypercare'",
+            )
+        elif (
+            isinstance(start, str)
+            and isinstance(until, str)
+            and start in phase_ids
+            and until in phase_ids
+            and phase_ids.index(until) < phase_ids.index(start)
+        ):
+            ctx.add(("triggers", i, "armed", "until"), f"phase {until!r} comes before {start!r} (armed.from)")
     for i, pager in enumerate(_items(data.get("pagers"))):
         if isinstance(pager, dict):
             for k, tid in enumerate(_items(pager.get("triggers"))):

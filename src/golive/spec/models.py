@@ -829,6 +829,20 @@ class Phase(Model):
 # --- triggers, rollback, flags ------------------------------------------------------------------------
 
 
+class Armed(Model):
+    """When a trigger is read whatever step is running: from the start of one phase to the end of another,
+    the end of the cutover (``end``) or the end of hypercare (``hypercare``)."""
+
+    from_: str | None = Field(
+        default=None, alias="from", description="The phase whose start arms it (default: its first observe step's)."
+    )
+    until: str = Field(
+        default="hypercare",
+        description="The phase whose end disarms it, 'end' (the end of the cutover) or 'hypercare' (the default: "
+        "the end of hypercare).",
+    )
+
+
 class Trigger(Model):
     """A rollback trigger: a condition on a metric, or a signal a person raises (no source)."""
 
@@ -861,6 +875,12 @@ class Trigger(Model):
         description="The fraction of an observe window this trigger must really have watched for the window to "
         "pass (default: the step's min_coverage, else 0.9).",
     )
+    armed: Armed | None = Field(
+        default=None,
+        description="The span it is read over whatever step runs (action phases, enablement, hypercare): "
+        "{from: PHASE, until: PHASE | end | hypercare}. Default: from the phase of its first observe step to the "
+        "end of hypercare; a trigger no observe step watches is armed only when this says so.",
+    )
 
     @model_validator(mode="after")
     def _source_needs_when(self) -> Trigger:
@@ -868,6 +888,8 @@ class Trigger(Model):
             raise ValueError("a trigger with a source needs 'when' (e.g. 'value > 0.15')")
         if self.baseline is not None and self.source is None:
             raise ValueError("a trigger with a baseline needs a 'source' to compare with it")
+        if self.armed is not None and self.source is None:
+            raise ValueError("'armed' belongs to a trigger with a 'source' (one a person raises is never read)")
         if self.min_coverage is not None and self.source is None:
             raise ValueError("'min_coverage' belongs to a trigger with a 'source' (one a person raises is never read)")
         return self

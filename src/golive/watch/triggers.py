@@ -203,6 +203,13 @@ class TriggerEvaluator:
         """The latest evaluation, if any."""
         return self._last
 
+    def continue_firing(self, since: datetime) -> None:
+        """Take up a firing state that an earlier reader of this trigger left (an earlier engine of the same run,
+        read back from its log): the trigger stays firing without firing again until a reading clears it."""
+        self._firing = True
+        self._state = TriggerState.FIRING
+        self._since = since
+
     def reset(self) -> None:
         """Forget streaks and the firing status (e.g. after the IC decided to continue and wants re-arming)."""
         self._breaches = 0

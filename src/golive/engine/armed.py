@@ -1,0 +1,180 @@
+"""Armed triggers: each trigger is read on its interval over its armed span, whatever step is running.
+
+A trigger's span (``armed: {from: PHASE, until: PHASE | end | hypercare}``) starts when its ``from`` phase
+starts (default: the phase of its first observe step) and ends when its ``until`` phase ends, when the cutover
+ends (``end``) or when hypercare ends (``hypercare``, the default: GO plus the last tier or report). A trigger
+that no observe step watches and that declares no ``armed`` is not armed. Nothing is armed once a rollback
+started, nor after a run that did not pass.
+
+:class:`ArmedWatch` reads the armed triggers that no running observe step is reading (an observe window reads
+its own), records their readings as batched samples (:class:`golive.watch.observe.Recorder`) through the
+engine's fenced appends, and acts on a fire: ``rollback`` starts the rollback (the running engine's run loop is
+woken; in hypercare the watch runs the rollback itself and the run ends ROLLED_BACK_AFTER_GO), ``notify`` is
+announced, ``pause`` is announced to the IC and recorded (outside an observe window nothing waits). An append
+that fails (a lost lease, a store error) ends the watch with that error: the engine stops, it never goes on
+unwatched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from golive.engine import observing
+from golive.spec import models
+from golive.watch import observe as observe_mod
+from golive.watch import samples as samples_mod
+from golive.watch import triggers as triggers_mod
+
+if TYPE_CHECKING:
+    from golive.engine.state import RunState
+
+__all__ = ["ArmedWatch", "armed_now", "hypercare_end", "span"]
+
+RECHECK = 1.0  # seconds of run time between two looks at which triggers are armed, when none is due sooner
+
+
+def span(runbook: models.Runbook, trigger: models.Trigger) -> tuple[str | None, str] | None:
+    """(from phase, until) of a trigger's armed span, or None when it is not armed. ``from`` None: the
+    first phase."""
+    if trigger.source is None:
+        return None
+    start = trigger.armed.from_ if trigger.armed is not None else None
+    if start is None:
+        for phase in runbook.phases:
+            if any(
+                s.kind is models.StepKind.OBSERVE and (not s.triggers or trigger.id in s.triggers) for s in phase.steps
+            ):
+                start = phase.id
+                break
+        else:
+            if trigger.armed is None:
+                return None
+    return start, trigger.armed.until if trigger.armed is not None else "hypercare"
+
+
+def hypercare_end(runbook: models.Runbook, go: datetime | None) -> datetime | None:
+    """When hypercare ends: GO plus its last tier's ``until`` or its last report's ``at`` (None without)."""
+    hc = runbook.hypercare
+    lengths = [t.until for t in hc.tiers] + [r.at for r in hc.reports]
+    if go is None or not lengths:
+        return None
+    return go + timedelta(seconds=max(lengths))
+
+
+def armed_now(runbook: models.Runbook, st: RunState, trigger: models.Trigger, now: datetime) -> bool:
+    """Whether ``trigger`` is inside its armed span in the run's state ``st`` at ``now``."""
+    from golive.engine.state import RunStatus, parse_ts
+
+    sp = span(runbook, trigger)
+    if sp is None or st.rollback is not None or st.status is RunStatus.ROLLING_BACK or st.rollback_requests:
+        return False  # a rollback was asked for or started: nothing is read any more
+    start, until = sp
+    if start is not None and st.phases.get(start, "pending") == "pending":
+        return False
+    if st.final:
+        if st.status is not RunStatus.PASSED or until != "hypercare":
+            return False
+        end = hypercare_end(runbook, parse_ts(st.go_at))
+        return end is not None and now < end
+    if until in ("end", "hypercare"):
+        return True
+    return st.phases.get(until, "pending") in ("pending", "running")
+
+
+def _observed(runbook: models.Runbook, st: RunState) -> set[str]:
+    """Triggers a running observe step reads itself (or a paused one will read again at the IC's answer)."""
+    out: set[str] = set()
+    for _, step in runbook.all_steps():
+        if step.kind is models.StepKind.OBSERVE and st.step(step.id).status in ("running", "waiting"):
+            out |= set(step.triggers) if step.triggers else {t.id for t in runbook.triggers}
+    return out
+
+
+class ArmedWatch:
+    """Reads a run's armed triggers on their intervals (one loop, like an observe window's)."""
+
+    def __init__(self, engine: Any, on_rollback: Callable[[str, str], Awaitable[None]]) -> None:
+        """``engine`` is the run's :class:`golive.engine.runner.Engine` (taken as Any: the runner starts this
+        watch, so importing it here would be a cycle); ``on_rollback(reason, by)`` starts the rollback when a
+        rollback trigger fires."""
+        self.engine = engine
+        self.on_rollback = on_rollback
+        self.recorder = observe_mod.Recorder(self._record, engine.clock)
+        self.reads = 0
+
+    async def _record(self, ev: dict[str, Any]) -> None:
+        await self.engine.emit(ev["type"], armed=True, **ev["data"])
+
+    def active(self) -> list[models.Trigger]:
+        """The armed triggers this watch reads now."""
+        eng = self.engine
+        st = eng.h.state
+        if eng.rollback_begun:  # an observe window's fire is starting the rollback
+            return []
+        now = eng.clock.now()
+        busy = _observed(eng.runbook, st)
+        return [t for t in eng.runbook.triggers if t.id not in busy and armed_now(eng.runbook, st, t, now)]
+
+    async def run(self) -> None:
+        """Read until cancelled; a rollback trigger's fire calls ``on_rollback`` and ends the watch."""
+        eng = self.engine
+        clock = eng.clock
+        next_due: dict[str, float] = {}
+        # A time-scaled rehearsal reads armed triggers at most every REAL_GAP_FLOOR real seconds: at 3600x a
+        # 30 s interval would be 8 ms of real time, and the reads would starve the run they watch.
+        factor = getattr(clock, "factor", None)
+        floor = samples_mod.REAL_GAP_FLOOR * factor if isinstance(factor, int | float) else 0.0
+        while True:
+            active = self.active()
+            # The run's one evaluator per trigger, shared with its observe windows: a trigger a window fired
+            # goes on firing here (no second fire) until a reading clears it.
+            shared = {e.id: e for e in await observing.shared(eng, tuple(t.id for t in active))} if active else {}
+            ids = {t.id for t in active}
+            for tid in [t for t in next_due if t not in ids]:
+                next_due.pop(tid)  # disarmed (or an observe window reads it): its batch is written now
+                await self.recorder.flush()
+            now = clock.monotonic()
+            due = [t for t in active if next_due.setdefault(t.id, now) <= now]
+            if due:
+                evs = [shared[t.id] for t in due if t.id in shared]
+                got = await asyncio.gather(*(e.evaluate_once() for e in evs))
+                for e, ev in zip(evs, got, strict=True):
+                    self.reads += 1
+                    every = max(e.interval, floor)
+                    nxt = next_due[e.id] + every
+                    next_due[e.id] = nxt if nxt > clock.monotonic() else clock.monotonic() + every
+                    await self.recorder.record(ev, e.interval)
+                    if ev.fired and await self._fired(e.trigger, ev):
+                        return
+            # Which triggers are armed is looked at again every poll (run time; a scaled rehearsal's is long
+            # enough in real time not to spin).
+            wake = min([*next_due.values(), clock.monotonic() + max(RECHECK, eng.poll)])
+            if next_due:
+                await clock.sleep(max(0.0, wake - clock.monotonic()))
+            else:
+                # Nothing armed: look again in real time, never moving a fake clock while the run does I/O.
+                await asyncio.sleep(eng.real_poll)
+
+    async def _fired(self, trig: models.Trigger, ev: triggers_mod.Evaluation) -> bool:
+        """Act on a fire; True when the rollback started (the watch ends)."""
+        eng = self.engine
+        title = trig.title or trig.id
+        if trig.then == "rollback":
+            await self.recorder.flush()
+            st = eng.h.state
+            if eng.rollback_begun or st.rollback is not None or st.rollback_requests:
+                return True  # a rollback is already under way (asked for while this read was in flight)
+            await self.on_rollback(f"trigger {trig.id} fired ({title}): {ev.reason}", f"trigger:{trig.id}")
+            return True
+        # notify, or a pause outside an observe window: announced (to the IC's channels too); nothing waits.
+        await eng.notify(
+            "trigger_fired",
+            channels=trig.channels,
+            severity=trig.severity,
+            trigger={"id": trig.id, "title": title, "reason": ev.reason},
+            reason=ev.reason,
+        )
+        return False
