@@ -2,6 +2,11 @@
 
 Run: ``.venv/bin/python benchmarks/runpack.py [--mb 1024] [--events 2000] [--dir DIR] [--repeat 3] [--keep]``
 
+``--sizes 50,100,400,900`` measures what people wait for instead, at each evidence size (MB): ``golive evidence
+pack RUN`` and then ``golive evidence verify PACK``, each a fresh process (imports included), alternated round by
+round with ``sha256sum`` over the same blob files, printing the best of each and the ratio (goal: pack + verify
+at least 0.80x of ``sha256sum`` at every size from 50 MB).
+
 Makes a SQLite store under ``--dir`` (default: the current directory), a run with ``--events`` step events,
 and evidence blobs referenced by them: two large binary dumps, forty logs and two thousand small step outputs
 (sizes scale with ``--mb``; 1024 gives ~1 GiB). Reads the blob files once so every run starts from the page
@@ -23,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 MB = 1_000_000  # bytes; throughput is reported in decimal MB/s
 MiB = 1024 * 1024
@@ -98,6 +104,71 @@ def _pack_child(db: str, run_id: str, out: str) -> None:
     print(json.dumps({"wall": wall, "verify": verify_wall, "peak_mib": peak}))
 
 
+def _cli_rounds(db: Path, run_id: str, blobs: Path, out: Path, repeat: int) -> tuple[float, float, float]:
+    """Alternate ``sha256sum`` over the blob files with the CLI's pack and verify; best seconds of each."""
+    golive = [sys.executable, "-m", "golive"]
+    subprocess.run([*golive, "--version"], **_QUIET)  # bytecode written before the first timed run
+    best_sum = best_pack = best_verify = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run("find . -type f -print0 | xargs -0 sha256sum > /dev/null", shell=True, cwd=blobs, check=True)
+        best_sum = min(best_sum, time.perf_counter() - start)
+        _remove(out)
+        start = time.perf_counter()
+        subprocess.run([*golive, "evidence", "pack", run_id, "--out", str(out), "--db", str(db)], **_QUIET)
+        packed = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([*golive, "evidence", "verify", str(out)], **_QUIET)
+        verified = time.perf_counter() - start
+        best_pack, best_verify = min(best_pack, packed), min(best_verify, verified)
+    _remove(out)
+    return best_sum, best_pack, best_verify
+
+
+# As installed: bytecode cached (a PYTHONDONTWRITEBYTECODE in the caller's environment would make every run
+# compile golive from source).
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+_QUIET: dict[str, Any] = {"check": True, "stdout": subprocess.DEVNULL, "env": _ENV}
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _warm(blobs: Path) -> None:
+    os.sync()
+    for path in blobs.rglob("*"):  # the page cache, so every run reads from memory
+        if path.is_file():
+            path.read_bytes()
+
+
+def sizes(args: argparse.Namespace) -> None:
+    """The CLI against sha256sum at each size in ``--sizes``."""
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    print("| evidence | sha256sum | golive evidence pack | golive evidence verify | pack + verify | ratio |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for mb in (float(x) for x in args.sizes.split(",")):
+        work = Path(tempfile.mkdtemp(prefix=".golive-bench-runpack-", dir=args.dir)).resolve()
+        try:
+            db = work / "store" / "golive.db"
+            # generate(1024) makes 941.3 MB of blobs; scale so that they total about ``mb`` MB.
+            run_id, total, _count = asyncio.run(generate(db, 1024 * mb / 941.3, args.events))
+            _warm(db.parent / "blobs")
+            out = work / ("pack.zip" if args.form == "zip" else "pack")
+            t_sum, t_pack, t_verify = _cli_rounds(db, run_id, db.parent / "blobs", out, args.repeat)
+            both = t_pack + t_verify
+            print(
+                f"| {total / MB:.0f} MB | {t_sum:.2f} s | {t_pack:.2f} s | {t_verify:.2f} s | {both:.2f} s "
+                f"| **{t_sum / both:.2f}x** |",
+                flush=True,
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mb", type=float, default=1024.0, help="approximate evidence size in MiB")
@@ -105,10 +176,15 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=Path.cwd(), help="where to make the temporary store")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best counts")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--sizes", help="comma-separated evidence sizes in MB: the CLI against sha256sum at each")
+    parser.add_argument("--form", choices=("zip", "dir"), default="zip", help="pack form for --sizes")
     parser.add_argument("--pack", nargs=3, metavar=("DB", "RUN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pack:
         _pack_child(*args.pack)
+        return 0
+    if args.sizes:
+        sizes(args)
         return 0
     work = Path(tempfile.mkdtemp(prefix=".golive-bench-runpack-", dir=args.dir)).resolve()
     try:

@@ -360,6 +360,45 @@ def test_a_damaged_evidence_blob_refuses_to_pack(run: Run, store_copy: Path, tmp
     with pytest.raises(exceptions.EvidenceError, match="damaged"):
         asyncio.run(pack_of(store_copy, run.run_id, out))
     assert not out.exists()
+    assert not list(tmp_path.glob(".*"))  # the partial pack was never renamed into place, and is gone
+
+
+def test_a_report_that_fails_while_blobs_are_copied_leaves_nothing(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The blobs are copied while the reports are made: when making them fails, the copy ends, the error is
+    raised as it was, and neither a pack nor a partial one is left."""
+    from golive.report import html
+
+    async def broken(*_args: Any, **_kw: Any) -> str:
+        raise exceptions.EvidenceError("the report cannot be made")
+
+    monkeypatch.setattr(html, "render_run", broken)
+    out = tmp_path / "never.zip"
+    with pytest.raises(exceptions.EvidenceError, match="the report cannot be made"):
+        asyncio.run(pack_of(run.db, run.run_id, out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+async def test_blob_files_gives_the_recorded_blobs_that_have_files(run: Run, store_copy: Path) -> None:
+    """One call for many blobs: each recorded blob with its file; a recorded blob whose file is gone and a
+    digest the store never saw are left out (blob_file says why about those)."""
+    store = sqlite.SqliteStore(store_copy)
+    await store.open()
+    try:
+        png = _png_digest(run)
+        other = await store.put_blob(b"kept", "text/plain")
+        gone = await store.put_blob(b"gone", "text/plain")
+        _blob_file(store_copy, gone).unlink()
+        unknown = "0" * 64
+        found = await store.blob_files([png, other, gone, unknown, png])
+        assert found == {png: _blob_file(store_copy, png), other: _blob_file(store_copy, other)}
+        with pytest.raises(exceptions.StoreError, match="missing"):
+            await store.blob_file(gone)
+        with pytest.raises(exceptions.NotFound):
+            await store.blob_file(unknown)
+    finally:
+        await store.close()
 
 
 def test_an_existing_output_path_is_refused(run: Run, tmp_path: Path) -> None:

@@ -15,11 +15,14 @@ signature covers the whole pack.
 
 Speed: every byte of a source file is read once when packing (hashed while it is copied), in 4 MiB
 chunks, with hashing and writing of a chunk overlapped and two files in flight at once; hashlib and file
-I/O release the GIL, so both cores work. Verification hashes two files at a time.
+I/O release the GIL, so both cores work. Verification hashes two files at a time. :class:`PackWriter` takes
+the files in several calls (a run pack copies its blobs on a thread while its reports are made) and
+finishes with the manifest; :func:`write_pack` is one call of each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -50,6 +53,7 @@ __all__ = [
     "SIGNATURE_NAME",
     "PackFile",
     "PackSummary",
+    "PackWriter",
     "VerifyResult",
     "canonical_json",
     "verify_pack",
@@ -139,20 +143,69 @@ def write_pack(
 
     The pack appears whole or not at all: it is written under a temporary name and renamed at the end.
     """
-    out = Path(out)
-    items = _check_files(list(files))
     _check_manifest(manifest)
-    key = signing.load_private_key(sign_key) if sign_key is not None else None
-    now = (clock or clock_mod.SystemClock()).now()
-    is_zip = out.suffix.lower() == ".zip"
-    if out.exists() and not (out.is_dir() and not is_zip and not any(out.iterdir())):
-        raise exceptions.EvidenceError(f"{out}: already exists; choose a new path for the evidence pack")
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}-{_secrets.token_hex(4)}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        writer: _Writer = _ZipWriter(tmp, now.timetuple()[:6]) if is_zip else _DirWriter(tmp)
-        with writer:
-            entries = writer.add_files(items)
+    with PackWriter(out, sign_key, clock=clock) as writer:
+        writer.add(files)
+        return writer.finish(manifest)
+
+
+class PackWriter:
+    """An evidence pack being written: :meth:`add` files (in as many calls as suit, one at a time), then
+    :meth:`finish` with the manifest. Until then the pack is under a temporary name beside ``out``; leaving
+    the ``with`` block without finishing (an error, a refusal) removes it, so the pack appears whole or not
+    at all. A caller that is still making some files (a run's reports) can copy the others meanwhile.
+    """
+
+    def __init__(self, out: Path, sign_key: Path | None = None, *, clock: clock_mod.Clock | None = None) -> None:
+        self.out = out = Path(out)
+        self._key = signing.load_private_key(sign_key) if sign_key is not None else None
+        self._now = (clock or clock_mod.SystemClock()).now()
+        is_zip = out.suffix.lower() == ".zip"
+        if out.exists() and not (out.is_dir() and not is_zip and not any(out.iterdir())):
+            raise exceptions.EvidenceError(f"{out}: already exists; choose a new path for the evidence pack")
+        self._tmp = out.with_name(f".{out.name}.partial-{os.getpid()}-{_secrets.token_hex(4)}")
+        self.entries: dict[str, tuple[str, int]] = {}  # name -> (sha256, size) of every file added so far
+        self._names: set[str] = set()
+        self._folders: dict[str, str] = {}  # folder -> a name under it
+        self._zip = is_zip
+        self._done = False
+        self._opened: _Writer | None = None  # made by the first write: bad input is refused before any I/O
+
+    def _writer(self) -> _Writer:
+        if self._opened is None:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self._opened = _ZipWriter(self._tmp, self._now.timetuple()[:6]) if self._zip else _DirWriter(self._tmp)
+        return self._opened
+
+    def __enter__(self) -> PackWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._done:
+            self.abort()
+
+    def abort(self) -> None:
+        """Remove the partial pack (nothing is left behind)."""
+        self._done = True
+        if self._opened is not None:
+            with contextlib.suppress(OSError, ValueError):  # it is removed either way
+                self._opened.close()
+            _remove(self._tmp)
+
+    def add(self, files: Iterable[PackFile]) -> None:
+        """Copy files into the pack, each hashed as it is copied (read once)."""
+        items = _check_files(list(files), self._names, self._folders)
+        try:
+            self.entries.update(self._writer().add_files(items))
+        except OSError as exc:
+            raise exceptions.EvidenceError(f"{self.out}: cannot write the evidence pack: {exc}") from exc
+
+    def finish(self, manifest: Mapping[str, Any]) -> PackSummary:
+        """Write checksums.json, the manifest (``manifest`` plus the pack's own fields) and the signature,
+        and rename the pack into place."""
+        _check_manifest(manifest)
+        out, entries, key = self.out, self.entries, self._key
+        try:
             checksums = canonical_json(
                 {
                     "algorithm": "sha256",
@@ -164,12 +217,13 @@ def write_pack(
             full_manifest.update(
                 format=FORMAT,
                 format_version=FORMAT_VERSION,
-                created_at=clock_mod.utc_iso(now),
+                created_at=clock_mod.utc_iso(self._now),
                 checksums_sha256=hashlib.sha256(checksums).hexdigest(),
                 file_count=len(entries),
                 total_bytes=total,
             )
             manifest_bytes = canonical_json(full_manifest)
+            writer = self._writer()
             writer.add_meta(CHECKSUMS_NAME, checksums)
             writer.add_meta(MANIFEST_NAME, manifest_bytes)
             fp = None
@@ -182,22 +236,20 @@ def write_pack(
                     "signature": key.sign(manifest_bytes).hex(),
                 }
                 writer.add_meta(SIGNATURE_NAME, canonical_json(signature))
-        os.rename(tmp, out)
-    except OSError as exc:
-        _remove(tmp)
-        raise exceptions.EvidenceError(f"{out}: cannot write the evidence pack: {exc}") from exc
-    except BaseException:
-        _remove(tmp)
-        raise
-    return PackSummary(
-        path=out,
-        file_count=len(entries),
-        total_bytes=total,
-        checksums_sha256=full_manifest["checksums_sha256"],
-        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-        signed=key is not None,
-        key_fingerprint=fp,
-    )
+            writer.close()
+            os.rename(self._tmp, out)
+        except OSError as exc:
+            raise exceptions.EvidenceError(f"{out}: cannot write the evidence pack: {exc}") from exc
+        self._done = True
+        return PackSummary(
+            path=out,
+            file_count=len(entries),
+            total_bytes=total,
+            checksums_sha256=full_manifest["checksums_sha256"],
+            manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+            signed=key is not None,
+            key_fingerprint=fp,
+        )
 
 
 def _check_name(name: object) -> str:
@@ -215,28 +267,30 @@ def _check_name(name: object) -> str:
     return name
 
 
-def _check_files(items: list[PackFile]) -> list[PackFile]:
-    names: set[str] = set()
+def _check_files(items: list[PackFile], names: set[str], folders: dict[str, str]) -> list[PackFile]:
+    """Check names and sources; ``names`` and ``folders`` (folder -> a name under it) are those already in the
+    pack, and are updated."""
     for item in items:
         if not isinstance(item, tuple) or len(item) != 2:
             raise exceptions.EvidenceError(f"evidence file {item!r}: expected PackFile(name, source)")
         name = _check_name(item[0])
         if name in names:
             raise exceptions.EvidenceError(f"evidence file name {name!r} appears twice; names must be unique")
-        names.add(name)
         source = item[1]
-        if isinstance(source, bytes | bytearray | memoryview):
-            continue
-        if not isinstance(source, os.PathLike | str):
-            raise exceptions.EvidenceError(f"evidence file {name!r}: source must be a path or bytes")
-        if not Path(source).is_file():
-            raise exceptions.EvidenceError(f"evidence file {name!r}: source {source} is not a readable file")
-    for name in names:
-        for parent in PurePosixPath(name).parents:
-            if str(parent) in names:
-                raise exceptions.EvidenceError(
-                    f"evidence file names {str(parent)!r} and {name!r} clash: one is a folder of the other"
-                )
+        if not isinstance(source, bytes | bytearray | memoryview):
+            if not isinstance(source, os.PathLike | str):
+                raise exceptions.EvidenceError(f"evidence file {name!r}: source must be a path or bytes")
+            if not Path(source).is_file():
+                raise exceptions.EvidenceError(f"evidence file {name!r}: source {source} is not a readable file")
+        clash = folders.get(name)
+        parents = [str(parent) for parent in PurePosixPath(name).parents][:-1]  # the last is "."
+        clash = clash or next((parent for parent in parents if parent in names), None)
+        if clash is not None:
+            a, b = sorted((name, clash), key=len)
+            raise exceptions.EvidenceError(f"evidence file names {a!r} and {b!r} clash: one is a folder of the other")
+        names.add(name)
+        for parent in parents:
+            folders.setdefault(parent, name)
     return [PackFile(item[0], item[1] if isinstance(item[1], bytes) else _as_source(item[1])) for item in items]
 
 

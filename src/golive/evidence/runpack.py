@@ -14,7 +14,9 @@ Layout (a directory, or a zip when ``out`` ends in ``.zip``; see :mod:`golive.ev
 
 The chain of events is verified first: a run whose chain is broken is not packed. Blobs are streamed
 from the store's files when it keeps them on disk (SQLite) and fetched one at a time otherwise, so a
-gigabyte of evidence is never held in memory; each packed blob is checked against its sha256 name.
+gigabyte of evidence is never held in memory; each packed blob is checked against its sha256 name before
+the pack is finished. The blobs are copied on a thread while the reports are made (the report page is drawn
+from the events packed, whose chain was just checked, not read and checked again).
 """
 
 from __future__ import annotations
@@ -24,14 +26,13 @@ import json
 import re
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from golive import clock as clock_mod
-from golive import exceptions
+from golive import exceptions, redact
 from golive.engine import acts, summary
 from golive.engine import state as state_mod
 from golive.evidence import anchor, pack
@@ -247,16 +248,6 @@ async def _fetched(store: store_base.Store, ref: EvidenceRef, stage: Path) -> Pa
     return staged
 
 
-def _read_checksums(out: Path) -> dict[str, Any]:
-    if out.is_dir():
-        raw = (out / pack.CHECKSUMS_NAME).read_bytes()
-    else:
-        with zipfile.ZipFile(out) as zf:
-            raw = zf.read(pack.CHECKSUMS_NAME)
-    files: dict[str, Any] = json.loads(raw)["files"]
-    return files
-
-
 def _discard(out: Path) -> None:
     if out.is_dir():
         shutil.rmtree(out, ignore_errors=True)
@@ -264,46 +255,26 @@ def _discard(out: Path) -> None:
         out.unlink(missing_ok=True)
 
 
-async def pack_run(
-    store: store_base.Store,
-    run_id: str,
-    out: Path,
-    *,
-    sign_key: Path | None = None,
-    attest: bool = False,
-    clock: clock_mod.Clock | None = None,
-) -> RunPackSummary:
-    """Write the evidence pack of ``run_id`` (a unique prefix is fine) to ``out`` (a new directory or a .zip).
-
-    Raises EvidenceError (exit 1) when the run's event chain is broken (naming the first bad event) or an
-    evidence blob is missing or damaged; NotFound when there is no such run; UsageError for a bad key.
-    """
-    out = Path(out)
-    if attest and sign_key is None:
-        raise exceptions.UsageError("--attest signs the attestation with the pack's key: add --sign KEY")
-    if attest:
-        from golive.evidence import attest as attest_mod
-
-        if attest_mod.attestation_path(out).exists():
-            raise exceptions.EvidenceError(f"{attest_mod.attestation_path(out)}: already exists; choose a new path")
-    if out.exists() and not (out.is_dir() and out.suffix.lower() != ".zip" and not any(out.iterdir())):
-        raise exceptions.EvidenceError(f"{out}: already exists; choose a new path for the evidence pack")
-    record = await store.get_run(run_id)
-    rid = record.run_id
+async def _blob_sources(store: store_base.Store, refs: list[EvidenceRef], stage: Path) -> list[pack.PackFile]:
+    """Each evidence blob as a pack file: the store's own file (streamed), else its bytes (large ones staged)."""
+    # One lookup for all the blobs (thousands of small blobs would otherwise wait on a round trip each);
+    # a blob it does not find is asked about alone, which names what is wrong or fetches its bytes.
     try:
-        await store.verify(rid)  # the store's own check: hashes, seq, and the head it recorded
-        events = await store.events(rid)
-        # Events appended after that check (a run still going) are checked here, as packed.
-        store_base.verify_chain(rid, events)
-    except exceptions.ChainBroken as exc:
-        raise exceptions.EvidenceError(
-            f"run {rid}: not packed: event {exc.seq} breaks the chain ({exc.reason}); `golive verify {rid}` shows it"
-        ) from exc
-    if not events:
-        raise exceptions.EvidenceError(f"run {rid}: not packed: it has no events")
-    edited = anchor.check_stored_runbook(record.runbook_text, events[0].data)
-    if edited:
-        raise exceptions.EvidenceError(f"run {rid}: not packed: {edited}; `golive verify {rid}` shows it")
+        local = await store.blob_files(r.sha256 for r in refs)
+    except (NotImplementedError, exceptions.NotFound, exceptions.StoreError):
+        local = {}
+    files = []
+    for r in refs:
+        path = local.get(r.sha256) or await _local_file(store, r)
+        files.append(pack.PackFile(r.path, path if path is not None else await _fetched(store, r, stage)))
+    return files
+
+
+async def _reports(
+    store: store_base.Store, record: store_base.RunRecord, events: list[store_base.Event], refs: list[EvidenceRef]
+) -> tuple[acts.RunHandle, redact.Redactor, list[pack.PackFile], dict[str, Any]]:
+    """The run's handle and redactor, the pack's files other than the blobs, and its manifest."""
+    rid = record.run_id
     head = events[-1]
     loaded = loader.load_text(
         record.runbook_text, record.runbook_path, environ={}, var_overrides=acts.stored_var_overrides(record)
@@ -317,10 +288,9 @@ async def pack_run(
 
     from golive.report import formats, html
 
-    page = await html.render_run(h, data, rehash_evidence=False)
+    page = await html.render_run(h, data, rehash_evidence=False, verified_events=events)
     suffix = Path(record.runbook_path).suffix.lower()
     runbook_name = "runbook" + (suffix if suffix in (".yaml", ".yml", ".json") else ".yaml")
-    refs = evidence_refs(events)
     index = [
         {
             "path": r.path,
@@ -366,24 +336,73 @@ async def pack_run(
         "run_finished_at": data.get("finished_at"),
         "evidence_files": len(refs),
     }
+    return h, red, files, manifest
+
+
+async def pack_run(
+    store: store_base.Store,
+    run_id: str,
+    out: Path,
+    *,
+    sign_key: Path | None = None,
+    attest: bool = False,
+    clock: clock_mod.Clock | None = None,
+) -> RunPackSummary:
+    """Write the evidence pack of ``run_id`` (a unique prefix is fine) to ``out`` (a new directory or a .zip).
+
+    Raises EvidenceError (exit 1) when the run's event chain is broken (naming the first bad event) or an
+    evidence blob is missing or damaged; NotFound when there is no such run; UsageError for a bad key.
+    """
+    out = Path(out)
+    if attest and sign_key is None:
+        raise exceptions.UsageError("--attest signs the attestation with the pack's key: add --sign KEY")
+    if attest:
+        from golive.evidence import attest as attest_mod
+
+        if attest_mod.attestation_path(out).exists():
+            raise exceptions.EvidenceError(f"{attest_mod.attestation_path(out)}: already exists; choose a new path")
+    if out.exists() and not (out.is_dir() and out.suffix.lower() != ".zip" and not any(out.iterdir())):
+        raise exceptions.EvidenceError(f"{out}: already exists; choose a new path for the evidence pack")
+    record = await store.get_run(run_id)
+    rid = record.run_id
+    try:
+        await store.verify(rid)  # the store's own check: hashes, seq, and the head it recorded
+        events = await store.events(rid)
+        # Events appended after that check (a run still going) are checked here, as packed.
+        store_base.verify_chain(rid, events)
+    except exceptions.ChainBroken as exc:
+        raise exceptions.EvidenceError(
+            f"run {rid}: not packed: event {exc.seq} breaks the chain ({exc.reason}); `golive verify {rid}` shows it"
+        ) from exc
+    if not events:
+        raise exceptions.EvidenceError(f"run {rid}: not packed: it has no events")
+    edited = anchor.check_stored_runbook(record.runbook_text, events[0].data)
+    if edited:
+        raise exceptions.EvidenceError(f"run {rid}: not packed: {edited}; `golive verify {rid}` shows it")
+    refs = evidence_refs(events)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".golive-stage-", dir=out.parent) as stage_dir:
-        stage = Path(stage_dir)
-        # The lookups overlap (thousands of small blobs would otherwise wait on one round trip each).
-        local = await asyncio.gather(*(_local_file(store, r) for r in refs))
-        for r, path in zip(refs, local, strict=True):
-            files.append(pack.PackFile(r.path, path if path is not None else await _fetched(store, r, stage)))
-        written = await asyncio.to_thread(pack.write_pack, out, files, manifest, sign_key, clock=clock)
-    # Each blob was hashed while it was copied: its digest in checksums.json must be its name in the store.
-    listed = await asyncio.to_thread(_read_checksums, out)
-    damaged = [r for r in refs if listed.get(r.path, {}).get("sha256") != r.sha256]
-    if damaged:
-        await asyncio.to_thread(_discard, out)
-        first = damaged[0]
-        raise exceptions.EvidenceError(
-            f"evidence {first.path} (event {first.seq}) does not hash to its sha256 {first.sha256}: the store's copy "
-            f"is damaged; no pack was written ({len(damaged)} damaged blob(s))"
-        )
+        blobs = await _blob_sources(store, refs, Path(stage_dir))
+        with await asyncio.to_thread(pack.PackWriter, out, sign_key, clock=clock) as writer:
+            # The blobs are copied (and hashed: hashlib and file I/O release the GIL) on a thread while
+            # the reports are made here; the copy ends before anything else happens to the pack.
+            copying = asyncio.ensure_future(asyncio.to_thread(writer.add, blobs))
+            try:
+                h, red, files, manifest = await _reports(store, record, events, refs)
+            finally:
+                await asyncio.wait([copying])
+            copying.result()
+            # Each blob was hashed while it was copied: that digest must be its name in the store.
+            damaged = [r for r in refs if writer.entries[r.path][0] != r.sha256]
+            if damaged:
+                first = damaged[0]
+                raise exceptions.EvidenceError(
+                    f"evidence {first.path} (event {first.seq}) does not hash to its sha256 {first.sha256}: the "
+                    f"store's copy is damaged; no pack was written ({len(damaged)} damaged blob(s))"
+                )
+            await asyncio.to_thread(writer.add, files)
+            written = await asyncio.to_thread(writer.finish, manifest)
+    head = events[-1]
     attestation: Path | None = None
     if attest:
         from golive.evidence import attest as attest_mod

@@ -58,20 +58,31 @@ def render(summary: dict[str, Any]) -> str:
 
 
 async def render_run(
-    handle: acts.RunHandle, data: dict[str, Any] | None = None, *, rehash_evidence: bool = True
+    handle: acts.RunHandle,
+    data: dict[str, Any] | None = None,
+    *,
+    rehash_evidence: bool = True,
+    verified_events: list[store_base.Event] | None = None,
 ) -> str:
     """The report page of a stored run, with full metric series, the chain check and the evidence re-hashed.
 
     ``rehash_evidence=False`` is for the evidence packer, which hashes every blob as it copies it and refuses
     the pack on a mismatch: the page then says the hashes are checked by the pack, instead of reading every
-    blob a second time.
+    blob a second time. ``verified_events`` is for a caller that has just read the run's events and checked
+    their chain (the packer refuses a broken chain): the page is drawn from them and reports the chain
+    verified over them, instead of reading and checking the log again.
     """
     if data is None:
         from golive.engine import summary as summary_mod
 
         data = summary_mod.summarize(handle)
     store = handle.store
-    events = await store.events(handle.run_id)
+    if verified_events is None:
+        events = await store.events(handle.run_id)
+        chain = await _chain_status(store, handle.run_id)
+    else:
+        events = verified_events
+        chain = {"status": "verified", "detail": f"{len(events)} events, every hash links to the one before"}
     series = series_from_events(events)
     triggers = []
     for t in data.get("triggers") or []:
@@ -85,7 +96,7 @@ async def render_run(
         {
             **data,
             "triggers": triggers,
-            "chain": await _chain_status(store, handle.run_id),
+            "chain": chain,
             "blob_status": {
                 d: (
                     await _blob_status(store, d)

@@ -420,6 +420,20 @@ class Store(abc.ABC):
         reader that streams it hashes what it reads. NotFound when there is no such blob."""
         return None
 
+    async def blob_files(self, digests: Iterable[str]) -> dict[str, Path]:
+        """The local files of many blobs in one call (what :meth:`blob_file` gives each), for a reader of
+        thousands of blobs. Blobs without a local file are left out, as are missing ones: ask
+        :meth:`blob_file` or :meth:`get_blob` about those, which say why."""
+        out: dict[str, Path] = {}
+        for digest in dict.fromkeys(digests):
+            try:
+                path = await self.blob_file(digest)
+            except (exceptions.NotFound, exceptions.StoreError, NotImplementedError):
+                continue
+            if path is not None:
+                out[digest] = path
+        return out
+
     # folded-state snapshots: a cache of a run's fold, never evidence (verify never reads it) -----------
     async def get_snapshot(self, run_id: str, kind: str) -> Snapshot | None:
         """The run's snapshot of ``kind`` if the event it folded up to still has the hash it folded; one that

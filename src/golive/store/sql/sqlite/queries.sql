@@ -77,6 +77,9 @@ ON CONFLICT (digest) DO NOTHING
 -- name: get_blob_info
 SELECT digest, size, media_type, created_at FROM blobs WHERE digest = :digest
 
+-- name: known_blobs
+SELECT digest FROM blobs WHERE digest IN (SELECT value FROM json_each(:digests))
+
 -- name: lease_state
 -- The run's lease epoch and its lease row, judged alive by this database's clock (never a process's).
 SELECT r.lease_epoch, l.owner, l.epoch, l.expires_at, l.acquired_at,
