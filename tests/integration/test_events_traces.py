@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from golive.cli import export_cmds
 from golive.engine import acts, runner
+from golive.engine import handle as handle_mod
 from golive.engine.state import RunStatus
 from golive.export import events as ev_mod
 from golive.export import traces
@@ -99,7 +100,7 @@ async def run_with_events(
     store = sqlite.SqliteStore(tmp_path / "golive.db")
     await store.open()
     handle = await runner.create_run(store, loader.load(book), roles={"ic": "alice"})
-    red = acts.make_redactor(handle.runbook)
+    red = handle_mod.make_redactor(handle.runbook)
     forwarder = ev_mod.EventForwarder(
         store,
         handle.run_id,

@@ -16,6 +16,7 @@ import pytest
 
 from golive import testing
 from golive.engine import acts, driver, runner
+from golive.engine import handle as handle_mod
 from golive.engine import state as state_mod
 from golive.results import Outcome
 from golive.spec import loader
@@ -111,7 +112,7 @@ async def finished_run(s: store_base.Store, tmp_path: Path) -> acts.RunHandle:
 async def test_a_finished_run_keeps_a_snapshot_equal_to_the_fold_of_its_log(
     store: store_base.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(acts, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr(handle_mod, "SNAPSHOT_EVERY", 5)
     h = await finished_run(store, tmp_path)
     kind = state_mod.snapshot_kind(h.record.runbook_digest)
     snap = await store.get_snapshot(h.run_id, kind)
@@ -134,7 +135,7 @@ async def test_a_snapshot_is_what_views_start_from_and_later_events_are_folded_o
 ) -> None:
     """The snapshot is read (an edited one shows), the events after it are applied; snapshot=False (the
     evidence pack) folds the log itself."""
-    monkeypatch.setattr(acts, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr(handle_mod, "SNAPSHOT_EVERY", 5)
     h = await finished_run(store, tmp_path)
     kind = state_mod.snapshot_kind(h.record.runbook_digest)
     snap = await store.get_snapshot(h.run_id, kind)
@@ -158,7 +159,7 @@ async def test_a_snapshot_that_no_longer_matches_the_log_is_discarded(
 ) -> None:
     """A snapshot whose event at its seq has another hash (a restored or rewritten log), or whose seq the
     log does not reach, is never read: the whole log is folded and the stale row deleted."""
-    monkeypatch.setattr(acts, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr(handle_mod, "SNAPSHOT_EVERY", 5)
     h = await finished_run(store, tmp_path)
     kind = state_mod.snapshot_kind(h.record.runbook_digest)
     snap = await store.get_snapshot(h.run_id, kind)
@@ -170,7 +171,7 @@ async def test_a_snapshot_that_no_longer_matches_the_log_is_discarded(
         rows = snapshot_rows(store)
         assert await store.get_snapshot(h.run_id, kind) is None
         assert snapshot_rows(store) == rows - 1
-    monkeypatch.setattr(acts, "SNAPSHOT_EVERY", 10_000)  # the fold below must not keep a new one
+    monkeypatch.setattr(handle_mod, "SNAPSHOT_EVERY", 10_000)  # the fold below must not keep a new one
     await store.put_snapshot(h.run_id, kind, store_base.Snapshot(snap.seq, "0" * 64, state_mod.dump_state(wrong)))
     reopened = await acts.open_run(store, h.run_id)
     assert reopened.state == state_mod.fold(h.run_id, await store.events(h.run_id), h.runbook)
@@ -180,7 +181,7 @@ async def test_a_snapshot_that_no_longer_matches_the_log_is_discarded(
 async def test_a_snapshot_that_is_not_a_state_is_ignored(
     store: store_base.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(acts, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr(handle_mod, "SNAPSHOT_EVERY", 5)
     h = await finished_run(store, tmp_path)
     kind = state_mod.snapshot_kind(h.record.runbook_digest)
     for junk in ("not json", "[]", '{"run_id": "x"}'):

@@ -60,10 +60,10 @@ async def start(store: Any, handle: Any, sinks: tuple[str, ...], after_seq: int 
     """A running forwarder for ``sinks`` (None when there are none)."""
     if not sinks:
         return None
-    from golive.engine import acts
+    from golive.engine import handle as handle_mod
     from golive.export import events as ev_mod
 
-    red = acts.make_redactor(handle.runbook)
+    red = handle_mod.make_redactor(handle.runbook)
     fwd = ev_mod.EventForwarder(store, handle.run_id, _info(handle), [ev_mod.Sink(u) for u in sinks], redact=red.redact)
     await fwd.start(after_seq)
     return fwd
@@ -86,11 +86,11 @@ async def finish(store: Any, handle: Any, forwarder: Any, otlp: str | None, *, q
             elif not quiet:
                 click.echo(f"events: {s.delivered} delivered to {sink.url}")
     if otlp:
-        from golive.engine import acts
+        from golive.engine import handle as handle_mod
         from golive.export import traces
 
         events = await store.events(handle.run_id)
-        red = acts.make_redactor(handle.runbook)
+        red = handle_mod.make_redactor(handle.runbook)
         try:
             n = await asyncio.to_thread(
                 traces.export_trace, events, endpoint=otlp, runbook=handle.runbook, redact=red.redact

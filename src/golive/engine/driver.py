@@ -34,6 +34,7 @@ from pathlib import Path
 
 from golive import exceptions
 from golive.engine import acts, runner
+from golive.engine import handle as handle_mod
 from golive.engine import state as state_mod
 from golive.engine.state import RunStatus
 from golive.store import base as store_base
@@ -358,9 +359,11 @@ async def drive(
     # act through the same handle) is unfenced, like any other process's.
     handle.ownership = None
     handle.announce = None
-    if handle.state.final and handle.state.last_seq >= acts.SNAPSHOT_EVERY:
+    if handle.state.final and handle.state.last_seq >= handle_mod.SNAPSHOT_EVERY:
         # Its views (status, reports, the API) then start from this fold instead of folding the whole log.
-        await acts.keep_snapshot(handle.store, handle.state, state_mod.snapshot_kind(handle.record.runbook_digest))
+        await handle_mod.keep_snapshot(
+            handle.store, handle.state, state_mod.snapshot_kind(handle.record.runbook_digest)
+        )
     return status
 
 

@@ -38,6 +38,7 @@ from golive import redact as redact_mod
 from golive.engine import acts
 from golive.engine import events as events_mod
 from golive.engine import gate as gate_mod
+from golive.engine import handle as handle_mod
 from golive.engine import links as links_mod
 from golive.engine import quorum as quorum_mod
 from golive.engine import rehearsal as rehearsal_mod
@@ -126,7 +127,7 @@ async def create_run(
     rid = runids.check(run_id) if run_id is not None else new_run_id(clk)
     # Variables reach the store redacted; one whose value held a secret or personal data is withheld and
     # must be given again (--var or GOLIVE_VAR_<NAME>) to resume the run in another process.
-    var_redactor = acts.make_redactor(runbook)
+    var_redactor = handle_mod.make_redactor(runbook)
     withheld: list[str] = []
     stored_vars: dict[str, Any] = {}  # typed: a bool var stays a bool when the run is resumed elsewhere
     for k, v in loaded.vars.items():
@@ -158,7 +159,7 @@ async def create_run(
         },
     )
     await store.create_run(record)
-    red = acts.make_redactor(runbook)
+    red = handle_mod.make_redactor(runbook)
     events = [
         store_base.NewEvent(
             "run_created",
@@ -176,7 +177,7 @@ async def create_run(
                 # (redacted by the run's settings), so an edit of either is found (golive.evidence.anchor).
                 "runbook_text_digest": hashlib.sha256(loaded.text.encode("utf-8")).hexdigest(),
                 "runbook_pack_digest": hashlib.sha256(
-                    acts.packed_runbook_text(runbook, loaded.text).encode("utf-8")
+                    handle_mod.packed_runbook_text(runbook, loaded.text).encode("utf-8")
                 ).hexdigest(),
                 "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
                 "anchor": _anchor(runbook, clk),
@@ -430,7 +431,7 @@ class Engine:
             import os
 
             return os.environ.get(ref.parts[1], "")
-        return acts.resolve_ref(self.h, ref)
+        return handle_mod.resolve_ref(self.h, ref)
 
     async def render(self, value: Any) -> Any:
         names = {r.parts[1] for _, r in refs.scan(value) if isinstance(r, refs.Ref) and r.root == "secrets"}

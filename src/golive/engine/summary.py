@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from golive.engine import acts
+from golive.engine import handle as handle_mod
 from golive.engine import quorum as quorum_mod
 from golive.engine.state import RunStatus, parse_ts
 from golive.results import Outcome
@@ -339,7 +340,7 @@ def signoff_fields(h: acts.RunHandle) -> list[dict[str, Any]]:
             item.update(value=entered["value"], source="person", by=entered["by"], at=entered["at"])
         elif f.value is not None:
             try:
-                rendered = refs.render(f.value, lambda ref: acts.resolve_ref(h, ref))
+                rendered = refs.render(f.value, lambda ref: handle_mod.resolve_ref(h, ref))
             except (refs.RefError, LookupError, TypeError, ValueError):
                 rendered = None
             except Exception:  # a reference the run cannot answer (a secret) leaves the blank empty
@@ -513,7 +514,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         # Titles, conditions and names come from the runbook as written; with redact_ips their addresses
         # are masked here as in every event (what the run recorded is redacted already), so no report,
         # status or export shows them.
-        out = acts.redact_strings(acts.make_redactor(rb), out)
+        out = acts.redact_strings(handle_mod.make_redactor(rb), out)
     out["timeline"] = timeline(h, out)
     return out
 

@@ -34,6 +34,7 @@ from typing import Any
 from golive import clock as clock_mod
 from golive import exceptions, redact
 from golive.engine import acts, summary
+from golive.engine import handle as handle_mod
 from golive.engine import state as state_mod
 from golive.evidence import anchor, pack
 from golive.spec import loader
@@ -277,13 +278,13 @@ async def _reports(
     rid = record.run_id
     head = events[-1]
     loaded = loader.load_text(
-        record.runbook_text, record.runbook_path, environ={}, var_overrides=acts.stored_var_overrides(record)
+        record.runbook_text, record.runbook_path, environ={}, var_overrides=handle_mod.stored_var_overrides(record)
     )
     # The state of exactly the events packed (open_run would read the log again, maybe longer by now).
     h = acts.RunHandle(store, record, loaded, state_mod.fold(rid, events, loaded.runbook))
     # Titles, descriptions and names come from the runbook as written: they leave in the pack redacted
     # by the run's settings (with redact_ips, "Point DNS at 10.0.0.5" keeps no address), like the events.
-    red = acts.make_redactor(loaded.runbook)
+    red = handle_mod.make_redactor(loaded.runbook)
     data = acts.redact_strings(red, summary.summarize(h))
 
     from golive.report import formats, html
@@ -313,7 +314,9 @@ async def _reports(
         pack.PackFile("report.md", formats.to_markdown(data).encode("utf-8")),
         pack.PackFile("junit.xml", formats.to_junit(data).encode("utf-8")),
         pack.PackFile("report.html", page.encode("utf-8")),
-        pack.PackFile(runbook_name, acts.packed_runbook_text(loaded.runbook, record.runbook_text).encode("utf-8")),
+        pack.PackFile(
+            runbook_name, handle_mod.packed_runbook_text(loaded.runbook, record.runbook_text).encode("utf-8")
+        ),
         pack.PackFile(EVIDENCE_INDEX, _json(index)),
     ]
     release = dict(data.get("release") or {})
