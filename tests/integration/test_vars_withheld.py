@@ -70,10 +70,10 @@ async def test_resuming_without_the_withheld_var_fails_closed_with_the_fix(tmp_p
         h = await acts.open_run(store, run_id)
         engine = runner.Engine(h)
         with pytest.raises(exceptions.SecretError, match="--var oncall="):
-            await engine.render("${{ vars.oncall }}")
+            await engine.ctx.render("${{ vars.oncall }}")
         engine2 = runner.Engine(h, var_overrides={"oncall": EMAIL})
-        assert await engine2.render("${{ vars.oncall }}") == EMAIL
-        assert await engine2.render("${{ vars.region }}") == "eu-west-1"
+        assert await engine2.ctx.render("${{ vars.oncall }}") == EMAIL
+        assert await engine2.ctx.render("${{ vars.region }}") == "eu-west-1"
     finally:
         await store.close()
 
@@ -91,8 +91,8 @@ async def test_the_fix_names_the_environment_variable_that_resumes_a_dashed_var(
         handle = await runner.create_run(store, loaded)
         h = await acts.open_run(store, handle.run_id)
         with pytest.raises(exceptions.SecretError, match=r"\(or GOLIVE_VAR_ON_CALL\)"):
-            await runner.Engine(h).render("${{ vars.on-call }}")
+            await runner.Engine(h).ctx.render("${{ vars.on-call }}")
         monkeypatch.setenv("GOLIVE_VAR_ON_CALL", EMAIL)
-        assert await runner.Engine(h).render("${{ vars.on-call }}") == EMAIL
+        assert await runner.Engine(h).ctx.render("${{ vars.on-call }}") == EMAIL
     finally:
         await store.close()

@@ -60,7 +60,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("golive.plugins._stubbed", "golive.plugins.stubs"): "the active stubs' type, for mypy only",
     # Engine's jobs (secrets, checks, rollback) are not yet apart from the scheduler: acts, judging and
     # observing reach back into it
-    ("golive.engine.acts", "golive.engine.runner"): "act_redactor and recheck build an Engine",
     ("golive.engine.judging", "golive.engine.runner"): "judging uses Engine",
     ("golive.engine.observing", "golive.engine.runner"): "observing uses Engine's private members",
     ("golive.engine.judging", "golive.engine.observing"): "judging and observing call each other",

@@ -125,31 +125,10 @@ async def run_preflight(
     await store.open()
     handle = await runner.create_run(store, dataclasses.replace(loaded, runbook=rb), mode="live")
 
-    class PreflightEngine(runner.Engine):
-        """The real engine, except that every check runs and no comms are sent.
-
-        A run stops a phase at its first blocking failure; a pre-flight reports every check, so a check is
-        not run only when a check it needs did not pass. No notifier is made (nor its libraries imported).
-        """
-
-        async def _skip_if_stopped(self, step: models.Step, stop: asyncio.Event) -> bool:
-            return await super()._skip_if_stopped(step, asyncio.Event())  # an event never set: needs only
-
-        async def notify(
-            self,
-            event: str,
-            *,
-            message: str | None = None,
-            channels: list[str] | tuple[str, ...] | None = None,
-            severity: str | None = None,
-            **context: Any,
-        ) -> None:
-            return None
-
-        async def announce_phase(self, phase: models.Phase, stage: str, **context: Any) -> None:
-            return None
-
-    engine = PreflightEngine(handle)
+    # The real engine: no comms are sent (nor the notifier's libraries imported), and every check runs (a run
+    # stops a phase at its first blocking failure; a pre-flight reports every check, so a check is not run
+    # only when a check it needs did not pass).
+    engine = runner.Engine(handle, comms=False)
 
     async def report_progress() -> None:
         done = 0
@@ -162,12 +141,11 @@ async def run_preflight(
 
     ticker = asyncio.create_task(report_progress()) if progress is not None else None
     try:
-        await engine.run_phase(only)
+        await engine.run_phase(only, stop_on_failure=False)
     finally:
         if ticker is not None:
             ticker.cancel()
-        if engine._http is not None:
-            await engine._http.aclose()
+        await engine.aclose()
     if progress is not None:
         progress(sum(1 for s in checks if handle.state.step(s.id).status == "done"))  # the rest, at once
     data = summary.summarize(handle)

@@ -287,7 +287,7 @@ def flags(run_id: str | None, as_json: bool, db_url: str | None) -> None:
                 f"run {handle.run_id}: the runbook declares no flags (flags.provider, flags.safe)"
             )
         engine = runner.Engine(handle)
-        provider = engine.flag_provider()
+        provider = engine.ctx.flag_provider()
         rows = []
         for name, safe in spec.safe.items():
             try:

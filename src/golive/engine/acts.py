@@ -24,10 +24,12 @@ from typing import Any, ParamSpec, TypeVar
 from golive import clock as clock_mod
 from golive import exceptions, patterns
 from golive import redact as redact_mod
+from golive.engine import context as context_mod
 from golive.engine import handle as handle_mod
 from golive.engine import links as links_mod
 from golive.engine import quorum as quorum_mod
 from golive.engine import state as state_mod
+from golive.engine import steps as steps_mod
 from golive.engine.handle import RunHandle, fold_run, keep_snapshot, open_run, pause_gc
 from golive.results import Outcome
 from golive.spec import loader, models, refs
@@ -163,19 +165,15 @@ async def act_redactor(h: RunHandle) -> redact_mod.Redactor:
     process (``golive confirm``, the API) can read it as the engine does; a secret it cannot resolve here is
     left out. Remote providers are not asked: an act must not wait on a vault.
     """
-    from golive.engine import runner  # runner imports this module
-
-    local = [n for n, ref in h.runbook.secrets.items() if ref.provider in runner.LOCAL_SECRET_PROVIDERS]
+    ctx = context_mod.RunContext(h)
+    local = ctx.local_secrets()
     if not local:
         return h.redactor()
-    engine = runner.Engine(h)
     try:
-        for name in local:
-            with contextlib.suppress(exceptions.GoliveError):
-                await engine.secret(name)
+        await ctx.register_secrets(local)
     finally:
-        await engine.aclose()
-    return engine.redactor
+        await ctx.aclose()
+    return ctx.redactor
 
 
 # The cyclic collector's generation thresholds while engines run (CPython's default: 700, 10, 10).
@@ -494,18 +492,16 @@ def _waiver_blockers(
 async def recheck(h: RunHandle, step: models.Step, actor: str) -> tuple[list[store_base.NewEvent], list[str]]:
     """Run a decision's ``recheck`` checks again now: their ``step_rechecked`` events (committed with the act)
     and why each one that did not pass failed."""
-    from golive.engine import runner  # runner imports this module
-
     events: list[store_base.NewEvent] = []
     failed: list[str] = []
-    engine = runner.Engine(h)
+    ctx = context_mod.RunContext(h)
     try:
         for rid in step.recheck:
             spec = h.runbook.step(rid)
             if spec is None:  # refused at load; a stored runbook is the loaded one
                 failed.append(f"recheck {rid!r} is not a step of this runbook")
                 continue
-            result = await engine.check_result(spec)
+            result = await steps_mod.check_result(ctx, spec)
             events.append(
                 _ev(
                     "step_rechecked",
@@ -520,7 +516,7 @@ async def recheck(h: RunHandle, step: models.Step, actor: str) -> tuple[list[sto
             if result.outcome not in (Outcome.PASS, Outcome.WARN):
                 failed.append(f"{rid} is {result.outcome.value.upper()} now: {result.summary}")
     finally:
-        await engine.aclose()
+        await ctx.aclose()
     return events, failed
 
 

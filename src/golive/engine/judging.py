@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from golive import clock as clock_mod
 from golive import exceptions
+from golive.engine import context as context_mod
 from golive.plugins import base as plugin_base
 from golive.results import Result
 from golive.spec import models, refs
@@ -29,28 +30,28 @@ if TYPE_CHECKING:
 DEFAULT_PAUSE_DEADLINE = 300.0  # seconds: "IC decides within 5 minutes"
 
 
-def source_factory(engine: Engine) -> triggers_mod.SourceFactory:
+def source_factory(ctx: context_mod.RunContext) -> triggers_mod.SourceFactory:
     """Reads metric sources through the registered plugins, with this run's vars and secrets."""
 
     def context(name: str, params: Any) -> plugin_base.StepContext:
         step = models.Step(id=f"metric_{name}".replace("-", "_"), kind=models.StepKind.CHECK, type=name)
-        return engine.step_context(step, params)
+        return ctx.step_context(step, params)
 
     return triggers_mod.plugin_source_factory(
-        engine.registry, context=context, render=lambda w: refs.render(w, engine._sync_resolve)
+        ctx.registry, context=context, render=lambda w: refs.render(w, ctx.resolve)
     )
 
 
-def t0(engine: Engine) -> Any:
+def t0(ctx: context_mod.RunContext) -> Any:
     from golive.engine.state import parse_ts
 
-    return parse_ts(engine.h.state.anchor)
+    return parse_ts(ctx.h.state.anchor)
 
 
-async def earlier_run(engine: Engine, run_id: str) -> baselines.Earlier:
+async def earlier_run(ctx: context_mod.RunContext, run_id: str) -> baselines.Earlier:
     """The samples a finished run recorded: its judges' canary samples per metric, its triggers' values."""
     try:
-        events = await engine.h.store.events(run_id)
+        events = await ctx.h.store.events(run_id)
     except exceptions.NotFound:
         raise baselines.BaselineError(f"baseline run {run_id!r} is not in this store") from None
     if not events:
@@ -77,10 +78,10 @@ def _runs(spec: models.Judge) -> set[str]:
     return {b.run for m in spec.metrics if (b := spec.baseline_of(m)).run is not None}
 
 
-def collector(engine: Engine, spec: models.Judge) -> sequential.Collect:
+def collector(ctx: context_mod.RunContext, spec: models.Judge) -> sequential.Collect:
     """Reads every metric's canary (the last so many seconds) and baseline samples; a pinned run is read
     from the store once."""
-    factory = source_factory(engine)
+    factory = source_factory(ctx)
     pinned: list[tuple[baselines.Earlier | None, str | None]] = []
 
     async def collect(window: float) -> dict[str, judge_mod.Samples]:
@@ -89,13 +90,13 @@ def collector(engine: Engine, spec: models.Judge) -> sequential.Collect:
             failed: str | None = None
             for run_id in _runs(spec):  # one pinned run per judge is the use
                 try:
-                    earlier = await earlier_run(engine, run_id)
+                    earlier = await earlier_run(ctx, run_id)
                 except baselines.BaselineError as exc:
                     failed = str(exc)
             pinned.append((earlier, failed))
         earlier, failed = pinned[0]
         samples = await baselines.collect(
-            spec, factory, window=window, now=engine.clock.now(), t0=t0(engine), earlier=earlier
+            spec, factory, window=window, now=ctx.clock.now(), t0=t0(ctx), earlier=earlier
         )
         if failed is not None:
             samples = {
@@ -109,17 +110,17 @@ def collector(engine: Engine, spec: models.Judge) -> sequential.Collect:
     return collect
 
 
-async def judge_now(engine: Engine, spec: models.Judge, window: float) -> judge_mod.Judgement:
+async def judge_now(ctx: context_mod.RunContext, spec: models.Judge, window: float) -> judge_mod.Judgement:
     """Read every metric's canary (the last ``window`` seconds) and baseline samples, and judge them."""
-    return judge_mod.judge(spec, await collector(engine, spec)(window))
+    return judge_mod.judge(spec, await collector(ctx, spec)(window))
 
 
-def watcher(engine: Engine, step: models.Step) -> sequential.SequentialWatch | None:
+def watcher(ctx: context_mod.RunContext, step: models.Step) -> sequential.SequentialWatch | None:
     """The sequential watch of an observe step's judge (``sequential: true``), as a trigger of the window."""
     spec = step.judge
     if spec is None or not spec.sequential:
         return None
-    return sequential.SequentialWatch(f"{step.id}.judge", spec, collector(engine, spec), engine.clock)
+    return sequential.SequentialWatch(f"{step.id}.judge", spec, collector(ctx, spec), ctx.clock)
 
 
 def end_of_window(spec: models.Judge) -> models.Judge:
@@ -129,28 +130,28 @@ def end_of_window(spec: models.Judge) -> models.Judge:
     return spec.model_copy(update={"alpha": spec.alpha * (1 - sequential.WATCH_SHARE)})
 
 
-async def _spec(engine: Engine, step: models.Step) -> models.Judge | Result:
+async def _spec(ctx: context_mod.RunContext, step: models.Step) -> models.Judge | Result:
     """The step's judge (its ``with`` rendered and validated), or the error Result."""
     try:
-        spec = models.Judge.model_validate(await engine.render(step.with_))
+        spec = models.Judge.model_validate(await ctx.render(step.with_))
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
-        return Result.error(f"params: {where}: {engine.redactor.redact(first['msg'])}")
+        return Result.error(f"params: {where}: {ctx.redactor.redact(first['msg'])}")
     except (exceptions.GoliveError, refs.RefError) as exc:
-        return Result.error(engine.redactor.redact(str(exc)))
+        return Result.error(ctx.redactor.redact(str(exc)))
     if spec.window is None:
         return Result.error("a judge check needs 'window' (e.g. '30m')")
     return spec
 
 
-async def judge_result(engine: Engine, step: models.Step) -> Result:
+async def judge_result(ctx: context_mod.RunContext, step: models.Step) -> Result:
     """A judge check outside the phase flow (hypercare), where nobody is asked: PASS passes; FAIL, and
     MARGINAL or INCONCLUSIVE (which would ask the IC), fail closed, with the judgement in the details."""
-    spec = await _spec(engine, step)
+    spec = await _spec(ctx, step)
     if isinstance(spec, Result):
         return spec
-    judgement = await judge_now(engine, spec, spec.window or 0.0)
+    judgement = await judge_now(ctx, spec, spec.window or 0.0)
     details = {"judge": judgement.event_data()}
     if judgement.verdict is judge_mod.Verdict.PASS:
         return Result.ok(judgement.summary(), details=details)
@@ -169,11 +170,11 @@ async def judge_check(engine: Engine, step: models.Step) -> None:
         return
     started = clock_mod.utc_iso(engine.clock.now())
     await engine.emit("step_started", step_id=step.id, attempt=1)
-    spec = await _spec(engine, step)
+    spec = await _spec(engine.ctx, step)
     if isinstance(spec, Result):
         await _record(engine, step, spec, started)
         return
-    judgement = await judge_now(engine, spec, spec.window or 0.0)
+    judgement = await judge_now(engine.ctx, spec, spec.window or 0.0)
     await decide(engine, step, spec, judgement, started, rollback_on_fail=False)
 
 

@@ -31,13 +31,15 @@ def evaluators(
     """Trigger evaluators reading through the registered metric plugins, with this run's vars and secrets;
     ``earlier`` holds the pinned runs that ``run:`` baselines compare with."""
     wanted = [t for t in engine.runbook.triggers if not trigger_ids or t.id in trigger_ids]
-    factory = judging.source_factory(engine)
+    factory = judging.source_factory(engine.ctx)
 
     def baseline(t: models.Trigger) -> triggers_mod.ReadMetric | None:
         if t.baseline is None or t.source is None:
             return None
         early = (earlier or {}).get(t.baseline.run or "")
-        return baselines.baseline_reader(t, factory, now=engine.clock.now, t0=lambda: judging.t0(engine), earlier=early)
+        return baselines.baseline_reader(
+            t, factory, now=engine.clock.now, t0=lambda: judging.t0(engine.ctx), earlier=early
+        )
 
     return [
         triggers_mod.TriggerEvaluator(t, factory, engine.clock, redact=engine.redactor.redact, baseline=baseline(t))
@@ -60,11 +62,11 @@ async def shared(engine: Engine, trigger_ids: tuple[str, ...] = ()) -> list[trig
         for t in engine.runbook.triggers:
             if t.id not in missing or t.source is None:
                 continue
-            await engine.render(t.source.with_)
+            await engine.ctx.render(t.source.with_)
             if t.baseline is not None and t.baseline.run and t.baseline.run not in earlier:
                 # A missing run leaves the baseline reader without values: it reports an error, never a pass.
                 with contextlib.suppress(baselines.BaselineError):
-                    earlier[t.baseline.run] = await judging.earlier_run(engine, t.baseline.run)
+                    earlier[t.baseline.run] = await judging.earlier_run(engine.ctx, t.baseline.run)
         for ev in evaluators(engine, missing, earlier):
             if ev.id in engine.evaluators:  # made meanwhile by another reader
                 continue
@@ -119,7 +121,7 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
     while True:
         if evs is None:
             evs = list(window_evs)
-            watch = judging.watcher(engine, step)  # a sequential judge watches like a trigger (this window's own)
+            watch = judging.watcher(engine.ctx, step)  # a sequential judge watches like a trigger (this window's own)
             if watch is not None:
                 evs.append(watch)
         if rearm:
@@ -184,7 +186,7 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
                 )
             if step.judge is not None:  # the window was watched: now the canary against its baseline
                 spec = judging.end_of_window(step.judge)
-                judgement = await judging.judge_now(engine, spec, spec.window or step.duration)
+                judgement = await judging.judge_now(engine.ctx, spec, spec.window or step.duration)
                 await judging.decide(engine, step, spec, judgement, started or "", rollback_on_fail=True)
                 return
             details = {"coverage": cov} if segments else {}

@@ -21,37 +21,34 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import re
 import secrets as secrets_mod
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
 from golive import exceptions, identity, runids
 from golive import redact as redact_mod
 from golive.engine import acts
+from golive.engine import context as context_mod
 from golive.engine import events as events_mod
 from golive.engine import gate as gate_mod
 from golive.engine import handle as handle_mod
 from golive.engine import links as links_mod
 from golive.engine import quorum as quorum_mod
 from golive.engine import rehearsal as rehearsal_mod
+from golive.engine import steps as steps_mod
 from golive.engine import windows as windows_mod
 from golive.engine.state import FINAL, RunStatus
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
 from golive.results import Evidence, Outcome, Result
-from golive.spec import loader, models, refs, vartypes
+from golive.spec import loader, models, refs
 from golive.store import base as store_base
 
 if TYPE_CHECKING:
-    from golive.plugins import stubs
     from golive.watch import triggers as triggers_mod
 
 __all__ = ["Engine", "create_run", "new_run_id"]
@@ -60,10 +57,6 @@ POLL_INTERVAL = 0.2  # seconds between looks at the event log for acts from othe
 RESTORE_FLAGS_STEP = "restore_safe_flags"
 EXCERPT_LIMIT = 4000  # characters of a summary kept in an event
 INTERNAL_ACTOR = "golive"
-# Secret providers that read this machine only (no network): their secrets are registered with the redactor
-# before a phase starts even when no step of it references them, since a command inherits the environment.
-LOCAL_SECRET_PROVIDERS = frozenset({"env", "file"})
-_PLACEHOLDER = re.compile(r"<[a-z][a-z0-9_]*:\d+>")  # a value the store keeps redacted
 
 Prompter = Callable[[models.Step, "acts.RunHandle"], Awaitable[None]]
 
@@ -213,19 +206,6 @@ class _Rollback(Exception):
         self.reason, self.by, self.source = reason, by, source
 
 
-def _stubs_active() -> stubs.StubTransport | None:
-    """The stubs a rehearsal put in place of the outside world, or None. Stubs are active only once
-    golive.plugins.stubs was imported (by a run that uses them): other runs never import it."""
-    mod = sys.modules.get("golive.plugins.stubs")
-    return None if mod is None else cast("stubs.StubTransport | None", mod.active())
-
-
-def _stubs_recording() -> stubs.Recorder | None:
-    """The recorder of a recording rehearsal, or None (see :func:`_stubs_active`)."""
-    mod = sys.modules.get("golive.plugins.stubs")
-    return None if mod is None else cast("stubs.Recorder | None", mod.recording())
-
-
 class Engine:
     """Runs one run to its end (or to a crash; then ``resume`` runs it again from the log)."""
 
@@ -240,7 +220,9 @@ class Engine:
         on_change: Callable[[], None] | None = None,
         var_overrides: dict[str, Any] | None = None,
         linker: links_mod.Linker | None = None,
+        comms: bool = True,
     ) -> None:
+        """``comms``: False sends no comms at all and makes no notifier (a pre-flight is a read-only look)."""
         self.h = handle
         # Approval links in the messages of waiting steps: the server's own, else $GOLIVE_SERVER_SECRET with
         # $GOLIVE_PUBLIC_URL; none when neither is set.
@@ -250,48 +232,17 @@ class Engine:
         self.clock = clock or self.store.clock
         self.registry = registry or registry_mod.default_registry()
         self.prompter = prompter
+        self.comms = comms
         # Seconds of run time between looks at the store, and the same in real seconds. A time-scaled
         # rehearsal looks at most every MIN_REAL_POLL real seconds, so polling never becomes a busy loop.
         factor = self.clock.factor if isinstance(self.clock, clock_mod.ScaledClock) else 1.0
         self.poll = max(poll, MIN_REAL_POLL * factor) if factor != 1.0 else poll
         self.real_poll = self.poll / factor
         self.on_change = on_change
-        self.redactor = handle.redactor()
-        self.vars = {**handle.loaded.vars, **(handle.record.params.get("vars") or {})}
-        self._withheld: set[str] = set()
-        if handle.raw_vars is not None:
-            self.vars.update(handle.raw_vars)
-        else:
-            import os
-
-            for name in handle.record.params.get("vars_withheld") or []:
-                env_key = loader.var_env_key(name)
-                if env_key in os.environ:
-                    self.vars[name] = os.environ[env_key]
-                else:
-                    self._withheld.add(name)
-        for name, value in (var_overrides or {}).items():
-            if name in self.runbook.vars and self.runbook.var_type(name) in vartypes.CODE_TYPES:
-                raise exceptions.UsageError(
-                    f"--var {name}: variable {name!r} is declared 'type: {self.runbook.var_type(name)}' (it holds "
-                    "code), so it is set only by the runbook or when the run starts, never later"
-                )
-            self.vars[name] = value
-            self._withheld.discard(name)
-        for name in list(self.vars):
-            if name in self.runbook.vars and name not in self._withheld and self.vars[name] not in (None, ""):
-                try:
-                    self.vars[name] = vartypes.coerce(name, self.runbook.var_type(name), self.vars[name])
-                except ValueError as exc:
-                    raise exceptions.UsageError(f"--var {name}: {exc}") from None
-        for name, value in self.vars.items():
-            # The value of a variable named like a secret is masked wherever a step prints it.
-            text = value if isinstance(value, str) else None if value is None or isinstance(value, bool) else str(value)
-            if text and redact_mod.secret_key_name(name) and not _PLACEHOLDER.fullmatch(text):
-                self.redactor.add_secret(text)
-        self._secret_values: dict[str, str] = {}
-        self._secret_lock = asyncio.Lock()
-        self._http: Any = None
+        # The run's vars, secrets, flags, HTTP pool and redactor (golive.engine.context).
+        self.ctx = context_mod.RunContext(handle, clock=self.clock, registry=self.registry, var_overrides=var_overrides)
+        self.redactor = self.ctx.redactor
+        self.vars = self.ctx.vars
         self._rollback_wake = asyncio.Event()
         self._watch_failed: BaseException | None = None
         self._armed_failed: Exception | None = None  # the armed-trigger watch failed (e.g. a lost lease)
@@ -300,8 +251,7 @@ class Engine:
         self.rollback_begun = False  # a rollback is about to start: the armed watch reads no more
         self._notifier: Any = None
         self._pagers: Any = None
-        self.dry_run = handle.state.mode == "dry-run"
-        self._workdir_cache: Path | None = None
+        self.dry_run = self.ctx.dry_run
 
     # -- plumbing --------------------------------------------------------------------------------------
     async def emit(
@@ -319,13 +269,13 @@ class Engine:
             from golive.notify import pager as pager_mod
 
             async def render(text: str) -> str:
-                return str(await self.render(text))
+                return str(await self.ctx.render(text))
 
             async def record(payload: dict[str, Any]) -> None:
                 await self.emit("comms_sent", **payload)
 
             self._pagers = pager_mod.Pagers(
-                self.runbook, self.h.run_id, render=render, record=record, http=self.http_client,
+                self.runbook, self.h.run_id, render=render, record=record, http=self.ctx.http_client,
                 comms=list(self.h.state.comms), mode=self.h.state.mode,
             )  # fmt: skip
         await self._pagers.on_event(type_, data)
@@ -359,125 +309,9 @@ class Engine:
             if self.on_change:
                 self.on_change()
 
-    # -- secrets and references ------------------------------------------------------------------------
-    async def secret(self, name: str) -> str:
-        async with self._secret_lock:
-            if name in self._secret_values:
-                return self._secret_values[name]
-            ref = self.runbook.secrets.get(name)
-            if ref is None:
-                raise exceptions.SecretError(f"no secret {name!r} is declared")
-            try:
-                # A declaration may take its id and options from vars (`region: "${{ vars.aws_region }}"`).
-                secret_id, options = refs.render((ref.id, ref.options), self._sync_resolve)
-            except refs.RefError as exc:
-                raise exceptions.SecretError(f"secret {name!r}: {exc}") from None
-            transport, recorder = _stubs_active(), _stubs_recording()
-            if recorder is not None:
-                recorder.secret(name)
-            try:
-                if transport is not None:  # a stubbed rehearsal: no provider is asked
-                    value = transport.secret(name, secret_id, ref.key)
-                else:
-                    value = await self.secret_provider(ref.provider, options).resolve(secret_id, ref.key)
-            except exceptions.GoliveError:
-                raise
-            except Exception as exc:
-                raise exceptions.SecretError(
-                    f"secret {name!r} ({ref.provider}:{ref.id}) could not be resolved: {self.redactor.redact(str(exc))}"
-                ) from None
-            self.redactor.add_secret(value)
-            self._secret_values[name] = value
-            return value
-
-    def secret_provider(self, provider: str, options: Any) -> plugin_base.SecretProvider:
-        transport = _stubs_active()
-        if transport is not None:  # a stubbed rehearsal: a `secret` check asks the stubs, never the provider
-            return transport.secret_provider()
-        cls = self.registry.get("secret", provider)
-        if cls is None:
-            raise exceptions.SecretError(f"unknown secret provider {provider!r}")
-        opts = cls.params.model_validate(dict(options or {}))
-        return cls(opts)  # type: ignore[call-arg,return-value]
-
-    def flag_provider(self, name: str | None = None) -> plugin_base.FlagProvider:
-        spec = self.runbook.flags
-        transport = _stubs_active()
-        stubbed = transport.flag_provider() if transport is not None else None
-        if stubbed is not None:  # a stubbed rehearsal with flags: an in-memory store stands in for the vendor
-            return stubbed
-        if spec is None:
-            raise exceptions.UsageError("the runbook declares no flags provider (flags.provider)")
-        cls = self.registry.get("flag", spec.provider.type)
-        if cls is None:
-            raise exceptions.UsageError(f"unknown flag provider {spec.provider.type!r}")
-        params = refs.render(spec.provider.with_, self._sync_resolve)
-        return cls(cls.params.model_validate(params))  # type: ignore[call-arg,return-value]
-
-    def _sync_resolve(self, ref: refs.Ref) -> Any:
-        if ref.root == "vars" and ref.parts[1] in self._withheld:
-            name = ref.parts[1]
-            raise exceptions.SecretError(
-                f"variable {name!r} held a secret or personal data, so it was not stored with the run; "
-                f"resume with --var {name}=VALUE (or {loader.var_env_key(name)})"
-            )
-        if ref.root == "vars":
-            return self.vars.get(ref.parts[1])
-        if ref.root == "secrets":
-            if ref.parts[1] not in self._secret_values:
-                raise exceptions.SecretError(f"secret {ref.parts[1]!r} was not resolved")
-            return self._secret_values[ref.parts[1]]
-        if ref.root == "env":
-            import os
-
-            return os.environ.get(ref.parts[1], "")
-        return handle_mod.resolve_ref(self.h, ref)
-
-    async def render(self, value: Any) -> Any:
-        names = {r.parts[1] for _, r in refs.scan(value) if isinstance(r, refs.Ref) and r.root == "secrets"}
-        for n in names:
-            await self.secret(n)
-        return refs.render(value, self._sync_resolve)
-
     async def aclose(self) -> None:
         """Close what the engine opened for plugins (the pooled HTTP client)."""
-        if self._http is not None:
-            http, self._http = self._http, None
-            with contextlib.suppress(Exception):
-                await http.aclose()
-
-    def http_client(self) -> Any:
-        """The run's one pooled HTTP client, created on first use and closed when the run loop ends."""
-        if self._http is None:
-            from golive.plugins import _http
-
-            self._http = _http.make_http_client()
-        return self._http
-
-    def _workdir(self) -> Path:
-        """The runbook's directory, resolved once per run (a path resolve per step is a syscall per step)."""
-        if self._workdir_cache is None:
-            path = self.h.loaded.path
-            self._workdir_cache = Path(path).resolve().parent if path else Path.cwd()
-        return self._workdir_cache
-
-    def step_context(self, step: models.Step, params: Any) -> plugin_base.StepContext:
-        return plugin_base.StepContext(
-            params=params,
-            step_id=step.id,
-            run_id=self.h.run_id,
-            timeout=step.timeout or self.runbook.settings.default_timeout,
-            dry_run=self.dry_run,
-            clock=self.clock,
-            workdir=self._workdir(),
-            release=self.runbook.release.model_dump(mode="json", exclude_none=True),
-            http_pool=self.http_client,
-            secret=self.secret,
-            secret_provider=self.secret_provider,
-            flag_provider=self.flag_provider,
-            redact=self.redactor.redact,
-            log=lambda s: None,
-        )
+        await self.ctx.aclose()
 
     # -- comms -----------------------------------------------------------------------------------------
     async def notifier(self) -> Any:
@@ -491,9 +325,9 @@ class Engine:
                 await self.emit("comms_sent", **payload)
 
             for ch in self.runbook.comms.channels:
-                await self.render(ch.url)
+                await self.ctx.render(ch.url)
                 if ch.rehearsal and self.h.state.mode != "live":
-                    await self.render(ch.rehearsal)
+                    await self.ctx.render(ch.rehearsal)
             self._notifier = notifier_mod.Notifier(
                 self.runbook.comms,
                 redact=self.redactor.redact,
@@ -507,7 +341,7 @@ class Engine:
                     vars=self.vars,
                 ),
                 t0=parse_ts(self.h.state.anchor),
-                resolve_url=lambda url: str(refs.render(url, self._sync_resolve)),
+                resolve_url=lambda url: str(refs.render(url, self.ctx.resolve)),
                 mode=self.h.state.mode,
             )
             for secret in self._notifier.secrets():
@@ -528,6 +362,8 @@ class Engine:
         delivery is recorded and never blocks the cutover, unless the channel is required (then DeliveryFailed
         propagates to the step that sent it). During a rollback nothing stops the restoration: a comms failure
         (a required channel down, its secret missing) is recorded instead."""
+        if not self.comms:
+            return
         try:
             n = await self.notifier()
             await n.notify(event, self.message_context(**context), channels or None, message, severity=severity)
@@ -545,6 +381,8 @@ class Engine:
             )
 
     async def announce_phase(self, phase: models.Phase, stage: str, **context: Any) -> None:
+        if not self.comms:
+            return
         n = await self.notifier()
         await n.announce_phase(phase, stage, self.message_context(**context))
 
@@ -923,7 +761,12 @@ class Engine:
 
         await asyncio.gather(*(one(s) for s in phase.steps if s.kind is models.StepKind.CHECK and not s.needs))
 
-    async def run_phase(self, phase: models.Phase) -> tuple[str, tuple[models.Step, dict[str, Any]] | None]:
+    async def run_phase(
+        self, phase: models.Phase, *, stop_on_failure: bool = True
+    ) -> tuple[str, tuple[models.Step, dict[str, Any]] | None]:
+        """Run a phase's steps (needs, concurrency, waits) and record its outcome. ``stop_on_failure``: False
+        lets a blocking failure stop nothing, so a step is not run only when a need of it did not pass (a
+        pre-flight reports every check)."""
         st = self.h.state
         if st.phases.get(phase.id) != "running":
             await self.emit("phase_started", step_id=phase.id, title=phase.title or phase.id)
@@ -939,6 +782,8 @@ class Engine:
         let_go: set[str] = set()  # manual steps no longer waited for because the phase stopped
 
         def stop_phase() -> None:
+            if not stop_on_failure:
+                return
             stop.set()
             # Nobody has to confirm a step of a phase that already failed: stop waiting, so the run goes on
             # to where on_failure says (decisions keep waiting: the IC's NO-GO or the deadline decide).
@@ -1065,15 +910,12 @@ class Engine:
         providers (env, file). Steps run concurrently: one that prints a secret (a command echoing a variable,
         a service echoing a token) must not finish before the step that references it registered it with the
         redactor. A secret that cannot be resolved is left to the step that needs it, which reports it."""
-        names = {n for n, ref in self.runbook.secrets.items() if ref.provider in LOCAL_SECRET_PROVIDERS}
+        names = set(self.ctx.local_secrets())
         for step in phase.steps:
             for _, ref in refs.scan((step.with_, step.message)):
                 if isinstance(ref, refs.Ref) and ref.root == "secrets" and len(ref.parts) > 1:
                     names.add(ref.parts[1])
-        for name in sorted(names - self._secret_values.keys()):
-            if name in self.runbook.secrets:
-                with contextlib.suppress(exceptions.GoliveError):
-                    await self.secret(name)
+        await self.ctx.register_secrets(names)
 
     async def abandon(self, steps: tuple[models.Step, ...] | list[models.Step]) -> None:
         """Record the steps a rollback interrupted (watching, waiting on a person) as not run with the reason,
@@ -1189,45 +1031,9 @@ class Engine:
         elif kind is models.StepKind.NOTIFY:
             await self._notify_step(step)
 
-    async def _params(self, cls: type[plugin_base.Plugin], step: models.Step) -> Any:
-        """The step's params rendered (vars, secrets, earlier outputs) and validated, or an error Result."""
-        try:
-            return cls.params.model_validate(await self.render(step.with_) if step.with_ else {})
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            return Result.error(f"params: {where}: {self.redactor.redact(first['msg'])}")
-        except (exceptions.GoliveError, refs.RefError) as exc:
-            return Result.error(self.redactor.redact(str(exc)))
-
     async def check_result(self, step: models.Step) -> Result:
-        """Run a check step outside the phase flow (hypercare): same params, timeout, retries and redaction,
-        no step events (the caller records the result)."""
-        if step.kind is not models.StepKind.CHECK or step.type is None:
-            return Result.error(f"{step.id} is a {step.kind.value} step; only check steps run here")
-        if step.type == models.JUDGE_CHECK:
-            from golive.engine import judging
-
-            return await judging.judge_result(self, step)
-        cls = self.registry.get("check", step.type)
-        if cls is None:
-            return Result.error(f"unknown check type {step.type!r}")
-        policy = step.retry_policy
-        for attempt in range(1, policy.attempts + 1):
-            prepared = await self._params(cls, step)
-            if isinstance(prepared, Result):
-                return prepared
-            result = await self._call_plugin(cls(), self.step_context(step, prepared))
-            if result.outcome not in (Outcome.FAIL, Outcome.ERROR) or attempt == policy.attempts:
-                break
-            await self.clock.sleep(min(policy.backoff * policy.factor ** (attempt - 1), policy.max_backoff))
-        return result.model_copy(
-            update={
-                "summary": self.redactor.redact(result.summary),
-                "details": self.redactor.redact_obj(result.details),
-                "output": self.redactor.redact_obj(result.output),
-            }
-        )
+        """Run a check step outside the phase flow (hypercare): see :func:`golive.engine.steps.check_result`."""
+        return await steps_mod.check_result(self.ctx, step)
 
     async def _run_plugin_step(self, step: models.Step) -> None:
         s = self.h.state.step(step.id)
@@ -1251,12 +1057,12 @@ class Engine:
             if cls is None:
                 result = Result.error(f"unknown {kind} type {step.type!r}")
                 break
-            prepared = await self._params(cls, step)
+            prepared = await steps_mod.params(self.ctx, cls, step)
             if isinstance(prepared, Result):
                 result = prepared
                 break
             params = prepared
-            ctx = self.step_context(step, params)
+            ctx = self.ctx.step_context(step, params)
             plugin = cls()
             is_action = kind == "action"
             dry = self.dry_run and not cls.read_only
@@ -1293,7 +1099,7 @@ class Engine:
                     self.h.ownership.check()
                 # At most once, and never left open: a rollback that cancels this step waits for the side
                 # effect to finish and records it before the cancellation goes on.
-                inner = asyncio.ensure_future(self._call_plugin(plugin, ctx))
+                inner = asyncio.ensure_future(steps_mod.call_plugin(self.ctx, plugin, ctx))
                 try:
                     result = await asyncio.shield(inner)
                 except asyncio.CancelledError:
@@ -1303,9 +1109,9 @@ class Engine:
                     )
                     raise
             else:
-                result = await self._call_plugin(plugin, ctx)
+                result = await steps_mod.call_plugin(self.ctx, plugin, ctx)
             if result.outcome in (Outcome.FAIL, Outcome.ERROR) and attempt < policy.attempts and not is_action:
-                wait = min(policy.backoff * policy.factor ** (attempt - 1), policy.max_backoff)
+                wait = steps_mod.backoff(policy, attempt)
                 await self.emit(
                     "step_retry",
                     step_id=step.id,
@@ -1321,7 +1127,7 @@ class Engine:
                 and is_action
                 and step.idempotent
             ):
-                wait = min(policy.backoff * policy.factor ** (attempt - 1), policy.max_backoff)
+                wait = steps_mod.backoff(policy, attempt)
                 await self.emit(
                     "action_finished",
                     step_id=step.id,
@@ -1357,11 +1163,11 @@ class Engine:
         probes = 0
         breaches = 0
         while True:
-            prepared = await self._params(cls, step)
+            prepared = await steps_mod.params(self.ctx, cls, step)
             result = (
                 prepared
                 if isinstance(prepared, Result)
-                else await self._call_plugin(cls(), self.step_context(step, prepared))
+                else await steps_mod.call_plugin(self.ctx, cls(), self.ctx.step_context(step, prepared))
             )
             probes += 1
             now = self.clock.monotonic()
@@ -1403,20 +1209,6 @@ class Engine:
                 break
             await self.clock.sleep(spec.every)
         await self._record_result(step, final, probes, started_wall, self.clock.monotonic() - t0, "step_finished")
-
-    async def _call_plugin(self, plugin: Any, ctx: plugin_base.StepContext) -> Result:
-        try:
-            async with asyncio.timeout(ctx.timeout):
-                result = await plugin.run(ctx)
-            if not isinstance(result, Result):
-                return Result.error(f"plugin returned {type(result).__name__}, not a Result")
-            return result
-        except TimeoutError:
-            return Result.error(f"timed out after {ctx.timeout:g}s")
-        except exceptions.GoliveError as exc:
-            return Result.error(self.redactor.redact(exc.message))
-        except Exception as exc:  # a plugin bug or an unexpected failure fails closed
-            return Result.error(self.redactor.redact(f"{type(exc).__name__}: {exc}"))
 
     async def _record_result(
         self, step: models.Step, result: Result, attempt: int, started: str, duration: float, event: str
@@ -1641,7 +1433,9 @@ class Engine:
         t = self.clock.monotonic()
         await self.emit("step_started", step_id=step.id, attempt=1)
         try:
-            rendered = step.model_copy(update={"message": await self.render(step.message)}) if step.message else step
+            rendered = (
+                step.model_copy(update={"message": await self.ctx.render(step.message)}) if step.message else step
+            )
             n = await self.notifier()
             deliveries = await n.notify_step(rendered, self.message_context())
             failed = [d for d in deliveries if not d.ok]
@@ -1745,7 +1539,7 @@ class Engine:
         else:
             params = cls.params.model_validate({"flags": dict(spec.safe)})
             probe = models.Step(id=RESTORE_FLAGS_STEP, kind=models.StepKind.ACTION, type="flag")
-            result = await self._call_plugin(cls(), self.step_context(probe, params))
+            result = await steps_mod.call_plugin(self.ctx, cls(), self.ctx.step_context(probe, params))
         step = models.Step(
             id=RESTORE_FLAGS_STEP, kind=models.StepKind.ACTION, type="flag", title="Restore safe flag values"
         )

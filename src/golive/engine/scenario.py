@@ -623,7 +623,7 @@ async def play(
     # The engine notices acts of other processes (a rollback request) on a real-time poll: here they are
     # this process's, so it looks often rather than every ENGINE_POLL real seconds.
     engine.real_poll = REAL_POLL
-    engine._workdir_cache = workdir  # commands run (and stubbed commands write) in the scenario's directory
+    engine.ctx.workdir = workdir  # commands run (and stubbed commands write) in the scenario's directory
     people = _People(
         store,
         handle.run_id,

@@ -84,7 +84,7 @@ async def close_change(
         raise exceptions.UsageError(f"{pack} is the pack of run {verdict.manifest.get('run_id')}, not of {h.run_id}")
     engine = runner.Engine(h, clock=clock)
     try:
-        rendered: dict[str, Any] = await engine.render(dict(step.with_))
+        rendered: dict[str, Any] = await engine.ctx.render(dict(step.with_))
         params = {k: v for k, v in rendered.items() if k in CONNECTION}
         status = h.state.status
         params.update(
@@ -97,6 +97,6 @@ async def close_change(
         if transition:
             params["close_transition"] = transition
         model = ChangeCloseParams.model_validate(params)
-        return await ChangeCloseAction().run(engine.step_context(step, model))
+        return await ChangeCloseAction().run(engine.ctx.step_context(step, model))
     finally:
         await engine.aclose()
