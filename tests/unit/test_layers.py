@@ -58,11 +58,6 @@ KNOWN: dict[tuple[str, str], str] = {
     # each transport asks _stubbed whether stubs answer; _stubbed types its context variables with the
     # stubs' classes, and the stubs name the transports
     ("golive.plugins._stubbed", "golive.plugins.stubs"): "the active stubs' type, for mypy only",
-    # Engine's jobs (secrets, checks, rollback) are not yet apart from the scheduler: acts, judging and
-    # observing reach back into it
-    ("golive.engine.judging", "golive.engine.runner"): "judging uses Engine",
-    ("golive.engine.observing", "golive.engine.runner"): "observing uses Engine's private members",
-    ("golive.engine.judging", "golive.engine.observing"): "judging and observing call each other",
 }
 
 

@@ -26,7 +26,7 @@ import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from golive import clock as clock_mod
 from golive import exceptions
@@ -34,12 +34,14 @@ from golive import redact as redact_mod
 from golive.engine import handle as handle_mod
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
+from golive.results import Result
 from golive.spec import loader, models, refs, vartypes
 
 if TYPE_CHECKING:
     from golive.plugins import stubs
+    from golive.watch import triggers as triggers_mod
 
-__all__ = ["LOCAL_SECRET_PROVIDERS", "RunContext"]
+__all__ = ["LOCAL_SECRET_PROVIDERS", "RollbackNow", "RunContext", "StepHost"]
 
 # Secret providers that read this machine only (no network): their secrets are registered with the redactor
 # before a phase starts even when no step of it references them, since a command inherits the environment.
@@ -263,3 +265,76 @@ class RunContext:
             redact=self.redactor.redact,
             log=lambda s: None,
         )
+
+
+class RollbackNow(Exception):
+    """Raised by a step when the rollback must start now (a rollback trigger fired, an end-of-window judge
+    failed, NO-GO on a paused window); the scheduler catches it and runs the rollback plan."""
+
+    def __init__(self, reason: str, by: str, source: str) -> None:
+        super().__init__(reason)
+        self.reason, self.by, self.source = reason, by, source
+
+
+class StepHost(Protocol):
+    """What a step that watches, judges or waits on people needs of the engine that runs it: the run's
+    context and handle, its clock, and to record, announce and stop. ``golive.engine.runner.Engine`` is one;
+    observing, judging and waiting see no more of it than this."""
+
+    @property
+    def ctx(self) -> RunContext: ...
+
+    @property
+    def h(self) -> handle_mod.RunHandle: ...
+
+    @property
+    def runbook(self) -> models.Runbook: ...
+
+    @property
+    def clock(self) -> clock_mod.Clock: ...
+
+    @property
+    def redactor(self) -> redact_mod.Redactor: ...
+
+    @property
+    def poll(self) -> float:
+        """Run-clock seconds between looks at the log while waiting on people."""
+        ...
+
+    # A rollback is about to start: nothing reads the triggers any more (set by a window's rollback fire).
+    rollback_begun: bool
+
+    @property
+    def evaluators(self) -> dict[str, triggers_mod.TriggerEvaluator]:
+        """The run's one evaluator per trigger, shared by observe windows and the armed watch."""
+        ...
+
+    @property
+    def rollback_wake(self) -> asyncio.Event:
+        """Set when a rollback was requested (by a person, a trigger or a failed watcher)."""
+        ...
+
+    async def emit(self, type_: str, *, step_id: str | None = ..., actor: str | None = ..., **data: Any) -> None:
+        """Append one event to the run (fenced) and apply it."""
+
+    async def notify(
+        self,
+        event: str,
+        *,
+        message: str | None = ...,
+        channels: list[str] | tuple[str, ...] | None = ...,
+        severity: str | None = ...,
+        **context: Any,
+    ) -> None:
+        """Send the comms of an event (a failure of a required channel propagates)."""
+
+    async def record_result(
+        self, step: models.Step, result: Result, attempt: int, started: str, duration: float, event: str
+    ) -> None:
+        """Record a step's result (redacted, evidence stored) and announce a failure."""
+
+    async def abandon(self, steps: tuple[models.Step, ...] | list[models.Step]) -> None:
+        """Record the steps a rollback interrupted as not run."""
+
+    def check_rollback(self) -> None:
+        """Raise :class:`RollbackNow` when a rollback was requested (or the watcher failed)."""

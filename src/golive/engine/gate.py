@@ -235,7 +235,7 @@ async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str,
         # The change records' results are the evidence of the refusal: recorded as their steps' own.
         for step, result, started, took in passed_changes:
             await engine.emit("step_started", step_id=step.id, attempt=1)
-            await engine._record_result(step, result, 1, started, took, "step_finished")
+            await engine.record_result(step, result, 1, started, took, "step_finished")
         await engine.emit(
             "start_gate",
             outcome="refused",
@@ -281,7 +281,7 @@ async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str,
                 actor=wv.get("by"),
             )
         else:
-            await engine._record_result(step, result, 1, started, took, "step_finished")
+            await engine.record_result(step, result, 1, started, took, "step_finished")
     await engine.emit("start_gate", outcome="open", blocks=[b.data() for b in blocks])
     return []
 

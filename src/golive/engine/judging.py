@@ -9,13 +9,16 @@ verdict) is stored in the step's result ``details.judge``.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import context as context_mod
+from golive.engine import waiting
+from golive.engine.context import RollbackNow
+from golive.engine.state import parse_ts
 from golive.plugins import base as plugin_base
 from golive.results import Result
 from golive.spec import models, refs
@@ -23,9 +26,6 @@ from golive.watch import baselines, sequential
 from golive.watch import judge as judge_mod
 from golive.watch import samples as samples_mod
 from golive.watch import triggers as triggers_mod
-
-if TYPE_CHECKING:
-    from golive.engine.runner import Engine
 
 DEFAULT_PAUSE_DEADLINE = 300.0  # seconds: "IC decides within 5 minutes"
 
@@ -43,8 +43,6 @@ def source_factory(ctx: context_mod.RunContext) -> triggers_mod.SourceFactory:
 
 
 def t0(ctx: context_mod.RunContext) -> Any:
-    from golive.engine.state import parse_ts
-
     return parse_ts(ctx.h.state.anchor)
 
 
@@ -159,13 +157,11 @@ async def judge_result(ctx: context_mod.RunContext, step: models.Step) -> Result
     return Result.fail(judgement.summary() + extra, details=details)
 
 
-async def judge_check(engine: Engine, step: models.Step) -> None:
+async def judge_check(engine: context_mod.StepHost, step: models.Step) -> None:
     """A ``type: judge`` check step."""
-    from golive.engine import observing
-
     st = engine.h.state.step(step.id)
     if st.status == "waiting" and st.waiting_for == "pause":  # resumed while the IC decides
-        await observing._wait_pause(engine, step)
+        await waiting.wait_pause(engine, step)
         await _record(engine, step, Result.ok(f"{st.summary}; GO after pause"), "")
         return
     started = clock_mod.utc_iso(engine.clock.now())
@@ -179,7 +175,7 @@ async def judge_check(engine: Engine, step: models.Step) -> None:
 
 
 async def decide(
-    engine: Engine,
+    engine: context_mod.StepHost,
     step: models.Step,
     spec: models.Judge,
     judgement: judge_mod.Judgement,
@@ -189,9 +185,6 @@ async def decide(
 ) -> None:
     """Record the verdict: PASS passes, FAIL fails (and rolls back when asked), MARGINAL and INCONCLUSIVE
     pause for the IC with the judge's deadline and default."""
-    from golive.engine import observing
-    from golive.engine.runner import _Rollback
-
     details = {"judge": judgement.event_data()}
     summary = judgement.summary()
     verdict = judgement.verdict
@@ -201,7 +194,7 @@ async def decide(
     if verdict is judge_mod.Verdict.FAIL:
         await _record(engine, step, Result.fail(summary, details=details), started)
         if rollback_on_fail:
-            raise _Rollback(f"judge of {step.id} failed: {judgement.reason}", f"judge:{step.id}", "trigger")
+            raise RollbackNow(f"judge of {step.id} failed: {judgement.reason}", f"judge:{step.id}", "trigger")
         return
     deadline_s = spec.deadline or engine.runbook.settings.decision_deadline or DEFAULT_PAUSE_DEADLINE
     deadline = engine.clock.now() + timedelta(seconds=deadline_s)
@@ -223,7 +216,7 @@ async def decide(
         deadline=clock_mod.utc_iso(deadline),
         default=spec.default,
     )
-    await observing._wait_pause(engine, step)  # NO-GO (or a rollback default) rolls back from here
+    await waiting.wait_pause(engine, step)  # NO-GO (or a rollback default) rolls back from here
     dec = engine.h.state.decision or {}
     await _record(
         engine,
@@ -233,11 +226,9 @@ async def decide(
     )
 
 
-async def _record(engine: Engine, step: models.Step, result: Result, started: str) -> None:
+async def _record(engine: context_mod.StepHost, step: models.Step, result: Result, started: str) -> None:
     st = engine.h.state.step(step.id)
     began = st.started_at or started
-    from golive.engine.state import parse_ts
-
     at = parse_ts(began)
     took = (engine.clock.now() - at).total_seconds() if at else 0.0
-    await engine._record_result(step, result, 1, began, took, "step_finished")
+    await engine.record_result(step, result, 1, began, took, "step_finished")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from golive import clock as clock_mod
-from golive.engine import judging
+from golive.engine import context as context_mod
+from golive.engine import judging, waiting
+from golive.engine.context import RollbackNow
+from golive.engine.state import parse_ts
 from golive.results import Result
 from golive.spec import models
 from golive.watch import baselines
@@ -19,14 +22,11 @@ from golive.watch import observe as observe_mod
 from golive.watch import samples as samples_mod
 from golive.watch import triggers as triggers_mod
 
-if TYPE_CHECKING:
-    from golive.engine.runner import Engine
-
 DEFAULT_PAUSE_DEADLINE = 300.0  # seconds: "IC decides within 5 minutes"
 
 
 def evaluators(
-    engine: Engine, trigger_ids: tuple[str, ...] = (), earlier: dict[str, baselines.Earlier] | None = None
+    engine: context_mod.StepHost, trigger_ids: tuple[str, ...] = (), earlier: dict[str, baselines.Earlier] | None = None
 ) -> list[triggers_mod.TriggerEvaluator]:
     """Trigger evaluators reading through the registered metric plugins, with this run's vars and secrets;
     ``earlier`` holds the pinned runs that ``run:`` baselines compare with."""
@@ -47,14 +47,14 @@ def evaluators(
     ]
 
 
-async def shared(engine: Engine, trigger_ids: tuple[str, ...] = ()) -> list[triggers_mod.TriggerEvaluator]:
+async def shared(
+    engine: context_mod.StepHost, trigger_ids: tuple[str, ...] = ()
+) -> list[triggers_mod.TriggerEvaluator]:
     """The run's one evaluator per trigger (``trigger_ids``, or all), made at first need and kept on the engine:
     observe windows and the armed watch (:mod:`golive.engine.armed`) read the same evaluator, so a trigger that
     one of them fired stays firing for the other and never fires twice without a clear in between. A trigger
     the run's log shows firing (an earlier engine of this run read it) is taken up still firing. The sources'
     secrets and the pinned runs that ``run:`` baselines compare with are resolved once, here."""
-    from golive.engine.state import parse_ts
-
     wanted = tuple(t.id for t in engine.runbook.triggers if (not trigger_ids or t.id in trigger_ids))
     missing = tuple(tid for tid in wanted if tid not in engine.evaluators)
     if missing:
@@ -77,20 +77,17 @@ async def shared(engine: Engine, trigger_ids: tuple[str, ...] = ()) -> list[trig
     return [engine.evaluators[tid] for tid in wanted]
 
 
-async def observe_step(engine: Engine, step: models.Step) -> None:
+async def observe_step(engine: context_mod.StepHost, step: models.Step) -> None:
     """Watch the step's triggers for its duration. After a pause and the IC's GO (or a ``continue``
     default), the evaluators are reset and the rest of the window is watched: a GO never passes a window
     that was not watched for its whole duration."""
-    from golive.engine.runner import _Rollback
-    from golive.engine.state import parse_ts
-
     assert step.duration is not None
     st = engine.h.state
     s = st.step(step.id)
     evs: list[triggers_mod.TriggerEvaluator] | None = None
     rearm = False
     if s.status == "waiting" and s.waiting_for == "pause":
-        remaining = await _wait_pause(engine, step)  # resumed while paused: the IC's answer comes first
+        remaining = await waiting.wait_pause(engine, step)  # resumed while paused: the IC's answer comes first
         rearm = True  # the IC chose to go on: the trigger that paused must breach again to fire again
     else:
         await engine.emit("step_started", step_id=step.id, attempt=1, duration_planned=step.duration)
@@ -135,7 +132,7 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
                 evs,
                 engine.clock,
                 on_event,
-                engine._rollback_wake,
+                engine.rollback_wake,
                 default_deadline=engine.runbook.settings.decision_deadline or DEFAULT_PAUSE_DEADLINE,
             )
             watched += result.elapsed
@@ -173,7 +170,7 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
                     + (f", after extending it by {extended:.0f}s" if extended else "")
                     + ("" if blind else f"; unwatched: {_gaps_text(cov)}")
                 )
-                await engine._record_result(
+                await engine.record_result(
                     step, Result.fail(why, details={"coverage": cov}), 1, started or "", took, "step_finished"
                 )
                 return
@@ -190,20 +187,20 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
                 await judging.decide(engine, step, spec, judgement, started or "", rollback_on_fail=True)
                 return
             details = {"coverage": cov} if segments else {}
-            await engine._record_result(
+            await engine.record_result(
                 step, Result.ok(summary, details=details), 1, started or "", took, "step_finished"
             )
             return
         if result.outcome == "stopped":  # a rollback was asked for while watching
             await engine.abandon([step])
-            engine._check_rollback()
+            engine.check_rollback()
             return
         trig = engine.runbook.trigger(result.trigger_id or "")
         title = trig.title if trig and trig.title else result.trigger_id
         if result.then == "rollback":
             engine.rollback_begun = True  # nothing reads the triggers any more: the rollback comes next
-            await engine._record_result(step, Result.fail(result.summary), 1, started or "", took, "step_finished")
-            raise _Rollback(
+            await engine.record_result(step, Result.fail(result.summary), 1, started or "", took, "step_finished")
+            raise RollbackNow(
                 f"trigger {result.trigger_id} fired ({title}): {result.reason}",
                 f"trigger:{result.trigger_id}",
                 "trigger",
@@ -228,13 +225,13 @@ async def observe_step(engine: Engine, step: models.Step) -> None:
             deadline=clock_mod.utc_iso(deadline),
             default=result.default,
         )
-        remaining = await _wait_pause(engine, step)
+        remaining = await waiting.wait_pause(engine, step)
         rearm = True
         dec = st.decision or {}
         pauses.append(f"paused by {result.trigger_id}; {str(dec.get('decision')).upper()} by {dec.get('by')}")
 
 
-def min_coverage(engine: Engine, step: models.Step, trigger_id: str) -> float:
+def min_coverage(engine: context_mod.StepHost, step: models.Step, trigger_id: str) -> float:
     """The watched fraction a trigger must reach in this window: its own, else the step's, else 0.9."""
     trig = engine.runbook.trigger(trigger_id)
     if trig is not None and trig.min_coverage is not None:
@@ -243,7 +240,10 @@ def min_coverage(engine: Engine, step: models.Step, trigger_id: str) -> float:
 
 
 def coverage(
-    engine: Engine, step: models.Step, segments: dict[str, list[samples_mod.Coverage]], extended: float = 0.0
+    engine: context_mod.StepHost,
+    step: models.Step,
+    segments: dict[str, list[samples_mod.Coverage]],
+    extended: float = 0.0,
 ) -> dict[str, Any]:
     """The window's coverage (``details.coverage`` of its result): each trigger's watched fraction against
     its ``min_coverage``; the window's is its least-watched trigger's, and it is ok when every trigger's is."""
@@ -277,7 +277,9 @@ def coverage(
     }
 
 
-def _extension(engine: Engine, step: models.Step, segments: dict[str, list[samples_mod.Coverage]]) -> float:
+def _extension(
+    engine: context_mod.StepHost, step: models.Step, segments: dict[str, list[samples_mod.Coverage]]
+) -> float:
     """Seconds more to watch for every trigger to reach its min_coverage if the rest is watched (at least
     one reading of the slowest trigger)."""
     need = 0.0
@@ -303,56 +305,3 @@ def _gaps_text(cov: dict[str, Any]) -> str:
     if not gaps:
         return "none recorded"
     return ", ".join(f"{a[11:19]}-{b[11:19]}" for a, b in gaps[:5]) + (" ..." if len(gaps) > 5 else "")
-
-
-async def _wait_pause(engine: Engine, step: models.Step) -> float:
-    """Wait for the IC on a paused observation. GO (or a ``continue`` default) returns the seconds of the
-    window still to watch; NO-GO (or a ``rollback`` default) rolls back; ``hold`` waits on."""
-    from golive.engine.runner import _Rollback
-    from golive.engine.state import parse_ts
-
-    st = engine.h.state
-    s = st.step(step.id)
-    deadline = parse_ts(s.deadline)
-    default = s.default or "rollback"
-    remaining = s.remaining if s.remaining is not None else (step.duration or 0.0)
-    limit = None
-    if deadline is not None and default != "hold":
-        limit = engine.clock.monotonic() + max(0.0, (deadline - engine.clock.now()).total_seconds())
-    while True:
-        if st.step(step.id).decision is not None:  # this pause's answer (the fold clears it at each pause)
-            dec = st.decision
-            break
-        if limit is not None and engine.clock.monotonic() >= limit:
-            await engine.emit(
-                "decision_defaulted",
-                step_id=step.id,
-                default=default,
-                reason=f"no decision by the deadline; default {default}",
-            )
-            dec = st.decision
-            break
-        engine._check_rollback()
-        await engine.clock.sleep(engine.poll)
-        await engine.h.refresh()
-    choice = (dec or {}).get("decision")
-    who = (dec or {}).get("by")
-    if choice in ("go", "continue"):
-        await engine.emit(
-            "step_started",
-            step_id=step.id,
-            attempt=1,
-            actor=who,
-            resumed=True,
-            remaining=round(remaining, 3),
-            summary=f"paused by trigger; {str(choice).upper()} by {who}: watching the remaining {remaining:.0f}s",
-        )
-        return remaining
-    await engine.emit(
-        "step_finished", step_id=step.id, outcome="fail", summary=f"paused by trigger; {str(choice).upper()} by {who}"
-    )
-    raise _Rollback(
-        f"observation paused and {str(choice).upper()} by {who}: {(dec or {}).get('reason')}",
-        str(who),
-        "decision",
-    )

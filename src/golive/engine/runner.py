@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from golive import clock as clock_mod
 from golive import exceptions, identity, runids
 from golive import redact as redact_mod
-from golive.engine import acts
+from golive.engine import acts, judging, observing
 from golive.engine import context as context_mod
 from golive.engine import events as events_mod
 from golive.engine import gate as gate_mod
@@ -41,11 +41,12 @@ from golive.engine import quorum as quorum_mod
 from golive.engine import rehearsal as rehearsal_mod
 from golive.engine import steps as steps_mod
 from golive.engine import windows as windows_mod
-from golive.engine.state import FINAL, RunStatus
+from golive.engine.context import RollbackNow
+from golive.engine.state import FINAL, RunStatus, parse_ts
 from golive.plugins import base as plugin_base
 from golive.plugins import registry as registry_mod
 from golive.results import Evidence, Outcome, Result
-from golive.spec import loader, models, refs
+from golive.spec import durations, loader, models, refs
 from golive.store import base as store_base
 
 if TYPE_CHECKING:
@@ -198,14 +199,6 @@ async def create_run(
 MIN_REAL_POLL = 0.01  # real seconds between a time-scaled engine's looks at the store
 
 
-class _Rollback(Exception):
-    """Raised inside the run loop when a rollback must start now."""
-
-    def __init__(self, reason: str, by: str, source: str) -> None:
-        super().__init__(reason)
-        self.reason, self.by, self.source = reason, by, source
-
-
 class Engine:
     """Runs one run to its end (or to a crash; then ``resume`` runs it again from the log)."""
 
@@ -243,7 +236,7 @@ class Engine:
         self.ctx = context_mod.RunContext(handle, clock=self.clock, registry=self.registry, var_overrides=var_overrides)
         self.redactor = self.ctx.redactor
         self.vars = self.ctx.vars
-        self._rollback_wake = asyncio.Event()
+        self.rollback_wake = asyncio.Event()
         self._watch_failed: BaseException | None = None
         self._armed_failed: Exception | None = None  # the armed-trigger watch failed (e.g. a lost lease)
         # One evaluator per trigger, shared by observe windows and the armed watch (observing.shared).
@@ -280,18 +273,18 @@ class Engine:
             )  # fmt: skip
         await self._pagers.on_event(type_, data)
 
-    def _pending_rollback(self) -> _Rollback | None:
+    def _pending_rollback(self) -> RollbackNow | None:
         st = self.h.state
         if st.rollback is None and st.rollback_requests:
             req = st.rollback_requests[-1]
             if req.get("armed"):  # an armed trigger fired while the run went on
-                return _Rollback(req.get("reason") or "trigger fired", f"trigger:{req.get('trigger')}", "trigger")
+                return RollbackNow(req.get("reason") or "trigger fired", f"trigger:{req.get('trigger')}", "trigger")
             if req.get("trigger"):  # a trigger a person raised: the rollback is the trigger's, the reason names them
                 tid = req["trigger"]
-                return _Rollback(
+                return RollbackNow(
                     f"trigger {tid} raised by {req.get('by')}: {req.get('reason')}", f"trigger:{tid}", "trigger"
                 )
-            return _Rollback(
+            return RollbackNow(
                 req.get("reason") or "requested", req.get("by") or "unknown", req.get("source") or "person"
             )
         return None
@@ -305,7 +298,7 @@ class Engine:
             except exceptions.StoreError:
                 continue  # a busy store is retried on the next poll; the run loop sees errors itself
             if self._pending_rollback() is not None:
-                self._rollback_wake.set()
+                self.rollback_wake.set()
             if self.on_change:
                 self.on_change()
 
@@ -317,8 +310,7 @@ class Engine:
     async def notifier(self) -> Any:
         """The run's notifier, made on first use (channel URLs may carry secrets: they are registered)."""
         if self._notifier is None:
-            from golive.engine.state import parse_ts
-            from golive.notify import context as context_mod
+            from golive.notify import context as notify_context
             from golive.notify import notifier as notifier_mod
 
             async def record(payload: dict[str, Any]) -> None:
@@ -333,7 +325,7 @@ class Engine:
                 redact=self.redactor.redact,
                 clock=self.clock,
                 record=record,
-                base=context_mod.for_run(
+                base=notify_context.for_run(
                     self.runbook,
                     run_id=self.h.run_id,
                     mode=self.h.state.mode,
@@ -408,7 +400,6 @@ class Engine:
 
     def cadence_anchors(self) -> Any:
         """The run's cadence anchors: start, GO, and when the run is complete (after hypercare, if it passed)."""
-        from golive.engine.state import parse_ts
         from golive.notify import cadence
 
         st = self.h.state
@@ -451,7 +442,7 @@ class Engine:
             for task in tasks:
                 task.cancel()
                 if task.done() and not task.cancelled() and task.exception() is self._watch_failed:
-                    continue  # the watcher's failure is the run's error (raised by _check_rollback)
+                    continue  # the watcher's failure is the run's error (raised by check_rollback)
                 with contextlib.suppress(asyncio.CancelledError, exceptions.GoliveError):
                     await task
             if self._notifier is not None and not self._lost():
@@ -521,7 +512,7 @@ class Engine:
         try:
             await self._recover_open_actions()
             if st.rollback is not None:  # resumed mid-rollback: finish the rollback, never go on with the cutover
-                raise _Rollback(st.rollback["reason"], st.rollback["by"], st.rollback["source"])
+                raise RollbackNow(st.rollback["reason"], st.rollback["by"], st.rollback["source"])
             jumping = any(
                 st.phases.get(p.id) in ("fail", "error") and p.on_failure == "decide" for p in self.runbook.phases
             )
@@ -553,21 +544,21 @@ class Engine:
                         reason="an earlier phase failed; going to the decision",
                     )
                     continue
-                self._check_rollback()
+                self.check_rollback()
                 if st.phases.get(phase.id) == "pending":
                     await self._wait_until_planned(phase.at, phase.id, "phase")
-                    self._check_rollback()
+                    self.check_rollback()
                     await self._wait_for_window(phase)
-                    self._check_rollback()
+                    self.check_rollback()
                 if st.resumed_from == phase.id and st.phases.get(phase.id) == "pending":
                     await self._checks_first(phase)
                 outcome, no_go = await self.run_phase(phase)
-                self._check_rollback()
+                self.check_rollback()
                 if no_go is not None:
                     step, dec = no_go
                     reason = f"NO-GO by {dec.get('by')}: {dec.get('reason')}"
                     if step.on_no_go == "rollback" or dec.get("decision") == "rollback":
-                        raise _Rollback(reason, str(dec.get("by")), "decision")
+                        raise RollbackNow(reason, str(dec.get("by")), "decision")
                     if step.on_no_go == "keep-live":
                         await self._stop_here(phase, reason)
                         return st.status
@@ -577,7 +568,7 @@ class Engine:
                     failed = [s.id for s in phase.steps if st.step(s.id).outcome in (Outcome.FAIL, Outcome.ERROR)]
                     reason = f"phase {phase.id!r} failed: {', '.join(failed)}"
                     if phase.on_failure == "rollback":
-                        raise _Rollback(reason, f"phase:{phase.id}", "phase")
+                        raise RollbackNow(reason, f"phase:{phase.id}", "phase")
                     if phase.on_failure == "decide" and not jumping:
                         jumping = True
                         continue
@@ -591,7 +582,7 @@ class Engine:
                 return st.status
             await self.finish(RunStatus.PASSED, "every phase passed")
             return st.status
-        except _Rollback as rb:
+        except RollbackNow as rb:
             self.rollback_begun = True
             await self.rollback(rb.reason, rb.by, rb.source)
             return st.status
@@ -601,7 +592,7 @@ class Engine:
         never lets it go on unwatched; the driver records why and a resume starts a new watcher."""
         if not task.cancelled() and task.exception() is not None:
             self._watch_failed = task.exception()
-            self._rollback_wake.set()
+            self.rollback_wake.set()
 
     async def _watch_armed(self) -> None:
         """Read the armed triggers whatever step runs (:mod:`golive.engine.armed`); a rollback trigger's fire is
@@ -616,7 +607,7 @@ class Engine:
             await self.emit(
                 "rollback_requested", reason=reason, source="trigger", trigger=by.removeprefix("trigger:"), armed=True
             )
-            self._rollback_wake.set()
+            self.rollback_wake.set()
 
         try:
             await armed.ArmedWatch(self, on_rollback).run()
@@ -624,9 +615,9 @@ class Engine:
             raise
         except Exception as exc:  # fail closed: the run loop raises it at its next look
             self._armed_failed = exc
-            self._rollback_wake.set()
+            self.rollback_wake.set()
 
-    def _check_rollback(self) -> None:
+    def check_rollback(self) -> None:
         if self._armed_failed is not None:
             raise self._armed_failed
         if self._watch_failed is not None:
@@ -713,7 +704,6 @@ class Engine:
         """With a ``t0``, a phase or step planned ``at:`` a T-time waits until that wall time (recorded as
         ``scheduled_wait``, so views count down); a rollback request ends the wait. Not in a dry run, nor in a
         run started with ``--start-now``."""
-        from golive.engine.state import parse_ts
 
         st = self.h.state
         anchor = parse_ts(st.anchor)
@@ -728,7 +718,7 @@ class Engine:
             return
         await self.emit("scheduled_wait", step_id=ident, what=what, until=clock_mod.utc_iso(due), planned=planned)
         sleeper = asyncio.ensure_future(self.clock.sleep(remaining))
-        waker = asyncio.ensure_future(self._rollback_wake.wait())
+        waker = asyncio.ensure_future(self.rollback_wake.wait())
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -830,7 +820,7 @@ class Engine:
 
         tasks = [asyncio.create_task(one(s)) for s in phase.steps]
         task_of.update({s.id: t for s, t in zip(phase.steps, tasks, strict=True)})
-        rollback_wait = asyncio.create_task(self._rollback_wake.wait())
+        rollback_wait = asyncio.create_task(self.rollback_wake.wait())
         gathered = asyncio.gather(*tasks, return_exceptions=True)
         try:
             waitables: set[asyncio.Future[Any]] = {gathered, rollback_wait}
@@ -853,9 +843,9 @@ class Engine:
                 await gathered
             if self._watch_failed is None:  # a failed watcher stops the engine; its steps wait on for a resume
                 await self.abandon(phase.steps)
-            self._check_rollback()
+            self.check_rollback()
         for r in gathered.result():
-            if isinstance(r, _Rollback):
+            if isinstance(r, RollbackNow):
                 raise r
             if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
                 raise r
@@ -1017,8 +1007,6 @@ class Engine:
             return
         kind = step.kind
         if kind is models.StepKind.CHECK and step.type == models.JUDGE_CHECK:
-            from golive.engine import judging  # the observe/judge modules import this one
-
             await judging.judge_check(self, step)
         elif kind in (models.StepKind.CHECK, models.StepKind.ACTION):
             await self._run_plugin_step(step)
@@ -1104,7 +1092,7 @@ class Engine:
                     result = await asyncio.shield(inner)
                 except asyncio.CancelledError:
                     result = await inner
-                    await self._record_result(
+                    await self.record_result(
                         step, result, attempt, started_wall, self.clock.monotonic() - t0, "action_finished"
                     )
                     raise
@@ -1140,7 +1128,7 @@ class Engine:
                 await self.clock.sleep(wait)
                 continue
             break
-        await self._record_result(
+        await self.record_result(
             step,
             result,
             attempt,
@@ -1208,9 +1196,9 @@ class Engine:
                 )
                 break
             await self.clock.sleep(spec.every)
-        await self._record_result(step, final, probes, started_wall, self.clock.monotonic() - t0, "step_finished")
+        await self.record_result(step, final, probes, started_wall, self.clock.monotonic() - t0, "step_finished")
 
-    async def _record_result(
+    async def record_result(
         self, step: models.Step, result: Result, attempt: int, started: str, duration: float, event: str
     ) -> None:
         outcome = result.outcome
@@ -1331,8 +1319,6 @@ class Engine:
         deadline_mono = None
         s = st.step(step.id)
         if s.deadline and step.default in ("no-go", "rollback"):
-            from golive.engine.state import parse_ts
-
             remaining = (parse_ts(s.deadline) - self.clock.now()).total_seconds()  # type: ignore[operator]
             deadline_mono = self.clock.monotonic() + max(0.0, remaining)
         prompt: asyncio.Future[None] | None = None
@@ -1424,8 +1410,6 @@ class Engine:
 
     # -- observe and notify -------------------------------------------------------------------------------
     async def _observe(self, step: models.Step) -> None:
-        from golive.engine import observing
-
         await observing.observe_step(self, step)
 
     async def _notify_step(self, step: models.Step) -> None:
@@ -1446,7 +1430,7 @@ class Engine:
             )
         except exceptions.GoliveError as exc:
             result = Result.fail(self.redactor.redact(exc.message))
-        await self._record_result(step, result, 1, started, self.clock.monotonic() - t, "step_finished")
+        await self.record_result(step, result, 1, started, self.clock.monotonic() - t, "step_finished")
 
     # -- rollback ----------------------------------------------------------------------------------------
     async def rollback(self, reason: str, by: str, source: str) -> None:
@@ -1543,7 +1527,7 @@ class Engine:
         step = models.Step(
             id=RESTORE_FLAGS_STEP, kind=models.StepKind.ACTION, type="flag", title="Restore safe flag values"
         )
-        await self._record_result(step, result, 1, started, self.clock.monotonic() - t, "action_finished")
+        await self.record_result(step, result, 1, started, self.clock.monotonic() - t, "action_finished")
         return result.outcome
 
 
@@ -1552,15 +1536,11 @@ _PASSING = frozenset({Outcome.PASS, Outcome.WARN, Outcome.WAIVED, Outcome.SKIPPE
 
 def clock_fmt_t(seconds: float) -> str:
     """A T-time as the runbook writes it (T-15m, T+1h)."""
-    from golive.spec import durations
-
     return durations.format_ttime(seconds)
 
 
 def clock_fmt(seconds: float) -> str:
     """A duration as the runbook writes it (60s, 1m30s)."""
-    from golive.spec import durations
-
     return durations.format_duration(seconds)
 
 

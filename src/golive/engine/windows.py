@@ -202,5 +202,5 @@ async def _act_on_answers(engine: Any) -> None:
         )
         with contextlib.suppress(exceptions.GoliveError):
             await engine.h.refresh()
-        engine._rollback_wake.set()
+        engine.rollback_wake.set()
         return
