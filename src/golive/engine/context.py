@@ -41,7 +41,10 @@ if TYPE_CHECKING:
     from golive.plugins import stubs
     from golive.watch import triggers as triggers_mod
 
-__all__ = ["LOCAL_SECRET_PROVIDERS", "RollbackNow", "RunContext", "StepHost"]
+__all__ = ["EXCERPT_LIMIT", "INTERNAL_ACTOR", "LOCAL_SECRET_PROVIDERS", "RollbackNow", "RunContext", "StepHost"]
+
+EXCERPT_LIMIT = 4000  # characters of a summary kept in an event
+INTERNAL_ACTOR = "golive"  # the actor of what the engine records by itself
 
 # Secret providers that read this machine only (no network): their secrets are registered with the redactor
 # before a phase starts even when no step of it references them, since a command inherits the environment.

@@ -127,14 +127,14 @@ async def hypercare_runner(store: Any, run_id: str, out_dir: Path | None, echo: 
     async def events() -> list[dict[str, Any]]:
         return [e.as_dict() for e in await store.events(run_id)]
 
-    notifier = await engine.notifier()
+    notifier = await engine.comms.notifier()
 
     async def status_updates(now: Any) -> Any:
         # The run's cadence goes on through hypercare: the status updates due now, then when the next is due.
         await handle.refresh()
-        anchors = engine.cadence_anchors()
+        anchors = engine.comms.cadence_anchors()
         try:
-            await notifier.send_due(anchors, engine._cadence_context(), raise_required=False)
+            await notifier.send_due(anchors, engine.comms.cadence_context(), raise_required=False)
         except Exception as exc:  # a channel failure is recorded with the delivery; hypercare goes on
             echo(f"status update not sent: {engine.redactor.redact(str(exc))}")
         nxt = notifier.next_due(anchors)

@@ -32,6 +32,7 @@ from golive import clock as clock_mod
 from golive import exceptions, identity, runids
 from golive import redact as redact_mod
 from golive.engine import acts, judging, observing
+from golive.engine import comms as comms_mod
 from golive.engine import context as context_mod
 from golive.engine import events as events_mod
 from golive.engine import gate as gate_mod
@@ -56,8 +57,8 @@ __all__ = ["Engine", "create_run", "new_run_id"]
 
 POLL_INTERVAL = 0.2  # seconds between looks at the event log for acts from other processes
 RESTORE_FLAGS_STEP = "restore_safe_flags"
-EXCERPT_LIMIT = 4000  # characters of a summary kept in an event
-INTERNAL_ACTOR = "golive"
+EXCERPT_LIMIT = context_mod.EXCERPT_LIMIT
+INTERNAL_ACTOR = context_mod.INTERNAL_ACTOR
 
 Prompter = Callable[[models.Step, "acts.RunHandle"], Awaitable[None]]
 
@@ -225,7 +226,6 @@ class Engine:
         self.clock = clock or self.store.clock
         self.registry = registry or registry_mod.default_registry()
         self.prompter = prompter
-        self.comms = comms
         # Seconds of run time between looks at the store, and the same in real seconds. A time-scaled
         # rehearsal looks at most every MIN_REAL_POLL real seconds, so polling never becomes a busy loop.
         factor = self.clock.factor if isinstance(self.clock, clock_mod.ScaledClock) else 1.0
@@ -242,8 +242,8 @@ class Engine:
         # One evaluator per trigger, shared by observe windows and the armed watch (observing.shared).
         self.evaluators: dict[str, triggers_mod.TriggerEvaluator] = {}
         self.rollback_begun = False  # a rollback is about to start: the armed watch reads no more
-        self._notifier: Any = None
-        self._pagers: Any = None
+        # The run's comms: messages, status updates on the cadence, pagers (golive.engine.comms).
+        self.comms = comms_mod.RunComms(self.ctx, self.emit, enabled=comms)
         self.dry_run = self.ctx.dry_run
 
     # -- plumbing --------------------------------------------------------------------------------------
@@ -254,24 +254,7 @@ class Engine:
         if self.on_change:
             self.on_change()
         if self.runbook.pagers and not self.dry_run and type_ in ("trigger_fired", "trigger_evaluated", "run_finished"):
-            await self._page(type_, data)
-
-    async def _page(self, type_: str, data: dict[str, Any]) -> None:
-        """Wake the runbook's pagers on a trigger fire; resolve the page when it clears or the run ends."""
-        if self._pagers is None:
-            from golive.notify import pager as pager_mod
-
-            async def render(text: str) -> str:
-                return str(await self.ctx.render(text))
-
-            async def record(payload: dict[str, Any]) -> None:
-                await self.emit("comms_sent", **payload)
-
-            self._pagers = pager_mod.Pagers(
-                self.runbook, self.h.run_id, render=render, record=record, http=self.ctx.http_client,
-                comms=list(self.h.state.comms), mode=self.h.state.mode,
-            )  # fmt: skip
-        await self._pagers.on_event(type_, data)
+            await self.comms.page(type_, data)
 
     def _pending_rollback(self) -> RollbackNow | None:
         st = self.h.state
@@ -307,40 +290,6 @@ class Engine:
         await self.ctx.aclose()
 
     # -- comms -----------------------------------------------------------------------------------------
-    async def notifier(self) -> Any:
-        """The run's notifier, made on first use (channel URLs may carry secrets: they are registered)."""
-        if self._notifier is None:
-            from golive.notify import context as notify_context
-            from golive.notify import notifier as notifier_mod
-
-            async def record(payload: dict[str, Any]) -> None:
-                await self.emit("comms_sent", **payload)
-
-            for ch in self.runbook.comms.channels:
-                await self.ctx.render(ch.url)
-                if ch.rehearsal and self.h.state.mode != "live":
-                    await self.ctx.render(ch.rehearsal)
-            self._notifier = notifier_mod.Notifier(
-                self.runbook.comms,
-                redact=self.redactor.redact,
-                clock=self.clock,
-                record=record,
-                base=notify_context.for_run(
-                    self.runbook,
-                    run_id=self.h.run_id,
-                    mode=self.h.state.mode,
-                    started_at=parse_ts(self.h.state.created_at),
-                    vars=self.vars,
-                ),
-                t0=parse_ts(self.h.state.anchor),
-                resolve_url=lambda url: str(refs.render(url, self.ctx.resolve)),
-                mode=self.h.state.mode,
-            )
-            for secret in self._notifier.secrets():
-                self.redactor.add_secret(secret)
-            self._notifier.restore(self.h.state.comms)
-        return self._notifier
-
     async def notify(
         self,
         event: str,
@@ -350,77 +299,8 @@ class Engine:
         severity: str | None = None,
         **context: Any,
     ) -> None:
-        """Send a comms message for an event to its routed channels (or the ``channels`` named). A failed
-        delivery is recorded and never blocks the cutover, unless the channel is required (then DeliveryFailed
-        propagates to the step that sent it). During a rollback nothing stops the restoration: a comms failure
-        (a required channel down, its secret missing) is recorded instead."""
-        if not self.comms:
-            return
-        try:
-            n = await self.notifier()
-            await n.notify(event, self.message_context(**context), channels or None, message, severity=severity)
-        except exceptions.GoliveError as exc:
-            if self.h.state.rollback is None:
-                raise
-            await self.emit(
-                "comms_sent",
-                channel="*",
-                event=event,
-                text="",
-                ok=False,
-                attempts=0,
-                error=self.redactor.redact(exc.message)[:EXCERPT_LIMIT],
-            )
-
-    async def announce_phase(self, phase: models.Phase, stage: str, **context: Any) -> None:
-        if not self.comms:
-            return
-        n = await self.notifier()
-        await n.announce_phase(phase, stage, self.message_context(**context))
-
-    def _cadence_context(self) -> dict[str, Any]:
-        st = self.h.state
-        current = next((p for p, o in st.phases.items() if o == "running"), None)
-        pending = [p for p, o in st.phases.items() if o == "pending"]
-        return self.message_context(
-            current_phase=current,
-            next_checkpoint=pending[0] if pending else None,
-            steps_passed=sum(1 for s in st.steps.values() if s.outcome is Outcome.PASS),
-            steps_failed=sum(1 for s in st.steps.values() if s.outcome in (Outcome.FAIL, Outcome.ERROR)),
-            steps_pending=sum(1 for s in st.steps.values() if s.status != "done" and s.section in st.phases),
-        )
-
-    async def _run_cadence(self) -> None:
-        """Status updates on the runbook's cadence tiers, from the run's current state."""
-        n = await self.notifier()
-        if not n.tiers:  # no cadence: the loop would only spin (and on a FakeClock push time forward)
-            return
-        st = self.h.state
-        await n.run_cadence(anchors=self.cadence_anchors, ctx=self._cadence_context, stop=lambda: st.final)
-
-    def cadence_anchors(self) -> Any:
-        """The run's cadence anchors: start, GO, and when the run is complete (after hypercare, if it passed)."""
-        from golive.notify import cadence
-
-        st = self.h.state
-        start = parse_ts(st.created_at) or self.clock.now()
-        go = parse_ts(st.go_at)
-        end = cadence.complete_at(self.runbook, go, parse_ts(st.finished_at), st.status is RunStatus.PASSED)
-        return cadence.Anchors(start=start, go=go, end=end)
-
-    def message_context(self, **extra: Any) -> dict[str, Any]:
-        st = self.h.state
-        rb = self.runbook
-        return {
-            "run": {"id": self.h.run_id, "mode": st.mode, "status": st.status.label, "name": rb.name},
-            "runbook": {"name": rb.name, "title": rb.title, "service": rb.service, "environment": rb.environment},
-            "release": rb.release.model_dump(mode="json", exclude_none=True),
-            "counts": {
-                "passed": sum(1 for s in st.steps.values() if s.outcome is Outcome.PASS),
-                "failed": sum(1 for s in st.steps.values() if s.outcome in (Outcome.FAIL, Outcome.ERROR)),
-            },
-            **extra,
-        }
+        """Send the comms of an event (:meth:`golive.engine.comms.RunComms.notify`)."""
+        await self.comms.notify(event, message=message, channels=channels, severity=severity, **context)
 
     # -- the run ----------------------------------------------------------------------------------------
     async def run(self) -> RunStatus:
@@ -429,7 +309,7 @@ class Engine:
         if st.final and not await self._reopen_if_waived():
             return st.status
         poller = asyncio.create_task(self._poller())
-        updates = asyncio.create_task(self._run_cadence())
+        updates = asyncio.create_task(self.comms.run_cadence())
         tasks = [poller, updates, asyncio.create_task(self._watch_armed())]
         if st.mode == "live" and windows_mod.has_watch(self.runbook):
             watcher = asyncio.create_task(windows_mod.watch(self))
@@ -445,9 +325,8 @@ class Engine:
                     continue  # the watcher's failure is the run's error (raised by check_rollback)
                 with contextlib.suppress(asyncio.CancelledError, exceptions.GoliveError):
                     await task
-            if self._notifier is not None and not self._lost():
-                with contextlib.suppress(exceptions.GoliveError):
-                    await self._notifier.drain()
+            if not self._lost():
+                await self.comms.drain()
             await self.aclose()
 
     def _lost(self) -> bool:
@@ -636,9 +515,7 @@ class Engine:
             await self.abandon([s for p in self.runbook.phases for s in p.steps])
             await self.rollback(rb.reason, rb.by, rb.source)
         finally:
-            if self._notifier is not None:
-                with contextlib.suppress(exceptions.GoliveError):
-                    await self._notifier.drain()
+            await self.comms.drain()
             await self.aclose()
         return self.h.state.status
 
@@ -741,7 +618,7 @@ class Engine:
         act on what they said back then (the phase then runs as usual; a failed check stops it)."""
         await self.emit("phase_started", step_id=phase.id, title=phase.title or phase.id)
         if phase.announce.get("start"):
-            await self.announce_phase(phase, "start")
+            await self.comms.announce_phase(phase, "start")
         await self._register_secrets(phase)
         sem = asyncio.Semaphore(self.runbook.settings.concurrency)
 
@@ -761,7 +638,7 @@ class Engine:
         if st.phases.get(phase.id) != "running":
             await self.emit("phase_started", step_id=phase.id, title=phase.title or phase.id)
             if phase.announce.get("start"):
-                await self.announce_phase(phase, "start")
+                await self.comms.announce_phase(phase, "start")
         await self._register_secrets(phase)
         steps = {s.id: s for s in phase.steps}
         sem = asyncio.Semaphore(self.runbook.settings.concurrency)
@@ -880,9 +757,9 @@ class Engine:
             "phase_finished", step_id=phase.id, outcome=outcome, reason=", ".join(blocking_bad) if blocking_bad else ""
         )
         if outcome == "waived":
-            await self.announce_phase(phase, "waived", waivers=self._waiver_text(waived))
+            await self.comms.announce_phase(phase, "waived", waivers=self._waiver_text(waived))
         elif outcome != "stopped":  # a stop is announced as the run's (run_stopped)
-            await self.announce_phase(
+            await self.comms.announce_phase(
                 phase, "pass" if outcome in ("pass", "warn") else "fail", reason=", ".join(blocking_bad)
             )
         return outcome, no_go
@@ -1420,8 +1297,8 @@ class Engine:
             rendered = (
                 step.model_copy(update={"message": await self.ctx.render(step.message)}) if step.message else step
             )
-            n = await self.notifier()
-            deliveries = await n.notify_step(rendered, self.message_context())
+            n = await self.comms.notifier()
+            deliveries = await n.notify_step(rendered, self.comms.message_context())
             failed = [d for d in deliveries if not d.ok]
             result = (
                 Result(outcome=Outcome.WARN, summary=f"sent; {len(failed)} channel(s) failed (not required)")
