@@ -339,5 +339,10 @@ class StepHost(Protocol):
     async def abandon(self, steps: tuple[models.Step, ...] | list[models.Step]) -> None:
         """Record the steps a rollback interrupted as not run."""
 
+    async def wait_pause(self, step: models.Step) -> float:
+        """Wait for the IC on a paused step: the seconds of the window left after GO; NO-GO raises
+        :class:`RollbackNow` (see :func:`golive.engine.waiting.wait_pause`)."""
+        ...
+
     def check_rollback(self) -> None:
         """Raise :class:`RollbackNow` when a rollback was requested (or the watcher failed)."""

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import context as context_mod
-from golive.engine import waiting
 from golive.engine.context import RollbackNow
 from golive.engine.state import parse_ts
 from golive.plugins import base as plugin_base
@@ -161,7 +160,7 @@ async def judge_check(engine: context_mod.StepHost, step: models.Step) -> None:
     """A ``type: judge`` check step."""
     st = engine.h.state.step(step.id)
     if st.status == "waiting" and st.waiting_for == "pause":  # resumed while the IC decides
-        await waiting.wait_pause(engine, step)
+        await engine.wait_pause(step)
         await _record(engine, step, Result.ok(f"{st.summary}; GO after pause"), "")
         return
     started = clock_mod.utc_iso(engine.clock.now())
@@ -216,7 +215,7 @@ async def decide(
         deadline=clock_mod.utc_iso(deadline),
         default=spec.default,
     )
-    await waiting.wait_pause(engine, step)  # NO-GO (or a rollback default) rolls back from here
+    await engine.wait_pause(step)  # NO-GO (or a rollback default) rolls back from here
     dec = engine.h.state.decision or {}
     await _record(
         engine,

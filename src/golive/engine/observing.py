@@ -12,7 +12,7 @@ from typing import Any
 
 from golive import clock as clock_mod
 from golive.engine import context as context_mod
-from golive.engine import judging, waiting
+from golive.engine import judging
 from golive.engine.context import RollbackNow
 from golive.engine.state import parse_ts
 from golive.results import Result
@@ -87,7 +87,7 @@ async def observe_step(engine: context_mod.StepHost, step: models.Step) -> None:
     evs: list[triggers_mod.TriggerEvaluator] | None = None
     rearm = False
     if s.status == "waiting" and s.waiting_for == "pause":
-        remaining = await waiting.wait_pause(engine, step)  # resumed while paused: the IC's answer comes first
+        remaining = await engine.wait_pause(step)  # resumed while paused: the IC's answer comes first
         rearm = True  # the IC chose to go on: the trigger that paused must breach again to fire again
     else:
         await engine.emit("step_started", step_id=step.id, attempt=1, duration_planned=step.duration)
@@ -225,7 +225,7 @@ async def observe_step(engine: context_mod.StepHost, step: models.Step) -> None:
             deadline=clock_mod.utc_iso(deadline),
             default=result.default,
         )
-        remaining = await waiting.wait_pause(engine, step)
+        remaining = await engine.wait_pause(step)
         rearm = True
         dec = st.decision or {}
         pauses.append(f"paused by {result.trigger_id}; {str(dec.get('decision')).upper()} by {dec.get('by')}")

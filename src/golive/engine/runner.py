@@ -24,21 +24,20 @@ import hashlib
 import secrets as secrets_mod
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
 from golive import exceptions, identity, runids
 from golive import redact as redact_mod
-from golive.engine import acts, judging, observing
+from golive.engine import acts, judging, observing, waiting
 from golive.engine import comms as comms_mod
 from golive.engine import context as context_mod
 from golive.engine import events as events_mod
 from golive.engine import gate as gate_mod
 from golive.engine import handle as handle_mod
 from golive.engine import links as links_mod
-from golive.engine import quorum as quorum_mod
 from golive.engine import rehearsal as rehearsal_mod
 from golive.engine import steps as steps_mod
 from golive.engine import windows as windows_mod
@@ -59,7 +58,7 @@ RESTORE_FLAGS_STEP = "restore_safe_flags"
 EXCERPT_LIMIT = context_mod.EXCERPT_LIMIT
 INTERNAL_ACTOR = context_mod.INTERNAL_ACTOR
 
-Prompter = Callable[[models.Step, "acts.RunHandle"], Awaitable[None]]
+Prompter = waiting.Prompter
 
 
 def new_run_id(clock: clock_mod.Clock) -> str:
@@ -231,6 +230,8 @@ class Engine:
         self.poll = max(poll, MIN_REAL_POLL * factor) if factor != 1.0 else poll
         self.real_poll = self.poll / factor
         self.on_change = on_change
+        # Manual steps, decisions and unknown actions wait on people (golive.engine.waiting).
+        self.people = waiting.People(self, prompter=prompter, linker=self.linker, on_change=on_change)
         # The run's vars, secrets, flags, HTTP pool and redactor (golive.engine.context).
         self.ctx = context_mod.RunContext(handle, clock=self.clock, registry=self.registry, var_overrides=var_overrides)
         self.redactor = self.ctx.redactor
@@ -887,9 +888,9 @@ class Engine:
         elif kind in (models.StepKind.CHECK, models.StepKind.ACTION):
             await self._run_plugin_step(step)
         elif kind is models.StepKind.MANUAL:
-            await self._wait_manual(step)
+            await self.people.wait_manual(step)
         elif kind is models.StepKind.DECISION:
-            await self._wait_decision(step)
+            await self.people.wait_decision(step)
         elif kind is models.StepKind.OBSERVE:
             await self._observe(step)
         elif kind is models.StepKind.NOTIFY:
@@ -902,7 +903,7 @@ class Engine:
     async def _run_plugin_step(self, step: models.Step) -> None:
         s = self.h.state.step(step.id)
         if s.status == "unknown":
-            await self._wait_resolution(step)
+            await self.people.wait_resolution(step)
             if self.h.state.step(step.id).status == "done":
                 return
         await steps_mod.run_plugin_step(self, step)
@@ -913,172 +914,9 @@ class Engine:
         """Record a step's result: see :func:`golive.engine.steps.record_result`."""
         await steps_mod.record_result(self, step, result, attempt, started, duration, event)
 
-    # -- waiting on people ------------------------------------------------------------------------------
-    async def _wait_until_done(
-        self, step_id: str, deadline: float | None = None, until: Callable[[], bool] | None = None
-    ) -> bool:
-        """Wait for a step to be done by an act from any process. False when the deadline passed first.
-        ``until``: also return (True) as soon as it holds (a quorum approval landed)."""
-        s = self.h.state.step(step_id)
-        while s.status != "done" and not (until is not None and until()):
-            if s.status == "pending" and self.h.state.step(step_id).action_open is False and s.waiting_for is None:
-                return True  # resolved not-done: run it again
-            if deadline is not None and self.clock.monotonic() >= deadline:
-                return False
-            await self.clock.sleep(self.poll)
-            await self.h.refresh()
-            s = self.h.state.step(step_id)
-        return True
-
-    async def _wait_manual(self, step: models.Step) -> None:
-        s = self.h.state.step(step.id)
-        if s.status != "waiting":
-            await self.emit(
-                "step_waiting",
-                step_id=step.id,
-                what="manual",
-                role=step.role,
-                holder=self.h.state.roles.get(step.role or ""),
-                instructions=step.instructions,
-            )
-            await self.notify(
-                "manual_waiting",
-                step={"id": step.id, "title": step.title or step.id, "role": step.role},
-                links=self.approval_links(step, "confirm", [self.h.state.roles.get(step.role or "")]),
-            )
-        if self.prompter is not None:
-            prompt: asyncio.Future[None] = asyncio.ensure_future(self.prompter(step, self.h))
-            waiter: asyncio.Future[Any] = asyncio.ensure_future(self._wait_until_done(step.id))
-            await asyncio.wait({prompt, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if prompt.done() and (error := prompt.exception()) is not None:
-                waiter.cancel()
-                raise error
-            await waiter
-            prompt.cancel()
-        else:
-            await self._wait_until_done(step.id)
-
-    async def _wait_resolution(self, step: models.Step) -> None:
-        await self.notify("action_unknown", step={"id": step.id, "title": step.title or step.id})
-        await self._wait_until_done(step.id)
-
-    async def _wait_decision(self, step: models.Step) -> None:
-        st = self.h.state
-        s = st.step(step.id)
-        deadline_s = step.deadline or self.runbook.settings.decision_deadline
-        if s.status != "waiting":
-            blockers = acts.decision_blockers(self.h, step)
-            deadline_at = clock_mod.utc_iso(self.clock.now() + timedelta(seconds=deadline_s)) if deadline_s else None
-            await self.emit(
-                "step_waiting",
-                step_id=step.id,
-                what="decision",
-                role=step.role,
-                holder=st.roles.get(step.role or ""),
-                deadline=deadline_at,
-                default=step.default,
-                blocked_by=blockers,
-                requires=list(step.requires),
-            )
-            await self.notify(
-                "decision_pending",
-                step={"id": step.id, "title": step.title or step.id},
-                blockers=blockers,
-                deadline=deadline_at,
-                links=self.approval_links(step, "decide", self._deciders(step)),
-                **self.quorum_context(step),
-            )
-        deadline_mono = None
-        s = st.step(step.id)
-        if s.deadline and step.default in ("no-go", "rollback"):
-            remaining = (parse_ts(s.deadline) - self.clock.now()).total_seconds()  # type: ignore[operator]
-            deadline_mono = self.clock.monotonic() + max(0.0, remaining)
-        prompt: asyncio.Future[None] | None = None
-        if self.prompter is not None:
-            prompt = asyncio.ensure_future(self.prompter(step, self.h))
-        try:
-            ok = await self._wait_approvals(step, deadline_mono)
-        finally:
-            if prompt is not None:
-                prompt.cancel()
-        if not ok:
-            # Compare-and-append, like a person's act: a decision that landed at the deadline wins.
-            await acts.apply_default(self.h, step.id, step.default or "no-go")
-            if self.on_change:
-                self.on_change()
-        dec = st.decision or {}
-        if st.step(step.id).outcome is Outcome.PASS:
-            await self.notify(
-                "decision_go",
-                actor=dec.get("by"),
-                reason=dec.get("reason"),
-                statement=dec.get("statement"),
-                approved=list(dec.get("approvers") or []),
-            )
-        else:
-            await self.notify("decision_no_go", actor=dec.get("by"), reason=dec.get("reason"))
-
-    async def _wait_approvals(self, step: models.Step, deadline_mono: float | None) -> bool:
-        """Wait for the decision; under a quorum, announce each approval as it lands (who approved, who is
-        awaited). False when the deadline passed first."""
-        if step.quorum is None:
-            return await self._wait_until_done(step.id, deadline_mono)
-        seen = len(self.h.state.step(step.id).approvals)
-
-        def approved() -> bool:
-            return len(self.h.state.step(step.id).approvals) != seen
-
-        while True:
-            ok = await self._wait_until_done(step.id, deadline_mono, until=approved)
-            s = self.h.state.step(step.id)
-            # Each approval that did not itself record the decision is announced with the quorum as it stood
-            # then (two may land between two looks at the log).
-            last = len(s.approvals) - (1 if s.status == "done" and s.decision == "go" else 0)
-            for i in range(seen, last):
-                await self.notify(
-                    "decision_approved",
-                    step={"id": step.id, "title": step.title or step.id},
-                    actor=s.approvals[i].get("by"),
-                    reason=s.approvals[i].get("reason"),
-                    **self.quorum_context(step, upto=i + 1),
-                )
-            seen = len(s.approvals)
-            if not ok or s.status == "done":
-                return ok
-
-    def _deciders(self, step: models.Step) -> list[str | None]:
-        """Who a pending decision waits for: the awaited approvers of its quorum and the deciding role's holder
-        (whose NO-GO is a veto); without a quorum, the deciding role's holder."""
-        people: list[str | None] = []
-        if step.quorum is not None:
-            t = quorum_mod.tally(self.h.state, step.quorum, self.h.state.step(step.id).approvals, "go")
-            people = [w["holder"] for w in t.awaited]
-        return [*people, self.h.state.roles.get(step.role or "")]
-
-    def approval_links(self, step: models.Step, act: str, people: Sequence[str | None]) -> list[dict[str, str]]:
-        """One signed, single-use link per person (``{person, url}``) that opens ``step`` in the dashboard for
-        them; they expire with the step's deadline. None without a linker."""
-        if self.linker is None:
-            return []
-        s = self.h.state.step(step.id)
-        expires = links_mod.expiry(s.deadline, self.clock.now())
-        return [
-            {"person": p, "url": self.linker.issue(self.h.run_id, step.id, act, p, expires)}
-            for p in dict.fromkeys(x for x in people if x)
-        ]
-
-    def quorum_context(self, step: models.Step, upto: int | None = None) -> dict[str, Any]:
-        """The comms variables of a decision's quorum: ``quorum`` (one line), ``approved``, ``awaited``
-        (counting the first ``upto`` approvals, default all)."""
-        if step.quorum is None:
-            return {}
-        approvals = self.h.state.step(step.id).approvals
-        t = quorum_mod.tally(self.h.state, step.quorum, approvals[:upto], "go")
-        return {
-            "quorum": quorum_mod.describe(t),
-            "approved": [str(a.get("by")) for a in t.approved],
-            "awaited": [f"{w['holder']} ({w['role']})" if w["holder"] else f"{w['role']} (vacant)" for w in t.awaited],
-        }
+    async def wait_pause(self, step: models.Step) -> float:
+        """Wait for the IC on a paused step (:func:`golive.engine.waiting.wait_pause`)."""
+        return await waiting.wait_pause(self, step)
 
     # -- observe and notify -------------------------------------------------------------------------------
     async def _observe(self, step: models.Step) -> None:
