@@ -44,7 +44,7 @@ _LAZY = {
     "RunbookInvalid": "golive.exceptions",
     "UsageError": "golive.exceptions",
     "Engine": "golive.engine.runner",
-    "create_run": "golive.engine.runner",
+    "create_run": "golive.engine.handle",
     "open_run": "golive.engine.acts",
     "summarize": "golive.engine.summary",
     "Outcome": "golive.results",

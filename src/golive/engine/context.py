@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["EXCERPT_LIMIT", "INTERNAL_ACTOR", "LOCAL_SECRET_PROVIDERS", "RollbackNow", "RunContext", "StepHost"]
 
 EXCERPT_LIMIT = 4000  # characters of a summary kept in an event
-INTERNAL_ACTOR = "golive"  # the actor of what the engine records by itself
+INTERNAL_ACTOR = handle_mod.INTERNAL_ACTOR
 
 # Secret providers that read this machine only (no network): their secrets are registered with the redactor
 # before a phase starts even when no step of it references them, since a command inherits the environment.

@@ -19,39 +19,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import hashlib
-import secrets as secrets_mod
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
-from golive import exceptions, identity, runids
-from golive import redact as redact_mod
+from golive import exceptions
 from golive.engine import acts, judging, observing, waiting
 from golive.engine import comms as comms_mod
 from golive.engine import context as context_mod
-from golive.engine import events as events_mod
 from golive.engine import gate as gate_mod
-from golive.engine import handle as handle_mod
 from golive.engine import links as links_mod
-from golive.engine import rehearsal as rehearsal_mod
 from golive.engine import steps as steps_mod
 from golive.engine import windows as windows_mod
 from golive.engine.context import RollbackNow
+from golive.engine.handle import create_run, new_run_id
 from golive.engine.state import FINAL, RunStatus, parse_ts
 from golive.plugins import registry as registry_mod
 from golive.results import Outcome, Result
-from golive.spec import durations, loader, models, refs
-from golive.store import base as store_base
+from golive.spec import durations, models, refs
 
 if TYPE_CHECKING:
     from golive.watch import triggers as triggers_mod
 
-__all__ = ["Engine", "create_run", "new_run_id"]
+__all__ = ["Engine", "create_run", "new_run_id"]  # create_run and new_run_id live in golive.engine.handle
 
 POLL_INTERVAL = 0.2  # seconds between looks at the event log for acts from other processes
 RESTORE_FLAGS_STEP = "restore_safe_flags"
@@ -59,140 +52,6 @@ EXCERPT_LIMIT = context_mod.EXCERPT_LIMIT
 INTERNAL_ACTOR = context_mod.INTERNAL_ACTOR
 
 Prompter = waiting.Prompter
-
-
-def new_run_id(clock: clock_mod.Clock) -> str:
-    return clock.now().strftime("%Y%m%d-%H%M%S-") + secrets_mod.token_hex(3)
-
-
-def _anchor(runbook: models.Runbook, clock: clock_mod.Clock) -> str:
-    """Wall time of T-0: the runbook's t0, else so that the run starts at its first phase's T-time."""
-    if runbook.t0 is not None:
-        return clock_mod.utc_iso(runbook.t0)
-    first_at = next((p.at for p in runbook.phases if p.at is not None), None)
-    if first_at is None:
-        first_at = next((s.at for p in runbook.phases for s in p.steps if s.at is not None), 0.0)
-    return clock_mod.utc_iso(clock.now() - timedelta(seconds=first_at or 0.0))
-
-
-def _waiver_data(w: gate_mod.GateWaiver, red: Any) -> dict[str, Any]:
-    """A start-gate waiver as run_created keeps it: its free text redacted; how its giver authenticated (``auth``,
-    which the redactor would take for a credential by its name) kept as it is."""
-    data = dataclasses.asdict(w)
-    how = {k: data.pop(k) for k in ("auth", "auth_subject")}
-    return {**red.redact_obj(data), **{k: v for k, v in how.items() if v is not None}}
-
-
-async def create_run(
-    store: store_base.Store,
-    loaded: loader.LoadedRunbook,
-    *,
-    mode: str = "live",
-    roles: dict[str, str] | None = None,
-    actor: str = INTERNAL_ACTOR,
-    clock: clock_mod.Clock | None = None,
-    run_id: str | None = None,
-    start_now: bool = False,
-    rehearsal: rehearsal_mod.RehearsalSettings | None = None,
-    gate_waivers: Sequence[gate_mod.GateWaiver] = (),
-) -> acts.RunHandle:
-    """Create a run, record ``run_created`` and the initial role assignments, and return its handle.
-
-    ``start_now``: the run does not wait for the planned T-times of its phases and steps (``golive run
-    --start-now``); without it, a runbook with ``t0`` holds each ``at:`` until its wall time.
-    ``rehearsal`` (time scale, stubs, recording) is refused for a live run; it is recorded with the run.
-    ``gate_waivers``: waivers of the start gate's blocks given at the start (``golive run --waive``), judged
-    by the gate when the engine starts the run (:mod:`golive.engine.gate`)."""
-    clk = clock or store.clock
-    if mode not in ("live", "rehearsal", "dry-run"):
-        raise exceptions.UsageError(f"--mode {mode!r}: use live, rehearsal or dry-run")
-    rehearsal_params: dict[str, Any] = {}
-    if rehearsal is not None:
-        rehearsal.check_mode(mode)
-        rehearsal_params = rehearsal.params()
-    runbook = loaded.runbook
-    for role in roles or {}:
-        if role not in runbook.roles:
-            raise exceptions.UsageError(
-                f"--role {role}: the runbook declares no role {role!r}{loader.suggest(role, runbook.roles)}; "
-                f"declared: {', '.join(runbook.roles) or 'none'}"
-            )
-    rid = runids.check(run_id) if run_id is not None else new_run_id(clk)
-    # Variables reach the store redacted; one whose value held a secret or personal data is withheld and
-    # must be given again (--var or GOLIVE_VAR_<NAME>) to resume the run in another process.
-    var_redactor = handle_mod.make_redactor(runbook)
-    withheld: list[str] = []
-    stored_vars: dict[str, Any] = {}  # typed: a bool var stays a bool when the run is resumed elsewhere
-    for k, v in loaded.vars.items():
-        text = "" if v is None else str(v)
-        if text and redact_mod.secret_key_name(k):
-            # A variable whose name says secret (api_key, db_password) is stored as a placeholder, whatever
-            # its value.
-            clean = var_redactor.redact_obj({k: text})[k]
-            stored_vars[k] = clean
-        else:
-            clean = var_redactor.redact(text)
-            stored_vars[k] = v if clean == text and isinstance(v, bool | int | float) else clean
-        if clean != text:
-            withheld.append(k)
-    record = store_base.RunRecord(
-        run_id=rid,
-        runbook_name=runbook.name,
-        runbook_path=loaded.path,
-        runbook_digest=loaded.digest,
-        runbook_text=loaded.text,
-        mode=mode,
-        created_at=clock_mod.utc_iso(clk.now()),
-        params={
-            "vars": stored_vars,
-            "vars_withheld": withheld,
-            "var_sources": dict(loaded.var_sources),
-            "roles": dict(roles or {}),
-            **({"rehearsal": rehearsal_params} if rehearsal_params else {}),
-        },
-    )
-    await store.create_run(record)
-    red = handle_mod.make_redactor(runbook)
-    events = [
-        store_base.NewEvent(
-            "run_created",
-            actor=actor,
-            data={
-                "runbook": runbook.name,
-                "digest": loaded.digest,
-                "mode": mode,
-                "vars": red.redact_obj(dict(loaded.vars)),
-                # Where each value came from, and which vars hold code by declaration (type: sql): a person
-                # reading the record sees who set the SQL that ran.
-                "var_sources": dict(loaded.var_sources),
-                "code_vars": list(runbook.code_vars()),
-                # The runbook text is covered by the chain: as the store keeps it and as a pack carries it
-                # (redacted by the run's settings), so an edit of either is found (golive.evidence.anchor).
-                "runbook_text_digest": hashlib.sha256(loaded.text.encode("utf-8")).hexdigest(),
-                "runbook_pack_digest": hashlib.sha256(
-                    handle_mod.packed_runbook_text(runbook, loaded.text).encode("utf-8")
-                ).hexdigest(),
-                "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
-                "anchor": _anchor(runbook, clk),
-                "start_now": start_now,
-                **({"gate_waivers": [_waiver_data(w, red) for w in gate_waivers]} if gate_waivers else {}),
-                "release": runbook.release.model_dump(mode="json", exclude_none=True),
-                "sections": {s.id: sec for sec, s in runbook.all_steps()},
-                "phases": [p.id for p in runbook.phases],
-                **({"rehearsal": rehearsal_params} if rehearsal_params else {}),
-            },
-        )
-    ]
-    events += [
-        store_base.NewEvent("role_assigned", actor=actor, data={"role": r, "person": p})
-        for r, p in (roles or {}).items()
-    ]
-    stamped = identity.stamp_events(events)
-    events_mod.check(stamped)
-    await store.append_many(rid, stamped)
-    handle = await acts.open_run(store, rid, loaded=loaded)
-    handle.raw_vars = dict(loaded.vars)
-    return handle
 
 
 MIN_REAL_POLL = 0.01  # real seconds between a time-scaled engine's looks at the store
