@@ -224,6 +224,27 @@ async def test_follow_sees_events_appended_by_another_instance(make_store: MakeS
     assert seen == [1, 2, 3]
 
 
+async def test_a_follower_cancelled_as_an_append_wakes_it_stops(store: Store) -> None:
+    """Cancelling a follower stops it even when the cancellation arrives with the wake of an append in this
+    process (the engine cancels its follower as it records the run's end): on Python 3.11 ``asyncio.wait_for``
+    returned the wake and dropped the cancellation, so the follower ran on and whoever awaited it hung."""
+    await store.create_run(run_record())
+    await store.append("20260301-2200-cutover", NewEvent("before"))
+
+    async def follow() -> None:
+        async for _ in store.follow("20260301-2200-cutover", after_seq=0, poll=0.05):
+            pass
+
+    for _ in range(5):  # each round: the follower waits, then an append wakes it as it is cancelled
+        task = asyncio.create_task(follow())
+        await asyncio.sleep(0.1)  # it reads what is there, then waits for the next append
+        await store.append("20260301-2200-cutover", NewEvent("during"))
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=FOLLOW_DEADLINE)
+        assert done == {task}, "the cancelled follower went on following"
+        assert task.cancelled()
+
+
 # runs ----------------------------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ No driver is imported here.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -26,11 +27,13 @@ __all__ = [
     "next_epoch",
     "one_line",
     "prepare_event",
+    "raise_if_cancelled",
     "redact_url",
     "run_from_row",
     "run_params",
     "sha256_hex",
     "token_from_row",
+    "wait_event",
 ]
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -256,3 +259,28 @@ class BatchingStore(base.Store):
         self, run_id: str, pending: list[PreparedEvent], fence: base.Fence | None, expect_seq: int | None
     ) -> list[base.Event]:
         raise NotImplementedError
+
+
+async def wait_event(event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` is set or ``seconds`` pass, whichever comes first.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it returns when the event is set at the moment the waiting task is
+    cancelled and drops the cancellation, so a cancelled follower would follow on (and whoever awaits it hang).
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()
+
+
+def raise_if_cancelled() -> None:
+    """Raise ``CancelledError`` when the running task was asked to stop and the request was lost on the way.
+
+    On Python 3.11 ``asyncio.wait_for`` (in this package's drivers too: the PostgreSQL pool waits for a
+    connection with it) drops a cancellation that arrives as what it waits for completes: the task's
+    ``cancelling()`` count stays up while it runs on. A loop that would never end by itself (a follower) calls
+    this after each wait so that it stops as asked."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -382,8 +382,7 @@ class PostgresStore(common.BatchingStore):
         While the LISTEN connection is down, falls back to re-reading every ``poll`` seconds (real time).
         """
         self._ensure_listener()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._listening.wait(), LISTEN_READY_WAIT)
+        await common.wait_event(self._listening, LISTEN_READY_WAIT)
         waiter = asyncio.Event()
         self._waiters.setdefault(run_id, set()).add(waiter)
         seq = after_seq
@@ -391,13 +390,14 @@ class PostgresStore(common.BatchingStore):
             while True:
                 waiter.clear()  # before reading, so a NOTIFY that arrives during the read wakes us
                 batch = await self.events(run_id, after_seq=seq, limit=FOLLOW_BATCH)
+                common.raise_if_cancelled()
                 for ev in batch:
                     seq = ev.seq
                     yield ev
                 if not batch:
                     timeout = max(poll, LISTEN_SAFETY_POLL) if self._listening.is_set() else poll
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(waiter.wait(), timeout)
+                    await common.wait_event(waiter, timeout)
+                    common.raise_if_cancelled()
         finally:
             self._waiters.get(run_id, set()).discard(waiter)
 

@@ -312,12 +312,13 @@ class SqliteStore(common.BatchingStore):
             while True:
                 waiter[1].clear()  # before reading, so an append committed during the read wakes us
                 batch = await self.events(run_id, after_seq=seq, limit=FOLLOW_BATCH)
+                common.raise_if_cancelled()
                 for ev in batch:
                     seq = ev.seq
                     yield ev
                 if not batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(waiter[1].wait(), poll)
+                    await common.wait_event(waiter[1], poll)
+                    common.raise_if_cancelled()
         finally:
             with self._waiters_lock:
                 self._waiters.get(run_id, set()).discard(waiter)
