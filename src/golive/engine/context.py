@@ -339,6 +339,9 @@ class StepHost(Protocol):
     async def abandon(self, steps: tuple[models.Step, ...] | list[models.Step]) -> None:
         """Record the steps a rollback interrupted as not run."""
 
+    async def wait_for_acts(self) -> None:
+        """Until another process records something (an act) or ``poll`` seconds of run time pass."""
+
     async def wait_pause(self, step: models.Step) -> float:
         """Wait for the IC on a paused step: the seconds of the window left after GO; NO-GO raises
         :class:`RollbackNow` (see :func:`golive.engine.waiting.wait_pause`)."""

@@ -46,7 +46,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "create_run", "new_run_id"]  # create_run and new_run_id live in golive.engine.handle
 
-POLL_INTERVAL = 0.2  # seconds between looks at the event log for acts from other processes
+# Seconds of run time between a wait's looks at its deadline and at the log (the fallback: the follower wakes
+# waits as soon as another process's act is applied).
+POLL_INTERVAL = 0.2
+# Real seconds at most between the follower's reads where the store's follow polls (SQLite, for the appends of
+# other processes): the bounded fallback where there is no LISTEN/NOTIFY.
+FOLLOW_POLL = 0.2
 RESTORE_FLAGS_STEP = "restore_safe_flags"
 EXCERPT_LIMIT = context_mod.EXCERPT_LIMIT
 INTERNAL_ACTOR = context_mod.INTERNAL_ACTOR
@@ -96,6 +101,7 @@ class Engine:
         self.redactor = self.ctx.redactor
         self.vars = self.ctx.vars
         self.rollback_wake = asyncio.Event()
+        self._heard = asyncio.Event()  # set (and replaced) each time the follower applies another process's events
         self._watch_failed: BaseException | None = None
         self._armed_failed: Exception | None = None  # the armed-trigger watch failed (e.g. a lost lease)
         # One evaluator per trigger, shared by observe windows and the armed watch (observing.shared).
@@ -131,18 +137,39 @@ class Engine:
             )
         return None
 
-    async def _poller(self) -> None:
-        """Apply acts recorded by other processes; wake the run loop when a rollback is requested."""
+    async def _follow(self) -> None:
+        """Apply what other processes record (people's acts, a rollback request) as the store reports it, through
+        ``store.follow``: PostgreSQL wakes it on NOTIFY, the in-memory store on each append, and SQLite on this
+        store's appends and otherwise within ``real_poll`` seconds (its follow polls: the bounded fallback). A
+        rollback request wakes the run loop; waits on people wake at once (:meth:`wait_for_acts`)."""
         while True:
-            await asyncio.sleep(self.real_poll)
             try:
-                await self.h.refresh()
+                poll = min(self.real_poll, FOLLOW_POLL)
+                follow = self.store.follow(self.h.run_id, after_seq=self.h.state.last_seq, poll=poll)
+                async for ev in follow:
+                    if ev.seq <= self.h.state.last_seq:
+                        continue  # written by this engine: applied when it was appended
+                    await self.h.refresh()
+                    if self._pending_rollback() is not None:
+                        self.rollback_wake.set()
+                    heard, self._heard = self._heard, asyncio.Event()
+                    heard.set()
+                    if self.on_change:
+                        self.on_change()
             except exceptions.StoreError:
-                continue  # a busy store is retried on the next poll; the run loop sees errors itself
-            if self._pending_rollback() is not None:
-                self.rollback_wake.set()
-            if self.on_change:
-                self.on_change()
+                # A busy store: follow again from what was applied; the run loop sees errors itself.
+                await asyncio.sleep(self.real_poll)
+
+    async def wait_for_acts(self) -> None:
+        """Until another process records something (an act) or ``poll`` seconds of run time pass: the tick on
+        which a wait checks its deadline, and the fallback should a wake be missed."""
+        heard = asyncio.ensure_future(self._heard.wait())
+        tick = asyncio.ensure_future(self.clock.sleep(self.poll))
+        try:
+            await asyncio.wait({heard, tick}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            heard.cancel()
+            tick.cancel()
 
     async def aclose(self) -> None:
         """Close what the engine opened for plugins (the pooled HTTP client)."""
@@ -167,9 +194,9 @@ class Engine:
         st = self.h.state
         if st.final and not await self._reopen_if_waived():
             return st.status
-        poller = asyncio.create_task(self._poller())
+        follower = asyncio.create_task(self._follow())
         updates = asyncio.create_task(self.comms.run_cadence())
-        tasks = [poller, updates, asyncio.create_task(self._watch_armed())]
+        tasks = [follower, updates, asyncio.create_task(self._watch_armed())]
         if st.mode == "live" and windows_mod.has_watch(self.runbook):
             watcher = asyncio.create_task(windows_mod.watch(self))
             watcher.add_done_callback(self._watch_ended)

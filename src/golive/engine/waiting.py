@@ -66,7 +66,7 @@ class People:
                 return True  # resolved not-done: run it again
             if deadline is not None and self.host.clock.monotonic() >= deadline:
                 return False
-            await self.host.clock.sleep(self.host.poll)
+            await self.host.wait_for_acts()
             await self.host.h.refresh()
             s = self.host.h.state.step(step_id)
         return True
@@ -249,7 +249,7 @@ async def wait_pause(engine: context_mod.StepHost, step: models.Step) -> float:
             dec = st.decision
             break
         engine.check_rollback()
-        await engine.clock.sleep(engine.poll)
+        await engine.wait_for_acts()
         await engine.h.refresh()
     choice = (dec or {}).get("decision")
     who = (dec or {}).get("by")
