@@ -173,6 +173,48 @@ async def test_a_rollback_trigger_in_hypercare_ends_the_run_rolled_back_after_go
         await store.close()
 
 
+async def test_hypercare_tick_reads_the_armed_triggers(tmp_path: Path, fake_metrics: Any) -> None:
+    """`golive hypercare --tick` (from cron) reads every armed trigger once before the due checks: a clean read
+    runs the slot; a breach at the next tick rolls back, the run ends ROLLED_BACK_AFTER_GO and no hypercare
+    check runs after the fire."""
+    clock = FakeClock()
+    store = sqlite.SqliteStore(tmp_path / "golive.db", clock)
+    await store.open()
+    try:
+        fake_metrics["errors"].set(0.0)
+        r = await start_engine(store, load(tmp_path), roles={"ic": "alice", "ops": "otto"}, clock=clock, poll=0.5)
+        h = await r.until("the deploy waits", lambda s: s.step("confirm-deploy").status == "waiting")
+        await acts.confirm(h, "confirm-deploy", "otto")
+        h = await r.until("the GO is asked", lambda s: s.step("go").status == "waiting")
+        await acts.decide(h, "go", "alice", "canary clean")
+        assert await r.finished() is RunStatus.PASSED
+
+        async def tick() -> Any:
+            hc = await service.hypercare_runner(store, r.run_id, tmp_path / "reports", lambda s: None)
+            try:
+                return await service.tick_hypercare(hc)
+            finally:
+                await hc.engine.aclose()
+
+        first = await tick()
+        assert [c.check_id for c in first.checks] == ["health"]
+        read = [e for e in await r.events("trigger_evaluated") if e.data.get("armed")]
+        assert read
+        assert read[-1].data["state"] == "ok"
+
+        fake_metrics["errors"].set(1.0)
+        clock.advance(30 * 60)  # the next slot is due, and the trigger breaches
+        assert await tick() is None  # the rollback ran instead of the slot
+        st = (await r.view()).state
+        assert st.status is RunStatus.ROLLED_BACK_AFTER_GO
+        assert run_cmds._exit_for(st.status) == 1
+        assert [e.data["armed"] for e in await r.events("trigger_fired")] == [True]
+        assert [e.data["check_id"] for e in await r.events("hypercare_check")] == ["health"]
+        assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
+    finally:
+        await store.close()
+
+
 CONTINUED = """\
 golive: 1
 name: armed-continued

@@ -140,15 +140,12 @@ class ArmedWatch:
             due = [t for t in active if next_due.setdefault(t.id, now) <= now]
             if due:
                 evs = [shared[t.id] for t in due if t.id in shared]
-                got = await asyncio.gather(*(e.evaluate_once() for e in evs))
-                for e, ev in zip(evs, got, strict=True):
-                    self.reads += 1
+                for e in evs:
                     every = max(e.interval, floor)
                     nxt = next_due[e.id] + every
                     next_due[e.id] = nxt if nxt > clock.monotonic() else clock.monotonic() + every
-                    await self.recorder.record(ev, e.interval)
-                    if ev.fired and await self._fired(e.trigger, ev):
-                        return
+                if await self._read(evs):
+                    return
             # Which triggers are armed is looked at again every poll (run time; a scaled rehearsal's is long
             # enough in real time not to spin).
             wake = min([*next_due.values(), clock.monotonic() + max(RECHECK, eng.poll)])
@@ -157,6 +154,28 @@ class ArmedWatch:
             else:
                 # Nothing armed: look again in real time, never moving a fake clock while the run does I/O.
                 await asyncio.sleep(eng.real_poll)
+
+    async def read_once(self) -> bool:
+        """Read every trigger armed now once and write the readings (``golive hypercare --tick``, run from
+        cron); True when a rollback trigger fired and ``on_rollback`` ran."""
+        active = self.active()
+        if not active:
+            return False
+        evs = await observing.shared(self.engine, tuple(t.id for t in active))
+        try:
+            return await self._read([e for e in evs if not e.manual])
+        finally:
+            await self.recorder.flush()
+
+    async def _read(self, evs: list[triggers_mod.TriggerEvaluator]) -> bool:
+        """Read ``evs`` once (together), record the readings and act on fires; True when the rollback started."""
+        got = await asyncio.gather(*(e.evaluate_once() for e in evs))
+        for e, ev in zip(evs, got, strict=True):
+            self.reads += 1
+            await self.recorder.record(ev, e.interval)
+            if ev.fired and await self._fired(e.trigger, ev):
+                return True
+        return False
 
     async def _fired(self, trig: models.Trigger, ev: triggers_mod.Evaluation) -> bool:
         """Act on a fire; True when the rollback started (the watch ends)."""
