@@ -382,6 +382,14 @@ class Store(abc.ABC):
         """Verify the run's chain; return the event count or raise ChainBroken."""
         return verify_chain(run_id, await self.events(run_id))
 
+    async def verified_events(self, run_id: str) -> list[Event]:
+        """The run's events with their chain checked as :meth:`verify` checks it (hashes, seq, and the head the
+        store recorded), for a reader that uses the events it checked (the evidence pack). ChainBroken."""
+        await self.verify(run_id)
+        events = await self.events(run_id)
+        verify_chain(run_id, events)  # events appended after that check (a run still going) are checked too
+        return events
+
     # blobs (content-addressed evidence) --------------------------------------------------------------
     @abc.abstractmethod
     async def put_blob(self, data: bytes, media_type: str = "application/octet-stream") -> str:
