@@ -181,6 +181,12 @@ class Scenario(_Model):
     limit: Duration = Field(default=DEFAULT_RUN_LIMIT, gt=0, description="Run time the run may take.")
     expect: Expect
 
+    @property
+    def confirm_inputs(self) -> dict[str, dict[str, str]]:
+        """The inputs the scenario's people confirm each manual step with, by step id (for other scripted
+        people, e.g. :class:`golive.testing.AutoActors` in a time-scaled rehearsal of the same runbook)."""
+        return {a.step: dict(a.confirm.inputs) for a in self.people.acts if a.step and a.confirm is not None}
+
     @model_validator(mode="after")
     def _safe_files(self) -> Scenario:
         for name in self.files:
