@@ -60,12 +60,13 @@ hypercare:
     - {from: 0s, until: 2h, every: 30m}
   checks:
     - {id: health, kind: check, type: command, with: {run: "true"}}
-comms: {cadence: []}
+comms: {cadence: [], channels: [{id: war-room, url: "log://WARROOM"}]}
 """
 
 
 def load(tmp_path: Path, armed: str = "") -> loader.LoadedRunbook:
     text = RUNBOOK.replace("    ARMED\n", f"    armed: {armed}\n" if armed else "")
+    text = text.replace("WARROOM", str(tmp_path / "war-room.log"))
     return loader.load_text(text, str(tmp_path / "runbook.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
 
 
@@ -168,6 +169,9 @@ async def test_a_rollback_trigger_in_hypercare_ends_the_run_rolled_back_after_go
         assert not [e for e in evs if e.type == "hypercare_check" and e.seq > done]  # hypercare stopped
         out = summary.summarize(view)
         assert (out["status"], out["verdict"]) == ("rolled_back_after_go", "ROLLED BACK AFTER GO")
+        said = {c["event"]: c["text"] for c in st.comms if c.get("event", "").startswith("rollback_")}
+        assert said["rollback_triggered"].startswith("After GO, during hypercare: rollback triggered.")
+        assert said["rollback_complete"].endswith("The run is ROLLED BACK AFTER GO.")
         assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
     finally:
         await store.close()

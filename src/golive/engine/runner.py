@@ -1674,6 +1674,10 @@ class Engine:
                 f"then finish it with: golive resume {self.h.run_id}"
             ) from None
 
+    def _after_go(self) -> bool:
+        """The rollback under way started after the cutover passed with a GO (during hypercare)."""
+        return bool((self.h.state.rollback or {}).get("after_go"))
+
     def rollback_order(self) -> list[models.Step | None]:
         """The rollback's steps in the order they run; ``None`` stands for restoring the flags' safe values."""
         plan = self.runbook.rollback
@@ -1694,7 +1698,7 @@ class Engine:
         st = self.h.state
         if st.rollback is None:
             await self.emit("rollback_started", reason=reason, by=by, source=source)
-            await self.notify("rollback_triggered", reason=reason, actor=by)
+            await self.notify("rollback_triggered", reason=reason, actor=by, after_go=self._after_go())
         for pid, phase_outcome in list(st.phases.items()):
             if phase_outcome == "running":  # the phase the rollback interrupted ends here, failed
                 await self.emit(
@@ -1717,10 +1721,10 @@ class Engine:
             if not o.ok:
                 failed.append(sid)
         ok = not failed
+        after_go = self._after_go()
         await self.emit("rollback_finished", outcome="pass" if ok else "fail", failed=failed)
-        await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
+        await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail", after_go=after_go)
         status_reason = f"{reason} (rollback started by {by}{'' if ok else '; some rollback steps failed'})"
-        after_go = bool((st.rollback or {}).get("after_go"))
         if after_go:
             status_reason = f"after GO, during hypercare: {status_reason}"
         await self.finish(RunStatus.ROLLED_BACK_AFTER_GO if after_go else RunStatus.ROLLED_BACK, status_reason)
