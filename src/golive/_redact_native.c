@@ -900,6 +900,11 @@ static PyObject *engine_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         goto fail;
     }
     pcre2_jit_stack_assign(self->mctx, NULL, self->jstack);
+    /* Python's re has no backtracking limit; a pathological input must not stop a match here either (a match
+     * that still fails is an error, and the redactor then runs its Python path). */
+    pcre2_set_match_limit(self->mctx, UINT32_MAX);
+    pcre2_set_depth_limit(self->mctx, UINT32_MAX);
+    pcre2_set_heap_limit(self->mctx, 1024 * 1024); /* KiB: 1 GiB for the interpreter's backtracking frames */
     if (serialized != Py_None) {
         char *buf;
         Py_ssize_t len;

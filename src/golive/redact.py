@@ -13,6 +13,12 @@ from just before the leftmost anchor of a flagged line; checksums (Luhn, IBAN mo
 candidates. A memo answers texts seen before. Without Hyperscan every rule's expression runs over the
 whole input: the same results, slower.
 
+Where the C module ``golive._redact_native`` is built (scripts/setup), it does all of that per-match work:
+its own Hyperscan database of the same anchors, each rule's same expression text run by PCRE2 at the same
+places, the refine checks written again in C, and the placeholders placed in one pass; rules it cannot run
+identically (custom RE2 patterns, IP addresses) are handed back to the Python code in their place. The
+Python code here is the reference: tests/unit/test_redact_native.py requires the same findings from both.
+
 Kinds (placeholder names): email, phone, card, iban, aws_key, github_token, slack_token, stripe_key,
 api_key, jwt, auth, private_key, ip (only with ``redact_ips``), secret (registered secret values and the
 values of keys that look secret, ``password=...``), and the names of custom patterns.
@@ -1419,19 +1425,15 @@ class Redactor:
         found: list[tuple[int, int, int, str, bytes | None]] = []
         for compiled, slot in ((engine.static, "static"), (engine.secrets, "secrets")):
             if compiled.native is not None:
-                compiled.native.find(data, found, _delegate(compiled.rules, data))
-                continue
-            if compiled.db is not None:
+                try:
+                    compiled.native.find(data, found, _delegate(compiled.rules, data))
+                    continue
+                except RuntimeError:  # an expression PCRE2 could not run to the end: Python's re does
+                    pass  # (the module appends nothing when it fails)
+            elif compiled.db is not None:
                 self._find_hyperscan(data, compiled, slot, found)
                 continue
-            for rule in compiled.rules:
-                if rule.literal is not None:
-                    pos = data.find(rule.literal)
-                    while pos >= 0:
-                        found.append((pos, pos + len(rule.literal), rule.priority, rule.kind, rule.canonical))
-                        pos = data.find(rule.literal, pos + 1)
-                else:
-                    _search(rule, data, 0, len(data), found)
+            _find_re(compiled.rules, data, found)
         for rule in engine.python_only:
             _search(rule, data, 0, len(data), found)
         return found
@@ -1456,17 +1458,18 @@ class Redactor:
             extra: list[tuple[int, int, int, str, bytes | None]] = []
             for rule in engine.python_only:
                 _search(rule, data, 0, len(data), extra)
-            return cast(
-                bytes,
-                _native.redact(
-                    data,
-                    (static.native, secrets.native),
-                    (_delegate(static.rules, data), _delegate(secrets.rules, data)),
-                    extra,
-                    self._made,
-                    self._placeholder,
-                ),
-            )
+            with contextlib.suppress(RuntimeError):  # an expression PCRE2 could not run to the end: see _find
+                return cast(
+                    bytes,
+                    _native.redact(
+                        data,
+                        (static.native, secrets.native),
+                        (_delegate(static.rules, data), _delegate(secrets.rules, data)),
+                        extra,
+                        self._made,
+                        self._placeholder,
+                    ),
+                )
         return self._apply(data, self._find(data, engine), len(data))
 
     def _apply(self, data: bytes, found: list[tuple[int, int, int, str, bytes | None]], upto: int) -> bytes:
@@ -1546,6 +1549,18 @@ class Redactor:
 
 
 _SPAN_ORDER = operator.itemgetter(0, 2)  # by start, then priority
+
+
+def _find_re(rules: list[_Rule], data: bytes, found: list[tuple[int, int, int, str, bytes | None]]) -> None:
+    """Every finding of these rules, each searched over the whole input by ``re`` (no Hyperscan)."""
+    for rule in rules:
+        if rule.literal is not None:
+            pos = data.find(rule.literal)
+            while pos >= 0:
+                found.append((pos, pos + len(rule.literal), rule.priority, rule.kind, rule.canonical))
+                pos = data.find(rule.literal, pos + 1)
+        else:
+            _search(rule, data, 0, len(data), found)
 
 
 def _delegate(rules: list[_Rule], data: bytes) -> Callable[[int, list[tuple[int, int]], list[Any]], None]:

@@ -282,3 +282,29 @@ def test_streams_and_private_key_blocks() -> None:
     for tail in ("", "\n", "\n\n"):
         text = "x " + key.split("\n-----END")[0] + tail
         assert native.redact(text) == python.redact(text)
+
+
+class _Failing:
+    """Stands in for the module's engine: fails as it does when PCRE2 cannot finish a match."""
+
+    def find(self, *_args: object) -> None:
+        raise RuntimeError("redaction expression failed to run (PCRE2 error -47)")
+
+
+def _fail(*_args: object) -> None:
+    raise RuntimeError("redaction expression failed to run (PCRE2 error -47)")
+
+
+@needs_native
+def test_a_failure_in_the_module_falls_back_to_python_never_to_clear_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    native, python = _pair(["Tr0ub4dor&3-prod"])
+    text = "card 4111 1111 1111 1111 pw=Tr0ub4dor&3-prod ana@example.com"
+    expected = python.redact(text)
+    monkeypatch.setattr(redact._native, "redact", _fail)
+    static = native._engine.static
+    static_native, static.native = static.native, _Failing()
+    try:
+        assert native.findings(text) == python.findings(text)
+        assert native.redact(text) == expected == "card <card:1> pw=<secret:1> <email:1>"
+    finally:
+        static.native = static_native
