@@ -390,7 +390,9 @@ async def pack_run(
         with await asyncio.to_thread(pack.PackWriter, out, sign_key, clock=clock) as writer:
             # The blobs are copied (and hashed: hashlib and file I/O release the GIL) on a thread while
             # the reports are made here; the copy ends before anything else happens to the pack.
-            copying = asyncio.ensure_future(asyncio.to_thread(writer.add, blobs))
+            # Submitted now (run_in_executor, not a task that would start at the loop's next turn): making
+            # the reports may not give the loop a turn before it is done.
+            copying = asyncio.get_running_loop().run_in_executor(None, writer.add, blobs)
             try:
                 h, red, files, manifest = await _reports(store, record, events, refs)
             finally:
