@@ -16,13 +16,14 @@ import pytest
 
 from golive import exceptions, results
 from golive.cli import run_cmds
-from golive.engine import acts, driver, runner, summary
+from golive.engine import acts, driver, runner
 from golive.engine import hypercare as service
 from golive.engine.state import RunState, RunStatus
 from golive.results import Outcome
 from golive.spec import loader
 from golive.store import sqlite
 from golive.testing import FakeClock, start_engine
+from golive.views import summary
 
 LEASE_TTL = 1.0  # seconds; short, so that a lost lease shows at once
 

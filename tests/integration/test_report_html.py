@@ -20,12 +20,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.engine.state import RunStatus
 from golive.report import formats, html
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
+from golive.views import summary
 
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
 IC = "Ines Commander"

@@ -48,7 +48,8 @@ async def _drive(
 ) -> Any:
     """Run the engine with a live view, owning the run through the driver (lease, heartbeat, fencing).
     On a shared store the terminal takes no acts at its prompts unless ``local`` (--local)."""
-    from golive.engine import driver, rehearsal, runner, summary
+    from golive.engine import driver, rehearsal, runner
+    from golive.views import summary
 
     if settings is None:
         settings = rehearsal.settings_from_params(handle.record.params)
@@ -479,7 +480,8 @@ def resume(
 def status(run_id: str | None, follow: bool, as_json: bool, db_url: str | None) -> None:
     """Show RUN (default: the newest): phases, steps, outcomes, durations, T-minus, waivers, pending acts."""
     from golive.cli import views
-    from golive.engine import acts, summary
+    from golive.engine import acts
+    from golive.views import summary
 
     async def go(store: Any) -> Any:
         handle = await acts.open_run(store, await _common.latest_run_id(store, run_id))
@@ -549,7 +551,8 @@ def runs(as_json: bool, limit: int, db_url: str | None) -> None:
 def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
     """Print RUN's timeline in the scribe's format: planned and actual T-time, what, PASS/FAIL, UTC timestamp,
     actor; automated steps, inputs recorded, trigger fires and clears, waivers, acts and hypercare reports."""
-    from golive.engine import acts, summary
+    from golive.engine import acts
+    from golive.views import summary
 
     async def go(store: Any) -> list[dict[str, Any]]:
         h = await acts.open_run(store, run_id)

@@ -601,9 +601,10 @@ async def play(
     roles: Mapping[str, str] | None = None,
 ) -> Actual:
     """Play the runbook against ``stubs`` with the scenario's people under a fake clock; what happened."""
-    from golive.engine import acts, rehearsal, runner, summary
+    from golive.engine import acts, rehearsal, runner
     from golive.engine.state import parse_ts
     from golive.store import memory
+    from golive.views import summary
 
     scenario = sc.scenario if sc is not None else None
     threads = _ThreadWatch(asyncio.get_running_loop())

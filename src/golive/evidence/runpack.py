@@ -172,7 +172,7 @@ def _json(doc: Any) -> bytes:
 
 def timeline(h: acts.RunHandle, data: dict[str, Any]) -> dict[str, Any]:
     """The scribe's timeline (what `golive timeline --json` prints) and each phase and step with its T-times."""
-    from golive.engine import summary
+    from golive.views import summary
 
     lines = summary.timeline(h, data)
 
@@ -278,10 +278,11 @@ async def _reports(
 ) -> tuple[acts.RunHandle, redact.Redactor, list[pack.PackFile], dict[str, Any]]:
     """The run's handle and redactor, the pack's files other than the blobs, and its manifest."""
     # Imported here, not with this module: a fresh `golive evidence pack` imports them while the blobs copy.
-    from golive.engine import acts, summary
+    from golive.engine import acts
     from golive.engine import state as state_mod
     from golive.report import formats, html
     from golive.spec import loader
+    from golive.views import summary
 
     rid = record.run_id
     head = events[-1]

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from golive import exceptions
-from golive.engine import acts, summary
+from golive.engine import acts
+from golive.views import summary
 
 __all__ = ["REPORT_FORMATS", "NotAvailable", "evidence_pack", "find_evidence", "report"]
 
