@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -172,17 +174,56 @@ async def _blob_status(store: store_base.Store, digest: str) -> dict[str, Any]:
 # -- the view model ---------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("golive.report", "templates"),
+# The templates compiled to Python (scripts/compile-templates), so a fresh process does not compile them
+# (~40-100 ms): used only when sources.json beside them names this Jinja version and the sha256 of every
+# template as it is now; otherwise the templates are compiled from source, as before.
+TEMPLATES = Path(__file__).parent / "templates"
+COMPILED = TEMPLATES / "compiled"
+COMPILED_SOURCES = "sources.json"
+
+
+def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=loader,
         autoescape=True,  # every value from a run is untrusted text, the CSS and SVG templates included
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    return env.get_template("report.html.j2")
+
+
+def compiled_sources() -> dict[str, Any]:
+    """What compiled templates must have been made from: this Jinja version and each template's sha256."""
+    return {
+        "jinja2": jinja2.__version__,
+        "templates": {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(TEMPLATES.iterdir()) if p.is_file()
+        },
+    }
+
+
+def compile_templates(target: Path) -> None:
+    """Compile the report templates to Python modules in ``target``, with the sources.json they match."""
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("tmpl_*.py"):
+        old.unlink()
+    env = _environment(jinja2.FileSystemLoader(TEMPLATES))
+    env.compile_templates(target, zip=None, filter_func=lambda name: "/" not in name, ignore_errors=False)
+    text = json.dumps(compiled_sources(), indent=2, sort_keys=True) + "\n"
+    (target / COMPILED_SOURCES).write_text(text, encoding="utf-8")
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    loader: jinja2.BaseLoader = jinja2.PackageLoader("golive.report", "templates")
+    try:
+        current = json.loads((COMPILED / COMPILED_SOURCES).read_bytes()) == compiled_sources()
+    except (OSError, ValueError):
+        current = False
+    if current:
+        loader = jinja2.ChoiceLoader([jinja2.ModuleLoader(COMPILED), loader])
+    return _environment(loader).get_template("report.html.j2")
 
 
 def _size(n: Any) -> str:
