@@ -41,7 +41,9 @@ enum {
     REF_OPENAI,
     REF_SESSION,
     REF_BEARER,
-    REF_AUTH
+    REF_AUTH,
+    REF_IPV4,
+    REF_IPV6
 };
 
 #define LOOKBACK 72 /* redact._LOOKBACK */
@@ -592,6 +594,96 @@ static int is_uuid(const uint8_t *t, Py_ssize_t n) {
     return 1;
 }
 
+/* ipaddress.IPv4Address(text) accepts it (Python 3.9.5 on): four decimal octets of 1-3 ASCII digits, each at
+ * most 255, none with a leading zero. */
+static int ipv4_ok(const uint8_t *t, Py_ssize_t n) {
+    int parts = 0;
+    Py_ssize_t k = 0;
+    for (;;) {
+        Py_ssize_t from = k;
+        int v = 0;
+        while (k < n && t[k] != '.') {
+            if (!is_digit(t[k])) return 0;
+            v = v * 10 + (t[k] - '0');
+            k++;
+            if (k - from > 3) return 0;
+        }
+        Py_ssize_t len = k - from;
+        if (len == 0 || v > 255 || (len > 1 && t[from] == '0')) return 0;
+        parts++;
+        if (k == n) break;
+        k++; /* the dot */
+    }
+    return parts == 4;
+}
+
+/* ipaddress.IPv6Address(text) accepts it (text without a %scope): the checks of
+ * IPv6Address._ip_int_from_string in their order. */
+static int ipv6_ok(const uint8_t *t, Py_ssize_t n) {
+    if (n == 0) return 0;
+    Py_ssize_t start[64], len[64];
+    int np = 0;
+    Py_ssize_t from = 0;
+    for (Py_ssize_t k = 0; k <= n; k++)
+        if (k == n || t[k] == ':') {
+            if (np == 64) return 0;
+            start[np] = from;
+            len[np] = k - from;
+            np++;
+            from = k + 1;
+        }
+    if (np < 3) return 0;
+    int v4 = 0; /* the last part is an IPv4 address: two hextets */
+    for (Py_ssize_t k = 0; k < len[np - 1]; k++)
+        if (t[start[np - 1] + k] == '.') v4 = 1;
+    if (v4) {
+        if (!ipv4_ok(t + start[np - 1], len[np - 1])) return 0;
+        np++; /* parts.pop() and two appended, non-empty hextets of at most 4 digits */
+    }
+    if (np > 9) return 0;
+    int skip = -1;
+    for (int i = 1; i < np - 1; i++) {
+        int empty = (v4 && i >= np - 2) ? 0 : len[i] == 0;
+        if (empty) {
+            if (skip >= 0) return 0;
+            skip = i;
+        }
+    }
+    int first_empty = len[0] == 0;
+    int last_empty = v4 ? 0 : len[np - 1] == 0;
+    int hi, lo;
+    if (skip >= 0) {
+        hi = skip;
+        lo = np - skip - 1;
+        if (first_empty) {
+            hi -= 1;
+            if (hi) return 0;
+        }
+        if (last_empty) {
+            lo -= 1;
+            if (lo) return 0;
+        }
+        if (8 - (hi + lo) < 1) return 0;
+    } else {
+        if (np != 8 || first_empty || last_empty) return 0;
+        hi = np;
+        lo = 0;
+    }
+    /* every hextet parsed: 1-4 hex digits (an appended IPv4 half always is) */
+    for (int pass = 0; pass < 2; pass++) {
+        int a = pass == 0 ? 0 : np - lo, b = pass == 0 ? hi : np;
+        for (int i = a; i < b; i++) {
+            if (v4 && i >= np - 2) continue;
+            if (len[i] < 1 || len[i] > 4) return 0;
+            for (Py_ssize_t k = 0; k < len[i]; k++) {
+                uint8_t c = t[start[i] + k];
+                if (!(is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 /* The rule's refine function on the current match: 2 several spans (in st->cards), 1 one span, 0 None,
  * -1 error. */
 static int refine(State *st, Py_ssize_t *s, Py_ssize_t *e) {
@@ -653,6 +745,26 @@ static int refine(State *st, Py_ssize_t *s, Py_ssize_t *e) {
             *s = vs;
             *e = ve;
             return has_digit(st->d + vs, ve - vs);
+        case REF_IPV4:
+            *s = ms;
+            *e = me;
+            return ipv4_ok(st->d + ms, me - ms);
+        case REF_IPV6: {
+            Py_ssize_t n = me - ms, colons = 0, other = 0;
+            const uint8_t *t = st->d + ms;
+            for (Py_ssize_t k = 0; k < n; k++)
+                if (t[k] == '%') {
+                    n = k; /* the scope id is not checked */
+                    break;
+                }
+            for (Py_ssize_t k = 0; k < n; k++) {
+                colons += t[k] == ':';
+                other += t[k] != ':';
+            }
+            *s = ms;
+            *e = me;
+            return colons >= 2 && other > 0 && ipv6_ok(t, n);
+        }
         case REF_AUTH: {
             int groups[3] = {r->g1, r->g2, r->g3};
             for (int k = 0; k < 3; k++) {

@@ -1739,6 +1739,8 @@ _N_REFINES.update(
         _refine_session: 9,
         _refine_bearer: 10,
         _refine_auth: 11,
+        _refine_ipv4: 12,
+        _refine_ipv6: 13,
     }
 )
 

@@ -308,3 +308,38 @@ def test_a_failure_in_the_module_falls_back_to_python_never_to_clear_text(monkey
         assert native.redact(text) == expected == "card <card:1> pw=<secret:1> <email:1>"
     finally:
         static.native = static_native
+
+
+def _address(rng: random.Random) -> str:
+    """Strings near IPv4 and IPv6 addresses: hextets of 0-5 digits, '::' anywhere, IPv4 tails with leading
+    zeros and octets past 255, scope ids, too many or too few groups."""
+    if rng.random() < 0.3:
+        return ".".join(
+            rng.choice(["0", "00", "01", "1", "10", "127", "255", "256", "999", "7"])
+            for _ in range(rng.choice([3, 4, 4, 4, 5]))
+        )
+    groups = [
+        "".join(rng.choice("0123456789abcdefABCDEF") for _ in range(rng.choice([0, 1, 2, 3, 4, 4, 5])))
+        for _ in range(rng.randint(1, 9))
+    ]
+    if rng.random() < 0.3:
+        groups[-1] = ".".join(rng.choice(["0", "01", "1", "192", "255", "256"]) for _ in range(4))
+    text = ":".join(groups)
+    if rng.random() < 0.3:
+        cut = rng.randint(0, len(text))
+        text = text[:cut] + "::" + text[cut:]
+    return text + rng.choice(["", "", "%eth0", "%", "%1.2"])
+
+
+@needs_native
+def test_ip_addresses_as_the_ipaddress_module_reads_them() -> None:
+    rng = random.Random(46)
+    texts = [
+        rng.choice(["from ", "", "[", "addr=", "std::", "x "])
+        + _address(rng)
+        + rng.choice(["", " ", "]:443", ".", ",x"])
+        for _ in range(20000)
+    ]
+    native, python = _pair(redact_ips=True)
+    _same(native, python, texts)
+    assert sum(1 for t in texts if "<ip:" in native.redact(t)) > 2000
