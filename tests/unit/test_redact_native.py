@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.test_redact_shortcuts import _luhn_complete
 
 from golive import redact
 
@@ -125,13 +126,6 @@ def test_generated_logs() -> None:
     _same(native, python, texts)
     native, python = _pair(redact_ips=True)
     _same(native, python, texts[:3000])
-
-
-def _luhn_complete(body: str) -> str:
-    for digit in string.digits:
-        if redact._luhn_ok((body + digit).encode()):
-            return body + digit
-    raise AssertionError("unreachable")
 
 
 def _card(rng: random.Random) -> str:
