@@ -167,17 +167,9 @@ def event_hash_from_json(
     ``canonical_json`` of a list is ``[`` + the canonical parts joined by ``,`` + ``]``, so splicing the
     pre-encoded data in gives byte-identical input to sha256.
     """
-    parts = [
-        canonical_json(run_id),
-        str(seq),
-        canonical_json(ts),
-        canonical_json(type_),
-        canonical_json(step_id),
-        canonical_json(actor),
-        data_json,
-        canonical_json(prev_hash),
-    ]
-    return hashlib.sha256(("[" + ",".join(parts) + "]").encode("utf-8")).hexdigest()
+    head = canonical_json([run_id, seq, ts, type_, step_id, actor])  # "[...]": its "]" makes way for the rest
+    text = f"{head[:-1]},{data_json},{canonical_json(prev_hash)}]"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def seal_event(
@@ -189,9 +181,14 @@ def seal_event(
     actor: str | None,
     data_json: str,
     prev_hash: str,
+    *,
+    data: Any = None,
 ) -> Event:
-    """Build the stored form of an event: data as it reads back from JSON, and its chained hash."""
-    data = json.loads(data_json)
+    """Build the stored form of an event: data as it reads back from JSON, and its chained hash.
+
+    ``data``: ``data_json`` already decoded (a PreparedEvent's ``data``), so it is not decoded twice."""
+    if data is None:
+        data = json.loads(data_json)
     digest = event_hash_from_json(run_id, seq, ts, type_, step_id, actor, data_json, prev_hash)
     return Event(run_id, seq, ts, type_, step_id, actor, data, prev_hash, digest)
 
