@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from golive.exceptions import NoTimezone
+
 __all__ = ["Clock", "FakeClock", "NoTimezone", "ScaledClock", "SystemClock", "parse_time", "utc_iso"]
 
 
@@ -51,10 +53,6 @@ class SystemClock:
 def utc_iso(ts: datetime) -> str:
     """An ISO 8601 UTC timestamp with microseconds and a Z suffix, the one format golive stores."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class NoTimezone(ValueError):
-    """A time without a timezone where one is required."""
 
 
 def parse_time(text: str, *, naive_is_utc: bool = True) -> datetime:

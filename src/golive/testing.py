@@ -15,6 +15,7 @@ from typing import Any
 
 from golive import exceptions, results
 from golive.clock import FakeClock
+from golive.exceptions import PeopleGaveUp
 from golive.plugins import base as plugins_base
 from golive.store import base as store_base
 from golive.store.memory import InMemoryStore
@@ -193,10 +194,6 @@ async def start_engine(
     handle = await runner.create_run(store, loaded, roles=roles, mode=mode)
     engine = runner.Engine(handle, poll=poll, clock=clock)
     return RunningEngine(store, handle, asyncio.create_task(engine.run()))
-
-
-class PeopleGaveUp(AssertionError):
-    """The scripted people were refused :attr:`AutoActors.max_tries` times on one step: the run cannot go on."""
 
 
 class AutoActors:

@@ -36,6 +36,7 @@ from golive import exceptions
 from golive.engine import acts, runner
 from golive.engine import state as state_mod
 from golive.engine.state import RunStatus
+from golive.exceptions import RunBusy
 from golive.store import base as store_base
 
 __all__ = [
@@ -72,10 +73,6 @@ def lease_ttl(ttl: float | None = None) -> float:
     if value <= 0:
         raise exceptions.UsageError(f"GOLIVE_LEASE_TTL={raw!r}: the lease TTL must be positive")
     return value
-
-
-class RunBusy(exceptions.RuleRefused):
-    """Another live process owns the run."""
 
 
 @dataclass(frozen=True, slots=True)
