@@ -8,13 +8,23 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from golive.exceptions import NoTimezone
+from golive.exceptions import NoTimezone, UsageError
 
-__all__ = ["Clock", "FakeClock", "NoTimezone", "ScaledClock", "SystemClock", "parse_time", "utc_iso"]
+__all__ = [
+    "Clock",
+    "FakeClock",
+    "NoTimezone",
+    "ScaledClock",
+    "SystemClock",
+    "parse_time",
+    "seconds_from_env",
+    "utc_iso",
+]
 
 
 class Clock(Protocol):
@@ -53,6 +63,22 @@ class SystemClock:
 def utc_iso(ts: datetime) -> str:
     """An ISO 8601 UTC timestamp with microseconds and a Z suffix, the one format golive stores."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def seconds_from_env(name: str, default: float, what: str, example: str) -> float:
+    """A positive number of seconds from the environment variable ``name``, else ``default`` when it is unset
+    or blank; UsageError naming the variable, its value and the fix when it is not one (``what`` names the
+    setting in that message, ``example`` is a value that would do)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r}: give {what} in seconds, e.g. {example}") from None
+    if value <= 0:
+        raise UsageError(f"{name}={raw!r}: {what} must be positive")
+    return value
 
 
 def parse_time(text: str, *, naive_is_utc: bool = True) -> datetime:

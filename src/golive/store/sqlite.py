@@ -69,16 +69,7 @@ class _BatchAborted(Exception):
 
 
 def _busy_timeout() -> float:
-    raw = os.environ.get(BUSY_TIMEOUT_ENV)
-    if not raw:
-        return BUSY_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise exceptions.UsageError(f"{BUSY_TIMEOUT_ENV}={raw!r}: give seconds, e.g. 30") from None
-    if value <= 0:
-        raise exceptions.UsageError(f"{BUSY_TIMEOUT_ENV}={raw!r}: the busy timeout must be positive")
-    return value
+    return clock_mod.seconds_from_env(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT, "the busy timeout", "30")
 
 
 def split_statements(script: str) -> list[str]:
