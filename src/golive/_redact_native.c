@@ -970,14 +970,14 @@ static PyObject *engine_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
     self->nrules = n;
     for (Py_ssize_t k = 0; k < n; k++) {
         Rule *r = &self->rules[k];
-        PyObject *pattern, *groups;
+        PyObject *pattern, *groups, *prio, *kind, *canonical;
         unsigned int options;
         if (!PyArg_ParseTuple(PyList_GET_ITEM(rules, k), "iOIiO!OOOn", &r->mode, &pattern, &options, &r->refine,
-                              &PyTuple_Type, &groups, &r->prio, &r->kind, &r->canonical, &r->width))
+                              &PyTuple_Type, &groups, &prio, &kind, &canonical, &r->width))
             goto fail;
-        Py_INCREF(r->prio);
-        Py_INCREF(r->kind);
-        Py_INCREF(r->canonical);
+        r->prio = Py_NewRef(prio); /* owned only from here: the dealloc releases what is set */
+        r->kind = Py_NewRef(kind);
+        r->canonical = Py_NewRef(canonical);
         r->iprio = PyLong_AsSsize_t(r->prio);
         if (r->iprio == -1 && PyErr_Occurred()) goto fail;
         if (!PyUnicode_Check(r->kind)) {
