@@ -374,6 +374,7 @@ class RunReopened(Payload):
     """``run_reopened``."""
 
     from_phase: str | None = None
+    gate_waivers: Any = None  # waivers given with resume --from (golive.engine.gate)
     reason: str | None = None
     reenter_phases: Any = None
     reenter_steps: Any = None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import re
 import secrets as secrets_mod
@@ -79,14 +78,6 @@ def _anchor(runbook: models.Runbook, clock: clock_mod.Clock) -> str:
     if first_at is None:
         first_at = next((s.at for p in runbook.phases for s in p.steps if s.at is not None), 0.0)
     return clock_mod.utc_iso(clock.now() - timedelta(seconds=first_at or 0.0))
-
-
-def _waiver_data(w: gate_mod.GateWaiver, red: Any) -> dict[str, Any]:
-    """A start-gate waiver as run_created keeps it: its free text redacted; how its giver authenticated (``auth``,
-    which the redactor would take for a credential by its name) kept as it is."""
-    data = dataclasses.asdict(w)
-    how = {k: data.pop(k) for k in ("auth", "auth_subject")}
-    return {**red.redact_obj(data), **{k: v for k, v in how.items() if v is not None}}
 
 
 async def create_run(
@@ -181,7 +172,7 @@ async def create_run(
                 "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
                 "anchor": _anchor(runbook, clk),
                 "start_now": start_now,
-                **({"gate_waivers": [_waiver_data(w, red) for w in gate_waivers]} if gate_waivers else {}),
+                **({"gate_waivers": [acts.waiver_data(w, red) for w in gate_waivers]} if gate_waivers else {}),
                 "release": runbook.release.model_dump(mode="json", exclude_none=True),
                 "sections": {s.id: sec for sec, s in runbook.all_steps()},
                 "phases": [p.id for p in runbook.phases],
@@ -902,10 +893,35 @@ class Engine:
         and the IC is asked at once (:mod:`golive.engine.windows`)."""
         if phase.window is None or self.h.state.mode != "live":
             return
+        if await self._phase_window_waived(phase):
+            return
         nb, _ = phase.window.edges(self.runbook.t0)
         if nb is None:
             return
         await self._sleep_until(nb, phase.id, "window", f"window opens {clock_mod.utc_iso(nb)}")
+
+    async def _phase_window_waived(self, phase: models.Phase) -> bool:
+        """True when a waiver given at the start or at ``resume --from`` (``window:PHASE``) lifts the phase's
+        window that blocks it now: recorded as ``gate_waived``; the phase neither waits for ``not_before`` nor
+        has the IC asked at its ``not_after``. A waiver that does not count (not a waiving role, no ticket) is
+        recorded as refused and the window holds."""
+        st = self.h.state
+        gate_id = f"window:{phase.id}"
+        if any(w.get("gate") == gate_id for w in st.gate_waived):
+            return True
+        waivers = [gate_mod.GateWaiver(**w) for w in st.gate_waivers if w.get("gate") == gate_id]
+        if not waivers:
+            return False
+        blocks = gate_mod.phase_window_blocks(self.runbook, phase, self.clock.now())
+        if not blocks:
+            return False  # the window is open: nothing to waive
+        gate_mod.resolve_waivers(blocks, waivers[-1:], st.roles)
+        b = blocks[0]
+        if b.waived is None:
+            await self.emit("act_refused", actor=waivers[-1].by, act=f"waive {gate_id}", why=b.why)
+            return False
+        await self.emit("gate_waived", **gate_mod.waived_event(b, self.redactor.redact))
+        return True
 
     async def _checks_first(self, phase: models.Phase) -> None:
         """A STOPPED run continued from this phase days later: its checks run again before anyone is asked to

@@ -4,7 +4,7 @@ Event types (``data`` fields in brackets; :mod:`golive.engine.events` declares e
 event written goes through it):
 
 - ``run_created`` [runbook, digest, mode, vars, t0, anchor]          ``run_finished`` [status, reason]
-- ``run_reopened`` [reason, reenter_phases, reenter_steps, from_phase] ``role_assigned`` [role, person]
+- ``run_reopened`` [reason, reenter_phases, reenter_steps, from_phase, gate_waivers] ``role_assigned`` [role, person]
 - ``phase_started`` / ``phase_finished`` [outcome, reason]
 - ``step_started`` [attempt]   ``action_started`` [attempt, describe]   ``step_retry`` [attempt, summary, wait]
 - ``step_probe`` [probe, outcome, held, restarted, summary]: one probe of a steady gate (``steady:``)
@@ -538,6 +538,8 @@ class RunState:
                 self.steps[sid] = StepState(sid, old.section if old else "")
             if reopened.from_phase:
                 self.resumed_from = reopened.from_phase
+            # Waivers given with resume --from join the start's: phase windows (window:PHASE) are judged later.
+            self.gate_waivers = [*self.gate_waivers, *(reopened.gate_waivers or [])]
             if self.decision is not None and self.decision.get("step") in (reopened.reenter_steps or []):
                 self.decision = None  # that decision is taken again
         if (
