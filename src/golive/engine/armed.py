@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from golive import clock as clock_mod
 from golive.spec import models
 from golive.watch import observe as observe_mod
 from golive.watch import samples as samples_mod
@@ -161,7 +162,10 @@ class ArmedWatch:
             # enough in real time not to spin).
             wake = min([*next_due.values(), clock.monotonic() + max(RECHECK, eng.poll)])
             if next_due:
-                await clock.sleep(max(0.0, wake - clock.monotonic()))
+                # A fake clock is waited on, never moved: the watch reads when the run's time comes, and
+                # does not carry it ahead of work the run does in real time (a check's process, a store write).
+                pause = max(0.0, wake - clock.monotonic())
+                await (clock.wait(pause) if isinstance(clock, clock_mod.FakeClock) else clock.sleep(pause))
             else:
                 # Nothing armed: look again in real time, never moving a fake clock while the run does I/O.
                 await asyncio.sleep(eng.real_poll)
