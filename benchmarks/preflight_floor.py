@@ -12,7 +12,10 @@ status and JSON body. Each round runs golive (a fresh ``golive preflight FILE --
 process, bytecode cached) then the floor; the ratio of the medians is printed. Targets: 100 checks
 <= 1.25x the floor, 1,000 checks <= 1.5x.
 
-    .venv/bin/python benchmarks/preflight_floor.py [--repeat 5] [--sizes 100,1000]
+``--before SRC`` adds a third run to each round: golive from another checkout's ``src`` (``PYTHONPATH``), e.g.
+``git worktree add /tmp/golive-before COMMIT``, so before and after are measured in the same rounds.
+
+    .venv/bin/python benchmarks/preflight_floor.py [--repeat 5] [--sizes 100,1000] [--before /tmp/golive-before/src]
 """
 
 from __future__ import annotations
@@ -55,12 +58,14 @@ def run_floor(url: str, n: int, concurrency: int) -> float:
     return time.perf_counter() - started
 
 
-def run_golive(runbook: Path, out: Path, n: int, concurrency: int | None) -> float:
+def run_golive(runbook: Path, out: Path, n: int, concurrency: int | None, src: str | None = None) -> float:
     out.unlink(missing_ok=True)
     args = [pf.GOLIVE, "preflight", str(runbook), "--quiet", "--out-json", str(out)]
     if concurrency is not None:
         args += ["--concurrency", str(concurrency)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if src is not None:
+        env["PYTHONPATH"] = src
     started = time.perf_counter()
     proc = subprocess.run(args, env=env, capture_output=True, timeout=120, check=False)
     wall = time.perf_counter() - started
@@ -76,6 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sizes", default="100,1000")
+    ap.add_argument("--before", default=None, help="another checkout's src directory, run in the same rounds")
     args = ap.parse_args()
     server, url = pf.start_server()
     try:
@@ -86,9 +92,14 @@ def main() -> None:
                 conc = None if n <= 100 else 100  # None: golive's default
                 floor_c = DEFAULT_CONCURRENCY if conc is None else conc
                 run_golive(runbook, out, n, conc)  # warm the page cache and bytecode
+                if args.before:
+                    run_golive(runbook, out, n, conc, args.before)
                 gl: list[float] = []
                 fl: list[float] = []
+                bl: list[float] = []
                 for _ in range(args.repeat):
+                    if args.before:
+                        bl.append(run_golive(runbook, out, n, conc, args.before))
                     gl.append(run_golive(runbook, out, n, conc))
                     fl.append(run_floor(url, n, floor_c))
                 med_g, med_f = sorted(gl)[len(gl) // 2], sorted(fl)[len(fl) // 2]
@@ -100,6 +111,12 @@ def main() -> None:
                     f"aiohttp floor best {min(fl):.3f} s median {med_f:.3f} s; ratio {ratio:.2f}x{verdict} "
                     f"(load average {os.getloadavg()[0]:.1f})"
                 )
+                if bl:
+                    med_b = sorted(bl)[len(bl) // 2]
+                    print(
+                        f"{n:>5} checks, same rounds, --before {args.before}: best {min(bl):.3f} s median {med_b:.3f} s; "
+                        f"ratio {med_b / med_f:.2f}x the floor"
+                    )
     finally:
         server.kill()
         server.wait()

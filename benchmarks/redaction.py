@@ -93,10 +93,12 @@ def make_text(target_bytes: int, dense: bool, seed: int = 7) -> str:
     return out.getvalue()[:target_bytes]
 
 
-def measure(text: str, use_hyperscan: bool, repeat: int = 2) -> float:
-    saved = redact._hs
+def measure(text: str, use_hyperscan: bool, repeat: int = 2, use_native: bool = True) -> float:
+    saved, saved_native = redact._hs, redact._native
     if not use_hyperscan:
         redact._hs = None
+    if not use_hyperscan or not use_native:
+        redact._native = None
     try:
         redactor = redact.Redactor()
         redactor.add_secret("Tr0ub4dor&3-prod")
@@ -108,7 +110,7 @@ def measure(text: str, use_hyperscan: bool, repeat: int = 2) -> float:
             best = min(best, time.perf_counter() - start)
         return len(data) / MB / best
     finally:
-        redact._hs = saved
+        redact._hs, redact._native = saved, saved_native
 
 
 IP_LABELS = {"IP_ADDRESS", "IP"}
@@ -238,8 +240,12 @@ def _throughput(args: argparse.Namespace, records: list[dict[str, Any]], fresh: 
     size = len(data) / MB
     redactor = fresh()
     runs: dict[str, Any] = {"redaction": lambda: redactor.redact(text)}
+    if redact.NATIVE_AVAILABLE:
+        python_path = _without_native(fresh)
+        runs["python"] = lambda: python_path.redact(text)
     if redact.HYPERSCAN_AVAILABLE:
-        static = redactor._engine.static
+        # The floor and the bare scan run python-hyperscan's database of the same rules.
+        static = _without_native(lambda: redact._Compiled(redactor._engine.static.rules, cached=True))
         scratch = redactor._scratch(static, "static")
         runs["floor"] = lambda: static.db.scan(data, match_event_handler=lambda *_a: None, scratch=scratch)
         runs["scan"] = lambda: static.db.scan(data, match_event_handler=None, scratch=scratch)
@@ -251,16 +257,29 @@ def _throughput(args: argparse.Namespace, records: list[dict[str, Any]], fresh: 
             run()
             wall[name] = min(wall[name], time.perf_counter() - w0)
             cpu[name] = min(cpu[name], time.process_time() - c0)
-    engine = "hyperscan" if redact.HYPERSCAN_AVAILABLE else "re fallback"
+    engine = "C module" if redact.NATIVE_AVAILABLE else "hyperscan" if redact.HYPERSCAN_AVAILABLE else "re fallback"
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"throughput ({engine}): {size / wall['redaction']:.1f} MB/s wall, {size / cpu['redaction']:.1f} MB/s CPU "
           f"on {size:.0f} MB (best of {args.repeat}; load average {load})")  # fmt: skip
+    if "python" in runs:
+        print(f"python path (same rules, {redact.NATIVE_ENV}=off): {size / wall['python']:.1f} MB/s wall, "
+              f"{size / cpu['python']:.1f} MB/s CPU; C module at {cpu['python'] / cpu['redaction']:.2f}x (CPU)")  # fmt: skip
     if redact.HYPERSCAN_AVAILABLE:
         for name, what in (("floor", "every match to a no-op Python callback"), ("scan", "no callback")):
             print(f"{name} (same database, same bytes, {what}): {size / wall[name]:.1f} MB/s wall, "
                   f"{size / cpu[name]:.1f} MB/s CPU; redaction at {cpu[name] / cpu['redaction']:.2f}x "
                   f"(CPU), {wall[name] / wall['redaction']:.2f}x (wall)")  # fmt: skip
     return 0
+
+
+def _without_native(make: Any) -> Any:
+    """``make()`` with the C module switched off (the Python path and python-hyperscan's database)."""
+    saved = redact._native
+    redact._native = None
+    try:
+        return make()
+    finally:
+        redact._native = saved
 
 
 def profile_main(args: argparse.Namespace) -> int:
@@ -274,7 +293,7 @@ def profile_main(args: argparse.Namespace) -> int:
     block = "\n".join(r["text"] for r in records) + "\n"
     data = (block * max(1, int(args.profile_mb * MB) // len(block.encode()))).encode()
     size = len(data) / MB
-    redactor = redact.Redactor(redact_ips=args.redact_ips)
+    redactor = _without_native(lambda: redact.Redactor(redact_ips=args.redact_ips))  # profiles the Python path
     for value in secrets + args.secret:
         redactor.add_secret(value)
     static = redactor._engine.static
@@ -427,8 +446,11 @@ def main() -> int:
         print("hyperscan is not importable here; only the fallback is measured", file=sys.stderr)
     for label, dense in (("mixed", False), ("dense", True)):
         text = make_text(int(args.mb * MB), dense)
+        if redact.NATIVE_AVAILABLE:
+            print(f"{label}: C module   {measure(text, True):8.1f} MB/s on {len(text.encode()) / MB:.0f} MB")
         if redact.HYPERSCAN_AVAILABLE:
-            print(f"{label}: hyperscan  {measure(text, True):8.1f} MB/s on {len(text.encode()) / MB:.0f} MB")
+            mbs = measure(text, True, use_native=False)
+            print(f"{label}: hyperscan  {mbs:8.1f} MB/s on {len(text.encode()) / MB:.0f} MB (Python path)")
         small = text[: int(args.fallback_mb * MB)]
         print(f"{label}: re fallback {measure(small, False, repeat=1):8.1f} MB/s on {len(small.encode()) / MB:.0f} MB")
     return 0

@@ -1,5 +1,6 @@
 """Wall time of a time-scaled, stubbed rehearsal of the payments example: the cutover with its 2-hour window,
-then 72 hours of hypercare, at --time-scale (default 3600), with scripted people (golive.testing.AutoActors).
+then 72 hours of hypercare, at --time-scale (default 3600), with scripted people (golive.testing.rehearse, the
+people and roles of the example's GO scenario).
 
     .venv/bin/python benchmarks/rehearsal.py [--time-scale 3600]
 
@@ -15,44 +16,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import tempfile
-import time
 from pathlib import Path
 
-from golive.engine import hypercare as service
-from golive.engine import rehearsal, runner
+from golive.engine import rehearsal, scenario
 from golive.engine.state import RunStatus, parse_ts
 from golive.spec import loader
 from golive.store import open_store
-from golive.testing import AutoActors
+from golive.testing import rehearse, write_log_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNBOOK = ROOT / "examples" / "payments-go-live.yaml"
 STUBS = ROOT / "examples" / "stubs" / "payments-go-live.yaml"
-ROLES = {
-    "ic": "ines",
-    "deployer": "dora",
-    "db-owner": "dan",
-    "payments-owner": "pam",
-    "scribe": "sam",
-    "on-call": "oscar",
-}
-INPUTS = {
-    "release-pin": {"release_sha": "3f9c2a1b7d4e5f60718293a4b5c6d7e8f9012345", "release_tag": "v1.5.0"},
-    "canary-ready": {"test_amount": "10.00"},
-    "db-snapshot": {"snapshot_taken_at": "2026-03-04T09:30:00Z"},
-}
-
-
-async def service_log(path: Path, clock: object) -> None:
-    from golive import clock as clock_mod
-
-    n = 0
-    while True:
-        n += 1
-        with path.open("a") as f:
-            f.write(f"{clock_mod.utc_iso(clock.now())} webhook Signature Verified for evt_{n}\n")  # type: ignore[attr-defined]
-        await clock.sleep(600)  # type: ignore[attr-defined]
+GO = ROOT / "examples" / "scenarios" / "payments-go-live" / "go.yaml"  # its people: roles and inputs
 
 
 def rss_mb() -> float:
@@ -102,47 +79,43 @@ async def main(scale: float) -> None:
     settings = rehearsal.new_settings(time_scale=scale, stubs_path=STUBS)
     clock = settings.clock()
     assert clock is not None
-    loaded = loader.load(
-        str(RUNBOOK), var_overrides={"previous_release_tag": "v1.4.2", "api_log": str(tmp / "api.log")}
-    )
+    people = scenario.load_scenario(GO).scenario
+    log = tmp / "api.log"
+    loaded = loader.load(str(RUNBOOK), var_overrides={**people.vars, "api_log": str(log)})
     store = open_store(str(tmp / "golive.db"))
     await store.open()
-    store.event_clock = clock
     try:
-        t0 = time.perf_counter()
         samples: list[tuple[float, float]] = []
         sampler = asyncio.create_task(sample_rss(clock, samples))
-        handle = await runner.create_run(store, loaded, mode="rehearsal", roles=ROLES, rehearsal=settings, clock=clock)
-        engine = runner.Engine(handle, clock=clock)
-        async with rehearsal.outside_world(engine, settings):
-            people = asyncio.create_task(AutoActors(store, handle.run_id, clock=clock, inputs=INPUTS).run())
-            log = asyncio.create_task(service_log(tmp / "api.log", clock))
-            status = await engine.run()
-            await engine.aclose()
-            people.cancel()
-            log.cancel()
-            t1 = time.perf_counter()
-            hc_start = clock.now().timestamp()
-            hc = await service.hypercare_runner(store, handle.run_id, tmp / "reports", lambda s: None)
-            await hc.run_forever()
-            await hc.engine.aclose()
-            t2 = time.perf_counter()
+        res = await rehearse(
+            store,
+            loaded,
+            settings,
+            clock,
+            roles=dict(people.roles),
+            inputs=people.confirm_inputs,
+            helpers=[
+                functools.partial(write_log_lines, log, line="{ts} webhook Signature Verified for evt_{n}", every=600)
+            ],
+            reports=tmp / "reports",
+        )
         sampler.cancel()
-        events = await store.events(handle.run_id)
+        events = await store.events(res.run_id)
         first, last = parse_ts(events[0].ts), parse_ts(events[-1].ts)
         assert first is not None
         assert last is not None
         ran = sum(1 for e in events if e.type == "hypercare_check")
         missed = sum(len(e.data.get("check_ids") or ()) for e in events if e.type == "hypercare_missed")
         print(f"time scale            x{scale:g}")
-        print(f"run                   {status.value} in {t1 - t0:.1f} s wall")
-        print(f"hypercare             {t2 - t1:.1f} s wall ({ran} checks run, {missed} slots missed)")
+        print(f"run                   {res.status.value} in {res.run_wall:.1f} s wall")
+        print(f"hypercare             {res.hypercare_wall:.1f} s wall ({ran} checks run, {missed} slots missed)")
         print(
-            f"total                 {t2 - t0:.1f} s wall for {(last - first).total_seconds() / 3600:.1f} h of run time"
+            f"total                 {res.run_wall + res.hypercare_wall:.1f} s wall for "
+            f"{(last - first).total_seconds() / 3600:.1f} h of run time"
         )
         print(f"triggers in the runbook: {len(loaded.runbook.triggers)}")
-        print_rss(samples, hc_start)
-        assert status is RunStatus.PASSED
+        print_rss(samples, res.hypercare_from)
+        assert res.status is RunStatus.PASSED, (res.reason, res.refused)
     finally:
         await store.close()
 

@@ -25,7 +25,8 @@ def main(paths: list[str]) -> int:
     imported = time.perf_counter() - t0
     files = [Path(p) for p in paths] or sorted((ROOT / "examples" / "scenarios").glob("*/*.yaml"))
     print(f"import floor          {imported:.2f} s (once per golive test)")
-    print(f"{'scenario':58} {'outcome':12} {'run time':>10} {'wall':>7} {'speed-up':>9}")
+    width = max([len(f"{f.parent.name}/{f.stem}") for f in files] + [8])
+    print(f"{'scenario':{width}} {'outcome':12} {'run time':>10} {'wall':>7} {'speed-up':>9}")
     slowest = 0.0
     failed = 0
     for f in files:
@@ -37,7 +38,7 @@ def main(paths: list[str]) -> int:
         mark = "" if res.passed else "  FAILED"
         failed += not res.passed
         name = f"{f.parent.name}/{f.stem}"
-        print(f"{name:58} {outcome:12} {run_time / 60:8.1f} m {res.wall:6.2f}s {speed:8.0f}x{mark}")
+        print(f"{name:{width}} {outcome:12} {run_time / 60:8.1f} m {res.wall:6.2f}s {speed:8.0f}x{mark}")
         slowest = max(slowest, res.wall)
     print(f"slowest               {slowest:.2f} s (target < {TARGET:g} s: {'met' if slowest < TARGET else 'MISSED'})")
     return 1 if failed else 0

@@ -46,7 +46,7 @@ _LAZY = {
     "Engine": "golive.engine.runner",
     "create_run": "golive.engine.handle",
     "open_run": "golive.engine.acts",
-    "summarize": "golive.engine.summary",
+    "summarize": "golive.views.summary",
     "Outcome": "golive.results",
     "Result": "golive.results",
     "Redactor": "golive.redact",

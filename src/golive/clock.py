@@ -8,11 +8,23 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "NoTimezone", "ScaledClock", "SystemClock", "parse_time", "utc_iso"]
+from golive.exceptions import NoTimezone, UsageError
+
+__all__ = [
+    "Clock",
+    "FakeClock",
+    "NoTimezone",
+    "ScaledClock",
+    "SystemClock",
+    "parse_time",
+    "seconds_from_env",
+    "utc_iso",
+]
 
 
 class Clock(Protocol):
@@ -53,8 +65,20 @@ def utc_iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class NoTimezone(ValueError):
-    """A time without a timezone where one is required."""
+def seconds_from_env(name: str, default: float, what: str, example: str) -> float:
+    """A positive number of seconds from the environment variable ``name``, else ``default`` when it is unset
+    or blank; UsageError naming the variable, its value and the fix when it is not one (``what`` names the
+    setting in that message, ``example`` is a value that would do)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r}: give {what} in seconds, e.g. {example}") from None
+    if value <= 0:
+        raise UsageError(f"{name}={raw!r}: {what} must be positive")
+    return value
 
 
 def parse_time(text: str, *, naive_is_utc: bool = True) -> datetime:
@@ -115,11 +139,13 @@ class FakeClock:
     """
 
     YIELDS = 3  # event-loop turns a sleeper lets pass before it moves time
+    WAITER_TURNS = 200  # event-loop turns, at most, a waiter woken on the way may take before time moves on
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._mono = 0.0
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []  # wait(): woken, never moving time
         self._seq = itertools.count()
 
     def now(self) -> datetime:
@@ -135,10 +161,20 @@ class FakeClock:
         self._wake_due()
 
     def _wake_due(self) -> None:
-        while self._sleepers and self._sleepers[0][0] <= self._mono:
-            _, _, fut = heapq.heappop(self._sleepers)
-            if not fut.done():
-                fut.set_result(None)
+        for heap in (self._sleepers, self._waiters):
+            while heap and heap[0][0] <= self._mono:
+                _, _, fut = heapq.heappop(heap)
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def wait(self, seconds: float) -> None:
+        """Wait until the clock has moved ``seconds`` on, without moving it: a watch that reads on time (the
+        armed triggers) must not itself drive a fake clock ahead of the work it watches. Sleepers that move
+        time stop at each waiter's time on the way and let it run there."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (self._mono + max(0.0, seconds), next(self._seq), fut))
+        self._wake_due()
+        await fut
 
     async def _let_others_run(self) -> None:
         """What a sleeper waits for before it moves time: here, a few event-loop turns."""
@@ -149,12 +185,26 @@ class FakeClock:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
         await self._let_others_run()
-        while self._sleepers and self._sleepers[0][2].done():  # cancelled sleepers
-            heapq.heappop(self._sleepers)
-        if self._sleepers and not fut.done():
+        while not fut.done():
+            for heap in (self._sleepers, self._waiters):
+                while heap and heap[0][2].done():  # cancelled sleepers and waiters
+                    heapq.heappop(heap)
+            if not self._sleepers:
+                break
             earliest = self._sleepers[0][0]
+            if self._waiters and self._mono < self._waiters[0][0] < earliest:
+                # A waiter is due first: time stops there and it runs (until it waits again, or for a
+                # bounded number of loop turns) before time moves on.
+                self.advance(self._waiters[0][0] - self._mono)
+                await self._let_others_run()
+                for _ in range(self.WAITER_TURNS):
+                    if any(not f.done() for _, _, f in self._waiters):
+                        break
+                    await asyncio.sleep(0)
+                continue
             if earliest > self._mono:
                 self.advance(earliest - self._mono)
             else:
                 self._wake_due()
+            break
         await fut

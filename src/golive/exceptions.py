@@ -6,9 +6,10 @@ Hierarchy::
     ├── UsageError              bad input from a person: a flag, a file, a value (exit 2)
     │   └── RunbookInvalid      a runbook failed to load; carries every Problem found in one pass
     ├── RuleRefused             an act that the runbook's rules forbid (wrong role, GO after a failed
-    │                           canary, waiver by a role that may not waive); exit 1
-    │   └── ActConflict         another act landed first and this one no longer applies ("already
-    │                           decided: NO-GO by alice at ..."); exit 1, HTTP 409
+    │   │                       canary, waiver by a role that may not waive); exit 1
+    │   ├── ActConflict         another act landed first and this one no longer applies ("already
+    │   │                       decided: NO-GO by alice at ..."); exit 1, HTTP 409
+    │   └── RunBusy             another live process owns the run
     ├── NotFound                a run, step or blob that does not exist (exit 2)
     ├── StoreError              the event store failed; driver errors are translated into this
     │   ├── ChainBroken         the hash chain of a run's events does not verify
@@ -16,10 +17,23 @@ Hierarchy::
     │   │                       epoch is stale or expired); the engine stops before any further side effect
     │   └── HeadMoved           a compare-and-append found the run's log moved past the head it read
     ├── PluginError             a plugin is malformed or failed outside of its own result
-    │   └── DuplicatePlugin     a second plugin tried to register a name that is taken
+    │   ├── DuplicatePlugin     a second plugin tried to register a name that is taken
+    │   └── HttpFailure, ProcFailure, SqlFailure   a plugin transport could not reach its target
     ├── SecretError             a secret reference could not be resolved
+    │   └── SecretMissing       the secret (or the key in it) does not exist in its provider
     ├── DeliveryFailed          a comms message could not reach a channel marked ``required``
     ├── EvidenceError           an evidence pack could not be written or read
+    ├── RollbackInterrupted     the rollback's own machinery failed; the run stays ROLLING-BACK
+    ├── ConditionError          a condition could not be evaluated against its data
+    ├── NotAvailable            this build cannot make that file (HTTP 501)
+    └── LoginRefused            a single sign-on login was refused
+
+Outside the root (their callers catch them as the standard kinds they derive from): ``NoTimezone``,
+``PatternError`` and ``RefError`` (ValueError, from the parsers of times, patterns and references),
+``SandboxError`` (the expression sandbox) and ``BaselineError`` (a baseline that cannot be read),
+``Rejected`` (a credential the server does not accept: its 401), and ``PeopleGaveUp`` (AssertionError: the
+scripted people of a test or rehearsal cannot go on). The server's ``HTTPProblem``
+(golive.server.call) is not public: it carries a status code from a handler to the app's answer.
 
 Every message names the bad value and, where there is one, the fix.
 """
@@ -27,23 +41,40 @@ Every message names the bad value and, where there is one, the fix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "ActConflict",
+    "BaselineError",
     "ChainBroken",
+    "ConditionError",
     "DeliveryFailed",
     "DuplicatePlugin",
     "EvidenceError",
     "Fenced",
     "GoliveError",
     "HeadMoved",
+    "HttpFailure",
+    "HttpFailureKind",
+    "LoginRefused",
+    "NoTimezone",
+    "NotAvailable",
     "NotFound",
+    "PatternError",
+    "PeopleGaveUp",
     "PluginError",
     "Problem",
+    "ProcFailure",
+    "RefError",
+    "Rejected",
     "RollbackInterrupted",
     "RuleRefused",
+    "RunBusy",
     "RunbookInvalid",
+    "SandboxError",
     "SecretError",
+    "SecretMissing",
+    "SqlFailure",
     "StoreError",
     "UsageError",
 ]
@@ -174,3 +205,86 @@ class DeliveryFailed(GoliveError):
 
 class RollbackInterrupted(GoliveError):
     """The rollback's own machinery failed; the run stays ROLLING-BACK until it is resumed."""
+
+
+# --- Values a person or a runbook gave that cannot be read (ValueError: the parsers raise them).
+
+
+class NoTimezone(ValueError):
+    """A time without a timezone where one is required."""
+
+
+class PatternError(ValueError):
+    """A pattern RE2 cannot run."""
+
+
+class RefError(ValueError):
+    """A reference that does not resolve."""
+
+
+# --- Conditions and baselines.
+
+
+class SandboxError(Exception):
+    """The evaluation did not finish within its limit, or its worker failed."""
+
+
+class ConditionError(GoliveError):
+    """A condition could not be evaluated against the data it was given."""
+
+
+class BaselineError(Exception):
+    """A baseline that cannot be read the way it is asked for."""
+
+
+# --- The plugins' transports: what failed outside a step's own result.
+
+
+HttpFailureKind = Literal["timeout", "connect", "tls", "protocol", "too_large", "invalid"]
+
+
+class HttpFailure(PluginError):
+    """An HTTP request did not produce a response (timeout, refused, TLS, protocol error)."""
+
+    def __init__(self, kind: HttpFailureKind, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class ProcFailure(PluginError):
+    """The command could not be started."""
+
+
+class SqlFailure(PluginError):
+    """The database could not be reached or refused the statement."""
+
+
+class SecretMissing(SecretError):
+    """The secret (or the key inside it) does not exist in its provider."""
+
+
+# --- Runs, the server and the scripted people of a rehearsal.
+
+
+class RunBusy(RuleRefused):
+    """Another live process owns the run."""
+
+
+class NotAvailable(GoliveError):
+    """This build of golive cannot make that file."""
+
+
+class LoginRefused(GoliveError):
+    """The login was refused."""
+
+
+class Rejected(Exception):
+    """The credential is not accepted (401); the message says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PeopleGaveUp(AssertionError):
+    """The scripted people were refused :attr:`AutoActors.max_tries` times on one step: the run cannot go on."""

@@ -36,6 +36,7 @@ import jmespath.exceptions
 import simpleeval
 
 from golive import exceptions, patterns, sandbox
+from golive.exceptions import ConditionError
 
 __all__ = [
     "FUNCTIONS",
@@ -52,10 +53,6 @@ MAX_CONDITION_LENGTH = 2000  # characters; a condition is a one-liner, not a pro
 # a big-integer power or product runs inside one bytecode and holds the GIL, so no timeout could stop it.
 MAX_INT_BITS = 4096  # bits of an integer result of **, * or + (about 1e1233; no metric is that big)
 MAX_SEQUENCE = 100_000  # items or characters of a string or list built by * or +
-
-
-class ConditionError(exceptions.GoliveError):
-    """A condition could not be evaluated against the data it was given."""
 
 
 def _jp(doc: Any, path: str) -> Any:

@@ -15,14 +15,12 @@ from typing import Any
 
 import re2
 
+from golive.exceptions import PatternError
+
 __all__ = ["MAX_PATTERN_CHARS", "PatternError", "check", "compile", "fullmatch", "search"]
 
 MAX_PATTERN_CHARS = 4096  # characters in one pattern; a runbook pattern is a line, not a program
 MAX_PROGRAM_MEMORY = 8 * 1024 * 1024  # bytes RE2 may use for one compiled pattern (its default)
-
-
-class PatternError(ValueError):
-    """A pattern RE2 cannot run."""
 
 
 def _options() -> Any:

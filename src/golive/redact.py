@@ -13,6 +13,12 @@ from just before the leftmost anchor of a flagged line; checksums (Luhn, IBAN mo
 candidates. A memo answers texts seen before. Without Hyperscan every rule's expression runs over the
 whole input: the same results, slower.
 
+Where the C module ``golive._redact_native`` is built (scripts/setup), it does all of that per-match work:
+its own Hyperscan database of the same anchors, each rule's same expression text run by PCRE2 at the same
+places, the refine checks written again in C, and the placeholders placed in one pass; rules it cannot run
+identically (custom RE2 patterns, IP addresses) are handed back to the Python code in their place. The
+Python code here is the reference: tests/unit/test_redact_native.py requires the same findings from both.
+
 Kinds (placeholder names): email, phone, card, iban, aws_key, github_token, slack_token, stripe_key,
 api_key, jwt, auth, private_key, ip (only with ``redact_ips``), secret (registered secret values and the
 values of keys that look secret, ``password=...``), and the names of custom patterns.
@@ -46,9 +52,19 @@ try:  # Hyperscan is optional: x86-64 Linux wheels only.
 except ImportError:  # pragma: no cover - exercised on machines without the wheel
     _hs = None
 
-__all__ = ["HYPERSCAN_AVAILABLE", "KINDS", "Redactor", "secret_key_name"]
+NATIVE_ENV = "GOLIVE_REDACT_NATIVE"  # "off": run the Python path even where the C module is built
+_native: Any
+try:  # The per-match work in C (golive/_redact_native.c, built by scripts/setup): same findings, ~5x faster.
+    if os.environ.get(NATIVE_ENV, "").lower() in ("off", "0", "no", "false"):
+        raise ImportError(f"{NATIVE_ENV} is off")
+    _native = importlib.import_module("golive._redact_native")
+except ImportError:
+    _native = None
+
+__all__ = ["HYPERSCAN_AVAILABLE", "KINDS", "NATIVE_AVAILABLE", "Redactor", "secret_key_name"]
 
 HYPERSCAN_AVAILABLE = _hs is not None
+NATIVE_AVAILABLE = _native is not None
 
 KINDS = (
     "email",
@@ -278,7 +294,11 @@ def _phone_refiner(lo: int, hi: int, group: int | str = 0, skip_prefix: bool = F
         count = _digit_count(text) - (2 if skip_prefix and text.startswith(b"00") else 0)
         return m.span(group) if lo <= count <= hi else None
 
+    _PHONE_REFINERS[refine] = (lo, hi, group, skip_prefix)  # what the C module runs in its place
     return refine
+
+
+_PHONE_REFINERS: dict[_Refine, tuple[int, int, int | str, bool]] = {}
 
 
 def _refine_e164(data: bytes, m: re.Match[bytes]) -> _Span | None:
@@ -868,7 +888,8 @@ def _compile_custom(spec: str | tuple[str, str]) -> tuple[str, Any, str]:
 
 
 class _Compiled:
-    """Rules and their Hyperscan database (None without Hyperscan: then each rule is a Python scan).
+    """Rules and their Hyperscan database: in the C module's engine (``native``) where it is built, else
+    in python-hyperscan's (``db``), else neither (each rule is then a Python scan).
 
     ``cached``: the database may come from (and goes to) the on-disk cache (the pattern rules, not a
     redactor's registered secrets, which never touch the disk).
@@ -877,9 +898,14 @@ class _Compiled:
     def __init__(self, rules: list[_Rule], cached: bool = False) -> None:
         self.rules = rules  # index == Hyperscan id
         self.db: Any = None
+        self.native: Any = None
+        if _native is not None and rules:
+            self.native = _native_engine(rules, cached)
+            if self.native is not None:
+                return
         if _hs is not None and rules:
             key = _db_key(rules) if cached else None
-            db = _load_db(key) if key is not None else None
+            db = _load_db(key, _hs_loadb) if key is not None else None
             if db is None:
                 db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
                 db.compile(
@@ -889,8 +915,91 @@ class _Compiled:
                     flags=[r.hs_flags for r in rules],
                 )
                 if key is not None:
-                    _store_db(key, db)
+                    _store_db(key, bytes(_hs.dumpb(db)))
             self.db = db
+
+
+def _hs_loadb(data: bytes) -> Any:
+    return _hs.loadb(data, mode=_hs.HS_MODE_BLOCK)
+
+
+# The C module's rule modes and checks (the numbering of _redact_native.c).
+_N_LITERAL, _N_MULTILINE, _N_START_OF, _N_AT_ANCHOR, _N_RUN_BACK, _N_LINE, _N_DELEGATE = range(7)
+_N_PHONE = 5
+_N_REFINES: dict[_Refine | None, int] = {}  # filled below, once the refine functions exist
+_N_FLAGS = {re.IGNORECASE: 0x8, re.MULTILINE: 0x400, re.DOTALL: 0x20}  # PCRE2_CASELESS, _MULTILINE, _DOTALL
+_CARD_RUN_BACK = rb"(?:[ -]\d+)*"
+
+
+def _native_rule(rule: _Rule) -> tuple[Any, ...]:
+    """How the C module runs ``rule``: the same expression (for PCRE2) and the same mode and check; a rule
+    it cannot run the same way (a custom RE2 pattern, an IP check by the ipaddress module) is handed back to
+    the Python code for each scan (``_N_DELEGATE``)."""
+    groups = (-1, -1, -1, 0, 0, 0)
+    if rule.literal is not None:
+        return (_N_LITERAL, None, 0, 0, groups, rule.priority, rule.kind, rule.canonical, len(rule.literal))
+    regex = rule.regex
+    refine = _N_REFINES.get(rule.refine, _N_PHONE if rule.refine in _PHONE_REFINERS else -1)
+    flags = regex.flags & ~re.ASCII if isinstance(regex, re.Pattern) else -1
+    if rule.multiline:
+        mode = _N_MULTILINE
+    elif rule.start_of is not None:
+        mode = _N_START_OF if rule.start_of is _email_start else -1
+    elif rule.at_anchor:
+        mode = _N_AT_ANCHOR
+    elif rule.run_back is not None:
+        mode = _N_RUN_BACK if rule.run_back.pattern == _CARD_RUN_BACK else -1
+    else:
+        mode = _N_LINE
+    delegate = (_N_DELEGATE, None, 0, 0, groups, rule.priority, rule.kind, rule.canonical, 0)
+    if not isinstance(regex, re.Pattern) or refine < 0 or mode < 0 or flags & ~sum(_N_FLAGS):
+        return delegate
+    options = sum(bit for flag, bit in _N_FLAGS.items() if flags & flag)
+    if mode in (_N_START_OF, _N_AT_ANCHOR):
+        options |= _native.PCRE2_ANCHORED  # re.match at a start (PCRE2's JIT runs anchored patterns only so)
+    names = regex.groupindex
+    if rule.refine in _PHONE_REFINERS:
+        lo, hi, group, skip = _PHONE_REFINERS[rule.refine]
+        groups = (names[group] if isinstance(group, str) else group, -1, -1, lo, hi, int(skip))
+    else:
+        groups = (names.get("v", -1), names.get("w", -1), names.get("x", -1), 0, 0, 0)
+    # Python's \Z is the very end; PCRE2's \z is (its \Z also matches before a final newline).
+    pattern = regex.pattern.replace(rb"\Z", rb"\z")
+    return (mode, pattern, options, refine, groups, rule.priority, rule.kind, rule.canonical, 0)
+
+
+def _native_compile(spec: list[tuple[Any, ...]], exprs: list[bytes], flags: list[int]) -> Any:
+    return _native.Engine(spec, exprs, flags)
+
+
+def _native_loader(rules: list[_Rule]) -> Callable[[bytes], Any]:
+    """What loads a cached database of these rules into the C module's engine."""
+    spec = [_native_rule(r) for r in rules]
+    exprs = [r.hs_pattern for r in rules]
+    flags = [r.hs_flags for r in rules]
+    return lambda data: _native.Engine(spec, exprs, flags, data)
+
+
+def _native_library() -> str:
+    return f"native {_native.hs_version()}"
+
+
+def _native_engine(rules: list[_Rule], cached: bool) -> Any:
+    """The C module's engine for these rules (its database from the on-disk cache when there), or None
+    when it cannot be built (the caller then uses python-hyperscan)."""
+    spec = [_native_rule(r) for r in rules]
+    exprs = [r.hs_pattern for r in rules]
+    flags = [r.hs_flags for r in rules]
+    key = _db_key(rules, _native_library()) if cached else None
+    engine = _load_db(key, _native_loader(rules)) if key is not None else None
+    if engine is None:
+        try:
+            engine = _native_compile(spec, exprs, flags)
+        except (ValueError, RuntimeError, MemoryError):
+            return None
+        if key is not None:
+            _store_db(key, engine.serialize())
+    return engine
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -918,14 +1027,17 @@ def _cache_dir() -> Path | None:
     return Path(base) / "golive"
 
 
-def _db_key(rules: list[_Rule]) -> str | None:
+def _db_key(rules: list[_Rule], library: str | None = None) -> str | None:
+    """The cache name of these rules' database, built by ``library`` (python-hyperscan by default)."""
     if _cache_dir() is None:
         return None
     import hashlib  # here, not at import: start-up pays only for what it uses
 
     uname = os.uname()
     h = hashlib.sha256(b"golive-redact-db-1\0")
-    h.update(f"{getattr(_hs, '__version__', '?')}\0{uname.machine}\0{uname.sysname}\0".encode())
+    if library is None:
+        library = str(getattr(_hs, "__version__", "?"))
+    h.update(f"{library}\0{uname.machine}\0{uname.sysname}\0".encode())
     for rule in rules:
         h.update(b"%d\0%s\0" % (rule.hs_flags, rule.hs_pattern))
     return h.hexdigest()[:40]
@@ -940,7 +1052,12 @@ def _private(path: Path) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _load_db(key: str) -> Any:
+_CACHE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, TypeError, RuntimeError) + (
+    (_hs.error,) if _hs is not None else ()
+)
+
+
+def _load_db(key: str, load: Callable[[bytes], Any]) -> Any:
     import hashlib
 
     folder = _cache_dir()
@@ -954,13 +1071,13 @@ def _load_db(key: str) -> Any:
             data = path.read_bytes()
             if hashlib.sha256(data).hexdigest() != digest:
                 continue  # damaged or altered: compile instead
-            return _hs.loadb(data, mode=_hs.HS_MODE_BLOCK)
-        except (OSError, ValueError, TypeError, _hs.error):
+            return load(data)
+        except _CACHE_ERRORS:
             continue
     return None
 
 
-def _store_db(key: str, db: Any) -> None:
+def _store_db(key: str, data: bytes) -> None:
     import hashlib
     import tempfile
 
@@ -971,7 +1088,6 @@ def _store_db(key: str, db: Any) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(folder):
             return
-        data = bytes(_hs.dumpb(db))
         path = folder / f"redact-{key}-{hashlib.sha256(data).hexdigest()}.hsdb"
         fd, tmp = tempfile.mkstemp(prefix=".redact-", suffix=".tmp", dir=folder)
         try:
@@ -987,7 +1103,7 @@ def _store_db(key: str, db: Any) -> None:
         for old in kept[CACHE_FILES_KEPT:]:
             with contextlib.suppress(OSError):
                 old.unlink()
-    except (OSError, ValueError, TypeError, _hs.error):
+    except _CACHE_ERRORS:
         return  # a cache that cannot be written costs a compile next time, nothing else
 
 
@@ -1006,14 +1122,14 @@ class _Engine:
 
 
 _CustomSpec = tuple[tuple[str, str], ...]
-_STATIC_CACHE: dict[tuple[bool, bool, _CustomSpec], tuple[_Compiled, tuple[_Rule, ...]]] = {}
+_STATIC_CACHE: dict[tuple[bool, bool, bool, _CustomSpec], tuple[_Compiled, tuple[_Rule, ...]]] = {}
 _STATIC_LOCK = threading.Lock()
 _STATIC_CACHE_SIZE = 32  # distinct (redact_ips, custom patterns) sets kept compiled per process
 
 
 def _static_rules(redact_ips: bool, customs: _CustomSpec) -> tuple[_Compiled, tuple[_Rule, ...]]:
     """The compiled pattern rules for these options, compiled once per process (it takes ~80 ms)."""
-    key = (redact_ips, _hs is not None, customs)
+    key = (redact_ips, _hs is not None, _native is not None, customs)
     with _STATIC_LOCK:
         cached = _STATIC_CACHE.get(key)
         if cached is not None:
@@ -1097,6 +1213,7 @@ class Redactor:
             name, _regex, source = _compile_custom(spec)  # refuses a bad pattern here, by name
             customs.append((name, source))
         self._static, self._python_only = _static_rules(redact_ips, tuple(customs))
+        self._native_apply = self._static.native is not None  # placeholders placed by the C module too
         self._engine = self._build()
 
     # -- public API ---------------------------------------------------------------------------------------
@@ -1307,17 +1424,16 @@ class Redactor:
         """Every finding as (start, end, priority, kind, canonical value or None)."""
         found: list[tuple[int, int, int, str, bytes | None]] = []
         for compiled, slot in ((engine.static, "static"), (engine.secrets, "secrets")):
-            if compiled.db is not None:
+            if compiled.native is not None:
+                try:
+                    compiled.native.find(data, found, _delegate(compiled.rules, data))
+                    continue
+                except RuntimeError:  # an expression PCRE2 could not run to the end: Python's re does
+                    pass  # (the module appends nothing when it fails)
+            elif compiled.db is not None:
                 self._find_hyperscan(data, compiled, slot, found)
                 continue
-            for rule in compiled.rules:
-                if rule.literal is not None:
-                    pos = data.find(rule.literal)
-                    while pos >= 0:
-                        found.append((pos, pos + len(rule.literal), rule.priority, rule.kind, rule.canonical))
-                        pos = data.find(rule.literal, pos + 1)
-                else:
-                    _search(rule, data, 0, len(data), found)
+            _find_re(compiled.rules, data, found)
         for rule in engine.python_only:
             _search(rule, data, 0, len(data), found)
         return found
@@ -1331,44 +1447,29 @@ class Redactor:
             buckets[rule_id].append((start, end))
 
         compiled.db.scan(data, match_event_handler=on_match, scratch=self._scratch(compiled, slot))
-        by_rule = {rule_id: spans for rule_id, spans in enumerate(buckets) if spans}
-        size = len(data)
-        for rule_id, spans in by_rule.items():
-            rule = compiled.rules[rule_id]
-            if rule.literal is not None:
-                width = len(rule.literal)
-                found.extend((e - width, e, rule.priority, rule.kind, rule.canonical) for _s, e in spans)
-            elif rule.multiline:
-                start = data.rfind(b"\n", 0, max(0, min(e for _s, e in spans) - 1)) + 1
-                _search(rule, data, start, size, found)
-            elif rule.start_of is not None:
-                start_of = rule.start_of
-                _match_at(rule, data, sorted({start_of(data, s) for s, _e in spans}), found)
-            elif rule.at_anchor:
-                _match_at(rule, data, sorted({s for s, _e in spans}), found)
-            elif rule.run_back is not None:
-                _search_runs(rule, rule.run_back, data, sorted({s for s, _e in spans}), found)
-            else:
-                # Hyperscan reports in order of end offset: the hits of one line are taken together, and the
-                # exact expression searched once, from a little before the leftmost anchor's start (anchors
-                # compiled without start-of-match report 0: the line's start) to the end of the line.
-                i, n = 0, len(spans)
-                while i < n:
-                    lo, end = spans[i]
-                    line_end = data.find(b"\n", max(0, end - 1))
-                    if line_end < 0:
-                        line_end = size
-                    i += 1
-                    while i < n and spans[i][1] <= line_end:
-                        if spans[i][0] < lo:
-                            lo = spans[i][0]
-                        end = spans[i][1]
-                        i += 1
-                    line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
-                    # Every anchor lies inside its rule's match: no match starts after the last anchor's end.
-                    _search(rule, data, max(line_start, lo - _LOOKBACK), line_end, found, end)
+        for rule_id, spans in enumerate(buckets):
+            if spans:
+                _run_rule(compiled.rules[rule_id], data, spans, found)
 
     def _redact(self, data: bytes, engine: _Engine) -> bytes:
+        static, secrets = engine.static, engine.secrets
+        if self._native_apply and static.native is not None and (secrets.native is not None or not secrets.rules):
+            # One call: what the C module finds never becomes a Python tuple.
+            extra: list[tuple[int, int, int, str, bytes | None]] = []
+            for rule in engine.python_only:
+                _search(rule, data, 0, len(data), extra)
+            with contextlib.suppress(RuntimeError):  # an expression PCRE2 could not run to the end: see _find
+                return cast(
+                    bytes,
+                    _native.redact(
+                        data,
+                        (static.native, secrets.native),
+                        (_delegate(static.rules, data), _delegate(secrets.rules, data)),
+                        extra,
+                        self._made,
+                        self._placeholder,
+                    ),
+                )
         return self._apply(data, self._find(data, engine), len(data))
 
     def _apply(self, data: bytes, found: list[tuple[int, int, int, str, bytes | None]], upto: int) -> bytes:
@@ -1376,6 +1477,8 @@ class Redactor:
         findings merge into one placeholder of the highest-priority kind among them."""
         if not found:
             return data[:upto]
+        if self._native_apply:
+            return cast(bytes, _native.apply(data, found, upto, self._made, self._placeholder))
         found.sort(key=_SPAN_ORDER)
         parts: list[bytes] = []
         pos = 0
@@ -1446,6 +1549,66 @@ class Redactor:
 
 
 _SPAN_ORDER = operator.itemgetter(0, 2)  # by start, then priority
+
+
+def _find_re(rules: list[_Rule], data: bytes, found: list[tuple[int, int, int, str, bytes | None]]) -> None:
+    """Every finding of these rules, each searched over the whole input by ``re`` (no Hyperscan)."""
+    for rule in rules:
+        if rule.literal is not None:
+            pos = data.find(rule.literal)
+            while pos >= 0:
+                found.append((pos, pos + len(rule.literal), rule.priority, rule.kind, rule.canonical))
+                pos = data.find(rule.literal, pos + 1)
+        else:
+            _search(rule, data, 0, len(data), found)
+
+
+def _delegate(rules: list[_Rule], data: bytes) -> Callable[[int, list[tuple[int, int]], list[Any]], None]:
+    """What the C module calls for a rule it hands back to Python: that rule's findings from its hits."""
+
+    def run(rule_id: int, spans: list[tuple[int, int]], out: list[Any]) -> None:
+        _run_rule(rules[rule_id], data, spans, out)
+
+    return run
+
+
+def _run_rule(
+    rule: _Rule, data: bytes, spans: list[tuple[int, int]], found: list[tuple[int, int, int, str, bytes | None]]
+) -> None:
+    """Append the findings of ``rule`` given its anchors' Hyperscan hits (start, end), in report order."""
+    size = len(data)
+    if rule.literal is not None:
+        width = len(rule.literal)
+        found.extend((e - width, e, rule.priority, rule.kind, rule.canonical) for _s, e in spans)
+    elif rule.multiline:
+        start = data.rfind(b"\n", 0, max(0, min(e for _s, e in spans) - 1)) + 1
+        _search(rule, data, start, size, found)
+    elif rule.start_of is not None:
+        start_of = rule.start_of
+        _match_at(rule, data, sorted({start_of(data, s) for s, _e in spans}), found)
+    elif rule.at_anchor:
+        _match_at(rule, data, sorted({s for s, _e in spans}), found)
+    elif rule.run_back is not None:
+        _search_runs(rule, rule.run_back, data, sorted({s for s, _e in spans}), found)
+    else:
+        # Hyperscan reports in order of end offset: the hits of one line are taken together, and the
+        # exact expression searched once, from a little before the leftmost anchor's start (anchors
+        # compiled without start-of-match report 0: the line's start) to the end of the line.
+        i, n = 0, len(spans)
+        while i < n:
+            lo, end = spans[i]
+            line_end = data.find(b"\n", max(0, end - 1))
+            if line_end < 0:
+                line_end = size
+            i += 1
+            while i < n and spans[i][1] <= line_end:
+                if spans[i][0] < lo:
+                    lo = spans[i][0]
+                end = spans[i][1]
+                i += 1
+            line_start = data.rfind(b"\n", 0, max(0, end - 1)) + 1
+            # Every anchor lies inside its rule's match: no match starts after the last anchor's end.
+            _search(rule, data, max(line_start, lo - _LOOKBACK), line_end, found, end)
 
 
 _KEY_BEGIN = re.compile(rb"-----BEGIN[ A-Z0-9]*PRIVATE KEY")
@@ -1561,6 +1724,25 @@ def _match_at(rule: _Rule, data: bytes, starts: list[int], out: list[tuple[int, 
             if span[1] > span[0]:
                 append((span[0], span[1], prio, kind, None))
             cursor = span[1] if refine is _refine_iban else m.end()
+
+
+_N_REFINES.update(
+    {
+        None: 0,
+        _span_v: 1,
+        _find_cards: 2,
+        _refine_iban: 3,
+        _refine_email: 4,
+        _refine_e164: 6,
+        _refine_context_secret: 7,
+        _refine_openai: 8,
+        _refine_session: 9,
+        _refine_bearer: 10,
+        _refine_auth: 11,
+        _refine_ipv4: 12,
+        _refine_ipv6: 13,
+    }
+)
 
 
 _SECRET_KEY_NAME = re.compile(

@@ -16,6 +16,8 @@ import multiprocessing.connection
 import threading
 from typing import Any
 
+from golive.exceptions import SandboxError
+
 __all__ = ["EVAL_LIMIT", "SandboxError", "is_linear", "search"]
 
 EVAL_LIMIT = 0.5  # seconds a JSON path may take in the worker before it is killed
@@ -40,10 +42,6 @@ _LINEAR = frozenset(
         "not_expression",
     }
 )
-
-
-class SandboxError(Exception):
-    """The evaluation did not finish within its limit, or its worker failed."""
 
 
 def is_linear(parsed: dict[str, Any]) -> bool:

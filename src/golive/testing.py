@@ -9,11 +9,13 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from golive import exceptions, results
 from golive.clock import FakeClock
+from golive.exceptions import PeopleGaveUp
 from golive.plugins import base as plugins_base
 from golive.store import base as store_base
 from golive.store.memory import InMemoryStore
@@ -24,9 +26,12 @@ __all__ = [
     "FakeMetricSource",
     "InMemoryStore",
     "PeopleGaveUp",
+    "Rehearsal",
     "RunningEngine",
     "make_ctx",
+    "rehearse",
     "start_engine",
+    "write_log_lines",
 ]
 
 
@@ -191,10 +196,6 @@ async def start_engine(
     return RunningEngine(store, handle, asyncio.create_task(engine.run()))
 
 
-class PeopleGaveUp(AssertionError):
-    """The scripted people were refused :attr:`AutoActors.max_tries` times on one step: the run cannot go on."""
-
-
 class AutoActors:
     """People who act on a run as a rehearsal's script says, with the roles' holders as actors.
 
@@ -292,3 +293,93 @@ class AutoActors:
         from golive.engine import acts
 
         return acts.decider_of(h)
+
+
+async def write_log_lines(path: Path, clock: Any, line: str, every: float) -> None:
+    """A service writing its log as run time passes: ``line`` formatted with ``ts`` (the run clock's time, UTC
+    ISO 8601) and ``n`` (1, 2, ...), appended every ``every`` seconds of run time until cancelled."""
+    from golive import clock as clock_mod
+
+    n = 0
+    while True:
+        n += 1
+        with path.open("a", encoding="utf-8") as f:
+            f.write(line.format(ts=clock_mod.utc_iso(clock.now()), n=n) + "\n")
+        await clock.sleep(every)
+
+
+@dataclass
+class Rehearsal:
+    """What :func:`rehearse` played: the run's end, what was not stubbed, and the wall time of each part."""
+
+    run_id: str
+    status: Any  # golive.engine.state.RunStatus
+    reason: str
+    refused: list[str]  # acts the scripted people were refused
+    unstubbed: list[str]
+    run_wall: float  # seconds of real time of the cutover
+    hypercare_wall: float  # and of hypercare (0 when the run did not pass)
+    hypercare_from: float  # run-clock epoch seconds at which hypercare started
+
+
+async def rehearse(
+    store: store_base.Store,
+    loaded: Any,
+    settings: Any,
+    clock: Any,
+    *,
+    roles: dict[str, str],
+    inputs: dict[str, dict[str, str]] | None = None,
+    every: float = 30.0,
+    helpers: Iterable[Callable[[Any], Any]] = (),
+    reports: Path,
+) -> Rehearsal:
+    """A stubbed (and time-scaled) rehearsal as ``golive run --mode rehearsal`` and then ``golive hypercare RUN``
+    play it: :class:`AutoActors` act with ``inputs`` every ``every`` seconds of run time, ``helpers`` (coroutine
+    functions of the run's clock, e.g. a service writing its log with :func:`write_log_lines`) run beside it, and
+    hypercare runs to its end (reports under ``reports``) once the run passed. People or a helper that fail (an
+    act refused for good, a crash) fail it at once, raised; a run left waiting after the people's script ended
+    fails it too (AssertionError), so a rehearsal never hangs."""
+    from golive.engine import hypercare as service
+    from golive.engine import rehearsal, runner
+    from golive.engine.state import RunStatus
+
+    store.event_clock = clock
+    t0 = time.perf_counter()
+    handle = await runner.create_run(store, loaded, mode="rehearsal", roles=roles, rehearsal=settings, clock=clock)
+    engine = runner.Engine(handle, clock=clock)
+    actors = AutoActors(store, handle.run_id, clock=clock, inputs=inputs, every=every)
+    async with rehearsal.outside_world(engine, settings) as transport:
+        # People act inside the rehearsal too: a recheck at their decision asks the stubs, not the world.
+        people = asyncio.create_task(actors.run())
+        side = [asyncio.create_task(h(clock)) for h in helpers]
+        run = asyncio.create_task(engine.run())
+        try:
+            while not run.done():
+                await asyncio.wait({run, people, *side}, return_when=asyncio.FIRST_COMPLETED)
+                for t in (people, *side):
+                    if t.done() and not t.cancelled() and t.exception() is not None:
+                        raise t.exception()  # type: ignore[misc]
+                if people.done() and not run.done():
+                    await asyncio.wait({run}, timeout=5)
+                    if not run.done():
+                        raise AssertionError("the run is stuck after the people's script ended")
+            status = run.result()
+        finally:
+            for t in (run, people, *side):
+                t.cancel()
+            await asyncio.gather(run, people, *side, return_exceptions=True)
+            await engine.aclose()
+        t1 = time.perf_counter()
+        hypercare_from = clock.now().timestamp()
+        if status is RunStatus.PASSED:
+            hc = await service.hypercare_runner(store, handle.run_id, reports, lambda s: None)
+            try:
+                await hc.run_forever()
+            finally:
+                await hc.engine.aclose()
+        t2 = time.perf_counter()
+        unstubbed = list(getattr(transport, "unstubbed", None) or [])  # a Recorder lets every call through
+    return Rehearsal(
+        handle.run_id, status, handle.state.reason, actors.refused, unstubbed, t1 - t0, t2 - t1, hypercare_from
+    )

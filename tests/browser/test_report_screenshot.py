@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.report import formats, html
 from golive.spec import loader
 from golive.store import sqlite
+from golive.views import summary
 
 pytestmark = pytest.mark.browser
 

@@ -16,13 +16,14 @@ import pytest
 
 from golive import exceptions, results
 from golive.cli import run_cmds
-from golive.engine import acts, driver, runner, summary
+from golive.engine import acts, driver, runner
 from golive.engine import hypercare as service
 from golive.engine.state import RunState, RunStatus
 from golive.results import Outcome
 from golive.spec import loader
 from golive.store import sqlite
 from golive.testing import FakeClock, start_engine
+from golive.views import summary
 
 LEASE_TTL = 1.0  # seconds; short, so that a lost lease shows at once
 
@@ -60,12 +61,13 @@ hypercare:
     - {from: 0s, until: 2h, every: 30m}
   checks:
     - {id: health, kind: check, type: command, with: {run: "true"}}
-comms: {cadence: []}
+comms: {cadence: [], channels: [{id: war-room, url: "log://WARROOM"}]}
 """
 
 
 def load(tmp_path: Path, armed: str = "") -> loader.LoadedRunbook:
     text = RUNBOOK.replace("    ARMED\n", f"    armed: {armed}\n" if armed else "")
+    text = text.replace("WARROOM", str(tmp_path / "war-room.log"))
     return loader.load_text(text, str(tmp_path / "runbook.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
 
 
@@ -168,6 +170,51 @@ async def test_a_rollback_trigger_in_hypercare_ends_the_run_rolled_back_after_go
         assert not [e for e in evs if e.type == "hypercare_check" and e.seq > done]  # hypercare stopped
         out = summary.summarize(view)
         assert (out["status"], out["verdict"]) == ("rolled_back_after_go", "ROLLED BACK AFTER GO")
+        said = {c["event"]: c["text"] for c in st.comms if c.get("event", "").startswith("rollback_")}
+        assert said["rollback_triggered"].startswith("After GO, during hypercare: rollback triggered.")
+        assert said["rollback_complete"].endswith("The run is ROLLED BACK AFTER GO.")
+        assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
+    finally:
+        await store.close()
+
+
+async def test_hypercare_tick_reads_the_armed_triggers(tmp_path: Path, fake_metrics: Any) -> None:
+    """`golive hypercare --tick` (from cron) reads every armed trigger once before the due checks: a clean read
+    runs the slot; a breach at the next tick rolls back, the run ends ROLLED_BACK_AFTER_GO and no hypercare
+    check runs after the fire."""
+    clock = FakeClock()
+    store = sqlite.SqliteStore(tmp_path / "golive.db", clock)
+    await store.open()
+    try:
+        fake_metrics["errors"].set(0.0)
+        r = await start_engine(store, load(tmp_path), roles={"ic": "alice", "ops": "otto"}, clock=clock, poll=0.5)
+        h = await r.until("the deploy waits", lambda s: s.step("confirm-deploy").status == "waiting")
+        await acts.confirm(h, "confirm-deploy", "otto")
+        h = await r.until("the GO is asked", lambda s: s.step("go").status == "waiting")
+        await acts.decide(h, "go", "alice", "canary clean")
+        assert await r.finished() is RunStatus.PASSED
+
+        async def tick() -> Any:
+            hc = await service.hypercare_runner(store, r.run_id, tmp_path / "reports", lambda s: None)
+            try:
+                return await service.tick_hypercare(hc)
+            finally:
+                await hc.engine.aclose()
+
+        first = await tick()
+        assert [c.check_id for c in first.checks] == ["health"]
+        read = [e for e in await r.events("trigger_evaluated") if e.data.get("armed")]
+        assert read
+        assert read[-1].data["state"] == "ok"
+
+        fake_metrics["errors"].set(1.0)
+        clock.advance(30 * 60)  # the next slot is due, and the trigger breaches
+        assert await tick() is None  # the rollback ran instead of the slot
+        st = (await r.view()).state
+        assert st.status is RunStatus.ROLLED_BACK_AFTER_GO
+        assert run_cmds._exit_for(st.status) == 1
+        assert [e.data["armed"] for e in await r.events("trigger_fired")] == [True]
+        assert [e.data["check_id"] for e in await r.events("hypercare_check")] == ["health"]
         assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
     finally:
         await store.close()

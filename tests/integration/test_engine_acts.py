@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from golive import exceptions
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
 from golive.testing import FakeClock, RunningEngine, start_engine
+from golive.views import summary
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "runbooks"
 FAST_POLL = 0.02  # seconds between the engine's looks at the log

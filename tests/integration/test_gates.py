@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from golive import exceptions
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.engine.state import RunStatus
 from golive.report import formats
 from golive.report import html as html_report
@@ -26,6 +26,7 @@ from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
 from golive.testing import RunningEngine, start_engine
+from golive.views import summary
 
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
 GOLIVE = str(Path(sys.executable).with_name("golive"))

@@ -27,13 +27,14 @@ from pathlib import Path
 import pytest
 
 from golive import exceptions
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.engine.state import RunStatus
 from golive.report import html
 from golive.results import Outcome
 from golive.server import dashboard, schemas
 from golive.spec import loader
 from golive.store import sqlite
+from golive.views import summary
 
 from .conftest import LOOPBACK, free_port, wait_until
 

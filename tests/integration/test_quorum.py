@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from golive import exceptions
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.engine.state import RunStatus
 from golive.report import formats
 from golive.report import html as html_report
 from golive.spec import loader
 from golive.store import sqlite
 from golive.testing import AutoActors, FakeClock, RunningEngine, start_engine
+from golive.views import summary
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "runbooks"
 # dave is the SRE on call and also the deployer: he may not approve the GO.

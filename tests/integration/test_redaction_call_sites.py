@@ -11,11 +11,12 @@ import asyncio
 import json
 from pathlib import Path
 
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.engine.state import RunStatus
 from golive.evidence import pack, runpack
 from golive.spec import loader
 from golive.store import sqlite
+from golive.views import summary
 
 API_KEY = "Qx7rTzLm28Vb"  # nothing in it looks secret: only the variable's name says so
 RESOLVER = "10.20.30.40"

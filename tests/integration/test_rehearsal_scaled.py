@@ -6,51 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from golive import clock as clock_mod
-from golive.engine import hypercare as service
-from golive.engine import rehearsal, runner
+from golive.engine import rehearsal, scenario
 from golive.engine.state import RunStatus, parse_ts
 from golive.spec import loader
 from golive.store import open_store
-from golive.testing import AutoActors, FakeClock
+from golive.testing import rehearse, write_log_lines
 from golive.watch import hypercare
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "examples" / "payments-go-live.yaml"
 STUBS = ROOT / "examples" / "stubs" / "payments-go-live.yaml"
-ROLES = {
-    "ic": "ines",
-    "deployer": "dora",
-    "db-owner": "dan",
-    "payments-owner": "pam",
-    "scribe": "sam",
-    "on-call": "oscar",
-}
-INPUTS = {
-    "release-pin": {"release_sha": "3f9c2a1b7d4e5f60718293a4b5c6d7e8f9012345", "release_tag": "v1.5.0"},
-    "canary-ready": {"test_amount": "10.00"},
-    "db-snapshot": {"snapshot_taken_at": "2026-03-04T09:30:00Z"},
-}
+PEOPLE = scenario.load_scenario(ROOT / "examples" / "scenarios" / "payments-go-live" / "go.yaml").scenario
 
 
 def _loaded(tmp_path: Path) -> Any:
-    return loader.load(
-        str(RUNBOOK), var_overrides={"previous_release_tag": "v1.4.2", "api_log": str(tmp_path / "api.log")}
-    )
-
-
-async def _service_log(path: Path, clock: Any) -> None:
-    """The API writing its webhook log as (run) time passes, as the live service would."""
-    n = 0
-    while True:
-        n += 1
-        with path.open("a") as f:
-            f.write(f"{clock_mod.utc_iso(clock.now())} webhook Signature Verified for evt_{n}\n")
-        await clock.sleep(600)
+    return loader.load(str(RUNBOOK), var_overrides={**PEOPLE.vars, "api_log": str(tmp_path / "api.log")})
 
 
 def _counts(events: list[Any]) -> dict[str, Any]:
@@ -78,49 +54,29 @@ def _counts(events: list[Any]) -> dict[str, Any]:
     }
 
 
-async def _hypercare(store: Any, run_id: str, clock: Any, out: Path) -> None:
-    hc = await service.hypercare_runner(store, run_id, out, lambda s: None)
-    hc.clock = hc.engine.clock = clock  # the fake clock of the unscaled run (a scaled run's is rebuilt from the run)
-    try:
-        await hc.run_forever()
-    finally:
-        await hc.engine.aclose()
-
-
 async def _rehearse(tmp_path: Path, clock: Any, settings: rehearsal.RehearsalSettings, name: str) -> dict[str, Any]:
-    store = open_store(str(tmp_path / f"{name}.db"), clock=clock if isinstance(clock, FakeClock) else None)
+    store = open_store(str(tmp_path / f"{name}.db"))
     await store.open()
     try:
-        store.event_clock = clock
-        handle = await runner.create_run(
-            store, _loaded(tmp_path), mode="rehearsal", roles=ROLES, rehearsal=settings, clock=clock
+        # The API writes its webhook log as (run) time passes, as the live service would; the on-call then runs
+        # `golive hypercare RUN`: every slot since GO is run or recorded as missed.
+        res = await rehearse(
+            store,
+            _loaded(tmp_path),
+            settings,
+            clock,
+            roles=dict(PEOPLE.roles),
+            inputs=PEOPLE.confirm_inputs,
+            helpers=[
+                functools.partial(
+                    write_log_lines, tmp_path / "api.log", line="{ts} webhook Signature Verified for evt_{n}", every=600
+                )
+            ],
+            reports=tmp_path / name,
         )
-        engine = runner.Engine(handle, clock=clock)
-        actors = AutoActors(store, handle.run_id, clock=clock, inputs=INPUTS, every=30.0)
-        async with rehearsal.outside_world(engine, settings) as transport:
-            # People act inside the rehearsal too: a recheck at their decision asks the stubs, not the world.
-            people = asyncio.create_task(actors.run())
-            service_log = asyncio.create_task(_service_log(tmp_path / "api.log", clock))
-            run = asyncio.create_task(engine.run())
-            while not run.done():  # a helper that dies (an actor refused, a crash) fails the test at once
-                await asyncio.wait({run, people, service_log}, return_when=asyncio.FIRST_COMPLETED)
-                for t in (people, service_log):
-                    if t.done() and not t.cancelled() and t.exception() is not None:
-                        run.cancel()
-                        raise t.exception()  # type: ignore[misc]
-                if people.done() and not run.done():
-                    await asyncio.wait({run}, timeout=5)
-                    assert run.done(), "the run is stuck after the people's script ended"
-            status = run.result()
-            await engine.aclose()
-            people.cancel()
-            service_log.cancel()
-            assert status is RunStatus.PASSED, (handle.state.reason, actors.refused)
-            # The on-call then runs `golive hypercare RUN`: every slot since GO is run or recorded as missed.
-            await _hypercare(store, handle.run_id, clock, tmp_path / name)
-            assert transport is not None
-            assert not transport.unstubbed
-        events = await store.events(handle.run_id)
+        assert res.status is RunStatus.PASSED, (res.reason, res.refused)
+        assert not res.unstubbed
+        events = await store.events(res.run_id)
         first, last = parse_ts(events[0].ts), parse_ts(events[-1].ts)
         assert first is not None
         assert last is not None

@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jinja2
 import pytest
 
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.engine.state import RunStatus
 from golive.report import formats, html
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
+from golive.views import summary
 
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
 IC = "Ines Commander"
@@ -366,6 +368,23 @@ def test_render_is_pure_and_reachable_through_the_format_switch(runs: dict[str, 
     """render(summary) gives the same page twice, and formats.render('html', ...) is that page."""
     data = runs["go"].data
     assert html.render(data) == html.render(data) == formats.render("html", data)
+
+
+def test_the_compiled_templates_draw_the_same_page_as_the_templates(
+    runs: dict[str, Made], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page from the shipped compiled templates is the page the templates compile to, byte for byte; a
+    template that no longer matches sources.json is compiled from source instead."""
+    assert html._template().environment.loader is not None
+    assert isinstance(html._template().environment.loader, jinja2.ChoiceLoader)  # the compiled ones are used
+    pages = {name: html.render(made.data) for name, made in runs.items()}
+    html._template.cache_clear()
+    monkeypatch.setattr(html, "COMPILED_SOURCES", "no-such-file.json")
+    try:
+        assert not isinstance(html._template().environment.loader, jinja2.ChoiceLoader)
+        assert {name: html.render(made.data) for name, made in runs.items()} == pages
+    finally:
+        html._template.cache_clear()
 
 
 def test_a_run_that_has_not_started_renders_without_a_timeline(tmp_path: Path) -> None:

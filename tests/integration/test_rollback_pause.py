@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from golive import exceptions
-from golive.engine import acts, summary
+from golive.engine import acts
 from golive.engine.state import RunState, RunStatus, parse_ts
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
 from golive.testing import FakeClock, RunningEngine, start_engine
+from golive.views import summary
 
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
 WAIT_LIMIT = 30.0  # seconds a test waits for the run to reach a state before it fails

@@ -7,12 +7,14 @@ for a `fake` source the test scripts).
 - the database trigger pages through PagerDuty when it fires and the page is resolved with the same dedup
   key when it clears;
 - the change request is closed with the outcome, the decision and the evidence pack's digest;
+- a failing database rolls back by trigger: the IC moves orders back, the incident is resolved as rolled back;
 - no credential reaches the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import sys
@@ -31,7 +33,7 @@ from golive.evidence import closeout, runpack
 from golive.results import Outcome
 from golive.spec import loader
 from golive.store import sqlite
-from golive.testing import FakeClock, FakeMetricSource
+from golive.testing import AutoActors, FakeClock, FakeMetricSource, start_engine
 
 from .test_plugin_change import SN_PASSWORD, SN_USER, ServiceNow, basic
 from .test_plugin_statuspage_pagerduty import DB, PD_KEY, SP_KEY, PagerDuty, Statuspage
@@ -323,3 +325,40 @@ async def test_golive_close_change_closes_the_record_of_a_finished_run(
         == f"Evidence pack sha256: {hashlib.sha256(pack.read_bytes()).hexdigest()}"
     )
     assert SN_PASSWORD not in out
+
+
+async def test_a_failing_database_rolls_back_and_the_incident_is_resolved_as_rolled_back(
+    vendors: Vendors, store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """The error rate at 15% through the watch: `db_errors` pages, `db_failing` (over 10% for 2 minutes) rolls
+    back by itself; once the IC confirms the orders service is back on the old database, the same Statuspage
+    incident is resolved with the rollback's message and the component operational, and both pages resolve."""
+    v = vendors
+    v.sn.approve()
+    fake_metrics["db_errors"].set(0.15)
+    fake_metrics["db_failing"].set(0.15)
+    clock = FakeClock(START)
+    r = await start_engine(store, example(tmp_path, v), roles={"ic": "Ana Ruiz"}, clock=clock, poll=1.0)
+    ic = AutoActors(store, r.run_id, clock=clock, every=30.0)
+    people = asyncio.create_task(ic.run())
+    try:
+        assert await r.finished(WAIT_LIMIT) is RunStatus.ROLLED_BACK
+    finally:
+        people.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await people
+    h = await r.view()
+    assert (h.state.rollback or {}).get("by") == "trigger:db_failing"
+    assert h.state.step("observe_db").outcome is Outcome.FAIL
+    assert h.state.step("resolve_incident").outcome is Outcome.NOT_RUN  # completion never ran
+    assert (h.state.step("back_to_old_db").outcome, h.state.step("back_to_old_db").actor) == (Outcome.PASS, "Ana Ruiz")
+    assert h.state.step("incident_rolled_back").outcome is Outcome.PASS
+    (incident,) = v.sp.incidents.values()
+    assert incident["status"] == "resolved"
+    assert incident["incident_updates"][0]["body"].startswith("The orders database move was rolled back")
+    assert v.sp.components[DB] == "operational"
+    triggered = {e["dedup_key"] for e in v.pd.events if e["event_action"] == "trigger"}
+    assert triggered == {f"golive/{r.run_id}/trigger/db_errors", f"golive/{r.run_id}/trigger/db_failing"}
+    assert set(v.pd.alerts.values()) == {"resolved"}  # every page resolved by the end of the run
+    for api in v.apis():
+        assert not api.rejected, api.rejected

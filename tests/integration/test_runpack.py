@@ -380,6 +380,33 @@ def test_a_report_that_fails_while_blobs_are_copied_leaves_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_the_blobs_are_copied_while_the_reports_are_made(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy of the blobs has started on its thread by the time the report page is drawn (making the
+    reports gives the loop no turn, so a copy that waited for one would start only after them)."""
+    import threading
+
+    from golive.report import html
+
+    copying = threading.Event()
+    add, render_run = pack.PackWriter.add, html.render_run
+
+    def watched_add(self: pack.PackWriter, files: Any) -> None:
+        copying.set()
+        add(self, files)
+
+    async def watched_render(*args: Any, **kw: Any) -> str:
+        assert copying.wait(30), "the blobs were not being copied while the report was made"
+        return await render_run(*args, **kw)
+
+    monkeypatch.setattr(pack.PackWriter, "add", watched_add)
+    monkeypatch.setattr(html, "render_run", watched_render)
+    out = tmp_path / "p.zip"
+    asyncio.run(pack_of(run.db, run.run_id, out))
+    assert pack.verify_pack(out).valid
+
+
 async def test_blob_files_gives_the_recorded_blobs_that_have_files(run: Run, store_copy: Path) -> None:
     """One call for many blobs: each recorded blob with its file; a recorded blob whose file is gone and a
     digest the store never saw are left out (blob_file says why about those)."""

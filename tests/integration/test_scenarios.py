@@ -39,16 +39,29 @@ def test_example_scenario_comes_out_as_it_expects(path: Path) -> None:
     assert not res.actual.unstubbed
 
 
-def test_every_example_has_go_no_go_and_rollback_scenarios() -> None:
-    """Scenarios ship for the examples: at least 15, each runbook with one ending GO and one rolled back."""
+def _kind(expect: scenario.Expect) -> str | None:
+    """go: the run passes; no-go: it does not go live because a check, the canary or a person said no (a step
+    expected to fail or a NO-GO; ends NO-GO or rolled back by the runbook, not by a trigger); trigger: a
+    trigger rolls it back."""
+    if expect.outcome == "passed":
+        return "go"
+    if expect.outcome == "rolled_back" and (expect.rollback_by or "").startswith("trigger:"):
+        return "trigger"
+    if expect.outcome in ("no_go", "rolled_back") and set(expect.steps.values()) & {"fail", "no-go"}:
+        return "no-go"
+    return None
+
+
+def test_every_example_has_go_no_go_and_trigger_rollback_scenarios() -> None:
+    """Scenarios ship for every example runbook: at least 15 in all, and for each runbook one ending GO, one
+    that does not go live after a failed check, canary or a NO-GO, and one a trigger rolls back."""
     assert len(SCENARIOS) >= 15
-    by_runbook: dict[str, set[str]] = {}
+    by_runbook: dict[str, set[str | None]] = {p.stem: set() for p in EXAMPLES.glob("*.yaml")}
     for p in SCENARIOS:
         assert _runbook(p).is_file(), p
-        by_runbook.setdefault(p.parent.name, set()).add(scenario.load_scenario(p).scenario.expect.outcome)
-    for name, outcomes in by_runbook.items():
-        assert "passed" in outcomes, name
-        assert outcomes - {"passed"}, name
+        by_runbook[p.parent.name].add(_kind(scenario.load_scenario(p).scenario.expect))
+    missing = {name: sorted({"go", "no-go", "trigger"} - kinds) for name, kinds in by_runbook.items()}
+    assert not {name: kinds for name, kinds in missing.items() if kinds}, missing
 
 
 def test_wrong_expectation_fails_naming_the_first_differing_step(tmp_path: Path) -> None:

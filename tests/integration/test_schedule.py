@@ -80,7 +80,7 @@ async def test_planned_and_actual_t_times_side_by_side_from_t0(tmp_path: Path) -
     """Planned = t0 + at, actual = when it started, both labelled from t0 (not from the first phase's wall time):
     with --start-now the T+10m phase and the T+15m step start at T-0, 10 and 15 minutes early."""
     from golive.cli import views
-    from golive.engine import summary
+    from golive.views import summary
 
     h = await run(tmp_path, start_now=True)
     data = summary.summarize(h)
@@ -99,7 +99,7 @@ async def test_planned_and_actual_t_times_side_by_side_from_t0(tmp_path: Path) -
 
 
 async def test_a_run_on_time_shows_no_drift(tmp_path: Path) -> None:
-    from golive.engine import summary
+    from golive.views import summary
 
     h = await run(tmp_path, start_now=False)
     switch = next(p for p in summary.summarize(h)["phases"] if p["id"] == "switch-cname")

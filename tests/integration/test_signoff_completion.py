@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from golive.engine import acts, runner, summary
+from golive.engine import acts, runner
 from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import sqlite
+from golive.views import summary
 
 GOLIVE = str(Path(sys.executable).with_name("golive"))
 LIMIT = 60.0  # seconds one CLI call may take before the test fails

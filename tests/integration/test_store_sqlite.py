@@ -107,6 +107,21 @@ async def test_deleted_last_event_is_caught_by_the_run_head(tmp_path: Path) -> N
             await s.append(RUN, NewEvent("after-truncation"))
 
 
+async def test_verified_events_are_the_checked_log_and_refuse_a_truncated_one(tmp_path: Path) -> None:
+    """verified_events (what the evidence pack packs) checks as verify does, head included, and returns the
+    events it checked."""
+    db = tmp_path / "golive.db"
+    await make_run(db, 5)
+    async with SqliteStore(db) as s:
+        assert [ev.seq for ev in await s.verified_events(RUN)] == [1, 2, 3, 4, 5]
+        assert await s.verified_events(RUN) == await s.events(RUN)
+    raw(db, f"DELETE FROM events WHERE run_id = '{RUN}' AND seq = 5")
+    async with SqliteStore(db) as s:
+        with pytest.raises(exceptions.ChainBroken, match="missing") as info:
+            await s.verified_events(RUN)
+    assert info.value.seq == 5
+
+
 async def test_events_refuse_update_and_delete_while_the_triggers_are_in_place(tmp_path: Path) -> None:
     """Accidental edits through SQL are refused; only deliberate ones (dropping triggers) get through."""
     db = tmp_path / "golive.db"

@@ -156,7 +156,8 @@ def test_the_dashboard_shows_a_rehearsal_banner_and_each_requirement_green_or_no
 
 def test_a_pause_answered_go_does_not_make_the_header_read_go(tmp_path: Path) -> None:
     """The IC's GO to a pause lets the window go on; the run's verdict stays what it was (no `WAITING GO`)."""
-    from golive.engine import acts, summary
+    from golive.engine import acts
+    from golive.views import summary
 
     book = tmp_path / "rb.yaml"
     book.write_text(RUNBOOK)

@@ -48,3 +48,20 @@ def test_anything_else_is_a_value_error(text: str) -> None:
 def test_utc_iso_reads_back() -> None:
     """What golive stores (utc_iso) parses back to the same instant."""
     assert clock.parse_time(clock.utc_iso(T)) == T
+
+
+def test_seconds_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A positive number of seconds from an environment variable, the default when unset, and a clear
+    usage error naming the variable otherwise (the lease TTL and SQLite's busy timeout read it)."""
+    from golive import exceptions
+
+    monkeypatch.delenv("GOLIVE_TEST_SECONDS", raising=False)
+    assert clock.seconds_from_env("GOLIVE_TEST_SECONDS", 15.0, "the lease TTL", "15") == 15.0
+    monkeypatch.setenv("GOLIVE_TEST_SECONDS", "2.5")
+    assert clock.seconds_from_env("GOLIVE_TEST_SECONDS", 15.0, "the lease TTL", "15") == 2.5
+    monkeypatch.setenv("GOLIVE_TEST_SECONDS", "soon")
+    with pytest.raises(exceptions.UsageError, match=r"GOLIVE_TEST_SECONDS='soon': give the lease TTL in seconds"):
+        clock.seconds_from_env("GOLIVE_TEST_SECONDS", 15.0, "the lease TTL", "15")
+    monkeypatch.setenv("GOLIVE_TEST_SECONDS", "0")
+    with pytest.raises(exceptions.UsageError, match="the lease TTL must be positive"):
+        clock.seconds_from_env("GOLIVE_TEST_SECONDS", 15.0, "the lease TTL", "15")

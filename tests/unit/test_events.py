@@ -142,3 +142,28 @@ def test_a_wrongly_typed_field_is_refused() -> None:
     """A field of the wrong JSON type is refused, naming the field."""
     with pytest.raises(exceptions.UsageError, match=r"'step_finished': outcome"):
         events_mod.payload("step_finished", {"outcome": ["pass"]})
+
+
+def test_the_fold_reads_each_event_through_its_payload() -> None:
+    """The fold reads typed payloads: a field left out takes the fold's default, and an event stored with a
+    field its payload no longer declares still folds (the field is left out, never refused)."""
+    from golive.engine import state as state_mod
+
+    def event(seq: int, type_: str, step_id: str | None, **data: Any) -> store_base.Event:
+        return store_base.Event("r1", seq, T, type_, step_id, "dana", data, "", f"h{seq}")
+
+    folded = state_mod.fold(
+        "r1",
+        [
+            event(1, "run_created", None, runbook="events", phases=["prep"], sections={"look": "prep"}),
+            event(2, "step_started", "look"),
+            event(3, "step_finished", "look", outcome="pass", summary="exit 0", retired_field=1),
+            event(4, "phase_finished", "prep"),
+        ],
+    )
+    look = folded.step("look")
+    assert (folded.mode, look.attempts, look.outcome, look.summary) == ("live", 1, "pass", "exit 0")
+    assert folded.phases["prep"] == "fail"  # a phase_finished without an outcome is not a pass
+    read = events_mod.read({"outcome": "pass", "retired_field": 1}, events_mod.StepFinished)
+    assert read.outcome == "pass"
+    assert read.model_fields_set == {"outcome"}

@@ -45,6 +45,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("golive.notify",),
     ("golive.engine",),
     ("golive.views",),
+    # golive test: plays a runbook's scenarios and judges what happened on the read model
+    ("golive.engine.scenario",),
     ("golive.report",),
     ("golive.evidence",),
     ("golive.export", "golive.importer"),

@@ -12,12 +12,16 @@ import pytest
 
 from golive import exceptions, redact
 
-ENGINES = ["hyperscan", "re"] if redact.HYPERSCAN_AVAILABLE else ["re"]
+ENGINES = (["native"] if redact.NATIVE_AVAILABLE else []) + (
+    ["hyperscan", "re"] if redact.HYPERSCAN_AVAILABLE else ["re"]
+)
 
 
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test once with Hyperscan and once with the plain ``re`` fallback."""
+    """Run a test with the C module, with Hyperscan and Python, and with the plain ``re`` fallback."""
+    if request.param != "native":
+        monkeypatch.setattr(redact, "_native", None)
     if request.param == "re":
         monkeypatch.setattr(redact, "_hs", None)
     return str(request.param)

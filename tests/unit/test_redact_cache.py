@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,44 @@ from golive import redact
 pytestmark = pytest.mark.skipif(not redact.HYPERSCAN_AVAILABLE, reason="hyperscan is not importable here")
 TEXT = "card 4111 1111 1111 1111, mail ann@example.com, pw=SqlOutPassw0rd, +1-713-463-0759"
 EXPECTED = "card <card:1>, mail <email:1>, pw=<secret:1>, <phone:1>"
+
+
+LIBRARIES = ["native", "hyperscan"] if redact.NATIVE_AVAILABLE else ["hyperscan"]
+
+
+@pytest.fixture(params=LIBRARIES, autouse=True)
+def library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test with the C module's database and with python-hyperscan's (each cached under its own name)."""
+    if request.param == "hyperscan":
+        monkeypatch.setattr(redact, "_native", None)
+    return str(request.param)
+
+
+def _count_compiles(library: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    compiled: list[int] = []
+    if library == "native":
+        real_native = redact._native_compile
+
+        def counting_native(*args: Any) -> Any:
+            compiled.append(1)
+            return real_native(*args)
+
+        monkeypatch.setattr(redact, "_native_compile", counting_native)
+        return compiled
+    real = redact._hs.Database
+
+    def counting(*args: object, **kwargs: object) -> object:
+        compiled.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(redact._hs, "Database", counting)
+    return compiled
+
+
+def _key_and_loader(library: str, rules: list[Any]) -> tuple[str | None, Any]:
+    if library == "native":
+        return redact._db_key(rules, redact._native_library()), redact._native_loader(rules)
+    return redact._db_key(rules), redact._hs_loadb
 
 
 @pytest.fixture
@@ -33,7 +72,7 @@ def _forget(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_first_build_writes_the_database_and_the_next_process_loads_it(
-    cache: Path, monkeypatch: pytest.MonkeyPatch
+    cache: Path, monkeypatch: pytest.MonkeyPatch, library: str
 ) -> None:
     """One private file, named by its own SHA-256; a new build loads it instead of compiling."""
     assert redact.Redactor().redact(TEXT) == EXPECTED
@@ -41,14 +80,7 @@ def test_the_first_build_writes_the_database_and_the_next_process_loads_it(
     assert path.stat().st_mode & 0o777 == 0o600
     assert cache.stat().st_mode & 0o077 == 0
     _forget(monkeypatch)
-    compiled: list[int] = []
-    real = redact._hs.Database
-
-    def counting(*args: object, **kwargs: object) -> object:
-        compiled.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(redact._hs, "Database", counting)
+    compiled = _count_compiles(library, monkeypatch)
     assert redact.Redactor().redact(TEXT) == EXPECTED
     assert compiled == []  # loaded, not compiled
     assert redact.Redactor(redact_ips=True).redact("from 10.1.2.3") == "from <ip:1>"
@@ -71,19 +103,19 @@ def test_an_altered_database_is_not_loaded(cache: Path, monkeypatch: pytest.Monk
     assert again.name.endswith(hashlib.sha256(again.read_bytes()).hexdigest() + ".hsdb")
 
 
-def test_a_database_others_may_write_is_not_loaded(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_database_others_may_write_is_not_loaded(cache: Path, library: str) -> None:
     """A cache file (or directory) writable by the group or others is not trusted."""
     redact.Redactor()
     (path,) = _files(cache)
     os.chmod(path, 0o664)
     rules = redact._static_rules(False, ())[0].rules
-    key = redact._db_key(rules)
+    key, load = _key_and_loader(library, rules)
     assert key is not None
-    assert redact._load_db(key) is None
+    assert redact._load_db(key, load) is None
     os.chmod(path, 0o600)
-    assert redact._load_db(key) is not None
+    assert redact._load_db(key, load) is not None
     os.chmod(cache, 0o777)
-    assert redact._load_db(key) is None
+    assert redact._load_db(key, load) is None
 
 
 def test_the_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

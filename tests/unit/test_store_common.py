@@ -22,12 +22,20 @@ json_values = st.recursive(
 )
 
 
-@given(data=st.dictionaries(st.text(), json_values, max_size=5), actor=st.none() | st.text())
-def test_hash_from_json_text_equals_hash_from_data(data: dict[str, Any], actor: str | None) -> None:
+@given(
+    data=st.dictionaries(st.text(), json_values, max_size=5),
+    actor=st.none() | st.text(),
+    step_id=st.none() | st.text(),
+    run_id=st.text(min_size=1),
+    seq=st.integers(min_value=1, max_value=2**53),
+)
+def test_hash_from_json_text_equals_hash_from_data(
+    data: dict[str, Any], actor: str | None, step_id: str | None, run_id: str, seq: int
+) -> None:
     """The writers' fast path (data already encoded) hashes exactly what verify recomputes."""
     data_json = base.canonical_json(data)
-    assert base.event_hash_from_json("r", 7, "t", "x", "s", actor, data_json, base.GENESIS) == base.event_hash(
-        "r", 7, "t", "x", "s", actor, data, base.GENESIS
+    assert base.event_hash_from_json(run_id, seq, "t", "x", step_id, actor, data_json, base.GENESIS) == (
+        base.event_hash(run_id, seq, "t", "x", step_id, actor, data, base.GENESIS)
     )
 
 

@@ -47,9 +47,20 @@ def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
 
 
 def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(factory())``, with the result kept out of the main task.
+
+    On leaving, ``asyncio.run`` asks ``signal.getsignal(SIGINT)``, which on Python 3.11 builds (and drops) a
+    ValueError whose message is the repr of its handler: a partial holding the main task, whose repr holds
+    its result. A command's result can be a whole report (1,000 checks: tens of milliseconds of repr)."""
     import asyncio
 
-    return asyncio.run(factory())
+    box: list[T] = []
+
+    async def main() -> None:
+        box.append(await factory())
+
+    asyncio.run(main())
+    return box[0]
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -21,8 +21,9 @@ def comms(run_id: str | None, upcoming: int, as_json: bool, db_url: str | None) 
 
     async def go(store: Any) -> dict[str, Any]:
         from golive.clock import SystemClock
-        from golive.engine import acts, summary
+        from golive.engine import acts
         from golive.notify import overview
+        from golive.views import summary
 
         run = await _common.latest_run_id(store, run_id)
         h = await acts.open_run(store, run)

@@ -98,10 +98,11 @@ async def run_preflight(
     import asyncio
     import dataclasses
 
-    from golive.engine import runner, summary
+    from golive.engine import runner
     from golive.report import formats
     from golive.spec import models
     from golive.testing import InMemoryStore
+    from golive.views import summary
 
     runbook = loaded.runbook
     phase = _pick_phases(runbook, phase_name)
@@ -279,9 +280,10 @@ def preflight(
 @_common.db_option
 def report(run_id: str, fmt: str, out: Path | None, db_url: str | None) -> None:
     """Write RUN's report as JSON, Markdown, JUnit or a self-contained HTML page."""
-    from golive.engine import acts, summary
+    from golive.engine import acts
     from golive.report import formats
     from golive.store import open_store
+    from golive.views import summary
 
     async def go() -> str:
         store = open_store(db_url, create=False)

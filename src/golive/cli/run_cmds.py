@@ -48,7 +48,8 @@ async def _drive(
 ) -> Any:
     """Run the engine with a live view, owning the run through the driver (lease, heartbeat, fencing).
     On a shared store the terminal takes no acts at its prompts unless ``local`` (--local)."""
-    from golive.engine import driver, rehearsal, runner, summary
+    from golive.engine import driver, rehearsal, runner
+    from golive.views import summary
 
     if settings is None:
         settings = rehearsal.settings_from_params(handle.record.params)
@@ -397,6 +398,16 @@ def store_url(db_url: str | None) -> str:
     type=click.Path(path_type=str),
     help="A stubbed rehearsal's stubs file, if it moved since the run started (its digest must match).",
 )
+@click.option(
+    "--waive",
+    "gate_waive",
+    multiple=True,
+    metavar="ID",
+    help="With --from: waive a block of the start gate judged again (window, a freeze id) or a phase window "
+    "(window:PHASE), as --as NAME; with --ticket and --reason.",
+)
+@click.option("--ticket", "waive_ticket", default=None, help="The ticket that tracks the waiver.")
+@click.option("--reason", "waive_reason", default=None, help="Why the block is waived.")
 @export_cmds.events_option
 @export_cmds.otlp_option
 @remote.local_option
@@ -410,6 +421,9 @@ def resume(
     from_phase: str | None,
     actor: str | None,
     stubs_file: str | None,
+    gate_waive: tuple[str, ...],
+    waive_ticket: str | None,
+    waive_reason: str | None,
     events_to: tuple[str, ...],
     otlp: str | None,
     local: bool,
@@ -426,6 +440,12 @@ def resume(
     export_cmds.check_urls(events_to, otlp)
     if from_phase is not None and not actor:
         raise click.UsageError("--from needs --as NAME: who decides to continue the run")
+    if (gate_waive or waive_ticket or waive_reason) and from_phase is None:
+        raise exceptions.UsageError(
+            "--waive, --ticket and --reason go with --from PHASE (the start gate is judged again when a STOPPED "
+            "run continues)"
+        )
+    waivers = _gate_waivers(gate_waive, actor, waive_ticket, waive_reason, "live") if gate_waive else []
     who = actor or os.environ.get("USER") or "unknown"
 
     async def go(store: Any) -> Any:
@@ -436,7 +456,7 @@ def resume(
         if from_phase is not None:
             assert actor is not None
             with identity.acting(identity.local(actor)):
-                phases = await acts.continue_from(handle, from_phase, actor)
+                phases = await acts.continue_from(handle, from_phase, actor, waivers)
             if not quiet:
                 click.echo(f"run {handle.run_id} continues from {from_phase} ({', '.join(phases)} run again)")
         settings = rehearsal.settings_from_params(handle.record.params, stubs_path=stubs_file)
@@ -479,7 +499,8 @@ def resume(
 def status(run_id: str | None, follow: bool, as_json: bool, db_url: str | None) -> None:
     """Show RUN (default: the newest): phases, steps, outcomes, durations, T-minus, waivers, pending acts."""
     from golive.cli import views
-    from golive.engine import acts, summary
+    from golive.engine import acts
+    from golive.views import summary
 
     async def go(store: Any) -> Any:
         handle = await acts.open_run(store, await _common.latest_run_id(store, run_id))
@@ -549,7 +570,8 @@ def runs(as_json: bool, limit: int, db_url: str | None) -> None:
 def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
     """Print RUN's timeline in the scribe's format: planned and actual T-time, what, PASS/FAIL, UTC timestamp,
     actor; automated steps, inputs recorded, trigger fires and clears, waivers, acts and hypercare reports."""
-    from golive.engine import acts, summary
+    from golive.engine import acts
+    from golive.views import summary
 
     async def go(store: Any) -> list[dict[str, Any]]:
         h = await acts.open_run(store, run_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from golive.spec import durations
+from golive.views import format as fmt
 
 OUTCOME_STYLE = {
     "pass": "green",
@@ -17,10 +17,6 @@ OUTCOME_STYLE = {
     "running": "blue",
     "unknown": "bold magenta",
 }
-
-
-def _fmt_dur(v: Any) -> str:
-    return durations.format_duration(float(v)) if isinstance(v, int | float) else ""
 
 
 def status_renderable(summary: dict[str, Any]) -> Any:
@@ -96,7 +92,7 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                 s["kind"],
                 f"{s['role'] or ''}{'=' + s['holder'] if s.get('holder') else ''}",
                 Text(shown.upper(), style=OUTCOME_STYLE.get(shown, "")),
-                _fmt_dur(s.get("duration")),
+                fmt.duration_text(s.get("duration")),
                 (s.get("summary") or "")[:120],
             )
     for s in summary.get("rollback_steps") or []:
@@ -108,12 +104,12 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                 s["kind"],
                 "",
                 Text(shown.upper(), style=OUTCOME_STYLE.get(shown, "")),
-                _fmt_dur(s.get("duration")),
+                fmt.duration_text(s.get("duration")),
                 (s.get("summary") or "")[:120],
             )
     parts.append(table)
     for p in summary.get("pending") or []:
-        if p.get("wait"):  # the shared description (engine.summary.wait): the API and dashboard say the same
+        if p.get("wait"):  # the shared description (views.summary.wait): the API and dashboard say the same
             w = p["wait"]
             who = " or ".join(f"{r}={h or '<unassigned>'}" for r, h in (w.get("holders") or {}).items())
             line = f"waiting: {p['id']} ({w['kind']}) for {who or 'someone'}: {w['text']}"

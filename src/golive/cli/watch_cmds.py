@@ -232,7 +232,14 @@ def hypercare(
     async def _drive_hypercare(r: Any, rid: str, settings: Any) -> int:
         if tick:
             async with rehearsal.outside_world(r.engine, settings):
-                result = await r.tick()
+                result = await service.tick_hypercare(r)
+            if result is None:  # an armed trigger fired: the rollback ran instead of the tick
+                st = r.engine.h.state
+                if as_json:
+                    _common.echo_json({"run_id": rid, "status": st.status.value, "reason": st.reason, "ok": False})
+                else:
+                    con.print(f"run {rid}: {st.status.label} ({st.reason})", markup=False)
+                return 1
             if as_json:
                 _common.echo_json(
                     {

@@ -128,9 +128,10 @@ async def run_demo(
     """
     from golive.demo.prometheus import LocalPrometheus
     from golive.demo.service import DemoService
-    from golive.engine import acts, runner, summary
+    from golive.engine import acts, runner
     from golive.spec import loader
     from golive.store import open_store
+    from golive.views import summary
 
     workdir, flags = await asyncio.to_thread(_prepare, workdir)
     with contextlib.ExitStack() as stack:
@@ -228,8 +229,8 @@ def _have(module: str) -> bool:
 
 async def _outputs(store: Any, handle: Any, result: DemoResult) -> None:
     """Write the Markdown and HTML reports and the evidence pack; a part that fails is a problem, not a pass."""
-    from golive.engine import summary
     from golive.report import formats
+    from golive.views import summary
 
     data = summary.summarize(handle)
     md = result.workdir / "report.md"

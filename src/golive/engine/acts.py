@@ -17,7 +17,7 @@ import mimetypes
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -25,12 +25,13 @@ from golive import clock as clock_mod
 from golive import exceptions, patterns
 from golive import redact as redact_mod
 from golive.engine import context as context_mod
+from golive.engine import gate as gate_mod
 from golive.engine import handle as handle_mod
 from golive.engine import links as links_mod
 from golive.engine import quorum as quorum_mod
 from golive.engine import state as state_mod
 from golive.engine import steps as steps_mod
-from golive.engine.handle import RunHandle, fold_run, keep_snapshot, open_run, pause_gc
+from golive.engine.handle import RunHandle, fold_run, keep_snapshot, open_run, pause_gc, waiver_data
 from golive.results import Outcome
 from golive.spec import loader, models, refs
 from golive.store import base as store_base
@@ -62,6 +63,7 @@ __all__ = [
     "signoff_fields",
     "unknown_actions",
     "waive",
+    "waiver_data",
 ]
 
 
@@ -1054,12 +1056,16 @@ def resolver_roles(h: RunHandle, step: models.Step) -> list[str]:
 
 
 @_compare_and_append
-async def continue_from(h: RunHandle, phase_id: str, actor: str) -> list[str]:
+async def continue_from(
+    h: RunHandle, phase_id: str, actor: str, waivers: Sequence[gate_mod.GateWaiver] = ()
+) -> list[str]:
     """Continue a STOPPED run from PHASE (``golive resume RUN --from PHASE``), as a role that decides.
 
     PHASE is the phase the run stopped in or the one after it, and every phase before it (but the stopped one)
     passed. PHASE and every later phase are entered afresh: their steps, checks first, run again, since what
-    held days ago may not hold now. Returns the phases entered again."""
+    held days ago may not hold now. A live run is judged by the start gate's windows and freezes again, now:
+    a block not lifted by one of ``waivers`` refuses the act (the run stays STOPPED); the waivers are kept for
+    the phase windows of the phases entered again (``window:PHASE``). Returns the phases entered again."""
     st = h.state
     if st.status is not state_mod.RunStatus.STOPPED:
         raise exceptions.UsageError(
@@ -1088,8 +1094,24 @@ async def continue_from(h: RunHandle, phase_id: str, actor: str) -> list[str]:
             f"{actor} holds none of the roles that decide to continue: "
             + "; ".join(_role_hint(h, r) for r in sorted(deciders) or ["ic"]),
         )
+    gate_events: list[store_base.NewEvent] = []
+    if st.mode == "live":
+        blocks, next_text = gate_mod.resume_blocks(
+            h.runbook, h.loaded.path, h.store.clock.now(), waivers, dict(st.roles)
+        )
+        left = [b.data() for b in blocks if b.waived is None]
+        if left:
+            how = f"golive resume {h.run_id} --from {phase_id}"
+            await _refuse(h, "resume --from", actor, "\n".join(gate_mod.format_refusal(h.run_id, left, next_text, how)))
+        red = h.redactor()
+        for b in blocks:
+            data = gate_mod.waived_event(b, red.redact)
+            gate_events.append(_ev("gate_waived", **data))
+        if blocks:
+            gate_events.append(_ev("start_gate", outcome="open", blocks=[b.data() for b in blocks]))
     reenter = ids[at:]
     steps = [s.id for p in h.runbook.phases if p.id in reenter for s in p.steps]
+    kept: dict[str, Any] = {"gate_waivers": [waiver_data(w, h.redactor()) for w in waivers]} if waivers else {}
     await _commit(
         h,
         [
@@ -1100,7 +1122,9 @@ async def continue_from(h: RunHandle, phase_id: str, actor: str) -> list[str]:
                 from_phase=phase_id,
                 reenter_phases=reenter,
                 reenter_steps=steps,
-            )
+                **kept,
+            ),
+            *gate_events,
         ],
     )
     return reenter

@@ -18,11 +18,11 @@ unwatched.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from golive.engine import observing
+from golive import clock as clock_mod
 from golive.spec import models
 from golive.watch import observe as observe_mod
 from golive.watch import samples as samples_mod
@@ -84,13 +84,24 @@ def armed_now(runbook: models.Runbook, st: RunState, trigger: models.Trigger, no
     return st.phases.get(until, "pending") in ("pending", "running")
 
 
-def _observed(runbook: models.Runbook, st: RunState) -> set[str]:
-    """Triggers a running observe step reads itself (or a paused one will read again at the IC's answer)."""
+def _observed(runbook: models.Runbook, st: RunState, observe_steps: Sequence[models.Step]) -> set[str]:
+    """Triggers a running observe step reads itself (or a paused one will read again at the IC's answer).
+
+    ``observe_steps``: the runbook's observe steps, found once by the watch (it looks at every poll)."""
     out: set[str] = set()
-    for _, step in runbook.all_steps():
-        if step.kind is models.StepKind.OBSERVE and st.step(step.id).status in ("running", "waiting"):
+    for step in observe_steps:
+        if st.step(step.id).status in ("running", "waiting"):
             out |= set(step.triggers) if step.triggers else {t.id for t in runbook.triggers}
     return out
+
+
+async def _shared(engine: Any, ids: tuple[str, ...]) -> list[triggers_mod.TriggerEvaluator]:
+    """The run's one evaluator per trigger (:func:`golive.engine.observing.shared`). Imported here, when a
+    trigger is armed: observing brings the canary judge (numpy, scipy: about 0.55 s of CPU and 77 MB) that a run
+    with no armed trigger never needs."""
+    from golive.engine import observing
+
+    return await observing.shared(engine, ids)
 
 
 class ArmedWatch:
@@ -104,6 +115,7 @@ class ArmedWatch:
         self.on_rollback = on_rollback
         self.recorder = observe_mod.Recorder(self._record, engine.clock)
         self.reads = 0
+        self._observe_steps = [s for _, s in engine.runbook.all_steps() if s.kind is models.StepKind.OBSERVE]
 
     async def _record(self, ev: dict[str, Any]) -> None:
         await self.engine.emit(ev["type"], armed=True, **ev["data"])
@@ -112,10 +124,10 @@ class ArmedWatch:
         """The armed triggers this watch reads now."""
         eng = self.engine
         st = eng.h.state
-        if eng.rollback_begun:  # an observe window's fire is starting the rollback
+        if eng.rollback_begun or not eng.runbook.triggers:  # a window's fire is starting the rollback; or none
             return []
         now = eng.clock.now()
-        busy = _observed(eng.runbook, st)
+        busy = _observed(eng.runbook, st, self._observe_steps)
         return [t for t in eng.runbook.triggers if t.id not in busy and armed_now(eng.runbook, st, t, now)]
 
     async def run(self) -> None:
@@ -131,7 +143,7 @@ class ArmedWatch:
             active = self.active()
             # The run's one evaluator per trigger, shared with its observe windows: a trigger a window fired
             # goes on firing here (no second fire) until a reading clears it.
-            shared = {e.id: e for e in await observing.shared(eng, tuple(t.id for t in active))} if active else {}
+            shared = {e.id: e for e in await _shared(eng, tuple(t.id for t in active))} if active else {}
             ids = {t.id for t in active}
             for tid in [t for t in next_due if t not in ids]:
                 next_due.pop(tid)  # disarmed (or an observe window reads it): its batch is written now
@@ -140,23 +152,45 @@ class ArmedWatch:
             due = [t for t in active if next_due.setdefault(t.id, now) <= now]
             if due:
                 evs = [shared[t.id] for t in due if t.id in shared]
-                got = await asyncio.gather(*(e.evaluate_once() for e in evs))
-                for e, ev in zip(evs, got, strict=True):
-                    self.reads += 1
+                for e in evs:
                     every = max(e.interval, floor)
                     nxt = next_due[e.id] + every
                     next_due[e.id] = nxt if nxt > clock.monotonic() else clock.monotonic() + every
-                    await self.recorder.record(ev, e.interval)
-                    if ev.fired and await self._fired(e.trigger, ev):
-                        return
+                if await self._read(evs):
+                    return
             # Which triggers are armed is looked at again every poll (run time; a scaled rehearsal's is long
             # enough in real time not to spin).
             wake = min([*next_due.values(), clock.monotonic() + max(RECHECK, eng.poll)])
             if next_due:
-                await clock.sleep(max(0.0, wake - clock.monotonic()))
+                # A fake clock is waited on, never moved: the watch reads when the run's time comes, and
+                # does not carry it ahead of work the run does in real time (a check's process, a store write).
+                pause = max(0.0, wake - clock.monotonic())
+                await (clock.wait(pause) if isinstance(clock, clock_mod.FakeClock) else clock.sleep(pause))
             else:
                 # Nothing armed: look again in real time, never moving a fake clock while the run does I/O.
                 await asyncio.sleep(eng.real_poll)
+
+    async def read_once(self) -> bool:
+        """Read every trigger armed now once and write the readings (``golive hypercare --tick``, run from
+        cron); True when a rollback trigger fired and ``on_rollback`` ran."""
+        active = self.active()
+        if not active:
+            return False
+        evs = await _shared(self.engine, tuple(t.id for t in active))
+        try:
+            return await self._read([e for e in evs if not e.manual])
+        finally:
+            await self.recorder.flush()
+
+    async def _read(self, evs: list[triggers_mod.TriggerEvaluator]) -> bool:
+        """Read ``evs`` once (together), record the readings and act on fires; True when the rollback started."""
+        got = await asyncio.gather(*(e.evaluate_once() for e in evs))
+        for e, ev in zip(evs, got, strict=True):
+            self.reads += 1
+            await self.recorder.record(ev, e.interval)
+            if ev.fired and await self._fired(e.trigger, ev):
+                return True
+        return False
 
     async def _fired(self, trig: models.Trigger, ev: triggers_mod.Evaluation) -> bool:
         """Act on a fire; True when the rollback started (the watch ends)."""

@@ -32,11 +32,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import acts, runner
 from golive.engine import handle as handle_mod
 from golive.engine import state as state_mod
 from golive.engine.state import RunStatus
+from golive.exceptions import RunBusy
 from golive.store import base as store_base
 
 __all__ = [
@@ -63,20 +65,7 @@ def lease_ttl(ttl: float | None = None) -> float:
     """The lease TTL in effect: ``ttl``, else $GOLIVE_LEASE_TTL, else :data:`LEASE_TTL`."""
     if ttl is not None:
         return ttl
-    raw = os.environ.get("GOLIVE_LEASE_TTL")
-    if not raw:
-        return LEASE_TTL
-    try:
-        value = float(raw)
-    except ValueError:
-        raise exceptions.UsageError(f"GOLIVE_LEASE_TTL={raw!r}: give the lease TTL in seconds, e.g. 15") from None
-    if value <= 0:
-        raise exceptions.UsageError(f"GOLIVE_LEASE_TTL={raw!r}: the lease TTL must be positive")
-    return value
-
-
-class RunBusy(exceptions.RuleRefused):
-    """Another live process owns the run."""
+    return clock_mod.seconds_from_env("GOLIVE_LEASE_TTL", LEASE_TTL, "the lease TTL", "15")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from golive import exceptions
 from golive.store import base as store_base
 
-__all__ = ["PAYLOADS", "EventType", "Payload", "check", "payload"]
+__all__ = ["PAYLOADS", "EventType", "Payload", "check", "payload", "read"]
 
 
 class Payload(BaseModel):
@@ -374,6 +374,7 @@ class RunReopened(Payload):
     """``run_reopened``."""
 
     from_phase: str | None = None
+    gate_waivers: Any = None  # waivers given with resume --from (golive.engine.gate)
     reason: str | None = None
     reenter_phases: Any = None
     reenter_steps: Any = None
@@ -644,3 +645,21 @@ def check(events: Iterable[store_base.NewEvent]) -> None:
     """Refuse (UsageError) the first event whose type or data its payload model does not allow."""
     for event in events:
         payload(event.type, event.data)
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def read(data: Mapping[str, Any], model: type[P]) -> P:
+    """A stored event's ``data`` as its payload model, for the fold and the views.
+
+    What was written went through :func:`check`, so it validates as it did then; a log written before a field
+    left its payload is still read (the fields the model no longer declares are left out), never refused: a
+    run's history folds whatever version of golive wrote it.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        known = {k: v for k, v in data.items() if k in model.model_fields}
+        # cast: the pydantic mypy plugin types model_construct on the bound (Payload), not on P
+        return cast(P, model.model_construct(set(known), **known))

@@ -14,6 +14,11 @@ A block is lifted by a waiver given when the run starts (``golive run --waive ID
 --reason R``): NAME must hold, in this run, a role that may waive it (the block's ``waivable_by``, else the
 roles with the ``waive`` power). A waiver is recorded as ``gate_waived`` [gate, role, ticket, reason, auth, auth_subject]
 with NAME as actor (auth: how NAME authenticated, as on every act); a change-record step waived so is recorded waived with the waiver (``waiver_recorded``).
+
+A STOPPED run continued days later (``golive resume RUN --from PHASE``) is judged again, windows and freezes,
+when it is continued (:func:`resume_blocks`; the same refusal, waived with ``--waive ID`` there). A phase's
+own ``window`` blocks the phase when it is due (:func:`phase_window_blocks`): waived as ``window:PHASE`` by a
+waiver given at the start or at ``resume --from``, it neither waits nor asks the IC at its ``not_after``.
 """
 
 from __future__ import annotations
@@ -32,7 +37,19 @@ from golive.spec.durations import format_duration
 if TYPE_CHECKING:
     from golive.watch import freezes
 
-__all__ = ["Block", "GateWaiver", "calendar_for", "format_refusal", "run_gate", "schedule", "when_text"]
+__all__ = [
+    "Block",
+    "GateWaiver",
+    "calendar_for",
+    "format_refusal",
+    "phase_window_blocks",
+    "resolve_waivers",
+    "resume_blocks",
+    "run_gate",
+    "schedule",
+    "waived_event",
+    "when_text",
+]
 
 CHANGE_CHECK = "change-record"  # the check type of a change record (golive.plugins.checks)
 
@@ -92,19 +109,76 @@ def _waivers(runbook: models.Runbook, own: Sequence[str]) -> tuple[str, ...]:
 
 
 def window_blocks(runbook: models.Runbook, now: datetime) -> list[Block]:
-    win = runbook.window
-    if win is None:
+    """The run's window at the start: before ``not_before`` or past ``not_after`` it blocks (``window``)."""
+    if runbook.window is None:
         return []
+    return _window_blocks(runbook, runbook.window, "window", "window", now,
+                          "until a new window is planned (change not_before/not_after)")  # fmt: skip
+
+
+def phase_window_blocks(runbook: models.Runbook, phase: models.Phase, now: datetime) -> list[Block]:
+    """A phase's window when the phase is due to start: before ``not_before`` or past ``not_after`` it blocks
+    (waived as ``window:PHASE``; without a waiver the phase waits for it to open, or starts and the IC is asked)."""
+    if phase.window is None:
+        return []
+    return _window_blocks(runbook, phase.window, f"window:{phase.id}", f"phase {phase.id}'s window", now,
+                          "until the IC decides (continue or rollback)")  # fmt: skip
+
+
+def _window_blocks(
+    runbook: models.Runbook, win: models.Window, gate_id: str, name: str, now: datetime, closed_until: str
+) -> list[Block]:
     nb, na = win.edges(runbook.t0)
-    span = f"window {_span(nb, na)}"
+    span = f"{name} {_span(nb, na)}".replace("'s window ", " window ")
     roles = _waivers(runbook, win.waivable_by)
     if nb is not None and now < nb:
-        return [Block("window", "window", span, "the window has not opened", clock_mod.utc_iso(nb),
+        return [Block(gate_id, "window", span, f"the {name} has not opened", clock_mod.utc_iso(nb),
                       f"until {when_text(nb, now)}", roles)]  # fmt: skip
     if na is not None and now >= na:
-        return [Block("window", "window", span, f"the window closed at {when_text(na, now)}", None,
-                      "until a new window is planned (change not_before/not_after)", roles)]  # fmt: skip
+        return [Block(gate_id, "window", span, f"the {name} closed at {when_text(na, now)}", None, closed_until,
+                      roles)]  # fmt: skip
     return []
+
+
+def resolve_waivers(blocks: Sequence[Block], waivers: Sequence[GateWaiver], roles: dict[str, str]) -> None:
+    """Mark each block a waiver lifts (``waived``): the waiver's person holds, in this run (``roles``: role to
+    person), a role that may waive it, and gives a ticket and a reason; a waiver that does not count says why
+    in the block's ``why``."""
+    by_gate = {w.gate: w for w in waivers}
+    for b in blocks:
+        w = by_gate.get(b.gate)
+        if w is None:
+            continue
+        role = next((r for r in b.waivable_by if roles.get(r) == w.by), None)
+        if role is None:
+            held = sorted(r for r, who in roles.items() if who == w.by)
+            b.why += (
+                f"; the waiver by {w.by} does not count: {w.by} holds "
+                f"{', '.join(held) or 'no role'} in this run, not {' or '.join(b.waivable_by) or 'a waiving role'}"
+            )
+            continue
+        if not w.ticket.strip() or not w.reason.strip():
+            b.why += "; a waiver needs --ticket and --reason"
+            continue
+        b.waived = {"by": w.by, "role": role, "ticket": w.ticket, "reason": w.reason}
+        if w.auth is not None:
+            b.waived |= {"auth": w.auth, "auth_subject": w.auth_subject}
+
+
+def waived_event(b: Block, redact: Any) -> dict[str, Any]:
+    """The ``gate_waived`` data (and actor) of a waived block."""
+    assert b.waived is not None
+    return {
+        "actor": b.waived["by"],
+        "gate": b.gate,
+        "kind": b.kind,
+        "what": b.what,
+        "why": b.why,
+        "role": b.waived["role"],
+        "ticket": b.waived["ticket"],
+        "reason": redact(b.waived["reason"]),
+        **{k: b.waived[k] for k in ("auth", "auth_subject") if k in b.waived},
+    }
 
 
 def _span(nb: datetime | None, na: datetime | None) -> str:
@@ -169,14 +243,17 @@ def _parse(value: Any) -> datetime | None:
         return None
 
 
-def format_refusal(run_id: str, blocks: Sequence[dict[str, Any]], next_allowed: str | None) -> list[str]:
-    """The one refusal format: what blocks, until when, who can waive it and how."""
+def format_refusal(
+    run_id: str, blocks: Sequence[dict[str, Any]], next_allowed: str | None, how: str = "golive run FILE"
+) -> list[str]:
+    """The one refusal format: what blocks, until when, who can waive it and how (``how``: the command the
+    waiver goes with: a start, or ``golive resume RUN --from PHASE``)."""
     lines = [f"run {run_id} refused at the start gate ({len(blocks)} block{'s' if len(blocks) != 1 else ''}):"]
     for b in blocks:
         lines.append(f"  {b['what']}: {b['why']}; blocks {b['until_text']}")
         roles = ", ".join(b.get("waivable_by") or []) or "no role (give a role the waive power)"
         lines.append(
-            f"    waive: a holder of {roles}, when starting: golive run FILE --waive {b['gate']} --as NAME "
+            f"    waive: a holder of {roles}, when starting: {how} --waive {b['gate']} --as NAME "
             "--ticket TICKET --reason TEXT"
         )
     if next_allowed:
@@ -208,25 +285,7 @@ async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str,
         else:
             blocks.append(change_block(runbook, step, result.summary, result.output, now))
             passed_changes.append((step, result, started, engine.clock.monotonic() - began))
-    by_gate = {w.gate: w for w in waivers}
-    for b in blocks:
-        w = by_gate.get(b.gate)
-        if w is None:
-            continue
-        role = next((r for r in b.waivable_by if st.roles.get(r) == w.by), None)
-        if role is None:
-            held = sorted(st.roles_of(w.by))
-            b.why += (
-                f"; the waiver by {w.by} does not count: {w.by} holds "
-                f"{', '.join(held) or 'no role'} in this run, not {' or '.join(b.waivable_by) or 'a waiving role'}"
-            )
-            continue
-        if not w.ticket.strip() or not w.reason.strip():
-            b.why += "; a waiver needs --ticket and --reason"
-            continue
-        b.waived = {"by": w.by, "role": role, "ticket": w.ticket, "reason": w.reason}
-        if w.auth is not None:
-            b.waived |= {"auth": w.auth, "auth_subject": w.auth_subject}
+    resolve_waivers(blocks, waivers, st.roles)
     left = [b for b in blocks if b.waived is None]
     nb, na = runbook.window.edges(runbook.t0) if runbook.window else (None, None)
     nxt = cal.next_allowed(now, nb, na) if left else None
@@ -245,19 +304,7 @@ async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str,
         )
         return [b.data() for b in left]
     for b in blocks:
-        assert b.waived is not None
-        await engine.emit(
-            "gate_waived",
-            actor=b.waived["by"],
-            gate=b.gate,
-            kind=b.kind,
-            what=b.what,
-            why=b.why,
-            role=b.waived["role"],
-            ticket=b.waived["ticket"],
-            reason=engine.redactor.redact(b.waived["reason"]),
-            **{k: b.waived[k] for k in ("auth", "auth_subject") if k in b.waived},
-        )
+        await engine.emit("gate_waived", **waived_event(b, engine.redactor.redact))
     waived_steps = {b.gate: b for b in blocks if b.kind == "change"}
     for step, result, started, took in passed_changes:
         await engine.emit("step_started", step_id=step.id, attempt=1)
@@ -284,6 +331,27 @@ async def run_gate(engine: Any, waivers: Sequence[GateWaiver]) -> list[dict[str,
             await engine.record_result(step, result, 1, started, took, "step_finished")
     await engine.emit("start_gate", outcome="open", blocks=[b.data() for b in blocks])
     return []
+
+
+def resume_blocks(
+    runbook: models.Runbook,
+    runbook_path: str | None,
+    now: datetime,
+    waivers: Sequence[GateWaiver],
+    roles: dict[str, str],
+) -> tuple[list[Block], str | None]:
+    """The start gate's windows and freezes judged again for a STOPPED run continued now (``golive resume
+    --from``), with the waivers given then: every block (waived or not) and the next allowed start's text."""
+    if runbook.window is None and not runbook.freeze:
+        return [], None
+    cal = calendar_for(runbook, runbook_path)
+    blocks = window_blocks(runbook, now) + freeze_blocks(runbook, cal, now)
+    resolve_waivers(blocks, waivers, roles)
+    if all(b.waived is not None for b in blocks):
+        return blocks, None
+    nb, na = runbook.window.edges(runbook.t0) if runbook.window else (None, None)
+    nxt = cal.next_allowed(now, nb, na)
+    return blocks, when_text(nxt, now) if nxt is not None and nxt > now else None
 
 
 def schedule(runbook: models.Runbook, runbook_path: str | None, now: datetime) -> dict[str, Any] | None:

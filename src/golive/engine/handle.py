@@ -57,6 +57,7 @@ __all__ = [
     "pause_gc",
     "resolve_ref",
     "stored_var_overrides",
+    "waiver_data",
 ]
 
 
@@ -323,8 +324,8 @@ def _anchor(runbook: models.Runbook, clock: clock_mod.Clock) -> str:
     return clock_mod.utc_iso(clock.now() - timedelta(seconds=first_at or 0.0))
 
 
-def _waiver_data(w: gate_mod.GateWaiver, red: Any) -> dict[str, Any]:
-    """A start-gate waiver as run_created keeps it: its free text redacted; how its giver authenticated (``auth``,
+def waiver_data(w: gate_mod.GateWaiver, red: Any) -> dict[str, Any]:
+    """A start-gate waiver as the log keeps it: its free text redacted; how its giver authenticated (``auth``,
     which the redactor would take for a credential by its name) kept as it is."""
     data = dataclasses.asdict(w)
     how = {k: data.pop(k) for k in ("auth", "auth_subject")}
@@ -423,7 +424,7 @@ async def create_run(
                 "t0": clock_mod.utc_iso(runbook.t0) if runbook.t0 else None,
                 "anchor": _anchor(runbook, clk),
                 "start_now": start_now,
-                **({"gate_waivers": [_waiver_data(w, red) for w in gate_waivers]} if gate_waivers else {}),
+                **({"gate_waivers": [waiver_data(w, red) for w in gate_waivers]} if gate_waivers else {}),
                 "release": runbook.release.model_dump(mode="json", exclude_none=True),
                 "sections": {s.id: sec for sec, s in runbook.all_steps()},
                 "phases": [p.id for p in runbook.phases],

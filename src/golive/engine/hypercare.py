@@ -12,7 +12,7 @@ from typing import Any
 
 from golive import exceptions
 
-__all__ = ["HYPERCARE_ACTOR", "hypercare_runner", "run_hypercare", "watch_hypercare"]
+__all__ = ["HYPERCARE_ACTOR", "hypercare_runner", "run_hypercare", "tick_hypercare", "watch_hypercare"]
 
 HYPERCARE_ACTOR = "hypercare"
 
@@ -184,6 +184,25 @@ async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
         for task in (watch, schedule):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def tick_hypercare(hc_runner: Any) -> Any:
+    """One ``golive hypercare --tick`` (from cron): every armed trigger is read once first, then what is due
+    runs. A rollback trigger's fire runs the rollback here (the run ends ROLLED_BACK_AFTER_GO) and nothing
+    of hypercare's schedule runs after it; returns the tick's result (None when the rollback ran instead)."""
+    from golive.engine import armed
+
+    engine = hc_runner.engine
+    rolling: list[bool] = []
+
+    async def on_rollback(reason: str, by: str) -> None:
+        rolling.append(True)
+        await engine.rollback(reason, by, "trigger")
+
+    await armed.ArmedWatch(engine, on_rollback).read_once()
+    if rolling:
+        return None
+    return await hc_runner.tick()
 
 
 async def run_hypercare(

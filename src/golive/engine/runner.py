@@ -147,15 +147,15 @@ class Engine:
                 poll = min(self.real_poll, FOLLOW_POLL)
                 follow = self.store.follow(self.h.run_id, after_seq=self.h.state.last_seq, poll=poll)
                 async for ev in follow:
-                    if ev.seq <= self.h.state.last_seq:
-                        continue  # written by this engine: applied when it was appended
-                    await self.h.refresh()
-                    if self._pending_rollback() is not None:
+                    # An event is new here unless this engine wrote it or a wait's look at the log applied it.
+                    if ev.seq > self.h.state.last_seq:
+                        await self.h.refresh()
+                        heard, self._heard = self._heard, asyncio.Event()
+                        heard.set()
+                        if self.on_change:
+                            self.on_change()
+                    if self._pending_rollback() is not None:  # however it was applied, the run loop hears it
                         self.rollback_wake.set()
-                    heard, self._heard = self._heard, asyncio.Event()
-                    heard.set()
-                    if self.on_change:
-                        self.on_change()
             except exceptions.StoreError:
                 # A busy store: follow again from what was applied; the run loop sees errors itself.
                 await asyncio.sleep(self.real_poll)
@@ -494,10 +494,35 @@ class Engine:
         and the IC is asked at once (:mod:`golive.engine.windows`)."""
         if phase.window is None or self.h.state.mode != "live":
             return
+        if await self._phase_window_waived(phase):
+            return
         nb, _ = phase.window.edges(self.runbook.t0)
         if nb is None:
             return
         await self._sleep_until(nb, phase.id, "window", f"window opens {clock_mod.utc_iso(nb)}")
+
+    async def _phase_window_waived(self, phase: models.Phase) -> bool:
+        """True when a waiver given at the start or at ``resume --from`` (``window:PHASE``) lifts the phase's
+        window that blocks it now: recorded as ``gate_waived``; the phase neither waits for ``not_before`` nor
+        has the IC asked at its ``not_after``. A waiver that does not count (not a waiving role, no ticket) is
+        recorded as refused and the window holds."""
+        st = self.h.state
+        gate_id = f"window:{phase.id}"
+        if any(w.get("gate") == gate_id for w in st.gate_waived):
+            return True
+        waivers = [gate_mod.GateWaiver(**w) for w in st.gate_waivers if w.get("gate") == gate_id]
+        if not waivers:
+            return False
+        blocks = gate_mod.phase_window_blocks(self.runbook, phase, self.clock.now())
+        if not blocks:
+            return False  # the window is open: nothing to waive
+        gate_mod.resolve_waivers(blocks, waivers[-1:], st.roles)
+        b = blocks[0]
+        if b.waived is None:
+            await self.emit("act_refused", actor=waivers[-1].by, act=f"waive {gate_id}", why=b.why)
+            return False
+        await self.emit("gate_waived", **gate_mod.waived_event(b, self.redactor.redact))
+        return True
 
     async def _checks_first(self, phase: models.Phase) -> None:
         """A STOPPED run continued from this phase days later: its checks run again before anyone is asked to
@@ -849,6 +874,10 @@ class Engine:
                 f"then finish it with: golive resume {self.h.run_id}"
             ) from None
 
+    def _after_go(self) -> bool:
+        """The rollback under way started after the cutover passed with a GO (during hypercare)."""
+        return bool((self.h.state.rollback or {}).get("after_go"))
+
     def rollback_order(self) -> list[models.Step | None]:
         """The rollback's steps in the order they run; ``None`` stands for restoring the flags' safe values."""
         plan = self.runbook.rollback
@@ -869,7 +898,7 @@ class Engine:
         st = self.h.state
         if st.rollback is None:
             await self.emit("rollback_started", reason=reason, by=by, source=source)
-            await self.notify("rollback_triggered", reason=reason, actor=by)
+            await self.notify("rollback_triggered", reason=reason, actor=by, after_go=self._after_go())
         for pid, phase_outcome in list(st.phases.items()):
             if phase_outcome == "running":  # the phase the rollback interrupted ends here, failed
                 await self.emit(
@@ -892,10 +921,10 @@ class Engine:
             if not o.ok:
                 failed.append(sid)
         ok = not failed
+        after_go = self._after_go()
         await self.emit("rollback_finished", outcome="pass" if ok else "fail", failed=failed)
-        await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail")
+        await self.notify("rollback_complete", reason=reason, outcome="pass" if ok else "fail", after_go=after_go)
         status_reason = f"{reason} (rollback started by {by}{'' if ok else '; some rollback steps failed'})"
-        after_go = bool((st.rollback or {}).get("after_go"))
         if after_go:
             status_reason = f"after GO, during hypercare: {status_reason}"
         await self.finish(RunStatus.ROLLED_BACK_AFTER_GO if after_go else RunStatus.ROLLED_BACK, status_reason)

@@ -181,6 +181,12 @@ class Scenario(_Model):
     limit: Duration = Field(default=DEFAULT_RUN_LIMIT, gt=0, description="Run time the run may take.")
     expect: Expect
 
+    @property
+    def confirm_inputs(self) -> dict[str, dict[str, str]]:
+        """The inputs the scenario's people confirm each manual step with, by step id (for other scripted
+        people, e.g. :class:`golive.testing.AutoActors` in a time-scaled rehearsal of the same runbook)."""
+        return {a.step: dict(a.confirm.inputs) for a in self.people.acts if a.step and a.confirm is not None}
+
     @model_validator(mode="after")
     def _safe_files(self) -> Scenario:
         for name in self.files:
@@ -595,9 +601,10 @@ async def play(
     roles: Mapping[str, str] | None = None,
 ) -> Actual:
     """Play the runbook against ``stubs`` with the scenario's people under a fake clock; what happened."""
-    from golive.engine import acts, rehearsal, runner, summary
+    from golive.engine import acts, rehearsal, runner
     from golive.engine.state import parse_ts
     from golive.store import memory
+    from golive.views import summary
 
     scenario = sc.scenario if sc is not None else None
     threads = _ThreadWatch(asyncio.get_running_loop())

@@ -4,7 +4,7 @@ Event types (``data`` fields in brackets; :mod:`golive.engine.events` declares e
 event written goes through it):
 
 - ``run_created`` [runbook, digest, mode, vars, t0, anchor]          ``run_finished`` [status, reason]
-- ``run_reopened`` [reason, reenter_phases, reenter_steps, from_phase] ``role_assigned`` [role, person]
+- ``run_reopened`` [reason, reenter_phases, reenter_steps, from_phase, gate_waivers] ``role_assigned`` [role, person]
 - ``phase_started`` / ``phase_finished`` [outcome, reason]
 - ``step_started`` [attempt]   ``action_started`` [attempt, describe]   ``step_retry`` [attempt, summary, wait]
 - ``step_probe`` [probe, outcome, held, restarted, summary]: one probe of a steady gate (``steady:``)
@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from golive import clock as clock_mod
+from golive.engine import events as payloads
 from golive.results import Outcome
 from golive.spec import models
 from golive.store.base import Event
@@ -209,51 +210,61 @@ class RunState:
 
     # -- the fold ----------------------------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
+        """Fold one event in: its ``data`` is read through its payload model (golive.engine.events)."""
         if ev.seq <= self.last_seq:
             return  # already applied (the engine and a poller may both see an event)
-        d = ev.data
+        d = ev.data  # the whole payload, where a view keeps it as written (gate, overruns, comms, reports)
         t = ev.type
         self.last_seq = ev.seq
         self.head_hash = ev.hash
         if t == "run_created":
-            self.runbook_name = d.get("runbook", "")
-            self.mode = d.get("mode", "live")
-            self.vars = dict(d.get("vars") or {})
+            created = payloads.read(d, payloads.RunCreated)
+            self.runbook_name = created.runbook if created.runbook is not None else ""
+            self.mode = created.mode if created.mode is not None else "live"
+            self.vars = dict(created.vars or {})
             self.created_at = ev.ts
             self.created_by = ev.actor if ev.actor and ev.actor != "golive" else None
-            self.anchor = d.get("anchor")
-            self.start_now = bool(d.get("start_now"))
-            self.rehearsal = dict(d.get("rehearsal") or {})
-            self.gate_waivers = list(d.get("gate_waivers") or [])
+            self.anchor = created.anchor
+            self.start_now = bool(created.start_now)
+            self.rehearsal = dict(created.rehearsal or {})
+            self.gate_waivers = list(created.gate_waivers or [])
             self.status = RunStatus.RUNNING
-            for sid, section in (d.get("sections") or {}).items():
+            for sid, section in (created.sections or {}).items():
                 self.steps[sid] = StepState(sid, section)
-            for pid in d.get("phases") or []:
+            for pid in created.phases or []:
                 self.phases[pid] = "pending"
         elif t == "role_assigned":
-            self.assignments.append({"role": d.get("role"), "person": d.get("person"), "by": ev.actor, "at": ev.ts})
-            if d.get("person"):
-                self.roles[d["role"]] = d["person"]
+            assigned = payloads.read(d, payloads.RoleAssigned)
+            self.assignments.append({"role": assigned.role, "person": assigned.person, "by": ev.actor, "at": ev.ts})
+            if assigned.person:
+                self.roles[assigned.role or ""] = assigned.person
             else:
-                self.roles.pop(d["role"], None)
+                self.roles.pop(assigned.role or "", None)
         elif t == "phase_started":
             self.phases[ev.step_id or ""] = "running"
             self.phase_times[ev.step_id or ""] = (ev.ts, None)
         elif t == "phase_finished":
-            self.phases[ev.step_id or ""] = d.get("outcome", "fail")
+            phase = payloads.read(d, payloads.PhaseFinished)
+            self.phases[ev.step_id or ""] = phase.outcome if phase.outcome is not None else "fail"
             start = self.phase_times.get(ev.step_id or "", (None, None))[0]
             self.phase_times[ev.step_id or ""] = (start, ev.ts)
         elif t in ("step_started", "action_started"):
+            began: payloads.StepStarted | payloads.ActionStarted = (
+                payloads.read(d, payloads.StepStarted)
+                if t == "step_started"
+                else payloads.read(d, payloads.ActionStarted)
+            )
             st = self.step(ev.step_id or "")
             st.status = "running"
-            st.attempts = int(d.get("attempt", st.attempts + 1))
+            st.attempts = int(began.attempt if began.attempt is not None else st.attempts + 1)
             st.started_at = st.started_at or ev.ts
             st.action_open = t == "action_started"
             st.waiting_for = None
-            if d.get("resumed"):  # an observe step watching again after a pause: that deadline is over
-                st.deadline = None
+            if isinstance(began, payloads.StepStarted) and began.resumed:
+                st.deadline = None  # an observe step watching again after a pause: that deadline is over
         elif t == "scheduled_wait":  # a phase or step waits for its planned T-time (views count down)
-            self.scheduled[ev.step_id or ""] = d.get("until", "")
+            until = payloads.read(d, payloads.ScheduledWait).until
+            self.scheduled[ev.step_id or ""] = until if until is not None else ""
         elif t == "start_gate":
             self.gate = {**d, "at": ev.ts}
         elif t == "gate_waived":
@@ -261,152 +272,170 @@ class RunState:
         elif t == "window_overrun":
             self.overruns.append({**d, "at": ev.ts, "decision": None})
         elif t == "overrun_decided":
+            scope = payloads.read(d, payloads.OverrunDecided).scope
             for o in reversed(self.overruns):
-                if o.get("scope") == d.get("scope") and o.get("decision") is None:
+                if o.get("scope") == scope and o.get("decision") is None:
                     o["decision"] = {**d, "by": ev.actor, "at": ev.ts}
                     break
         elif t == "freeze_started":
             self.freezes_started.append({**d, "at": ev.ts})
         elif t == "step_probe":  # a steady gate's probe: the live view shows how long it has held
-            st = self.step(ev.step_id or "")
-            st.summary = f"held {d.get('held', 0)}s: {d.get('summary', '')}"
+            probe = payloads.read(d, payloads.StepProbe)
+            held = probe.held if probe.held is not None else 0
+            self.step(ev.step_id or "").summary = f"held {held}s: {probe.summary if probe.summary is not None else ''}"
         elif t == "step_retry":
-            st = self.step(ev.step_id or "")
-            st.summary = d.get("summary", "")
-        elif t == "action_finished" and d.get("final") is False:
+            self.step(ev.step_id or "").summary = _text(payloads.read(d, payloads.StepRetry).summary)
+        elif t == "action_finished" and payloads.read(d, payloads.ActionFinished).final is False:
             # One failed attempt of an action that will be retried: not the step's result. After a crash in
             # the back-off the step is still to be done (idempotent: run again), never ended on this attempt.
             st = self.step(ev.step_id or "")
             st.status = "running"
             st.action_open = False
-            st.summary = d.get("summary", "")
+            st.summary = _text(payloads.read(d, payloads.ActionFinished).summary)
         elif t in ("step_finished", "action_finished"):
+            done: payloads.StepFinished | payloads.ActionFinished = (
+                payloads.read(d, payloads.StepFinished)
+                if t == "step_finished"
+                else payloads.read(d, payloads.ActionFinished)
+            )
             st = self.step(ev.step_id or "")
             st.status = "done"
             st.action_open = False
-            st.outcome = Outcome(d.get("outcome", "error"))
-            st.summary = d.get("summary", "")
-            st.details = d.get("details") or {}
-            st.output = d.get("output")
-            st.evidence = list(st.evidence) + list(d.get("evidence") or [])
+            st.outcome = Outcome(done.outcome if done.outcome is not None else "error")
+            st.summary = _text(done.summary)
+            st.details = done.details or {}
+            st.output = done.output
+            st.evidence = list(st.evidence) + list(done.evidence or [])
             st.finished_at = ev.ts
-            st.duration = d.get("duration")
-            st.downgraded_from = d.get("downgraded_from")
-            st.started_at = d.get("started_at") or st.started_at or ev.ts
+            st.duration = done.duration
+            st.downgraded_from = done.downgraded_from if isinstance(done, payloads.StepFinished) else None
+            st.started_at = done.started_at or st.started_at or ev.ts
             if ev.actor:
                 st.actor = ev.actor
-                st.auth, st.auth_subject = d.get("auth", st.auth), d.get("auth_subject", st.auth_subject)
+                st.auth = done.auth if "auth" in done.model_fields_set else st.auth
+                st.auth_subject = done.auth_subject if "auth_subject" in done.model_fields_set else st.auth_subject
             st.waiting_for = None
             st.deadline = None
         elif t == "step_waiting":
+            waiting = payloads.read(d, payloads.StepWaiting)
             st = self.step(ev.step_id or "")
             st.status = "waiting"
             st.started_at = st.started_at or ev.ts
-            st.waiting_for = d.get("what")
-            st.deadline = d.get("deadline")
-            st.default = d.get("default")
-            st.statement = d.get("statement") or st.statement
-            if d.get("what") == "pause":  # a new pause of an observe step waits for a new answer
+            st.waiting_for = waiting.what
+            st.deadline = waiting.deadline
+            st.default = waiting.default
+            st.statement = waiting.statement or st.statement
+            if waiting.what == "pause":  # a new pause of an observe step waits for a new answer
                 st.decision = None
-                st.remaining = d.get("remaining")
+                st.remaining = waiting.remaining
             self.status = RunStatus.WAITING if self.status is RunStatus.RUNNING else self.status
         elif t == "step_confirmed":
+            confirmed = payloads.read(d, payloads.StepConfirmed)
             st = self.step(ev.step_id or "")
-            st.inputs = dict(d.get("inputs") or {})
-            st.evidence = list(st.evidence) + list(d.get("evidence") or [])
+            st.inputs = dict(confirmed.inputs or {})
+            st.evidence = list(st.evidence) + list(confirmed.evidence or [])
             st.actor = ev.actor
-            st.auth, st.auth_subject = d.get("auth"), d.get("auth_subject")
+            st.auth, st.auth_subject = confirmed.auth, confirmed.auth_subject
         elif t == "action_unknown":
             st = self.step(ev.step_id or "")
             st.status = "unknown"
             st.waiting_for = "resolve"
         elif t == "action_resolved":
             st = self.step(ev.step_id or "")
-            if d.get("outcome") == "not-done":
+            if payloads.read(d, payloads.ActionResolved).outcome == "not-done":
                 st.status = "pending"
                 st.waiting_for = None
                 st.action_open = False
         elif t == "decision_recorded":
+            decided = payloads.read(d, payloads.DecisionRecorded)
             st = self.step(ev.step_id or "")
-            st.decision = d.get("decision")
-            st.statement = d.get("statement") or st.statement
+            st.decision = decided.decision
+            st.statement = decided.statement or st.statement
             self.decision = {
-                "decision": d.get("decision"),
+                "decision": decided.decision,
                 "by": ev.actor,
                 "at": ev.ts,
-                "reason": d.get("reason"),
-                "statement": d.get("statement"),
+                "reason": decided.reason,
+                "statement": decided.statement,
                 "step": ev.step_id,
                 "default": False,
             }
-            if d.get("approvers"):
-                self.decision["approvers"] = list(d["approvers"])
-            if d.get("decision") == "go" and not d.get("pause"):  # GO after a pause is not the go-live's GO
+            if decided.approvers:
+                self.decision["approvers"] = list(decided.approvers)
+            if decided.decision == "go" and not decided.pause:  # GO after a pause is not the go-live's GO
                 self.go_at = ev.ts
         elif t == "decision_defaulted":
+            defaulted = payloads.read(d, payloads.DecisionDefaulted)
             st = self.step(ev.step_id or "")
             if st.waiting_for == "pause":
-                st.decision = d.get("default")
+                st.decision = defaulted.default
             self.decision = {
-                "decision": d.get("default"),
+                "decision": defaulted.default,
                 "by": "deadline",
                 "at": ev.ts,
-                "reason": d.get("reason"),
+                "reason": defaulted.reason,
                 "statement": None,
                 "step": ev.step_id,
                 "default": True,
             }
         elif t == "approval_recorded":
+            approval = payloads.read(d, payloads.ApprovalRecorded)
             st = self.step(ev.step_id or "")
             st.approvals = [
                 *st.approvals,
                 {
-                    "act": d.get("act"),
+                    "act": approval.act,
                     "by": ev.actor,
                     "at": ev.ts,
-                    "reason": d.get("reason"),
-                    "ticket": d.get("ticket"),
-                    "auth": d.get("auth"),
-                    "auth_subject": d.get("auth_subject"),
+                    "reason": approval.reason,
+                    "ticket": approval.ticket,
+                    "auth": approval.auth,
+                    "auth_subject": approval.auth_subject,
                 },
             ]
         elif t == "link_opened":
-            self.links_used[str(d.get("nonce"))] = {
+            opened = payloads.read(d, payloads.LinkOpened)
+            self.links_used[str(opened.nonce)] = {"by": ev.actor, "at": ev.ts, "step": ev.step_id, "act": opened.act}
+        elif t == "waiver_recorded":
+            waived = payloads.read(d, payloads.WaiverRecorded)
+            w: dict[str, Any] = {
+                "step": ev.step_id,
                 "by": ev.actor,
                 "at": ev.ts,
-                "step": ev.step_id,
-                "act": d.get("act"),
+                "ticket": waived.ticket,
+                "reason": waived.reason,
             }
-        elif t == "waiver_recorded":
-            w = {"step": ev.step_id, "by": ev.actor, "at": ev.ts, "ticket": d.get("ticket"), "reason": d.get("reason")}
-            if d.get("approvers"):
-                w["approvers"] = list(d["approvers"])
+            if waived.approvers:
+                w["approvers"] = list(waived.approvers)
             self.waivers.append(w)
             self.step(ev.step_id or "").waiver = w
         elif t == "act_refused":
+            refused = payloads.read(d, payloads.ActRefused)
             self.refusals.append(
-                {"act": d.get("act"), "step": ev.step_id, "by": ev.actor, "at": ev.ts, "why": d.get("why")}
+                {"act": refused.act, "step": ev.step_id, "by": ev.actor, "at": ev.ts, "why": refused.why}
             )
         elif t == "trigger_evaluated":
-            tid = d.get("trigger_id") or d.get("trigger", "")
+            reading = payloads.read(d, payloads.TriggerEvaluated)
+            tid = reading.trigger_id or _text(reading.trigger)
             tr = self.triggers.setdefault(tid, {"history": []})
-            if tr.get("state") == "firing" and d.get("state") not in (None, "firing"):
-                self.cleared.append({"trigger": tid, "at": ev.ts, "value": d.get("value"), "reason": d.get("reason")})
+            if tr.get("state") == "firing" and reading.state not in (None, "firing"):
+                self.cleared.append({"trigger": tid, "at": ev.ts, "value": reading.value, "reason": reading.reason})
             tr.update({k: v for k, v in d.items() if k not in ("trigger", "trigger_id", "samples", "readings")})
             tr["at"] = ev.ts
             tr["history"] = _history(tr["history"], d, ev.ts)
         elif t == "trigger_fired":
+            fired = payloads.read(d, payloads.TriggerFired)
             self.fired.append(
                 {
-                    "trigger": d.get("trigger"),
+                    "trigger": fired.trigger,
                     "at": ev.ts,
-                    "reason": d.get("reason"),
-                    "then": d.get("then"),
-                    "severity": d.get("severity"),
+                    "reason": fired.reason,
+                    "then": fired.then,
+                    "severity": fired.severity,
                     "by": ev.actor,
                 }
             )
-            tr = self.triggers.setdefault(d.get("trigger_id") or d.get("trigger", ""), {"history": []})
+            tr = self.triggers.setdefault(fired.trigger_id or _text(fired.trigger), {"history": []})
             # The firing reading is the latest one: views show its value and reason, not the one before.
             tr.update(
                 {k: v for k, v in d.items() if k not in ("trigger", "trigger_id", "history", "samples", "readings")}
@@ -415,21 +444,23 @@ class RunState:
             tr["history"] = _history(tr["history"], d, ev.ts)
             tr["state"] = "firing"
         elif t == "rollback_requested":
+            requested = payloads.read(d, payloads.RollbackRequested)
             self.rollback_requests.append(
                 {
-                    "reason": d.get("reason"),
-                    "source": d.get("source"),
+                    "reason": requested.reason,
+                    "source": requested.source,
                     "by": ev.actor,
                     "at": ev.ts,
-                    "trigger": d.get("trigger"),
-                    "armed": bool(d.get("armed")),
+                    "trigger": requested.trigger,
+                    "armed": bool(requested.armed),
                 }
             )
         elif t == "rollback_started":
+            rolling = payloads.read(d, payloads.RollbackStarted)
             self.rollback = {
-                "reason": d.get("reason"),
-                "by": d.get("by") or ev.actor,
-                "source": d.get("source"),
+                "reason": rolling.reason,
+                "by": rolling.by or ev.actor,
+                "source": rolling.source,
                 "started_at": ev.ts,
                 "finished_at": None,
                 "outcome": None,
@@ -440,67 +471,76 @@ class RunState:
         elif t == "rollback_finished":
             if self.rollback is not None:
                 self.rollback["finished_at"] = ev.ts
-                self.rollback["outcome"] = d.get("outcome")
+                self.rollback["outcome"] = payloads.read(d, payloads.RollbackFinished).outcome
                 self.rollback["interrupted"] = None
         elif t == "rollback_interrupted":
             if self.rollback is not None:
-                self.rollback["interrupted"] = {"at": ev.ts, "error": d.get("error"), "by": ev.actor}
+                error = payloads.read(d, payloads.RollbackInterrupted).error
+                self.rollback["interrupted"] = {"at": ev.ts, "error": error, "by": ev.actor}
         elif t == "step_rechecked":
             self.rechecks.append({**d, "step": ev.step_id, "at": ev.ts, "by": ev.actor})
         elif t == "follow_up_confirmed":
-            self.follow_ups[d.get("follow_up", "")] = {"by": ev.actor, "at": ev.ts, "note": d.get("note")}
+            follow_up = payloads.read(d, payloads.FollowUpConfirmed)
+            self.follow_ups[_text(follow_up.follow_up)] = {"by": ev.actor, "at": ev.ts, "note": follow_up.note}
         elif t == "comms_sent":
             self.comms.append({**d, "at": ev.ts})
         elif t == "signoff_recorded":
-            self.signoffs[d.get("area", "")] = {"by": ev.actor, "at": ev.ts, "statement": d.get("statement")}
+            signed = payloads.read(d, payloads.SignoffRecorded)
+            self.signoffs[_text(signed.area)] = {"by": ev.actor, "at": ev.ts, "statement": signed.statement}
         elif t == "signoff_fields_recorded":
-            for fid, value in (d.get("fields") or {}).items():
+            for fid, value in (payloads.read(d, payloads.SignoffFieldsRecorded).fields or {}).items():
                 self.signoff_fields[fid] = {"value": value, "by": ev.actor, "at": ev.ts}
         elif t == "hypercare_check":
             self.hypercare.append({**d, "step": ev.step_id, "at": ev.ts})
         elif t == "hypercare_report":
-            self.reports[d.get("report", "")] = {**d, "at": ev.ts}
+            self.reports[_text(payloads.read(d, payloads.HypercareReport).report)] = {**d, "at": ev.ts}
         elif t == "engine_started":
-            self.engine = {"owner": d.get("owner"), "epoch": d.get("epoch"), "since": ev.ts}
+            started = payloads.read(d, payloads.EngineStarted)
+            self.engine = {"owner": started.owner, "epoch": started.epoch, "since": ev.ts}
             self.engine_stopped = None
-            if d.get("takeover"):
+            if started.takeover:
                 self.takeovers.append(
                     {
                         "by": ev.actor,
                         "at": ev.ts,
-                        "owner": d.get("owner"),
-                        "epoch": d.get("epoch"),
-                        "previous_owner": d.get("previous_owner"),
-                        "reason": d.get("reason"),
+                        "owner": started.owner,
+                        "epoch": started.epoch,
+                        "previous_owner": started.previous_owner,
+                        "reason": started.reason,
                     }
                 )
         elif t == "engine_stopped":
+            stopped = payloads.read(d, payloads.EngineStopped)
             self.engine_stopped = {
-                "owner": d.get("owner"),
-                "epoch": d.get("epoch"),
-                "reason": d.get("reason"),
+                "owner": stopped.owner,
+                "epoch": stopped.epoch,
+                "reason": stopped.reason,
                 "at": ev.ts,
             }
         elif t == "run_finished":
-            self.status = RunStatus(d.get("status", "failed"))
-            self.reason = d.get("reason", "")
+            finished = payloads.read(d, payloads.RunFinished)
+            self.status = RunStatus(finished.status if finished.status is not None else "failed")
+            self.reason = _text(finished.reason)
             self.finished_at = ev.ts
         elif t == "rehearsal_report":
             self.rehearsal = {**self.rehearsal, "report": dict(d)}
         elif t == "run_reopened":
+            reopened = payloads.read(d, payloads.RunReopened)
             self.status = RunStatus.RUNNING
             self.reason = ""
             self.finished_at = None
             # What the run enters again: those phases start over, those steps have no outcome of their own yet.
-            for pid in d.get("reenter_phases") or []:
+            for pid in reopened.reenter_phases or []:
                 self.phases[pid] = "pending"
                 self.phase_times.pop(pid, None)
-            for sid in d.get("reenter_steps") or []:
+            for sid in reopened.reenter_steps or []:
                 old = self.steps.get(sid)
                 self.steps[sid] = StepState(sid, old.section if old else "")
-            if d.get("from_phase"):
-                self.resumed_from = d["from_phase"]
-            if self.decision is not None and self.decision.get("step") in (d.get("reenter_steps") or []):
+            if reopened.from_phase:
+                self.resumed_from = reopened.from_phase
+            # Waivers given with resume --from join the start's: phase windows (window:PHASE) are judged later.
+            self.gate_waivers = [*self.gate_waivers, *(reopened.gate_waivers or [])]
+            if self.decision is not None and self.decision.get("step") in (reopened.reenter_steps or []):
                 self.decision = None  # that decision is taken again
         if (
             t
@@ -516,6 +556,11 @@ class RunState:
             and not self.waiting
         ):
             self.status = RunStatus.RUNNING
+
+
+def _text(value: str | None) -> str:
+    """A text field of a payload, empty when the event left it out."""
+    return value if value is not None else ""
 
 
 def fold(run_id: str, events: Iterable[Event], runbook: models.Runbook | None = None) -> RunState:

@@ -51,15 +51,16 @@ def has_watch(runbook: models.Runbook) -> bool:
 
 def due_overruns(runbook: models.Runbook, st: state_mod.RunState) -> list[Due]:
     """The windows that close while the cutover still needs them: the run's (unless waived at the start) while
-    any phase is still to finish, and each running phase's."""
+    any phase is still to finish, and each running phase's (unless waived: ``window:PHASE``)."""
     out: list[Due] = []
     open_phases = [p for p in runbook.phases if st.phases.get(p.id) in ("pending", "running")]
     if runbook.window is not None and open_phases and not any(w.get("gate") == "window" for w in st.gate_waived):
         _, na = runbook.window.edges(runbook.t0)
         if na is not None:
             out.append(Due("run", na, runbook.window.on_overrun))
+    waived = {w.get("gate") for w in st.gate_waived}
     for p in runbook.phases:
-        if p.window is not None and st.phases.get(p.id) == "running":
+        if p.window is not None and st.phases.get(p.id) == "running" and f"window:{p.id}" not in waived:
             _, na = p.window.edges(runbook.t0)
             if na is not None:
                 out.append(Due(p.id, na, p.window.on_overrun))

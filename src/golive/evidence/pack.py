@@ -733,7 +733,19 @@ def verify_pack(path: Path, pubkey: Path | None = None, attestation: Path | None
                 missing.append(name)
                 problems.append(f"{name} is listed in {CHECKSUMS_NAME} but missing")
         to_hash = sorted(name for name in entries if name in present)
-        for name, outcome in zip(to_hash, _hash_members(reader, to_hash), strict=True):
+        with _hashing(reader, to_hash) as hashed:
+            # While worker threads hash the members (hashlib releases the GIL): the chain and the signature.
+            chain, chain_problems = _check_run_chain(reader, manifest, present)
+            signature: SignatureStatus = "absent"
+            signature_problems: list[str] = []
+            if SIGNATURE_NAME in present:
+                signature, note = _check_signature(reader, manifest_bytes, public_key)
+                if note:
+                    signature_problems.append(note)
+            elif public_key is not None:
+                signature_problems.append(f"a public key was given but the pack has no {SIGNATURE_NAME}")
+            outcomes = hashed()
+        for name, outcome in zip(to_hash, outcomes, strict=True):
             if isinstance(outcome, str):
                 mismatches.append(name)
                 problems.append(f"{name}: {outcome}")
@@ -745,35 +757,8 @@ def verify_pack(path: Path, pubkey: Path | None = None, attestation: Path | None
         unexpected = sorted(present - set(entries) - RESERVED_NAMES) if checksums_ok else []
         for name in unexpected:
             problems.append(f"{name} is in the pack but not in {CHECKSUMS_NAME}")
-
-        # A run pack's own chain: checksums can be recomputed by whoever edits the pack, the chain cannot.
-        chain: ChainStatus = "absent"
-        run_pack = manifest.get("run_id") is not None and (
-            manifest.get("head_hash") is not None or manifest.get("chain_verified") is not None
-        )
-        if run_pack and RUN_EVENTS_NAME in present:
-            from golive.evidence import anchor
-
-            runbook_name = str(manifest.get("runbook_file") or "runbook.yaml")
-            try:
-                events_bytes = reader.read_meta(RUN_EVENTS_NAME)
-                runbook_bytes = reader.read_meta(runbook_name) if runbook_name in present else None
-                chain_problems = anchor.check_pack_chain(events_bytes, manifest, runbook_bytes)
-            except _HASH_ERRORS as exc:
-                chain_problems = [f"{RUN_EVENTS_NAME} cannot be read: {exc}"]
-            chain = "broken" if chain_problems else "valid"
-            problems += chain_problems
-        elif run_pack:
-            chain = "broken"
-            problems.append(f"{RUN_EVENTS_NAME} is missing: the run's chain cannot be checked")
-
-        signature: SignatureStatus = "absent"
-        if SIGNATURE_NAME in present:
-            signature, note = _check_signature(reader, manifest_bytes, public_key)
-            if note:
-                problems.append(note)
-        elif public_key is not None:
-            problems.append(f"a public key was given but the pack has no {SIGNATURE_NAME}")
+        problems += chain_problems
+        problems += signature_problems
 
     from golive.evidence import attest
 
@@ -814,15 +799,39 @@ def _parse_checksums(data: bytes) -> dict[str, dict[str, Any]]:
     return files
 
 
-def _hash_members(reader: _Reader, names: list[str]) -> list[tuple[str, int] | str]:
-    """(sha256, size) of each member, or the reason it could not be read, in the order given."""
+def _check_run_chain(reader: _Reader, manifest: dict[str, Any], present: set[str]) -> tuple[ChainStatus, list[str]]:
+    """A run pack's own chain: checksums can be recomputed by whoever edits the pack, the chain cannot."""
+    run_pack = manifest.get("run_id") is not None and (
+        manifest.get("head_hash") is not None or manifest.get("chain_verified") is not None
+    )
+    if not run_pack:
+        return "absent", []
+    if RUN_EVENTS_NAME not in present:
+        return "broken", [f"{RUN_EVENTS_NAME} is missing: the run's chain cannot be checked"]
+    from golive.evidence import anchor
+
+    runbook_name = str(manifest.get("runbook_file") or "runbook.yaml")
+    try:
+        events_bytes = reader.read_meta(RUN_EVENTS_NAME)
+        runbook_bytes = reader.read_meta(runbook_name) if runbook_name in present else None
+        chain_problems = anchor.check_pack_chain(events_bytes, manifest, runbook_bytes)
+    except _HASH_ERRORS as exc:
+        chain_problems = [f"{RUN_EVENTS_NAME} cannot be read: {exc}"]
+    return ("broken" if chain_problems else "valid"), chain_problems
+
+
+@contextmanager
+def _hashing(reader: _Reader, names: list[str]) -> Iterator[Callable[[], list[tuple[str, int] | str]]]:
+    """Hash the members on worker threads from entry on; the function yielded waits for them and gives
+    (sha256, size) of each member, or the reason it could not be read, in the order given."""
+    results: list[tuple[str, int] | str] = [""] * len(names)
     if not names:
-        return []
+        yield lambda: results
+        return
     workers = min(WORKERS, len(names))
     # Each worker pulls the next index from one shared iterator (advancing it is atomic under the GIL),
     # so a few large files do not leave one worker idle while the other has a queue.
     order = iter(range(len(names)))
-    results: list[tuple[str, int] | str] = [""] * len(names)
 
     def work(hash_one: Callable[[str], tuple[str, int]]) -> None:
         for i in order:
@@ -833,9 +842,14 @@ def _hash_members(reader: _Reader, names: list[str]) -> list[tuple[str, int] | s
 
     hashers = [reader.hasher() for _ in range(workers)]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="golive-verify") as pool:
-        for future in [pool.submit(work, h) for h in hashers]:
-            future.result()
-    return results
+        futures = [pool.submit(work, h) for h in hashers]
+
+        def wait() -> list[tuple[str, int] | str]:
+            for future in futures:
+                future.result()
+            return results
+
+        yield wait
 
 
 def _check_signature(reader: _Reader, manifest_bytes: bytes | None, public_key: Any) -> tuple[SignatureStatus, str]:

@@ -29,16 +29,16 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
-from golive import exceptions, redact
-from golive.engine import acts, summary
-from golive.engine import handle as handle_mod
-from golive.engine import state as state_mod
+from golive import exceptions
 from golive.evidence import anchor, pack
-from golive.spec import loader
 from golive.store import base as store_base
+
+if TYPE_CHECKING:
+    from golive import redact
+    from golive.engine import acts
 
 __all__ = ["EVIDENCE_DIR", "RunPackSummary", "evidence_refs", "pack_run", "read_anchor", "safe_name"]
 
@@ -172,6 +172,8 @@ def _json(doc: Any) -> bytes:
 
 def timeline(h: acts.RunHandle, data: dict[str, Any]) -> dict[str, Any]:
     """The scribe's timeline (what `golive timeline --json` prints) and each phase and step with its T-times."""
+    from golive.views import summary
+
     lines = summary.timeline(h, data)
 
     def step_view(s: dict[str, Any]) -> dict[str, Any]:
@@ -275,6 +277,14 @@ async def _reports(
     store: store_base.Store, record: store_base.RunRecord, events: list[store_base.Event], refs: list[EvidenceRef]
 ) -> tuple[acts.RunHandle, redact.Redactor, list[pack.PackFile], dict[str, Any]]:
     """The run's handle and redactor, the pack's files other than the blobs, and its manifest."""
+    # Imported here, not with this module: a fresh `golive evidence pack` imports them while the blobs copy.
+    from golive.engine import acts
+    from golive.engine import handle as handle_mod
+    from golive.engine import state as state_mod
+    from golive.report import formats, html
+    from golive.spec import loader
+    from golive.views import summary
+
     rid = record.run_id
     head = events[-1]
     loaded = loader.load_text(
@@ -286,9 +296,6 @@ async def _reports(
     # by the run's settings (with redact_ips, "Point DNS at 10.0.0.5" keeps no address), like the events.
     red = handle_mod.make_redactor(loaded.runbook)
     data = acts.redact_strings(red, summary.summarize(h))
-
-    from golive.report import formats, html
-
     page = await html.render_run(h, data, rehash_evidence=False, verified_events=events)
     suffix = Path(record.runbook_path).suffix.lower()
     runbook_name = "runbook" + (suffix if suffix in (".yaml", ".yml", ".json") else ".yaml")
@@ -369,10 +376,8 @@ async def pack_run(
     record = await store.get_run(run_id)
     rid = record.run_id
     try:
-        await store.verify(rid)  # the store's own check: hashes, seq, and the head it recorded
-        events = await store.events(rid)
-        # Events appended after that check (a run still going) are checked here, as packed.
-        store_base.verify_chain(rid, events)
+        # The store's own check (hashes, seq, and the head it recorded) of exactly the events packed.
+        events = await store.verified_events(rid)
     except exceptions.ChainBroken as exc:
         raise exceptions.EvidenceError(
             f"run {rid}: not packed: event {exc.seq} breaks the chain ({exc.reason}); `golive verify {rid}` shows it"
@@ -389,7 +394,9 @@ async def pack_run(
         with await asyncio.to_thread(pack.PackWriter, out, sign_key, clock=clock) as writer:
             # The blobs are copied (and hashed: hashlib and file I/O release the GIL) on a thread while
             # the reports are made here; the copy ends before anything else happens to the pack.
-            copying = asyncio.ensure_future(asyncio.to_thread(writer.add, blobs))
+            # Submitted now (run_in_executor, not a task that would start at the loop's next turn): making
+            # the reports may not give the loop a turn before it is done.
+            copying = asyncio.get_running_loop().run_in_executor(None, writer.add, blobs)
             try:
                 h, red, files, manifest = await _reports(store, record, events, refs)
             finally:

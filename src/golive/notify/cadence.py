@@ -24,7 +24,7 @@ updates in a row.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -174,35 +174,37 @@ def _slot(key: str, tier: models.CadenceTier, base: datetime, k: int, missed: in
     )
 
 
-def schedule(tiers: Sequence[models.CadenceTier], anchors: Anchors, upto: datetime) -> list[Due]:
-    """Every slot up to ``upto`` (inclusive), in time order: the plan as it stands."""
-    out: list[Due] = []
+def _tops(
+    tiers: Sequence[models.CadenceTier], anchors: Anchors, at: datetime
+) -> Iterator[tuple[str, models.CadenceTier, datetime, int]]:
+    """Per tier that has a window: its key, the tier, its base time and its highest slot at or before ``at``."""
     for key, tier in zip(tier_keys(tiers), tiers, strict=True):
         win = _window(tier, anchors)
         if win is None:
             continue
         base, until, hard = win
-        top = _max_slot(tier, until, hard, (upto - base).total_seconds())
-        out.extend(_slot(key, tier, base, k) for k in range(1, top + 1))
-    out.sort(key=lambda d: (d.due_at, d.tier))
-    return out
+        yield key, tier, base, _max_slot(tier, until, hard, (at - base).total_seconds())
+
+
+def _in_time_order(slots: Iterable[Due]) -> list[Due]:
+    return sorted(slots, key=lambda d: (d.due_at, d.tier))
+
+
+def schedule(tiers: Sequence[models.CadenceTier], anchors: Anchors, upto: datetime) -> list[Due]:
+    """Every slot up to ``upto`` (inclusive), in time order: the plan as it stands."""
+    return _in_time_order(
+        _slot(key, tier, base, k) for key, tier, base, top in _tops(tiers, anchors, upto) for k in range(1, top + 1)
+    )
 
 
 def due(tiers: Sequence[models.CadenceTier], anchors: Anchors, sent: Mapping[str, int], now: datetime) -> list[Due]:
     """The updates to send now: per tier, the latest slot at or before ``now`` newer than the last sent
     (``sent``: tier key -> highest slot sent, see :func:`last_sent`)."""
-    out: list[Due] = []
-    for key, tier in zip(tier_keys(tiers), tiers, strict=True):
-        win = _window(tier, anchors)
-        if win is None:
-            continue
-        base, until, hard = win
-        top = _max_slot(tier, until, hard, (now - base).total_seconds())
-        done = sent.get(key, 0)
-        if top > done:
-            out.append(_slot(key, tier, base, top, missed=top - done - 1))
-    out.sort(key=lambda d: (d.due_at, d.tier))
-    return out
+    return _in_time_order(
+        _slot(key, tier, base, top, missed=top - sent.get(key, 0) - 1)
+        for key, tier, base, top in _tops(tiers, anchors, now)
+        if top > sent.get(key, 0)
+    )
 
 
 def next_due(

@@ -81,11 +81,15 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
         "Trigger {{ trigger.get('title') or trigger.get('id') or 'unknown' }} fired"
         "{% if trigger.get('reason') %}: {{ trigger.get('reason') }}{% endif %}."
     ),
-    "rollback_triggered": "Rollback triggered. Reason: {{ reason or 'not given' }}. Restoration in progress.",
+    "rollback_triggered": (
+        "{% if after_go %}After GO, during hypercare: rollback triggered{% else %}Rollback triggered{% endif %}."
+        " Reason: {{ reason or 'not given' }}. Restoration in progress."
+    ),
     "rollback_complete": (
         "{% if outcome in ('fail', 'error') %}Rollback FAILED{% if reason %}: {{ reason }}{% endif %}."
         " Restoration is not confirmed; escalate now."
         "{% else %}Rollback complete. Previous release restored.{% endif %}"
+        "{% if after_go %} The run is ROLLED BACK AFTER GO.{% endif %}"
     ),
     "rollback_interrupted": (
         "Rollback INTERRUPTED{% if reason %}: {{ reason }}{% endif %}. Restoration is not finished;"

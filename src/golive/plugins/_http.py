@@ -21,9 +21,9 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from golive import exceptions
+from golive.exceptions import HttpFailure, HttpFailureKind
 
 if TYPE_CHECKING:  # aiohttp costs ~90 ms to import: only runs that send requests pay it
     import aiohttp
@@ -42,16 +42,8 @@ HTTP_MAX_CONNECTIONS = 2000  # open sockets per run; 1,000 concurrent checks mus
 MAX_BODY_BYTES = 8 * 1024 * 1024  # bytes read from one response; a health endpoint is not a download
 USER_AGENT = "golive"
 
-FailureKind = Literal["timeout", "connect", "tls", "protocol", "too_large", "invalid"]
+FailureKind = HttpFailureKind
 _NO_JSON = object()
-
-
-class HttpFailure(exceptions.PluginError):
-    """An HTTP request did not produce a response (timeout, refused, TLS, protocol error)."""
-
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        self.kind = kind
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)

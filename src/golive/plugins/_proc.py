@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from golive import exceptions
+from golive.exceptions import ProcFailure
 from golive.spec import vartypes
 
 __all__ = [
@@ -33,10 +33,6 @@ __all__ = [
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to a timed-out process group
 MAX_OUTPUT_BYTES = 1024 * 1024  # bytes kept per stream (the tail); more is read and dropped
 _CHUNK = 64 * 1024  # bytes per read
-
-
-class ProcFailure(exceptions.PluginError):
-    """The command could not be started."""
 
 
 @dataclass(frozen=True, slots=True)

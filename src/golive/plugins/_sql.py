@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from golive import exceptions
+from golive.exceptions import SqlFailure
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["SqlFailure", "SqlResult", "async_url", "execute", "safe_url"]
 
 MAX_ROWS = 10_000  # rows fetched by a check; a check that needs more is asking the wrong question
-
-
-class SqlFailure(exceptions.PluginError):
-    """The database could not be reached or refused the statement."""
 
 
 @dataclass(frozen=True, slots=True)

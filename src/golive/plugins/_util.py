@@ -26,6 +26,7 @@ from pydantic_core import core_schema
 
 from golive import clock as clock_mod
 from golive import exceptions, expr, results
+from golive.exceptions import SecretMissing
 from golive.plugins import base
 from golive.plugins._http import HttpClient, HttpFailure, HttpResponse, TlsOptions, make_http_client
 from golive.spec import codecheck, durations
@@ -50,10 +51,6 @@ __all__ = [
 ]
 
 EXCERPT_CHARS = 2000  # characters of output kept in a result; the evidence store is not a log sink
-
-
-class SecretMissing(exceptions.SecretError):
-    """The secret (or the key inside it) does not exist in its provider."""
 
 
 # ---------------------------------------------------------------------------------------------- durations

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from golive import clock as clock_mod
-from golive.spec import durations
+from golive.views.format import clock_text, duration_text, parse_ts, ttext
 
 __all__ = [
     "CHART_NARROW",
@@ -89,52 +88,6 @@ def parse_thresholds(when: str | None) -> list[tuple[str, float]]:
     for m in _NUMBER_FIRST.finditer(when):
         found.append((m.start(), _MIRROR[m.group(2)], float(m.group(1))))
     return [(op, num) for _, op, num in sorted(found) if math.isfinite(num)]
-
-
-def parse_ts(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return clock_mod.parse_time(value)  # golive writes UTC; a naive time is UTC, never mixed
-    except ValueError:
-        return None
-
-
-def clock_text(value: Any) -> str:
-    """'2026-11-23T04:56:35.183Z' -> '2026-11-23 04:56:35 UTC' (or the text as given if it is not a time)."""
-    at = parse_ts(value)
-    if at is None:
-        return str(value) if value else ""
-    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def ttext(seconds: float | None, decimals: int = 0) -> str:
-    """A T-time with seconds: -3598 -> 'T-59m58s', 0 -> 'T-0', 5400 -> 'T+90m', 4 h -> 'T+4h'."""
-    if seconds is None:
-        return ""
-    rounded = round(seconds, decimals)
-    if rounded == 0:
-        return "T-0"
-    sign = "-" if rounded < 0 else "+"
-    mag = abs(rounded)
-    whole = int(mag)
-    frac = mag - whole
-    if whole >= 3 * 3600 + 60:  # past three hours scribes write hours
-        h, rem = divmod(whole, 3600)
-        m = rem // 60
-        return f"T{sign}{h}h{f'{m:02d}m' if m else ''}"
-    m, s = divmod(whole, 60)
-    secs = s + frac
-    sec_text = f"{secs:0{3 + decimals if decimals else 2}.{decimals}f}s" if m else f"{secs:.{decimals}f}s"
-    if m and secs < 10 ** (-decimals) / 2:
-        return f"T{sign}{m}m"
-    return f"T{sign}{m}m{sec_text}" if m else f"T{sign}{sec_text}"
-
-
-def duration_text(seconds: Any) -> str:
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-        return ""
-    return durations.format_duration(seconds)
 
 
 def num_text(v: float) -> str:

@@ -1,6 +1,6 @@
 """The HTML report of a run: one self-contained page (inline CSS and SVG, no script, no network).
 
-:func:`render` turns the run summary (:func:`golive.engine.summary.summarize`) into the page and is pure: the
+:func:`render` turns the run summary (:func:`golive.views.summary.summarize`) into the page and is pure: the
 same summary always gives the same bytes. :func:`render_run` first reads what the summary leaves out from the
 store (every trigger evaluation for the full metric series, the event chain check, the evidence blobs
 re-hashed) and then calls :func:`render`.
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -23,6 +25,7 @@ import jinja2
 from golive import __version__, exceptions
 from golive import clock as clock_mod
 from golive.report import charts
+from golive.views import format as fmt
 from golive.watch import samples as samples_mod
 
 if TYPE_CHECKING:
@@ -73,7 +76,7 @@ async def render_run(
     verified over them, instead of reading and checking the log again.
     """
     if data is None:
-        from golive.engine import summary as summary_mod
+        from golive.views import summary as summary_mod
 
         data = summary_mod.summarize(handle)
     store = handle.store
@@ -171,17 +174,56 @@ async def _blob_status(store: store_base.Store, digest: str) -> dict[str, Any]:
 # -- the view model ---------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("golive.report", "templates"),
+# The templates compiled to Python (scripts/compile-templates), so a fresh process does not compile them
+# (~40-100 ms): used only when sources.json beside them names this Jinja version and the sha256 of every
+# template as it is now; otherwise the templates are compiled from source, as before.
+TEMPLATES = Path(__file__).parent / "templates"
+COMPILED = TEMPLATES / "compiled"
+COMPILED_SOURCES = "sources.json"
+
+
+def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=loader,
         autoescape=True,  # every value from a run is untrusted text, the CSS and SVG templates included
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    return env.get_template("report.html.j2")
+
+
+def compiled_sources() -> dict[str, Any]:
+    """What compiled templates must have been made from: this Jinja version and each template's sha256."""
+    return {
+        "jinja2": jinja2.__version__,
+        "templates": {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(TEMPLATES.iterdir()) if p.is_file()
+        },
+    }
+
+
+def compile_templates(target: Path) -> None:
+    """Compile the report templates to Python modules in ``target``, with the sources.json they match."""
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("tmpl_*.py"):
+        old.unlink()
+    env = _environment(jinja2.FileSystemLoader(TEMPLATES))
+    env.compile_templates(target, zip=None, filter_func=lambda name: "/" not in name, ignore_errors=False)
+    text = json.dumps(compiled_sources(), indent=2, sort_keys=True) + "\n"
+    (target / COMPILED_SOURCES).write_text(text, encoding="utf-8")
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    loader: jinja2.BaseLoader = jinja2.PackageLoader("golive.report", "templates")
+    try:
+        current = json.loads((COMPILED / COMPILED_SOURCES).read_bytes()) == compiled_sources()
+    except (OSError, ValueError):
+        current = False
+    if current:
+        loader = jinja2.ChoiceLoader([jinja2.ModuleLoader(COMPILED), loader])
+    return _environment(loader).get_template("report.html.j2")
 
 
 def _size(n: Any) -> str:
@@ -197,7 +239,7 @@ def _size(n: Any) -> str:
 
 def _between(start: Any, end: Any) -> float | None:
     """Seconds from one timestamp to another, or None when either is missing."""
-    a, b = charts.parse_ts(start), charts.parse_ts(end)
+    a, b = fmt.parse_ts(start), fmt.parse_ts(end)
     return (b - a).total_seconds() if a is not None and b is not None else None
 
 
@@ -301,7 +343,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
 
     def tt(ts: Any) -> str:
         s = charts.seconds_since(ref, ts) if ref is not None and has_anchor else None
-        return charts.ttext(s) if s is not None else ""
+        return fmt.ttext(s) if s is not None else ""
 
     decision = summary.get("decision")
     dec_view = None
@@ -309,7 +351,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         dec_view = {
             "decision": str(decision.get("decision") or "").upper(),
             "by": decision.get("by") or "",
-            "at": charts.clock_text(decision.get("at")),
+            "at": fmt.clock_text(decision.get("at")),
             "t": tt(decision.get("at")),
             "reason": decision.get("reason") or "",
             "statement": decision.get("statement") or "",
@@ -324,11 +366,11 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
             "reason": rb.get("reason") or "",
             "by": rb.get("by") or "",
             "source": rb.get("source") or "",
-            "started_at": charts.clock_text(rb.get("started_at")),
+            "started_at": fmt.clock_text(rb.get("started_at")),
             "t": tt(rb.get("started_at")),
-            "finished_at": charts.clock_text(rb.get("finished_at")),
+            "finished_at": fmt.clock_text(rb.get("finished_at")),
             "outcome": str(rb.get("outcome") or "running"),
-            "took": charts.duration_text(_between(rb.get("started_at"), rb.get("finished_at"))),
+            "took": fmt.duration_text(_between(rb.get("started_at"), rb.get("finished_at"))),
         }
 
     step_rows: list[dict[str, Any]] = []
@@ -346,9 +388,9 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
                     "kind": s.get("kind") or "",
                     "planned": s.get("planned_at") or "",
                     "t": tt(s.get("started_at"))
-                    or charts.clock_text(s.get("started_at"))[11:19],  # no T-0: the time of day
-                    "duration": charts.duration_text(s.get("duration")),
-                    "expected": charts.duration_text(s.get("expected")),
+                    or fmt.clock_text(s.get("started_at"))[11:19],  # no T-0: the time of day
+                    "duration": fmt.duration_text(s.get("duration")),
+                    "expected": fmt.duration_text(s.get("expected")),
                     "outcome": charts.outcome_key(s),
                     "who": s.get("actor") or s.get("holder") or "",
                     "role": s.get("role") or "",
@@ -394,8 +436,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
                 "value": charts.num_text(t["value"]) if isinstance(t.get("value"), int | float) else "",
                 "reason": t.get("reason") or "",
                 "fired": [
-                    {"at": charts.clock_text(f.get("at")), "t": tt(f.get("at")), "reason": f.get("reason")}
-                    for f in fired
+                    {"at": fmt.clock_text(f.get("at")), "t": tt(f.get("at")), "reason": f.get("reason")} for f in fired
                 ],
                 "chart": charts.metric_chart({**t, "fired_list": fired}, ref, has_anchor, charts.CHART_WIDE),
                 "chart_narrow": charts.metric_chart({**t, "fired_list": fired}, ref, has_anchor, charts.CHART_NARROW),
@@ -418,7 +459,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
             "title": v.get("title") or area,
             "signed": bool(v.get("by")),
             "by": v.get("by") or "",
-            "at": charts.clock_text(v.get("at")),
+            "at": fmt.clock_text(v.get("at")),
             "statement": v.get("statement") or "",
         }
         for area, v in (summary.get("signoffs") or {}).items()
@@ -440,10 +481,10 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         "verdict_class": VERDICT_CLASS.get(verdict, "other"),
         "status_label": summary.get("status_label") or "",
         "reason": summary.get("reason") or "",
-        "started": charts.clock_text(summary.get("created_at")),
-        "finished": charts.clock_text(summary.get("finished_at")) or "not finished",
-        "elapsed": charts.duration_text(_between(summary.get("created_at"), summary.get("finished_at"))),
-        "anchor": charts.clock_text(summary.get("anchor")),
+        "started": fmt.clock_text(summary.get("created_at")),
+        "finished": fmt.clock_text(summary.get("finished_at")) or "not finished",
+        "elapsed": fmt.duration_text(_between(summary.get("created_at"), summary.get("finished_at"))),
+        "anchor": fmt.clock_text(summary.get("anchor")),
         "release": {
             "tag": rel.get("tag") or "",
             "sha": rel.get("sha") or "",
@@ -457,17 +498,17 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         "decision": dec_view,
         "rollback": rb_view,
         "waivers": [
-            {**w, "at": charts.clock_text(w.get("at")), "t": tt(w.get("at"))} for w in summary.get("waivers") or []
+            {**w, "at": fmt.clock_text(w.get("at")), "t": tt(w.get("at"))} for w in summary.get("waivers") or []
         ],
         "refusals": [
-            {**r, "at": charts.clock_text(r.get("at")), "t": tt(r.get("at"))} for r in summary.get("refusals") or []
+            {**r, "at": fmt.clock_text(r.get("at")), "t": tt(r.get("at"))} for r in summary.get("refusals") or []
         ],
         "pending": [
             {
                 "id": p.get("id"),
                 "title": p.get("title") or p.get("id"),
                 "waiting_for": p.get("waiting_for"),
-                "deadline": charts.clock_text(p.get("deadline")),
+                "deadline": fmt.clock_text(p.get("deadline")),
             }
             for p in summary.get("pending") or []
         ],
@@ -506,7 +547,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
                 "t": t.get("t") or "",
                 "what": t.get("what") or "",
                 "result": t.get("result") or "",
-                "at": charts.clock_text(t.get("at")),
+                "at": fmt.clock_text(t.get("at")),
                 "actor": t.get("actor") or "",
             }
             for t in summary.get("timeline") or []
@@ -522,7 +563,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         ],
         "comms": [
             {
-                "at": charts.clock_text(c.get("at")),
+                "at": fmt.clock_text(c.get("at")),
                 "t": tt(c.get("at")),
                 "channel": c.get("channel") or "",
                 "event": c.get("event") or "",
@@ -534,7 +575,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         ],
         "hypercare": [
             {
-                "at": charts.clock_text(h.get("at")),
+                "at": fmt.clock_text(h.get("at")),
                 "step": h.get("step") or "",
                 "slot": h.get("slot") if h.get("slot") is not None else "",
                 "outcome": str(h.get("outcome") or ""),
@@ -542,7 +583,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
             for h in summary.get("hypercare") or []
         ],
         "reports": [
-            {"id": rid, "at": charts.clock_text(r.get("at")), "summary": r.get("summary") or ""}
+            {"id": rid, "at": fmt.clock_text(r.get("at")), "summary": r.get("summary") or ""}
             for rid, r in (summary.get("reports") or {}).items()
         ],
         "outcomes": charts.OUTCOMES,

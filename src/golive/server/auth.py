@@ -26,6 +26,7 @@ from typing import Any
 
 from golive import clock as clock_mod
 from golive import identity as identity_mod
+from golive.exceptions import Rejected
 from golive.server import config as config_mod
 from golive.store import base as store_base
 
@@ -125,14 +126,6 @@ async def create_token(
     )
     await store.put_token(record)
     return token, record
-
-
-class Rejected(Exception):
-    """The credential is not accepted (401); the message says why and what to do."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def expiry_seconds(expires_at: str | None) -> float | None:

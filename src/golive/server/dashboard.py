@@ -20,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from golive.engine import acts, summary
-from golive.engine.state import parse_ts
+from golive.engine import acts
 from golive.server import auth
-from golive.spec import durations, models
+from golive.spec import models
+from golive.views import format as fmt
+from golive.views import summary
 
 __all__ = ["CSP", "Perspective", "fragment", "page_routes", "render_run", "render_runs", "sparkline"]
 
@@ -87,24 +88,12 @@ def sparkline(history: Any, width: int = SPARK_WIDTH, height: int = SPARK_HEIGHT
     )
 
 
-def _clock(ts: str | None) -> str:
-    """HH:MM:SS UTC of a stored timestamp, for tables where the date is the run's date."""
-    at = parse_ts(ts)
-    return at.strftime("%H:%M:%S") if at else ""
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-        return ""
-    return durations.format_duration(seconds)
-
-
 def _badge(value: Any) -> str:
     return str(value or "pending").lower().replace("_", "-")
 
 
-_env.filters["clock"] = _clock
-_env.filters["duration"] = _duration
+_env.filters["clock"] = fmt.time_of_day
+_env.filters["duration"] = fmt.duration_text
 _env.filters["badge"] = _badge
 _env.globals["sparkline"] = sparkline
 _env.globals["asset_version"] = ASSET_VERSION
@@ -279,7 +268,7 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
                 "kind": "rollback",
                 "title": f"Rollback: {rbk.get('reason') or ''}",
                 "planned": None,
-                "t": _tminus(h, rbk.get("started_at")),
+                "t": summary.tminus(h, rbk.get("started_at")),
                 "outcome": rbk.get("outcome") or "running",
             }
         )
@@ -305,10 +294,6 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
         rolling_back=data["status"] == "rolling_back",
         role_names=sorted(rb.roles),
     )
-
-
-def _tminus(h: acts.RunHandle, ts: str | None) -> str | None:
-    return summary.tminus(h, ts)
 
 
 # --- pages (shells: no run data) ----------------------------------------------------------------------------

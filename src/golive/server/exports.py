@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from golive import exceptions
-from golive.engine import acts, summary
+from golive.engine import acts
+from golive.exceptions import NotAvailable
+from golive.views import summary
 
 __all__ = ["REPORT_FORMATS", "NotAvailable", "evidence_pack", "find_evidence", "report"]
 
@@ -27,10 +29,6 @@ _MEDIA = {
     "junit": "application/xml",
 }
 _SUFFIX = {"json": "json", "md": "md", "html": "html", "junit": "xml"}
-
-
-class NotAvailable(exceptions.GoliveError):
-    """This build of golive cannot make that file."""
 
 
 async def report(h: acts.RunHandle, fmt: str) -> tuple[bytes, str, str]:

@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from golive import exceptions
+from golive.exceptions import LoginRefused
 from golive.server import auth
 from golive.server import config as config_mod
 
@@ -52,10 +52,6 @@ PENDING_COOKIE = "golive_oidc"
 SESSION_COOKIE = "golive_session"
 ID_TOKEN_ALGS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-
-class LoginRefused(exceptions.GoliveError):
-    """The login was refused."""
 
 
 def map_identity(cfg: config_mod.OidcConfig, claims: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from golive import exceptions, identity
-from golive.engine import acts, driver, gate, links, runner, summary
+from golive.engine import acts, driver, gate, links, runner
 from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
+from golive.views import summary
 
 __all__ = ["RunService", "RunView"]
 

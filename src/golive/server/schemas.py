@@ -1,6 +1,6 @@
 """The API's request and response bodies. The OpenAPI document is generated from these models.
 
-Responses that carry a run (``RunSummary``) are what :func:`golive.engine.summary.summarize` returns; the
+Responses that carry a run (``RunSummary``) are what :func:`golive.views.summary.summarize` returns; the
 integration tests validate real summaries against these models, so the document cannot drift from it.
 """
 

@@ -20,15 +20,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from golive.exceptions import RefError
+
 __all__ = ["ROOTS", "Ref", "RefError", "find_refs", "render", "scan"]
 
 PATTERN = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_.-]*|\[\d+\])*$")
 ROOTS = ("vars", "secrets", "steps", "release", "run", "roles", "env")
-
-
-class RefError(ValueError):
-    """A reference that does not resolve."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,9 +45,14 @@ __all__ = [
 GENESIS = "0" * 64  # prev_hash of a run's first event
 
 
+# json.dumps with these arguments builds a new JSONEncoder per call; one shared encoder (stateless between
+# calls) gives byte-identical text without that cost on every event.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: Any) -> str:
     """Stable JSON: sorted keys, no spaces, UTF-8 kept. What hashes are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def event_hash(
@@ -162,17 +167,9 @@ def event_hash_from_json(
     ``canonical_json`` of a list is ``[`` + the canonical parts joined by ``,`` + ``]``, so splicing the
     pre-encoded data in gives byte-identical input to sha256.
     """
-    parts = [
-        canonical_json(run_id),
-        str(seq),
-        canonical_json(ts),
-        canonical_json(type_),
-        canonical_json(step_id),
-        canonical_json(actor),
-        data_json,
-        canonical_json(prev_hash),
-    ]
-    return hashlib.sha256(("[" + ",".join(parts) + "]").encode("utf-8")).hexdigest()
+    head = canonical_json([run_id, seq, ts, type_, step_id, actor])  # "[...]": its "]" makes way for the rest
+    text = f"{head[:-1]},{data_json},{canonical_json(prev_hash)}]"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def seal_event(
@@ -184,9 +181,14 @@ def seal_event(
     actor: str | None,
     data_json: str,
     prev_hash: str,
+    *,
+    data: Any = None,
 ) -> Event:
-    """Build the stored form of an event: data as it reads back from JSON, and its chained hash."""
-    data = json.loads(data_json)
+    """Build the stored form of an event: data as it reads back from JSON, and its chained hash.
+
+    ``data``: ``data_json`` already decoded (a PreparedEvent's ``data``), so it is not decoded twice."""
+    if data is None:
+        data = json.loads(data_json)
     digest = event_hash_from_json(run_id, seq, ts, type_, step_id, actor, data_json, prev_hash)
     return Event(run_id, seq, ts, type_, step_id, actor, data, prev_hash, digest)
 
@@ -381,6 +383,14 @@ class Store(abc.ABC):
     async def verify(self, run_id: str) -> int:
         """Verify the run's chain; return the event count or raise ChainBroken."""
         return verify_chain(run_id, await self.events(run_id))
+
+    async def verified_events(self, run_id: str) -> list[Event]:
+        """The run's events with their chain checked as :meth:`verify` checks it (hashes, seq, and the head the
+        store recorded), for a reader that uses the events it checked (the evidence pack). ChainBroken."""
+        await self.verify(run_id)
+        events = await self.events(run_id)
+        verify_chain(run_id, events)  # events appended after that check (a run still going) are checked too
+        return events
 
     # blobs (content-addressed evidence) --------------------------------------------------------------
     @abc.abstractmethod

@@ -133,7 +133,7 @@ class InMemoryStore(store_base.Store):
         for p in prepared:
             seq += 1
             ts = last_ts = store_common.event_ts(p, now, last_ts)
-            ev = store_base.seal_event(run_id, seq, ts, p.type, p.step_id, p.actor, p.data_json, prev)
+            ev = store_base.seal_event(run_id, seq, ts, p.type, p.step_id, p.actor, p.data_json, prev, data=p.data)
             sealed.append(ev)
             prev = ev.hash
         log.extend(sealed)

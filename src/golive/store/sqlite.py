@@ -69,16 +69,7 @@ class _BatchAborted(Exception):
 
 
 def _busy_timeout() -> float:
-    raw = os.environ.get(BUSY_TIMEOUT_ENV)
-    if not raw:
-        return BUSY_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise exceptions.UsageError(f"{BUSY_TIMEOUT_ENV}={raw!r}: give seconds, e.g. 30") from None
-    if value <= 0:
-        raise exceptions.UsageError(f"{BUSY_TIMEOUT_ENV}={raw!r}: the busy timeout must be positive")
-    return value
+    return clock_mod.seconds_from_env(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT, "the busy timeout", "30")
 
 
 def split_statements(script: str) -> list[str]:
@@ -281,6 +272,10 @@ class SqliteStore(common.BatchingStore):
 
     async def verify(self, run_id: str) -> int:
         """Verify every hash, seq continuity, and that the log ends at the run's recorded head."""
+        return len(await self.verified_events(run_id))
+
+    async def verified_events(self, run_id: str) -> list[base.Event]:
+        """The events :meth:`verify` checked, from one read transaction (head and events together)."""
 
         def snapshot(conn: sqlite3.Connection) -> tuple[Any, list[Any]]:
             conn.execute("BEGIN")  # one read transaction: head and events from the same snapshot
@@ -296,9 +291,9 @@ class SqliteStore(common.BatchingStore):
         if head is None:
             raise exceptions.NotFound(f"no run {run_id!r}")
         evs = [common.event_from_row(r) for r in rows]
-        count = base.verify_chain(run_id, evs)
+        base.verify_chain(run_id, evs)
         base.check_head(run_id, evs, int(head[0]), str(head[1]))
-        return count
+        return evs
 
     async def follow(self, run_id: str, after_seq: int = 0, poll: float = 0.1) -> AsyncIterator[base.Event]:
         """Yield events as they are appended: at once for this store's appends, within ``poll`` seconds

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from golive import results
+from golive.exceptions import BaselineError
 from golive.spec import models
 from golive.watch import judge as judge_mod
 from golive.watch import sources
@@ -35,10 +36,6 @@ __all__ = [
 ]
 
 HISTORY_SOURCES = models.HISTORY_SOURCES  # metric sources that read a window in the past
-
-
-class BaselineError(Exception):
-    """A baseline that cannot be read the way it is asked for."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,49 @@
+"""What a run imports: the canary judge (numpy, scipy) only when the runbook needs it.
+
+The armed-trigger watch starts in every run; a runbook with no trigger must not pay for the judge's libraries
+(about 0.55 s of CPU and 77 MB), which the watch reaches only through golive.engine.observing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+RUNBOOK = """
+golive: 1
+name: no-triggers
+roles:
+  ic: {description: incident commander}
+phases:
+  - id: checks
+    steps:
+      - {id: path-set, kind: check, type: env, with: {name: PATH}}
+"""
+
+RUN = """
+import asyncio, sys
+from golive.engine import runner
+from golive.spec import loader
+from golive.store.memory import InMemoryStore
+
+async def main():
+    store = InMemoryStore()
+    await store.open()
+    handle = await runner.create_run(store, loader.load(sys.argv[1]), mode="live")
+    status = await runner.Engine(handle).run()
+    print(status.value, sorted(m for m in ("scipy", "numpy", "golive.engine.observing") if m in sys.modules))
+
+asyncio.run(main())
+"""
+
+
+def test_a_run_without_triggers_imports_no_judge(tmp_path: Path) -> None:
+    """A passing run of one env check ends without numpy, scipy or the observe machinery imported."""
+    runbook = tmp_path / "runbook.yaml"
+    runbook.write_text(RUNBOOK, encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-c", RUN, str(runbook)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "passed []"
