@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
 from golive import exceptions
-from golive.engine import acts, judging, observing, waiting
+from golive.engine import acts, waiting
 from golive.engine import comms as comms_mod
 from golive.engine import context as context_mod
 from golive.engine import gate as gate_mod
@@ -795,6 +795,10 @@ class Engine:
             return
         kind = step.kind
         if kind is models.StepKind.CHECK and step.type == models.JUDGE_CHECK:
+            # Imported for a judge or an observe step only: they bring the canary judge (numpy, scipy: about
+            # 0.55 s of CPU and 77 MB) that most runs never need.
+            from golive.engine import judging
+
             await judging.judge_check(self, step)
         elif kind in (models.StepKind.CHECK, models.StepKind.ACTION):
             await self._run_plugin_step(step)
@@ -831,6 +835,8 @@ class Engine:
 
     # -- observe and notify -------------------------------------------------------------------------------
     async def _observe(self, step: models.Step) -> None:
+        from golive.engine import observing  # brings the canary judge: see run_step
+
         await observing.observe_step(self, step)
 
     async def _notify_step(self, step: models.Step) -> None:

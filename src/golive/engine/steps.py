@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import context as context_mod
-from golive.engine import judging
 from golive.plugins import base as plugin_base
 from golive.results import Evidence, Outcome, Result
 from golive.spec import durations, models, refs
@@ -76,6 +75,9 @@ async def check_result(ctx: context_mod.RunContext, step: models.Step) -> Result
     if step.kind is not models.StepKind.CHECK or step.type is None:
         return Result.error(f"{step.id} is a {step.kind.value} step; only check steps run here")
     if step.type == models.JUDGE_CHECK:
+        # Imported for a judge check only: the canary judge brings numpy and scipy (about 0.55 s and 77 MB).
+        from golive.engine import judging
+
         return await judging.judge_result(ctx, step)
     cls = ctx.registry.get("check", step.type)
     if cls is None:
