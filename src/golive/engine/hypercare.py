@@ -176,7 +176,8 @@ async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
-            await watcher.recorder.flush()  # hypercare is over: the last batches are written
+            # Hypercare is over: the last batches are written, then the armed spans' coverage.
+            await armed.record_coverage(engine, "hypercare", watcher)
     finally:
         for task in (watch, schedule):
             if not task.done():

@@ -35,6 +35,7 @@ from golive import clock as clock_mod
 from golive import exceptions, identity, runids
 from golive import redact as redact_mod
 from golive.engine import acts
+from golive.engine import armed as armed_mod
 from golive.engine import events as events_mod
 from golive.engine import gate as gate_mod
 from golive.engine import links as links_mod
@@ -288,6 +289,7 @@ class Engine:
         # One evaluator per trigger, shared by observe windows and the armed watch (observing.shared).
         self.evaluators: dict[str, triggers_mod.TriggerEvaluator] = {}
         self.rollback_begun = False  # a rollback is about to start: the armed watch reads no more
+        self._armed: Any = None  # the armed watch (golive.engine.armed.ArmedWatch) while the run loop runs
         self._notifier: Any = None
         self._pagers: Any = None
         self.dry_run = handle.state.mode == "dry-run"
@@ -759,8 +761,6 @@ class Engine:
         """Read the armed triggers whatever step runs (:mod:`golive.engine.armed`); a rollback trigger's fire is
         a rollback request the run loop takes at once. A failed append (a lost lease, a store error) stops the
         run loop with that error: the run is never driven on unwatched."""
-        from golive.engine import armed
-
         if self.dry_run:
             return
 
@@ -770,8 +770,9 @@ class Engine:
             )
             self._rollback_wake.set()
 
+        self._armed = armed_mod.ArmedWatch(self, on_rollback)
         try:
-            await armed.ArmedWatch(self, on_rollback).run()
+            await self._armed.run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # fail closed: the run loop raises it at its next look
@@ -818,6 +819,8 @@ class Engine:
                     await self.emit("phase_finished", step_id=p.id, outcome="not-run", reason=why)
         if status is RunStatus.PASSED:
             self._check_every_blocking_step_passed()
+        if not self.dry_run:  # the armed watch's last readings, then its coverage of the spans that end here
+            await armed_mod.record_coverage(self, "hypercare" if self._after_go() else "cutover", self._armed)
         await self.emit("run_finished", status=status.value, reason=reason)
 
     def _check_every_blocking_step_passed(self) -> None:
