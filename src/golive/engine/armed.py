@@ -31,7 +31,16 @@ from golive.watch import triggers as triggers_mod
 if TYPE_CHECKING:
     from golive.engine.state import RunState
 
-__all__ = ["ArmedWatch", "armed_now", "gap_floor", "hypercare_end", "record_coverage", "span", "span_coverage"]
+__all__ = [
+    "ArmedWatch",
+    "armed_now",
+    "gap_floor",
+    "hypercare_end",
+    "record_coverage",
+    "span",
+    "span_coverage",
+    "taken_up",
+]
 
 RECHECK = 1.0  # seconds of run time between two looks at which triggers are armed, when none is due sooner
 
@@ -163,6 +172,17 @@ async def record_coverage(engine: Any, segment: str, watch: ArmedWatch | None = 
     if per:
         ok = all(c["ok"] for c in per.values())
         await engine.emit("armed_coverage", segment=segment, ok=ok, triggers=per)
+
+
+def taken_up(runbook: models.Runbook, fire: dict[str, Any]) -> tuple[str, str]:
+    """(reason, by) of the rollback an engine taking a run up owes to a fire it finds unanswered in the log
+    (:meth:`golive.engine.state.RunState.unanswered_fire`: the engine that fired it stopped before its
+    rollback). The fire stands: it is not read again first."""
+    tid = str(fire.get("trigger") or "")
+    trig = runbook.trigger(tid)
+    title = trig.title if trig is not None and trig.title else tid
+    reason = f"trigger {tid} fired ({title}): {fire.get('reason')} (taken up: its rollback had not started)"
+    return reason, f"trigger:{tid}"
 
 
 def _observed(runbook: models.Runbook, st: RunState, observe_steps: Sequence[models.Step]) -> set[str]:

@@ -290,6 +290,7 @@ class Engine:
         self.evaluators: dict[str, triggers_mod.TriggerEvaluator] = {}
         self.rollback_begun = False  # a rollback is about to start: the armed watch reads no more
         self._armed: Any = None  # the armed watch (golive.engine.armed.ArmedWatch) while the run loop runs
+        self._taken_up_fire: dict[str, Any] | None = None  # a fire left unanswered by an earlier engine (run())
         self._notifier: Any = None
         self._pagers: Any = None
         self.dry_run = handle.state.mode == "dry-run"
@@ -336,6 +337,10 @@ class Engine:
             return _Rollback(
                 req.get("reason") or "requested", req.get("by") or "unknown", req.get("source") or "person"
             )
+        if self._taken_up_fire is not None and st.rollback is None:
+            from golive.engine import armed
+
+            return _Rollback(*armed.taken_up(self.runbook, self._taken_up_fire), "trigger")
         return None
 
     async def _poller(self) -> None:
@@ -591,6 +596,10 @@ class Engine:
         st = self.h.state
         if st.final and not await self._reopen_if_waived():
             return st.status
+        # A rollback trigger's fire that an earlier engine of this run wrote and died before answering.
+        self._taken_up_fire = None if st.final else st.unanswered_fire()
+        if self._taken_up_fire is not None:
+            self._rollback_wake.set()
         poller = asyncio.create_task(self._poller())
         updates = asyncio.create_task(self._run_cadence())
         tasks = [poller, updates, asyncio.create_task(self._watch_armed())]

@@ -203,6 +203,16 @@ class RunState:
     def holders(self, role: str) -> str | None:
         return self.roles.get(role)
 
+    def unanswered_fire(self) -> dict[str, Any] | None:
+        """The last rollback trigger's fire that no rollback answers: no rollback asked for or started after it
+        (the engine that fired it stopped before its rollback), while the run can still roll back (not final, or
+        passed with hypercare going on). An engine taking the run up acts on it: a fire is never lost."""
+        if self.rollback is not None or self.rollback_requests or self.status is RunStatus.ROLLING_BACK:
+            return None
+        if self.final and self.status is not RunStatus.PASSED:
+            return None
+        return next((f for f in reversed(self.fired) if f.get("then") == "rollback"), None)
+
     def roles_of(self, person: str) -> set[str]:
         return {r for r, p in self.roles.items() if p == person}
 
