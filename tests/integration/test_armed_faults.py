@@ -216,3 +216,57 @@ async def test_a_hypercare_fire_left_without_its_rollback_is_rolled_back_by_the_
         assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
     finally:
         await store.close()
+
+
+SLOW = HYPERCARE.replace(
+    'run: "echo reverted >> $DIR/rollback.log"', 'run: "sleep 0.5; echo reverted >> $DIR/rollback.log"'
+)
+
+
+async def test_an_ic_rollback_racing_a_hypercare_fire_rolls_back_once(tmp_path: Path, fake_metrics: Any) -> None:
+    """After GO, `golive hypercare`'s armed watch fires a rollback trigger while the IC's `golive rollback` runs
+    the rollback from another process (no engine holds the run in hypercare). Exactly one of them starts it:
+    one rollback_started, one rollback_triggered message, the revert runs once, and the run ends
+    ROLLED_BACK_AFTER_GO."""
+    store = sqlite.SqliteStore(tmp_path / "golive.db")
+    await store.open()
+    try:
+        fake_metrics["errors"].set(0.0)
+        loaded = loader.load_text(SLOW, str(tmp_path / "rb.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
+        h = await runner.create_run(store, loaded, roles={"ic": "alice"})
+        eng = runner.Engine(h, poll=0.02)
+        task = asyncio.create_task(driver.drive(h, eng, owner="host:1:1:run", ttl=LEASE_TTL))
+        for _ in range(1000):
+            await h.refresh()
+            if h.state.step("go").status == "waiting":
+                break
+            await asyncio.sleep(0.02)
+        await acts.decide(await acts.open_run(store, h.run_id), "go", "alice", "clean")
+        assert await asyncio.wait_for(task, 20) is RunStatus.PASSED
+
+        hc = await service.hypercare_runner(store, h.run_id, tmp_path / "reports", lambda s: None)
+        ic = await acts.open_run(store, h.run_id)
+        await acts.request_rollback(ic, "alice", "customers report failures")
+        cli = driver.drive(
+            ic, runner.Engine(ic, poll=0.02), owner="host:2:2:rollback", body=lambda e: e.rollback_requested()
+        )
+
+        async def fire() -> None:
+            # The watch's fire, read before the IC's rollback reached this process, while the IC's revert runs.
+            for _ in range(1000):
+                if any(e.type == "step_started" for e in await store.events(h.run_id, after_seq=h.state.last_seq)):
+                    break
+                await asyncio.sleep(0.01)
+            await hc.engine.rollback("trigger errors fired", "trigger:errors", "trigger")
+
+        try:
+            await asyncio.gather(cli, fire())
+        finally:
+            await hc.engine.aclose()
+        evs = await store.events(h.run_id)
+        assert [e.type for e in evs].count("rollback_started") == 1
+        assert [e.data.get("event") for e in evs if e.type == "comms_sent"].count("rollback_triggered") == 1
+        assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
+        assert (await acts.open_run(store, h.run_id)).state.status is RunStatus.ROLLED_BACK_AFTER_GO
+    finally:
+        await store.close()

@@ -1725,7 +1725,8 @@ class Engine:
     async def _rollback(self, reason: str, by: str, source: str) -> None:
         st = self.h.state
         if st.rollback is None:
-            await self.emit("rollback_started", reason=reason, by=by, source=source)
+            if not await self._claim_rollback(reason, by, source):
+                return  # another process started the rollback (an IC's `golive rollback` in hypercare): it runs it
             await self.notify("rollback_triggered", reason=reason, actor=by, after_go=self._after_go())
         for pid, phase_outcome in list(st.phases.items()):
             if phase_outcome == "running":  # the phase the rollback interrupted ends here, failed
@@ -1756,6 +1757,27 @@ class Engine:
         if after_go:
             status_reason = f"after GO, during hypercare: {status_reason}"
         await self.finish(RunStatus.ROLLED_BACK_AFTER_GO if after_go else RunStatus.ROLLED_BACK, status_reason)
+
+    async def _claim_rollback(self, reason: str, by: str, source: str) -> bool:
+        """Append ``rollback_started`` only while no rollback has started (compare-and-append on a fresh read of
+        the log): True when this process started it. False when another one did first (in hypercare no engine
+        holds the run, so `golive hypercare`'s armed watch and an IC's `golive rollback` can both get here):
+        that one runs the plan, and it runs once."""
+        for _ in range(acts.MAX_ACT_ATTEMPTS):
+            await self.h.refresh()
+            if self.h.state.rollback is not None:
+                return False
+            started = store_base.NewEvent(
+                "rollback_started", actor=INTERNAL_ACTOR, data={"reason": reason, "by": by, "source": source}
+            )
+            try:
+                await self.h.append_many([started], expect_seq=self.h.state.last_seq)
+            except exceptions.HeadMoved:
+                continue  # something else was written meanwhile: read again
+            if self.on_change:
+                self.on_change()
+            return True
+        raise exceptions.StoreError(f"run {self.h.run_id}: the log kept moving; the rollback could not be started")
 
     async def _restore_flags(self) -> Outcome:
         """The fastest lever: set every declared kill-switch flag back to its safe value and read it back."""
