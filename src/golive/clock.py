@@ -139,7 +139,8 @@ class FakeClock:
     """
 
     YIELDS = 3  # event-loop turns a sleeper lets pass before it moves time
-    WAITER_TURNS = 200  # event-loop turns, at most, a waiter woken on the way may take before time moves on
+    WAITER_TURNS = 200  # event-loop turns a waiter woken on the way gets before real pauses (1 ms each)
+    WAITER_WAIT = 1.0  # real seconds, at most, a waiter woken on the way may take to wait again before time moves on
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
@@ -197,10 +198,11 @@ class FakeClock:
                 # bounded number of loop turns) before time moves on.
                 self.advance(self._waiters[0][0] - self._mono)
                 await self._let_others_run()
-                for _ in range(self.WAITER_TURNS):
-                    if any(not f.done() for _, _, f in self._waiters):
-                        break
-                    await asyncio.sleep(0)
+                give_up = time.monotonic() + self.WAITER_WAIT
+                turns = 0
+                while not any(not f.done() for _, _, f in self._waiters) and time.monotonic() < give_up:
+                    turns += 1  # loop turns first; then brief real pauses while it writes through a thread
+                    await asyncio.sleep(0 if turns < self.WAITER_TURNS else 0.001)
                 continue
             if earliest > self._mono:
                 self.advance(earliest - self._mono)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,14 @@ async def test_a_rollback_trigger_in_hypercare_ends_the_run_rolled_back_after_go
         assert said["rollback_triggered"].startswith("After GO, during hypercare: rollback triggered.")
         assert said["rollback_complete"].endswith("The run is ROLLED BACK AFTER GO.")
         assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
+        # Hypercare's armed span, GO to the rollback, is recorded with every reading the log holds (how much of
+        # it was watched depends on how the fake clock moved around the store's writes; the gap rules are
+        # test_an_unwatched_gap_in_an_armed_span_counts_against_its_coverage's).
+        cov = st.armed_coverage["hypercare"]["triggers"]["errors"]
+        assert cov["from"] == st.go_at
+        assert cov["until"] == st.rollback["started_at"]
+        assert cov["readings"] >= 100  # an hour at 10 s
+        assert "cutover" in st.armed_coverage
     finally:
         await store.close()
 
@@ -291,6 +299,34 @@ async def test_the_armed_watch_continues_what_an_observe_window_fired(
     assert h.state.rollback is None
     await acts.request_rollback(h, "alice", "end the test")
     assert await r.finished() is RunStatus.ROLLED_BACK
+
+
+class _Ev:
+    def __init__(self, at: datetime, value: float) -> None:
+        self.type, self.ts = "trigger_evaluated", at.isoformat()
+        self.data = {"trigger": "errors", "samples": [[at.isoformat(), "ok", value, None]]}
+
+
+def test_an_unwatched_gap_in_an_armed_span_counts_against_its_coverage(tmp_path: Path, fake_metrics: Any) -> None:
+    """Readings every 10 s over the armed span (canary to the decision's end, 10 minutes), but none for four
+    minutes in between: the gap is unwatched (longer than twice the interval), the span's coverage falls under
+    min_coverage and is not ok, the gap named; the same span read throughout is ok."""
+    from golive.clock import utc_iso
+    from golive.engine import armed
+
+    runbook = load(tmp_path, "{until: decision}").runbook
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    st = RunState("r")
+    st.phase_times = {"canary": (utc_iso(t0), None), "decision": (None, utc_iso(t0 + timedelta(minutes=10)))}
+    end = t0 + timedelta(minutes=11)
+    every = [_Ev(t0 + timedelta(seconds=s), 0.0) for s in range(10, 600, 10)]
+    gappy = [e for e in every if not 120 < datetime.fromisoformat(e.ts).timestamp() - t0.timestamp() < 360]
+    full = armed.span_coverage(runbook, st, every, "cutover", end)["errors"]
+    assert (full["ok"], full["fraction"], full["until"]) == (True, 1.0, utc_iso(t0 + timedelta(minutes=10)))
+    cov = armed.span_coverage(runbook, st, gappy, "cutover", end)["errors"]
+    assert cov["ok"] is False
+    assert cov["fraction"] == 0.6
+    assert cov["gaps"] == [["2026-01-01T00:02:00Z", "2026-01-01T00:06:00Z"]]
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ SAMPLES: dict[EventType, tuple[str | None, dict[str, Any]]] = {
     EventType.ROLE_ASSIGNED: (None, {"role": "ic", "person": "dana"}),
     EventType.ENGINE_STARTED: (None, {"owner": "host:1", "epoch": 1, "takeover": False, "reason": "start"}),
     EventType.START_GATE: (None, {"outcome": "open", "blocks": [], "next_allowed": None}),
+    EventType.ARMED_COVERAGE: (None, {"segment": "cutover", "ok": True, "triggers": {"errors": {"fraction": 1.0}}}),
     EventType.GATE_WAIVED: (None, {"gate": "freeze", "kind": "freeze", "what": "x", "why": "y", "ticket": "T-1"}),
     EventType.PHASE_STARTED: ("prep", {"title": "Prep"}),
     EventType.SCHEDULED_WAIT: ("look", {"what": "step", "until": T, "planned": "T-0"}),

@@ -122,6 +122,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         parts.append(Text(line, style="cyan"))
     for c in summary.get("coverage") or []:
         parts.append(Text(f"coverage: {c['step']} {c['text']}", style="green" if c.get("ok") else "red"))
+    for c in summary.get("armed_coverage") or []:
+        parts.append(Text(f"armed ({c['segment']}): {c['text']}", style="green" if c.get("ok") else "red"))
     gate = summary.get("start_gate") or {}
     if gate.get("outcome") == "refused":
         for b in gate.get("blocks") or []:

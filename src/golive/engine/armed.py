@@ -31,7 +31,16 @@ from golive.watch import triggers as triggers_mod
 if TYPE_CHECKING:
     from golive.engine.state import RunState
 
-__all__ = ["ArmedWatch", "armed_now", "hypercare_end", "span"]
+__all__ = [
+    "ArmedWatch",
+    "armed_now",
+    "gap_floor",
+    "hypercare_end",
+    "record_coverage",
+    "span",
+    "span_coverage",
+    "taken_up",
+]
 
 RECHECK = 1.0  # seconds of run time between two looks at which triggers are armed, when none is due sooner
 
@@ -82,6 +91,98 @@ def armed_now(runbook: models.Runbook, st: RunState, trigger: models.Trigger, no
     if until in ("end", "hypercare"):
         return True
     return st.phases.get(until, "pending") in ("pending", "running")
+
+
+def gap_floor(clock: Any) -> float:
+    """The shortest gap that counts as unwatched besides twice the interval, as in observe windows: real time
+    under 0.5 s (2 s in a time-scaled rehearsal) is the host's scheduling; a fake clock has no floor."""
+    factor = getattr(clock, "factor", None)
+    if isinstance(factor, int | float):
+        return samples_mod.REHEARSAL_GAP_FLOOR * factor
+    return samples_mod.REAL_GAP_FLOOR if isinstance(clock, clock_mod.SystemClock) else 0.0
+
+
+def span_coverage(
+    runbook: models.Runbook, st: RunState, events: Sequence[Any], segment: str, now: datetime, floor: float = 0.0
+) -> dict[str, Any]:
+    """Each armed trigger's coverage of its armed span in ``segment`` (``cutover``: from its ``from`` phase's
+    start to its ``until`` phase's end, the cutover's end or the rollback's start; ``hypercare``: from GO to
+    the end of hypercare, ``now`` or the rollback's start), from every reading the log holds (observe windows'
+    and the armed watch's alike). Gaps follow the observe windows' rules (:mod:`golive.watch.samples`): a gap
+    longer than twice the interval is unwatched, and a span whose every reading failed saw nothing."""
+    from golive.engine.state import parse_ts
+
+    rolled = parse_ts((st.rollback or {}).get("started_at"))
+    go = parse_ts(st.go_at)
+    out: dict[str, Any] = {}
+    for t in runbook.triggers:
+        sp = span(runbook, t)
+        if sp is None:
+            continue
+        start, until = sp
+        ends = [now] + ([rolled] if rolled is not None else [])
+        if segment == "hypercare":
+            end = hypercare_end(runbook, go)
+            if until != "hypercare" or go is None or end is None:
+                continue
+            a: datetime | None = go
+            ends.append(end)
+        else:
+            a = parse_ts(st.phase_times.get(start or runbook.phases[0].id, (None, None))[0])
+            if until not in ("end", "hypercare"):
+                ends.append(parse_ts(st.phase_times.get(until, (None, None))[1]) or now)
+        b = min(ends)
+        if a is None or b <= a:
+            continue
+        cov = samples_mod.Coverage(interval=t.interval, start=a, min_gap=floor)
+        readings = sorted(
+            sample
+            for e in events
+            if e.type in ("trigger_evaluated", "trigger_fired") and (e.data.get("trigger") or "") == t.id
+            for sample in samples_mod.samples_of(e.data, e.ts)
+            if a <= sample[0] <= b
+        )
+        for at, status, _, _ in readings:
+            cov.add(at, error=status == "error")
+        cov.close(b)
+        need = t.min_coverage if t.min_coverage is not None else samples_mod.DEFAULT_MIN_COVERAGE
+        blind = cov.errors >= cov.readings  # no reading, or every one failed: nothing was seen
+        out[t.id] = {
+            **cov.as_json(),
+            "from": clock_mod.utc_iso(a),
+            "until": clock_mod.utc_iso(b),
+            "min_coverage": need,
+            "blind": blind,
+            "ok": cov.fraction + 1e-9 >= need and not blind,
+        }
+    return out
+
+
+async def record_coverage(engine: Any, segment: str, watch: ArmedWatch | None = None) -> None:
+    """Write the armed watch's last readings (``watch``), then ``armed_coverage`` [segment, ok, triggers]: each
+    armed trigger's watched fraction of its span in ``segment`` against its ``min_coverage``. Nothing is
+    written for a run without armed triggers."""
+    runbook = engine.runbook
+    if not any(span(runbook, t) is not None for t in runbook.triggers):
+        return
+    if watch is not None:
+        await watch.recorder.flush()
+    events = await engine.store.events(engine.h.run_id)
+    per = span_coverage(runbook, engine.h.state, events, segment, engine.clock.now(), gap_floor(engine.clock))
+    if per:
+        ok = all(c["ok"] for c in per.values())
+        await engine.emit("armed_coverage", segment=segment, ok=ok, triggers=per)
+
+
+def taken_up(runbook: models.Runbook, fire: dict[str, Any]) -> tuple[str, str]:
+    """(reason, by) of the rollback an engine taking a run up owes to a fire it finds unanswered in the log
+    (:meth:`golive.engine.state.RunState.unanswered_fire`: the engine that fired it stopped before its
+    rollback). The fire stands: it is not read again first."""
+    tid = str(fire.get("trigger") or "")
+    trig = runbook.trigger(tid)
+    title = trig.title if trig is not None and trig.title else tid
+    reason = f"trigger {tid} fired ({title}): {fire.get('reason')} (taken up: its rollback had not started)"
+    return reason, f"trigger:{tid}"
 
 
 def _observed(runbook: models.Runbook, st: RunState, observe_steps: Sequence[models.Step]) -> set[str]:
@@ -139,6 +240,7 @@ class ArmedWatch:
         # 30 s interval would be 8 ms of real time, and the reads would starve the run they watch.
         factor = getattr(clock, "factor", None)
         floor = samples_mod.REAL_GAP_FLOOR * factor if isinstance(factor, int | float) else 0.0
+        armable = any(span(eng.runbook, t) is not None for t in eng.runbook.triggers)
         while True:
             active = self.active()
             # The run's one evaluator per trigger, shared with its observe windows: a trigger a window fired
@@ -166,6 +268,10 @@ class ArmedWatch:
                 # does not carry it ahead of work the run does in real time (a check's process, a store write).
                 pause = max(0.0, wake - clock.monotonic())
                 await (clock.wait(pause) if isinstance(clock, clock_mod.FakeClock) else clock.sleep(pause))
+            elif isinstance(clock, clock_mod.FakeClock) and armable and not eng.rollback_begun:
+                # Nothing armed now, but a trigger may be soon (its phase starts, a window ends): look again
+                # when the run's time has moved a second on, stopping a fake clock there on its way.
+                await clock.wait(max(RECHECK, eng.poll))
             else:
                 # Nothing armed: look again in real time, never moving a fake clock while the run does I/O.
                 await asyncio.sleep(eng.real_poll)

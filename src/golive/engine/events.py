@@ -38,6 +38,7 @@ class EventType(enum.StrEnum):
     """Every type of event a run's log holds."""
 
     ACT_REFUSED = "act_refused"
+    ARMED_COVERAGE = "armed_coverage"
     APPROVAL_RECORDED = "approval_recorded"
     LINK_OPENED = "link_opened"
     ACTION_FINISHED = "action_finished"
@@ -529,6 +530,14 @@ class WaiverRecorded(Payload):
     ticket: str | None = None
 
 
+class ArmedCoverage(Payload):
+    """``armed_coverage``: each armed trigger's watched fraction of its armed span (golive.engine.armed)."""
+
+    ok: bool | None = None
+    segment: str | None = None
+    triggers: Any = None
+
+
 class WindowExtended(Payload):
     """``window_extended``."""
 
@@ -615,6 +624,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.TRIGGER_FIRED: TriggerFired,
     EventType.WAIVER_RECORDED: WaiverRecorded,
     EventType.WINDOW_EXTENDED: WindowExtended,
+    EventType.ARMED_COVERAGE: ArmedCoverage,
     EventType.WINDOW_OVERRUN: WindowOverrun,
 }
 

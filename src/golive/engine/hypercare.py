@@ -158,6 +158,8 @@ async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
     from golive.engine import armed
 
     engine = hc_runner.engine
+    if await _answer_taken_up_fire(engine):
+        return
     schedule = asyncio.ensure_future(hc_runner.run_forever(until=until))
     rolling: list[bool] = []
 
@@ -176,7 +178,8 @@ async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
-            await watcher.recorder.flush()  # hypercare is over: the last batches are written
+            # Hypercare is over: the last batches are written, then the armed spans' coverage.
+            await armed.record_coverage(engine, "hypercare", watcher)
     finally:
         for task in (watch, schedule):
             if not task.done():
@@ -184,6 +187,19 @@ async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
         for task in (watch, schedule):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def _answer_taken_up_fire(engine: Any) -> bool:
+    """A rollback trigger's fire that an earlier process wrote and died before rolling back (the log shows it
+    unanswered): the rollback runs now, before anything of hypercare. True when it ran."""
+    from golive.engine import armed
+
+    fire = engine.h.state.unanswered_fire()
+    if fire is None:
+        return False
+    reason, by = armed.taken_up(engine.runbook, fire)
+    await engine.rollback(reason, by, "trigger")
+    return True
 
 
 async def tick_hypercare(hc_runner: Any) -> Any:
@@ -199,6 +215,8 @@ async def tick_hypercare(hc_runner: Any) -> Any:
         rolling.append(True)
         await engine.rollback(reason, by, "trigger")
 
+    if await _answer_taken_up_fire(engine):
+        return None
     await armed.ArmedWatch(engine, on_rollback).read_once()
     if rolling:
         return None

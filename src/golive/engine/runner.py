@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import acts, waiting
+from golive.engine import armed as armed_mod
 from golive.engine import comms as comms_mod
 from golive.engine import context as context_mod
 from golive.engine import gate as gate_mod
@@ -40,6 +41,7 @@ from golive.engine.state import FINAL, RunStatus, parse_ts
 from golive.plugins import registry as registry_mod
 from golive.results import Outcome, Result
 from golive.spec import durations, models, refs
+from golive.store import base as store_base
 
 if TYPE_CHECKING:
     from golive.watch import triggers as triggers_mod
@@ -107,6 +109,8 @@ class Engine:
         # One evaluator per trigger, shared by observe windows and the armed watch (observing.shared).
         self.evaluators: dict[str, triggers_mod.TriggerEvaluator] = {}
         self.rollback_begun = False  # a rollback is about to start: the armed watch reads no more
+        self._armed: Any = None  # the armed watch (golive.engine.armed.ArmedWatch) while the run loop runs
+        self._taken_up_fire: dict[str, Any] | None = None  # a fire left unanswered by an earlier engine (run())
         # The run's comms: messages, status updates on the cadence, pagers (golive.engine.comms).
         self.comms = comms_mod.RunComms(self.ctx, self.emit, enabled=comms)
         self.dry_run = self.ctx.dry_run
@@ -135,6 +139,8 @@ class Engine:
             return RollbackNow(
                 req.get("reason") or "requested", req.get("by") or "unknown", req.get("source") or "person"
             )
+        if self._taken_up_fire is not None and st.rollback is None:
+            return RollbackNow(*armed_mod.taken_up(self.runbook, self._taken_up_fire), "trigger")
         return None
 
     async def _follow(self) -> None:
@@ -194,6 +200,10 @@ class Engine:
         st = self.h.state
         if st.final and not await self._reopen_if_waived():
             return st.status
+        # A rollback trigger's fire that an earlier engine of this run wrote and died before answering.
+        self._taken_up_fire = None if st.final else st.unanswered_fire()
+        if self._taken_up_fire is not None:
+            self.rollback_wake.set()
         follower = asyncio.create_task(self._follow())
         updates = asyncio.create_task(self.comms.run_cadence())
         tasks = [follower, updates, asyncio.create_task(self._watch_armed())]
@@ -363,8 +373,6 @@ class Engine:
         """Read the armed triggers whatever step runs (:mod:`golive.engine.armed`); a rollback trigger's fire is
         a rollback request the run loop takes at once. A failed append (a lost lease, a store error) stops the
         run loop with that error: the run is never driven on unwatched."""
-        from golive.engine import armed
-
         if self.dry_run:
             return
 
@@ -374,8 +382,9 @@ class Engine:
             )
             self.rollback_wake.set()
 
+        self._armed = armed_mod.ArmedWatch(self, on_rollback)
         try:
-            await armed.ArmedWatch(self, on_rollback).run()
+            await self._armed.run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # fail closed: the run loop raises it at its next look
@@ -420,6 +429,8 @@ class Engine:
                     await self.emit("phase_finished", step_id=p.id, outcome="not-run", reason=why)
         if status is RunStatus.PASSED:
             self._check_every_blocking_step_passed()
+        if not self.dry_run:  # the armed watch's last readings, then its coverage of the spans that end here
+            await armed_mod.record_coverage(self, "hypercare" if self._after_go() else "cutover", self._armed)
         await self.emit("run_finished", status=status.value, reason=reason)
 
     def _check_every_blocking_step_passed(self) -> None:
@@ -903,7 +914,8 @@ class Engine:
     async def _rollback(self, reason: str, by: str, source: str) -> None:
         st = self.h.state
         if st.rollback is None:
-            await self.emit("rollback_started", reason=reason, by=by, source=source)
+            if not await self._claim_rollback(reason, by, source):
+                return  # another process started the rollback (an IC's `golive rollback` in hypercare): it runs it
             await self.notify("rollback_triggered", reason=reason, actor=by, after_go=self._after_go())
         for pid, phase_outcome in list(st.phases.items()):
             if phase_outcome == "running":  # the phase the rollback interrupted ends here, failed
@@ -934,6 +946,27 @@ class Engine:
         if after_go:
             status_reason = f"after GO, during hypercare: {status_reason}"
         await self.finish(RunStatus.ROLLED_BACK_AFTER_GO if after_go else RunStatus.ROLLED_BACK, status_reason)
+
+    async def _claim_rollback(self, reason: str, by: str, source: str) -> bool:
+        """Append ``rollback_started`` only while no rollback has started (compare-and-append on a fresh read of
+        the log): True when this process started it. False when another one did first (in hypercare no engine
+        holds the run, so `golive hypercare`'s armed watch and an IC's `golive rollback` can both get here):
+        that one runs the plan, and it runs once."""
+        for _ in range(acts.MAX_ACT_ATTEMPTS):
+            await self.h.refresh()
+            if self.h.state.rollback is not None:
+                return False
+            started = store_base.NewEvent(
+                "rollback_started", actor=INTERNAL_ACTOR, data={"reason": reason, "by": by, "source": source}
+            )
+            try:
+                await self.h.append_many([started], expect_seq=self.h.state.last_seq)
+            except exceptions.HeadMoved:
+                continue  # something else was written meanwhile: read again
+            if self.on_change:
+                self.on_change()
+            return True
+        raise exceptions.StoreError(f"run {self.h.run_id}: the log kept moving; the rollback could not be started")
 
     async def _restore_flags(self) -> Outcome:
         """The fastest lever: set every declared kill-switch flag back to its safe value and read it back."""

@@ -17,6 +17,7 @@ event written goes through it):
 - ``trigger_evaluated`` [trigger, status, value, state]            ``trigger_fired`` [trigger, reason, then, severity]
 - ``rollback_requested`` [reason, source, trigger, armed]   ``rollback_started`` [reason, by, source]   ``rollback_finished`` [outcome]
 - ``window_extended`` [extension, extended, max_extension, coverage, reason]: an observe window watched on (min_coverage)
+- ``armed_coverage`` [segment, ok, triggers]: each armed trigger's watched fraction of its armed span
 - ``rollback_interrupted`` [error]: the rollback's own machinery failed; the run stays ROLLING-BACK, adoptable
 - ``step_rechecked`` [outcome, summary, decision]: a decision's recheck ran when someone decided
 - ``follow_up_confirmed`` [follow_up, note]: a rollback follow-up duty was confirmed
@@ -163,6 +164,8 @@ class RunState:
     engine_stopped: dict[str, Any] | None = None  # the last engine failure, until another engine starts
     takeovers: list[dict[str, Any]] = field(default_factory=list)  # explicit --take-over acts
     rehearsal: dict[str, Any] = field(default_factory=dict)  # time scale, stubs, recording (engine/rehearsal.py)
+    # segment (cutover | hypercare) -> each armed trigger's coverage of its armed span (golive.engine.armed)
+    armed_coverage: dict[str, dict[str, Any]] = field(default_factory=dict)
     gate_waivers: list[dict[str, Any]] = field(default_factory=list)  # waivers given at the start (run --waive)
     gate: dict[str, Any] | None = None  # the start gate: outcome, blocks, next_allowed (start_gate)
     gate_waived: list[dict[str, Any]] = field(default_factory=list)  # blocks of the gate waived, by whom
@@ -199,6 +202,16 @@ class RunState:
 
     def holders(self, role: str) -> str | None:
         return self.roles.get(role)
+
+    def unanswered_fire(self) -> dict[str, Any] | None:
+        """The last rollback trigger's fire that no rollback answers: no rollback asked for or started after it
+        (the engine that fired it stopped before its rollback), while the run can still roll back (not final, or
+        passed with hypercare going on). An engine taking the run up acts on it: a fire is never lost."""
+        if self.rollback is not None or self.rollback_requests or self.status is RunStatus.ROLLING_BACK:
+            return None
+        if self.final and self.status is not RunStatus.PASSED:
+            return None
+        return next((f for f in reversed(self.fired) if f.get("then") == "rollback"), None)
 
     def roles_of(self, person: str) -> set[str]:
         return {r for r, p in self.roles.items() if p == person}
@@ -267,6 +280,9 @@ class RunState:
             self.scheduled[ev.step_id or ""] = until if until is not None else ""
         elif t == "start_gate":
             self.gate = {**d, "at": ev.ts}
+        elif t == "armed_coverage":
+            segment = payloads.read(d, payloads.ArmedCoverage).segment
+            self.armed_coverage[segment or "cutover"] = {**d, "at": ev.ts}
         elif t == "gate_waived":
             self.gate_waived.append({**d, "by": ev.actor, "at": ev.ts})
         elif t == "window_overrun":

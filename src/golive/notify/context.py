@@ -54,6 +54,7 @@ VARIABLES: Mapping[str, str] = {
     "reason": "why: the failing step's summary, the trigger that fired, the person's words",
     "actor": "who acted (the decider, the person who started the rollback)",
     "decision": "GO or NO-GO",
+    "after_go": "rollback_triggered/rollback_complete: true when the rollback came after GO, during hypercare",
     "status": "the run's status (running, waiting, rolling_back, passed, ...)",
     "steps_total": "steps in the run's phases",
     "steps_passed": "steps passed, warned or waived",

@@ -1,9 +1,9 @@
 """The SVG chart engine of the HTML report: metric charts with thresholds and gaps, and the run's timeline.
 
 Pure geometry: each function turns the run summary's plain data into the coordinates, ticks and labels the
-report's templates draw; nothing here renders HTML or reads the store. The small formatters the charts and
-the report share (times, T-times, durations, outcomes) live here too, so :mod:`golive.report.html` uses them
-from one place.
+report's templates draw; nothing here renders HTML or reads the store. Times, T-times and durations are
+written by :mod:`golive.views.format` (the one set of display formatters); the chart-only helpers (numbers,
+outcomes, shortened labels) are here.
 """
 
 from __future__ import annotations

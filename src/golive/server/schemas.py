@@ -398,6 +398,11 @@ class RunSummary(_Model):
         description="Each finished observe window's watched fraction: step, title, fraction, min_coverage, ok, "
         "least (the least-watched trigger), extended (seconds), triggers (per trigger: fraction, gaps, ...), text.",
     )
+    armed_coverage: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The armed triggers' coverage of their armed spans, per segment (cutover, hypercare): "
+        "segment, ok, least, triggers (per trigger: from, until, fraction, min_coverage, gaps, ...), text.",
+    )
     comms: list[dict[str, Any]]
     signoffs: dict[str, dict[str, Any]]
     signoff_fields: list[dict[str, Any]] = Field(

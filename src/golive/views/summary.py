@@ -204,6 +204,22 @@ def coverage(h: acts.RunHandle) -> list[dict[str, Any]]:
     return out
 
 
+def armed_coverage(h: acts.RunHandle) -> list[dict[str, Any]]:
+    """The armed triggers' coverage of their spans, per segment (cutover, hypercare): each trigger's watched
+    fraction against its min_coverage, the gaps nobody watched, and a line of text."""
+    out: list[dict[str, Any]] = []
+    for segment, data in h.state.armed_coverage.items():
+        per = data.get("triggers") or {}
+        least = min(per, key=lambda t: per[t].get("fraction") or 0.0) if per else None
+        text = ", ".join(
+            f"{tid} {float(c.get('fraction') or 0.0) * 100:.0f}%"
+            + ("" if c.get("ok") else f" (min {float(c.get('min_coverage') or 0.0) * 100:.0f}%: NOT MET)")
+            for tid, c in per.items()
+        )
+        out.append({"segment": segment, "ok": bool(data.get("ok")), "least": least, "triggers": per, "text": text})
+    return out
+
+
 def coverage_text(cov: dict[str, Any]) -> str:
     """``95% watched (min 90%)``, with the extension and the least-watched trigger when it matters."""
     frac, need = float(cov.get("fraction") or 0.0), float(cov.get("min_coverage") or 0.0)
@@ -498,6 +514,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "fired": st.fired,
         "judgements": judgements(h),
         "coverage": coverage(h),
+        "armed_coverage": armed_coverage(h),
         "comms": st.comms,
         "signoffs": {
             a.id: st.signoffs.get(a.id, {"status": "pending"}) | {"title": a.title or a.id} for a in rb.signoff.areas
