@@ -1283,7 +1283,7 @@ class Redactor:
         if not text:
             return []
         data = text.encode("utf-8", "surrogatepass")
-        found = self._find(data, self._engine)
+        found = _whole_characters(data, self._find(data, self._engine), len(data))
         found.sort(key=_SPAN_ORDER)
         regions: list[tuple[int, int, str]] = []
         i, n = 0, len(found)
@@ -1479,6 +1479,7 @@ class Redactor:
             return data[:upto]
         if self._native_apply:
             return cast(bytes, _native.apply(data, found, upto, self._made, self._placeholder))
+        found = _whole_characters(data, found, upto)
         found.sort(key=_SPAN_ORDER)
         parts: list[bytes] = []
         pos = 0
@@ -1549,6 +1550,26 @@ class Redactor:
 
 
 _SPAN_ORDER = operator.itemgetter(0, 2)  # by start, then priority
+
+
+def _whole_characters(
+    data: bytes, found: list[tuple[int, int, int, str, bytes | None]], upto: int
+) -> list[tuple[int, int, int, str, bytes | None]]:
+    """The findings widened to whole UTF-8 characters (never past ``upto``): a rule whose value has a byte
+    limit (``password=`` and at most 256 bytes) may end inside a multi-byte character, and a placeholder
+    that left half a character would make the text undecodable and show the rest of that character. A
+    finding widens over the continuation bytes (0x80-0xBF) around it; golive/_redact_native.c does the same."""
+    out = found
+    for k, (start, end, prio, kind, canonical) in enumerate(found):
+        if (start < upto and data[start] & 0xC0 == 0x80) or (end < upto and data[end] & 0xC0 == 0x80):
+            if out is found:
+                out = list(found)
+            while start > 0 and data[start] & 0xC0 == 0x80:
+                start -= 1
+            while end < upto and data[end] & 0xC0 == 0x80:
+                end += 1
+            out[k] = (start, end, prio, kind, canonical)
+    return out
 
 
 def _find_re(rules: list[_Rule], data: bytes, found: list[tuple[int, int, int, str, bytes | None]]) -> None:

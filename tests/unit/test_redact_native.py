@@ -17,6 +17,7 @@ import io
 import json
 import os
 import random
+import re
 import string
 from collections.abc import Iterator
 from pathlib import Path
@@ -337,3 +338,27 @@ def test_ip_addresses_as_the_ipaddress_module_reads_them() -> None:
     native, python = _pair(redact_ips=True)
     _same(native, python, texts)
     assert sum(1 for t in texts if "<ip:" in native.redact(t)) > 2000
+
+
+@needs_native
+def test_a_value_cut_at_its_byte_limit_is_masked_to_whole_characters() -> None:
+    """`password=` takes at most 256 bytes of value: with multi-byte characters that limit fell inside one,
+    and the placeholder left its other bytes (redact() raised UnicodeDecodeError, redact_bytes() left
+    invalid UTF-8). Both paths widen a finding to whole characters."""
+    native, python = _pair()
+    texts = [
+        "password=a" + "é" * 200,
+        "x password=ab" + "中" * 100 + " y",
+        "token: " + "\U0001f600" * 100,
+        "--password a" + "\U00010348" * 90,
+    ]
+    _same(native, python, texts)
+    for text in texts:
+        for red in (native, python):
+            out = red.redact(text)
+            assert "<secret:" in out
+            assert red.redact_bytes(text.encode()).decode("utf-8") == out
+            (start, end, _kind), *_rest = red.findings(text)
+            assert out.startswith(text[:start])
+            assert out.endswith(text[end:])
+            assert re.fullmatch(r"<secret:\d+>", out[start : len(out) - (len(text) - end)])
