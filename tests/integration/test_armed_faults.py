@@ -270,3 +270,64 @@ async def test_an_ic_rollback_racing_a_hypercare_fire_rolls_back_once(tmp_path: 
         assert (await acts.open_run(store, h.run_id)).state.status is RunStatus.ROLLED_BACK_AFTER_GO
     finally:
         await store.close()
+
+
+async def _passed(store: sqlite.SqliteStore, tmp_path: Path, text: str) -> acts.RunHandle:
+    """A run of ``text`` driven to PASSED with the IC's GO (real clock, real SQLite)."""
+    loaded = loader.load_text(text, str(tmp_path / "rb.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
+    h = await runner.create_run(store, loaded, roles={"ic": "alice"})
+    task = asyncio.create_task(driver.drive(h, runner.Engine(h, poll=0.02), owner="host:1:1:run", ttl=LEASE_TTL))
+    for _ in range(1000):
+        await h.refresh()
+        if h.state.step("go").status == "waiting":
+            break
+        await asyncio.sleep(0.02)
+    await acts.decide(await acts.open_run(store, h.run_id), "go", "alice", "clean")
+    assert await asyncio.wait_for(task, 20) is RunStatus.PASSED
+    return h
+
+
+async def _ic_rolls_back(store: sqlite.SqliteStore, run_id: str) -> None:
+    """`golive rollback RUN` by the IC from another process: asked for, then run there (no engine holds it)."""
+    ic = await acts.open_run(store, run_id)
+    await acts.request_rollback(ic, "alice", "customers report failures")
+    await driver.drive(
+        ic, runner.Engine(ic, poll=0.02), owner="host:3:3:rollback", body=lambda e: e.rollback_requested()
+    )
+
+
+async def test_hypercare_stops_once_the_ic_rolled_back_from_another_process(tmp_path: Path, fake_metrics: Any) -> None:
+    """`golive hypercare` runs beside the run after GO; the IC rolls back with `golive rollback` (another
+    process). Hypercare stops at once (not at its next slot half an hour later), and a later
+    `golive hypercare --tick` runs no check on the rolled-back run: the run is ROLLED_BACK_AFTER_GO."""
+    store = sqlite.SqliteStore(tmp_path / "golive.db")
+    await store.open()
+    try:
+        fake_metrics["errors"].set(0.0)
+        h = await _passed(store, tmp_path, HYPERCARE)
+        hc = await service.hypercare_runner(store, h.run_id, tmp_path / "reports", lambda s: None)
+        watching = asyncio.create_task(service.watch_hypercare(hc))
+        try:
+            for _ in range(1000):  # the slot at GO has run
+                if any(e.type == "hypercare_check" for e in await store.events(h.run_id)):
+                    break
+                await asyncio.sleep(0.02)
+            await _ic_rolls_back(store, h.run_id)
+            await asyncio.wait_for(watching, 20)
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+            await hc.engine.aclose()
+        checks = [e.seq for e in await store.events(h.run_id) if e.type == "hypercare_check"]
+        tick = await service.hypercare_runner(store, h.run_id, tmp_path / "reports", lambda s: None)
+        try:
+            assert await service.tick_hypercare(tick) is None  # nothing of hypercare runs on a rolled-back run
+        finally:
+            await tick.engine.aclose()
+        evs = await store.events(h.run_id)
+        assert [e.seq for e in evs if e.type == "hypercare_check"] == checks
+        assert [e.type for e in evs].count("rollback_started") == 1
+        assert (await acts.open_run(store, h.run_id)).state.status is RunStatus.ROLLED_BACK_AFTER_GO
+    finally:
+        await store.close()
