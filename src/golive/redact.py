@@ -776,8 +776,13 @@ def _refine_auth(data: bytes, m: re.Match[bytes]) -> _Span | None:
 
 def _secret_forms(value: str) -> set[bytes]:
     """The raw bytes of a secret and its common encodings, including base64 at every alignment."""
-    raw = value.encode("utf-8")
-    forms = {raw, quote(value, safe="").encode(), quote_plus(value).encode(), json.dumps(value)[1:-1].encode()}
+    raw = value.encode("utf-8", "surrogatepass")  # a lone surrogate is kept as redact() encodes it
+    forms = {
+        raw,
+        quote(value, safe="", errors="surrogatepass").encode(),
+        quote_plus(value, errors="surrogatepass").encode(),
+        json.dumps(value)[1:-1].encode(),
+    }
     for shift in range(3):
         # The characters of base64(prefix + raw) that depend on raw alone, for a prefix of any length:
         # this finds the secret inside a larger encoded blob (e.g. Basic auth of "user:secret").
@@ -805,7 +810,7 @@ def _secret_fragments(value: str) -> set[bytes]:
     for n in range(shortest, len(value)):
         for fragment in (value[:n], value[-n:]):
             if not fragment.isalpha():
-                out.add(fragment.encode("utf-8"))
+                out.add(fragment.encode("utf-8", "surrogatepass"))
     return out
 
 
@@ -1214,7 +1219,23 @@ class Redactor:
             customs.append((name, source))
         self._static, self._python_only = _static_rules(redact_ips, tuple(customs))
         self._native_apply = self._static.native is not None  # placeholders placed by the C module too
-        self._engine = self._build()
+        self._built: _Engine | None = self._build()
+
+    @property
+    def _engine(self) -> _Engine:
+        """The rules and registered secrets as one engine, built on first use after ``add_secret`` (so that
+        registering many secrets in a row builds the database once, not once per secret)."""
+        engine = self._built
+        if engine is None:
+            with self._lock:
+                engine = self._built
+                if engine is None:
+                    engine = self._built = self._build()
+        return engine
+
+    @_engine.setter
+    def _engine(self, engine: _Engine) -> None:
+        self._built = engine
 
     # -- public API ---------------------------------------------------------------------------------------
 
@@ -1227,13 +1248,13 @@ class Redactor:
         """
         if len(value.strip()) < MIN_SECRET_LEN:
             return
-        canonical = value.encode("utf-8")
+        canonical = value.encode("utf-8", "surrogatepass")
         with self._lock:
             new = {form: canonical for form in _secret_forms(value) if form not in self._secrets}
             if not new:
                 return
             self._secrets.update(new)
-            self._engine = self._build()
+            self._built = None  # the next use builds the database with them
 
     def redact(self, text: str) -> str:
         """The text with every finding replaced by its placeholder.
