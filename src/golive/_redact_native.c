@@ -1346,11 +1346,15 @@ static PyObject *apply_recs(PyObject *data, Recs *recs, Py_ssize_t upto, PyObjec
     }
     if (n == 0) return PyBytes_FromStringAndSize(d, upto);
     Rec *items = recs->v;
-    for (size_t k = 0; k < n; k++)
+    for (size_t k = 0; k < n; k++) {
         if (items[k].s < 0 || items[k].e > upto || items[k].s > items[k].e) {
             PyErr_SetString(PyExc_ValueError, "a finding lies outside the text");
             return NULL;
         }
+        /* Whole UTF-8 characters (redact._whole_characters): a value with a byte limit may end inside one. */
+        while (items[k].s > 0 && items[k].s < upto && ((uint8_t)d[items[k].s] & 0xC0) == 0x80) items[k].s--;
+        while (items[k].e < upto && ((uint8_t)d[items[k].e] & 0xC0) == 0x80) items[k].e++;
+    }
     int in_order = 1;
     for (size_t k = 1; k < n && in_order; k++)
         if (cmp_rec(&items[k - 1], &items[k]) > 0) in_order = 0;

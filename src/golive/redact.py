@@ -776,8 +776,13 @@ def _refine_auth(data: bytes, m: re.Match[bytes]) -> _Span | None:
 
 def _secret_forms(value: str) -> set[bytes]:
     """The raw bytes of a secret and its common encodings, including base64 at every alignment."""
-    raw = value.encode("utf-8")
-    forms = {raw, quote(value, safe="").encode(), quote_plus(value).encode(), json.dumps(value)[1:-1].encode()}
+    raw = value.encode("utf-8", "surrogatepass")  # a lone surrogate is kept as redact() encodes it
+    forms = {
+        raw,
+        quote(value, safe="", errors="surrogatepass").encode(),
+        quote_plus(value, errors="surrogatepass").encode(),
+        json.dumps(value)[1:-1].encode(),
+    }
     for shift in range(3):
         # The characters of base64(prefix + raw) that depend on raw alone, for a prefix of any length:
         # this finds the secret inside a larger encoded blob (e.g. Basic auth of "user:secret").
@@ -805,7 +810,7 @@ def _secret_fragments(value: str) -> set[bytes]:
     for n in range(shortest, len(value)):
         for fragment in (value[:n], value[-n:]):
             if not fragment.isalpha():
-                out.add(fragment.encode("utf-8"))
+                out.add(fragment.encode("utf-8", "surrogatepass"))
     return out
 
 
@@ -1214,7 +1219,23 @@ class Redactor:
             customs.append((name, source))
         self._static, self._python_only = _static_rules(redact_ips, tuple(customs))
         self._native_apply = self._static.native is not None  # placeholders placed by the C module too
-        self._engine = self._build()
+        self._built: _Engine | None = self._build()
+
+    @property
+    def _engine(self) -> _Engine:
+        """The rules and registered secrets as one engine, built on first use after ``add_secret`` (so that
+        registering many secrets in a row builds the database once, not once per secret)."""
+        engine = self._built
+        if engine is None:
+            with self._lock:
+                engine = self._built
+                if engine is None:
+                    engine = self._built = self._build()
+        return engine
+
+    @_engine.setter
+    def _engine(self, engine: _Engine) -> None:
+        self._built = engine
 
     # -- public API ---------------------------------------------------------------------------------------
 
@@ -1227,13 +1248,13 @@ class Redactor:
         """
         if len(value.strip()) < MIN_SECRET_LEN:
             return
-        canonical = value.encode("utf-8")
+        canonical = value.encode("utf-8", "surrogatepass")
         with self._lock:
             new = {form: canonical for form in _secret_forms(value) if form not in self._secrets}
             if not new:
                 return
             self._secrets.update(new)
-            self._engine = self._build()
+            self._built = None  # the next use builds the database with them
 
     def redact(self, text: str) -> str:
         """The text with every finding replaced by its placeholder.
@@ -1283,7 +1304,7 @@ class Redactor:
         if not text:
             return []
         data = text.encode("utf-8", "surrogatepass")
-        found = self._find(data, self._engine)
+        found = _whole_characters(data, self._find(data, self._engine), len(data))
         found.sort(key=_SPAN_ORDER)
         regions: list[tuple[int, int, str]] = []
         i, n = 0, len(found)
@@ -1479,6 +1500,7 @@ class Redactor:
             return data[:upto]
         if self._native_apply:
             return cast(bytes, _native.apply(data, found, upto, self._made, self._placeholder))
+        found = _whole_characters(data, found, upto)
         found.sort(key=_SPAN_ORDER)
         parts: list[bytes] = []
         pos = 0
@@ -1549,6 +1571,26 @@ class Redactor:
 
 
 _SPAN_ORDER = operator.itemgetter(0, 2)  # by start, then priority
+
+
+def _whole_characters(
+    data: bytes, found: list[tuple[int, int, int, str, bytes | None]], upto: int
+) -> list[tuple[int, int, int, str, bytes | None]]:
+    """The findings widened to whole UTF-8 characters (never past ``upto``): a rule whose value has a byte
+    limit (``password=`` and at most 256 bytes) may end inside a multi-byte character, and a placeholder
+    that left half a character would make the text undecodable and show the rest of that character. A
+    finding widens over the continuation bytes (0x80-0xBF) around it; golive/_redact_native.c does the same."""
+    out = found
+    for k, (start, end, prio, kind, canonical) in enumerate(found):
+        if (start < upto and data[start] & 0xC0 == 0x80) or (end < upto and data[end] & 0xC0 == 0x80):
+            if out is found:
+                out = list(found)
+            while start > 0 and data[start] & 0xC0 == 0x80:
+                start -= 1
+            while end < upto and data[end] & 0xC0 == 0x80:
+                end += 1
+            out[k] = (start, end, prio, kind, canonical)
+    return out
 
 
 def _find_re(rules: list[_Rule], data: bytes, found: list[tuple[int, int, int, str, bytes | None]]) -> None:

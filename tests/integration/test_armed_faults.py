@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from golive.engine import acts, driver, runner
 from golive.engine import hypercare as service
 from golive.engine.state import RunStatus
 from golive.spec import loader
+from golive.store import base as store_base
 from golive.store import sqlite
+from golive.store.postgres import PostgresStore
 from golive.testing import FakeClock, start_engine
 
 LEASE_TTL = 5.0  # seconds (the machine is shared: renewals must not miss)
@@ -44,6 +49,19 @@ rollback:
     - {id: revert, kind: action, type: command, with: {run: "echo reverted >> $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}}
 comms: {cadence: []}
 """
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def both(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[store_base.Store]:
+    """A real store of each kind (processes racing for a run meet in it)."""
+    s: store_base.Store
+    if request.param == "sqlite":
+        s = sqlite.SqliteStore(tmp_path / "golive.db")
+    else:
+        s = PostgresStore(request.getfixturevalue("postgres_database"))
+    await s.open()
+    yield s
+    await s.close()
 
 
 async def _until_read(store: sqlite.SqliteStore, run_id: str, task: asyncio.Task[Any]) -> None:
@@ -223,50 +241,118 @@ SLOW = HYPERCARE.replace(
 )
 
 
-async def test_an_ic_rollback_racing_a_hypercare_fire_rolls_back_once(tmp_path: Path, fake_metrics: Any) -> None:
+async def test_an_ic_rollback_racing_a_hypercare_fire_rolls_back_once(
+    both: store_base.Store, tmp_path: Path, fake_metrics: Any
+) -> None:
     """After GO, `golive hypercare`'s armed watch fires a rollback trigger while the IC's `golive rollback` runs
     the rollback from another process (no engine holds the run in hypercare). Exactly one of them starts it:
     one rollback_started, one rollback_triggered message, the revert runs once, and the run ends
     ROLLED_BACK_AFTER_GO."""
+    store = both
+    fake_metrics["errors"].set(0.0)
+    h = await _passed(store, tmp_path, SLOW)
+
+    hc = await service.hypercare_runner(store, h.run_id, tmp_path / "reports", lambda s: None)
+    ic = await acts.open_run(store, h.run_id)
+    await acts.request_rollback(ic, "alice", "customers report failures")
+    cli = driver.drive(
+        ic, runner.Engine(ic, poll=0.02), owner="host:2:2:rollback", body=lambda e: e.rollback_requested()
+    )
+
+    async def fire() -> None:
+        # The watch's fire, read before the IC's rollback reached this process, while the IC's revert runs.
+        for _ in range(1000):
+            if any(e.type == "step_started" for e in await store.events(h.run_id, after_seq=h.state.last_seq)):
+                break
+            await asyncio.sleep(0.01)
+        await hc.engine.rollback("trigger errors fired", "trigger:errors", "trigger")
+
+    try:
+        await asyncio.gather(cli, fire())
+    finally:
+        await hc.engine.aclose()
+    evs = await store.events(h.run_id)
+    assert [e.type for e in evs].count("rollback_started") == 1
+    assert [e.data.get("event") for e in evs if e.type == "comms_sent"].count("rollback_triggered") == 1
+    assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
+    assert (await acts.open_run(store, h.run_id)).state.status is RunStatus.ROLLED_BACK_AFTER_GO
+
+
+async def _passed(store: store_base.Store, tmp_path: Path, text: str) -> acts.RunHandle:
+    """A run of ``text`` driven to PASSED with the IC's GO (real clock, real SQLite)."""
+    loaded = loader.load_text(text, str(tmp_path / "rb.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
+    h = await runner.create_run(store, loaded, roles={"ic": "alice"})
+    task = asyncio.create_task(driver.drive(h, runner.Engine(h, poll=0.02), owner="host:1:1:run", ttl=LEASE_TTL))
+    for _ in range(1000):
+        await h.refresh()
+        if h.state.step("go").status == "waiting":
+            break
+        await asyncio.sleep(0.02)
+    await acts.decide(await acts.open_run(store, h.run_id), "go", "alice", "clean")
+    assert await asyncio.wait_for(task, 20) is RunStatus.PASSED
+    return h
+
+
+async def _ic_rolls_back(store: store_base.Store, run_id: str) -> None:
+    """`golive rollback RUN` by the IC from another process: asked for, then run there (no engine holds it)."""
+    ic = await acts.open_run(store, run_id)
+    await acts.request_rollback(ic, "alice", "customers report failures")
+    await driver.drive(
+        ic, runner.Engine(ic, poll=0.02), owner="host:3:3:rollback", body=lambda e: e.rollback_requested()
+    )
+
+
+async def test_hypercare_stops_once_the_ic_rolled_back_from_another_process(tmp_path: Path, fake_metrics: Any) -> None:
+    """`golive hypercare` runs beside the run after GO; the IC rolls back with `golive rollback` (another
+    process). Hypercare stops at once (not at its next slot half an hour later), and a later
+    `golive hypercare --tick` runs no check on the rolled-back run: the run is ROLLED_BACK_AFTER_GO."""
     store = sqlite.SqliteStore(tmp_path / "golive.db")
     await store.open()
     try:
         fake_metrics["errors"].set(0.0)
-        loaded = loader.load_text(SLOW, str(tmp_path / "rb.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
-        h = await runner.create_run(store, loaded, roles={"ic": "alice"})
-        eng = runner.Engine(h, poll=0.02)
-        task = asyncio.create_task(driver.drive(h, eng, owner="host:1:1:run", ttl=LEASE_TTL))
-        for _ in range(1000):
-            await h.refresh()
-            if h.state.step("go").status == "waiting":
-                break
-            await asyncio.sleep(0.02)
-        await acts.decide(await acts.open_run(store, h.run_id), "go", "alice", "clean")
-        assert await asyncio.wait_for(task, 20) is RunStatus.PASSED
-
+        h = await _passed(store, tmp_path, HYPERCARE)
         hc = await service.hypercare_runner(store, h.run_id, tmp_path / "reports", lambda s: None)
-        ic = await acts.open_run(store, h.run_id)
-        await acts.request_rollback(ic, "alice", "customers report failures")
-        cli = driver.drive(
-            ic, runner.Engine(ic, poll=0.02), owner="host:2:2:rollback", body=lambda e: e.rollback_requested()
-        )
-
-        async def fire() -> None:
-            # The watch's fire, read before the IC's rollback reached this process, while the IC's revert runs.
-            for _ in range(1000):
-                if any(e.type == "step_started" for e in await store.events(h.run_id, after_seq=h.state.last_seq)):
-                    break
-                await asyncio.sleep(0.01)
-            await hc.engine.rollback("trigger errors fired", "trigger:errors", "trigger")
-
+        watching = asyncio.create_task(service.watch_hypercare(hc))
         try:
-            await asyncio.gather(cli, fire())
+            for _ in range(1000):  # the slot at GO has run
+                if any(e.type == "hypercare_check" for e in await store.events(h.run_id)):
+                    break
+                await asyncio.sleep(0.02)
+            await _ic_rolls_back(store, h.run_id)
+            await asyncio.wait_for(watching, 20)
         finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
             await hc.engine.aclose()
+        checks = [e.seq for e in await store.events(h.run_id) if e.type == "hypercare_check"]
+        tick = await service.hypercare_runner(store, h.run_id, tmp_path / "reports", lambda s: None)
+        try:
+            assert await service.tick_hypercare(tick) is None  # nothing of hypercare runs on a rolled-back run
+        finally:
+            await tick.engine.aclose()
         evs = await store.events(h.run_id)
+        assert [e.seq for e in evs if e.type == "hypercare_check"] == checks
         assert [e.type for e in evs].count("rollback_started") == 1
-        assert [e.data.get("event") for e in evs if e.type == "comms_sent"].count("rollback_triggered") == 1
-        assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
         assert (await acts.open_run(store, h.run_id)).state.status is RunStatus.ROLLED_BACK_AFTER_GO
     finally:
         await store.close()
+
+
+async def test_an_armed_source_that_keeps_failing_fails_closed(
+    store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """An armed trigger whose source errors on every read while a manual step waits is not a quiet span: after
+    max_errors (3) consecutive errors it fires and the rollback runs, by the trigger; its readings say error."""
+    fake_metrics["errors"].fail("connection refused")
+    loaded = loader.load_text(RUNBOOK, str(tmp_path / "rb.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
+    h = await runner.create_run(store, loaded, roles={"ic": "alice", "ops": "olga"})
+    eng = runner.Engine(h, poll=0.02)
+    status = await asyncio.wait_for(driver.drive(h, eng, owner="host:1:1:run", ttl=LEASE_TTL), 20)
+    assert status is RunStatus.ROLLED_BACK
+    evs = await store.events(h.run_id)
+    assert next(e for e in evs if e.type == "rollback_started").data["by"] == "trigger:errors"
+    [fired] = [e for e in evs if e.type == "trigger_fired"]
+    assert fired.data["armed"] is True
+    assert h.state.step("banner").outcome is not None
+    assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]

@@ -396,3 +396,26 @@ async def test_the_armed_watch_appends_fenced_and_a_lost_lease_stops_the_engine(
     assert "rollback_started" not in after
     assert not (tmp_path / "rollback.log").exists()
     assert taken.epoch == 2
+
+
+async def test_coverage_that_cannot_be_computed_is_recorded_not_ok_and_the_run_still_ends(
+    store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure computing the armed spans' coverage (a bug, an unreadable event) never passes for watched:
+    armed_coverage is recorded ok: false with the error, and the run still records its end."""
+    from golive.engine import armed
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ValueError("unreadable sample")
+
+    monkeypatch.setattr(armed, "span_coverage", broken)
+    clock = FakeClock()
+    fake_metrics["latency"].set(0.0)
+    fake_metrics["errors"].set(0.0)
+    loaded = loader.load_text(CONTINUED, str(tmp_path / "runbook.yaml"), environ={})
+    r = await start_engine(store, loaded, roles={"ic": "alice", "ops": "otto"}, clock=clock, poll=0.5)
+    h = await r.until("the enablement waits", lambda s: s.step("confirm-enable").status == "waiting")
+    await acts.confirm(h, "confirm-enable", "otto")
+    assert await r.finished() is RunStatus.PASSED
+    cov = (await r.view()).state.armed_coverage["cutover"]
+    assert (cov["ok"], cov["error"]) == (False, "ValueError: unreadable sample")

@@ -84,3 +84,18 @@ def test_status_at_80_columns_keeps_every_step_id_on_one_line() -> None:
     console.print(views.status_renderable(summary))
     text = console.export_text()
     assert all(i in text for i in ids), text
+
+
+def test_a_run_rolled_back_after_go_is_shown_red_like_any_rollback() -> None:
+    """`golive status` colours ROLLED-BACK-AFTER-GO as it colours ROLLED-BACK (red), never as a run going on."""
+    from rich.console import Console
+
+    def style_of(label: str) -> str:
+        summary = {"run_id": "r1", "title": "t", "mode": "live", "status_label": label, "status": "x", "reason": ""}
+        summary |= {"roles": {}, "rollback": None, "phases": []}
+        console = Console(width=120, record=True, color_system="truecolor", force_terminal=True)
+        console.print(views.status_renderable(summary))
+        line = console.export_html(inline_styles=True)
+        return line.split(label)[0].rsplit("<span", 1)[-1]
+
+    assert style_of("ROLLED-BACK-AFTER-GO") == style_of("ROLLED-BACK")

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import random
+import re
 import string
 from collections.abc import Iterator
 from pathlib import Path
@@ -337,3 +338,63 @@ def test_ip_addresses_as_the_ipaddress_module_reads_them() -> None:
     native, python = _pair(redact_ips=True)
     _same(native, python, texts)
     assert sum(1 for t in texts if "<ip:" in native.redact(t)) > 2000
+
+
+@needs_native
+def test_a_value_cut_at_its_byte_limit_is_masked_to_whole_characters() -> None:
+    """`password=` takes at most 256 bytes of value: with multi-byte characters that limit fell inside one,
+    and the placeholder left its other bytes (redact() raised UnicodeDecodeError, redact_bytes() left
+    invalid UTF-8). Both paths widen a finding to whole characters."""
+    native, python = _pair()
+    texts = [
+        "password=a" + "é" * 200,
+        "x password=ab" + "中" * 100 + " y",
+        "token: " + "\U0001f600" * 100,
+        "--password a" + "\U00010348" * 90,
+    ]
+    _same(native, python, texts)
+    for text in texts:
+        for red in (native, python):
+            out = red.redact(text)
+            assert "<secret:" in out
+            assert red.redact_bytes(text.encode()).decode("utf-8") == out
+            (start, end, _kind), *_rest = red.findings(text)
+            assert out.startswith(text[:start])
+            assert out.endswith(text[end:])
+            assert re.fullmatch(r"<secret:\d+>", out[start : len(out) - (len(text) - end)])
+
+
+def test_many_secrets_registered_in_a_row_build_the_database_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """add_secret rebuilt (and recompiled) the whole database for each value: registering n secrets cost
+    n compilations of a growing database (2,000 secrets: minutes). Now the next use builds it once."""
+    builds = []
+    build = redact.Redactor._build
+
+    def counting(self: redact.Redactor) -> Any:
+        builds.append(1)
+        return build(self)
+
+    monkeypatch.setattr(redact.Redactor, "_build", counting)
+    red = redact.Redactor()
+    builds.clear()
+    rng = random.Random(7)
+    values = ["".join(rng.choice(string.ascii_letters + string.digits) for _ in range(20)) for _ in range(200)]
+    for value in values:
+        red.add_secret(value)
+    assert builds == []
+    assert red.redact(f"a {values[0]} b {values[150]} c") == "a <secret:1> b <secret:2> c"
+    assert red.redact(f"{values[199]}") == "<secret:3>"
+    assert builds == [1]
+    red.add_secret("one-more-Secret-9")
+    assert red.redact("x one-more-Secret-9") == "x <secret:4>"
+    assert builds == [1, 1]
+
+
+def test_a_secret_with_a_lone_surrogate_is_registered_and_masked() -> None:
+    """redact() takes text with lone surrogates (encoded with surrogatepass); add_secret refused such a value
+    with UnicodeEncodeError, and so redact_obj raised on a secret-keyed value holding one."""
+    red = redact.Redactor()
+    red.add_secret("abc\ud800defgh")
+    assert red.redact("x abc\ud800defgh y") == "x <secret:1> y"
+    assert red.redact_obj({"password": "pw\udfffword-9"}) == {"password": "<secret:2>"}
+    assert red.redact("then pw\udfffword-9") == "then <secret:2>"

@@ -31,9 +31,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     if summary.get("rehearsal_note"):
         head.append(f"[{summary['rehearsal_note']}] ", style="magenta")
     label = summary["status_label"]
-    style = (
-        "green" if label in ("PASSED", "COMPLETE") else "red" if label in ("NO-GO", "ROLLED-BACK", "FAILED") else "cyan"
-    )
+    failed = ("NO-GO", "ROLLED-BACK", "ROLLED-BACK-AFTER-GO", "FAILED")
+    style = "green" if label in ("PASSED", "COMPLETE") else "red" if label in failed else "cyan"
     if summary.get("rollback") and not summary["rollback"].get("finished_at"):
         label = "ROLLING BACK"
         style = "bold white on red"

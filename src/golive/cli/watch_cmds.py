@@ -233,7 +233,7 @@ def hypercare(
         if tick:
             async with rehearsal.outside_world(r.engine, settings):
                 result = await service.tick_hypercare(r)
-            if result is None:  # an armed trigger fired: the rollback ran instead of the tick
+            if result is None:  # an armed trigger fired (the rollback ran instead), or the run was rolled back
                 st = r.engine.h.state
                 if as_json:
                     _common.echo_json({"run_id": rid, "status": st.status.value, "reason": st.reason, "ok": False})

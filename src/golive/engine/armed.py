@@ -168,7 +168,12 @@ async def record_coverage(engine: Any, segment: str, watch: ArmedWatch | None = 
     if watch is not None:
         await watch.recorder.flush()
     events = await engine.store.events(engine.h.run_id)
-    per = span_coverage(runbook, engine.h.state, events, segment, engine.clock.now(), gap_floor(engine.clock))
+    try:
+        per = span_coverage(runbook, engine.h.state, events, segment, engine.clock.now(), gap_floor(engine.clock))
+    except Exception as exc:  # a log it cannot read (a bug, a hand-edited event): recorded as not ok, never ok
+        why = engine.redactor.redact(f"{type(exc).__name__}: {exc}")
+        await engine.emit("armed_coverage", segment=segment, ok=False, triggers={}, error=why)
+        return
     if per:
         ok = all(c["ok"] for c in per.values())
         await engine.emit("armed_coverage", segment=segment, ok=ok, triggers=per)

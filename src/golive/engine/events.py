@@ -533,6 +533,7 @@ class WaiverRecorded(Payload):
 class ArmedCoverage(Payload):
     """``armed_coverage``: each armed trigger's watched fraction of its armed span (golive.engine.armed)."""
 
+    error: str | None = None  # the coverage could not be computed (recorded not ok)
     ok: bool | None = None
     segment: str | None = None
     triggers: Any = None

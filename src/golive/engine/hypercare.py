@@ -15,6 +15,7 @@ from golive import exceptions
 __all__ = ["HYPERCARE_ACTOR", "hypercare_runner", "run_hypercare", "tick_hypercare", "watch_hypercare"]
 
 HYPERCARE_ACTOR = "hypercare"
+OVER_POLL = 1.0  # real seconds between two looks at the log for a rollback run by another process
 
 
 def _report_markdown(report: Any, summary: dict[str, Any]) -> str:
@@ -158,7 +159,7 @@ async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
     from golive.engine import armed
 
     engine = hc_runner.engine
-    if await _answer_taken_up_fire(engine):
+    if await _over(engine) or await _answer_taken_up_fire(engine):
         return
     schedule = asyncio.ensure_future(hc_runner.run_forever(until=until))
     rolling: list[bool] = []
@@ -168,10 +169,21 @@ async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
         schedule.cancel()  # hypercare stops: no slot runs once the rollback has started
         await engine.rollback(reason, by, "trigger")
 
+    async def until_over() -> None:
+        # No engine holds the run in hypercare: a rollback run by another process (an IC's golive rollback)
+        # is seen in the log, and hypercare stops there.
+        while True:
+            if await _over(engine):
+                break
+            await asyncio.sleep(max(engine.real_poll, OVER_POLL))
+        if not rolling:
+            schedule.cancel()
+
     watcher = armed.ArmedWatch(engine, on_rollback)
     watch = asyncio.ensure_future(watcher.run())
+    ended = asyncio.ensure_future(until_over())
     try:
-        await asyncio.wait({watch, schedule}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({watch, schedule, ended}, return_when=asyncio.FIRST_COMPLETED)
         if rolling:  # a rollback is under way: it runs to its end
             await watch
         elif schedule.done() and not schedule.cancelled() and schedule.exception() is None:
@@ -181,12 +193,21 @@ async def watch_hypercare(hc_runner: Any, until: Any = None) -> None:
             # Hypercare is over: the last batches are written, then the armed spans' coverage.
             await armed.record_coverage(engine, "hypercare", watcher)
     finally:
-        for task in (watch, schedule):
+        for task in (watch, schedule, ended):
             if not task.done():
                 task.cancel()
-        for task in (watch, schedule):
+        for task in (watch, schedule, ended):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def _over(engine: Any) -> bool:
+    """Whether hypercare is over because the run no longer stands passed (read again from the log): another
+    process rolled it back, or is rolling it back. Nothing of hypercare runs on such a run."""
+    from golive.engine.state import RunStatus
+
+    await engine.h.refresh()
+    return engine.h.state.status is not RunStatus.PASSED
 
 
 async def _answer_taken_up_fire(engine: Any) -> bool:
@@ -215,7 +236,7 @@ async def tick_hypercare(hc_runner: Any) -> Any:
         rolling.append(True)
         await engine.rollback(reason, by, "trigger")
 
-    if await _answer_taken_up_fire(engine):
+    if await _over(engine) or await _answer_taken_up_fire(engine):
         return None
     await armed.ArmedWatch(engine, on_rollback).read_once()
     if rolling:
