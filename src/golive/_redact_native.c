@@ -1197,7 +1197,13 @@ static int find_into(Engine *self, const uint8_t *data, Py_ssize_t len, PyObject
         PyErr_NoMemory();
         goto done;
     }
-    for (size_t k = 0; k < hits.n; k++) counts[hits.hits[k].id + 1]++;
+    for (size_t k = 0; k < hits.n; k++) {
+        if (hits.hits[k].id >= (unsigned int)self->nrules) { /* a database loaded for other rules */
+            PyErr_SetString(PyExc_RuntimeError, "the Hyperscan database does not match the redactor's rules");
+            goto done;
+        }
+        counts[hits.hits[k].id + 1]++;
+    }
     for (Py_ssize_t k = 0; k < self->nrules; k++) counts[k + 1] += counts[k];
     {
         size_t *fill = PyMem_Malloc(((size_t)self->nrules + 1) * sizeof(size_t));

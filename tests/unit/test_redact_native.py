@@ -398,3 +398,26 @@ def test_a_secret_with_a_lone_surrogate_is_registered_and_masked() -> None:
     assert red.redact("x abc\ud800defgh y") == "x <secret:1> y"
     assert red.redact_obj({"password": "pw\udfffword-9"}) == {"password": "<secret:2>"}
     assert red.redact("then pw\udfffword-9") == "then <secret:2>"
+
+
+@needs_native
+def test_a_database_of_other_rules_is_refused_not_read_past_its_rules() -> None:
+    """A database loaded for other rules (a cache file of another rule set) reports pattern ids past the
+    engine's rules; the module counted hits into an array by those ids, writing past its end, and found
+    nothing. Now such a hit is a RuntimeError, and the redactor runs its Python path."""
+    native, python = _pair()
+    text = "card 4111 1111 1111 1111 pw=Tr0ub4dor3-prod ana@example.com +44 20 7946 0958"
+    static = native._engine.static
+    rules = static.rules[:2]
+    spec = [redact._native_rule(r) for r in rules]
+    foreign = redact._native.Engine(
+        spec, [r.hs_pattern for r in rules], [r.hs_flags for r in rules], static.native.serialize()
+    )
+    with pytest.raises(RuntimeError, match="does not match"):
+        foreign.find(text.encode(), [], redact._delegate(rules, text.encode()))
+    static_native, static.native = static.native, foreign
+    try:
+        assert native.findings(text) == python.findings(text)
+        assert native.redact(text) == python.redact(text) == "card <card:1> pw=<secret:1> <email:1> <phone:1>"
+    finally:
+        static.native = static_native
