@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import jinja2
 import pytest
+from tests.shape import shape_errors
 
 from golive.engine import acts, runner
 from golive.engine.state import RunStatus
@@ -27,7 +28,7 @@ from golive.report import formats, html
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.store import sqlite
-from golive.views import summary
+from golive.views import model, summary
 
 FAST_POLL = 0.02  # seconds between the engine's looks at the log
 IC = "Ines Commander"
@@ -211,6 +212,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
     assert made["go"].data["verdict"] == "GO", made["go"].data["reason"]
     assert made["rolled_back"].data["verdict"] == "ROLLED BACK", made["rolled_back"].data["reason"]
     return made
+
+
+def test_summaries_of_real_runs_have_exactly_the_keys_of_the_typed_read_model(runs: dict[str, Made]) -> None:
+    """A GO run and a rolled-back run: every dict of the summary (phases, steps, pending, decision, rollback,
+    waivers, triggers, coverage, sign-offs, timeline ...) has the keys golive.views.model declares, no other."""
+    for name, made in runs.items():
+        assert shape_errors(made.data, model.Summary) == [], name
+    assert runs["rolled_back"].data["rollback"] is not None
+    assert runs["go"].data["decision"] is not None
 
 
 def _text(page: str) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from golive import exceptions
 from golive.cli import _common
+
+if TYPE_CHECKING:
+    from golive.views.model import Summary
 
 DEFAULT_CONCURRENCY = 50  # checks at once: high, but bounded
 MAX_CONCURRENCY = 5000  # checks at once, at most (each holds a socket; the default fd limit is often 1024+)
@@ -89,7 +92,7 @@ async def run_preflight(
     concurrency: int,
     timeout: float,  # noqa: ASYNC109 -- each check's default time limit, not a deadline for this call
     progress: Any = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
+) -> tuple[Summary, list[dict[str, Any]], Any]:
     """Run a phase's checks concurrently in an ephemeral in-memory run; return (summary, checks, phase).
 
     ``progress(n)`` (optional) is called with the number of checks that finished since the last call.
@@ -156,7 +159,16 @@ async def run_preflight(
     data["finished_at"] = ph["finished_at"]
     # What a whole run records (evidence checklist, sign-offs, decision, completion) says nothing about a
     # pre-flight: shown, it would list the runbook's evidence as "missing".
-    data.update(evidence_checklist=[], signoffs={}, decision=None, waivers=[], rollback=None, completion=None)
+    data.update(
+        {
+            "evidence_checklist": [],
+            "signoffs": {},
+            "decision": None,
+            "waivers": [],
+            "rollback": None,
+            "completion": None,
+        }
+    )
     data["status"] = "passed"  # the ephemeral run itself never fails; overall_status says how the checks went
     overall = formats.overall_status(data, steps)
     data["status_label"] = data["verdict"] = overall
@@ -228,7 +240,7 @@ def preflight(
     _pick_phases(loaded.runbook, phase_name)  # an unknown --phase is bad input: exit 2 before anything runs
     con = None if quiet else _common.console(stderr=True)  # --quiet never imports rich
 
-    async def go() -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
+    async def go() -> tuple[Summary, list[dict[str, Any]], Any]:
         if con is None or not con.is_terminal:
             return await run_preflight(loaded, phase_name, concurrency, timeout)
         from rich.markup import escape as esc

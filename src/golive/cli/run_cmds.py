@@ -11,12 +11,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from golive import exceptions
 from golive.cli import _common, export_cmds, remote
+
+if TYPE_CHECKING:
+    from golive.views.model import TimelineLine
 
 ROLLBACK_HANDOFF_WAIT = 3.0  # seconds to let a running engine pick up a rollback request
 
@@ -573,7 +576,7 @@ def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
     from golive.engine import acts
     from golive.views import summary
 
-    async def go(store: Any) -> list[dict[str, Any]]:
+    async def go(store: Any) -> list[TimelineLine]:
         h = await acts.open_run(store, run_id)
         lines = summary.timeline(h)
         return lines

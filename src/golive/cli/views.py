@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from golive.views import format as fmt
+from golive.views.model import PhaseView, StepView, Summary
 
 OUTCOME_STYLE = {
     "pass": "green",
@@ -19,7 +20,7 @@ OUTCOME_STYLE = {
 }
 
 
-def status_renderable(summary: dict[str, Any]) -> Any:
+def status_renderable(summary: Summary) -> Any:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -33,7 +34,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
     label = summary["status_label"]
     failed = ("NO-GO", "ROLLED-BACK", "ROLLED-BACK-AFTER-GO", "FAILED")
     style = "green" if label in ("PASSED", "COMPLETE") else "red" if label in failed else "cyan"
-    if summary.get("rollback") and not summary["rollback"].get("finished_at"):
+    rollback = summary.get("rollback")
+    if rollback and not rollback.get("finished_at"):
         label = "ROLLING BACK"
         style = "bold white on red"
     head.append(label, style=style)
@@ -49,8 +51,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                 style="bold white on red",
             )
         )
-    if summary.get("rollback"):
-        rb = summary["rollback"]
+    if rollback:
+        rb = rollback
         parts.append(Text(f"ROLLBACK: {rb.get('reason')} (started by {rb.get('by')})", style="bold red"))
     roles = ", ".join(f"{r}={v['holder'] or '-'}" for r, v in summary["roles"].items())
     if roles:
@@ -89,7 +91,7 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                 t_cell(s),
                 f"  {s['id']}",
                 s["kind"],
-                f"{s['role'] or ''}{'=' + s['holder'] if s.get('holder') else ''}",
+                f"{s.get('role') or ''}{'=' + str(s.get('holder')) if s.get('holder') else ''}",
                 Text(shown.upper(), style=OUTCOME_STYLE.get(shown, "")),
                 fmt.duration_text(s.get("duration")),
                 (s.get("summary") or "")[:120],
@@ -121,8 +123,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         parts.append(Text(line, style="cyan"))
     for c in summary.get("coverage") or []:
         parts.append(Text(f"coverage: {c['step']} {c['text']}", style="green" if c.get("ok") else "red"))
-    for c in summary.get("armed_coverage") or []:
-        parts.append(Text(f"armed ({c['segment']}): {c['text']}", style="green" if c.get("ok") else "red"))
+    for a in summary.get("armed_coverage") or []:
+        parts.append(Text(f"armed ({a['segment']}): {a['text']}", style="green" if a.get("ok") else "red"))
     gate = summary.get("start_gate") or {}
     if gate.get("outcome") == "refused":
         for b in gate.get("blocks") or []:
@@ -141,18 +143,18 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                 style="bold cyan",
             )
         )
-    for w in summary.get("waivers") or []:
-        parts.append(Text(f"waiver: {w['step']} by {w['by']} ticket {w['ticket']}: {w['reason']}", style="magenta"))
+    for wv in summary.get("waivers") or []:
+        parts.append(Text(f"waiver: {wv['step']} by {wv['by']} ticket {wv['ticket']}: {wv['reason']}", style="magenta"))
     for ident, until in (summary.get("scheduled") or {}).items():
         parts.append(Text(f"scheduled: {ident} waits for its planned T-time, {until} UTC", style="cyan"))
     if summary.get("status") == "stopped":
         ids = [p["id"] for p in summary.get("phases") or []]
-        stopped = next((i for i, p in enumerate(summary.get("phases") or []) if p["outcome"] == "stopped"), None)
-        if stopped is not None:
-            choices = " or ".join(ids[stopped : stopped + 2])
+        at = next((i for i, ph in enumerate(summary.get("phases") or []) if ph["outcome"] == "stopped"), None)
+        if at is not None:
+            choices = " or ".join(ids[at : at + 2])
             parts.append(
                 Text(
-                    f"stopped in {ids[stopped]}: what passed stays live; continue with: golive resume "
+                    f"stopped in {ids[at]}: what passed stays live; continue with: golive resume "
                     f"{summary['run_id']} --from {choices} --as NAME",
                     style="yellow",
                 )
@@ -169,8 +171,8 @@ def status_renderable(summary: dict[str, Any]) -> Any:
                     style="yellow",
                 )
             )
-    if summary.get("decision"):
-        d = summary["decision"]
+    d = summary.get("decision")
+    if d:
         parts.append(
             Text(f"decision: {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}", style="bold")
         )
@@ -182,12 +184,12 @@ def status_renderable(summary: dict[str, Any]) -> Any:
         parts.append(Text("sign-off pending: " + ", ".join(pending_signoffs), style="yellow"))
     fields = summary.get("signoff_fields") or []
     if fields:
-        blank = [f["id"] for f in fields if f.get("value") in (None, "")]
+        blank = [sf["id"] for sf in fields if sf.get("value") in (None, "")]
         parts.append(Text(f"sign-off fields: {len(fields) - len(blank)} of {len(fields)} filled", style="bold"))
-        for f in fields:
-            if f.get("value") not in (None, ""):
-                by = f" (by {f['by']})" if f.get("by") else ""
-                parts.append(Text(f"  {f['title']}: {f['value']}{by}"))
+        for sf in fields:
+            if sf.get("value") not in (None, ""):
+                by = f" (by {sf['by']})" if sf.get("by") else ""
+                parts.append(Text(f"  {sf['title']}: {sf['value']}{by}"))
         if blank:
             parts.append(
                 Text("  blank: " + ", ".join(blank) + " (golive signoff RUN --field ID=VALUE)", style="yellow")
@@ -204,7 +206,7 @@ def outcome_words(status_label: str, verdict: str) -> str:
     return status_label if not verdict or norm(verdict) == norm(status_label) else f"{status_label} ({verdict})"
 
 
-def t_cell(item: dict[str, Any]) -> str:
+def t_cell(item: PhaseView | StepView | dict[str, Any]) -> str:
     """The table's T column: "T-1m/T+2m" (planned/actual), "T-1m/-" before it starts, "T+2m" when unplanned."""
     planned, actual = item.get("planned_at"), item.get("t")
     if planned:

@@ -39,6 +39,7 @@ from golive.store import base as store_base
 if TYPE_CHECKING:
     from golive import redact
     from golive.engine import acts
+    from golive.views.model import StepView, Summary
 
 __all__ = ["EVIDENCE_DIR", "RunPackSummary", "evidence_refs", "pack_run", "read_anchor", "safe_name"]
 
@@ -170,13 +171,13 @@ def _json(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
 
 
-def timeline(h: acts.RunHandle, data: dict[str, Any]) -> dict[str, Any]:
+def timeline(h: acts.RunHandle, data: Summary) -> dict[str, Any]:
     """The scribe's timeline (what `golive timeline --json` prints) and each phase and step with its T-times."""
     from golive.views import summary
 
     lines = summary.timeline(h, data)
 
-    def step_view(s: dict[str, Any]) -> dict[str, Any]:
+    def step_view(s: StepView) -> dict[str, Any]:
         keys = ("id", "title", "kind", "role", "actor", "planned_at", "t", "started_at", "finished_at")
         return {
             **{k: s.get(k) for k in keys},
@@ -295,7 +296,7 @@ async def _reports(
     # Titles, descriptions and names come from the runbook as written: they leave in the pack redacted
     # by the run's settings (with redact_ips, "Point DNS at 10.0.0.5" keeps no address), like the events.
     red = handle_mod.make_redactor(loaded.runbook)
-    data = acts.redact_strings(red, summary.summarize(h))
+    data: Summary = acts.redact_strings(red, summary.summarize(h))
     page = await html.render_run(h, data, rehash_evidence=False, verified_events=events)
     suffix = Path(record.runbook_path).suffix.lower()
     runbook_name = "runbook" + (suffix if suffix in (".yaml", ".yml", ".json") else ".yaml")
@@ -327,6 +328,7 @@ async def _reports(
         pack.PackFile(EVIDENCE_INDEX, _json(index)),
     ]
     release = dict(data.get("release") or {})
+    completion = data["completion"]
     manifest = {
         "run_id": rid,
         "runbook": record.runbook_name,
@@ -341,7 +343,7 @@ async def _reports(
         "status": data["status"],
         "status_label": data["status_label"],
         "verdict": data["verdict"],
-        "complete": bool(data["completion"]["complete"]),
+        "complete": bool(completion and completion["complete"]),
         "run_created_at": data.get("created_at"),
         "run_finished_at": data.get("finished_at"),
         "evidence_files": len(refs),

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from golive.views.format import clock_text, duration_text, parse_ts, ttext
+from golive.views.model import Summary
 
 __all__ = [
     "CHART_NARROW",
@@ -192,7 +193,7 @@ class _Axis:
         return out
 
 
-def reference(summary: dict[str, Any], starts: list[datetime]) -> tuple[datetime | None, bool]:
+def reference(summary: Summary, starts: list[datetime]) -> tuple[datetime | None, bool]:
     anchor = parse_ts(summary.get("anchor"))
     if anchor is not None:
         return anchor, True
@@ -243,7 +244,7 @@ TL_MIN_BAR = 3  # user units: a step of a few milliseconds still shows as a bar
 TL_BOTTOM = 12  # user units below the last row
 
 
-def timeline(summary: dict[str, Any], groups: list[dict[str, Any]], lay: _Layout) -> dict[str, Any] | None:
+def timeline(summary: Summary, groups: list[dict[str, Any]], lay: _Layout) -> dict[str, Any] | None:
     steps = [s for g in groups for s in g["steps"]]
     end_of_run = parse_ts(summary.get("finished_at"))
     if end_of_run is None:
@@ -257,13 +258,13 @@ def timeline(summary: dict[str, Any], groups: list[dict[str, Any]], lay: _Layout
     ref, has_anchor = reference(summary, starts)
     assert ref is not None  # starts is not empty, so a reference exists
     markers_raw: list[tuple[str, str, Any]] = []
-    d = summary.get("decision") or {}
-    if d.get("at"):
+    d = summary.get("decision")
+    if d and d.get("at"):
         markers_raw.append(("decision", f"{str(d.get('decision') or '').upper()}", d["at"]))
     for f in summary.get("fired") or []:
         markers_raw.append(("fired", f"{f.get('trigger')} fired", f.get("at")))
-    rb = summary.get("rollback") or {}
-    if rb.get("started_at"):
+    rb = summary.get("rollback")
+    if rb and rb.get("started_at"):
         markers_raw.append(("rollback", "rollback", rb["started_at"]))
     secs = [(a - ref).total_seconds() for sp in spans.values() if sp for a in sp]
     secs += [s for m in markers_raw if (s := seconds_since(ref, m[2])) is not None]

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from golive.views.model import Summary
+
 __all__ = [
     "FORMATS",
     "checks_of",
@@ -31,7 +33,7 @@ MAX_KV = 4  # output values shown per line in Markdown
 SUMMARY_CHARS = 300  # characters of a summary on a Markdown proof line
 
 
-def checks_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def checks_of(summary: Summary) -> list[dict[str, Any]]:
     """Every step of every phase, then the rollback steps that ran, in order."""
     out = []
     for ph in summary["phases"]:
@@ -43,7 +45,7 @@ def checks_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def overall_status(summary: dict[str, Any], steps: Iterable[dict[str, Any]] | None = None) -> str:
+def overall_status(summary: Summary, steps: Iterable[dict[str, Any]] | None = None) -> str:
     """PASS only when every step that counts finished with pass/warn/waived/skipped and the run did not fail.
 
     A step that has no outcome (never ran, still waiting) counts as a failure: no result is not a pass.
@@ -148,7 +150,7 @@ def proof_line(step: dict[str, Any]) -> str:
     return f"{step['id']} {outcome} {detail}".rstrip()
 
 
-def to_json(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) -> str:
+def to_json(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str:
     steps = steps if steps is not None else checks_of(summary)
     doc = {
         "overall_status": overall_status(summary, steps),
@@ -195,7 +197,7 @@ def to_json(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) 
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
-def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None, *, title: str | None = None) -> str:
+def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, title: str | None = None) -> str:
     steps = steps if steps is not None else checks_of(summary)
     lines = [f"# {title or summary.get('title') or summary.get('runbook')}", ""]
     rel = summary.get("release") or {}
@@ -211,14 +213,14 @@ def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = No
     lines += [", ".join(meta), "", "```text", f"overall_status {overall_status(summary, steps)}"]
     lines += [proof_line(s) for s in steps]
     lines += ["```", ""]
-    if summary.get("decision"):
-        d = summary["decision"]
+    d = summary.get("decision")
+    if d:
         approved = f" (quorum: approved by {', '.join(d['approvers'])})" if d.get("approvers") else ""
         lines += [f"**Decision:** {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}{approved}", ""]
         if d.get("statement"):
             lines += [f"> {d['statement']}", ""]
-    if summary.get("rollback"):
-        rb = summary["rollback"]
+    rb = summary.get("rollback")
+    if rb:
         lines += [
             f"**Rollback:** {rb.get('reason')} (started by {rb.get('by')}, outcome {str(rb.get('outcome')).upper()})",
             "",
@@ -264,11 +266,11 @@ def to_markdown(summary: dict[str, Any], steps: list[dict[str, Any]] | None = No
     fields = summary.get("signoff_fields") or []
     if fields:
         lines += ["**Sign-off fields:**", "", "| field | value | by |", "| --- | --- | --- |"]
-        for f in fields:
-            value = f.get("value")
+        for sf in fields:
+            value = sf.get("value")
             shown = _md_cell(str(value)) if value not in (None, "") else "_(blank)_"
             lines.append(
-                f"| {_md_cell(str(f.get('title') or f.get('id')))} | {shown} | {f.get('by') or f.get('source') or ''} |"
+                f"| {_md_cell(str(sf.get('title') or sf.get('id')))} | {shown} | {sf.get('by') or sf.get('source') or ''} |"
             )
         lines.append("")
     timeline = summary.get("timeline") or []
@@ -289,7 +291,7 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_junit(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) -> str:
+def to_junit(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str:
     steps = steps if steps is not None else checks_of(summary)
     suites = ET.Element("testsuites", name=str(summary.get("runbook") or "golive"))
     by_phase: dict[str, list[dict[str, Any]]] = {}
@@ -356,7 +358,7 @@ def to_junit(summary: dict[str, Any], steps: list[dict[str, Any]] | None = None)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def render(fmt: str, summary: dict[str, Any], steps: list[dict[str, Any]] | None = None) -> str:
+def render(fmt: str, summary: Summary, steps: list[dict[str, Any]] | None = None) -> str:
     if fmt == "json":
         return to_json(summary, steps)
     if fmt == "md":

@@ -26,6 +26,7 @@ from golive import __version__, exceptions
 from golive import clock as clock_mod
 from golive.report import charts
 from golive.views import format as fmt
+from golive.views.model import FiredView, Summary
 from golive.watch import samples as samples_mod
 
 if TYPE_CHECKING:
@@ -55,14 +56,14 @@ VERDICT_CLASS = {"GO": "go", "NO-GO": "nogo", "ROLLED BACK": "rolledback", "ROLL
 # -- public API ---------------------------------------------------------------------------------------------
 
 
-def render(summary: dict[str, Any]) -> str:
+def render(summary: Summary) -> str:
     """The report page of a run summary (extra keys from :func:`render_run` are used when present)."""
     return _template().render(r=_view(summary))
 
 
 async def render_run(
     handle: acts.RunHandle,
-    data: dict[str, Any] | None = None,
+    data: Summary | None = None,
     *,
     rehash_evidence: bool = True,
     verified_events: list[store_base.Event] | None = None,
@@ -91,8 +92,9 @@ async def render_run(
     for t in data.get("triggers") or []:
         full = series.get(str(t.get("id")))
         if full is not None:
-            last = {"value": full["points"][-1][1]} if full["points"] else {}
-            t = {**t, "history": full["points"], "gaps": full["gaps"], **last}
+            t = {**t, "history": full["points"], "gaps": full["gaps"]}
+            if full["points"]:
+                t["value"] = full["points"][-1][1]
         triggers.append(t)
     digests = sorted({str(e["sha256"]) for e in _evidence_items(data) if e.get("sha256")})
     return render(
@@ -243,7 +245,7 @@ def _between(start: Any, end: Any) -> float | None:
     return (b - a).total_seconds() if a is not None and b is not None else None
 
 
-def _groups(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def _groups(summary: Summary) -> list[dict[str, Any]]:
     """Phases in order, then the rollback steps that ran, each with its steps."""
     groups = []
     final = summary.get("status") in FINAL_STATUSES
@@ -265,15 +267,15 @@ def _groups(summary: dict[str, Any]) -> list[dict[str, Any]]:
         )
     rb_steps = [s for s in summary.get("rollback_steps") or [] if s.get("status") not in (None, "pending")]
     if rb_steps:
-        rb = summary.get("rollback") or {}
+        rb = summary.get("rollback")
         groups.append(
             {
                 "id": "rollback",
                 "title": "Rollback",
-                "outcome": rb.get("outcome") or "running",
+                "outcome": (rb.get("outcome") if rb else None) or "running",
                 "planned_at": None,
-                "started_at": rb.get("started_at"),
-                "finished_at": rb.get("finished_at"),
+                "started_at": rb.get("started_at") if rb else None,
+                "finished_at": rb.get("finished_at") if rb else None,
                 "steps": rb_steps,
                 "is_rollback": True,
             }
@@ -281,7 +283,7 @@ def _groups(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return groups
 
 
-def _evidence_items(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def _evidence_items(summary: Summary) -> list[dict[str, Any]]:
     out = []
     for g in _groups(summary):
         for s in g["steps"]:
@@ -291,7 +293,7 @@ def _evidence_items(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _judgements(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def _judgements(summary: Summary) -> list[dict[str, Any]]:
     """Each judged step: its verdict and a row per metric, canary against baseline."""
 
     def num(v: Any) -> str:
@@ -334,7 +336,7 @@ def _judgements(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _view(summary: dict[str, Any]) -> dict[str, Any]:
+def _view(summary: Summary) -> dict[str, Any]:
     """Everything the template shows, already formatted; the template adds no logic beyond loops."""
     groups = _groups(summary)
     timeline = charts.timeline(summary, groups, charts.WIDE)
@@ -405,7 +407,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
     blob_status = summary.get("blob_status") or {}
     evidence = []
     for e in _evidence_items(summary):
-        st = blob_status.get(e.get("sha256")) or {}
+        st = blob_status.get(str(e.get("sha256"))) or {}
         evidence.append(
             {
                 "step": e["step"],
@@ -419,7 +421,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
             }
         )
 
-    fired_by_trigger: dict[str, list[dict[str, Any]]] = {}
+    fired_by_trigger: dict[str, list[FiredView]] = {}
     for f in summary.get("fired") or []:
         fired_by_trigger.setdefault(str(f.get("trigger")), []).append(f)
     triggers = []
@@ -452,7 +454,7 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         }
         for i in summary.get("evidence_checklist") or []
     ]
-    comp = summary.get("completion") or {}
+    comp = summary.get("completion")
     signoffs = [
         {
             "area": area,
@@ -525,10 +527,10 @@ def _view(summary: dict[str, Any]) -> dict[str, Any]:
         "checklist": checklist,
         "checklist_missing": sum(1 for i in checklist if i["status"] == "missing"),
         "completion": {
-            "complete": bool(comp.get("complete")),
+            "complete": bool(comp and comp.get("complete")),
             "criteria": [
                 {"title": c.get("title") or c.get("id"), "met": bool(c.get("met")), "why": list(c.get("why") or [])}
-                for c in comp.get("criteria") or []
+                for c in (comp.get("criteria") if comp else None) or []
             ],
         },
         "signoffs": signoffs,

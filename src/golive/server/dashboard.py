@@ -25,6 +25,7 @@ from golive.server import auth
 from golive.spec import models
 from golive.views import format as fmt
 from golive.views import summary
+from golive.views.model import PendingView, Summary
 
 __all__ = ["CSP", "Perspective", "fragment", "page_routes", "render_run", "render_runs", "sparkline"]
 
@@ -151,7 +152,7 @@ def _decision_view(h: acts.RunHandle, step: models.Step, viewer: Perspective) ->
     }
 
 
-def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> str:
+def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
     """The run's panels as ``viewer`` sees them."""
     rb = h.runbook
     decisions = []
@@ -160,7 +161,7 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
     rolling = data["status"] in ("rolling_back", "rolled_back", "rolled_back_after_go")
     final = data["status"] in ("passed", "no_go", "rolled_back", "rolled_back_after_go", "stopped", "failed")
     # Once the run has ended or is rolling back, nobody is waited for any more (the engine stopped waiting).
-    pending = [] if rolling or final else data["pending"]
+    pending: list[PendingView] = [] if rolling or final else data["pending"]
     for item in pending:
         step = rb.step(item["id"])
         if step is None:
@@ -235,13 +236,13 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
     evidence = []
     for ph in data["phases"]:
         for s in ph["steps"]:
-            for item in s.get("evidence") or []:
-                if isinstance(item, dict) and item.get("sha256"):
-                    evidence.append({**item, "step": s["id"]})
+            for ev in s.get("evidence") or []:
+                if isinstance(ev, dict) and ev.get("sha256"):
+                    evidence.append({**ev, "step": s["id"]})
     for s in data["rollback_steps"]:
-        for item in s.get("evidence") or []:
-            if isinstance(item, dict) and item.get("sha256"):
-                evidence.append({**item, "step": s["id"]})
+        for ev in s.get("evidence") or []:
+            if isinstance(ev, dict) and ev.get("sha256"):
+                evidence.append({**ev, "step": s["id"]})
     timeline = []
     for ph in data["phases"]:
         timeline.append(
@@ -261,8 +262,8 @@ def render_run(h: acts.RunHandle, data: dict[str, Any], viewer: Perspective) -> 
                         "auth_subject": s.get("auth_subject"),
                     }
                 )
-    if data["rollback"]:
-        rbk = data["rollback"]
+    rbk = data["rollback"]
+    if rbk:
         timeline.append(
             {
                 "kind": "rollback",

@@ -27,6 +27,7 @@ from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
 from golive.views import summary
+from golive.views.model import Summary
 
 __all__ = ["RunService", "RunView"]
 
@@ -91,7 +92,7 @@ class RunView:
     handle: acts.RunHandle
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     summary_seq: int = -1
-    summary: dict[str, Any] | None = None
+    summary: Summary | None = None
     summary_json: bytes = b""
     refresh: Coalescer = field(init=False)
     # Rendered dashboard fragments of the current summary, by viewer perspective (cleared on each event).
@@ -100,7 +101,7 @@ class RunView:
     def __post_init__(self) -> None:
         self.refresh = Coalescer(self.handle.refresh)
 
-    def current(self) -> tuple[dict[str, Any], bytes]:
+    def current(self) -> tuple[Summary, bytes]:
         """The summary for the state as it is now (recomputed only when an event arrived)."""
         seq = self.handle.state.last_seq
         if self.summary is None or self.summary_seq != seq:
@@ -109,9 +110,10 @@ class RunView:
             self.summary_json = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
             self.summary_seq = seq
             self.fragments.clear()
+            return data, self.summary_json
         return self.summary, self.summary_json
 
-    def fragment(self, key: Any, render: Callable[[dict[str, Any]], str]) -> str:
+    def fragment(self, key: Any, render: Callable[[Summary], str]) -> str:
         """The dashboard fragment for ``key`` (a viewer perspective), rendered once per event."""
         data, _ = self.current()
         html = self.fragments.get(key)
@@ -192,7 +194,7 @@ class RunService:
         if v is not None and ev.seq == v.handle.state.last_seq + 1:
             v.handle.state.apply(ev)
 
-    async def summary(self, run_id: str) -> tuple[dict[str, Any], bytes]:
+    async def summary(self, run_id: str) -> tuple[Summary, bytes]:
         v = await self.view(run_id)
         return v.current()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from golive.engine import acts
 from golive.engine import handle as handle_mod
@@ -10,6 +10,32 @@ from golive.engine import quorum as quorum_mod
 from golive.engine.state import RunStatus, parse_ts
 from golive.results import Outcome
 from golive.spec import durations, models
+from golive.views.model import (
+    ArmedCoverageView,
+    ChecklistItem,
+    CommsView,
+    CompletionCriterion,
+    CompletionView,
+    CoverageView,
+    DecisionView,
+    FiredView,
+    FollowUpView,
+    HypercareCheckView,
+    HypercareReportView,
+    JudgementView,
+    PhaseView,
+    QuorumView,
+    RefusalView,
+    RollbackView,
+    SignoffFieldView,
+    SignoffView,
+    StepView,
+    Summary,
+    TimelineLine,
+    TriggerView,
+    WaitView,
+    WaiverView,
+)
 
 __all__ = [
     "checklist",
@@ -54,7 +80,7 @@ def drift(h: acts.RunHandle, at: float | None, started: str | None) -> str | Non
     return f"{minutes:+d}m" if minutes else "0m"
 
 
-def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, Any]:
+def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> StepView:
     s = h.state.step(step.id)
     return {
         "id": step.id,
@@ -98,13 +124,13 @@ def _step_dict(h: acts.RunHandle, section: str, step: models.Step) -> dict[str, 
     }
 
 
-def quorum_state(h: acts.RunHandle, step: models.Step, act: str) -> dict[str, Any] | None:
+def quorum_state(h: acts.RunHandle, step: models.Step, act: str) -> QuorumView | None:
     """Where the quorum of an act on a step stands (who approved, who is awaited), or None without one."""
     q = quorum_mod.quorum_of(h.runbook, step, act)
     if q is None:
         return None
     t = quorum_mod.tally(h.state, q, h.state.step(step.id).approvals, act)
-    return {**t.as_dict(), "text": quorum_mod.describe(t)}
+    return cast("QuorumView", {**t.as_dict(), "text": quorum_mod.describe(t)})
 
 
 def _watch_ends_at(s: Any, step: models.Step) -> str | None:
@@ -121,7 +147,7 @@ def _watch_ends_at(s: Any, step: models.Step) -> str | None:
     return utc_iso(began + timedelta(seconds=step.duration)) if began is not None else None
 
 
-def wait(h: acts.RunHandle, step: models.Step) -> dict[str, Any]:
+def wait(h: acts.RunHandle, step: models.Step) -> WaitView:
     """The one description of what a waiting step waits for, shared by ``golive status``, the API and the
     dashboard: ``kind`` (decision, pause, manual, resolve), the ``roles`` that must act with their
     ``holders``, the ``acts`` they can do, the ``deadline`` and ``default``, and a sentence (``text``).
@@ -148,8 +174,8 @@ def wait(h: acts.RunHandle, step: models.Step) -> dict[str, Any]:
         text = f"{title} is paused by a trigger: {who} decides GO (watch on) or NO-GO (roll back)"
     elif kind == "decision" and step.quorum is not None:
         veto = step.role or acts.decider_role(h, step)
-        q = quorum_state(h, step, "go") or {}
-        text = f"{title}: GO needs {q.get('text')}; {veto} ({holders.get(veto) or 'unassigned'}) may say NO-GO at once"
+        q = quorum_state(h, step, "go")
+        text = f"{title}: GO needs {q['text'] if q else None}; {veto} ({holders.get(veto) or 'unassigned'}) may say NO-GO at once"
     elif kind == "decision":
         text = f"{title}: {who} decides GO or NO-GO"
     elif kind == "resolve":
@@ -179,10 +205,10 @@ def _centre(side: Any) -> float | None:
     return None
 
 
-def coverage(h: acts.RunHandle) -> list[dict[str, Any]]:
+def coverage(h: acts.RunHandle) -> list[CoverageView]:
     """Each observe window's watched fraction (from its result's ``details.coverage``): the least-watched
     trigger's fraction, the min_coverage it needed, whether it was met, any extension, and per trigger."""
-    out: list[dict[str, Any]] = []
+    out: list[CoverageView] = []
     for _, step in h.runbook.all_steps():
         s = h.state.steps.get(step.id)
         cov = (s.details or {}).get("coverage") if s is not None else None
@@ -204,10 +230,10 @@ def coverage(h: acts.RunHandle) -> list[dict[str, Any]]:
     return out
 
 
-def armed_coverage(h: acts.RunHandle) -> list[dict[str, Any]]:
+def armed_coverage(h: acts.RunHandle) -> list[ArmedCoverageView]:
     """The armed triggers' coverage of their spans, per segment (cutover, hypercare): each trigger's watched
     fraction against its min_coverage, the gaps nobody watched, and a line of text."""
-    out: list[dict[str, Any]] = []
+    out: list[ArmedCoverageView] = []
     for segment, data in h.state.armed_coverage.items():
         per = data.get("triggers") or {}
         least = min(per, key=lambda t: per[t].get("fraction") or 0.0) if per else None
@@ -231,10 +257,10 @@ def coverage_text(cov: dict[str, Any]) -> str:
     return text
 
 
-def judgements(h: acts.RunHandle) -> list[dict[str, Any]]:
+def judgements(h: acts.RunHandle) -> list[JudgementView]:
     """Each judged step's verdict and, per metric, canary against baseline (the full samples, statistics
     and p-values stay in the step's ``details.judge``)."""
-    out: list[dict[str, Any]] = []
+    out: list[JudgementView] = []
     for _, step in h.runbook.all_steps():
         s = h.state.steps.get(step.id)
         judged = (s.details or {}).get("judge") if s is not None else None
@@ -272,9 +298,9 @@ def judgements(h: acts.RunHandle) -> list[dict[str, Any]]:
     return out
 
 
-def checklist(h: acts.RunHandle) -> list[dict[str, Any]]:
+def checklist(h: acts.RunHandle) -> list[ChecklistItem]:
     """Each evidence checklist item and whether its steps' evidence is there."""
-    out = []
+    out: list[ChecklistItem] = []
     rolled = h.state.rollback is not None
     for item in h.runbook.evidence:
         if item.when == "rollback" and not rolled:
@@ -315,10 +341,10 @@ def checklist(h: acts.RunHandle) -> list[dict[str, Any]]:
     return out
 
 
-def completion(h: acts.RunHandle) -> dict[str, Any]:
+def completion(h: acts.RunHandle) -> CompletionView:
     """Whether the runbook's completion criteria hold, criterion by criterion."""
     st = h.state
-    items = []
+    items: list[CompletionCriterion] = []
     for c in h.runbook.completion:
         why: list[str] = []
         for sid in c.steps:
@@ -342,18 +368,18 @@ def completion(h: acts.RunHandle) -> dict[str, Any]:
     return {"complete": complete, "criteria": items}
 
 
-def signoff_fields(h: acts.RunHandle) -> list[dict[str, Any]]:
+def signoff_fields(h: acts.RunHandle) -> list[SignoffFieldView]:
     """Each sign-off field with its value: what a person entered (``source: person``), else its ``value``
     template rendered from the run (``source: run``), else blank (``value: None``)."""
     from golive.spec import refs
 
-    out: list[dict[str, Any]] = []
+    out: list[SignoffFieldView] = []
     red = h.redactor()
     for f in h.runbook.signoff.fields:
         entered = h.state.signoff_fields.get(f.id)
-        item: dict[str, Any] = {"id": f.id, "title": f.title, "type": f.type, "value": None, "source": None}
+        item: SignoffFieldView = {"id": f.id, "title": f.title, "type": f.type, "value": None, "source": None}
         if entered is not None:
-            item.update(value=entered["value"], source="person", by=entered["by"], at=entered["at"])
+            item.update({"value": entered["value"], "source": "person", "by": entered["by"], "at": entered["at"]})
         elif f.value is not None:
             try:
                 rendered = refs.render(f.value, lambda ref: handle_mod.resolve_ref(h, ref))
@@ -362,7 +388,7 @@ def signoff_fields(h: acts.RunHandle) -> list[dict[str, Any]]:
             except Exception:  # a reference the run cannot answer (a secret) leaves the blank empty
                 rendered = None
             if rendered not in (None, "", "pending"):
-                item.update(value=red.redact(str(rendered)), source="run")
+                item.update({"value": red.redact(str(rendered)), "source": "run"})
         out.append(item)
     return out
 
@@ -374,11 +400,11 @@ def _started(h: acts.RunHandle, ident: str) -> bool:
     return h.state.step(ident).status != "pending"
 
 
-def follow_ups(h: acts.RunHandle) -> list[dict[str, Any]]:
+def follow_ups(h: acts.RunHandle) -> list[FollowUpView]:
     """The rollback's follow-up duties: ``due`` once a rollback ran, ``confirmed`` (by whom, when), or
     ``not-due`` (no rollback)."""
     st = h.state
-    out = []
+    out: list[FollowUpView] = []
     for f in h.runbook.rollback.follow_ups():
         done = st.follow_ups.get(f.id)
         status = "confirmed" if done else ("due" if st.rollback is not None else "not-due")
@@ -414,10 +440,10 @@ def verdict(h: acts.RunHandle) -> str:
     return st.status.label
 
 
-def summarize(h: acts.RunHandle) -> dict[str, Any]:
+def summarize(h: acts.RunHandle) -> Summary:
     st = h.state
     rb = h.runbook
-    phases = []
+    phases: list[PhaseView] = []
     for p in rb.phases:
         start, end = st.phase_times.get(p.id, (None, None))
         phases.append(
@@ -455,7 +481,9 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
             },
         )
     comp = completion(h)
-    out: dict[str, Any] = {
+    # The fold (engine/state.py) keeps the decision, the rollback, waivers, refusals, fires, messages,
+    # sign-offs and hypercare as dicts of the keys its events carry; the view names those keys (model.py).
+    out: Summary = {
         "run_id": h.run_id,
         "runbook": rb.name,
         "title": rb.title or rb.name,
@@ -478,7 +506,7 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
             for r, role in rb.roles.items()
         },
         "phases": phases,
-        "rollback": st.rollback,
+        "rollback": cast("RollbackView | None", st.rollback),
         "rollback_steps": rollback_steps,
         "follow_ups": follow_ups(h),
         "scheduled": {k: v for k, v in st.scheduled.items() if not _started(h, k)},
@@ -487,11 +515,13 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
         "overrun": st.pending_overrun,
         "freezes_started": st.freezes_started,
         "rechecks": st.rechecks,
-        "decision": st.decision,
-        "waivers": st.waivers,
-        "refusals": st.refusals,
+        "decision": cast("DecisionView | None", st.decision),
+        "waivers": cast("list[WaiverView]", st.waivers),
+        "refusals": cast("list[RefusalView]", st.refusals),
         "engine": {
-            **(st.engine or {"owner": None, "epoch": None, "since": None}),
+            "owner": (st.engine or {}).get("owner"),
+            "epoch": (st.engine or {}).get("epoch"),
+            "since": (st.engine or {}).get("since"),
             "stopped": st.engine_stopped,
             "takeovers": st.takeovers,
         },
@@ -501,31 +531,36 @@ def summarize(h: acts.RunHandle) -> dict[str, Any]:
             if (step := rb.step(s.id)) is not None
         ],
         "triggers": [
-            {
-                "id": t.id,
-                "title": t.title or t.id,
-                "when": t.when,
-                "then": t.then,
-                "severity": t.severity,
-                **{k: v for k, v in st.triggers.get(t.id, {}).items()},
-            }
+            cast(
+                "TriggerView",
+                {
+                    "id": t.id,
+                    "title": t.title or t.id,
+                    "when": t.when,
+                    "then": t.then,
+                    "severity": t.severity,
+                    **{k: v for k, v in st.triggers.get(t.id, {}).items()},
+                },
+            )
             for t in rb.triggers
         ],
-        "fired": st.fired,
+        "fired": cast("list[FiredView]", st.fired),
         "judgements": judgements(h),
         "coverage": coverage(h),
         "armed_coverage": armed_coverage(h),
-        "comms": st.comms,
+        "comms": cast("list[CommsView]", st.comms),
         "signoffs": {
-            a.id: st.signoffs.get(a.id, {"status": "pending"}) | {"title": a.title or a.id} for a in rb.signoff.areas
+            a.id: cast("SignoffView", st.signoffs.get(a.id, {"status": "pending"}) | {"title": a.title or a.id})
+            for a in rb.signoff.areas
         },
         "signoff_fields": signoff_fields(h),
-        "hypercare": st.hypercare,
-        "reports": st.reports,
+        "hypercare": cast("list[HypercareCheckView]", st.hypercare),
+        "reports": cast("dict[str, HypercareReportView]", st.reports),
         "evidence_checklist": checklist(h),
         "completion": comp,
         "head_hash": st.head_hash,
         "events": st.last_seq,
+        "timeline": [],  # filled in below, from the summary itself
     }
     if rb.settings.redact_ips:
         # Titles, conditions and names come from the runbook as written; with redact_ips their addresses
@@ -553,7 +588,7 @@ def _inputs_text(inputs: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in (inputs or {}).items() if v not in (None, ""))
 
 
-def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def timeline(h: acts.RunHandle, summary: Summary | None = None) -> list[TimelineLine]:
     """The scribe's timeline: every phase start and end, every step with its result (automated steps PASS/FAIL,
     manual steps with the inputs recorded, redacted), decisions, trigger fires and clears, waivers, acts
     (role assignments, rollback requests, refusals, sign-offs), the rollback, and hypercare reports and
@@ -563,7 +598,7 @@ def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[d
     summary = summary if summary is not None else summarize(h)
     st = h.state
     rb = h.runbook
-    lines: list[dict[str, Any]] = []
+    lines: list[TimelineLine] = []
 
     def add(what: str, result: str, at: str | None, actor: str | None, kind: str, planned: float | None = None) -> None:
         if at:
@@ -579,14 +614,15 @@ def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[d
                 }
             )
 
-    def step_line(s: dict[str, Any], planned: float | None) -> None:
+    def step_line(s: StepView, planned: float | None) -> None:
         if not s.get("finished_at") or s.get("status") != "done":
             return
         if s["kind"] == "decision":
             result = str(s.get("decision") or s.get("outcome") or "").upper().replace("_", "-")
             add(s["title"], result, s["finished_at"], s.get("actor"), "decision", planned)
-            if s.get("statement"):
-                lines[-1]["detail"] = s["statement"]
+            statement = s.get("statement")
+            if statement:
+                lines[-1]["detail"] = statement
             return
         what = s["title"]
         recorded = _inputs_text(s.get("inputs"))
@@ -612,8 +648,8 @@ def timeline(h: acts.RunHandle, summary: dict[str, Any] | None = None) -> list[d
         trig = rb.trigger(str(c.get("trigger") or ""))
         title = trig.title if trig and trig.title else c.get("trigger")
         add(f"Trigger {title} cleared", "CLEARED", c.get("at"), "golive", "trigger")
-    if summary.get("rollback"):
-        rbk = summary["rollback"]
+    rbk = summary.get("rollback")
+    if rbk:
         add(f"Rollback start: {rbk.get('reason')}", "", rbk.get("started_at"), rbk.get("by"), "rollback")
         add("Rollback end", str(rbk.get("outcome") or "").upper(), rbk.get("finished_at"), "golive", "rollback")
     for req in st.rollback_requests:
