@@ -575,7 +575,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         ),
         (
             "secret",
-            rb"(?i)" + _SECRET_KEYS + _KV_SEP + rb"(?P<v>[^\s\"',;&<>{}\[\]()`\\]{4,256})",
+            rb"(?i)" + _SECRET_KEYS + _KV_SEP + rb"(?P<v>[^\s\"',;&<>{}\[\]()`\\]{4,})",
             rb"(?i)" + _SECRET_KEYS.replace(rb"(?<![A-Za-z0-9])", b"") + rb"(?:\\?[\"'])?[ \t]*(?:[:=]|=>)",
             0,
             _refine_context_secret,
@@ -585,7 +585,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
             # A secret given to a command-line option: --password X, --db-password=X, --api-key X, --token X.
             "secret",
             rb"(?i)(?<![\w-])--(?:[a-z0-9]+-)*(?:password|passwd|passphrase|secret|token|api-?key|pw|pwd)"
-            rb"(?:=|[ \t]+)(?P<v>(?!-)[^\s\"'`;&|<>]{4,256})",
+            rb"(?:=|[ \t]+)(?P<v>(?!-)[^\s\"'`;&|<>]{4,})",
             rb"(?i)--(?:[a-z0-9]+-)*(?:password|passwd|passphrase|secret|token|api-?key|pw|pwd)(?:=|[ \t])",
             0,
             _refine_context_secret,
@@ -594,7 +594,7 @@ def _builtin_specs(redact_ips: bool) -> list[tuple[str, bytes, bytes | None, int
         (
             # SQL: ALTER USER ... PASSWORD 'x', CREATE USER ... IDENTIFIED BY 'x'.
             "secret",
-            rb"(?i)\b(?:password|identified[ \t]+by)[ \t]+'(?P<v>[^'\r\n]{4,256})'",
+            rb"(?i)\b(?:password|identified[ \t]+by)[ \t]+'(?P<v>[^'\r\n]{4,})'",
             rb"(?i)(?:password|identified[ \t]+by)[ \t]+'",
             0,
             _refine_context_secret,
@@ -1576,10 +1576,10 @@ _SPAN_ORDER = operator.itemgetter(0, 2)  # by start, then priority
 def _whole_characters(
     data: bytes, found: list[tuple[int, int, int, str, bytes | None]], upto: int
 ) -> list[tuple[int, int, int, str, bytes | None]]:
-    """The findings widened to whole UTF-8 characters (never past ``upto``): a rule whose value has a byte
-    limit (``password=`` and at most 256 bytes) may end inside a multi-byte character, and a placeholder
-    that left half a character would make the text undecodable and show the rest of that character. A
-    finding widens over the continuation bytes (0x80-0xBF) around it; golive/_redact_native.c does the same."""
+    """The findings widened to whole UTF-8 characters (never past ``upto``): a rule with a byte limit (a
+    custom pattern such as ``key-.{0,8}``) may end inside a multi-byte character, and a placeholder that
+    left half a character would make the text undecodable and show the rest of that character. A finding
+    widens over the continuation bytes (0x80-0xBF) around it; golive/_redact_native.c does the same."""
     out = found
     for k, (start, end, prio, kind, canonical) in enumerate(found):
         if (start < upto and data[start] & 0xC0 == 0x80) or (end < upto and data[end] & 0xC0 == 0x80):

@@ -341,27 +341,49 @@ def test_ip_addresses_as_the_ipaddress_module_reads_them() -> None:
 
 
 @needs_native
-def test_a_value_cut_at_its_byte_limit_is_masked_to_whole_characters() -> None:
-    """`password=` takes at most 256 bytes of value: with multi-byte characters that limit fell inside one,
-    and the placeholder left its other bytes (redact() raised UnicodeDecodeError, redact_bytes() left
-    invalid UTF-8). Both paths widen a finding to whole characters."""
+def test_a_finding_cut_inside_a_character_is_masked_to_whole_characters() -> None:
+    """A finding whose byte limit falls inside a multi-byte character (a custom pattern such as
+    ``K2-\\C{3}``, any byte) left that character's other bytes after the placeholder: redact() raised
+    UnicodeDecodeError and redact_bytes() returned invalid UTF-8. Both paths widen a finding to whole
+    characters."""
+    native, python = _pair(custom_patterns=[("k2", r"K2-\C{3}"), ("ref", r"REF-\C{1,4}")])
+    texts = ["x K2-éé y", "K2-\U0001f600\U0001f600", "REF-中文 and K2-a中", "REF-a\U00010348b K2-\u200b"]
+    _same(native, python, texts)
+    for text in texts:
+        for red in (native, python):
+            out = red.redact(text)
+            assert red.redact_bytes(text.encode()).decode("utf-8") == out
+            kept, pos = [], 0
+            for start, end, _kind in red.findings(text):
+                kept.append(text[pos:start])
+                pos = end
+            kept.append(text[pos:])
+            assert re.sub(r"<[a-z0-9_]+:\d+>", "|", out) == "|".join(kept)
+    assert native.redact("x K2-éé y") == "x <k2:1> y"
+
+
+@needs_native
+def test_a_secret_value_longer_than_256_bytes_is_masked_whole() -> None:
+    """The key=value, --option and SQL PASSWORD rules took at most 256 bytes of value: past that a
+    password's tail (key=value, --password) or all of it (PASSWORD '...') stayed in clear."""
     native, python = _pair()
+    value = "Zq9" * 120
     texts = [
-        "password=a" + "é" * 200,
-        "x password=ab" + "中" * 100 + " y",
+        f"password={value} next",
+        f"x token: {value}",
+        f"run --password {value} --verbose",
+        f"ALTER USER app PASSWORD '{value}';",
+        "password=a" + "é" * 200 + " tail",
         "token: " + "\U0001f600" * 100,
-        "--password a" + "\U00010348" * 90,
     ]
     _same(native, python, texts)
     for text in texts:
         for red in (native, python):
             out = red.redact(text)
+            assert "Zq9" not in out
+            assert "é" not in out
+            assert "\U0001f600" not in out
             assert "<secret:" in out
-            assert red.redact_bytes(text.encode()).decode("utf-8") == out
-            (start, end, _kind), *_rest = red.findings(text)
-            assert out.startswith(text[:start])
-            assert out.endswith(text[end:])
-            assert re.fullmatch(r"<secret:\d+>", out[start : len(out) - (len(text) - end)])
 
 
 def test_many_secrets_registered_in_a_row_build_the_database_once(monkeypatch: pytest.MonkeyPatch) -> None:
