@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import os
 import random
 import re
@@ -114,6 +115,14 @@ def _check(native: Any, python: Any, item: str | bytes) -> None:
         a, b = native.redact_bytes(item), python.redact_bytes(item)
         if a != b:
             raise Mismatch(f"redact_bytes differs on {item!r}:\n C  {a!r}\n py {b!r}")
+        chunk = 1 + len(item) // 3  # a stream cut into chunks: the placeholders placed by apply()
+        streams = []
+        for red in (native, python):
+            out = io.BytesIO()
+            red.redact_stream(io.BytesIO(item), out, chunk_size=chunk)
+            streams.append(out.getvalue())
+        if streams[0] != streams[1]:
+            raise Mismatch(f"redact_stream differs on {item!r}:\n C  {streams[0]!r}\n py {streams[1]!r}")
         return
     fa, fb = native.findings(item), python.findings(item)
     if fa != fb:
@@ -214,7 +223,18 @@ def main() -> int:
         except BaseException as exc:  # reported below
             errors.append(exc)
 
+    def registrar() -> None:  # secrets added while the others redact: each is masked once added
+        try:
+            for k in range(30):
+                value = f"late-Secret-{k:03d}-x9"
+                native.add_secret(value)
+                if value in native.redact(f"now {value} here"):
+                    raise Mismatch(f"{value} left in clear after add_secret")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(args.threads)]
+    threads.append(threading.Thread(target=registrar))
     for t in threads:
         t.start()
     for t in threads:
