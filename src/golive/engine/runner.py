@@ -501,16 +501,36 @@ class Engine:
 
     async def _wait_for_window(self, phase: models.Phase) -> None:
         """A live run's phase with ``window.not_before`` does not start before it (recorded as a
-        ``scheduled_wait`` of ``what: window``); a rollback request ends the wait. Past ``not_after`` it starts
-        and the IC is asked at once (:mod:`golive.engine.windows`)."""
+        ``scheduled_wait`` of ``what: window``); a rollback request ends the wait. Past ``not_after`` the IC is
+        asked at once and it waits for the answer (:meth:`_closed_window`)."""
         if phase.window is None or self.h.state.mode != "live":
             return
         if await self._phase_window_waived(phase):
             return
-        nb, _ = phase.window.edges(self.runbook.t0)
+        nb, na = phase.window.edges(self.runbook.t0)
+        if na is not None and self.clock.now() >= na:
+            await self._closed_window(phase, na)
+            return
         if nb is None:
             return
         await self._sleep_until(nb, phase.id, "window", f"window opens {clock_mod.utc_iso(nb)}")
+
+    async def _closed_window(self, phase: models.Phase, not_after: datetime) -> None:
+        """The phase is due after its window closed: nothing of it runs before the IC answered. The IC is asked at
+        once (``window_overrun``, the window's deadline and default); ``continue`` (an answer or the default)
+        starts the phase, ``rollback`` rolls back (the window watcher requests it; raised here as _Rollback)."""
+        assert phase.window is not None
+        st = self.h.state
+        if not any(o.get("scope") == phase.id for o in st.overruns):
+            due = windows_mod.Due(phase.id, not_after, phase.window.on_overrun)
+            await windows_mod.ask(self, due, self.clock.now())
+        while True:
+            asked = next(o for o in reversed(st.overruns) if o.get("scope") == phase.id)
+            if (asked.get("decision") or {}).get("decision") == "continue":
+                return
+            self.check_rollback()
+            # The window watcher applies the deadline's default and turns a rollback answer into the request.
+            await asyncio.sleep(self.real_poll)
 
     async def _phase_window_waived(self, phase: models.Phase) -> bool:
         """True when a waiver given at the start or at ``resume --from`` (``window:PHASE``) lifts the phase's

@@ -30,7 +30,7 @@ from golive.spec import models
 if TYPE_CHECKING:
     from golive.watch import freezes as freezes_mod
 
-__all__ = ["Due", "due_overruns", "has_watch", "watch"]
+__all__ = ["Due", "ask", "due_overruns", "has_watch", "watch"]
 
 WATCH_REAL = 0.2  # real seconds between looks, at most (the engine's poll interval when it is shorter)
 
@@ -120,7 +120,7 @@ async def _look(
     if not st.rolling_back and st.rollback is None:
         for due in due_overruns(runbook, st):
             if now >= due.not_after and not any(o.get("scope") == due.scope for o in st.overruns):
-                await _ask(engine, due, now)
+                await ask(engine, due, now)
     pending = st.pending_overrun
     if pending is not None:
         deadline = state_mod.parse_ts(pending.get("deadline"))
@@ -148,7 +148,8 @@ class _FreezeStarts:
         return [o for o in self.occs if a < o.start <= b]
 
 
-async def _ask(engine: Any, due: Due, now: datetime) -> None:
+async def ask(engine: Any, due: Due, now: datetime) -> None:
+    """Ask the IC (``window_overrun``, announced) what to do about a window that closed: deadline, default."""
     roles = asked_role(engine.runbook, due.on_overrun)
     deadline = now + timedelta(seconds=due.on_overrun.deadline)
     what = "the run's window" if due.scope == "run" else f"phase {due.scope}'s window"

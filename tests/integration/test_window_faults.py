@@ -1,0 +1,96 @@
+"""A phase due after its window closed (FakeClock, real SQLite): nothing of it runs before the IC answered.
+
+The window of a phase says when its steps may run. A phase that becomes due after its ``not_after`` is not
+started quietly (a quick action would be done before anyone looked): the IC is asked at once, with the
+window's deadline and default, and the phase starts only on ``continue`` (an answer or the default); a
+``rollback`` answer rolls back without running it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from golive.engine import acts
+from golive.engine.state import RunStatus
+from golive.spec import loader
+from golive.store import sqlite
+from golive.testing import FakeClock, RunningEngine, start_engine
+
+WAIT_LIMIT = 30.0  # seconds (real) a run may take before the test fails
+T0 = datetime(2026, 3, 7, 2, 0, tzinfo=UTC)
+
+LATE = """\
+golive: 1
+name: late-phase
+t0: "2026-03-07T02:00:00Z"
+comms: {cadence: []}
+roles:
+  ic: {title: Incident Commander, may: [decide, rollback]}
+  dba: {title: DBA}
+phases:
+  - id: prepare
+    steps:
+      - {id: copy, kind: manual, role: dba, instructions: Copy the data.}
+  - id: switch
+    window: {not_after: "2026-03-07T02:10:00Z", on_overrun: {deadline: 4h, default: DEFAULT}}
+    steps:
+      - {id: flip, kind: action, type: command, with: {run: "true"}}
+rollback:
+  steps:
+    - {id: restore, kind: action, type: command, with: {run: "true"}}
+"""
+
+
+@pytest.fixture
+async def clock_store(tmp_path: Path) -> AsyncIterator[tuple[FakeClock, sqlite.SqliteStore]]:
+    clock = FakeClock(T0)
+    store = sqlite.SqliteStore(tmp_path / "w.db", clock)
+    await store.open()
+    try:
+        yield clock, store
+    finally:
+        await store.close()
+
+
+async def _late(clock: FakeClock, store: sqlite.SqliteStore, default: str) -> RunningEngine:
+    """The copy takes 20 minutes: the switch phase becomes due 10 minutes after its window closed."""
+    loaded = loader.load_text(LATE.replace("DEFAULT", default), "late.yaml", environ={})
+    r = await start_engine(store, loaded, roles={"ic": "alice", "dba": "bob"}, clock=clock, poll=0.5)
+    v = await r.until("the copy waits", lambda s: s.step("copy").status == "waiting")
+    clock.advance(20 * 60)
+    await acts.confirm(v, "copy", "bob")
+    return r
+
+
+async def test_a_phase_due_after_its_window_closed_waits_for_the_ics_continue(
+    clock_store: tuple[FakeClock, sqlite.SqliteStore],
+) -> None:
+    clock, store = clock_store
+    r = await _late(clock, store, "rollback")
+    v = await r.until("the IC is asked about the switch's window", lambda s: s.pending_overrun is not None)
+    assert v.state.pending_overrun["scope"] == "switch"
+    assert v.state.step("flip").outcome is None  # nothing of the phase ran before the answer
+    assert not [e for e in await store.events(v.run_id) if e.type == "action_started"]
+    await acts.decide_overrun(v, "continue", "alice", "the switch is still safe")
+    status = await asyncio.wait_for(r.finished(), WAIT_LIMIT)
+    assert status is RunStatus.PASSED
+    evs = await store.events(v.run_id)
+    answered = next(e.seq for e in evs if e.type == "overrun_decided")
+    assert next(e.seq for e in evs if e.type == "action_started" and e.step_id == "flip") > answered
+
+
+async def test_a_phase_due_after_its_window_closed_is_not_run_when_the_default_rolls_back(
+    clock_store: tuple[FakeClock, sqlite.SqliteStore],
+) -> None:
+    clock, store = clock_store
+    r = await _late(clock, store, "rollback")
+    v = await r.until("the IC is asked", lambda s: s.pending_overrun is not None)
+    clock.advance(5 * 3600)  # nobody answers: the deadline's default (rollback) applies
+    status = await asyncio.wait_for(r.finished(), WAIT_LIMIT)
+    assert status is RunStatus.ROLLED_BACK
+    assert not [e for e in await store.events(v.run_id) if e.type == "action_started" and e.step_id == "flip"]
