@@ -1199,7 +1199,10 @@ def _hs_compiles(pattern: bytes, flags: int) -> bool:
 class Redactor:
     """Finds secrets and personal data and replaces each with a stable placeholder such as ``<email:1>``.
 
-    Thread-safe: placeholders are shared by all threads; each thread scans with its own scratch space.
+    Thread-safe: placeholders are shared by all threads. On the Python path each thread scans with its own
+    scratch space; the C module scans and matches holding the GIL (one scan of an engine at a time, so its
+    scratch space is never used by two). The rules and secrets are compiled anew, under a lock, on the first
+    use after ``add_secret``.
     """
 
     def __init__(
