@@ -94,3 +94,43 @@ async def test_a_phase_due_after_its_window_closed_is_not_run_when_the_default_r
     status = await asyncio.wait_for(r.finished(), WAIT_LIMIT)
     assert status is RunStatus.ROLLED_BACK
     assert not [e for e in await store.events(v.run_id) if e.type == "action_started" and e.step_id == "flip"]
+
+
+WAIVED = """\
+golive: 1
+name: waived-window
+t0: "2026-03-07T02:00:00Z"
+comms: {cadence: []}
+roles:
+  ic: {title: Incident Commander, may: [decide, rollback, waive]}
+window: {not_before: T-0, not_after: T+30m}
+phases:
+  - id: switch
+    steps:
+      - {id: flip, kind: action, type: command, with: {run: "true"}}
+rollback:
+  steps:
+    - {id: restore, kind: action, type: command, with: {run: "true"}}
+"""
+
+
+async def test_a_run_window_waived_at_the_start_asks_no_overrun_question(tmp_path: Path) -> None:
+    """The window closed an hour ago and the IC waived it at the start (ticket, reason): the run starts and
+    passes, and the window watcher asks nobody about that window (it looked before the waiver was recorded
+    and asked past not_after, default rollback, on a run whose window was waived)."""
+    from golive.engine import gate, runner
+
+    clock = FakeClock(T0.replace(hour=3))
+    store = sqlite.SqliteStore(tmp_path / "w.db", clock)
+    await store.open()
+    try:
+        loaded = loader.load_text(WAIVED, "waived.yaml", environ={})
+        waiver = gate.GateWaiver(gate="window", by="alice", ticket="CHG-1", reason="agreed with the CAB")
+        h = await runner.create_run(store, loaded, clock=clock, roles={"ic": "alice"}, gate_waivers=[waiver])
+        status = await asyncio.wait_for(runner.Engine(h, clock=clock, poll=0.01).run(), WAIT_LIMIT)
+        assert status is RunStatus.PASSED
+        types = [e.type for e in await store.events(h.run_id)]
+        assert "gate_waived" in types
+        assert "window_overrun" not in types
+    finally:
+        await store.close()

@@ -50,11 +50,18 @@ def has_watch(runbook: models.Runbook) -> bool:
 
 
 def due_overruns(runbook: models.Runbook, st: state_mod.RunState) -> list[Due]:
-    """The windows that close while the cutover still needs them: the run's (unless waived at the start) while
-    any phase is still to finish, and each running phase's (unless waived: ``window:PHASE``)."""
+    """The windows that close while the cutover still needs them: the run's (once the start gate opened, unless
+    waived there) while any phase is still to finish, and each running phase's (unless waived: ``window:PHASE``)."""
     out: list[Due] = []
     open_phases = [p for p in runbook.phases if st.phases.get(p.id) in ("pending", "running")]
-    if runbook.window is not None and open_phases and not any(w.get("gate") == "window" for w in st.gate_waived):
+    # The run's window is the start gate's until the gate opened: judged (and perhaps waived) there first.
+    gate_open = st.gate is not None and st.gate.get("outcome") == "open"
+    if (
+        runbook.window is not None
+        and open_phases
+        and gate_open
+        and not any(w.get("gate") == "window" for w in st.gate_waived)
+    ):
         _, na = runbook.window.edges(runbook.t0)
         if na is not None:
             out.append(Due("run", na, runbook.window.on_overrun))
