@@ -34,16 +34,16 @@ def status_renderable(summary: Summary) -> Any:
     label = summary["status_label"]
     failed = ("NO-GO", "ROLLED-BACK", "ROLLED-BACK-AFTER-GO", "FAILED")
     style = "green" if label in ("PASSED", "COMPLETE") else "red" if label in failed else "cyan"
-    rollback = summary.get("rollback")
+    rollback = summary["rollback"]
     if rollback and not rollback.get("finished_at"):
         label = "ROLLING BACK"
         style = "bold white on red"
     head.append(label, style=style)
-    if summary.get("reason"):
+    if summary["reason"]:
         head.append(f"  {summary['reason']}", style="dim")
     parts.append(head)
     stopped = (summary.get("engine") or {}).get("stopped")
-    if stopped and summary.get("status") not in ("passed", "no_go", "rolled_back", "rolled_back_after_go", "failed"):
+    if stopped and summary["status"] not in ("passed", "no_go", "rolled_back", "rolled_back_after_go", "failed"):
         parts.append(
             Text(
                 f"ENGINE STOPPED at {stopped.get('at')}: {stopped.get('reason')} "
@@ -147,9 +147,9 @@ def status_renderable(summary: Summary) -> Any:
         parts.append(Text(f"waiver: {wv['step']} by {wv['by']} ticket {wv['ticket']}: {wv['reason']}", style="magenta"))
     for ident, until in (summary.get("scheduled") or {}).items():
         parts.append(Text(f"scheduled: {ident} waits for its planned T-time, {until} UTC", style="cyan"))
-    if summary.get("status") == "stopped":
-        ids = [p["id"] for p in summary.get("phases") or []]
-        at = next((i for i, ph in enumerate(summary.get("phases") or []) if ph["outcome"] == "stopped"), None)
+    if summary["status"] == "stopped":
+        ids = [p["id"] for p in summary["phases"] or []]
+        at = next((i for i, ph in enumerate(summary["phases"] or []) if ph["outcome"] == "stopped"), None)
         if at is not None:
             choices = " or ".join(ids[at : at + 2])
             parts.append(

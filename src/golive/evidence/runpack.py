@@ -190,7 +190,7 @@ def timeline(h: acts.RunHandle, data: Summary) -> dict[str, Any]:
 
     return {
         "run_id": data["run_id"],
-        "anchor": data.get("anchor"),
+        "anchor": data["anchor"],
         "lines": lines,
         "phases": [
             {
@@ -206,7 +206,7 @@ def timeline(h: acts.RunHandle, data: Summary) -> dict[str, Any]:
             }
             for ph in data["phases"]
         ],
-        "rollback_steps": [step_view(s) for s in data.get("rollback_steps") or [] if s.get("status") != "pending"],
+        "rollback_steps": [step_view(s) for s in data["rollback_steps"] or [] if s.get("status") != "pending"],
     }
 
 
@@ -327,7 +327,7 @@ async def _reports(
         ),
         pack.PackFile(EVIDENCE_INDEX, _json(index)),
     ]
-    release = dict(data.get("release") or {})
+    release = dict(data["release"] or {})
     completion = data["completion"]
     manifest = {
         "run_id": rid,
@@ -344,8 +344,8 @@ async def _reports(
         "status_label": data["status_label"],
         "verdict": data["verdict"],
         "complete": bool(completion and completion["complete"]),
-        "run_created_at": data.get("created_at"),
-        "run_finished_at": data.get("finished_at"),
+        "run_created_at": data["created_at"],
+        "run_finished_at": data["finished_at"],
         "evidence_files": len(refs),
     }
     return h, red, files, manifest

@@ -194,10 +194,10 @@ class _Axis:
 
 
 def reference(summary: Summary, starts: list[datetime]) -> tuple[datetime | None, bool]:
-    anchor = parse_ts(summary.get("anchor"))
+    anchor = parse_ts(summary["anchor"])
     if anchor is not None:
         return anchor, True
-    created = parse_ts(summary.get("created_at"))
+    created = parse_ts(summary["created_at"])
     if created is not None:
         return created, False
     return (min(starts), False) if starts else (None, False)
@@ -246,7 +246,7 @@ TL_BOTTOM = 12  # user units below the last row
 
 def timeline(summary: Summary, groups: list[dict[str, Any]], lay: _Layout) -> dict[str, Any] | None:
     steps = [s for g in groups for s in g["steps"]]
-    end_of_run = parse_ts(summary.get("finished_at"))
+    end_of_run = parse_ts(summary["finished_at"])
     if end_of_run is None:
         ends = [parse_ts(s.get("finished_at")) or parse_ts(s.get("started_at")) for s in steps]
         known = [e for e in ends if e is not None]
@@ -258,12 +258,12 @@ def timeline(summary: Summary, groups: list[dict[str, Any]], lay: _Layout) -> di
     ref, has_anchor = reference(summary, starts)
     assert ref is not None  # starts is not empty, so a reference exists
     markers_raw: list[tuple[str, str, Any]] = []
-    d = summary.get("decision")
+    d = summary["decision"]
     if d and d.get("at"):
         markers_raw.append(("decision", f"{str(d.get('decision') or '').upper()}", d["at"]))
-    for f in summary.get("fired") or []:
+    for f in summary["fired"] or []:
         markers_raw.append(("fired", f"{f.get('trigger')} fired", f.get("at")))
-    rb = summary.get("rollback")
+    rb = summary["rollback"]
     if rb and rb.get("started_at"):
         markers_raw.append(("rollback", "rollback", rb["started_at"]))
     secs = [(a - ref).total_seconds() for sp in spans.values() if sp for a in sp]

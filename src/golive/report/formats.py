@@ -39,7 +39,7 @@ def checks_of(summary: Summary) -> list[dict[str, Any]]:
     for ph in summary["phases"]:
         for s in ph["steps"]:
             out.append({**s, "phase": ph["id"], "phase_title": ph["title"]})
-    for s in summary.get("rollback_steps") or []:
+    for s in summary["rollback_steps"] or []:
         if s.get("status") not in (None, "pending"):
             out.append({**s, "phase": "rollback", "phase_title": "Rollback"})
     return out
@@ -51,7 +51,7 @@ def overall_status(summary: Summary, steps: Iterable[dict[str, Any]] | None = No
     A step that has no outcome (never ran, still waiting) counts as a failure: no result is not a pass.
     """
     steps = list(steps if steps is not None else checks_of(summary))
-    if summary.get("status") in ("no_go", "rolled_back", "rolled_back_after_go", "stopped", "failed"):
+    if summary["status"] in ("no_go", "rolled_back", "rolled_back_after_go", "stopped", "failed"):
         return "FAIL"
     if not steps:
         return "FAIL"
@@ -154,20 +154,20 @@ def to_json(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str:
     steps = steps if steps is not None else checks_of(summary)
     doc = {
         "overall_status": overall_status(summary, steps),
-        "run_id": summary.get("run_id"),
-        "runbook": summary.get("runbook"),
-        "service": summary.get("service"),
-        "environment": summary.get("environment"),
-        "release": summary.get("release"),
-        "status": summary.get("status_label"),
-        "verdict": summary.get("verdict"),
-        "reason": summary.get("reason"),
-        "started_at": summary.get("created_at"),
-        "finished_at": summary.get("finished_at"),
+        "run_id": summary["run_id"],
+        "runbook": summary["runbook"],
+        "service": summary["service"],
+        "environment": summary["environment"],
+        "release": summary["release"],
+        "status": summary["status_label"],
+        "verdict": summary["verdict"],
+        "reason": summary["reason"],
+        "started_at": summary["created_at"],
+        "finished_at": summary["finished_at"],
         **({"preflight": summary["preflight"]} if summary.get("preflight") else {}),
-        "decision": summary.get("decision"),
-        "waivers": summary.get("waivers"),
-        "rollback": summary.get("rollback"),
+        "decision": summary["decision"],
+        "waivers": summary["waivers"],
+        "rollback": summary["rollback"],
         "checks": [
             {
                 "id": s["id"],
@@ -186,53 +186,53 @@ def to_json(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str:
             }
             for s in steps
         ],
-        "evidence_checklist": summary.get("evidence_checklist"),
-        "signoffs": summary.get("signoffs"),
-        "signoff_fields": summary.get("signoff_fields"),
-        "timeline": summary.get("timeline"),
-        "follow_ups": summary.get("follow_ups"),
-        "completion": summary.get("completion"),
-        "head_hash": summary.get("head_hash"),
+        "evidence_checklist": summary["evidence_checklist"],
+        "signoffs": summary["signoffs"],
+        "signoff_fields": summary["signoff_fields"],
+        "timeline": summary["timeline"],
+        "follow_ups": summary["follow_ups"],
+        "completion": summary["completion"],
+        "head_hash": summary["head_hash"],
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
 def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, title: str | None = None) -> str:
     steps = steps if steps is not None else checks_of(summary)
-    lines = [f"# {title or summary.get('title') or summary.get('runbook')}", ""]
-    rel = summary.get("release") or {}
-    meta = [f"run `{summary.get('run_id')}`"]
-    if summary.get("environment"):
+    lines = [f"# {title or summary['title'] or summary['runbook']}", ""]
+    rel = summary["release"] or {}
+    meta = [f"run `{summary['run_id']}`"]
+    if summary["environment"]:
         meta.append(f"environment `{summary['environment']}`")
     if rel.get("tag") or rel.get("sha"):
         meta.append(
             f"release `{rel.get('tag') or ''}{' ' if rel.get('tag') and rel.get('sha') else ''}{rel.get('sha') or ''}`"
         )
-    if summary.get("rehearsal_note"):
+    if summary["rehearsal_note"]:
         meta.append(f"rehearsal: {summary['rehearsal_note']}")
     lines += [", ".join(meta), "", "```text", f"overall_status {overall_status(summary, steps)}"]
     lines += [proof_line(s) for s in steps]
     lines += ["```", ""]
-    d = summary.get("decision")
+    d = summary["decision"]
     if d:
         approved = f" (quorum: approved by {', '.join(d['approvers'])})" if d.get("approvers") else ""
         lines += [f"**Decision:** {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}{approved}", ""]
         if d.get("statement"):
             lines += [f"> {d['statement']}", ""]
-    rb = summary.get("rollback")
+    rb = summary["rollback"]
     if rb:
         lines += [
             f"**Rollback:** {rb.get('reason')} (started by {rb.get('by')}, outcome {str(rb.get('outcome')).upper()})",
             "",
         ]
-    due = [f for f in summary.get("follow_ups") or [] if f.get("status") != "not-due"]
+    due = [f for f in summary["follow_ups"] or [] if f.get("status") != "not-due"]
     if due:
         lines += ["**Follow-up after the rollback:**", ""]
         for f in due:
             done = f"confirmed by {f['by']} at {f['at']}" if f.get("by") else "due"
             lines.append(f"- [{'x' if f.get('by') else ' '}] {f['title']} (`{f['id']}`, {done})")
         lines.append("")
-    windows = summary.get("coverage") or []
+    windows = summary["coverage"] or []
     if windows:
         lines += [
             "**Watched windows:**",
@@ -247,23 +247,23 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
                 f"{'yes' if c.get('ok') else 'NO (' + str(c.get('least')) + ' least watched)'} |"
             )
         lines.append("")
-    if summary.get("waivers"):
+    if summary["waivers"]:
         lines += ["**Waivers:**", ""]
         lines += [f"- `{w['step']}` by {w['by']}, ticket {w['ticket']}: {w['reason']}" for w in summary["waivers"]]
         lines.append("")
-    checklist = summary.get("evidence_checklist") or []
+    checklist = summary["evidence_checklist"] or []
     if checklist:
         lines += ["**Evidence checklist:**", ""]
         lines += [f"- [{'x' if i['status'] == 'complete' else ' '}] {i['title']} ({i['status']})" for i in checklist]
         lines.append("")
-    signoffs = summary.get("signoffs") or {}
+    signoffs = summary["signoffs"] or {}
     if signoffs:
         lines += ["**Sign-off:**", ""]
         for area, v in signoffs.items():
             who = f"{v.get('by')} at {v.get('at')}" if v.get("by") else "pending"
             lines.append(f"- {v.get('title') or area}: {who}")
         lines.append("")
-    fields = summary.get("signoff_fields") or []
+    fields = summary["signoff_fields"] or []
     if fields:
         lines += ["**Sign-off fields:**", "", "| field | value | by |", "| --- | --- | --- |"]
         for sf in fields:
@@ -273,7 +273,7 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
                 f"| {_md_cell(str(sf.get('title') or sf.get('id')))} | {shown} | {sf.get('by') or sf.get('source') or ''} |"
             )
         lines.append("")
-    timeline = summary.get("timeline") or []
+    timeline = summary["timeline"] or []
     if timeline:
         lines += ["**Timeline (scribe's log):**", "", "| planned | actual | what | result | at (UTC) | by |"]
         lines.append("| --- | --- | --- | --- | --- | --- |")
@@ -293,7 +293,7 @@ def _md_cell(text: str) -> str:
 
 def to_junit(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str:
     steps = steps if steps is not None else checks_of(summary)
-    suites = ET.Element("testsuites", name=str(summary.get("runbook") or "golive"))
+    suites = ET.Element("testsuites", name=str(summary["runbook"] or "golive"))
     by_phase: dict[str, list[dict[str, Any]]] = {}
     for s in steps:
         by_phase.setdefault(s.get("phase") or "run", []).append(s)
@@ -315,7 +315,7 @@ def to_junit(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=f"{summary.get('runbook')}.{phase}",
+                classname=f"{summary['runbook']}.{phase}",
                 name=s["id"],
                 time=f"{float(s.get('duration') or 0):.3f}",
             )
@@ -334,7 +334,7 @@ def to_junit(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str
                 )
             if text and outcome in ("pass", "warn"):
                 ET.SubElement(case, "system-out").text = text
-    due = [f for f in summary.get("follow_ups") or [] if f.get("status") != "not-due"]
+    due = [f for f in summary["follow_ups"] or [] if f.get("status") != "not-due"]
     if due:
         suite = ET.SubElement(
             suites,
@@ -348,7 +348,7 @@ def to_junit(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str
         )
         for f in due:
             case = ET.SubElement(
-                suite, "testcase", classname=f"{summary.get('runbook')}.follow-up", name=f["id"], time="0.000"
+                suite, "testcase", classname=f"{summary['runbook']}.follow-up", name=f["id"], time="0.000"
             )
             if f.get("status") == "due":
                 ET.SubElement(case, "skipped", message=f"due: {f['title']}")

@@ -248,8 +248,8 @@ def _between(start: Any, end: Any) -> float | None:
 def _groups(summary: Summary) -> list[dict[str, Any]]:
     """Phases in order, then the rollback steps that ran, each with its steps."""
     groups = []
-    final = summary.get("status") in FINAL_STATUSES
-    for ph in summary.get("phases") or []:
+    final = summary["status"] in FINAL_STATUSES
+    for ph in summary["phases"] or []:
         outcome = ph.get("outcome") or "pending"
         if final and outcome == "running":
             outcome = "stopped"  # the run ended (a rollback, a NO-GO) while this phase was still running
@@ -265,9 +265,9 @@ def _groups(summary: Summary) -> list[dict[str, Any]]:
                 "is_rollback": False,
             }
         )
-    rb_steps = [s for s in summary.get("rollback_steps") or [] if s.get("status") not in (None, "pending")]
+    rb_steps = [s for s in summary["rollback_steps"] or [] if s.get("status") not in (None, "pending")]
     if rb_steps:
-        rb = summary.get("rollback")
+        rb = summary["rollback"]
         groups.append(
             {
                 "id": "rollback",
@@ -300,7 +300,7 @@ def _judgements(summary: Summary) -> list[dict[str, Any]]:
         return charts.num_text(float(v)) if isinstance(v, int | float) else "–"
 
     out = []
-    for j in summary.get("judgements") or []:
+    for j in summary["judgements"] or []:
         rows = []
         for m in j.get("metrics") or []:
             effect = m.get("effect")
@@ -341,13 +341,13 @@ def _view(summary: Summary) -> dict[str, Any]:
     groups = _groups(summary)
     timeline = charts.timeline(summary, groups, charts.WIDE)
     ref, has_anchor = charts.reference(summary, [])
-    verdict = str(summary.get("verdict") or summary.get("status_label") or "UNKNOWN")
+    verdict = str(summary["verdict"] or summary["status_label"] or "UNKNOWN")
 
     def tt(ts: Any) -> str:
         s = charts.seconds_since(ref, ts) if ref is not None and has_anchor else None
         return fmt.ttext(s) if s is not None else ""
 
-    decision = summary.get("decision")
+    decision = summary["decision"]
     dec_view = None
     if decision:
         dec_view = {
@@ -361,7 +361,7 @@ def _view(summary: Summary) -> dict[str, Any]:
             "default": bool(decision.get("default")),
             "approvers": list(decision.get("approvers") or []),
         }
-    rb = summary.get("rollback")
+    rb = summary["rollback"]
     rb_view = None
     if rb:
         rb_view = {
@@ -422,10 +422,10 @@ def _view(summary: Summary) -> dict[str, Any]:
         )
 
     fired_by_trigger: dict[str, list[FiredView]] = {}
-    for f in summary.get("fired") or []:
+    for f in summary["fired"] or []:
         fired_by_trigger.setdefault(str(f.get("trigger")), []).append(f)
     triggers = []
-    for t in summary.get("triggers") or []:
+    for t in summary["triggers"] or []:
         fired = fired_by_trigger.get(str(t.get("id")), [])
         triggers.append(
             {
@@ -452,9 +452,9 @@ def _view(summary: Summary) -> dict[str, Any]:
             "steps": ", ".join(i.get("steps") or []),
             "missing": ", ".join(i.get("missing_steps") or []),
         }
-        for i in summary.get("evidence_checklist") or []
+        for i in summary["evidence_checklist"] or []
     ]
-    comp = summary.get("completion")
+    comp = summary["completion"]
     signoffs = [
         {
             "area": area,
@@ -464,47 +464,43 @@ def _view(summary: Summary) -> dict[str, Any]:
             "at": fmt.clock_text(v.get("at")),
             "statement": v.get("statement") or "",
         }
-        for area, v in (summary.get("signoffs") or {}).items()
+        for area, v in (summary["signoffs"] or {}).items()
     ]
-    rel = summary.get("release") or {}
+    rel = summary["release"] or {}
     artifacts = [
         ", ".join(f"{k}: {v}" for k, v in a.items()) if isinstance(a, dict) else str(a)
         for a in rel.get("artifacts") or []
     ]
     return {
-        "title": summary.get("title") or summary.get("runbook") or "golive run",
-        "run_id": summary.get("run_id") or "",
-        "runbook": summary.get("runbook") or "",
-        "service": summary.get("service") or "",
-        "environment": summary.get("environment") or "",
-        "mode": summary.get("mode") or "",
-        "rehearsal_note": summary.get("rehearsal_note") or "",
+        "title": summary["title"] or summary["runbook"] or "golive run",
+        "run_id": summary["run_id"] or "",
+        "runbook": summary["runbook"] or "",
+        "service": summary["service"] or "",
+        "environment": summary["environment"] or "",
+        "mode": summary["mode"] or "",
+        "rehearsal_note": summary["rehearsal_note"] or "",
         "verdict": verdict,
         "verdict_class": VERDICT_CLASS.get(verdict, "other"),
-        "status_label": summary.get("status_label") or "",
-        "reason": summary.get("reason") or "",
-        "started": fmt.clock_text(summary.get("created_at")),
-        "finished": fmt.clock_text(summary.get("finished_at")) or "not finished",
-        "elapsed": fmt.duration_text(_between(summary.get("created_at"), summary.get("finished_at"))),
-        "anchor": fmt.clock_text(summary.get("anchor")),
+        "status_label": summary["status_label"] or "",
+        "reason": summary["reason"] or "",
+        "started": fmt.clock_text(summary["created_at"]),
+        "finished": fmt.clock_text(summary["finished_at"]) or "not finished",
+        "elapsed": fmt.duration_text(_between(summary["created_at"], summary["finished_at"])),
+        "anchor": fmt.clock_text(summary["anchor"]),
         "release": {
             "tag": rel.get("tag") or "",
             "sha": rel.get("sha") or "",
             "artifacts": artifacts,
             "other": {k: v for k, v in rel.items() if k not in ("tag", "sha", "artifacts")},
         },
-        "digest": summary.get("digest") or "",
-        "head_hash": summary.get("head_hash") or "",
-        "events": summary.get("events") or 0,
+        "digest": summary["digest"] or "",
+        "head_hash": summary["head_hash"] or "",
+        "events": summary["events"] or 0,
         "chain": summary.get("chain"),
         "decision": dec_view,
         "rollback": rb_view,
-        "waivers": [
-            {**w, "at": fmt.clock_text(w.get("at")), "t": tt(w.get("at"))} for w in summary.get("waivers") or []
-        ],
-        "refusals": [
-            {**r, "at": fmt.clock_text(r.get("at")), "t": tt(r.get("at"))} for r in summary.get("refusals") or []
-        ],
+        "waivers": [{**w, "at": fmt.clock_text(w.get("at")), "t": tt(w.get("at"))} for w in summary["waivers"] or []],
+        "refusals": [{**r, "at": fmt.clock_text(r.get("at")), "t": tt(r.get("at"))} for r in summary["refusals"] or []],
         "pending": [
             {
                 "id": p.get("id"),
@@ -512,17 +508,17 @@ def _view(summary: Summary) -> dict[str, Any]:
                 "waiting_for": p.get("waiting_for"),
                 "deadline": fmt.clock_text(p.get("deadline")),
             }
-            for p in summary.get("pending") or []
+            for p in summary["pending"] or []
         ],
         "timeline": timeline,
         "timeline_narrow": charts.timeline(summary, groups, charts.NARROW),
         "steps": step_rows,
         "rollback_steps": rollback_rows,
-        "follow_ups": [f for f in summary.get("follow_ups") or [] if f.get("status") != "not-due"],
+        "follow_ups": [f for f in summary["follow_ups"] or [] if f.get("status") != "not-due"],
         "steps_planned": any(row.get("planned") for row in step_rows if not row["group"]),
         "triggers": triggers,
         "judgements": _judgements(summary),
-        "coverage": summary.get("coverage") or [],
+        "coverage": summary["coverage"] or [],
         "evidence": evidence,
         "checklist": checklist,
         "checklist_missing": sum(1 for i in checklist if i["status"] == "missing"),
@@ -541,7 +537,7 @@ def _view(summary: Summary) -> dict[str, Any]:
                 "value": "" if f.get("value") is None else str(f.get("value")),
                 "by": f.get("by") or "",
             }
-            for f in summary.get("signoff_fields") or []
+            for f in summary["signoff_fields"] or []
         ],
         "scribe": [
             {
@@ -552,7 +548,7 @@ def _view(summary: Summary) -> dict[str, Any]:
                 "at": fmt.clock_text(t.get("at")),
                 "actor": t.get("actor") or "",
             }
-            for t in summary.get("timeline") or []
+            for t in summary["timeline"] or []
         ],
         "roles": [
             {
@@ -561,7 +557,7 @@ def _view(summary: Summary) -> dict[str, Any]:
                 "holder": r.get("holder") or "",
                 "description": r.get("description") or "",
             }
-            for rid, r in (summary.get("roles") or {}).items()
+            for rid, r in (summary["roles"] or {}).items()
         ],
         "comms": [
             {
@@ -573,7 +569,7 @@ def _view(summary: Summary) -> dict[str, Any]:
                 "error": c.get("error") or "",
                 "text": c.get("text") or "",
             }
-            for c in summary.get("comms") or []
+            for c in summary["comms"] or []
         ],
         "hypercare": [
             {
@@ -582,11 +578,11 @@ def _view(summary: Summary) -> dict[str, Any]:
                 "slot": h.get("slot") if h.get("slot") is not None else "",
                 "outcome": str(h.get("outcome") or ""),
             }
-            for h in summary.get("hypercare") or []
+            for h in summary["hypercare"] or []
         ],
         "reports": [
             {"id": rid, "at": fmt.clock_text(r.get("at")), "summary": r.get("summary") or ""}
-            for rid, r in (summary.get("reports") or {}).items()
+            for rid, r in (summary["reports"] or {}).items()
         ],
         "outcomes": charts.OUTCOMES,
         "version": __version__,

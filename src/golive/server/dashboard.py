@@ -207,7 +207,7 @@ def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
             "mine": f["status"] == "due"
             and (viewer.holds(f["role"]) if f.get("role") else any(viewer.holds(r) for r in confirmers)),
         }
-        for f in data.get("follow_ups") or []
+        for f in data["follow_ups"] or []
         if f["status"] != "not-due"
     ]
     area_roles = {a.id: a.role for a in rb.signoff.areas}
@@ -231,7 +231,7 @@ def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
             if field_roles.get(f["id"])
             else any(viewer.holds(r) for r in signers),
         }
-        for f in data.get("signoff_fields") or []
+        for f in data["signoff_fields"] or []
     ]
     evidence = []
     for ph in data["phases"]:
