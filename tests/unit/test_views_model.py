@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_type_hints
 
 import pytest
 from mypy import api as mypy_api
@@ -65,3 +65,24 @@ def test_every_view_is_a_typeddict(name: str) -> None:
     assert isinstance(td, type)
     assert issubclass(td, dict)
     assert hasattr(td, "__required_keys__")
+
+
+@pytest.mark.parametrize(
+    ("schema", "view", "extra"),
+    [
+        ("RunSummary", "Summary", {"preflight", "chain", "blob_status"}),  # added by the CLI and the HTML report
+        ("PhaseOut", "PhaseView", set()),
+        ("StepOut", "PendingView", set()),  # one API schema for a step, waiting or not
+        ("RoleOut", "RoleView", set()),
+        ("FollowUpOut", "FollowUpView", set()),
+        ("JudgementOut", "JudgementView", set()),
+        ("JudgedMetricOut", "MetricView", set()),
+    ],
+)
+def test_the_api_schema_names_the_keys_of_the_read_model(schema: str, view: str, extra: set[str]) -> None:
+    """The OpenAPI document's run (server.schemas) and the read model it serializes declare the same keys."""
+    from golive.server import schemas
+
+    declared = set(getattr(schemas, schema).model_fields)
+    typed = set(get_type_hints(getattr(model, view)))
+    assert declared == typed - extra
