@@ -134,3 +134,47 @@ async def test_a_run_window_waived_at_the_start_asks_no_overrun_question(tmp_pat
         assert "window_overrun" not in types
     finally:
         await store.close()
+
+
+TYPO = """\
+golive: 1
+name: typo
+roles:
+  ic: {title: Incident Commander, may: [decide, waive]}
+window: {not_before: "2020-01-01T00:00:00Z", not_after: "2020-01-02T00:00:00Z"}
+phases:
+  - id: work
+    window: {not_after: "2020-01-02T00:00:00Z"}
+    steps:
+      - {id: banner, kind: action, type: command, with: {run: "true"}}
+rollback:
+  steps:
+    - {id: revert, kind: action, type: command, with: {run: "true"}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("gate_id", "fix"),
+    [("windw", "did you mean 'window'?"), ("window:wrk", "did you mean 'window:work'?")],
+)
+def test_a_waiver_for_a_gate_the_runbook_does_not_have_is_refused_with_the_fix(
+    tmp_path: Path, gate_id: str, fix: str
+) -> None:
+    """`golive run FILE --waive windw` (a typo) is bad input: exit 2 naming the id, the likely one and the
+    runbook's gates, and no run is started (a typo of a phase window's id used to pass silently)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "typo.yaml").write_text(TYPO)
+    args = ["run", "typo.yaml", "--role", "ic=alice", "--no-prompt", "--waive", "window", "--waive", gate_id]
+    args += ["--as", "alice", "--ticket", "CHG-1", "--reason", "agreed"]
+    env = {k: v for k, v in os.environ.items() if k != "GOLIVE_DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "golive", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--waive {gate_id}: the start gate of typo.yaml has no block {gate_id!r}" in done.stderr
+    assert fix in done.stderr
+    assert "window, window:work" in done.stderr
+    assert "Traceback" not in done.stderr

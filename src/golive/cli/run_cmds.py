@@ -270,6 +270,10 @@ def run(
     settings = rehearsal.new_settings(time_scale=time_scale, stubs_path=stubs_file, record=record_file)
     settings.check_mode(mode)
     waivers = _gate_waivers(gate_waive, waive_as, waive_ticket, waive_reason, mode)
+    if waivers:
+        from golive.engine import gate
+
+        gate.check_waiver_ids(loaded.runbook, file, gate_waive)
 
     async def go(store: Any) -> Any:
         if run_id is not None:
@@ -458,6 +462,10 @@ def resume(
             raise exceptions.UsageError(f"--var {unknown[0]}: the runbook declares no such variable")
         if from_phase is not None:
             assert actor is not None
+            if waivers:  # at a resume only windows and freezes are judged again
+                from golive.engine import gate
+
+                gate.check_waiver_ids(handle.runbook, f"run {handle.run_id}", gate_waive, changes=False)
             with identity.acting(identity.local(actor)):
                 phases = await acts.continue_from(handle, from_phase, actor, waivers)
             if not quiet:

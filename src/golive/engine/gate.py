@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
+from golive import exceptions
 from golive.results import Outcome
 from golive.spec import models
 from golive.spec.durations import format_duration
@@ -41,7 +42,9 @@ __all__ = [
     "Block",
     "GateWaiver",
     "calendar_for",
+    "check_waiver_ids",
     "format_refusal",
+    "gate_ids",
     "phase_window_blocks",
     "resolve_waivers",
     "resume_blocks",
@@ -214,6 +217,29 @@ def freeze_blocks(runbook: models.Runbook, cal: freezes.Calendar, now: datetime)
             )
         )
     return out
+
+
+def gate_ids(runbook: models.Runbook, *, changes: bool = True) -> list[str]:
+    """The ids a waiver may name (``--waive ID``): ``window``, ``window:PHASE`` of each phase with a window, the
+    freezes' ids and (at a start, ``changes``) the change-record steps' ids."""
+    ids = ["window"] if runbook.window is not None else []
+    ids += [f"window:{p.id}" for p in runbook.phases if p.window is not None]
+    ids += [f.id for f in runbook.freeze]
+    return ids + ([s.id for s in change_steps(runbook)] if changes else [])
+
+
+def check_waiver_ids(runbook: models.Runbook, source: str, ids: Sequence[str], *, changes: bool = True) -> None:
+    """Refuse a waiver for a block the runbook's start gate cannot have (a typo would otherwise lift nothing, and
+    say nothing): UsageError naming the id, the likely one and the gate's ids."""
+    from golive.spec.loader import suggest
+
+    known = gate_ids(runbook, changes=changes)
+    for gid in ids:
+        if gid not in known:
+            raise exceptions.UsageError(
+                f"--waive {gid}: the start gate of {source} has no block {gid!r}{suggest(gid, known)}; "
+                f"its blocks: {', '.join(known) or 'none (no window, freeze or change record)'}"
+            )
 
 
 def change_steps(runbook: models.Runbook) -> list[models.Step]:
