@@ -79,12 +79,14 @@ def _resume(h: acts.RunHandle) -> Any:
     return driver.drive(h, eng, owner="host:2:2:resume", ttl=LEASE_TTL, take_over=True, actor="alice", reason="died")
 
 
+@pytest.mark.parametrize("requested", [False, True], ids=["fire-only", "fire-and-request"])
 async def test_a_rollback_fire_left_without_its_rollback_by_a_dead_process_rolls_back_on_resume(
-    store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+    store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any, requested: bool
 ) -> None:
-    """The first engine reads the armed trigger, writes its fire and dies before it asks for the rollback.
-    The engine that takes the run over (resume) finds the trigger firing in the log with no rollback: it rolls
-    back (by the trigger), once, instead of taking the trigger up as already fired and waiting on forever."""
+    """The first engine reads the armed trigger, writes its fire (and perhaps its rollback request) and dies
+    before the rollback starts. The engine that takes the run over (resume) finds the trigger firing in the log
+    with no rollback: it rolls back (by the trigger), once, instead of taking the trigger up as already fired
+    and waiting on forever."""
     fake_metrics["errors"].set(0.0)
     loaded = loader.load_text(RUNBOOK, str(tmp_path / "rb.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
     h = await runner.create_run(store, loaded, roles={"ic": "alice", "ops": "olga"})
@@ -98,13 +100,14 @@ async def test_a_rollback_fire_left_without_its_rollback_by_a_dead_process_rolls
     await other.append(
         "trigger_fired", trigger="errors", reason="value 1 > 0", then="rollback", severity="critical", armed=True
     )
+    if requested:
+        await other.append(
+            "rollback_requested", reason="trigger errors fired", source="trigger", trigger="errors", armed=True
+        )
     fake_metrics["errors"].set(1.0)  # still breaching
 
     again = await acts.open_run(store, h.run_id)
-    status = await asyncio.wait_for(
-        _resume(again),
-        20,
-    )
+    status = await asyncio.wait_for(_resume(again), 20)
     assert status is RunStatus.ROLLED_BACK
     evs = await store.events(h.run_id)
     assert [e.type for e in evs].count("rollback_started") == 1
