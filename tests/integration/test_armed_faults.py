@@ -359,3 +359,59 @@ async def test_an_armed_source_that_keeps_failing_fails_closed(
     assert fired.data["armed"] is True
     assert h.state.step("banner").outcome is not None
     assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
+
+
+PAUSED = """\
+golive: 1
+name: paused-window
+roles:
+  ic: {title: Incident commander, may: [decide]}
+vars:
+  dir: {required: true}
+phases:
+  - id: canary
+    steps:
+      - {id: window, kind: observe, duration: 60s, triggers: [latency, errors]}
+  - id: decision
+    steps:
+      - {id: go, kind: decision, role: ic}
+triggers:
+  - id: latency
+    source: {type: fake, with: {name: latency}}
+    when: value > 0
+    interval: 0.1s
+    then: pause
+  - id: errors
+    source: {type: fake, with: {name: errors}}
+    when: value > 0
+    interval: 0.1s
+rollback:
+  steps:
+    - {id: revert, kind: action, type: command, with: {run: "echo reverted >> $DIR/rollback.log", env: {DIR: "${{ vars.dir }}"}}}
+comms: {cadence: []}
+"""
+
+
+async def test_a_rollback_trigger_is_read_while_the_ic_weighs_a_pause(
+    store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """A pause trigger stops the canary window and the IC is asked (minutes to answer). Meanwhile the window's
+    rollback trigger breaches: it is read on (by the armed watch) and rolls back at once, without waiting for
+    the IC; the paused window's triggers were read by nobody until the IC answered."""
+    fake_metrics["latency"].set(1.0)
+    fake_metrics["errors"].set(0.0)
+    loaded = loader.load_text(PAUSED, str(tmp_path / "rb.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
+    h = await runner.create_run(store, loaded, roles={"ic": "alice"})
+    task = asyncio.create_task(driver.drive(h, runner.Engine(h, poll=0.02), owner="host:1:1:run", ttl=LEASE_TTL))
+    for _ in range(1000):
+        if any(e.type == "step_waiting" and e.data.get("what") == "pause" for e in await store.events(h.run_id)):
+            break
+        assert not task.done()
+        await asyncio.sleep(0.02)
+    fake_metrics["errors"].set(1.0)
+    assert await asyncio.wait_for(task, 20) is RunStatus.ROLLED_BACK
+    evs = await store.events(h.run_id)
+    assert [e.type for e in evs].count("rollback_started") == 1
+    assert next(e for e in evs if e.type == "rollback_started").data["by"] == "trigger:errors"
+    assert not [e for e in evs if e.type == "decision_recorded"]  # nobody answered the pause
+    assert [e.data["trigger"] for e in evs if e.type == "trigger_fired"] == ["latency", "errors"]

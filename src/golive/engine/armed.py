@@ -191,12 +191,14 @@ def taken_up(runbook: models.Runbook, fire: dict[str, Any]) -> tuple[str, str]:
 
 
 def _observed(runbook: models.Runbook, st: RunState, observe_steps: Sequence[models.Step]) -> set[str]:
-    """Triggers a running observe step reads itself (or a paused one will read again at the IC's answer).
+    """Triggers a running observe step reads itself. A window paused for the IC reads nothing until the answer
+    (minutes): the armed watch reads its triggers meanwhile, so a rollback trigger breaching while the IC weighs
+    a pause rolls back at once (the shared evaluators keep the pausing trigger firing, not fired again).
 
     ``observe_steps``: the runbook's observe steps, found once by the watch (it looks at every poll)."""
     out: set[str] = set()
     for step in observe_steps:
-        if st.step(step.id).status in ("running", "waiting"):
+        if st.step(step.id).status == "running":
             out |= set(step.triggers) if step.triggers else {t.id for t in runbook.triggers}
     return out
 
