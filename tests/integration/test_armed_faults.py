@@ -415,3 +415,23 @@ async def test_a_rollback_trigger_is_read_while_the_ic_weighs_a_pause(
     assert next(e for e in evs if e.type == "rollback_started").data["by"] == "trigger:errors"
     assert not [e for e in evs if e.type == "decision_recorded"]  # nobody answered the pause
     assert [e.data["trigger"] for e in evs if e.type == "trigger_fired"] == ["latency", "errors"]
+
+
+async def test_a_no_go_racing_an_armed_fire_rolls_back_once(
+    store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
+) -> None:
+    """The IC answers NO-GO just as the armed trigger breaches: one rollback (one rollback_started, the
+    revert once) and one final status, ROLLED_BACK."""
+    fake_metrics["errors"].set(0.0)
+    text = HYPERCARE.replace("interval: 10s", "interval: 0.1s")
+    loaded = loader.load_text(text, str(tmp_path / "rb.yaml"), var_overrides={"dir": str(tmp_path)}, environ={})
+    h = await runner.create_run(store, loaded, roles={"ic": "alice"})
+    task = asyncio.create_task(driver.drive(h, runner.Engine(h, poll=0.02), owner="host:1:1:run", ttl=LEASE_TTL))
+    await _until_read(store, h.run_id, task)
+    fake_metrics["errors"].set(1.0)
+    await acts.decide(await acts.open_run(store, h.run_id), "no-go", "alice", "canary looks wrong")
+    status = await asyncio.wait_for(task, 20)
+    evs = await store.events(h.run_id)
+    assert [e.type for e in evs].count("rollback_started") == 1
+    assert status is RunStatus.ROLLED_BACK
+    assert (tmp_path / "rollback.log").read_text().split() == ["reverted"]
