@@ -177,7 +177,7 @@ async def run_demo(
                         await _hypercare(store, handle, workdir, echo or (lambda _line: None))
                         hypercare_failed = [
                             f"hypercare report {rid} is {str(r.get('status')).upper()} (see {workdir / 'hypercare'})"
-                            for rid, r in (summary.summarize(handle).get("reports") or {}).items()
+                            for rid, r in (summary.summarize(handle)["reports"] or {}).items()
                             if r.get("status") != "pass"
                         ]
                     if not hypercare_failed:  # the stand-ins sign off only what they can say is true

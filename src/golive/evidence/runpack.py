@@ -181,11 +181,11 @@ def timeline(h: acts.RunHandle, data: Summary) -> dict[str, Any]:
         keys = ("id", "title", "kind", "role", "actor", "planned_at", "t", "started_at", "finished_at")
         return {
             **{k: s.get(k) for k in keys},
-            "t_end": summary.tminus(h, s.get("finished_at")),
-            "duration": s.get("duration"),
+            "t_end": summary.tminus(h, s["finished_at"]),
+            "duration": s["duration"],
             "expected": s.get("expected"),
-            "outcome": s.get("outcome"),
-            "status": s.get("status"),
+            "outcome": s["outcome"],
+            "status": s["status"],
         }
 
     return {
@@ -196,17 +196,17 @@ def timeline(h: acts.RunHandle, data: Summary) -> dict[str, Any]:
             {
                 "id": ph["id"],
                 "title": ph["title"],
-                "planned_at": ph.get("planned_at"),
-                "t": ph.get("t"),
-                "t_end": summary.tminus(h, ph.get("finished_at")),
-                "started_at": ph.get("started_at"),
-                "finished_at": ph.get("finished_at"),
-                "outcome": ph.get("outcome"),
+                "planned_at": ph["planned_at"],
+                "t": ph["t"],
+                "t_end": summary.tminus(h, ph["finished_at"]),
+                "started_at": ph["started_at"],
+                "finished_at": ph["finished_at"],
+                "outcome": ph["outcome"],
                 "steps": [step_view(s) for s in ph["steps"]],
             }
             for ph in data["phases"]
         ],
-        "rollback_steps": [step_view(s) for s in data["rollback_steps"] or [] if s.get("status") != "pending"],
+        "rollback_steps": [step_view(s) for s in data["rollback_steps"] or [] if s["status"] != "pending"],
     }
 
 

@@ -259,12 +259,12 @@ def timeline(summary: Summary, groups: list[dict[str, Any]], lay: _Layout) -> di
     assert ref is not None  # starts is not empty, so a reference exists
     markers_raw: list[tuple[str, str, Any]] = []
     d = summary["decision"]
-    if d and d.get("at"):
+    if d and d["at"]:
         markers_raw.append(("decision", f"{str(d.get('decision') or '').upper()}", d["at"]))
     for f in summary["fired"] or []:
-        markers_raw.append(("fired", f"{f.get('trigger')} fired", f.get("at")))
+        markers_raw.append(("fired", f"{f.get('trigger')} fired", f["at"]))
     rb = summary["rollback"]
-    if rb and rb.get("started_at"):
+    if rb and rb["started_at"]:
         markers_raw.append(("rollback", "rollback", rb["started_at"]))
     secs = [(a - ref).total_seconds() for sp in spans.values() if sp for a in sp]
     secs += [s for m in markers_raw if (s := seconds_since(ref, m[2])) is not None]

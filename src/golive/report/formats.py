@@ -40,7 +40,7 @@ def checks_of(summary: Summary) -> list[dict[str, Any]]:
         for s in ph["steps"]:
             out.append({**s, "phase": ph["id"], "phase_title": ph["title"]})
     for s in summary["rollback_steps"] or []:
-        if s.get("status") not in (None, "pending"):
+        if s["status"] not in (None, "pending"):
             out.append({**s, "phase": "rollback", "phase_title": "Rollback"})
     return out
 
@@ -217,7 +217,7 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
     if d:
         approved = f" (quorum: approved by {', '.join(d['approvers'])})" if d.get("approvers") else ""
         lines += [f"**Decision:** {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}{approved}", ""]
-        if d.get("statement"):
+        if d["statement"]:
             lines += [f"> {d['statement']}", ""]
     rb = summary["rollback"]
     if rb:
@@ -225,11 +225,11 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
             f"**Rollback:** {rb.get('reason')} (started by {rb.get('by')}, outcome {str(rb.get('outcome')).upper()})",
             "",
         ]
-    due = [f for f in summary["follow_ups"] or [] if f.get("status") != "not-due"]
+    due = [f for f in summary["follow_ups"] or [] if f["status"] != "not-due"]
     if due:
         lines += ["**Follow-up after the rollback:**", ""]
         for f in due:
-            done = f"confirmed by {f['by']} at {f['at']}" if f.get("by") else "due"
+            done = f"confirmed by {f['by']} at {f['at']}" if f["by"] else "due"
             lines.append(f"- [{'x' if f.get('by') else ' '}] {f['title']} (`{f['id']}`, {done})")
         lines.append("")
     windows = summary["coverage"] or []
@@ -267,7 +267,7 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
     if fields:
         lines += ["**Sign-off fields:**", "", "| field | value | by |", "| --- | --- | --- |"]
         for sf in fields:
-            value = sf.get("value")
+            value = sf["value"]
             shown = _md_cell(str(value)) if value not in (None, "") else "_(blank)_"
             lines.append(
                 f"| {_md_cell(str(sf.get('title') or sf.get('id')))} | {shown} | {sf.get('by') or sf.get('source') or ''} |"
@@ -334,7 +334,7 @@ def to_junit(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str
                 )
             if text and outcome in ("pass", "warn"):
                 ET.SubElement(case, "system-out").text = text
-    due = [f for f in summary["follow_ups"] or [] if f.get("status") != "not-due"]
+    due = [f for f in summary["follow_ups"] or [] if f["status"] != "not-due"]
     if due:
         suite = ET.SubElement(
             suites,
@@ -343,14 +343,14 @@ def to_junit(summary: Summary, steps: list[dict[str, Any]] | None = None) -> str
             tests=str(len(due)),
             failures="0",
             errors="0",
-            skipped=str(sum(1 for f in due if f.get("status") == "due")),
+            skipped=str(sum(1 for f in due if f["status"] == "due")),
             time="0.000",
         )
         for f in due:
             case = ET.SubElement(
                 suite, "testcase", classname=f"{summary['runbook']}.follow-up", name=f["id"], time="0.000"
             )
-            if f.get("status") == "due":
+            if f["status"] == "due":
                 ET.SubElement(case, "skipped", message=f"due: {f['title']}")
             else:
                 ET.SubElement(case, "system-out").text = f"{f['title']}: confirmed by {f['by']} at {f['at']}"

@@ -89,7 +89,7 @@ async def render_run(
         chain = {"status": "verified", "detail": f"{len(events)} events, every hash links to the one before"}
     series = series_from_events(events)
     triggers = []
-    for t in data.get("triggers") or []:
+    for t in data["triggers"] or []:
         full = series.get(str(t.get("id")))
         if full is not None:
             t = {**t, "history": full["points"], "gaps": full["gaps"]}
@@ -250,32 +250,32 @@ def _groups(summary: Summary) -> list[dict[str, Any]]:
     groups = []
     final = summary["status"] in FINAL_STATUSES
     for ph in summary["phases"] or []:
-        outcome = ph.get("outcome") or "pending"
+        outcome = ph["outcome"] or "pending"
         if final and outcome == "running":
             outcome = "stopped"  # the run ended (a rollback, a NO-GO) while this phase was still running
         groups.append(
             {
-                "id": ph.get("id"),
-                "title": ph.get("title") or ph.get("id"),
+                "id": ph["id"],
+                "title": ph["title"] or ph["id"],
                 "outcome": outcome,
-                "planned_at": ph.get("planned_at"),
-                "started_at": ph.get("started_at"),
-                "finished_at": ph.get("finished_at"),
-                "steps": list(ph.get("steps") or []),
+                "planned_at": ph["planned_at"],
+                "started_at": ph["started_at"],
+                "finished_at": ph["finished_at"],
+                "steps": list(ph["steps"] or []),
                 "is_rollback": False,
             }
         )
-    rb_steps = [s for s in summary["rollback_steps"] or [] if s.get("status") not in (None, "pending")]
+    rb_steps = [s for s in summary["rollback_steps"] or [] if s["status"] not in (None, "pending")]
     if rb_steps:
         rb = summary["rollback"]
         groups.append(
             {
                 "id": "rollback",
                 "title": "Rollback",
-                "outcome": (rb.get("outcome") if rb else None) or "running",
+                "outcome": (rb["outcome"] if rb else None) or "running",
                 "planned_at": None,
-                "started_at": rb.get("started_at") if rb else None,
-                "finished_at": rb.get("finished_at") if rb else None,
+                "started_at": rb["started_at"] if rb else None,
+                "finished_at": rb["finished_at"] if rb else None,
                 "steps": rb_steps,
                 "is_rollback": True,
             }
@@ -302,34 +302,34 @@ def _judgements(summary: Summary) -> list[dict[str, Any]]:
     out = []
     for j in summary["judgements"] or []:
         rows = []
-        for m in j.get("metrics") or []:
-            effect = m.get("effect")
-            p = m.get("p_adjusted")
+        for m in j["metrics"] or []:
+            effect = m["effect"]
+            p = m["p_adjusted"]
             rows.append(
                 {
-                    "id": m.get("id") or "",
-                    "kind": m.get("kind") or "",
-                    "critical": bool(m.get("critical")),
-                    "status": str(m.get("status") or ""),
-                    "test": m.get("test") or "",
-                    "canary": num(m.get("canary")),
-                    "baseline": num(m.get("baseline")),
+                    "id": m["id"] or "",
+                    "kind": m["kind"] or "",
+                    "critical": bool(m["critical"]),
+                    "status": str(m["status"] or ""),
+                    "test": m["test"] or "",
+                    "canary": num(m["canary"]),
+                    "baseline": num(m["baseline"]),
                     "n": f"{m.get('n_canary') or 0} / {m.get('n_baseline') or 0}",
                     "effect": f"{effect:+.1%}"
                     if isinstance(effect, int | float) and abs(effect) != float("inf")
                     else "–",
                     "p": f"{p:.3g}" if isinstance(p, int | float) else "–",
-                    "reason": m.get("reason") or "",
+                    "reason": m["reason"] or "",
                 }
             )
-        score = j.get("score")
+        score = j["score"]
         out.append(
             {
-                "step": j.get("step") or "",
-                "title": j.get("title") or j.get("step") or "",
-                "verdict": str(j.get("verdict") or ""),
+                "step": j["step"] or "",
+                "title": j["title"] or j["step"] or "",
+                "verdict": str(j["verdict"] or ""),
                 "score": f"{score:.0f}" if isinstance(score, int | float) else "–",
-                "reason": j.get("reason") or "",
+                "reason": j["reason"] or "",
                 "rows": rows,
             }
         )
@@ -351,28 +351,28 @@ def _view(summary: Summary) -> dict[str, Any]:
     dec_view = None
     if decision:
         dec_view = {
-            "decision": str(decision.get("decision") or "").upper(),
-            "by": decision.get("by") or "",
-            "at": fmt.clock_text(decision.get("at")),
-            "t": tt(decision.get("at")),
-            "reason": decision.get("reason") or "",
-            "statement": decision.get("statement") or "",
-            "step": decision.get("step") or "",
-            "default": bool(decision.get("default")),
+            "decision": str(decision["decision"] or "").upper(),
+            "by": decision["by"] or "",
+            "at": fmt.clock_text(decision["at"]),
+            "t": tt(decision["at"]),
+            "reason": decision["reason"] or "",
+            "statement": decision["statement"] or "",
+            "step": decision["step"] or "",
+            "default": bool(decision["default"]),
             "approvers": list(decision.get("approvers") or []),
         }
     rb = summary["rollback"]
     rb_view = None
     if rb:
         rb_view = {
-            "reason": rb.get("reason") or "",
-            "by": rb.get("by") or "",
-            "source": rb.get("source") or "",
-            "started_at": fmt.clock_text(rb.get("started_at")),
-            "t": tt(rb.get("started_at")),
-            "finished_at": fmt.clock_text(rb.get("finished_at")),
-            "outcome": str(rb.get("outcome") or "running"),
-            "took": fmt.duration_text(_between(rb.get("started_at"), rb.get("finished_at"))),
+            "reason": rb["reason"] or "",
+            "by": rb["by"] or "",
+            "source": rb["source"] or "",
+            "started_at": fmt.clock_text(rb["started_at"]),
+            "t": tt(rb["started_at"]),
+            "finished_at": fmt.clock_text(rb["finished_at"]),
+            "outcome": str(rb["outcome"] or "running"),
+            "took": fmt.duration_text(_between(rb["started_at"], rb["finished_at"])),
         }
 
     step_rows: list[dict[str, Any]] = []
@@ -423,7 +423,7 @@ def _view(summary: Summary) -> dict[str, Any]:
 
     fired_by_trigger: dict[str, list[FiredView]] = {}
     for f in summary["fired"] or []:
-        fired_by_trigger.setdefault(str(f.get("trigger")), []).append(f)
+        fired_by_trigger.setdefault(str(f["trigger"]), []).append(f)
     triggers = []
     for t in summary["triggers"] or []:
         fired = fired_by_trigger.get(str(t.get("id")), [])
@@ -437,9 +437,7 @@ def _view(summary: Summary) -> dict[str, Any]:
                 "state": t.get("state") or "not evaluated",
                 "value": charts.num_text(t["value"]) if isinstance(t.get("value"), int | float) else "",
                 "reason": t.get("reason") or "",
-                "fired": [
-                    {"at": fmt.clock_text(f.get("at")), "t": tt(f.get("at")), "reason": f.get("reason")} for f in fired
-                ],
+                "fired": [{"at": fmt.clock_text(f["at"]), "t": tt(f["at"]), "reason": f["reason"]} for f in fired],
                 "chart": charts.metric_chart({**t, "fired_list": fired}, ref, has_anchor, charts.CHART_WIDE),
                 "chart_narrow": charts.metric_chart({**t, "fired_list": fired}, ref, has_anchor, charts.CHART_NARROW),
             }
@@ -447,9 +445,9 @@ def _view(summary: Summary) -> dict[str, Any]:
 
     checklist = [
         {
-            "title": i.get("title") or i.get("id"),
-            "status": i.get("status") or "missing",
-            "steps": ", ".join(i.get("steps") or []),
+            "title": i["title"] or i["id"],
+            "status": i["status"] or "missing",
+            "steps": ", ".join(i["steps"] or []),
             "missing": ", ".join(i.get("missing_steps") or []),
         }
         for i in summary["evidence_checklist"] or []
@@ -458,7 +456,7 @@ def _view(summary: Summary) -> dict[str, Any]:
     signoffs = [
         {
             "area": area,
-            "title": v.get("title") or area,
+            "title": v["title"] or area,
             "signed": bool(v.get("by")),
             "by": v.get("by") or "",
             "at": fmt.clock_text(v.get("at")),
@@ -499,12 +497,12 @@ def _view(summary: Summary) -> dict[str, Any]:
         "chain": summary.get("chain"),
         "decision": dec_view,
         "rollback": rb_view,
-        "waivers": [{**w, "at": fmt.clock_text(w.get("at")), "t": tt(w.get("at"))} for w in summary["waivers"] or []],
-        "refusals": [{**r, "at": fmt.clock_text(r.get("at")), "t": tt(r.get("at"))} for r in summary["refusals"] or []],
+        "waivers": [{**w, "at": fmt.clock_text(w["at"]), "t": tt(w["at"])} for w in summary["waivers"] or []],
+        "refusals": [{**r, "at": fmt.clock_text(r["at"]), "t": tt(r["at"])} for r in summary["refusals"] or []],
         "pending": [
             {
-                "id": p.get("id"),
-                "title": p.get("title") or p.get("id"),
+                "id": p["id"],
+                "title": p["title"] or p["id"],
                 "waiting_for": p.get("waiting_for"),
                 "deadline": fmt.clock_text(p.get("deadline")),
             }
@@ -514,7 +512,7 @@ def _view(summary: Summary) -> dict[str, Any]:
         "timeline_narrow": charts.timeline(summary, groups, charts.NARROW),
         "steps": step_rows,
         "rollback_steps": rollback_rows,
-        "follow_ups": [f for f in summary["follow_ups"] or [] if f.get("status") != "not-due"],
+        "follow_ups": [f for f in summary["follow_ups"] or [] if f["status"] != "not-due"],
         "steps_planned": any(row.get("planned") for row in step_rows if not row["group"]),
         "triggers": triggers,
         "judgements": _judgements(summary),
@@ -523,39 +521,39 @@ def _view(summary: Summary) -> dict[str, Any]:
         "checklist": checklist,
         "checklist_missing": sum(1 for i in checklist if i["status"] == "missing"),
         "completion": {
-            "complete": bool(comp and comp.get("complete")),
+            "complete": bool(comp and comp["complete"]),
             "criteria": [
-                {"title": c.get("title") or c.get("id"), "met": bool(c.get("met")), "why": list(c.get("why") or [])}
-                for c in (comp.get("criteria") if comp else None) or []
+                {"title": c["title"] or c["id"], "met": bool(c["met"]), "why": list(c["why"] or [])}
+                for c in (comp["criteria"] if comp else None) or []
             ],
         },
         "signoffs": signoffs,
         "signoffs_pending": sum(1 for s in signoffs if not s["signed"]),
         "signoff_fields": [
             {
-                "title": f.get("title") or f.get("id"),
-                "value": "" if f.get("value") is None else str(f.get("value")),
+                "title": f["title"] or f["id"],
+                "value": "" if f["value"] is None else str(f["value"]),
                 "by": f.get("by") or "",
             }
             for f in summary["signoff_fields"] or []
         ],
         "scribe": [
             {
-                "planned": t.get("planned") or "",
-                "t": t.get("t") or "",
-                "what": t.get("what") or "",
-                "result": t.get("result") or "",
-                "at": fmt.clock_text(t.get("at")),
-                "actor": t.get("actor") or "",
+                "planned": t["planned"] or "",
+                "t": t["t"] or "",
+                "what": t["what"] or "",
+                "result": t["result"] or "",
+                "at": fmt.clock_text(t["at"]),
+                "actor": t["actor"] or "",
             }
             for t in summary["timeline"] or []
         ],
         "roles": [
             {
                 "id": rid,
-                "title": r.get("title") or rid,
-                "holder": r.get("holder") or "",
-                "description": r.get("description") or "",
+                "title": r["title"] or rid,
+                "holder": r["holder"] or "",
+                "description": r["description"] or "",
             }
             for rid, r in (summary["roles"] or {}).items()
         ],

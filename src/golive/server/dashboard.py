@@ -171,16 +171,16 @@ def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
         elif item["waiting_for"] == "pause":
             # A trigger paused an observe window: a GO / NO-GO for the roles that decide (never an "unknown
             # outcome" for whoever watches the window), from the same description the CLI and the API give.
-            w = item.get("wait") or {}
-            deciders = list(w.get("roles") or [])
+            w = item["wait"] or {}
+            deciders = list(w["roles"] or [])
             decisions.append(
                 {
                     "id": step.id,
                     "title": f"Paused: {step.title or step.id}",
                     "role": " or ".join(deciders),
-                    "holder": ", ".join(p for p in (w.get("holders") or {}).values() if p),
-                    "deadline": w.get("deadline"),
-                    "default": w.get("default"),
+                    "holder": ", ".join(p for p in (w["holders"] or {}).values() if p),
+                    "deadline": w["deadline"],
+                    "default": w["default"],
                     "statement": None,
                     "requires": [],
                     "blockers": [],
@@ -205,7 +205,7 @@ def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
         {
             **f,
             "mine": f["status"] == "due"
-            and (viewer.holds(f["role"]) if f.get("role") else any(viewer.holds(r) for r in confirmers)),
+            and (viewer.holds(f["role"]) if f["role"] else any(viewer.holds(r) for r in confirmers)),
         }
         for f in data["follow_ups"] or []
         if f["status"] != "not-due"
@@ -236,11 +236,11 @@ def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
     evidence = []
     for ph in data["phases"]:
         for s in ph["steps"]:
-            for ev in s.get("evidence") or []:
+            for ev in s["evidence"] or []:
                 if isinstance(ev, dict) and ev.get("sha256"):
                     evidence.append({**ev, "step": s["id"]})
     for s in data["rollback_steps"]:
-        for ev in s.get("evidence") or []:
+        for ev in s["evidence"] or []:
             if isinstance(ev, dict) and ev.get("sha256"):
                 evidence.append({**ev, "step": s["id"]})
     timeline = []
@@ -255,8 +255,8 @@ def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
                         "kind": s["kind"],
                         "title": s["title"],
                         "planned": s.get("planned_at"),
-                        "t": s.get("t"),
-                        "outcome": s.get("decision") or s.get("outcome") or s.get("status"),
+                        "t": s["t"],
+                        "outcome": s.get("decision") or s["outcome"] or s["status"],
                         "actor": s.get("actor") if s["kind"] in ("manual", "decision") else None,
                         "auth": s.get("auth"),
                         "auth_subject": s.get("auth_subject"),
@@ -269,8 +269,8 @@ def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
                 "kind": "rollback",
                 "title": f"Rollback: {rbk.get('reason') or ''}",
                 "planned": None,
-                "t": summary.tminus(h, rbk.get("started_at")),
-                "outcome": rbk.get("outcome") or "running",
+                "t": summary.tminus(h, rbk["started_at"]),
+                "outcome": rbk["outcome"] or "running",
             }
         )
     return _env.get_template("run.html").render(

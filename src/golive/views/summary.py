@@ -615,10 +615,10 @@ def timeline(h: acts.RunHandle, summary: Summary | None = None) -> list[Timeline
             )
 
     def step_line(s: StepView, planned: float | None) -> None:
-        if not s.get("finished_at") or s.get("status") != "done":
+        if not s["finished_at"] or s["status"] != "done":
             return
         if s["kind"] == "decision":
-            result = str(s.get("decision") or s.get("outcome") or "").upper().replace("_", "-")
+            result = str(s.get("decision") or s["outcome"] or "").upper().replace("_", "-")
             add(s["title"], result, s["finished_at"], s.get("actor"), "decision", planned)
             statement = s.get("statement")
             if statement:
@@ -628,17 +628,17 @@ def timeline(h: acts.RunHandle, summary: Summary | None = None) -> list[Timeline
         recorded = _inputs_text(s.get("inputs"))
         if recorded:
             what = f"{what}: {recorded}"
-        elif s["kind"] != "manual" and s.get("summary"):
+        elif s["kind"] != "manual" and s["summary"]:
             what = f"{what}: {s['summary']}"
         actor = s.get("actor") if s["kind"] == "manual" else (s.get("actor") or "golive")
-        add(what, str(s.get("outcome") or "").upper(), s["finished_at"], actor, s["kind"], planned)
+        add(what, str(s["outcome"] or "").upper(), s["finished_at"], actor, s["kind"], planned)
 
     for ph, spec in zip(summary["phases"], rb.phases, strict=False):
-        add(f"{ph['title']} start", "", ph.get("started_at"), "golive", "phase", spec.at)
+        add(f"{ph['title']} start", "", ph["started_at"], "golive", "phase", spec.at)
         for s, sspec in zip(ph["steps"], spec.steps, strict=False):
             step_line(s, sspec.at if sspec.at is not None else spec.at)
-        add(f"{ph['title']} end", str(ph["outcome"]).upper(), ph.get("finished_at"), "golive", "phase", spec.at)
-    for s in summary.get("rollback_steps") or []:
+        add(f"{ph['title']} end", str(ph["outcome"]).upper(), ph["finished_at"], "golive", "phase", spec.at)
+    for s in summary["rollback_steps"] or []:
         step_line(s, None)
     for f in st.fired:
         trig = rb.trigger(str(f.get("trigger") or ""))
@@ -648,10 +648,10 @@ def timeline(h: acts.RunHandle, summary: Summary | None = None) -> list[Timeline
         trig = rb.trigger(str(c.get("trigger") or ""))
         title = trig.title if trig and trig.title else c.get("trigger")
         add(f"Trigger {title} cleared", "CLEARED", c.get("at"), "golive", "trigger")
-    rbk = summary.get("rollback")
+    rbk = summary["rollback"]
     if rbk:
-        add(f"Rollback start: {rbk.get('reason')}", "", rbk.get("started_at"), rbk.get("by"), "rollback")
-        add("Rollback end", str(rbk.get("outcome") or "").upper(), rbk.get("finished_at"), "golive", "rollback")
+        add(f"Rollback start: {rbk.get('reason')}", "", rbk["started_at"], rbk["by"], "rollback")
+        add("Rollback end", str(rbk["outcome"] or "").upper(), rbk["finished_at"], "golive", "rollback")
     for req in st.rollback_requests:
         add(f"Rollback requested: {req.get('reason')}", "REQUESTED", req.get("at"), req.get("by"), "act")
     for a in st.assignments:
@@ -659,7 +659,7 @@ def timeline(h: acts.RunHandle, summary: Summary | None = None) -> list[Timeline
         add(f"Role {a.get('role')} assigned to {who}", "ASSIGNED", a.get("at"), a.get("by"), "act")
     for r in st.refusals:
         add(f"Refused {r.get('act')}: {r.get('why')}", "REFUSED", r.get("at"), r.get("by"), "act")
-    for area, v in (summary.get("signoffs") or {}).items():
+    for area, v in (summary["signoffs"] or {}).items():
         if v.get("at"):
             add(f"Sign-off {area}: {v.get('statement') or ''}".rstrip(": "), "SIGNED", v["at"], v.get("by"), "signoff")
     for sid, ss in st.steps.items():  # each approval of a quorum (GO or a waiver), attributed
@@ -669,9 +669,9 @@ def timeline(h: acts.RunHandle, summary: Summary | None = None) -> list[Timeline
                 a.get("by"), "approval")  # fmt: skip
     for w in st.waivers:  # the scribe notes every waiver: what, ticket and reason, who
         add(f"Waiver {w['step']} ({w['ticket']}): {w['reason']}", "WAIVED", w["at"], w["by"], "waiver")
-    for fu in summary.get("follow_ups") or []:
-        if fu.get("at"):
-            add(f"Follow-up {fu['title']}", "CONFIRMED", fu["at"], fu.get("by"), "follow_up")
+    for fu in summary["follow_ups"] or []:
+        if fu["at"]:
+            add(f"Follow-up {fu['title']}", "CONFIRMED", fu["at"], fu["by"], "follow_up")
     # The start gate, the windows and the freezes (engine/gate.py, engine/windows.py).
     if st.gate is not None:
         blocks = [b for b in st.gate.get("blocks") or [] if not b.get("waived")]
