@@ -341,23 +341,25 @@ async def confirm(
             red.add_secret(values[inp.id])
     stored_inputs = {k: red.redact(v) for k, v in values.items()}
     ev_items = [await store_evidence_file(h.store, red, p) for p in (evidence or [])]
+    outcome = "fail" if failed else "pass"
+    summary = red.redact(reason) if failed else f"confirmed by {actor}"
+    confirmed = _ev(
+        "step_confirmed",
+        step_id=step_id,
+        actor=actor,
+        inputs=stored_inputs,
+        evidence=ev_items,
+        outcome=outcome,
+        reason=red.redact(reason),
+    )
     if hypercare:
         from golive.clock import utc_iso
 
         now = utc_iso(h.store.clock.now())
-        outcome = "fail" if failed else "pass"
         await _commit(
             h,
             [
-                _ev(
-                    "step_confirmed",
-                    step_id=step_id,
-                    actor=actor,
-                    inputs=stored_inputs,
-                    evidence=ev_items,
-                    outcome=outcome,
-                    reason=red.redact(reason),
-                ),
+                confirmed,
                 _ev(
                     "hypercare_check",
                     step_id=step_id,
@@ -365,7 +367,7 @@ async def confirm(
                     slot=now,
                     check_id=step_id,
                     outcome=outcome,
-                    summary=red.redact(reason) if failed else f"confirmed by {actor}",
+                    summary=summary,
                     ts=now,
                     inputs=stored_inputs,
                     evidence=ev_items,
@@ -378,21 +380,13 @@ async def confirm(
     await _commit(
         h,
         [
-            _ev(
-                "step_confirmed",
-                step_id=step_id,
-                actor=actor,
-                inputs=stored_inputs,
-                evidence=ev_items,
-                outcome="fail" if failed else "pass",
-                reason=red.redact(reason),
-            ),
+            confirmed,
             _ev(
                 "step_finished",
                 step_id=step_id,
                 actor=actor,
-                outcome="fail" if failed else "pass",
-                summary=red.redact(reason) if failed else f"confirmed by {actor}",
+                outcome=outcome,
+                summary=summary,
                 output={"inputs": stored_inputs},
                 evidence=[],
             ),

@@ -26,7 +26,9 @@ import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+
+from pydantic import BaseModel, ValidationError
 
 from golive import clock as clock_mod
 from golive import exceptions
@@ -49,6 +51,7 @@ INTERNAL_ACTOR = handle_mod.INTERNAL_ACTOR
 # Secret providers that read this machine only (no network): their secrets are registered with the redactor
 # before a phase starts even when no step of it references them, since a command inherits the environment.
 LOCAL_SECRET_PROVIDERS = frozenset({"env", "file"})
+_M = TypeVar("_M", bound=BaseModel)
 _PLACEHOLDER = re.compile(r"<[a-z][a-z0-9_]*:\d+>")  # a value the store keeps redacted
 
 
@@ -220,6 +223,18 @@ class RunContext:
         for n in names:
             await self.secret(n)
         return refs.render(value, self.resolve)
+
+    async def validated(self, model: type[_M], value: dict[str, Any]) -> _M | Result:
+        """A step's ``with`` rendered (:meth:`render`) and validated by ``model``, or the ``error`` Result
+        naming the first bad field (its message redacted) or the reference that would not render."""
+        try:
+            return model.model_validate(await self.render(value) if value else {})
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return Result.error(f"params: {where}: {self.redactor.redact(first['msg'])}")
+        except (exceptions.GoliveError, refs.RefError) as exc:
+            return Result.error(self.redactor.redact(str(exc)))
 
     # -- what plugins share ------------------------------------------------------------------------------
     def http_client(self) -> Any:

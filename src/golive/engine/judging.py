@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import context as context_mod
@@ -129,14 +127,9 @@ def end_of_window(spec: models.Judge) -> models.Judge:
 
 async def _spec(ctx: context_mod.RunContext, step: models.Step) -> models.Judge | Result:
     """The step's judge (its ``with`` rendered and validated), or the error Result."""
-    try:
-        spec = models.Judge.model_validate(await ctx.render(step.with_))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return Result.error(f"params: {where}: {ctx.redactor.redact(first['msg'])}")
-    except (exceptions.GoliveError, refs.RefError) as exc:
-        return Result.error(ctx.redactor.redact(str(exc)))
+    spec = await ctx.validated(models.Judge, step.with_)
+    if isinstance(spec, Result):
+        return spec
     if spec.window is None:
         return Result.error("a judge check needs 'window' (e.g. '30m')")
     return spec

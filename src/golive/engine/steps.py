@@ -16,14 +16,12 @@ import asyncio
 import contextlib
 from typing import Any
 
-from pydantic import ValidationError
-
 from golive import clock as clock_mod
 from golive import exceptions
 from golive.engine import context as context_mod
 from golive.plugins import base as plugin_base
 from golive.results import Evidence, Outcome, Result
-from golive.spec import durations, models, refs
+from golive.spec import durations, models
 
 __all__ = [
     "backoff",
@@ -38,14 +36,7 @@ __all__ = [
 
 async def render_params(ctx: context_mod.RunContext, cls: type[plugin_base.Plugin], step: models.Step) -> Any:
     """The step's params rendered (vars, secrets, earlier outputs) and validated, or an error Result."""
-    try:
-        return cls.params.model_validate(await ctx.render(step.with_) if step.with_ else {})
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return Result.error(f"params: {where}: {ctx.redactor.redact(first['msg'])}")
-    except (exceptions.GoliveError, refs.RefError) as exc:
-        return Result.error(ctx.redactor.redact(str(exc)))
+    return await ctx.validated(cls.params, step.with_)
 
 
 async def call_plugin(ctx: context_mod.RunContext, plugin: Any, pctx: plugin_base.StepContext) -> Result:
