@@ -418,6 +418,11 @@ class Ctx:
     chain_prev: str | None = None
 
 
+def _set_parts(**parts: Any) -> dict[str, Any]:
+    """The parts that are set (not empty), in the order given: a runbook section without empty keys."""
+    return {k: v for k, v in parts.items() if v}
+
+
 def build(doc: Section, text: str, name: str) -> Draft:
     d = Draft(name=name, source=text, lines=text.split("\n"))  # markdown-it counts lines by \n only
     _prescan(d, doc)
@@ -2342,50 +2347,25 @@ def _finish(d: Draft) -> None:
     rb["phases"] = d.phases
     if d.triggers:
         rb["triggers"] = d.triggers
-    rollback: dict[str, Any] = {}
-    if d.rollback_steps:
-        rollback["steps"] = d.rollback_steps
-    if d.rollback_confirm:
-        rollback["confirm"] = d.rollback_confirm
-    if d.follow_up:
-        rollback["follow_up"] = d.follow_up
+    rollback = _set_parts(steps=d.rollback_steps, confirm=d.rollback_confirm, follow_up=d.follow_up)
     if rollback:
         rb["rollback"] = rollback
-    comms: dict[str, Any] = {}
-    if d.templates or d.cadence:
-        comms["channels"] = [{"id": "log", "url": "log://"}]
+    comms = _set_parts(templates=d.templates, cadence=d.cadence)
+    if comms:
+        rb["comms"] = {"channels": [{"id": "log", "url": "log://"}], **comms}
         d.todo(
             None,
             d.comms_line or 1,
             "comms: add the team's channels (Apprise URLs); the draft announces to the log only",
         )
-    if d.templates:
-        comms["templates"] = d.templates
-    if d.cadence:
-        comms["cadence"] = d.cadence
-    if comms:
-        rb["comms"] = comms
-    hc: dict[str, Any] = {}
-    if d.hc_tiers:
-        hc["tiers"] = d.hc_tiers
-    if d.hc_focus:
-        hc["focus"] = d.hc_focus
-    if d.hc_checks:
-        hc["checks"] = d.hc_checks
-    if d.hc_reports:
-        hc["reports"] = d.hc_reports
+    hc = _set_parts(tiers=d.hc_tiers, focus=d.hc_focus, checks=d.hc_checks, reports=d.hc_reports)
     if hc:
         rb["hypercare"] = hc
     if any("signoffs" in c for c in d.completion) and not any(a["id"] == "completion" for a in d.signoff_areas):
         d.ids.add("completion")
         d.signoff_areas.append({"id": "completion", "title": "Go-live completion criteria", "role": d.ensure_decider()})
     if d.signoff_fields or d.signoff_areas:
-        so: dict[str, Any] = {}
-        if d.signoff_areas:
-            so["areas"] = d.signoff_areas
-        if d.signoff_fields:
-            so["fields"] = d.signoff_fields
-        rb["signoff"] = so
+        rb["signoff"] = _set_parts(areas=d.signoff_areas, fields=d.signoff_fields)
         if d.signoff_areas:
             signer = d.ensure_decider()
             may = d.roles[signer].setdefault("may", [])
