@@ -82,7 +82,7 @@ async def send(ctx: base.StepContext, p: HttpRequestParams, *, json_override: An
         headers["Authorization"] = f"Bearer {p.bearer.get_secret_value()}"
     basic = (p.basic.username, p.basic.password.get_secret_value()) if p.basic else None
     tls = _http.TlsOptions(verify=p.verify_tls, ca_file=str(_util.resolve_path(ctx, p.ca_file)) if p.ca_file else None)
-    timeout = p.timeout if p.timeout is not None else ctx.timeout
+    timeout = _util.step_timeout(ctx, p.timeout)
     kwargs: dict[str, Any] = {}
     if json_override is not None:
         kwargs["json"] = json_override

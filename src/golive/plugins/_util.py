@@ -277,6 +277,11 @@ def looks_secret(name: str) -> bool:
 # ---------------------------------------------------------------------------------------------- files and time
 
 
+def step_timeout(ctx: base.StepContext, own: float | None) -> float:
+    """The plugin's own ``timeout`` param where it sets one, else the step's timeout."""
+    return own if own is not None else ctx.timeout
+
+
 def resolve_path(ctx: base.StepContext, path: str | Path) -> Path:
     """A path from a runbook, relative to the run's working directory."""
     p = Path(path).expanduser()

@@ -111,7 +111,7 @@ class SqlAction(base.ActionPlugin):
 
     async def run(self, ctx: base.StepContext) -> results.Result:
         p: SqlActionParams = ctx.params
-        timeout = p.timeout if p.timeout is not None else ctx.timeout
+        timeout = _util.step_timeout(ctx, p.timeout)
         details = {"database": _sql.safe_url(p.url), "statements": len(p.statements)}
         if p.expect_row_count is not None:
             # Count first without committing, so a wrong count changes nothing.

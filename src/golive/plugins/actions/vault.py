@@ -95,7 +95,7 @@ class VaultWriteAction(base.ActionPlugin):
         tls = _http.TlsOptions(
             verify=p.verify_tls, ca_file=str(_util.resolve_path(ctx, p.ca_file)) if p.ca_file else None
         )
-        timeout = p.timeout if p.timeout is not None else ctx.timeout
+        timeout = _util.step_timeout(ctx, p.timeout)
         body: dict[str, Any] = {"data": {k: v.get_secret_value() for k, v in p.data.items()}}
         if p.cas is not None:
             body["options"] = {"cas": p.cas}

@@ -89,7 +89,7 @@ def _last_line(text: str) -> str:
 async def command_result(ctx: base.StepContext, p: CommandParams) -> results.Result:
     """Run ``p.run`` and judge it against ``p.expect``; shared by the command check and action."""
     shown = _proc.describe_command(p.run)
-    timeout = p.timeout if p.timeout is not None else ctx.timeout
+    timeout = _util.step_timeout(ctx, p.timeout)
     cwd = _util.resolve_path(ctx, p.cwd) if p.cwd else ctx.workdir
     try:
         res = await _proc.run_command(

@@ -128,7 +128,7 @@ class LogCheck(base.CheckPlugin):
                 return _util.finish(ctx, results.Outcome.ERROR, f"cannot read {p.path}: {exc.strerror or exc}")
         else:
             assert p.command is not None
-            timeout = p.timeout if p.timeout is not None else ctx.timeout
+            timeout = _util.step_timeout(ctx, p.timeout)
             try:
                 res = await _proc.run_command(p.command, cwd=ctx.workdir, timeout=timeout)
             except _proc.ProcFailure as exc:

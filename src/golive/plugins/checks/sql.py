@@ -61,7 +61,7 @@ class SqlCheck(base.CheckPlugin):
 
     async def run(self, ctx: base.StepContext) -> results.Result:
         p: SqlParams = ctx.params
-        timeout = p.timeout if p.timeout is not None else ctx.timeout
+        timeout = _util.step_timeout(ctx, p.timeout)
         details = {"database": _sql.safe_url(p.url)}
         try:
             res = await _sql.execute(p.url, [p.query], p.parameters, timeout=timeout, write=False)

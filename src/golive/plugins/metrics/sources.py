@@ -121,7 +121,7 @@ class SqlMetric(base.MetricSource):
 
     async def read(self, ctx: base.StepContext) -> Reading:
         p: SqlMetricParams = ctx.params
-        timeout = p.timeout if p.timeout is not None else ctx.timeout
+        timeout = _util.step_timeout(ctx, p.timeout)
         try:
             res = await _sql.execute(p.url, [p.query], p.parameters, timeout=timeout, write=False)
         except _sql.SqlFailure as exc:
@@ -164,7 +164,7 @@ class LogMetric(base.MetricSource):
                 return Reading.failed(f"cannot read {p.path}: {exc.strerror or exc}")
         else:
             assert p.command is not None
-            timeout = p.timeout if p.timeout is not None else ctx.timeout
+            timeout = _util.step_timeout(ctx, p.timeout)
             try:
                 res = await _proc.run_command(p.command, cwd=ctx.workdir, timeout=timeout)
             except _proc.ProcFailure as exc:
@@ -233,7 +233,7 @@ class CommandMetric(base.MetricSource):
 
     async def read(self, ctx: base.StepContext) -> Reading:
         p: CommandMetricParams = ctx.params
-        timeout = p.timeout if p.timeout is not None else ctx.timeout
+        timeout = _util.step_timeout(ctx, p.timeout)
         cwd = _util.resolve_path(ctx, p.cwd) if p.cwd else ctx.workdir
         try:
             res = await _proc.run_command(p.run, cwd=cwd, env=p.env, timeout=timeout)
