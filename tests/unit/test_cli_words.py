@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any, get_args, get_origin, get_type_hints
+
 from golive.cli import views
+from golive.views import model
+
+
+def _blank(tp: Any) -> Any:
+    """The empty value of a read-model type: every required key of a view, lists and dicts empty, else None."""
+    if isinstance(tp, type) and hasattr(tp, "__required_keys__"):
+        hints = get_type_hints(tp)
+        return {k: _blank(hints[k]) for k in tp.__required_keys__}
+    origin = get_origin(tp)
+    if origin in (list, dict):
+        return origin()
+    return {str: "", int: 0, bool: False}.get(tp) if not get_args(tp) else None
+
+
+def _full(summary: dict[str, Any]) -> Any:
+    """A summary as summarize() returns it (views.model.Summary): the keys a test is about, the rest empty."""
+    phases = [
+        _blank(model.PhaseView) | ph | {"steps": [_blank(model.StepView) | s for s in ph.get("steps", [])]}
+        for ph in summary.get("phases", [])
+    ]
+    return _blank(model.Summary) | summary | {"phases": phases}
 
 
 def test_a_verdict_that_repeats_the_status_is_not_said_twice() -> None:
@@ -44,7 +67,7 @@ def test_an_unknown_step_names_golive_resolve() -> None:
         ],
     }
     console = Console(width=200, record=True)
-    console.print(views.status_renderable(summary))
+    console.print(views.status_renderable(_full(summary)))
     assert "golive resolve r1 migrate --outcome done|not-done" in console.export_text()
 
 
@@ -81,7 +104,7 @@ def test_status_at_80_columns_keeps_every_step_id_on_one_line() -> None:
         ],
     }
     console = Console(width=80, record=True)
-    console.print(views.status_renderable(summary))
+    console.print(views.status_renderable(_full(summary)))
     text = console.export_text()
     assert all(i in text for i in ids), text
 
@@ -94,7 +117,7 @@ def test_a_run_rolled_back_after_go_is_shown_red_like_any_rollback() -> None:
         summary = {"run_id": "r1", "title": "t", "mode": "live", "status_label": label, "status": "x", "reason": ""}
         summary |= {"roles": {}, "rollback": None, "phases": []}
         console = Console(width=120, record=True, color_system="truecolor", force_terminal=True)
-        console.print(views.status_renderable(summary))
+        console.print(views.status_renderable(_full(summary)))
         line = console.export_html(inline_styles=True)
         return line.split(label)[0].rsplit("<span", 1)[-1]
 

@@ -29,20 +29,20 @@ def status_renderable(summary: Summary) -> Any:
     head = Text()
     head.append(f"{summary['title']} ", style="bold")
     head.append(f"run {summary['run_id']} ({summary['mode']}) ")
-    if summary.get("rehearsal_note"):
+    if summary["rehearsal_note"]:
         head.append(f"[{summary['rehearsal_note']}] ", style="magenta")
     label = summary["status_label"]
     failed = ("NO-GO", "ROLLED-BACK", "ROLLED-BACK-AFTER-GO", "FAILED")
     style = "green" if label in ("PASSED", "COMPLETE") else "red" if label in failed else "cyan"
     rollback = summary["rollback"]
-    if rollback and not rollback.get("finished_at"):
+    if rollback and not rollback["finished_at"]:
         label = "ROLLING BACK"
         style = "bold white on red"
     head.append(label, style=style)
     if summary["reason"]:
         head.append(f"  {summary['reason']}", style="dim")
     parts.append(head)
-    stopped = (summary.get("engine") or {}).get("stopped")
+    stopped = (summary["engine"] or {}).get("stopped")
     if stopped and summary["status"] not in ("passed", "no_go", "rolled_back", "rolled_back_after_go", "failed"):
         parts.append(
             Text(
@@ -80,7 +80,7 @@ def status_renderable(summary: Summary) -> Any:
         )
         for s in ph["steps"]:
             shown = s["outcome"] or s["status"]
-            if s["status"] == "unknown" and not s.get("summary"):
+            if s["status"] == "unknown" and not s["summary"]:
                 # An action a crash left without a result waits for a person: say how to settle it.
                 s = {
                     **s,
@@ -93,26 +93,26 @@ def status_renderable(summary: Summary) -> Any:
                 s["kind"],
                 f"{s.get('role') or ''}{'=' + str(s.get('holder')) if s.get('holder') else ''}",
                 Text(shown.upper(), style=OUTCOME_STYLE.get(shown, "")),
-                fmt.duration_text(s.get("duration")),
-                (s.get("summary") or "")[:120],
+                fmt.duration_text(s["duration"]),
+                (s["summary"] or "")[:120],
             )
-    for s in summary.get("rollback_steps") or []:
-        if s.get("status") not in (None, "pending"):
+    for s in summary["rollback_steps"] or []:
+        if s["status"] not in (None, "pending"):
             shown = s["outcome"] or s["status"]
             table.add_row(
-                s.get("t") or "",
+                s["t"] or "",
                 f"  rollback: {s['id']}",
                 s["kind"],
                 "",
                 Text(shown.upper(), style=OUTCOME_STYLE.get(shown, "")),
-                fmt.duration_text(s.get("duration")),
-                (s.get("summary") or "")[:120],
+                fmt.duration_text(s["duration"]),
+                (s["summary"] or "")[:120],
             )
     parts.append(table)
-    for p in summary.get("pending") or []:
-        if p.get("wait"):  # the shared description (views.summary.wait): the API and dashboard say the same
+    for p in summary["pending"] or []:
+        if p["wait"]:  # the shared description (views.summary.wait): the API and dashboard say the same
             w = p["wait"]
-            who = " or ".join(f"{r}={h or '<unassigned>'}" for r, h in (w.get("holders") or {}).items())
+            who = " or ".join(f"{r}={h or '<unassigned>'}" for r, h in (w["holders"] or {}).items())
             line = f"waiting: {p['id']} ({w['kind']}) for {who or 'someone'}: {w['text']}"
         elif p.get("resolvers"):  # an unknown action: whoever may resolve it
             line = f"waiting: {p['id']} (resolve) for {' or '.join(p['resolvers'])}"
@@ -121,19 +121,19 @@ def status_renderable(summary: Summary) -> Any:
             who = p.get("holder") or f"<{p.get('role')} unassigned>"
             line = f"waiting: {p['id']} ({p['waiting_for']}) for {p.get('role')}={who}{extra}"
         parts.append(Text(line, style="cyan"))
-    for c in summary.get("coverage") or []:
-        parts.append(Text(f"coverage: {c['step']} {c['text']}", style="green" if c.get("ok") else "red"))
-    for a in summary.get("armed_coverage") or []:
-        parts.append(Text(f"armed ({a['segment']}): {a['text']}", style="green" if a.get("ok") else "red"))
-    gate = summary.get("start_gate") or {}
+    for c in summary["coverage"] or []:
+        parts.append(Text(f"coverage: {c['step']} {c['text']}", style="green" if c["ok"] else "red"))
+    for a in summary["armed_coverage"] or []:
+        parts.append(Text(f"armed ({a['segment']}): {a['text']}", style="green" if a["ok"] else "red"))
+    gate = summary["start_gate"] or {}
     if gate.get("outcome") == "refused":
         for b in gate.get("blocks") or []:
             if not b.get("waived"):
                 parts.append(Text(f"start gate: {b['what']}: {b['why']}; blocks {b['until_text']}", style="bold red"))
-    for g in summary.get("gate_waived") or []:
+    for g in summary["gate_waived"] or []:
         parts.append(Text(f"start gate waived: {g['what']} by {g['by']} ({g['role']}) ticket {g['ticket']}",
                           style="magenta"))  # fmt: skip
-    ov = summary.get("overrun")
+    ov = summary["overrun"]
     if ov:
         parts.append(
             Text(
@@ -143,9 +143,9 @@ def status_renderable(summary: Summary) -> Any:
                 style="bold cyan",
             )
         )
-    for wv in summary.get("waivers") or []:
+    for wv in summary["waivers"] or []:
         parts.append(Text(f"waiver: {wv['step']} by {wv['by']} ticket {wv['ticket']}: {wv['reason']}", style="magenta"))
-    for ident, until in (summary.get("scheduled") or {}).items():
+    for ident, until in (summary["scheduled"] or {}).items():
         parts.append(Text(f"scheduled: {ident} waits for its planned T-time, {until} UTC", style="cyan"))
     if summary["status"] == "stopped":
         ids = [p["id"] for p in summary["phases"] or []]
@@ -159,7 +159,7 @@ def status_renderable(summary: Summary) -> Any:
                     style="yellow",
                 )
             )
-    for f in summary.get("follow_ups") or []:
+    for f in summary["follow_ups"] or []:
         if f["status"] == "confirmed":
             parts.append(
                 Text(f"follow-up {f['id']}: {f['title']} (confirmed by {f['by']} at {f['at']})", style="green")
@@ -171,23 +171,23 @@ def status_renderable(summary: Summary) -> Any:
                     style="yellow",
                 )
             )
-    d = summary.get("decision")
+    d = summary["decision"]
     if d:
         parts.append(
             Text(f"decision: {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}", style="bold")
         )
-    missing = [i for i in summary.get("evidence_checklist") or [] if i["status"] == "missing"]
+    missing = [i for i in summary["evidence_checklist"] or [] if i["status"] == "missing"]
     if missing:
         parts.append(Text("evidence missing: " + "; ".join(i["title"] for i in missing), style="yellow"))
-    pending_signoffs = [a for a, v in (summary.get("signoffs") or {}).items() if v.get("status") == "pending"]
+    pending_signoffs = [a for a, v in (summary["signoffs"] or {}).items() if v.get("status") == "pending"]
     if pending_signoffs:
         parts.append(Text("sign-off pending: " + ", ".join(pending_signoffs), style="yellow"))
-    fields = summary.get("signoff_fields") or []
+    fields = summary["signoff_fields"] or []
     if fields:
-        blank = [sf["id"] for sf in fields if sf.get("value") in (None, "")]
+        blank = [sf["id"] for sf in fields if sf["value"] in (None, "")]
         parts.append(Text(f"sign-off fields: {len(fields) - len(blank)} of {len(fields)} filled", style="bold"))
         for sf in fields:
-            if sf.get("value") not in (None, ""):
+            if sf["value"] not in (None, ""):
                 by = f" (by {sf['by']})" if sf.get("by") else ""
                 parts.append(Text(f"  {sf['title']}: {sf['value']}{by}"))
         if blank:
