@@ -245,7 +245,7 @@ async def observe(
             if stopping:
                 ev = min(stopping, key=lambda x: _THEN_RANK.get(x.then, 9))
                 await recorder.flush()
-                return _fired(finish, ev, evaluators, default_deadline)
+                return _fired(finish, ev, evaluators, default_deadline, started_at)
     finally:
         pending: list[asyncio.Future[Any]] = [*inflight]
         if sleeper is not None:
@@ -264,13 +264,21 @@ def _fired(
     ev: triggers.Evaluation,
     evaluators: Sequence[triggers.TriggerEvaluator],
     default_deadline: float,
+    started_at: datetime,
 ) -> ObserveResult:
     then: Literal["rollback", "pause"] = "rollback" if ev.then == "rollback" else "pause"
     deadline_at: datetime | None = None
     default: str | None = None
+    # A trigger that another reader of it (the armed watch shares its evaluator) fired as this window opened is
+    # still firing here: the IC's deadline counts from that fire, as it does for this window's own. One that
+    # fired longer ago (more than a read interval before the window opened) counts from this read, so the IC
+    # is never asked with a deadline already gone.
+    evaluator = next(e for e in evaluators if e.id == ev.trigger_id)
+    opened = started_at - timedelta(seconds=evaluator.interval)
+    fired_at = ev.since if not ev.fired and ev.since >= opened else ev.ts
     if then == "pause":
-        trig = next(e.trigger for e in evaluators if e.id == ev.trigger_id)
-        deadline_at = ev.ts + timedelta(seconds=trig.deadline if trig.deadline is not None else default_deadline)
+        trig = evaluator.trigger
+        deadline_at = fired_at + timedelta(seconds=trig.deadline if trig.deadline is not None else default_deadline)
         default = trig.default
     return finish(
         "fired",
@@ -278,7 +286,7 @@ def _fired(
         then=then,
         reason=ev.reason,
         severity=ev.severity,
-        fired_at=ev.ts,
+        fired_at=fired_at,
         deadline_at=deadline_at,
         default=default,
     )
