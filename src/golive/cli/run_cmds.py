@@ -80,13 +80,13 @@ async def _drive(
                     printed.add(key)
                     shown = (s["outcome"] or s["status"]).upper()
                     extra = f" ({s['waiting_for']} by {s['role']})" if s["status"] == "waiting" else ""
-                    when = f"{s.get('planned_at') or '':>7} {s.get('t') or '':>7}"  # planned, actual
-                    con.print(f"{when} {ph['id']}/{s['id']}: {shown}{extra} {s.get('summary') or ''}")
-        for s in data.get("rollback_steps") or []:
-            key = ("rollback:" + s["id"], s.get("outcome") or s.get("status") or "")
-            if key not in printed and s.get("status") == "done":
+                    when = f"{s.get('planned_at') or '':>7} {s['t'] or '':>7}"  # planned, actual
+                    con.print(f"{when} {ph['id']}/{s['id']}: {shown}{extra} {s['summary'] or ''}")
+        for s in data["rollback_steps"] or []:
+            key = ("rollback:" + s["id"], s["outcome"] or s["status"] or "")
+            if key not in printed and s["status"] == "done":
                 printed.add(key)
-                con.print(f"        rollback/{s['id']}: {str(s.get('outcome')).upper()} {s.get('summary') or ''}")
+                con.print(f"        rollback/{s['id']}: {str(s['outcome']).upper()} {s['summary'] or ''}")
 
     prompter = _terminal_prompter if prompt and runner.is_interactive() else None
     if prompter is not None and getattr(store, "shared", False) and not local:
@@ -597,7 +597,7 @@ def timeline(run_id: str, as_json: bool, db_url: str | None) -> None:
     click.echo(f"{'planned':>8}  {'actual':>8}  what  result  at (UTC)  by")
     for line in lines:
         click.echo(
-            f"{line.get('planned') or '':>8}  {line['t'] or '':>8}  {line['what']}  {line['result']}  "
+            f"{line['planned'] or '':>8}  {line['t'] or '':>8}  {line['what']}  {line['result']}  "
             f"{line['at']}  {line['actor'] or ''}".rstrip()
         )
 

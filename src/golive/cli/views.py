@@ -42,7 +42,7 @@ def status_renderable(summary: Summary) -> Any:
     if summary["reason"]:
         head.append(f"  {summary['reason']}", style="dim")
     parts.append(head)
-    stopped = (summary["engine"] or {}).get("stopped")
+    stopped = summary["engine"]["stopped"]
     if stopped and summary["status"] not in ("passed", "no_go", "rolled_back", "rolled_back_after_go", "failed"):
         parts.append(
             Text(
@@ -53,7 +53,7 @@ def status_renderable(summary: Summary) -> Any:
         )
     if rollback:
         rb = rollback
-        parts.append(Text(f"ROLLBACK: {rb.get('reason')} (started by {rb.get('by')})", style="bold red"))
+        parts.append(Text(f"ROLLBACK: {rb['reason']} (started by {rb['by']})", style="bold red"))
     roles = ", ".join(f"{r}={v['holder'] or '-'}" for r, v in summary["roles"].items())
     if roles:
         parts.append(Text(f"roles: {roles}", style="dim"))
@@ -173,9 +173,7 @@ def status_renderable(summary: Summary) -> Any:
             )
     d = summary["decision"]
     if d:
-        parts.append(
-            Text(f"decision: {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}", style="bold")
-        )
+        parts.append(Text(f"decision: {str(d['decision']).upper()} by {d['by']} at {d['at']}", style="bold"))
     missing = [i for i in summary["evidence_checklist"] or [] if i["status"] == "missing"]
     if missing:
         parts.append(Text("evidence missing: " + "; ".join(i["title"] for i in missing), style="yellow"))

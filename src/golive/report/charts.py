@@ -260,9 +260,9 @@ def timeline(summary: Summary, groups: list[dict[str, Any]], lay: _Layout) -> di
     markers_raw: list[tuple[str, str, Any]] = []
     d = summary["decision"]
     if d and d["at"]:
-        markers_raw.append(("decision", f"{str(d.get('decision') or '').upper()}", d["at"]))
+        markers_raw.append(("decision", f"{str(d['decision'] or '').upper()}", d["at"]))
     for f in summary["fired"] or []:
-        markers_raw.append(("fired", f"{f.get('trigger')} fired", f["at"]))
+        markers_raw.append(("fired", f"{f['trigger']} fired", f["at"]))
     rb = summary["rollback"]
     if rb and rb["started_at"]:
         markers_raw.append(("rollback", "rollback", rb["started_at"]))

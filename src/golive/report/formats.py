@@ -216,13 +216,13 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
     d = summary["decision"]
     if d:
         approved = f" (quorum: approved by {', '.join(d['approvers'])})" if d.get("approvers") else ""
-        lines += [f"**Decision:** {str(d.get('decision')).upper()} by {d.get('by')} at {d.get('at')}{approved}", ""]
+        lines += [f"**Decision:** {str(d['decision']).upper()} by {d['by']} at {d['at']}{approved}", ""]
         if d["statement"]:
             lines += [f"> {d['statement']}", ""]
     rb = summary["rollback"]
     if rb:
         lines += [
-            f"**Rollback:** {rb.get('reason')} (started by {rb.get('by')}, outcome {str(rb.get('outcome')).upper()})",
+            f"**Rollback:** {rb['reason']} (started by {rb['by']}, outcome {str(rb['outcome']).upper()})",
             "",
         ]
     due = [f for f in summary["follow_ups"] or [] if f["status"] != "not-due"]
@@ -230,7 +230,7 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
         lines += ["**Follow-up after the rollback:**", ""]
         for f in due:
             done = f"confirmed by {f['by']} at {f['at']}" if f["by"] else "due"
-            lines.append(f"- [{'x' if f.get('by') else ' '}] {f['title']} (`{f['id']}`, {done})")
+            lines.append(f"- [{'x' if f['by'] else ' '}] {f['title']} (`{f['id']}`, {done})")
         lines.append("")
     windows = summary["coverage"] or []
     if windows:
@@ -242,9 +242,9 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
         ]
         for c in windows:
             lines.append(
-                f"| `{c['step']}` | {float(c.get('fraction') or 0) * 100:.0f}% | "
-                f"{float(c.get('min_coverage') or 0) * 100:.0f}% | {float(c.get('extended') or 0):.0f}s | "
-                f"{'yes' if c.get('ok') else 'NO (' + str(c.get('least')) + ' least watched)'} |"
+                f"| `{c['step']}` | {float(c['fraction'] or 0) * 100:.0f}% | "
+                f"{float(c['min_coverage'] or 0) * 100:.0f}% | {float(c['extended'] or 0):.0f}s | "
+                f"{'yes' if c['ok'] else 'NO (' + str(c['least']) + ' least watched)'} |"
             )
         lines.append("")
     if summary["waivers"]:
@@ -261,7 +261,7 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
         lines += ["**Sign-off:**", ""]
         for area, v in signoffs.items():
             who = f"{v.get('by')} at {v.get('at')}" if v.get("by") else "pending"
-            lines.append(f"- {v.get('title') or area}: {who}")
+            lines.append(f"- {v['title'] or area}: {who}")
         lines.append("")
     fields = summary["signoff_fields"] or []
     if fields:
@@ -270,7 +270,7 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
             value = sf["value"]
             shown = _md_cell(str(value)) if value not in (None, "") else "_(blank)_"
             lines.append(
-                f"| {_md_cell(str(sf.get('title') or sf.get('id')))} | {shown} | {sf.get('by') or sf.get('source') or ''} |"
+                f"| {_md_cell(str(sf['title'] or sf['id']))} | {shown} | {sf.get('by') or sf['source'] or ''} |"
             )
         lines.append("")
     timeline = summary["timeline"] or []
@@ -279,8 +279,8 @@ def to_markdown(summary: Summary, steps: list[dict[str, Any]] | None = None, *, 
         lines.append("| --- | --- | --- | --- | --- | --- |")
         for t in timeline:
             lines.append(
-                f"| {t.get('planned') or ''} | {t.get('t') or ''} | {_md_cell(str(t.get('what') or ''))} | "
-                f"{t.get('result') or ''} | {t.get('at') or ''} | {_md_cell(str(t.get('actor') or ''))} |"
+                f"| {t['planned'] or ''} | {t['t'] or ''} | {_md_cell(str(t['what'] or ''))} | "
+                f"{t['result'] or ''} | {t['at'] or ''} | {_md_cell(str(t['actor'] or ''))} |"
             )
         lines.append("")
     return "\n".join(lines)

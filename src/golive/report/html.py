@@ -314,7 +314,7 @@ def _judgements(summary: Summary) -> list[dict[str, Any]]:
                     "test": m["test"] or "",
                     "canary": num(m["canary"]),
                     "baseline": num(m["baseline"]),
-                    "n": f"{m.get('n_canary') or 0} / {m.get('n_baseline') or 0}",
+                    "n": f"{m['n_canary'] or 0} / {m['n_baseline'] or 0}",
                     "effect": f"{effect:+.1%}"
                     if isinstance(effect, int | float) and abs(effect) != float("inf")
                     else "–",

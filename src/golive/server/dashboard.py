@@ -267,7 +267,7 @@ def render_run(h: acts.RunHandle, data: Summary, viewer: Perspective) -> str:
         timeline.append(
             {
                 "kind": "rollback",
-                "title": f"Rollback: {rbk.get('reason') or ''}",
+                "title": f"Rollback: {rbk['reason'] or ''}",
                 "planned": None,
                 "t": summary.tminus(h, rbk["started_at"]),
                 "outcome": rbk["outcome"] or "running",

@@ -650,7 +650,7 @@ def timeline(h: acts.RunHandle, summary: Summary | None = None) -> list[Timeline
         add(f"Trigger {title} cleared", "CLEARED", c.get("at"), "golive", "trigger")
     rbk = summary["rollback"]
     if rbk:
-        add(f"Rollback start: {rbk.get('reason')}", "", rbk["started_at"], rbk["by"], "rollback")
+        add(f"Rollback start: {rbk['reason']}", "", rbk["started_at"], rbk["by"], "rollback")
         add("Rollback end", str(rbk["outcome"] or "").upper(), rbk["finished_at"], "golive", "rollback")
     for req in st.rollback_requests:
         add(f"Rollback requested: {req.get('reason')}", "REQUESTED", req.get("at"), req.get("by"), "act")
