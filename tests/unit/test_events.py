@@ -66,6 +66,7 @@ SAMPLES: dict[EventType, tuple[str | None, dict[str, Any]]] = {
     EventType.TRIGGER_FIRED: (None, {"trigger": "errors", "reason": "above 5%", "then": "notify", "severity": "sev2"}),
     EventType.WINDOW_EXTENDED: ("look", {"extension": 10.0, "coverage": {"fraction": 0.5}, "reason": "gaps"}),
     EventType.WINDOW_OVERRUN: (None, {"scope": "run", "not_after": T, "deadline": T, "default": "rollback"}),
+    EventType.TRIGGER_PAUSED: (None, {"scope": "trigger:lag", "trigger": "lag", "deadline": T, "default": "rollback"}),
     EventType.OVERRUN_DECIDED: (None, {"scope": "run", "decision": "continue", "reason": "IC", "default": False}),
     EventType.FREEZE_STARTED: (None, {"freeze": "eoy", "title": "Year end", "start": T, "end": T}),
     EventType.COMMS_SENT: (None, {"channel": "log", "event": "run_started", "text": "hi", "ok": True, "attempts": 1}),

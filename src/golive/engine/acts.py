@@ -754,11 +754,14 @@ async def decide(h: RunHandle, decision: str, actor: str, reason: str, step_id: 
 
 @_compare_and_append
 async def decide_overrun(h: RunHandle, decision: str, actor: str, reason: str) -> str:
-    """Answer the question asked when a window closed before the cutover was done: ``continue`` or
-    ``rollback``. Only the role asked may answer, before the deadline (after it, the default applies)."""
+    """Answer the question asked when a window closed before the cutover was done, or when an armed ``pause``
+    trigger fired outside an observe window: ``continue`` or ``rollback``. Only the role asked may answer,
+    before the deadline (after it, the default applies)."""
     decision = decision.lower()
     if decision not in ("continue", "rollback"):
-        raise exceptions.UsageError(f"decision {decision!r}: a window overrun is answered continue or rollback")
+        raise exceptions.UsageError(
+            f"decision {decision!r}: a window overrun or a trigger's pause is answered continue or rollback"
+        )
     if not reason.strip():
         raise exceptions.UsageError("a decision needs --reason")
     _check_open(h)
@@ -766,10 +769,11 @@ async def decide_overrun(h: RunHandle, decision: str, actor: str, reason: str) -
     if pending is None:
         answered = next((o for o in reversed(h.state.overruns) if o.get("decision")), None)
         why = (
-            f"no window overrun is waiting for an answer (the last was answered {answered['decision'].get('decision')}"
-            f" by {answered['decision'].get('by') or 'the deadline'})"
+            f"no window overrun or pause is waiting for an answer (the last was answered "
+            f"{answered['decision'].get('decision')} by {answered['decision'].get('by') or 'the deadline'})"
             if answered
-            else "no window has closed on this run; continue or rollback answers a window overrun"
+            else "no window has closed and no trigger paused this run; continue or rollback answers a window "
+            "overrun or a trigger's pause"
         )
         await _refuse(h, f"decide {decision}", actor, why)
         raise AssertionError("unreachable")  # _refuse raises
@@ -779,7 +783,7 @@ async def decide_overrun(h: RunHandle, decision: str, actor: str, reason: str) -
             h,
             f"decide {decision}",
             actor,
-            f"{actor} holds none of the roles asked about the window: "
+            f"{actor} holds none of the roles asked about the {'pause' if state_mod.is_pause(pending) else 'window'}: "
             + ("; ".join(_role_hint(h, r) for r in roles) or "none"),
         )
     deadline = state_mod.parse_ts(pending.get("deadline"))
@@ -805,7 +809,8 @@ async def decide_overrun(h: RunHandle, decision: str, actor: str, reason: str) -
             )
         ],
     )
-    return f"{decision.upper()} past the window: {red.redact(reason)}"
+    what = f"after {pending.get('trigger')}'s pause" if state_mod.is_pause(pending) else "past the window"
+    return f"{decision.upper()} {what}: {red.redact(reason)}"
 
 
 @_compare_and_append

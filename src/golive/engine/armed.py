@@ -10,9 +10,14 @@ started, nor after a run that did not pass.
 its own), records their readings as batched samples (:class:`golive.watch.observe.Recorder`) through the
 engine's fenced appends, and acts on a fire: ``rollback`` starts the rollback (the running engine's run loop is
 woken; in hypercare the watch runs the rollback itself and the run ends ROLLED_BACK_AFTER_GO), ``notify`` is
-announced, ``pause`` is announced to the IC and recorded (outside an observe window nothing waits). An append
-that fails (a lost lease, a store error) ends the watch with that error: the engine stops, it never goes on
-unwatched.
+announced, and ``pause`` pauses the run: the IC is asked ``continue`` or ``rollback`` (``trigger_paused``, scope
+``trigger:ID``, the trigger's ``deadline`` and ``default``; the ``pause`` message), the same question a window
+overrun asks and answered the same way (``golive decide RUN continue|rollback``, ``overrun_decided``). While it
+is open no new phase or step starts (the engine holds them; steps already running finish) and the other triggers
+are read on: a rollback trigger's fire still rolls back at once. The watch applies the default at the deadline
+(``hold``: none) and acts on the answer: ``continue`` resets the trigger's evaluator (it must breach again, for
+its ``for``, to fire again), ``rollback`` rolls back by ``trigger:ID``. An append that fails (a lost lease, a
+store error) ends the watch with that error: the engine stops, it never goes on unwatched.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from golive import clock as clock_mod
+from golive.engine import state as state_mod
+from golive.engine import windows as windows_mod
 from golive.spec import models
 from golive.watch import observe as observe_mod
 from golive.watch import samples as samples_mod
@@ -223,6 +230,7 @@ class ArmedWatch:
         self.on_rollback = on_rollback
         self.recorder = observe_mod.Recorder(self._record, engine.clock)
         self.reads = 0
+        self._answered: set[tuple[str, str]] | None = None  # pause questions whose answer was acted on
         self._observe_steps = [s for _, s in engine.runbook.all_steps() if s.kind is models.StepKind.OBSERVE]
 
     async def _record(self, ev: dict[str, Any]) -> None:
@@ -249,6 +257,8 @@ class ArmedWatch:
         floor = samples_mod.REAL_GAP_FLOOR * factor if isinstance(factor, int | float) else 0.0
         armable = any(span(eng.runbook, t) is not None for t in eng.runbook.triggers)
         while True:
+            if await self.answers():
+                return
             active = self.active()
             # The run's one evaluator per trigger, shared with its observe windows: a trigger a window fired
             # goes on firing here (no second fire) until a reading clears it.
@@ -286,6 +296,8 @@ class ArmedWatch:
     async def read_once(self) -> bool:
         """Read every trigger armed now once and write the readings (``golive hypercare --tick``, run from
         cron); True when a rollback trigger fired and ``on_rollback`` ran."""
+        if await self.answers():
+            return True
         active = self.active()
         if not active:
             return False
@@ -316,7 +328,10 @@ class ArmedWatch:
                 return True  # a rollback is already under way (asked for while this read was in flight)
             await self.on_rollback(f"trigger {trig.id} fired ({title}): {ev.reason}", f"trigger:{trig.id}")
             return True
-        # notify, or a pause outside an observe window: announced (to the IC's channels too); nothing waits.
+        if trig.then == "pause" and not self._window_takes(trig):
+            await self._ask(trig, ev)
+            return False
+        # notify, or a pause that a window of the running phase takes up: announced (to its channels too).
         await eng.notify(
             "trigger_fired",
             channels=trig.channels,
@@ -325,3 +340,87 @@ class ArmedWatch:
             reason=ev.reason,
         )
         return False
+
+    def _window_takes(self, trig: models.Trigger) -> bool:
+        """Whether an observe window of the running phase that watches ``trig`` is still to end: that window
+        asks the IC when it reads the trigger (the shared evaluator keeps it firing; the IC's deadline counts
+        from this fire when it came as the window opened), so the watch does not ask a second question."""
+        st = self.engine.h.state
+        return any(
+            st.phases.get(phase.id) == "running"
+            and st.step(step.id).status != "done"
+            and (not step.triggers or trig.id in step.triggers)
+            for phase in self.engine.runbook.phases
+            for step in phase.steps
+            if step.kind is models.StepKind.OBSERVE
+        )
+
+    async def _ask(self, trig: models.Trigger, ev: triggers_mod.Evaluation) -> None:
+        """A pause trigger fired outside an observe window: ask the IC continue or rollback (``trigger_paused``,
+        the trigger's deadline and default; the ``pause`` message). Asked once while a question of it is open."""
+        eng = self.engine
+        scope = f"trigger:{trig.id}"
+        if any(o.get("scope") == scope and o.get("decision") is None for o in eng.h.state.overruns):
+            return
+        await self.recorder.flush()
+        now = eng.clock.now()
+        wait = trig.deadline
+        if wait is None:
+            wait = eng.runbook.settings.decision_deadline or observe_mod.DEFAULT_PAUSE_DEADLINE
+        deadline = clock_mod.utc_iso(now + timedelta(seconds=wait))
+        title = trig.title or trig.id
+        await eng.emit(
+            "trigger_paused",
+            scope=scope,
+            trigger=trig.id,
+            reason=f"trigger {trig.id} fired ({title}): {ev.reason}; the run is paused",
+            asked_at=clock_mod.utc_iso(now),
+            deadline=deadline,
+            default=trig.default,
+            roles=sorted(eng.runbook.roles_with("decide")),
+        )
+        await eng.notify(
+            "pause",
+            channels=trig.channels or None,
+            severity=trig.severity if trig.severity == "critical" else None,
+            trigger={"id": trig.id, "title": title, "reason": ev.reason},
+            deadline=deadline,
+            default=trig.default,
+        )
+
+    async def answers(self) -> bool:
+        """Apply the deadline's default to an open pause question and act on the answers; True when a
+        ``rollback`` answer started the rollback (``on_rollback``, by ``trigger:ID``: the watch ends)."""
+        eng = self.engine
+        st = eng.h.state
+        pauses = [o for o in st.overruns if state_mod.is_pause(o)]
+        if self._answered is None:  # answered before this watch began: a continue is not acted on again
+            self._answered = {_key(o) for o in pauses if o.get("decision")}
+        now = eng.clock.now()
+        for o in pauses:
+            deadline = state_mod.parse_ts(o.get("deadline"))
+            default = o.get("default") or "rollback"
+            if o.get("decision") is None and default != "hold" and deadline is not None and now >= deadline:
+                await windows_mod.apply_default(eng, o)
+        for o in pauses:
+            dec = o.get("decision")
+            if not dec or _key(o) in self._answered:
+                continue
+            tid = str(o.get("scope") or "").removeprefix("trigger:")
+            if dec.get("decision") == "continue":
+                self._answered.add(_key(o))
+                ev = eng.evaluators.get(tid)
+                if ev is not None:  # the IC chose to go on: the trigger must breach again to fire again
+                    ev.reset()
+                continue
+            if eng.rollback_begun or st.rollback is not None or st.rollback_requests:
+                return True  # a rollback is already under way
+            who = "deadline" if dec.get("default") else dec.get("by")
+            await self.recorder.flush()
+            await self.on_rollback(f"{o.get('reason')}; ROLLBACK by {who}: {dec.get('reason')}", f"trigger:{tid}")
+            return True
+        return False
+
+
+def _key(question: dict[str, Any]) -> tuple[str, str]:
+    return str(question.get("scope")), str(question.get("at"))

@@ -83,6 +83,7 @@ class EventType(enum.StrEnum):
     STEP_WAITING = "step_waiting"
     TRIGGER_EVALUATED = "trigger_evaluated"
     TRIGGER_FIRED = "trigger_fired"
+    TRIGGER_PAUSED = "trigger_paused"
     WAIVER_RECORDED = "waiver_recorded"
     WINDOW_EXTENDED = "window_extended"
     WINDOW_OVERRUN = "window_overrun"
@@ -549,6 +550,18 @@ class WindowExtended(Payload):
     reason: str | None = None
 
 
+class TriggerPaused(Payload):
+    """``trigger_paused``: an armed ``pause`` trigger fired outside an observe window; the IC is asked."""
+
+    asked_at: str | None = None
+    deadline: str | None = None
+    default: str | None = None
+    reason: str | None = None
+    roles: Any = None
+    scope: str | None = None
+    trigger: str | None = None
+
+
 class WindowOverrun(Payload):
     """``window_overrun``."""
 
@@ -627,6 +640,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.WINDOW_EXTENDED: WindowExtended,
     EventType.ARMED_COVERAGE: ArmedCoverage,
     EventType.WINDOW_OVERRUN: WindowOverrun,
+    EventType.TRIGGER_PAUSED: TriggerPaused,
 }
 
 

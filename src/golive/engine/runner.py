@@ -37,7 +37,7 @@ from golive.engine import steps as steps_mod
 from golive.engine import windows as windows_mod
 from golive.engine.context import RollbackNow
 from golive.engine.handle import create_run, new_run_id
-from golive.engine.state import FINAL, RunStatus, parse_ts
+from golive.engine.state import FINAL, RunStatus, is_pause, parse_ts
 from golive.plugins import registry as registry_mod
 from golive.results import Outcome, Result
 from golive.spec import durations, models, refs
@@ -325,6 +325,8 @@ class Engine:
                     self.check_rollback()
                     await self._wait_for_window(phase)
                     self.check_rollback()
+                    await self._held()
+                    self.check_rollback()
                 if st.resumed_from == phase.id and st.phases.get(phase.id) == "pending":
                     await self._checks_first(phase)
                 outcome, no_go = await self.run_phase(phase)
@@ -532,6 +534,23 @@ class Engine:
             # The window watcher applies the deadline's default and turns a rollback answer into the request.
             await asyncio.sleep(self.real_poll)
 
+    def _paused(self) -> bool:
+        """An armed pause trigger's question is open, or was answered ``rollback`` (the armed watch is turning
+        it into the rollback request): nothing new starts."""
+        return any(
+            is_pause(o) and (o.get("decision") is None or o["decision"].get("decision") == "rollback")
+            for o in self.h.state.overruns
+        )
+
+    async def _held(self) -> None:
+        """While the run is paused by an armed trigger (:mod:`golive.engine.armed`), no new phase or step starts:
+        wait for ``continue``. A ``rollback`` (an answer or the default, which the armed watch applies at the
+        deadline) ends the wait with the rollback: the run loop raises it, and a step waiting here is cancelled
+        with its phase."""
+        while self._paused():
+            self.check_rollback()
+            await asyncio.sleep(self.real_poll)
+
     async def _phase_window_waived(self, phase: models.Phase) -> bool:
         """True when a waiver given at the start or at ``resume --from`` (``window:PHASE``) lifts the phase's
         window that blocks it now: recorded as ``gate_waived``; the phase neither waits for ``not_before`` nor
@@ -609,6 +628,7 @@ class Engine:
                     return
                 if st.step(step.id).status == "pending":
                     await self._wait_until_planned(step.at, step.id, "step")
+                    await self._held()
                     if await self._skip_if_stopped(step, stop):
                         return
                 if step.kind is models.StepKind.MANUAL:
@@ -625,6 +645,8 @@ class Engine:
                     await self.run_step(step)
                 else:
                     async with sem:
+                        if st.step(step.id).status == "pending":
+                            await self._held()  # a pause asked while this step waited for a slot
                         # A blocking failure may have stopped the phase while this step waited for a slot.
                         if await self._skip_if_stopped(step, stop):
                             return

@@ -28,6 +28,8 @@ event written goes through it):
 - ``start_gate`` [outcome: open|refused, blocks, next_allowed]: the start gate of a live run (engine/gate.py)
 - ``gate_waived`` [gate, kind, what, why, role, ticket, reason]: a block of the start gate waived at the start
 - ``window_overrun`` [scope: run|PHASE, not_after, deadline, default, role]: past not_after, the IC is asked
+- ``trigger_paused`` [scope: trigger:ID, trigger, reason, deadline, default, roles]: an armed pause trigger fired
+  outside an observe window; the IC is asked continue or rollback, like a window overrun (no new step starts)
 - ``overrun_decided`` [scope, decision: continue|rollback, reason, default]: the answer (or the deadline's default)
 - ``freeze_started`` [freeze, title, start, end]: a freeze began while the run was going on (announced)
 - ``hypercare_check`` [slot, outcome]   ``hypercare_report`` [report, summary]   ``evidence_added`` [name, sha256]
@@ -52,7 +54,17 @@ from golive.spec import models
 from golive.store.base import Event
 from golive.watch import samples as samples_mod
 
-__all__ = ["FINAL", "RunState", "RunStatus", "StepState", "dump_state", "fold", "load_state", "snapshot_kind"]
+__all__ = [
+    "FINAL",
+    "RunState",
+    "RunStatus",
+    "StepState",
+    "dump_state",
+    "fold",
+    "is_pause",
+    "load_state",
+    "snapshot_kind",
+]
 
 HISTORY_POINTS = 120  # recorded values kept per trigger for the sparkline
 
@@ -124,6 +136,11 @@ class StepState:
     approvals: list[dict[str, Any]] = field(default_factory=list)  # quorum approvals (go, waive): by, at, ...
 
 
+def is_pause(question: dict[str, Any]) -> bool:
+    """Whether a question of ``RunState.overruns`` is an armed trigger's pause (else a window's overrun)."""
+    return str(question.get("scope") or "").startswith("trigger:")
+
+
 @dataclass
 class RunState:
     run_id: str
@@ -169,7 +186,8 @@ class RunState:
     gate_waivers: list[dict[str, Any]] = field(default_factory=list)  # waivers given at the start (run --waive)
     gate: dict[str, Any] | None = None  # the start gate: outcome, blocks, next_allowed (start_gate)
     gate_waived: list[dict[str, Any]] = field(default_factory=list)  # blocks of the gate waived, by whom
-    overruns: list[dict[str, Any]] = field(default_factory=list)  # window_overrun questions and their answers
+    # window_overrun and trigger_paused questions and their answers
+    overruns: list[dict[str, Any]] = field(default_factory=list)
     freezes_started: list[dict[str, Any]] = field(default_factory=list)  # freezes that began during the run
     links_used: dict[str, dict[str, Any]] = field(default_factory=dict)  # approval link nonce -> by, at, step
     last_seq: int = 0
@@ -218,8 +236,14 @@ class RunState:
 
     @property
     def pending_overrun(self) -> dict[str, Any] | None:
-        """The window-overrun question waiting for its answer, if any."""
+        """The question (a window overrun or an armed trigger's pause) waiting for its answer, if any."""
         return next((o for o in reversed(self.overruns) if o.get("decision") is None), None)
+
+    @property
+    def pending_pause(self) -> dict[str, Any] | None:
+        """The question an armed ``pause`` trigger's fire asked (``trigger_paused``, scope ``trigger:ID``) while
+        it waits for its answer: no new phase or step starts meanwhile."""
+        return next((o for o in reversed(self.overruns) if o.get("decision") is None and is_pause(o)), None)
 
     # -- the fold ----------------------------------------------------------------------------------------
     def apply(self, ev: Event) -> None:
@@ -285,7 +309,7 @@ class RunState:
             self.armed_coverage[segment or "cutover"] = {**d, "at": ev.ts}
         elif t == "gate_waived":
             self.gate_waived.append({**d, "by": ev.actor, "at": ev.ts})
-        elif t == "window_overrun":
+        elif t in ("window_overrun", "trigger_paused"):
             self.overruns.append({**d, "at": ev.ts, "decision": None})
         elif t == "overrun_decided":
             scope = payloads.read(d, payloads.OverrunDecided).scope

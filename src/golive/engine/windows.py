@@ -30,7 +30,7 @@ from golive.spec import models
 if TYPE_CHECKING:
     from golive.watch import freezes as freezes_mod
 
-__all__ = ["Due", "ask", "due_overruns", "has_watch", "watch"]
+__all__ = ["Due", "apply_default", "ask", "due_overruns", "has_watch", "watch"]
 
 WATCH_REAL = 0.2  # real seconds between looks, at most (the engine's poll interval when it is shorter)
 
@@ -128,11 +128,12 @@ async def _look(
         for due in due_overruns(runbook, st):
             if now >= due.not_after and not any(o.get("scope") == due.scope for o in st.overruns):
                 await ask(engine, due, now)
-    pending = st.pending_overrun
+    # An armed trigger's pause is the armed watch's (golive.engine.armed): its default and answers are its own.
+    pending = next((o for o in reversed(st.overruns) if o.get("decision") is None and not state_mod.is_pause(o)), None)
     if pending is not None:
         deadline = state_mod.parse_ts(pending.get("deadline"))
         if deadline is not None and now >= deadline:
-            await _default(engine, pending)
+            await apply_default(engine, pending)
     await _act_on_answers(engine)
     return last
 
@@ -180,7 +181,8 @@ async def ask(engine: Any, due: Due, now: datetime) -> None:
     )
 
 
-async def _default(engine: Any, pending: dict[str, Any]) -> None:
+async def apply_default(engine: Any, pending: dict[str, Any]) -> None:
+    """Record the deadline's default as the answer to the open question ``pending`` (``by: deadline``)."""
     default = pending.get("default") or "rollback"
     await engine.emit(
         "overrun_decided",
@@ -198,7 +200,7 @@ async def _act_on_answers(engine: Any) -> None:
         return
     for o in st.overruns:
         dec = o.get("decision") or {}
-        if dec.get("decision") != "rollback":
+        if dec.get("decision") != "rollback" or state_mod.is_pause(o):
             continue
         if any(r.get("source") == "window" for r in st.rollback_requests):
             return

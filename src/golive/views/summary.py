@@ -7,7 +7,7 @@ from typing import Any, cast
 from golive.engine import acts
 from golive.engine import handle as handle_mod
 from golive.engine import quorum as quorum_mod
-from golive.engine.state import RunStatus, parse_ts
+from golive.engine.state import RunStatus, is_pause, parse_ts
 from golive.results import Outcome
 from golive.spec import durations, models
 from golive.views.model import (
@@ -681,13 +681,14 @@ def timeline(h: acts.RunHandle, summary: Summary | None = None) -> list[Timeline
         add(f"Start gate waiver {g.get('what')} ({g.get('ticket')}): {g.get('reason')}", "WAIVED", g.get("at"),
             g.get("by"), "waiver")  # fmt: skip
     for o in st.overruns:
-        add(f"Window overrun: {o.get('reason')}; asked {', '.join(o.get('roles') or [])}, default {o.get('default')}",
-            "ASKED", o.get("at"), "golive", "window")  # fmt: skip
+        what, kind = ("Trigger pause", "trigger") if is_pause(o) else ("Window overrun", "window")
+        add(f"{what}: {o.get('reason')}; asked {', '.join(o.get('roles') or [])}, default {o.get('default')}",
+            "ASKED", o.get("at"), "golive", kind)  # fmt: skip
         dec = o.get("decision")
         if dec:
             who = "deadline" if dec.get("default") else dec.get("by")
-            add(f"Window overrun answered: {dec.get('reason')}", str(dec.get("decision")).upper(), dec.get("at"),
-                who, "window")  # fmt: skip
+            add(f"{what} answered: {dec.get('reason')}", str(dec.get("decision")).upper(), dec.get("at"),
+                who, kind)  # fmt: skip
     for fz in st.freezes_started:
         add(f"Freeze {fz.get('title')} began (the run goes on)", "FREEZE", fz.get("at"), "golive", "freeze")
     planned_go = _planned_go(rb)
