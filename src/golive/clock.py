@@ -148,6 +148,7 @@ class FakeClock:
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []  # wait(): woken, never moving time
         self._seq = itertools.count()
+        self._wakes = 0  # sleepers and waiters woken so far (see sleep)
 
     def now(self) -> datetime:
         return self._now
@@ -167,6 +168,7 @@ class FakeClock:
                 _, _, fut = heapq.heappop(heap)
                 if not fut.done():
                     fut.set_result(None)
+                    self._wakes += 1
 
     async def wait(self, seconds: float) -> None:
         """Wait until the clock has moved ``seconds`` on, without moving it: a watch that reads on time (the
@@ -177,16 +179,27 @@ class FakeClock:
         self._wake_due()
         await fut
 
-    async def _let_others_run(self) -> None:
-        """What a sleeper waits for before it moves time: here, a few event-loop turns."""
+    async def _let_others_run(self, woken: asyncio.Future[None] | None = None) -> None:
+        """What a sleeper waits for before it moves time: here, a few event-loop turns. It ends early once
+        ``woken`` (the sleeper's own wake-up) is done: a sleeper another one woke meanwhile must go back to
+        its caller at once, not idle on while a third sleeper moves time past what its caller does next."""
         for _ in range(self.YIELDS):
+            if woken is not None and woken.done():
+                return
             await asyncio.sleep(0)
 
     async def sleep(self, seconds: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
-        await self._let_others_run()
+        seen = self._wakes
+        await self._let_others_run(fut)
         while not fut.done():
+            if self._wakes != seen:
+                # Another sleeper moved time and woke someone while this one let others run: the woken go
+                # first (they may start reads or sleeps due before this one's time), then this one looks again.
+                seen = self._wakes
+                await self._let_others_run(fut)
+                continue
             for heap in (self._sleepers, self._waiters):
                 while heap and heap[0][2].done():  # cancelled sleepers and waiters
                     heapq.heappop(heap)
@@ -197,6 +210,7 @@ class FakeClock:
                 # A waiter is due first: time stops there and it runs (until it waits again, or for a
                 # bounded number of loop turns) before time moves on.
                 self.advance(self._waiters[0][0] - self._mono)
+                seen = self._wakes
                 await self._let_others_run()
                 give_up = time.monotonic() + self.WAITER_WAIT
                 turns = 0

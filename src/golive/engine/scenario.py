@@ -411,11 +411,13 @@ def _scenario_clock(threads: _ThreadWatch) -> Any:
     """
 
     class ScenarioClock(clock_mod.FakeClock):
-        async def _let_others_run(self) -> None:
+        async def _let_others_run(self, woken: asyncio.Future[None] | None = None) -> None:
             loop = asyncio.get_running_loop()
             give_up = time.monotonic() + IDLE_WAIT
             while True:
                 for _ in range(IDLE_TURNS):
+                    if woken is not None and woken.done():
+                        return  # woken meanwhile: its caller goes on now (see FakeClock._let_others_run)
                     await asyncio.sleep(0)
                     # Private, but the only way to know that no other task is ready to run.
                     if not getattr(loop, "_ready", None):
