@@ -37,11 +37,13 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def _recorded_readings(db: Path, run_id: str) -> list[tuple[datetime, str]]:
-    """Every order_errors reading of the observe window, from the raw event rows."""
+    """Every order_errors reading of the observe window, from the raw event rows (the window's own: the armed
+    watch's readings outside it carry no step)."""
     con = sqlite3.connect(db)
     try:
         rows = con.execute(
-            "SELECT data FROM events WHERE run_id = ? AND type IN ('trigger_evaluated', 'trigger_fired') ORDER BY seq",
+            "SELECT data FROM events WHERE run_id = ? AND step_id = 'watch'"
+            " AND type IN ('trigger_evaluated', 'trigger_fired') ORDER BY seq",
             (run_id,),
         ).fetchall()
     finally:
