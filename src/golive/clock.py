@@ -191,36 +191,42 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
-        seen = self._wakes
-        await self._let_others_run(fut)
-        while not fut.done():
-            if self._wakes != seen:
-                # Another sleeper moved time and woke someone while this one let others run: the woken go
-                # first (they may start reads or sleeps due before this one's time), then this one looks again.
-                seen = self._wakes
-                await self._let_others_run(fut)
-                continue
-            for heap in (self._sleepers, self._waiters):
-                while heap and heap[0][2].done():  # cancelled sleepers and waiters
-                    heapq.heappop(heap)
-            if not self._sleepers:
+        try:
+            seen = self._wakes
+            await self._let_others_run(fut)
+            while not fut.done():
+                if self._wakes != seen:
+                    # Another sleeper moved time and woke someone while this one let others run: the woken go
+                    # first (they may start reads or sleeps due before this one's time), then this one looks again.
+                    seen = self._wakes
+                    await self._let_others_run(fut)
+                    continue
+                for heap in (self._sleepers, self._waiters):
+                    while heap and heap[0][2].done():  # cancelled sleepers and waiters
+                        heapq.heappop(heap)
+                if not self._sleepers:
+                    break
+                earliest = self._sleepers[0][0]
+                if self._waiters and self._mono < self._waiters[0][0] < earliest:
+                    # A waiter is due first: time stops there and it runs (until it waits again, or for a
+                    # bounded number of loop turns) before time moves on.
+                    self.advance(self._waiters[0][0] - self._mono)
+                    seen = self._wakes
+                    await self._let_others_run()
+                    give_up = time.monotonic() + self.WAITER_WAIT
+                    turns = 0
+                    while not any(not f.done() for _, _, f in self._waiters) and time.monotonic() < give_up:
+                        turns += 1  # loop turns first; then brief real pauses while it writes through a thread
+                        await asyncio.sleep(0 if turns < self.WAITER_TURNS else 0.001)
+                    continue
+                if earliest > self._mono:
+                    self.advance(earliest - self._mono)
+                else:
+                    self._wake_due()
                 break
-            earliest = self._sleepers[0][0]
-            if self._waiters and self._mono < self._waiters[0][0] < earliest:
-                # A waiter is due first: time stops there and it runs (until it waits again, or for a
-                # bounded number of loop turns) before time moves on.
-                self.advance(self._waiters[0][0] - self._mono)
-                seen = self._wakes
-                await self._let_others_run()
-                give_up = time.monotonic() + self.WAITER_WAIT
-                turns = 0
-                while not any(not f.done() for _, _, f in self._waiters) and time.monotonic() < give_up:
-                    turns += 1  # loop turns first; then brief real pauses while it writes through a thread
-                    await asyncio.sleep(0 if turns < self.WAITER_TURNS else 0.001)
-                continue
-            if earliest > self._mono:
-                self.advance(earliest - self._mono)
-            else:
-                self._wake_due()
-            break
-        await fut
+            await fut
+        finally:
+            if not fut.done():
+                # Cancelled before its time (a wait that heard an act first cancels its tick): it must leave the
+                # sleepers, or another sleeper would move time to it, wake nobody, and wait for a mover that is gone.
+                fut.cancel()

@@ -37,3 +37,17 @@ async def test_a_sleeper_stops_at_each_waiter_on_its_way() -> None:
     assert clock.monotonic() == 100.0
     assert seen[:9] == [10.0 * i for i in range(1, 10)]
     task.cancel()
+
+
+async def test_a_sleeper_cancelled_before_its_time_does_not_stall_the_clock() -> None:
+    """A wait that hears an act first cancels its tick while the tick still lets others run: the tick must leave
+    the sleepers. Left behind, the next sleeper moved time to it, woke nobody, and waited for a mover that was
+    gone (a run paused for the IC stalled a minute into its deadline, about one run in ten)."""
+    clock = FakeClock()
+    tick = asyncio.ensure_future(clock.sleep(1))
+    await asyncio.sleep(0)  # the tick is registered and lets others run
+    tick.cancel()
+    later = asyncio.ensure_future(clock.sleep(5))
+    await asyncio.wait({later}, timeout=2.0)  # real seconds: a stalled clock never wakes it
+    assert later.done()
+    assert clock.monotonic() == 5.0
