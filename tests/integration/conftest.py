@@ -47,11 +47,26 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from golive.clock import FakeClock
 from golive.store import sqlite
 
 LOOPBACK = "127.0.0.1"
 SERVICE_START_TIMEOUT = 30.0  # seconds a service may take to become ready before the test errors
 PG_ADMIN_URL = os.environ.get("GOLIVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.asynccontextmanager
+async def sqlite_on_fake_clock(
+    path: Path, start: dt.datetime | None = None
+) -> AsyncIterator[tuple[FakeClock, sqlite.SqliteStore]]:
+    """A SQLite store at ``path`` whose timestamps come from a fresh fake clock (starting at ``start``)."""
+    clock = FakeClock(start)
+    store = sqlite.SqliteStore(path, clock)
+    await store.open()
+    try:
+        yield clock, store
+    finally:
+        await store.close()
 
 
 def free_port() -> int:

@@ -25,6 +25,8 @@ from golive.store import sqlite
 from golive.testing import FakeClock, RunningEngine, start_engine
 from golive.views import summary
 
+from .conftest import sqlite_on_fake_clock
+
 RUNBOOK = """\
 golive: 1
 name: armed-pause
@@ -75,13 +77,8 @@ class Switch:
 
 @pytest.fixture
 async def clock_store(tmp_path: Path) -> AsyncIterator[tuple[FakeClock, sqlite.SqliteStore]]:
-    clock = FakeClock()
-    store = sqlite.SqliteStore(tmp_path / "p.db", clock)
-    await store.open()
-    try:
-        yield clock, store
-    finally:
-        await store.close()
+    async with sqlite_on_fake_clock(tmp_path / "p.db") as clock_and_store:
+        yield clock_and_store
 
 
 def _paused(s: RunState) -> bool:

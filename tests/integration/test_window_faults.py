@@ -21,6 +21,8 @@ from golive.spec import loader
 from golive.store import sqlite
 from golive.testing import FakeClock, RunningEngine, start_engine
 
+from .conftest import sqlite_on_fake_clock
+
 WAIT_LIMIT = 30.0  # seconds (real) a run may take before the test fails
 T0 = datetime(2026, 3, 7, 2, 0, tzinfo=UTC)
 
@@ -48,13 +50,8 @@ rollback:
 
 @pytest.fixture
 async def clock_store(tmp_path: Path) -> AsyncIterator[tuple[FakeClock, sqlite.SqliteStore]]:
-    clock = FakeClock(T0)
-    store = sqlite.SqliteStore(tmp_path / "w.db", clock)
-    await store.open()
-    try:
-        yield clock, store
-    finally:
-        await store.close()
+    async with sqlite_on_fake_clock(tmp_path / "w.db", T0) as clock_and_store:
+        yield clock_and_store
 
 
 async def _late(clock: FakeClock, store: sqlite.SqliteStore, default: str) -> RunningEngine:
