@@ -22,7 +22,7 @@ from golive.engine.state import RunState, RunStatus
 from golive.results import Outcome
 from golive.spec import loader
 from golive.store import sqlite
-from golive.testing import FakeClock, start_engine
+from golive.testing import FakeClock, RunningEngine, start_engine
 from golive.views import summary
 
 LEASE_TTL = 1.0  # seconds; short, so that a lost lease shows at once
@@ -82,6 +82,17 @@ class BreachFrom:
         return results.MetricReading.of(1.0 if self.at is not None and self.clock.now() >= self.at else 0.0)
 
 
+async def run_to_go(store: sqlite.SqliteStore, tmp_path: Path, clock: FakeClock) -> RunningEngine:
+    """A run of the runbook that the operator confirms and the IC takes to GO: it ends PASSED."""
+    r = await start_engine(store, load(tmp_path), roles={"ic": "alice", "ops": "otto"}, clock=clock, poll=0.5)
+    h = await r.until("the deploy waits", lambda s: s.step("confirm-deploy").status == "waiting")
+    await acts.confirm(h, "confirm-deploy", "otto")
+    h = await r.until("the GO is asked", lambda s: s.step("go").status == "waiting")
+    await acts.decide(h, "go", "alice", "canary clean")
+    assert await r.finished() is RunStatus.PASSED
+    return r
+
+
 async def test_a_trigger_firing_during_an_action_phase_starts_the_rollback(
     store: sqlite.SqliteStore, tmp_path: Path, fake_metrics: Any
 ) -> None:
@@ -138,12 +149,7 @@ async def test_a_rollback_trigger_in_hypercare_ends_the_run_rolled_back_after_go
     try:
         source = BreachFrom(clock, None)
         fake_metrics.sources["errors"] = source
-        r = await start_engine(store, load(tmp_path), roles={"ic": "alice", "ops": "otto"}, clock=clock, poll=0.5)
-        h = await r.until("the deploy waits", lambda s: s.step("confirm-deploy").status == "waiting")
-        await acts.confirm(h, "confirm-deploy", "otto")
-        h = await r.until("the GO is asked", lambda s: s.step("go").status == "waiting")
-        await acts.decide(h, "go", "alice", "canary clean")
-        assert await r.finished() is RunStatus.PASSED
+        r = await run_to_go(store, tmp_path, clock)
         st = (await r.view()).state
         assert st.go_at is not None
         go = datetime.fromisoformat(st.go_at.replace("Z", "+00:00"))
@@ -195,12 +201,7 @@ async def test_hypercare_tick_reads_the_armed_triggers(tmp_path: Path, fake_metr
     await store.open()
     try:
         fake_metrics["errors"].set(0.0)
-        r = await start_engine(store, load(tmp_path), roles={"ic": "alice", "ops": "otto"}, clock=clock, poll=0.5)
-        h = await r.until("the deploy waits", lambda s: s.step("confirm-deploy").status == "waiting")
-        await acts.confirm(h, "confirm-deploy", "otto")
-        h = await r.until("the GO is asked", lambda s: s.step("go").status == "waiting")
-        await acts.decide(h, "go", "alice", "canary clean")
-        assert await r.finished() is RunStatus.PASSED
+        r = await run_to_go(store, tmp_path, clock)
 
         async def tick() -> Any:
             hc = await service.hypercare_runner(store, r.run_id, tmp_path / "reports", lambda s: None)
