@@ -47,3 +47,41 @@ def test_a_run_without_triggers_imports_no_judge(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "passed []"
+
+
+PREFLIGHT = """
+import asyncio, sys
+from golive.cli import preflight_cmds
+from golive.spec import loader
+
+async def main():
+    data, _, _ = await preflight_cmds.run_preflight(loader.load(sys.argv[1]), None, 10, 30.0)
+    watchers = ("golive.watch.triggers", "golive.watch.observe", "golive.watch.hypercare")
+    print(data["verdict"], sorted(m for m in watchers if m in sys.modules))
+
+asyncio.run(main())
+"""
+
+
+def test_a_preflight_imports_no_watcher(tmp_path: Path) -> None:
+    """A pre-flight runs checks only: the trigger, observe and hypercare watchers stay unimported (start-up
+    is most of a small pre-flight's time)."""
+    runbook = tmp_path / "runbook.yaml"
+    runbook.write_text(RUNBOOK, encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-c", PREFLIGHT, str(runbook)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "PASS []"
+
+
+def test_the_watch_package_still_gives_its_names() -> None:
+    """``golive.watch`` imports its watchers on first use, and still gives every name it exports."""
+    code = (
+        "import sys, golive.watch as w; before = 'golive.watch.triggers' in sys.modules; "
+        "names = [getattr(w, n) for n in w.__all__]; "
+        "print(before, 'golive.watch.triggers' in sys.modules, w.TriggerEvaluator is w.triggers.TriggerEvaluator)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True"]

@@ -31,12 +31,12 @@ from golive import clock as clock_mod
 from golive.engine import state as state_mod
 from golive.engine import windows as windows_mod
 from golive.spec import models
-from golive.watch import observe as observe_mod
 from golive.watch import samples as samples_mod
-from golive.watch import triggers as triggers_mod
 
 if TYPE_CHECKING:
     from golive.engine.state import RunState
+    from golive.watch import observe as observe_mod
+    from golive.watch import triggers as triggers_mod
 
 __all__ = [
     "ArmedWatch",
@@ -173,7 +173,7 @@ async def record_coverage(engine: Any, segment: str, watch: ArmedWatch | None = 
     if not any(span(runbook, t) is not None for t in runbook.triggers):
         return
     if watch is not None:
-        await watch.recorder.flush()
+        await watch.flush()
     events = await engine.store.events(engine.h.run_id)
     try:
         per = span_coverage(runbook, engine.h.state, events, segment, engine.clock.now(), gap_floor(engine.clock))
@@ -228,10 +228,25 @@ class ArmedWatch:
         rollback trigger fires."""
         self.engine = engine
         self.on_rollback = on_rollback
-        self.recorder = observe_mod.Recorder(self._record, engine.clock)
+        self._recorder: observe_mod.Recorder | None = None  # made when a trigger is first read
         self.reads = 0
         self._answered: set[tuple[str, str]] | None = None  # pause questions whose answer was acted on
         self._observe_steps = [s for _, s in engine.runbook.all_steps() if s.kind is models.StepKind.OBSERVE]
+
+    @property
+    def recorder(self) -> observe_mod.Recorder:
+        """The readings' batcher, made (and the watchers imported) when the first armed trigger is read: a run
+        with none, like a pre-flight, never imports them."""
+        if self._recorder is None:
+            from golive.watch import observe as observe_mod
+
+            self._recorder = observe_mod.Recorder(self._record, self.engine.clock)
+        return self._recorder
+
+    async def flush(self) -> None:
+        """Write the readings batched so far (nothing when no trigger was read)."""
+        if self._recorder is not None:
+            await self._recorder.flush()
 
     async def _record(self, ev: dict[str, Any]) -> None:
         await self.engine.emit(ev["type"], armed=True, **ev["data"])
@@ -266,7 +281,7 @@ class ArmedWatch:
             ids = {t.id for t in active}
             for tid in [t for t in next_due if t not in ids]:
                 next_due.pop(tid)  # disarmed (or an observe window reads it): its batch is written now
-                await self.recorder.flush()
+                await self.flush()
             now = clock.monotonic()
             due = [t for t in active if next_due.setdefault(t.id, now) <= now]
             if due:
@@ -305,7 +320,7 @@ class ArmedWatch:
         try:
             return await self._read([e for e in evs if not e.manual])
         finally:
-            await self.recorder.flush()
+            await self.flush()
 
     async def _read(self, evs: list[triggers_mod.TriggerEvaluator]) -> bool:
         """Read ``evs`` once (together), record the readings and act on fires; True when the rollback started."""
@@ -322,7 +337,7 @@ class ArmedWatch:
         eng = self.engine
         title = trig.title or trig.id
         if trig.then == "rollback":
-            await self.recorder.flush()
+            await self.flush()
             st = eng.h.state
             if eng.rollback_begun or st.rollback is not None or st.rollback_requests:
                 return True  # a rollback is already under way (asked for while this read was in flight)
@@ -362,10 +377,12 @@ class ArmedWatch:
         scope = f"trigger:{trig.id}"
         if any(o.get("scope") == scope and o.get("decision") is None for o in eng.h.state.overruns):
             return
-        await self.recorder.flush()
+        await self.flush()
         now = eng.clock.now()
         wait = trig.deadline
         if wait is None:
+            from golive.watch import observe as observe_mod
+
             wait = eng.runbook.settings.decision_deadline or observe_mod.DEFAULT_PAUSE_DEADLINE
         deadline = clock_mod.utc_iso(now + timedelta(seconds=wait))
         title = trig.title or trig.id
@@ -416,7 +433,7 @@ class ArmedWatch:
             if eng.rollback_begun or st.rollback is not None or st.rollback_requests:
                 return True  # a rollback is already under way
             who = "deadline" if dec.get("default") else dec.get("by")
-            await self.recorder.flush()
+            await self.flush()
             await self.on_rollback(f"{o.get('reason')}; ROLLBACK by {who}: {dec.get('reason')}", f"trigger:{tid}")
             return True
         return False
