@@ -15,7 +15,6 @@ import click
 
 from golive import runids
 from golive.cli import _common
-from golive.results import Outcome
 
 __all__ = ["close_change", "evidence", "keygen"]
 
@@ -125,7 +124,7 @@ def pack_cmd(
 
     done = asyncio.run(go())
     if as_json:
-        click.echo(json.dumps(done.model_dump(mode="json"), indent=2, sort_keys=True))
+        click.echo(json.dumps(done.as_dict(), indent=2, sort_keys=True))
         return
     click.echo(f"wrote {done.path}")
     click.echo(f"files: {done.file_count} ({done.evidence_files} evidence), {done.total_bytes} bytes")
@@ -181,6 +180,7 @@ def close_change(
     closed, 1 when it does not or the change system failed, 2 for a bad run, step or pack.
     """
     from golive.evidence import closeout
+    from golive.results import Outcome
 
     async def go(store: Any) -> Any:
         rid = await _common.latest_run_id(store, run_id)

@@ -67,6 +67,7 @@ def read_anchor(path: Path, pubkey: Path | None = None) -> dict[str, Any]:
     return {"run_id": m.get("run_id"), "head_seq": m.get("head_seq"), "head_hash": m.get("head_hash")}
 
 
+@dataclass(frozen=True, kw_only=True)
 class RunPackSummary(pack.PackSummary):
     """What :func:`pack_run` wrote: the pack summary, plus the run's facts from the manifest."""
 
@@ -435,7 +436,7 @@ async def pack_run(
             await asyncio.to_thread(_discard, out)  # a pack asked to be attested is written with it or not at all
             raise
     return RunPackSummary(
-        **written.model_dump(),
+        **written.fields(),
         attestation=attestation,
         run_id=rid,
         head_hash=head.hash,
