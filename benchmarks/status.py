@@ -46,7 +46,9 @@ def runbook_text(steps: int, phases: int = 4) -> str:
 
 
 def evaluation(i: int) -> dict[str, Any]:
-    """A ``trigger_evaluated`` event's data as the observe loop writes it (triggers.Evaluation.event_data)."""
+    """A ``trigger_evaluated`` event's data as the observe loop writes it: the last evaluation
+    (triggers.Evaluation.event_data) and the batch of readings since the trigger's last event (``samples``,
+    golive.watch.samples)."""
     tid = "errors" if i % 2 else "latency"
     ts = f"2026-12-01T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z"
     return {
@@ -66,7 +68,7 @@ def evaluation(i: int) -> dict[str, Any]:
         "when": "value > 0.05",
         "then": "notify",
         "severity": "page",
-        "readings": [[ts, 0.001 * (i % 17)]] * 4,
+        "samples": [[ts, "ok", 0.001 * (i % 17), None]] * 4,
     }
 
 
