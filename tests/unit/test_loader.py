@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from golive import exceptions
 from golive.spec import loader
@@ -139,3 +140,32 @@ def test_alias_bomb_is_refused_quickly() -> None:
         prev = name
     with pytest.raises(exceptions.RunbookInvalid, match=f"more than {loader.MAX_YAML_VALUES:,} values"):
         loader.load_text("\n".join(lines) + "\n", "bomb.yaml", environ={})
+
+
+SCALARS = [
+    "plain", "s0-1", "2s", "1m", "200", "-3", "+4", "0o17", "0x1f", "1_000", "1.5", ".5", "-.inf", ".NaN", "1e3",
+    "yes", "No", "on", "OFF", "true", "False", "y", "n", "~", "null", "Null", "", "2026-03-01", "2026-03-01T10:00:00Z",
+    "=x", "<<x", "'200'", '"yes"', "'~'", '""', "!!str 200", "!!int '12'", "!!float 1", "! 12", "!!bool yes", "'${{ vars.a }}'",
+    "é", "|\n    block\n", ">-\n    folded\n", "'it''s'", '"tab\\t"',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("scalar", SCALARS)
+def test_a_scalar_reads_as_pyyaml_safe_loader_reads_it(scalar: str) -> None:
+    """The builder decides most strings without PyYAML's resolver and constructor; each spelling still reads
+    as the safe loader reads it, in a block mapping, a flow mapping and a list, with its position kept."""
+    text = f"a: {scalar}\nb: [{scalar}]\n" if "\n" not in scalar else f"a: {scalar}"
+    if "\n" not in scalar:
+        text += f"c: {{k: {scalar}}}\n"
+    expected = yaml.load(text, Loader=yaml.CSafeLoader)
+    builder = loader._Builder(text, "f.yaml", [])
+    try:
+        found, data = builder.document()
+    finally:
+        builder.close()
+    assert found
+    assert repr(data) == repr(expected)  # types too, and a NaN equal to itself
+    assert builder.pos[("a",)] == (1, 1)
+    if "\n" not in scalar and data["b"]:
+        assert builder.pos[("b", 0)] == (2, 5)
+        assert builder.pos[("c", "k")] == (3, 5)

@@ -79,6 +79,10 @@ class _Builder:
     data it becomes, so a 20,000-step runbook would need ~170 MB for nodes alone. The limits (events, values
     with alias expansion, characters of one value) are checked as the events arrive, so an oversized
     document is refused at the cost of the limit, not of the input.
+
+    Every event is read by :meth:`_next` and turned into a value by :meth:`_value`; the common case (a plain
+    or quoted string without a tag or an anchor) is decided there without a node, a constructor or the
+    resolver's regular expressions.
     """
 
     def __init__(self, text: str, file: str, problems: list[exceptions.Problem]) -> None:
@@ -89,24 +93,31 @@ class _Builder:
         # usual sign of a comma in an unquoted value.
         self.flow_bare_keys: set[Loc] = set()
         self.parser = _Loader(text)  # libyaml's parser with the safe resolver
+        self._get_event = self.parser.get_event
         self.constructor = yaml.constructor.SafeConstructor()
         self.events = 0  # parse events read, bounded by MAX_YAML_EVENTS
         self.count = 0  # values built, aliases expanded, bounded by MAX_YAML_VALUES
         self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (value, values it holds)
         self.open: set[str] = set()  # anchors being built (an alias to one of them is recursive)
+        # A plain scalar whose first character no implicit resolver (null, bool, int, float, timestamp, merge,
+        # value) starts with is a string: the resolver would try no pattern on it. Not when path resolvers
+        # are registered (PyYAML's safe loader has none): then every scalar goes through the resolver.
+        resolvers = self.parser.yaml_implicit_resolvers
+        self._plain_str_first = None if self.parser.yaml_path_resolvers else frozenset(resolvers)
 
     def close(self) -> None:
         self.parser.dispose()
 
     def _next(self) -> Any:
-        event = self.parser.get_event()
+        event = self._get_event()
         self.events += 1
         if self.events > MAX_YAML_EVENTS:
-            self._problem(
-                event, (), f"more than {MAX_YAML_EVENTS:,} YAML nodes; a runbook is never this big (split it)"
-            )
-            raise exceptions.RunbookInvalid(self.problems)
+            self._too_many_events(event)
         return event
+
+    def _too_many_events(self, event: Any) -> None:
+        self._problem(event, (), f"more than {MAX_YAML_EVENTS:,} YAML nodes; a runbook is never this big (split it)")
+        raise exceptions.RunbookInvalid(self.problems)
 
     def document(self) -> tuple[bool, Any]:
         """(found, value) of the only document; more than one is a problem."""
@@ -131,10 +142,15 @@ class _Builder:
             raise exceptions.RunbookInvalid(self.problems)
 
     def build(self, loc: Loc) -> Any:
-        event = self._next()
+        return self._value(self._next(), loc)
+
+    def _value(self, event: Any, loc: Loc) -> Any:
+        """The value that starts with ``event`` (already read), its position recorded at ``loc``."""
         mark = event.start_mark
-        self.pos.setdefault(loc, (mark.line + 1, mark.column + 1))
-        if isinstance(event, yaml.AliasEvent):
+        if loc not in self.pos:
+            self.pos[loc] = (mark.line + 1, mark.column + 1)
+        cls = type(event)
+        if cls is yaml.AliasEvent:
             name = event.anchor
             if name in self.open:
                 self._problem(event, loc, "this alias refers to a value that contains it; write the value out")
@@ -146,17 +162,30 @@ class _Builder:
             self._counted(event, loc, size)
             return value
         before = self.count
-        self._counted(event, loc, 1)
-        anchor = getattr(event, "anchor", None)
+        self.count = before + 1
+        if self.count > MAX_YAML_VALUES:
+            self._counted(event, loc, 0)  # refuses, naming this value
+        anchor = event.anchor
+        if cls is yaml.ScalarEvent:
+            value = event.value
+            first = self._plain_str_first
+            if (
+                first is not None
+                and anchor is None
+                and event.tag is None
+                and len(value) <= MAX_SCALAR_CHARS
+                and (not event.implicit[0] or (value and value[0] not in first))
+            ):
+                return value  # a string, as the resolver and SafeConstructor.construct_yaml_str would give it
         if anchor:
             self.open.add(anchor)
         try:
-            if isinstance(event, yaml.ScalarEvent):
+            if cls is yaml.ScalarEvent:
                 value = self._scalar(event, loc)
-            elif isinstance(event, yaml.MappingStartEvent):
+            elif cls is yaml.MappingStartEvent:
                 value = self._mapping(loc, flow=bool(event.flow_style))
             else:
-                value = [self.build((*loc, i)) for i in self._items()]
+                value = self._sequence(loc)
         finally:
             if anchor:
                 self.open.discard(anchor)
@@ -164,44 +193,48 @@ class _Builder:
             self.anchors[anchor] = (value, self.count - before)
         return value
 
-    def _items(self) -> Iterator[int]:
-        i = 0
-        while not self.parser.check_event(yaml.SequenceEndEvent):
-            yield i
-            i += 1
-        self._next()
+    def _sequence(self, loc: Loc) -> list[Any]:
+        out: list[Any] = []
+        while True:
+            event = self._next()
+            if type(event) is yaml.SequenceEndEvent:
+                return out
+            out.append(self._value(event, (*loc, len(out))))
 
     def _mapping(self, loc: Loc, flow: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        while not self.parser.check_event(yaml.MappingEndEvent):
-            key_event = self.parser.peek_event()
-            if not isinstance(key_event, yaml.ScalarEvent):
+        pos = self.pos
+        while True:
+            key_event = self._get_event()
+            self.events += 1
+            cls = type(key_event)
+            if cls is not yaml.ScalarEvent and cls is not yaml.MappingEndEvent:
                 self._problem(key_event, loc, "a mapping key must be a plain string")
-                self.build((*loc, "<key>"))
+            if self.events > MAX_YAML_EVENTS:
+                self._too_many_events(key_event)
+            if cls is yaml.MappingEndEvent:
+                return out
+            if cls is not yaml.ScalarEvent:
+                self._value(key_event, (*loc, "<key>"))
                 self.build((*loc, "<value>"))
                 continue
-            self._next()
             key = str(key_event.value)
             kmark: Any = key_event.start_mark
-            kpos = (kmark.line + 1, kmark.column + 1)
             if key == "<<" and key_event.implicit[0]:
                 self._problem(key_event, loc, "YAML merge keys ('<<') are not supported; write the fields out")
                 self.build((*loc, "<merge>"))
                 continue
+            here = (*loc, key)
             if key in out:
-                self._problem(
-                    key_event, (*loc, key), f"duplicate key {key!r} (the first is at line {self.pos[(*loc, key)][0]})"
-                )
+                self._problem(key_event, here, f"duplicate key {key!r} (the first is at line {pos[here][0]})")
                 self.build((*loc, "<duplicate>"))
                 continue
-            self.pos[(*loc, key)] = kpos
+            pos[here] = (kmark.line + 1, kmark.column + 1)
             if flow:
                 nxt = self.parser.peek_event()
-                if isinstance(nxt, yaml.ScalarEvent) and nxt.value == "" and nxt.implicit[0]:
-                    self.flow_bare_keys.add((*loc, key))
-            out[key] = self.build((*loc, key))
-        self._next()
-        return out
+                if type(nxt) is yaml.ScalarEvent and nxt.value == "" and nxt.implicit[0]:
+                    self.flow_bare_keys.add(here)
+            out[key] = self._value(self._next(), here)
 
     def _scalar(self, event: Any, loc: Loc) -> Any:
         value = event.value
