@@ -20,6 +20,7 @@ only by the runbook or by whoever starts the run).
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import typing
@@ -225,23 +226,31 @@ def problems(
     return out
 
 
+@functools.cache
+def _fields(model: type[BaseModel]) -> tuple[tuple[str, str, str | None, tuple[type[BaseModel], ...]], ...]:
+    """(name, key, language, nested params models) of each field of ``model``, in field order; read once per model
+    (params models are classes, built once: a runbook of 2,000 steps walks the same few thousands of times)."""
+    return tuple(
+        (name, field.alias or name, _language(field), tuple(_submodels(field.annotation)))
+        for name, field in model.model_fields.items()
+    )
+
+
 def _walk(model: type[BaseModel], params: Any, var_types: Mapping[str, str], loc: Loc, out: list[Any]) -> None:
+    fields = _fields(model)
     if isinstance(params, str):
         # An expect block written as a string is its condition.
-        cond = model.model_fields.get("condition")
-        if cond is not None and _language(cond) == "condition":
+        if any(name == "condition" and lang == "condition" for name, _, lang, _ in fields):
             out.extend(_text_problems(params, "condition", var_types, loc))
         return
     if not isinstance(params, Mapping):
         return
     stdin_is_code = False
-    for name, field in model.model_fields.items():
-        key = field.alias or name
+    for _, key, lang, sub_models in fields:
         if key not in params:
             continue
         value = params[key]
         here = (*loc, key)
-        lang = _language(field)
         if lang == "argv":
             if isinstance(value, str):
                 out.extend(_text_problems(value, "shell", var_types, here))
@@ -255,13 +264,13 @@ def _walk(model: type[BaseModel], params: Any, var_types: Mapping[str, str], loc
         elif lang is not None and lang != "stdin":
             for sub, text in refs.walk_strings(value):
                 out.extend(_text_problems(text, lang, var_types, (*here, *sub)))
-        for sub_model in _submodels(field.annotation):
+        for sub_model in sub_models:
             if isinstance(value, Mapping | str):
                 _walk(sub_model, value, var_types, here, out)
             elif isinstance(value, list):
                 for k, item in enumerate(value):
                     _walk(sub_model, item, var_types, (*here, k), out)
-    for name, field in model.model_fields.items():
-        key = field.alias or name
-        if _language(field) == "stdin" and stdin_is_code and isinstance(params.get(key), str):
-            out.extend(_text_problems(params[key], "shell", var_types, (*loc, key)))
+    if stdin_is_code:
+        for _, key, lang, _ in fields:
+            if lang == "stdin" and isinstance(params.get(key), str):
+                out.extend(_text_problems(params[key], "shell", var_types, (*loc, key)))

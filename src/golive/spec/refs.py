@@ -16,7 +16,7 @@ A string that is exactly one reference keeps the referenced value's type (an int
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +74,32 @@ def walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple
             yield from walk_strings(v, (*path, i))
 
 
+def _strings_with_refs(value: Any, path: list[str | int], out: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """:func:`walk_strings`, keeping only strings that hold ``${{``: the path of a string is made only when it
+    does (a runbook's data is tens of thousands of values, a few thousand of them templated)."""
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[str | int, Any]] = ((str(k), v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        if isinstance(value, str) and "${{" in value:
+            out.append((tuple(path), value))
+        return
+    for key, v in items:
+        if isinstance(v, str):
+            if "${{" in v:
+                out.append(((*path, key), v))
+        elif isinstance(v, Mapping | list | tuple):
+            path.append(key)
+            _strings_with_refs(v, path, out)
+            path.pop()
+
+
 def scan(value: Any) -> Iterator[tuple[tuple[str | int, ...], Ref | RefError]]:
     """Every reference (or reference error) inside nested data, with the path of its string."""
-    for path, s in walk_strings(value):
-        if "${{" not in s:
-            continue
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    _strings_with_refs(value, [], found)
+    for path, s in found:
         try:
             for ref in find_refs(s):
                 yield path, ref
