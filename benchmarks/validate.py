@@ -10,12 +10,17 @@ command actions, needs chains), then times:
 Wall times on the shared 2-core machine swing with the other jobs' load; the CPU seconds of the child
 (user + sys) are steadier and are printed next to them.
 
-Run: ``.venv/bin/python benchmarks/validate.py [--steps 2000] [--repeat 5]``
+``--before SRC`` adds a third run to each round: ``golive validate`` from another checkout's ``src``
+(``PYTHONPATH``, e.g. ``git worktree add --detach /tmp/validate-before COMMIT``), so before and after are
+measured in the same rounds; its stage figures are printed too.
+
+Run: ``.venv/bin/python benchmarks/validate.py [--steps 2000] [--repeat 5] [--before /tmp/validate-before/src]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -83,6 +88,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--before", default=None, help="another checkout's src directory, run in the same rounds")
     args = ap.parse_args()
     golive = str(Path(sys.executable).with_name("golive"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,6 +106,9 @@ def main() -> int:
         sub: list[float] = []
         cpu: list[float] = []
         floor: list[float] = []
+        before_sub: list[float] = []
+        before_cpu: list[float] = []
+        before_env = {**env, "PYTHONPATH": str(Path(args.before).resolve())} if args.before else None
         floor_code = f"import yaml; yaml.load(open({str(path)!r}, 'rb'), Loader=yaml.CSafeLoader)"
         for _ in range(args.repeat):
             # The floor, alternated with golive: a fresh interpreter that only parses the file with PyYAML's
@@ -116,7 +125,18 @@ def main() -> int:
             if proc.returncode != 0:
                 print(proc.stdout.decode(), proc.stderr.decode())
                 return 1
+            if before_env is not None:
+                ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t = time.perf_counter()
+                proc = subprocess.run([golive, "validate", str(path)], env=before_env, capture_output=True, check=False)
+                before_sub.append(time.perf_counter() - t)
+                ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                before_cpu.append(ru2.ru_utime - ru.ru_utime + ru2.ru_stime - ru.ru_stime)
+                if proc.returncode != 0:
+                    print(proc.stdout.decode(), proc.stderr.decode())
+                    return 1
         stages = stage_cpu(path.read_text(encoding="utf-8"))
+        before_stages = stage_cpu_of(args.before, path) if args.before else None
         imports = import_cpu(env)
         inproc: list[float] = []
         for _ in range(args.repeat):
@@ -131,10 +151,34 @@ def main() -> int:
         f"median {med:.2f}x (target <= {FLOOR_RATIO}x)"
     )
     print(f"  child CPU (user+sys):             {best(cpu)}")
+    if before_sub:
+        med_b = sorted(before_sub)[len(before_sub) // 2] / sorted(floor)[len(floor) // 2]
+        print(
+            f"--before {args.before} (same rounds): {best(before_sub)}; / floor: best "
+            f"{min(before_sub) / min(floor):.2f}x, median {med_b:.2f}x; child CPU {best(before_cpu)}"
+        )
     print(f"loader.load (in process, warm):     {best(inproc)}")
     print("CPU by stage (best of 5): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items()))
+    if before_stages is not None:
+        print("  --before, CPU by stage:  " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in before_stages.items()))
     print("CPU to import (fresh interpreter): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in imports.items()))
+    if args.before:
+        before_imports = import_cpu({**env, "PYTHONPATH": str(Path(args.before).resolve())})
+        print("  --before, CPU to import: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in before_imports.items()))
     return 0
+
+
+def stage_cpu_of(src: str, path: Path) -> dict[str, float]:
+    """:func:`stage_cpu` of the golive in another checkout's ``src`` (a child process with that PYTHONPATH)."""
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import validate\n"
+        f"print(json.dumps(validate.stage_cpu(open({str(path)!r}, encoding='utf-8').read())))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return {str(k): float(v) for k, v in json.loads(out).items()}
 
 
 def stage_cpu(text: str, repeat: int = 5) -> dict[str, float]:
