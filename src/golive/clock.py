@@ -5,15 +5,17 @@ Tests (and ``golive test``) use :class:`FakeClock` so that schedules and deadlin
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 import os
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from golive.exceptions import NoTimezone, UsageError
+
+if TYPE_CHECKING:  # asyncio costs ~35 ms to import; a clock used only to read the time never needs it
+    import asyncio
 
 __all__ = [
     "Clock",
@@ -57,6 +59,8 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         await asyncio.sleep(max(0.0, seconds))
 
 
@@ -174,6 +178,8 @@ class FakeClock:
         """Wait until the clock has moved ``seconds`` on, without moving it: a watch that reads on time (the
         armed triggers) must not itself drive a fake clock ahead of the work it watches. Sleepers that move
         time stop at each waiter's time on the way and let it run there."""
+        import asyncio
+
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (self._mono + max(0.0, seconds), next(self._seq), fut))
         self._wake_due()
@@ -183,12 +189,16 @@ class FakeClock:
         """What a sleeper waits for before it moves time: here, a few event-loop turns. It ends early once
         ``woken`` (the sleeper's own wake-up) is done: a sleeper another one woke meanwhile must go back to
         its caller at once, not idle on while a third sleeper moves time past what its caller does next."""
+        import asyncio
+
         for _ in range(self.YIELDS):
             if woken is not None and woken.done():
                 return
             await asyncio.sleep(0)
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + max(0.0, seconds), next(self._seq), fut))
         try:

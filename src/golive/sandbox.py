@@ -11,12 +11,13 @@ and the evaluation is an error, so the step fails closed and the event loop, the
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.connection
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive.exceptions import SandboxError
+
+if TYPE_CHECKING:  # multiprocessing is imported when a worker starts, not by every condition's compile
+    import multiprocessing.connection
 
 __all__ = ["EVAL_LIMIT", "SandboxError", "is_linear", "search"]
 
@@ -76,6 +77,8 @@ class _Worker:
         self.conn: multiprocessing.connection.Connection | None = None
 
     def _start(self) -> multiprocessing.connection.Connection:
+        import multiprocessing
+
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads and an event loop
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_serve, args=(child,), name="golive-sandbox", daemon=True)

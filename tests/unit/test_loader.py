@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,35 @@ def test_a_scalar_reads_as_pyyaml_safe_loader_reads_it(scalar: str) -> None:
     if "\n" not in scalar and data["b"]:
         assert builder.pos[("b", 0)] == (2, 5)
         assert builder.pos[("c", "k")] == (3, 5)
+
+
+def test_validating_imports_no_event_loop_tls_or_process_pool(tmp_path: Path) -> None:
+    """`golive validate` of a runbook with HTTP, command and SQL steps, a local secret and conditions reads no
+    asyncio, ssl or multiprocessing (~40 ms of imports): those are imported when a step runs."""
+    path = tmp_path / "rb.yaml"
+    path.write_text(
+        BASE.replace("previous_tag: {required: true}", "previous_tag: v1")
+        + "      - {id: cmd, kind: action, type: command, if: vars.region == 'x', with: {run: [echo, hi]}}\n"
+        + "      - {id: db, kind: check, type: sql, with: {url: 'sqlite:///x.db', query: 'select 1', expect: {rows: [[1]]}}}\n"
+        + "      - {id: f, kind: check, type: http, with: {url: 'https://x', expect: {json: {'$.a[?b > `1`]': 2}}}}\n"
+        + "  - id: q\n    steps:\n      - {id: m, kind: manual, role: ops, instructions: ok}\n",
+        encoding="utf-8",
+    )
+    secret = 'secrets:\n  token: {provider: file, id: "' + str(tmp_path / "t") + '"}\n'
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("secrets:\n  token: {provider: env, id: T_TOKEN}\n", secret)
+    )
+    code = (
+        "import sys\n"
+        "from golive.cli import main\n"
+        "sys.argv = ['golive', 'validate', sys.argv[1]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in ('asyncio', 'ssl', 'multiprocessing', 'aiohttp') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "valid" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

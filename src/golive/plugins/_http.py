@@ -13,11 +13,9 @@ them into ``Outcome.ERROR`` results: never a pass.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json as jsonlib
 import os
-import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from golive.exceptions import HttpFailure, HttpFailureKind
 
-if TYPE_CHECKING:  # aiohttp costs ~90 ms to import: only runs that send requests pay it
+if TYPE_CHECKING:  # aiohttp costs ~90 ms to import, asyncio and ssl ~35 ms: only runs that send requests pay them
+    import ssl
+
     import aiohttp
 
 __all__ = [
@@ -129,6 +129,8 @@ class HttpClient:
 
     def _ssl_for(self, tls: TlsOptions) -> ssl.SSLContext | bool:
         """One SSLContext per distinct TLS setting: building one costs milliseconds."""
+        import ssl
+
         ctx = self._ssl.get(tls)
         if ctx is None:
             if not tls.verify:
@@ -195,6 +197,8 @@ class HttpClient:
         max_body_bytes: int,
         follow_redirects: bool,
     ) -> HttpResponse:
+        import asyncio
+
         import aiohttp
 
         session = self._get_session()
@@ -265,6 +269,8 @@ def _short(url: str) -> str:
 
 
 def _ssl_reason(err: Exception) -> str:
+    import ssl
+
     if isinstance(err, ssl.SSLCertVerificationError) and err.verify_message:
         return str(err.verify_message)
     return str(err)

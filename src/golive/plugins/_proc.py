@@ -6,7 +6,6 @@ shell, and anything it started) is sent SIGTERM, then SIGKILL after a grace peri
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shlex
@@ -15,9 +14,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from golive.exceptions import ProcFailure
 from golive.spec import vartypes
+
+if TYPE_CHECKING:  # asyncio costs ~35 ms to import: only runs that start a process pay it
+    import asyncio
 
 __all__ = [
     "KILL_GRACE",
@@ -116,6 +119,8 @@ async def run_command(
     max_output_bytes: int = MAX_OUTPUT_BYTES,
 ) -> ProcResult:
     """Run a command to completion or until ``timeout``; :class:`ProcFailure` if it cannot start."""
+    import asyncio
+
     argv = argv_of(run)
     if not argv or not argv[0]:
         raise ProcFailure("the command is empty")

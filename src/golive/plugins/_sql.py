@@ -8,7 +8,6 @@ once, and a pooled connection left open would outlive the step.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import decimal
@@ -132,6 +131,8 @@ async def execute(
             res = await execute(url, statements, parameters, timeout=timeout, write=write)
         recorder.sql(statements, res)
         return res
+    import asyncio
+
     from sqlalchemy import exc as sa_exc
 
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -132,6 +131,8 @@ class FileSecrets(base.SecretProvider):
         return "raw"
 
     async def resolve(self, secret_id: str, key: str | None = None) -> str:
+        import asyncio  # imported when a secret is read, not when a runbook naming one is validated
+
         path = self._path(secret_id)
         try:
             text = await asyncio.to_thread(path.read_text, "utf-8")
