@@ -76,21 +76,26 @@ def walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple
 
 def _strings_with_refs(value: Any, path: list[str | int], out: list[tuple[tuple[str | int, ...], str]]) -> None:
     """:func:`walk_strings`, keeping only strings that hold ``${{``: the path of a string is made only when it
-    does (a runbook's data is tens of thousands of values, a few thousand of them templated)."""
-    if isinstance(value, Mapping):
-        items: Iterable[tuple[str | int, Any]] = ((str(k), v) for k, v in value.items())
-    elif isinstance(value, list | tuple):
-        items = enumerate(value)
-    else:
-        if isinstance(value, str) and "${{" in value:
+    does (a runbook's data is tens of thousands of values, a few thousand of them templated). dict, list and
+    tuple are told apart with C-level checks before the (slower) Mapping check for other mappings."""
+    if isinstance(value, str):
+        if "${{" in value:
             out.append((tuple(path), value))
         return
-    for key, v in items:
+    if isinstance(value, list | tuple):
+        pairs: Iterable[tuple[Any, Any]] = enumerate(value)
+        keyed = False
+    elif isinstance(value, Mapping):
+        pairs = value.items()
+        keyed = True
+    else:
+        return
+    for k, v in pairs:
         if isinstance(v, str):
             if "${{" in v:
-                out.append(((*path, key), v))
-        elif isinstance(v, Mapping | list | tuple):
-            path.append(key)
+                out.append(((*path, str(k) if keyed else k), v))
+        elif isinstance(v, dict | list | tuple | Mapping):
+            path.append(str(k) if keyed else k)
             _strings_with_refs(v, path, out)
             path.pop()
 
