@@ -106,6 +106,7 @@ def main() -> int:
         sub: list[float] = []
         cpu: list[float] = []
         floor: list[float] = []
+        floor_cpu: list[float] = []
         before_sub: list[float] = []
         before_cpu: list[float] = []
         before_env = {**env, "PYTHONPATH": str(Path(args.before).resolve())} if args.before else None
@@ -113,9 +114,12 @@ def main() -> int:
         for _ in range(args.repeat):
             # The floor, alternated with golive: a fresh interpreter that only parses the file with PyYAML's
             # libyaml loader (no positions, no validation).
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             subprocess.run([sys.executable, "-c", floor_code], env=env, capture_output=True, check=True)
             floor.append(time.perf_counter() - t)
+            ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            floor_cpu.append(ru2.ru_utime - ru.ru_utime + ru2.ru_stime - ru.ru_stime)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             proc = subprocess.run([golive, "validate", str(path)], env=env, capture_output=True, check=False)
@@ -150,12 +154,17 @@ def main() -> int:
         f"PyYAML CSafeLoader alone (subprocess, cold): {best(floor)}; golive / floor: best {min(sub) / min(floor):.2f}x, "
         f"median {med:.2f}x (target <= {FLOOR_RATIO}x)"
     )
-    print(f"  child CPU (user+sys):             {best(cpu)}")
+    print(
+        f"  child CPU (user+sys):             {best(cpu)}; floor's {best(floor_cpu)}; "
+        f"CPU ratio best {min(cpu) / min(floor_cpu):.2f}x, median "
+        f"{sorted(cpu)[len(cpu) // 2] / sorted(floor_cpu)[len(floor_cpu) // 2]:.2f}x"
+    )
     if before_sub:
         med_b = sorted(before_sub)[len(before_sub) // 2] / sorted(floor)[len(floor) // 2]
         print(
             f"--before {args.before} (same rounds): {best(before_sub)}; / floor: best "
-            f"{min(before_sub) / min(floor):.2f}x, median {med_b:.2f}x; child CPU {best(before_cpu)}"
+            f"{min(before_sub) / min(floor):.2f}x, median {med_b:.2f}x; child CPU {best(before_cpu)}, CPU ratio best "
+            f"{min(before_cpu) / min(floor_cpu):.2f}x"
         )
     print(f"loader.load (in process, warm):     {best(inproc)}")
     print("CPU by stage (best of 5): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items()))
