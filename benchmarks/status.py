@@ -80,6 +80,7 @@ async def make_run(url: str, events: int, steps: int) -> tuple[str, int]:
     from golive.engine.state import RunStatus
     from golive.spec import loader
     from golive.store import base, open_store
+    from golive.views import cached
 
     loaded = loader.load_text(runbook_text(steps), "status-bench.yaml", environ={})
     store = open_store(url, create=True)
@@ -96,6 +97,8 @@ async def make_run(url: str, events: int, steps: int) -> tuple[str, int]:
         status = await driver.drive(handle, runner.Engine(handle), owner=driver.process_owner("bench"))
         if status is not RunStatus.PASSED:
             raise SystemExit(f"the benchmark run did not pass: {status}")
+        # As golive run, the worker and the server do when a run ends: keep its summary for golive status.
+        await cached.keep_finished(store, handle.run_id)
         return handle.run_id, handle.state.last_seq
     finally:
         await store.close()

@@ -7,7 +7,11 @@ has the hash it folded (else discarded), only by the code that wrote it, and nev
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from golive.spec import loader
 from golive.store import base as store_base
 from golive.store.postgres import PostgresStore
 from golive.store.sqlite import SqliteStore
+from golive.views import cached, summary
 
 RUNBOOK = """\
 golive: 1
@@ -209,6 +214,105 @@ async def test_the_validated_runbook_is_cached_and_read_without_validating_the_t
     monkeypatch.setattr(loader, "validated_code_digest", lambda: "another")
     with pytest.raises(AssertionError, match="validated the stored text again"):
         await acts.open_run(store, h.run_id)
+
+
+async def test_a_kept_summary_is_read_back_only_at_the_run_s_last_event_and_by_this_code(
+    store: store_base.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``golive status`` keeps a finished run's summary (golive.views.cached): read back it equals the summary
+    made from the log, as JSON; once the run has another event, or under other code, it is not read."""
+    h = await finished_run(store, tmp_path)
+    view = await acts.open_run(store, h.run_id)
+    made = summary.summarize(view)
+    await cached.keep_summary(store, view.record, view.state.last_seq, view.state.head_hash, made)
+    assert await cached.cached_summary(store, view.record) == json.loads(json.dumps(made, default=str))
+    monkeypatch.setattr(cached, "code_digest", lambda: "another")
+    assert await cached.cached_summary(store, view.record) is None
+    monkeypatch.undo()
+    await h.append_many([evaluation(200)])  # e.g. a sign-off after the end: the summary is of an earlier head
+    assert await cached.cached_summary(store, view.record) is None
+
+
+async def test_a_kept_summary_whose_event_was_rewritten_is_discarded(store: store_base.Store, tmp_path: Path) -> None:
+    """Like every snapshot: a summary whose seq no longer has the hash it was made at is never shown."""
+    h = await finished_run(store, tmp_path)
+    view = await acts.open_run(store, h.run_id)
+    made = summary.summarize(view)
+    await cached.keep_summary(store, view.record, view.state.last_seq, "f" * 64, made)
+    assert await cached.cached_summary(store, view.record) is None
+
+
+def test_status_of_a_finished_run_shows_the_same_from_its_kept_summary_without_the_models(tmp_path: Path) -> None:
+    """The first ``golive status`` of a finished run keeps its summary; the next prints exactly the same text
+    and JSON without importing the runbook models or the engine (most of the command's time)."""
+    db = tmp_path / "golive.db"
+
+    async def make() -> str:
+        s = SqliteStore(db)
+        await s.open()
+        try:
+            return (await finished_run(s, tmp_path)).run_id
+        finally:
+            await s.close()
+
+    run_id = asyncio.run(make())
+    env = {**os.environ, "COLUMNS": "150"}
+    outs = []
+    for args in (["status", run_id], ["status", run_id], ["status", run_id, "--json"], ["status", run_id, "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-c", STATUS_IMPORTS, *args, "--db", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        outs.append((done.stdout, done.stderr.strip().splitlines()[-1]))
+    assert outs[0][1] == "exit 0 ['golive.engine.acts', 'golive.spec.models']"  # made from the log, then kept
+    assert [imported for _, imported in outs[1:]] == ["exit 0 []"] * 3
+    assert outs[1][0] == outs[0][0]
+    assert "banner" in outs[0][0]
+    assert outs[3][0] == outs[2][0]
+    assert json.loads(outs[2][0])["run_id"] == run_id
+
+
+STATUS_IMPORTS = (
+    "import sys, runpy\n"
+    "try:\n    runpy.run_module('golive', run_name='__main__')\n"
+    "except SystemExit as exc:\n"
+    "    print('exit', exc.code, sorted(m for m in ('golive.spec.models', 'golive.engine.acts') if m in sys.modules),"
+    " file=sys.stderr)\n"
+)
+
+
+def test_golive_run_keeps_the_summary_so_the_first_status_reads_it(tmp_path: Path) -> None:
+    """A run that ends under ``golive run`` keeps its summary: the first ``golive status`` already reads it."""
+    path = tmp_path / "short.yaml"
+    path.write_text(
+        "golive: 1\nname: short\nroles:\n  ic: {}\nphases:\n  - id: p\n    steps:\n"
+        "      - {id: home, kind: check, type: env, with: {name: HOME}}\n"
+    )
+    db = f"sqlite:///{tmp_path / 'golive.db'}"
+    env = {**os.environ, "COLUMNS": "150"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "golive", "run", str(path), "--db", db, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", STATUS_IMPORTS, "status", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.stderr.strip().splitlines()[-1] == "exit 0 []", done.stderr
+    assert "home" in done.stdout
 
 
 def test_dump_and_load_state_round_trip_every_field() -> None:

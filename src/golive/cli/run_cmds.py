@@ -114,6 +114,10 @@ async def _drive(
     else:
         async with rehearsal.outside_world(engine, settings):
             status = await driver.drive(handle, engine, owner=owner, take_over=take_over, actor=actor, reason=reason)
+    if handle.state.final:
+        from golive.views import cached
+
+        await cached.keep_finished(store, handle.run_id)  # the next golive status reads it
     gate_state = handle.state.gate
     if gate_state is not None and gate_state.get("outcome") == "refused":
         from golive.engine import gate
@@ -510,12 +514,23 @@ def resume(
 def status(run_id: str | None, follow: bool, as_json: bool, db_url: str | None) -> None:
     """Show RUN (default: the newest): phases, steps, outcomes, durations, T-minus, waivers, pending acts."""
     from golive.cli import views
-    from golive.engine import acts
-    from golive.views import summary
+    from golive.views import cached
 
     async def go(store: Any) -> Any:
-        handle = await acts.open_run(store, await _common.latest_run_id(store, run_id))
-        data = summary.summarize(handle)
+        rid = await _common.latest_run_id(store, run_id)
+        # A finished run's summary is kept in the store at its last event (golive.views.cached): read back,
+        # it spares importing the runbook models and the engine, most of this command's time.
+        data = None if follow else await cached.cached_summary(store, await store.get_run(rid))
+        handle = None
+        if data is None:
+            from golive.engine import acts
+            from golive.views import summary
+
+            handle = await acts.open_run(store, rid)
+            data = summary.summarize(handle)
+            if handle.state.final:
+                st = handle.state
+                await cached.keep_summary(store, handle.record, st.last_seq, st.head_hash, data)
         if as_json:
             _common.echo_json(data)
             return data
@@ -525,6 +540,10 @@ def status(run_id: str | None, follow: bool, as_json: bool, db_url: str | None) 
             return data
         from rich.live import Live
 
+        from golive.views import summary
+
+        if handle is None:  # --follow never reads the kept summary: the run is open here
+            raise exceptions.UsageError("golive status --follow needs the run's events")
         with Live(views.status_renderable(data), console=con, refresh_per_second=4) as lv:
             while not handle.state.final:
                 await asyncio.sleep(0.5)

@@ -55,6 +55,7 @@ def worker(ttl: float | None, poll: float | None, max_runs: int, once: bool, db_
 
 async def _work(store: Any, ttl: float | None, poll: float | None, max_runs: int, once: bool) -> None:
     from golive.engine import acts, driver, runner
+    from golive.views import cached
 
     lease_ttl = driver.lease_ttl(ttl)
     interval = poll if poll is not None else min(10.0, lease_ttl / driver.RENEW_FRACTION)
@@ -72,6 +73,8 @@ async def _work(store: Any, ttl: float | None, poll: float | None, max_runs: int
             handle = await acts.open_run(store, lease.run_id)
             status = await driver.drive(handle, runner.Engine(handle), owner=owner, ownership=own)
             click.echo(f"run {lease.run_id}: {status.label} ({handle.state.reason})", err=True)
+            if handle.state.final:
+                await cached.keep_finished(store, lease.run_id)  # golive status reads it
         except exceptions.Fenced as exc:
             click.echo(f"run {lease.run_id}: stopped: {exc.message}", err=True)
         except exceptions.GoliveError as exc:

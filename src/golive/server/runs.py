@@ -26,7 +26,7 @@ from golive.engine import acts, driver, gate, links, runner
 from golive.engine.state import RunStatus
 from golive.spec import loader
 from golive.store import base as store_base
-from golive.views import summary
+from golive.views import cached, summary
 from golive.views.model import Summary
 
 __all__ = ["RunService", "RunView"]
@@ -339,6 +339,8 @@ class RunService:
     async def _run_engine(self, handle: acts.RunHandle, own: driver.Ownership) -> None:
         status = await driver.drive(handle, runner.Engine(handle, linker=self.linker), owner=self.owner, ownership=own)
         log.info("run %s: engine stopped (%s)", handle.run_id, status.label)
+        if handle.state.final:
+            await cached.keep_finished(self.store, handle.run_id)  # golive status reads it
 
     def _spawn_driven(self, run_id: str, body: Callable[[], Awaitable[None]], own: driver.Ownership) -> None:
         """Drive a run in the background (the driver holds, renews and fences the lease). An engine that
