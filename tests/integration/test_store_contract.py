@@ -224,6 +224,40 @@ async def test_follow_sees_events_appended_by_another_instance(make_store: MakeS
     assert seen == [1, 2, 3]
 
 
+async def test_follow_passes_over_what_the_caller_already_has(make_store: MakeStore) -> None:
+    """``known`` (the seq up to which the caller applied the log, its own appends) is passed over; everything
+    after it is yielded in order, another instance's appends among them, none left out."""
+    follower_store = await make_store()
+    writer_store = await make_store()
+    run_id = "20260301-2200-cutover"
+    await writer_store.create_run(run_record())
+    applied = [0]  # the seq up to which the following "handle" has the log
+    evs = await follower_store.append_many(run_id, [NewEvent("own"), NewEvent("own")])
+    applied[0] = evs[-1].seq
+    seen: list[tuple[int, str]] = []
+
+    def known() -> int:
+        return applied[0]
+
+    async def follow() -> None:
+        async for ev in follower_store.follow(run_id, after_seq=0, poll=0.05, known=known):
+            seen.append((ev.seq, ev.type))
+            applied[0] = max(applied[0], ev.seq)
+            if ev.seq == 6:
+                return
+
+    task = asyncio.create_task(follow())
+    await writer_store.append(run_id, NewEvent("other"))  # seq 3: not known, yielded
+    while applied[0] < 3:
+        await asyncio.sleep(0.01)
+        assert not task.done()
+    applied[0] = 5  # seqs 4-5: known before the follower could read them (a handle applies its own at once)
+    await follower_store.append_many(run_id, [NewEvent("own"), NewEvent("own")])
+    await writer_store.append(run_id, NewEvent("other"))  # seq 6
+    await asyncio.wait_for(task, FOLLOW_DEADLINE)
+    assert seen == [(3, "other"), (6, "other")]
+
+
 async def test_a_follower_cancelled_as_an_append_wakes_it_stops(store: Store) -> None:
     """Cancelling a follower stops it even when the cancellation arrives with the wake of an append in this
     process (the engine cancels its follower as it records the run's end): on Python 3.11 ``asyncio.wait_for``

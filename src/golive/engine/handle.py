@@ -24,7 +24,7 @@ import hashlib
 import logging
 import re
 import secrets as secrets_mod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -77,6 +77,9 @@ class RunHandle:
     ownership: Any = None
     # An event to record with this process's first write (the driver's engine_started for a finished run).
     announce: store_base.NewEvent | None = None
+    # Called after this handle applied events it did not append itself (``refresh``, or those an append found
+    # before its own): an engine hears a rollback request however it came in (Engine.run sets it).
+    on_heard: Callable[[], None] | None = None
 
     @property
     def runbook(self) -> models.Runbook:
@@ -90,8 +93,11 @@ class RunHandle:
         return make_redactor(self.runbook)
 
     async def refresh(self) -> None:
-        for ev in await self.store.events(self.run_id, after_seq=self.state.last_seq):
+        evs = await self.store.events(self.run_id, after_seq=self.state.last_seq)
+        for ev in evs:
             self.state.apply(ev)
+        if evs and self.on_heard is not None:
+            self.on_heard()
 
     async def append(
         self, type_: str, *, step_id: str | None = None, actor: str | None = None, **data: Any
@@ -129,6 +135,8 @@ class RunHandle:
                 if missed.seq >= evs[0].seq:
                     break
                 self.state.apply(missed)
+            if self.on_heard is not None:
+                self.on_heard()
         for ev in evs:
             if ev.seq == self.state.last_seq + 1:
                 self.state.apply(ev)

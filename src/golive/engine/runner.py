@@ -18,6 +18,7 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import sys
 import time
@@ -151,9 +152,13 @@ class Engine:
         while True:
             try:
                 poll = min(self.real_poll, FOLLOW_POLL)
-                follow = self.store.follow(self.h.run_id, after_seq=self.h.state.last_seq, poll=poll)
+                # The events this handle applied (its own appends above all) are passed over, not read back:
+                # those a wait's look at the log applied reach the run loop through on_heard.
+                follow = self.store.follow(
+                    self.h.run_id, after_seq=self.h.state.last_seq, poll=poll, known=lambda: self.h.state.last_seq
+                )
                 async for ev in follow:
-                    # An event is new here unless this engine wrote it or a wait's look at the log applied it.
+                    # New here unless a wait's look at the log or an append applied it while it was read.
                     if ev.seq > self.h.state.last_seq:
                         await self.h.refresh()
                         heard, self._heard = self._heard, asyncio.Event()
@@ -204,6 +209,9 @@ class Engine:
         self._taken_up_fire = None if st.final else st.unanswered_fire()
         if self._taken_up_fire is not None:
             self.rollback_wake.set()
+        # However another process's event is applied (the follower, a wait's look at the log, an append that
+        # found it first), a rollback request it carries wakes the run loop.
+        heard_before, self.h.on_heard = self.h.on_heard, self._heard_elsewhere
         follower = asyncio.create_task(self._follow())
         updates = asyncio.create_task(self.comms.run_cadence())
         tasks = [follower, updates, asyncio.create_task(self._watch_armed())]
@@ -221,9 +229,14 @@ class Engine:
                     continue  # the watcher's failure is the run's error (raised by check_rollback)
                 with contextlib.suppress(asyncio.CancelledError, exceptions.GoliveError):
                     await task
+            self.h.on_heard = heard_before
             if not self._lost():
                 await self.comms.drain()
             await self.aclose()
+
+    def _heard_elsewhere(self) -> None:
+        if self._pending_rollback() is not None:
+            self.rollback_wake.set()
 
     def _lost(self) -> bool:
         """True once this process no longer owns the run: it sends and records nothing more."""
@@ -602,12 +615,67 @@ class Engine:
                 await self.comms.announce_phase(phase, "start")
         await self._register_secrets(phase)
         steps = {s.id: s for s in phase.steps}
-        sem = asyncio.Semaphore(self.runbook.settings.concurrency)
-        done: dict[str, asyncio.Event] = {sid: asyncio.Event() for sid in steps}
+        limit = self.runbook.settings.concurrency
+        sem = asyncio.Semaphore(limit)
         stop = asyncio.Event()
 
-        task_of: dict[str, asyncio.Task[None]] = {}
+        # Tasks are made as steps can go, not one per step at the phase's start (a phase of 12,500 steps made
+        # 12,500 tasks at once): a step gets its task when its last need ended; a plain check or action (no
+        # ``at:``: it waits for nothing but a slot) is fed as a slot frees, in the order it became ready (phase
+        # order for those ready at the start). Manual steps, decisions and ``at:`` steps get their task at once:
+        # their waits hold no slot.
+        index = {sid: i for i, sid in enumerate(steps)}
+        left = {s.id: len(set(s.needs)) for s in phase.steps}  # needs not yet ended
+        dependents: dict[str, list[models.Step]] = {}
+        for s in phase.steps:
+            for need in dict.fromkeys(s.needs):
+                dependents.setdefault(need, []).append(s)
+        queue: collections.deque[models.Step] = collections.deque()  # plain steps ready, waiting for a slot
+        fed = 0  # tasks of plain steps not yet ended
+        ended = 0  # steps whose task ended
+        failures: list[tuple[int, BaseException]] = []  # what the steps' tasks raised, by phase order
+        all_ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        closing = False  # the phase is being torn down (a rollback, the engine stopped): no new task starts
+
+        task_of: dict[str, asyncio.Task[None]] = {}  # the tasks not yet ended
         let_go: set[str] = set()  # manual steps no longer waited for because the phase stopped
+
+        def plain(step: models.Step) -> bool:
+            return step.kind not in (models.StepKind.MANUAL, models.StepKind.DECISION) and step.at is None
+
+        def ready(step: models.Step) -> None:
+            if closing:
+                return
+            if plain(step) and fed >= limit:
+                queue.append(step)
+            else:
+                start(step)
+
+        def start(step: models.Step) -> None:
+            nonlocal fed
+            if plain(step):
+                fed += 1
+            task = asyncio.create_task(one(step))
+            task_of[step.id] = task
+            task.add_done_callback(lambda t: step_ended(step, t))
+
+        def step_ended(step: models.Step, task: asyncio.Task[None]) -> None:
+            nonlocal fed, ended
+            task_of.pop(step.id, None)
+            if plain(step):
+                fed -= 1
+            exc = None if task.cancelled() else task.exception()
+            if exc is not None:
+                failures.append((index[step.id], exc))
+            ended += 1
+            for d in dependents.get(step.id, ()):
+                left[d.id] -= 1
+                if left[d.id] == 0:
+                    ready(d)
+            while queue and fed < limit and not closing:
+                start(queue.popleft())
+            if ended == len(steps) and not all_ended.done():
+                all_ended.set_result(None)
 
         def stop_phase() -> None:
             if not stop_on_failure:
@@ -615,80 +683,84 @@ class Engine:
             stop.set()
             # Nobody has to confirm a step of a phase that already failed: stop waiting, so the run goes on
             # to where on_failure says (decisions keep waiting: the IC's NO-GO or the deadline decide).
-            for sid, task in task_of.items():
+            for sid, task in list(task_of.items()):
                 if steps[sid].kind is models.StepKind.MANUAL and st.step(sid).status == "waiting" and not task.done():
                     let_go.add(sid)
                     task.cancel()
 
         async def one(step: models.Step) -> None:
-            try:
-                for need in step.needs:
-                    await done[need].wait()
+            # Its needs have ended (it is started then): whether they passed is _skip_if_stopped's to say.
+            if await self._skip_if_stopped(step, stop):
+                return
+            if st.step(step.id).status == "pending":
+                await self._wait_until_planned(step.at, step.id, "step")
+                await self._held()
                 if await self._skip_if_stopped(step, stop):
                     return
-                if st.step(step.id).status == "pending":
-                    await self._wait_until_planned(step.at, step.id, "step")
-                    await self._held()
+            if step.kind is models.StepKind.MANUAL:
+                try:
+                    await self.run_step(step)  # waiting does not hold a concurrency slot
+                except asyncio.CancelledError:
+                    if step.id not in let_go:
+                        raise
+                    await self.h.refresh()  # a confirmation may have landed meanwhile
+                    if st.step(step.id).status != "done":
+                        await self._skip_if_stopped(step, stop)
+                    return
+            elif step.kind is models.StepKind.DECISION:
+                await self.run_step(step)
+            else:
+                async with sem:
+                    if st.step(step.id).status == "pending":
+                        await self._held()  # a pause asked while this step waited for a slot
+                    # A blocking failure may have stopped the phase while this step waited for a slot.
                     if await self._skip_if_stopped(step, stop):
                         return
-                if step.kind is models.StepKind.MANUAL:
-                    try:
-                        await self.run_step(step)  # waiting does not hold a concurrency slot
-                    except asyncio.CancelledError:
-                        if step.id not in let_go:
-                            raise
-                        await self.h.refresh()  # a confirmation may have landed meanwhile
-                        if st.step(step.id).status != "done":
-                            await self._skip_if_stopped(step, stop)
-                        return
-                elif step.kind is models.StepKind.DECISION:
                     await self.run_step(step)
-                else:
-                    async with sem:
-                        if st.step(step.id).status == "pending":
-                            await self._held()  # a pause asked while this step waited for a slot
-                        # A blocking failure may have stopped the phase while this step waited for a slot.
-                        if await self._skip_if_stopped(step, stop):
-                            return
-                        await self.run_step(step)
-                s = st.step(step.id)
-                if step.blocking and s.outcome in (Outcome.FAIL, Outcome.ERROR):
-                    stop_phase()
-                if step.kind is models.StepKind.DECISION and s.outcome is Outcome.FAIL:
-                    stop_phase()
-            finally:
-                done[step.id].set()
+            s = st.step(step.id)
+            if step.blocking and s.outcome in (Outcome.FAIL, Outcome.ERROR):
+                stop_phase()
+            if step.kind is models.StepKind.DECISION and s.outcome is Outcome.FAIL:
+                stop_phase()
 
-        tasks = [asyncio.create_task(one(s)) for s in phase.steps]
-        task_of.update({s.id: t for s, t in zip(phase.steps, tasks, strict=True)})
+        async def tear_down() -> None:
+            """Cancel the steps' tasks and wait for them to end; no new one starts."""
+            nonlocal closing
+            closing = True
+            queue.clear()
+            live = list(task_of.values())
+            for t in live:
+                t.cancel()
+            if live:
+                await asyncio.wait(live)
+
         rollback_wait = asyncio.create_task(self.rollback_wake.wait())
-        gathered = asyncio.gather(*tasks, return_exceptions=True)
+        if not steps:
+            all_ended.set_result(None)
+        for s in phase.steps:
+            if left[s.id] == 0:
+                ready(s)
         try:
-            waitables: set[asyncio.Future[Any]] = {gathered, rollback_wait}
+            waitables: set[asyncio.Future[Any]] = {all_ended, rollback_wait}
             await asyncio.wait(waitables, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             # The engine is being stopped (lost ownership, a server shutting down): its steps stop with it,
             # none is left running on its own; actions in flight finish and are recorded (shielded).
-            for t in tasks:
-                t.cancel()
-            if tasks:
-                await asyncio.wait(tasks)
+            await tear_down()
             raise
         finally:
             rollback_wait.cancel()
-        if not gathered.done():
+        if not all_ended.done():
             # A rollback was requested: stop waiting on people and checks; actions in flight finish (shielded).
-            for t in tasks:
-                t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await gathered
+                await tear_down()
             if self._watch_failed is None:  # a failed watcher stops the engine; its steps wait on for a resume
                 await self.abandon(phase.steps)
             self.check_rollback()
-        for r in gathered.result():
+        for _, r in sorted(failures, key=lambda f: f[0]):
             if isinstance(r, RollbackNow):
                 raise r
-            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+            if not isinstance(r, asyncio.CancelledError):
                 raise r
         # Outcome of the phase.
         no_go = None

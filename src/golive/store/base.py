@@ -13,7 +13,7 @@ import abc
 import dataclasses
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ __all__ = [
     "event_hash_from_json",
     "resolve_run_prefix",
     "seal_event",
+    "skip_known",
     "verify_chain",
 ]
 
@@ -296,6 +297,14 @@ def fence_refusal(run_id: str, fence: Fence, current: Lease | None, lease_epoch:
     return None
 
 
+def skip_known(events: list[Event], known: Callable[[], int] | None) -> list[Event]:
+    """``events`` (in seq order) after the seq ``known`` returns now (all of them when there is no ``known``)."""
+    if known is None or not events:
+        return events
+    k = known()
+    return events if events[0].seq > k else [ev for ev in events if ev.seq > k]
+
+
 class Store(abc.ABC):
     """Async event store. One instance per process; safe to share between tasks."""
 
@@ -369,15 +378,26 @@ class Store(abc.ABC):
         evs = await self.events(run_id)
         return evs[-1].seq if evs else 0
 
-    async def follow(self, run_id: str, after_seq: int = 0, poll: float = 0.1) -> AsyncIterator[Event]:
-        """Yield events as they are appended (by any process). Polls by default; PostgreSQL may LISTEN."""
+    async def follow(
+        self, run_id: str, after_seq: int = 0, poll: float = 0.1, *, known: Callable[[], int] | None = None
+    ) -> AsyncIterator[Event]:
+        """Yield events as they are appended (by any process), in order. Polls by default; PostgreSQL may LISTEN.
+
+        ``known``: the seq up to which the caller already has the log (a handle that applied its own appends):
+        events up to it are passed over, neither yielded nor (where the store reads them back) decoded; the
+        events after it are yielded in order, none left out."""
         seq = after_seq
         while True:
+            if known is not None:
+                seq = max(seq, known())
             batch = await self.events(run_id, after_seq=seq)
-            for ev in batch:
+            fresh = skip_known(batch, known)
+            for ev in fresh:
                 seq = ev.seq
                 yield ev
-            if not batch:
+            if batch:
+                seq = max(seq, batch[-1].seq)
+            if not fresh:
                 await self.clock.sleep(poll)
 
     async def verify(self, run_id: str) -> int:

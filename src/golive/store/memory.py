@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from golive import clock as clock_mod
@@ -173,8 +173,11 @@ class InMemoryStore(store_base.Store):
         store_base.check_head(run_id, evs, *self._heads[run_id])
         return count
 
-    async def follow(self, run_id: str, after_seq: int = 0, poll: float = 0.1) -> AsyncIterator[store_base.Event]:
-        """Yield events as they are appended; woken by each append (``poll`` is not needed here)."""
+    async def follow(
+        self, run_id: str, after_seq: int = 0, poll: float = 0.1, *, known: Callable[[], int] | None = None
+    ) -> AsyncIterator[store_base.Event]:
+        """Yield events as they are appended; woken by each append (``poll`` is not needed here). ``known``: as
+        for :meth:`golive.store.base.Store.follow`."""
         self._check_open()
         waiter = asyncio.Event()
         self._waiters.setdefault(run_id, set()).add(waiter)
@@ -182,11 +185,15 @@ class InMemoryStore(store_base.Store):
         try:
             while True:
                 waiter.clear()
+                if known is not None:
+                    seq = max(seq, known())
                 batch = await self.events(run_id, after_seq=seq)
-                for ev in batch:
-                    seq = ev.seq
+                fresh = store_base.skip_known(batch, known)
+                if batch:
+                    seq = batch[-1].seq
+                for ev in fresh:
                     yield ev
-                if not batch:
+                if not fresh:
                     await waiter.wait()
         finally:
             self._waiters.get(run_id, set()).discard(waiter)

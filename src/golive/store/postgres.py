@@ -376,8 +376,11 @@ class PostgresStore(common.BatchingStore):
         base.check_head(run_id, evs, int(head[0]), str(head[1]))
         return count
 
-    async def follow(self, run_id: str, after_seq: int = 0, poll: float = 0.1) -> AsyncIterator[base.Event]:
-        """Yield events as they are appended by any process, woken by NOTIFY.
+    async def follow(
+        self, run_id: str, after_seq: int = 0, poll: float = 0.1, *, known: Callable[[], int] | None = None
+    ) -> AsyncIterator[base.Event]:
+        """Yield events as they are appended by any process, woken by NOTIFY. ``known``: as for
+        :meth:`golive.store.base.Store.follow`; the rows up to it are passed over before decoding.
 
         While the LISTEN connection is down, falls back to re-reading every ``poll`` seconds (real time).
         """
@@ -389,12 +392,21 @@ class PostgresStore(common.BatchingStore):
         try:
             while True:
                 waiter.clear()  # before reading, so a NOTIFY that arrives during the read wakes us
-                batch = await self.events(run_id, after_seq=seq, limit=FOLLOW_BATCH)
+                if known is not None:
+                    seq = max(seq, known())
+                rows = await self._fetchall(
+                    "select_events", {"run_id": run_id, "after_seq": seq, "limit": FOLLOW_BATCH}
+                )
                 common.raise_if_cancelled()
-                for ev in batch:
-                    seq = ev.seq
-                    yield ev
-                if not batch:
+                read = len(rows)
+                if rows:
+                    seq = max(seq, int(rows[-1][1]))
+                    if known is not None:
+                        k = known()  # what the caller applied while the rows were read is not decoded
+                        rows = [r for r in rows if int(r[1]) > k]
+                for row in rows:
+                    yield _event(row)
+                if not rows and read < FOLLOW_BATCH:
                     timeout = max(poll, LISTEN_SAFETY_POLL) if self._listening.is_set() else poll
                     await common.wait_event(waiter, timeout)
                     common.raise_if_cancelled()

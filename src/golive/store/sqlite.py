@@ -264,8 +264,11 @@ class SqliteStore(common.BatchingStore):
 
     async def events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[base.Event]:
         params = {"run_id": run_id, "after_seq": after_seq, "limit": -1 if limit is None else limit}
-        rows = await self._read(lambda c: c.execute(self._sql["select_events"], params).fetchall())
+        rows = await self._read(functools.partial(self._event_rows, params))
         return [common.event_from_row(r) for r in rows]
+
+    def _event_rows(self, params: dict[str, Any], conn: sqlite3.Connection) -> list[Any]:
+        return conn.execute(self._sql["select_events"], params).fetchall()
 
     async def last_seq(self, run_id: str) -> int:
         return int(await self._read(lambda c: c.execute(self._sql["last_seq"], {"run_id": run_id}).fetchone()[0]))
@@ -295,9 +298,12 @@ class SqliteStore(common.BatchingStore):
         base.check_head(run_id, evs, int(head[0]), str(head[1]))
         return evs
 
-    async def follow(self, run_id: str, after_seq: int = 0, poll: float = 0.1) -> AsyncIterator[base.Event]:
+    async def follow(
+        self, run_id: str, after_seq: int = 0, poll: float = 0.1, *, known: Callable[[], int] | None = None
+    ) -> AsyncIterator[base.Event]:
         """Yield events as they are appended: at once for this store's appends, within ``poll`` seconds
-        for other processes' (polled in real time, not on the injected clock, which may be fake)."""
+        for other processes' (polled in real time, not on the injected clock, which may be fake). ``known``:
+        as for :meth:`golive.store.base.Store.follow`; the rows up to it are passed over before decoding."""
         loop = asyncio.get_running_loop()
         waiter = (loop, asyncio.Event())
         with self._waiters_lock:
@@ -306,12 +312,20 @@ class SqliteStore(common.BatchingStore):
         try:
             while True:
                 waiter[1].clear()  # before reading, so an append committed during the read wakes us
-                batch = await self.events(run_id, after_seq=seq, limit=FOLLOW_BATCH)
+                if known is not None:
+                    seq = max(seq, known())
+                params = {"run_id": run_id, "after_seq": seq, "limit": FOLLOW_BATCH}
+                rows: list[Any] = await self._read(functools.partial(self._event_rows, params))
                 common.raise_if_cancelled()
-                for ev in batch:
-                    seq = ev.seq
-                    yield ev
-                if not batch:
+                read = len(rows)
+                if rows:
+                    seq = max(seq, int(rows[-1][1]))
+                    if known is not None:
+                        k = known()  # what the caller applied while the rows were read is not decoded
+                        rows = [r for r in rows if int(r[1]) > k]
+                for row in rows:
+                    yield common.event_from_row(row)
+                if not rows and read < FOLLOW_BATCH:
                     await common.wait_event(waiter[1], poll)
                     common.raise_if_cancelled()
         finally:
