@@ -268,6 +268,49 @@ async def test_schema_newer_than_this_golive_is_refused(tmp_path: Path) -> None:
             pass
 
 
+# The head's queries at schema version 5, when the head was kept in the runs row.
+V5_HEAD_QUERIES = {
+    "insert_head": "SELECT :run_id",
+    "update_head": "UPDATE runs SET head_seq = :seq, head_hash = :hash WHERE run_id = :run_id",
+    "run_head": "SELECT head_seq, head_hash FROM runs WHERE run_id = :run_id",
+    "run_tail": "SELECT r.head_seq, r.head_hash, e.seq, e.hash, e.ts FROM runs AS r LEFT JOIN events AS e "
+    "ON e.run_id = r.run_id AND e.seq = (SELECT MAX(seq) FROM events WHERE run_id = r.run_id) "
+    "WHERE r.run_id = :run_id",
+}
+
+
+async def test_version_6_moves_each_run_head_out_of_the_runs_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written at version 5 (the head in the runs row) upgrades with every run's head in run_heads: the
+    chain still verifies, appends go on from it, and a head moved back afterwards is still caught."""
+    db = tmp_path / "golive.db"
+    every = sqlfiles.load_migrations("sqlite")
+    monkeypatch.setattr(sqlfiles, "load_migrations", lambda dialect: every[:5])
+    async with SqliteStore(db) as s:  # version 5 and its queries: the head in the runs row
+        s._sql = {**s._sql, **V5_HEAD_QUERIES}
+        await s.create_run(run_record())
+        for i in range(3):
+            await s.append(RUN, NewEvent("tick", step_id=f"s{i}", data={"i": i}))
+        assert await s.verify(RUN) == 3
+    monkeypatch.undo()
+    async with SqliteStore(db) as s:
+        assert await s.schema_version() == 6
+        assert await s.verify(RUN) == 3
+        await s.append(RUN, NewEvent("tick"))
+        assert await s.verify(RUN) == 4
+    raw(db, f"UPDATE run_heads SET head_seq = 3 WHERE run_id = '{RUN}'")
+    async with SqliteStore(db) as s:
+        with pytest.raises(exceptions.ChainBroken):
+            await s.verify(RUN)
+    raw(db, f"DELETE FROM run_heads WHERE run_id = '{RUN}'")  # no head row reads as a run with no events
+    async with SqliteStore(db) as s:
+        with pytest.raises(exceptions.ChainBroken):
+            await s.verify(RUN)
+        with pytest.raises(exceptions.ChainBroken):
+            await s.append(RUN, NewEvent("tick"))
+
+
 async def test_open_without_migrate_leaves_an_empty_file_at_version_zero(tmp_path: Path) -> None:
     """`golive db upgrade` reads the version before migrating."""
     async with SqliteStore(tmp_path / "golive.db", migrate=False) as s:

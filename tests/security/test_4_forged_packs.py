@@ -139,7 +139,7 @@ def _truncate_store(env: dict[str, str], run_id: str, keep: int) -> None:
             conn.execute(f'DROP TRIGGER "{name}"')
         conn.execute("DELETE FROM events WHERE run_id = ? AND seq > ?", (run_id, keep))
         (last,) = conn.execute("SELECT hash FROM events WHERE run_id = ? AND seq = ?", (run_id, keep)).fetchone()
-        conn.execute("UPDATE runs SET head_seq = ?, head_hash = ? WHERE run_id = ?", (keep, last, run_id))
+        conn.execute("UPDATE run_heads SET head_seq = ?, head_hash = ? WHERE run_id = ?", (keep, last, run_id))
 
 
 def test_truncation_in_the_store_is_caught_by_a_signed_checkpoint_and_by_a_pack(

@@ -227,6 +227,7 @@ class SqliteStore(common.BatchingStore):
         def insert(conn: sqlite3.Connection) -> None:
             if conn.execute(self._sql["insert_run"], params).rowcount == 0:
                 raise exceptions.StoreError(f"run {run.run_id!r} already exists")
+            conn.execute(self._sql["insert_head"], {"run_id": run.run_id})
 
         await self._write(insert)
 

@@ -21,6 +21,9 @@ INSERT INTO runs (run_id, runbook_name, runbook_path, runbook_digest, runbook_te
 VALUES (:run_id, :runbook_name, :runbook_path, :runbook_digest, :runbook_text, :mode, :created_at, :params)
 ON CONFLICT (run_id) DO NOTHING
 
+-- name: insert_head
+INSERT INTO run_heads (run_id) VALUES (:run_id)
+
 -- name: get_run
 SELECT run_id, runbook_name, runbook_path, runbook_digest, runbook_text, mode, created_at, params
 FROM runs WHERE run_id = :run_id
@@ -34,21 +37,26 @@ FROM runs ORDER BY created_at DESC, rowid DESC LIMIT :limit
 
 -- name: run_tail
 -- The run's recorded head and its actual last event, read inside the write transaction.
-SELECT r.head_seq, r.head_hash, e.seq, e.hash, e.ts
+-- No head row reads as the genesis head (a run with no events): a deleted head row is refused like a moved one.
+SELECT COALESCE(h.head_seq, 0), COALESCE(h.head_hash, '0000000000000000000000000000000000000000000000000000000000000000'), e.seq, e.hash, e.ts
 FROM runs AS r
+LEFT JOIN run_heads AS h ON h.run_id = r.run_id
 LEFT JOIN events AS e
     ON e.run_id = r.run_id AND e.seq = (SELECT MAX(seq) FROM events WHERE run_id = r.run_id)
 WHERE r.run_id = :run_id
 
 -- name: run_head
-SELECT head_seq, head_hash FROM runs WHERE run_id = :run_id
+SELECT COALESCE(h.head_seq, 0), COALESCE(h.head_hash, '0000000000000000000000000000000000000000000000000000000000000000')
+FROM runs AS r LEFT JOIN run_heads AS h ON h.run_id = r.run_id
+WHERE r.run_id = :run_id
 
 -- name: insert_event
 INSERT INTO events (run_id, seq, ts, type, step_id, actor, data, prev_hash, hash)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: update_head
-UPDATE runs SET head_seq = :seq, head_hash = :hash WHERE run_id = :run_id
+-- In a table of its own (schema version 6): rewriting the runs row read its whole runbook text.
+UPDATE run_heads SET head_seq = :seq, head_hash = :hash WHERE run_id = :run_id
 
 -- name: select_events
 SELECT run_id, seq, ts, type, step_id, actor, data, prev_hash, hash
