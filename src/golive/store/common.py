@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +30,7 @@ __all__ = [
     "prepare_event",
     "raise_if_cancelled",
     "redact_url",
+    "rows_past_known",
     "run_from_row",
     "run_params",
     "sha256_hex",
@@ -259,6 +261,18 @@ class BatchingStore(base.Store):
         self, run_id: str, pending: list[PreparedEvent], fence: base.Fence | None, expect_seq: int | None
     ) -> list[base.Event]:
         raise NotImplementedError
+
+
+def rows_past_known(rows: list[Any], seq: int, known: Callable[[], int] | None) -> tuple[int, list[Any]]:
+    """A follower's batch of event rows ``(run_id, seq, ...)``: the seq to read after next time, and the rows to
+    decode and yield, those past what the caller has already applied (``known``, asked after the read: what it
+    applied meanwhile is not decoded either)."""
+    if rows:
+        seq = max(seq, int(rows[-1][1]))
+        if known is not None:
+            k = known()
+            rows = [r for r in rows if int(r[1]) > k]
+    return seq, rows
 
 
 async def wait_event(event: asyncio.Event, seconds: float) -> None:

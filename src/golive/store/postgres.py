@@ -399,11 +399,7 @@ class PostgresStore(common.BatchingStore):
                 )
                 common.raise_if_cancelled()
                 read = len(rows)
-                if rows:
-                    seq = max(seq, int(rows[-1][1]))
-                    if known is not None:
-                        k = known()  # what the caller applied while the rows were read is not decoded
-                        rows = [r for r in rows if int(r[1]) > k]
+                seq, rows = common.rows_past_known(rows, seq, known)
                 for row in rows:
                     yield _event(row)
                 if not rows and read < FOLLOW_BATCH:

@@ -319,11 +319,7 @@ class SqliteStore(common.BatchingStore):
                 rows: list[Any] = await self._read(functools.partial(self._event_rows, params))
                 common.raise_if_cancelled()
                 read = len(rows)
-                if rows:
-                    seq = max(seq, int(rows[-1][1]))
-                    if known is not None:
-                        k = known()  # what the caller applied while the rows were read is not decoded
-                        rows = [r for r in rows if int(r[1]) > k]
+                seq, rows = common.rows_past_known(rows, seq, known)
                 for row in rows:
                     yield common.event_from_row(row)
                 if not rows and read < FOLLOW_BATCH:
