@@ -80,6 +80,19 @@ def make_runbook(steps: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def timed(
+    argv: list[str], env: dict[str, str], walls: list[float], cpus: list[float]
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` once, appending its wall seconds to ``walls`` and its CPU (user + sys) to ``cpus``."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, check=False)
+    walls.append(time.perf_counter() - t)
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpus.append(ru2.ru_utime - ru.ru_utime + ru2.ru_stime - ru.ru_stime)
+    return proc
+
+
 def best(times: list[float]) -> str:
     return f"best {min(times) * 1000:.0f} ms, median {sorted(times)[len(times) // 2] * 1000:.0f} ms"
 
@@ -114,28 +127,14 @@ def main() -> int:
         for _ in range(args.repeat):
             # The floor, alternated with golive: a fresh interpreter that only parses the file with PyYAML's
             # libyaml loader (no positions, no validation).
-            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-c", floor_code], env=env, capture_output=True, check=True)
-            floor.append(time.perf_counter() - t)
-            ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            floor_cpu.append(ru2.ru_utime - ru.ru_utime + ru2.ru_stime - ru.ru_stime)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t = time.perf_counter()
-            proc = subprocess.run([golive, "validate", str(path)], env=env, capture_output=True, check=False)
-            sub.append(time.perf_counter() - t)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            proc = timed([sys.executable, "-c", floor_code], env, floor, floor_cpu)
             if proc.returncode != 0:
                 print(proc.stdout.decode(), proc.stderr.decode())
                 return 1
-            if before_env is not None:
-                ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-                t = time.perf_counter()
-                proc = subprocess.run([golive, "validate", str(path)], env=before_env, capture_output=True, check=False)
-                before_sub.append(time.perf_counter() - t)
-                ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
-                before_cpu.append(ru2.ru_utime - ru.ru_utime + ru2.ru_stime - ru.ru_stime)
+            for run_env, walls, cpus in ((env, sub, cpu), (before_env, before_sub, before_cpu)):
+                if run_env is None:
+                    continue
+                proc = timed([golive, "validate", str(path)], run_env, walls, cpus)
                 if proc.returncode != 0:
                     print(proc.stdout.decode(), proc.stderr.decode())
                     return 1

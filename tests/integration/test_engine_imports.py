@@ -21,6 +21,18 @@ phases:
       - {id: path-set, kind: check, type: env, with: {name: PATH}}
 """
 
+
+def run_on_runbook(code: str, tmp_path: Path) -> str:
+    """Run ``code`` in a fresh interpreter with RUNBOOK's path as its argument; what it printed."""
+    runbook = tmp_path / "runbook.yaml"
+    runbook.write_text(RUNBOOK, encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(runbook)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 RUN = """
 import asyncio, sys
 from golive.engine import runner
@@ -40,13 +52,7 @@ asyncio.run(main())
 
 def test_a_run_without_triggers_imports_no_judge(tmp_path: Path) -> None:
     """A passing run of one env check ends without numpy, scipy or the observe machinery imported."""
-    runbook = tmp_path / "runbook.yaml"
-    runbook.write_text(RUNBOOK, encoding="utf-8")
-    out = subprocess.run(
-        [sys.executable, "-c", RUN, str(runbook)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "passed []"
+    assert run_on_runbook(RUN, tmp_path) == "passed []"
 
 
 PREFLIGHT = """
@@ -66,13 +72,7 @@ asyncio.run(main())
 def test_a_preflight_imports_no_watcher(tmp_path: Path) -> None:
     """A pre-flight runs checks only: the trigger, observe and hypercare watchers stay unimported (start-up
     is most of a small pre-flight's time)."""
-    runbook = tmp_path / "runbook.yaml"
-    runbook.write_text(RUNBOOK, encoding="utf-8")
-    out = subprocess.run(
-        [sys.executable, "-c", PREFLIGHT, str(runbook)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "PASS []"
+    assert run_on_runbook(PREFLIGHT, tmp_path) == "PASS []"
 
 
 def test_the_watch_package_still_gives_its_names() -> None:

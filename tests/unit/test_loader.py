@@ -173,6 +173,13 @@ def test_a_scalar_reads_as_pyyaml_safe_loader_reads_it(scalar: str) -> None:
         assert builder.pos[("c", "k")] == (3, 5)
 
 
+def python_on(code: str, path: Path) -> str:
+    """Run ``code`` in a fresh interpreter with ``path`` as its argument; what it printed (it must exit 0)."""
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
 def test_validating_imports_no_event_loop_tls_or_process_pool(tmp_path: Path) -> None:
     """`golive validate` of a runbook with HTTP, command and SQL steps, a local secret and conditions reads no
     asyncio, ssl or multiprocessing (~40 ms of imports): those are imported when a step runs."""
@@ -199,10 +206,9 @@ def test_validating_imports_no_event_loop_tls_or_process_pool(tmp_path: Path) ->
         "    assert not exc.code, exc.code\n"
         "print(sorted(m for m in ('asyncio', 'ssl', 'multiprocessing', 'aiohttp') if m in sys.modules))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "valid" in proc.stdout
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    out = python_on(code, path)
+    assert "valid" in out
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_a_validate_process_leaves_its_objects_out_of_the_last_collection(tmp_path: Path) -> None:
@@ -217,8 +223,6 @@ def test_a_validate_process_leaves_its_objects_out_of_the_last_collection(tmp_pa
         "from golive.cli import main\n"
         "main(['validate', sys.argv[1]])\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    valid, left = proc.stdout.splitlines()
+    valid, left = python_on(code, path).splitlines()
     assert valid == f"{path}: valid (t: 1 phases, 1 steps)"
     assert int(left.removeprefix("left ")) < 100, left
